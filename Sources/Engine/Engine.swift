@@ -1,0 +1,2 @@
+import Placement
+import Libvirt

@@ -1,0 +1,212 @@
+/// What libvirt reported about a fleet at one moment: plain values, saved and loaded as JSON
+/// (`observe -o json`, `plan --observed`). No type here serves the desired state.
+
+/// A whole observed fleet: every host named in the desired state, reachable or not.
+public struct ObservedFleet: Codable, Equatable, Sendable {
+    public var apiVersion: String = "virtplace/v1"
+    public var kind: String = "Observed"
+    public var hosts: [ObservedHost]
+
+    public init(hosts: [ObservedHost]) {
+        self.hosts = hosts
+    }
+}
+
+/// One host as observed: its node facts, storage, networks and domains, or why it did not answer.
+public struct ObservedHost: Codable, Equatable, Sendable {
+    /// The host's key in the desired-state file.
+    public var name: String
+    /// The connection URI, with any query (which may carry credentials) removed.
+    public var uri: String
+    public var reachable: Bool
+    /// Why the host could not be observed, when `reachable` is false.
+    public var error: String?
+    public var faultDomain: String?
+    /// What the host offers: from the file when it says so, else what libvirt reports.
+    public var capacity: ObservedCapacity
+    /// libvirt's host UUID (`virConnectGetSysinfo`/capabilities), when known.
+    public var hostUUID: String?
+    /// The host CPU model from capabilities (e.g. `Skylake-Client-IBRS`), when known.
+    public var cpuModel: String?
+    /// Free memory reported by the node, MiB.
+    public var freeMemoryMiB: Int?
+    public var pools: [ObservedPool]
+    public var networks: [ObservedNetwork]
+    public var domains: [ObservedDomain]
+
+    public init(
+        name: String, uri: String, reachable: Bool, error: String? = nil,
+        faultDomain: String? = nil, capacity: ObservedCapacity = .init(vcpus: 0, memoryMiB: 0),
+        hostUUID: String? = nil, cpuModel: String? = nil, freeMemoryMiB: Int? = nil,
+        pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = []
+    ) {
+        self.name = name; self.uri = uri; self.reachable = reachable; self.error = error
+        self.faultDomain = faultDomain; self.capacity = capacity; self.hostUUID = hostUUID
+        self.cpuModel = cpuModel; self.freeMemoryMiB = freeMemoryMiB
+        self.pools = pools; self.networks = networks; self.domains = domains
+    }
+}
+
+/// Host capacity: CPUs and memory.
+public struct ObservedCapacity: Codable, Equatable, Sendable {
+    public var vcpus: Int
+    public var memoryMiB: Int
+    public init(vcpus: Int, memoryMiB: Int) { self.vcpus = vcpus; self.memoryMiB = memoryMiB }
+}
+
+/// A storage pool on a host.
+public struct ObservedPool: Codable, Equatable, Sendable {
+    public var name: String
+    /// libvirt's pool type (`dir`, `fs`, `netfs`, `logical`, …).
+    public var type: String
+    /// The target path, for path-based pools.
+    public var path: String?
+    public var active: Bool
+    /// Volume names in the pool (sorted), when the pool is active.
+    public var volumes: [ObservedVolume]
+    public init(name: String, type: String, path: String?, active: Bool, volumes: [ObservedVolume] = []) {
+        self.name = name; self.type = type; self.path = path; self.active = active; self.volumes = volumes
+    }
+}
+
+/// A storage volume.
+public struct ObservedVolume: Codable, Equatable, Sendable {
+    public var name: String
+    public var path: String?
+    public var capacityBytes: Int64
+    public var allocationBytes: Int64
+    public init(name: String, path: String?, capacityBytes: Int64, allocationBytes: Int64) {
+        self.name = name; self.path = path; self.capacityBytes = capacityBytes; self.allocationBytes = allocationBytes
+    }
+}
+
+/// A libvirt network on a host.
+public struct ObservedNetwork: Codable, Equatable, Sendable {
+    public var name: String
+    public var active: Bool
+    /// The bridge the network uses, when it has one.
+    public var bridge: String?
+    public init(name: String, active: Bool, bridge: String? = nil) {
+        self.name = name; self.active = active; self.bridge = bridge
+    }
+}
+
+/// A libvirt domain as observed on one host.
+public struct ObservedDomain: Codable, Equatable, Sendable {
+    public var name: String
+    public var uuid: String
+    /// libvirt's state name in lower case: `running`, `paused`, `shutoff`, `crashed`, `blocked`,
+    /// `shutdown`, `pmsuspended`, `nostate`.
+    public var state: String
+    /// libvirt's reason code for the state, as a lower-case name when known (e.g. `migrated`).
+    public var stateReason: String?
+    public var persistent: Bool
+    public var autostart: Bool
+    /// Current vCPUs and the maximum the definition allows.
+    public var vcpus: Int
+    public var maxVcpus: Int
+    /// Current memory and the maximum, MiB.
+    public var memoryMiB: Int
+    public var maxMemoryMiB: Int
+    /// `<cpu mode=…>`: `host-passthrough`, `host-model`, `custom`, or nil when absent.
+    public var cpuMode: String?
+    public var cpuModel: String?
+    public var disks: [ObservedDisk]
+    public var nics: [ObservedNIC]
+    public var hostdevs: [ObservedHostdev]
+    public var hasTPM: Bool
+    /// `efi` or `bios` (nil: not stated); the NVRAM path when there is one.
+    public var firmware: String?
+    public var nvram: String?
+    public var snapshotCount: Int
+    /// Fleet name from the virtplace metadata (`urn:virtplace:1`), when managed.
+    public var fleet: String?
+    /// Tags from the virtplace metadata.
+    public var tags: [String: String]
+    /// SHA-256 of the (inactive) domain XML, hex: the basis for stale-plan checks.
+    public var xmlDigest: String
+
+    public init(
+        name: String, uuid: String, state: String, stateReason: String? = nil,
+        persistent: Bool = true, autostart: Bool = false,
+        vcpus: Int, maxVcpus: Int? = nil, memoryMiB: Int, maxMemoryMiB: Int? = nil,
+        cpuMode: String? = nil, cpuModel: String? = nil,
+        disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
+        hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, snapshotCount: Int = 0,
+        fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = ""
+    ) {
+        self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
+        self.persistent = persistent; self.autostart = autostart
+        self.vcpus = vcpus; self.maxVcpus = maxVcpus ?? vcpus
+        self.memoryMiB = memoryMiB; self.maxMemoryMiB = maxMemoryMiB ?? memoryMiB
+        self.cpuMode = cpuMode; self.cpuModel = cpuModel
+        self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
+        self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram
+        self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
+    }
+}
+
+/// A disk of a domain.
+public struct ObservedDisk: Codable, Equatable, Sendable {
+    /// `disk`, `cdrom`, `floppy`, `lun`.
+    public var device: String
+    /// The guest target (`vda`, `sdb`).
+    public var target: String
+    public var bus: String?
+    /// Driver format (`qcow2`, `raw`).
+    public var format: String?
+    public var cache: String?
+    /// libvirt's source type: `file`, `volume`, `block`, `network`.
+    public var sourceType: String
+    /// The file or device path, when the source has one.
+    public var path: String?
+    /// The pool and volume the source resolves to, when libvirt can tell.
+    public var pool: String?
+    public var volume: String?
+    public var readOnly: Bool
+    public var shareable: Bool
+    /// `<transient/>` disks block migration.
+    public var transient: Bool
+    /// Boot order when the disk has `<boot order=…>`.
+    public var bootOrder: Int?
+
+    public init(
+        device: String = "disk", target: String, bus: String? = nil, format: String? = nil,
+        cache: String? = nil, sourceType: String = "file", path: String? = nil,
+        pool: String? = nil, volume: String? = nil, readOnly: Bool = false, shareable: Bool = false,
+        transient: Bool = false, bootOrder: Int? = nil
+    ) {
+        self.device = device; self.target = target; self.bus = bus; self.format = format
+        self.cache = cache; self.sourceType = sourceType; self.path = path
+        self.pool = pool; self.volume = volume; self.readOnly = readOnly; self.shareable = shareable
+        self.transient = transient; self.bootOrder = bootOrder
+    }
+}
+
+/// A network interface of a domain.
+public struct ObservedNIC: Codable, Equatable, Sendable {
+    /// libvirt's interface type: `network`, `bridge`, `direct`, `hostdev`, `user`, `vdpa`, …
+    public var type: String
+    /// MAC address, lower case.
+    public var mac: String?
+    public var network: String?
+    public var bridge: String?
+    public var model: String?
+    /// The guest-side target device name (`vnet0`) when running.
+    public var target: String?
+
+    public init(type: String, mac: String?, network: String? = nil, bridge: String? = nil,
+                model: String? = nil, target: String? = nil) {
+        self.type = type; self.mac = mac; self.network = network; self.bridge = bridge
+        self.model = model; self.target = target
+    }
+}
+
+/// A host device passed through to a domain.
+public struct ObservedHostdev: Codable, Equatable, Sendable {
+    /// `pci`, `scsi`, `usb`, `mdev`, `scsi_host`.
+    public var type: String
+    /// A readable address: `0000:03:00.0` for PCI, a UUID for mdev, `bus:device` for USB.
+    public var address: String
+    public init(type: String, address: String) { self.type = type; self.address = address }
+}

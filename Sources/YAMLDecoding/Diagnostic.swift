@@ -1,0 +1,30 @@
+/// A problem found in an input file, with where it is and what it is.
+///
+/// Rendered as `FILE:LINE:COLUMN: error: PATH: message`. Line and column are 1-based; a
+/// diagnostic about a whole file (an empty file, say) has line 0 and column 0.
+public struct Diagnostic: Error, Equatable, Hashable, Sendable, Codable {
+    public enum Severity: String, Sendable, Codable, Comparable {
+        case warning, error
+        public static func < (a: Severity, b: Severity) -> Bool { a == .warning && b == .error }
+    }
+
+    public var severity: Severity
+    public var file: String
+    public var line: Int
+    public var column: Int
+    /// The key path inside the document, like `instances.web-1.devices.data.pool`; empty for
+    /// the whole document.
+    public var path: String
+    public var message: String
+
+    public init(_ severity: Severity, file: String, line: Int, column: Int, path: String, message: String) {
+        self.severity = severity; self.file = file; self.line = line; self.column = column
+        self.path = path; self.message = message
+    }
+
+    /// `FILE:LINE:COLUMN: error: PATH: message` (the PATH part left out when empty).
+    public var formatted: String {
+        let place = path.isEmpty ? "" : "\(path): "
+        return "\(file):\(line):\(column): \(severity.rawValue): \(place)\(message)"
+    }
+}

@@ -1,0 +1,3 @@
+import VirtPlaceCLI
+
+await VirtPlace.main(arguments: Array(CommandLine.arguments.dropFirst()))
