@@ -1,5 +1,6 @@
 /// What libvirt reported about a fleet at one moment: plain values, saved and loaded as JSON
 /// (`observe -o json`, `plan --observed`). No type here serves the desired state.
+import Foundation
 
 /// A whole observed fleet: every host named in the desired state, reachable or not.
 public struct ObservedFleet: Codable, Equatable, Sendable {
@@ -62,10 +63,15 @@ public struct ObservedPool: Codable, Equatable, Sendable {
     /// The target path, for path-based pools.
     public var path: String?
     public var active: Bool
-    /// Volume names in the pool (sorted), when the pool is active.
+    /// Size of the pool and the space left in it, bytes, when the pool is active.
+    public var capacityBytes: Int64?
+    public var availableBytes: Int64?
+    /// The pool's volumes (sorted by name), when the pool is active.
     public var volumes: [ObservedVolume]
-    public init(name: String, type: String, path: String?, active: Bool, volumes: [ObservedVolume] = []) {
-        self.name = name; self.type = type; self.path = path; self.active = active; self.volumes = volumes
+    public init(name: String, type: String, path: String?, active: Bool,
+                capacityBytes: Int64? = nil, availableBytes: Int64? = nil, volumes: [ObservedVolume] = []) {
+        self.name = name; self.type = type; self.path = path; self.active = active
+        self.capacityBytes = capacityBytes; self.availableBytes = availableBytes; self.volumes = volumes
     }
 }
 
@@ -75,8 +81,11 @@ public struct ObservedVolume: Codable, Equatable, Sendable {
     public var path: String?
     public var capacityBytes: Int64
     public var allocationBytes: Int64
-    public init(name: String, path: String?, capacityBytes: Int64, allocationBytes: Int64) {
+    /// The volume's format (`qcow2`, `raw`, …), when the pool reports one.
+    public var format: String?
+    public init(name: String, path: String?, capacityBytes: Int64, allocationBytes: Int64, format: String? = nil) {
         self.name = name; self.path = path; self.capacityBytes = capacityBytes; self.allocationBytes = allocationBytes
+        self.format = format
     }
 }
 
@@ -118,6 +127,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// `efi` or `bios` (nil: not stated); the NVRAM path when there is one.
     public var firmware: String?
     public var nvram: String?
+    /// A `<filesystem>` with the `virtiofs` driver (blocks migration).
+    public var hasVirtiofs: Bool
+    /// Snapshots libvirt has metadata for (any blocks migration).
     public var snapshotCount: Int
     /// Fleet name from the virtplace metadata (`urn:virtplace:1`), when managed.
     public var fleet: String?
@@ -132,7 +144,8 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         vcpus: Int, maxVcpus: Int? = nil, memoryMiB: Int, maxMemoryMiB: Int? = nil,
         cpuMode: String? = nil, cpuModel: String? = nil,
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
-        hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, snapshotCount: Int = 0,
+        hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
+        snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = ""
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
@@ -141,7 +154,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.memoryMiB = memoryMiB; self.maxMemoryMiB = maxMemoryMiB ?? memoryMiB
         self.cpuMode = cpuMode; self.cpuModel = cpuModel
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
-        self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram
+        self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
     }
 }
@@ -209,4 +222,123 @@ public struct ObservedHostdev: Codable, Equatable, Sendable {
     /// A readable address: `0000:03:00.0` for PCI, a UUID for mdev, `bus:device` for USB.
     public var address: String
     public init(type: String, address: String) { self.type = type; self.address = address }
+}
+
+// MARK: - JSON snapshots
+
+extension ObservedFleet {
+    /// The snapshot as `observe -o json` writes it: keys sorted, pretty-printed, `/` unescaped,
+    /// so that equal fleets give equal bytes.
+    /// - Throws: `EncodingError` (not expected for these values).
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
+    /// be left out, see the `init(from:)` of each type).
+    /// - Throws: `DecodingError` naming the path of what is missing or mistyped.
+    public init(jsonData: Data) throws {
+        self = try JSONDecoder().decode(ObservedFleet.self, from: jsonData)
+    }
+}
+
+// Hand-written snapshots (`plan --observed` in CI) need only what SPEC.md lists; everything
+// with a natural default (false, empty, nil) may be omitted. Encoding stays synthesized.
+
+extension ObservedFleet {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? "virtplace/v1"
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? "Observed"
+        hosts = try c.decode([ObservedHost].self, forKey: .hosts)
+    }
+}
+
+extension ObservedHost {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            uri: try c.decodeIfPresent(String.self, forKey: .uri) ?? "",
+            reachable: try c.decodeIfPresent(Bool.self, forKey: .reachable) ?? true,
+            error: try c.decodeIfPresent(String.self, forKey: .error),
+            faultDomain: try c.decodeIfPresent(String.self, forKey: .faultDomain),
+            capacity: try c.decodeIfPresent(ObservedCapacity.self, forKey: .capacity) ?? .init(vcpus: 0, memoryMiB: 0),
+            hostUUID: try c.decodeIfPresent(String.self, forKey: .hostUUID),
+            cpuModel: try c.decodeIfPresent(String.self, forKey: .cpuModel),
+            freeMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .freeMemoryMiB),
+            pools: try c.decodeIfPresent([ObservedPool].self, forKey: .pools) ?? [],
+            networks: try c.decodeIfPresent([ObservedNetwork].self, forKey: .networks) ?? [],
+            domains: try c.decodeIfPresent([ObservedDomain].self, forKey: .domains) ?? []
+        )
+    }
+}
+
+extension ObservedPool {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            type: try c.decodeIfPresent(String.self, forKey: .type) ?? "dir",
+            path: try c.decodeIfPresent(String.self, forKey: .path),
+            active: try c.decodeIfPresent(Bool.self, forKey: .active) ?? true,
+            capacityBytes: try c.decodeIfPresent(Int64.self, forKey: .capacityBytes),
+            availableBytes: try c.decodeIfPresent(Int64.self, forKey: .availableBytes),
+            volumes: try c.decodeIfPresent([ObservedVolume].self, forKey: .volumes) ?? []
+        )
+    }
+}
+
+extension ObservedDomain {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            uuid: try c.decode(String.self, forKey: .uuid),
+            state: try c.decode(String.self, forKey: .state),
+            stateReason: try c.decodeIfPresent(String.self, forKey: .stateReason),
+            persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? true,
+            autostart: try c.decodeIfPresent(Bool.self, forKey: .autostart) ?? false,
+            vcpus: try c.decode(Int.self, forKey: .vcpus),
+            maxVcpus: try c.decodeIfPresent(Int.self, forKey: .maxVcpus),
+            memoryMiB: try c.decode(Int.self, forKey: .memoryMiB),
+            maxMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .maxMemoryMiB),
+            cpuMode: try c.decodeIfPresent(String.self, forKey: .cpuMode),
+            cpuModel: try c.decodeIfPresent(String.self, forKey: .cpuModel),
+            disks: try c.decodeIfPresent([ObservedDisk].self, forKey: .disks) ?? [],
+            nics: try c.decodeIfPresent([ObservedNIC].self, forKey: .nics) ?? [],
+            hostdevs: try c.decodeIfPresent([ObservedHostdev].self, forKey: .hostdevs) ?? [],
+            hasTPM: try c.decodeIfPresent(Bool.self, forKey: .hasTPM) ?? false,
+            firmware: try c.decodeIfPresent(String.self, forKey: .firmware),
+            nvram: try c.decodeIfPresent(String.self, forKey: .nvram),
+            hasVirtiofs: try c.decodeIfPresent(Bool.self, forKey: .hasVirtiofs) ?? false,
+            snapshotCount: try c.decodeIfPresent(Int.self, forKey: .snapshotCount) ?? 0,
+            fleet: try c.decodeIfPresent(String.self, forKey: .fleet),
+            tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:],
+            xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? ""
+        )
+    }
+}
+
+extension ObservedDisk {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            device: try c.decodeIfPresent(String.self, forKey: .device) ?? "disk",
+            target: try c.decode(String.self, forKey: .target),
+            bus: try c.decodeIfPresent(String.self, forKey: .bus),
+            format: try c.decodeIfPresent(String.self, forKey: .format),
+            cache: try c.decodeIfPresent(String.self, forKey: .cache),
+            sourceType: try c.decodeIfPresent(String.self, forKey: .sourceType) ?? "file",
+            path: try c.decodeIfPresent(String.self, forKey: .path),
+            pool: try c.decodeIfPresent(String.self, forKey: .pool),
+            volume: try c.decodeIfPresent(String.self, forKey: .volume),
+            readOnly: try c.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false,
+            shareable: try c.decodeIfPresent(Bool.self, forKey: .shareable) ?? false,
+            transient: try c.decodeIfPresent(Bool.self, forKey: .transient) ?? false,
+            bootOrder: try c.decodeIfPresent(Int.self, forKey: .bootOrder)
+        )
+    }
 }

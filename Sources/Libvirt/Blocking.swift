@@ -1,0 +1,89 @@
+import Foundation
+import Synchronization
+
+// Blocking libvirt calls run on threads of their own, never on Swift's cooperative pool: a
+// migration call holds its thread for minutes, and a few of those would starve every task.
+
+/// Runs `body` on a new thread and returns its result.
+func runOnDedicatedThread<T: Sendable>(
+    name: String, _ body: @escaping @Sendable () throws -> T
+) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.start()
+    }
+}
+
+/// Runs a blocking `body` on a new thread, but stops waiting after `timeout` (throwing
+/// `timeoutError()`) or when the task is cancelled (throwing `CancellationError`). A blocking
+/// C call cannot be interrupted: the thread runs to its end and its late result is dropped
+/// (a late `Connection` is closed when released).
+func runOnDedicatedThread<T: Sendable>(
+    name: String,
+    timeout: Duration?,
+    timeoutError: @escaping @Sendable () -> any Error,
+    _ body: @escaping @Sendable () throws -> T
+) async throws -> T {
+    let race = Race<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.install(continuation)
+            if let timeout {
+                race.setTimer(Task {
+                    try? await Task.sleep(for: timeout)
+                    if !Task.isCancelled { race.finish(.failure(timeoutError())) }
+                })
+            }
+            let thread = Thread { race.finish(Result { try body() }) }
+            thread.name = name
+            thread.start()
+        }
+    } onCancel: {
+        race.finish(.failure(CancellationError()))
+    }
+}
+
+/// The first of several outcomes (result, timeout, cancellation) wins; the others are dropped.
+private final class Race<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var early: Result<T, any Error>?
+        var timer: Task<Void, Never>?
+        var finished = false
+    }
+    private let state = Mutex(State())
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = state.withLock { state in
+            if let early = state.early {
+                state.early = nil
+                return early
+            }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func setTimer(_ timer: Task<Void, Never>) {
+        let cancelNow = state.withLock { state in
+            state.timer = timer
+            return state.finished
+        }
+        if cancelNow { timer.cancel() }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let (continuation, timer): (CheckedContinuation<T, any Error>?, Task<Void, Never>?) =
+            state.withLock { state in
+                guard !state.finished else { return (nil, nil) }
+                state.finished = true
+                defer { state.continuation = nil; state.timer = nil }
+                if state.continuation == nil { state.early = result }
+                return (state.continuation, state.timer)
+            }
+        timer?.cancel()
+        continuation?.resume(with: result)
+    }
+}

@@ -1,0 +1,88 @@
+import CLibvirt
+import Foundation
+
+/// An open connection to one libvirt daemon (or the in-process test driver).
+///
+/// `@unchecked Sendable`: the only state is the immutable `virConnectPtr`, the redacted URI and
+/// a queue; libvirt documents a connection as usable from several threads at once (it locks
+/// internally and counts references). The daemon serves at most 5 calls per connection at
+/// once, which `run` (serial) and `runDedicated` (one thread per long call) respect in practice.
+///
+/// The synchronous methods block the calling thread: from async code call them inside
+/// `run { connection in … }`, which runs them on this connection's serial queue, or
+/// `runDedicated` for calls that block for minutes (migration, volume transfer), so that
+/// job-stats polling on `run` is not stuck behind them.
+public final class Connection: @unchecked Sendable {
+    let handle: OpaquePointer
+    /// The URI this connection was opened with, without its query (see `LibvirtURI.redacted`).
+    public let uri: String
+    private let queue: DispatchQueue
+
+    /// Opens a connection (blocking) with libvirt's default authentication callbacks; on remote
+    /// URIs, sends keepalives every 5 s and drops the connection after 3 unanswered ones.
+    /// - Throws: `LibvirtError` (`.systemError` for a refused or unreachable host,
+    ///   `.authFailed`, `.noConnect`, …).
+    public init(uri: String) throws {
+        LibvirtLibrary.ensureInitialized()
+        guard let handle = virConnectOpenAuth(uri, defaultAuth(), 0) else {
+            throw LibvirtError.last()
+        }
+        self.handle = handle
+        self.uri = LibvirtURI.redacted(uri)
+        self.queue = DispatchQueue(label: "virtplace.libvirt.\(self.uri)")
+        if LibvirtURI.isRemote(uri), virConnectSetKeepAlive(handle, 5, 3) < 0 {
+            // Keepalive is a safeguard, not a requirement: a daemon without it still works.
+            virResetLastError()
+        }
+    }
+
+    /// Opens a connection on a thread of its own, giving up after `timeout`.
+    /// - Throws: `LibvirtError` from libvirt, or `.operationTimeout` when the daemon did not
+    ///   answer in time (a host whose packets are dropped can take minutes to refuse).
+    public static func open(uri: String, timeout: Duration? = nil) async throws -> Connection {
+        let redacted = LibvirtURI.redacted(uri)
+        return try await runOnDedicatedThread(
+            name: "libvirt-open",
+            timeout: timeout,
+            timeoutError: {
+                LibvirtError(code: .operationTimeout, message: "no answer from \(redacted) within \(timeout ?? .zero)")
+            },
+            { try Connection(uri: uri) }
+        )
+    }
+
+    deinit {
+        virConnectClose(handle)
+    }
+
+    /// Runs `body` on this connection's serial queue, off the cooperative thread pool.
+    /// - Throws: whatever `body` throws.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body(self) }) }
+        }
+    }
+
+    /// Runs `body` on a new thread of its own: for calls that block for minutes (migration,
+    /// volume transfer) while other calls go on through `run`.
+    /// - Throws: whatever `body` throws.
+    public func runDedicated<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await runOnDedicatedThread(name: "libvirt-long-call") { try body(self) }
+    }
+
+    /// Whether the connection still works (no RPC: libvirt's own view, updated by keepalive).
+    public var isAlive: Bool { virConnectIsAlive(handle) == 1 }
+
+    /// The driver's name, e.g. `QEMU` or `TEST`.
+    /// - Throws: `LibvirtError`.
+    public func hypervisorType() throws -> String {
+        // The returned string is static inside libvirt: not freed.
+        String(cString: try check(virConnectGetType(handle)))
+    }
+
+    /// The host name the daemon reports.
+    /// - Throws: `LibvirtError`.
+    public func hostname() throws -> String {
+        try takeString(virConnectGetHostname(handle))
+    }
+}

@@ -1,0 +1,315 @@
+import CLibvirt
+import Foundation
+
+/// A libvirt domain handle (freed with `virDomainFree`). The name and UUID are cached in the
+/// handle: reading them makes no RPC. Every other method is one blocking call (see
+/// `Connection` for running them off the cooperative pool).
+///
+/// `@unchecked Sendable`: the handle is immutable and libvirt's domain objects are
+/// reference-counted and safe to use from several threads.
+public final class Domain: @unchecked Sendable {
+    let handle: OpaquePointer
+    /// The connection the domain was looked up on, kept open as long as the domain is used.
+    public let connection: Connection
+
+    /// Takes ownership of a `virDomainPtr`.
+    init(handle: OpaquePointer, connection: Connection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    deinit {
+        virDomainFree(handle)
+    }
+
+    /// The domain's name (cached, no RPC).
+    public var name: String {
+        virDomainGetName(handle).map { String(cString: $0) } ?? ""
+    }
+
+    /// The domain's UUID in its canonical lower-case form (cached, no RPC).
+    public var uuid: String {
+        uuidString(of: handle)
+    }
+
+    // MARK: State
+
+    /// The state and its reason (`virDomainGetState`).
+    /// - Throws: `LibvirtError` (`.noDomain` when it vanished).
+    public func status() throws -> DomainStatus {
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        try check(virDomainGetState(handle, &state, &reason, 0))
+        return DomainStatus(rawState: state, reason: reason)
+    }
+
+    /// State, memory, vCPUs and CPU time (`virDomainGetInfo`).
+    /// - Throws: `LibvirtError`.
+    public func info() throws -> DomainInfo {
+        var info = virDomainInfo()
+        try check(virDomainGetInfo(handle, &info))
+        return DomainInfo(
+            state: DomainState(rawValue: Int32(info.state)) ?? .noState,
+            maxMemoryKiB: UInt64(info.maxMem), memoryKiB: UInt64(info.memory),
+            vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: info.cpuTime
+        )
+    }
+
+    /// Whether the domain is running (or paused): it has a live instance.
+    /// - Throws: `LibvirtError`.
+    public func isActive() throws -> Bool {
+        try check(virDomainIsActive(handle)) == 1
+    }
+
+    /// Whether the domain has a persistent definition (false: transient).
+    /// - Throws: `LibvirtError`.
+    public func isPersistent() throws -> Bool {
+        try check(virDomainIsPersistent(handle)) == 1
+    }
+
+    /// Whether a managed-save image exists (the domain will resume from it on start).
+    /// - Throws: `LibvirtError`.
+    public func hasManagedSave() throws -> Bool {
+        try check(virDomainHasManagedSaveImage(handle, 0)) == 1
+    }
+
+    /// Whether the domain starts when its host's daemon starts.
+    /// - Throws: `LibvirtError`.
+    public func autostart() throws -> Bool {
+        var value: Int32 = 0
+        try check(virDomainGetAutostart(handle, &value))
+        return value != 0
+    }
+
+    /// Sets autostart (persistent domains only).
+    /// - Throws: `LibvirtError` (`.operationInvalid` for a transient domain).
+    public func setAutostart(_ enabled: Bool) throws {
+        try check(virDomainSetAutostart(handle, enabled ? 1 : 0))
+    }
+
+    // MARK: Definition
+
+    /// The domain XML (`virDomainGetXMLDesc`).
+    /// - Throws: `LibvirtError`.
+    public func xml(flags: DomainXMLFlags = []) throws -> String {
+        try takeString(virDomainGetXMLDesc(handle, flags.rawValue))
+    }
+
+    /// Removes the persistent definition with exactly these flags (a running domain becomes
+    /// transient and keeps running).
+    /// - Throws: `LibvirtError`.
+    public func undefine(flags: UndefineFlags) throws {
+        try check(virDomainUndefineFlags(handle, flags.rawValue))
+    }
+
+    /// Removes the persistent definition, keeping every piece of data the domain has: NVRAM
+    /// and emulated TPM state are kept (`KEEP_NVRAM`, `KEEP_TPM`, chosen by what its XML
+    /// has). A managed-save image or snapshot metadata makes libvirt refuse: deciding to drop
+    /// them is the caller's (`undefine(flags:)`). Drivers that reject the keep flags (the test
+    /// driver) get a plain undefine, which never deletes NVRAM or TPM state either.
+    /// - Throws: `LibvirtError`.
+    public func undefine() throws {
+        let definition = try DomainDefinitionFacts(xml: xml(flags: .inactive))
+        var flags: UndefineFlags = []
+        if definition.hasNVRAM { flags.insert(.keepNVRAM) }
+        if definition.hasEmulatedTPM { flags.insert(.keepTPM) }
+        do {
+            try undefine(flags: flags)
+        } catch let error as LibvirtError where error.code == .invalidArg && !flags.isEmpty {
+            try undefine(flags: [])
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Starts the defined domain (`virDomainCreateWithFlags`), paused if asked.
+    /// - Throws: `LibvirtError` (`.operationInvalid` when already running).
+    public func start(paused: Bool = false) throws {
+        try check(virDomainCreateWithFlags(handle, paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0))
+    }
+
+    /// Asks the guest to shut down. Under QEMU this is a request: wait for `shutoff`.
+    /// - Throws: `LibvirtError` (`.operationInvalid` when not running).
+    public func shutdown() throws {
+        try check(virDomainShutdown(handle))
+    }
+
+    /// Stops the domain at once (power off); a transient domain disappears.
+    /// - Throws: `LibvirtError` (`.operationInvalid` when not running).
+    public func destroy() throws {
+        try check(virDomainDestroy(handle))
+    }
+
+    /// Pauses the guest's vCPUs.
+    /// - Throws: `LibvirtError`.
+    public func suspend() throws {
+        try check(virDomainSuspend(handle))
+    }
+
+    /// Resumes a paused guest.
+    /// - Throws: `LibvirtError`.
+    public func resume() throws {
+        try check(virDomainResume(handle))
+    }
+
+    // MARK: Devices and resources
+
+    /// Attaches a device (`virDomainAttachDeviceFlags`).
+    /// - Throws: `LibvirtError`.
+    public func attachDevice(xml: String, flags: DomainModification) throws {
+        try check(virDomainAttachDeviceFlags(handle, xml, flags.rawValue))
+    }
+
+    /// Requests a device's removal. Live removal may finish asynchronously: confirm by
+    /// re-reading the XML (or the `DEVICE_REMOVED` event).
+    /// - Throws: `LibvirtError`.
+    public func detachDevice(xml: String, flags: DomainModification) throws {
+        try check(virDomainDetachDeviceFlags(handle, xml, flags.rawValue))
+    }
+
+    /// Changes a device in place (e.g. a NIC's link state, a CD-ROM's media).
+    /// - Throws: `LibvirtError`.
+    public func updateDevice(xml: String, flags: DomainModification) throws {
+        try check(virDomainUpdateDeviceFlags(handle, xml, flags.rawValue))
+    }
+
+    /// Sets the vCPU count, or the maximum with `maximum: true` (config only).
+    /// - Throws: `LibvirtError`.
+    public func setVcpus(_ count: Int, flags: DomainModification, maximum: Bool = false) throws {
+        let extra: UInt32 = maximum ? VIR_DOMAIN_VCPU_MAXIMUM.rawValue : 0
+        try check(virDomainSetVcpusFlags(handle, UInt32(clamping: count), flags.rawValue | extra))
+    }
+
+    /// Sets the memory, or the maximum with `maximum: true`, in MiB.
+    /// - Throws: `LibvirtError`.
+    public func setMemory(mebibytes: Int, flags: DomainModification, maximum: Bool = false) throws {
+        let extra: UInt32 = maximum ? VIR_DOMAIN_MEM_MAXIMUM.rawValue : 0
+        let kibibytes = UInt(clamping: mebibytes) * 1024
+        try check(virDomainSetMemoryFlags(handle, kibibytes, flags.rawValue | extra))
+    }
+
+    // MARK: Metadata
+
+    /// The metadata element of namespace `uri`, as libvirt formats it, or nil when there is
+    /// none.
+    /// - Throws: `LibvirtError` other than `.noDomainMetadata`.
+    public func metadata(uri: String, flags: DomainModification = []) throws -> String? {
+        let pointer = virDomainGetMetadata(handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), uri, flags.rawValue)
+        guard let pointer else {
+            let error = LibvirtError.last()
+            if error.code == .noDomainMetadata { return nil }
+            throw error
+        }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// Replaces (or, with nil, removes) the metadata element of namespace `uri`. `element` is
+    /// written without a prefix; libvirt puts it in `uri` under `prefix`. LIVE and CONFIG are
+    /// stored separately: pass both to change both.
+    /// - Throws: `LibvirtError`.
+    public func setMetadata(_ element: String?, prefix: String, uri: String, flags: DomainModification) throws {
+        try check(virDomainSetMetadata(
+            handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), element, element == nil ? nil : prefix, uri, flags.rawValue
+        ))
+    }
+
+    /// The virtplace metadata (`urn:virtplace:1`), or nil when the domain is not managed.
+    /// - Throws: `LibvirtError`, or `DomainXMLError` when the element is malformed.
+    public func virtplaceMetadata(flags: DomainModification = []) throws -> VirtplaceMetadata? {
+        guard let element = try metadata(uri: VirtplaceMetadata.namespace, flags: flags) else { return nil }
+        return try VirtplaceMetadata(elementXML: element)
+    }
+
+    /// Writes the virtplace metadata (replacing any earlier one) to the definitions in `flags`.
+    /// - Throws: `LibvirtError`.
+    public func setVirtplaceMetadata(_ metadata: VirtplaceMetadata, flags: DomainModification) throws {
+        try setMetadata(metadata.elementXML, prefix: VirtplaceMetadata.prefix, uri: VirtplaceMetadata.namespace, flags: flags)
+    }
+
+    // MARK: Snapshots
+
+    /// How many snapshots libvirt has metadata for (any blocks migration).
+    /// - Throws: `LibvirtError`.
+    public func snapshotCount() throws -> Int {
+        Int(try check(virDomainSnapshotNum(handle, 0)))
+    }
+
+    /// Creates a snapshot from `<domainsnapshot>` XML and returns its name.
+    /// - Throws: `LibvirtError`.
+    @discardableResult
+    public func createSnapshot(xml: String, flags: UInt32 = 0) throws -> String {
+        let snapshot = try check(virDomainSnapshotCreateXML(handle, xml, flags))
+        defer { virDomainSnapshotFree(snapshot) }
+        return virDomainSnapshotGetName(snapshot).map { String(cString: $0) } ?? ""
+    }
+}
+
+/// The canonical UUID string of a domain handle (cached in the handle: no RPC).
+func uuidString(of domain: OpaquePointer) -> String {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(VIR_UUID_STRING_BUFLEN)) { buffer in
+        guard let base = buffer.baseAddress, virDomainGetUUIDString(domain, base) == 0 else { return "" }
+        return String(cString: base)
+    }
+}
+
+extension Connection {
+    /// Every domain on the host, or those matching `filter` (`virConnectListAllDomains`).
+    /// - Throws: `LibvirtError`.
+    public func listAllDomains(_ filter: DomainListFilter = []) throws -> [Domain] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let count = try check(virConnectListAllDomains(handle, &list, filter.rawValue))
+        defer { free(list) }
+        guard let list else { return [] }
+        return (0..<Int(count)).compactMap { index in
+            list[index].map { Domain(handle: $0, connection: self) }
+        }
+    }
+
+    /// The domain called `name`.
+    /// - Throws: `LibvirtError` (`.noDomain` when there is none).
+    public func lookupDomain(name: String) throws -> Domain {
+        Domain(handle: try check(virDomainLookupByName(handle, name)), connection: self)
+    }
+
+    /// The domain with this UUID (any case, with dashes).
+    /// - Throws: `LibvirtError` (`.noDomain` when there is none).
+    public func lookupDomain(uuid: String) throws -> Domain {
+        Domain(handle: try check(virDomainLookupByUUIDString(handle, uuid)), connection: self)
+    }
+
+    /// Defines (or redefines, same name and UUID) a persistent domain.
+    /// - Throws: `LibvirtError` (`.xmlError`, `.domainExists` for a name/UUID clash, …).
+    @discardableResult
+    public func defineDomain(xml: String, validate: Bool = false) throws -> Domain {
+        let flags: UInt32 = validate ? VIR_DOMAIN_DEFINE_VALIDATE.rawValue : 0
+        return Domain(handle: try check(virDomainDefineXMLFlags(handle, xml, flags)), connection: self)
+    }
+
+    /// Starts a transient domain from XML.
+    /// - Throws: `LibvirtError`.
+    @discardableResult
+    public func createTransientDomain(xml: String, paused: Bool = false) throws -> Domain {
+        let flags: UInt32 = paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0
+        return Domain(handle: try check(virDomainCreateXML(handle, xml, flags)), connection: self)
+    }
+
+    /// State and reason of every domain in one call (`virConnectGetAllDomainStats` with
+    /// `STATE` and `NOWAIT`, so a domain busy with a job does not hold it up), keyed by UUID.
+    /// - Throws: `LibvirtError` (`.noSupport` where the driver lacks bulk stats).
+    public func allDomainStates() throws -> [String: DomainStatus] {
+        var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        let flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.rawValue
+        let count = try check(virConnectGetAllDomainStats(handle, VIR_DOMAIN_STATS_STATE.rawValue, &records, flags))
+        defer { virDomainStatsRecordListFree(records) }
+        guard let records else { return [:] }
+        var states: [String: DomainStatus] = [:]
+        for index in 0..<Int(count) {
+            guard let record = records[index], let domain = record.pointee.dom else { continue }
+            let parameters = TypedParameterReader(pointer: record.pointee.params, count: record.pointee.nparams)
+            guard let state = parameters.int("state.state") else { continue }
+            states[uuidString(of: domain)] = DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0)
+        }
+        return states
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// What virtplace records in a managed domain's XML, in namespace `urn:virtplace:1`:
+///
+/// ```xml
+/// <metadata>
+///   <virtplace:instance xmlns:virtplace="urn:virtplace:1" fleet="lab">
+///     <virtplace:tag key="tier">web</virtplace:tag>
+///   </virtplace:instance>
+/// </metadata>
+/// ```
+///
+/// `fleet` is the desired-state file's `metadata.name`; one `tag` per tag, sorted by key.
+/// It travels with the definition (migration with `PERSIST_DEST`, define elsewhere).
+public struct VirtplaceMetadata: Equatable, Sendable {
+    /// The XML namespace of virtplace's metadata element.
+    public static let namespace = "urn:virtplace:1"
+    /// The prefix libvirt writes the element under.
+    public static let prefix = "virtplace"
+
+    public var fleet: String
+    public var tags: [String: String]
+
+    public init(fleet: String, tags: [String: String] = [:]) {
+        self.fleet = fleet
+        self.tags = tags
+    }
+
+    /// The element without a prefix, as `virDomainSetMetadata` takes it.
+    public var elementXML: String {
+        render(prefix: "", namespaceDeclaration: "")
+    }
+
+    /// The element with its prefix and namespace declaration, to embed in `<metadata>` of a
+    /// domain XML written by hand.
+    public var prefixedElementXML: String {
+        render(prefix: "\(Self.prefix):", namespaceDeclaration: " xmlns:\(Self.prefix)=\"\(Self.namespace)\"")
+    }
+
+    private func render(prefix: String, namespaceDeclaration: String) -> String {
+        var xml = "<\(prefix)instance\(namespaceDeclaration) fleet=\"\(xmlEscaped(fleet))\""
+        guard !tags.isEmpty else { return xml + "/>" }
+        xml += ">"
+        for key in tags.keys.sorted() {
+            xml += "<\(prefix)tag key=\"\(xmlEscaped(key))\">\(xmlEscaped(tags[key] ?? ""))</\(prefix)tag>"
+        }
+        return xml + "</\(prefix)instance>"
+    }
+
+    /// Reads the element as `virDomainGetMetadata` returns it (or either form above).
+    /// - Throws: `DomainXMLError` when it is not an `instance` element with a `fleet`.
+    public init(elementXML: String) throws {
+        let root = try parseXML(elementXML, expectingRoot: "instance")
+        guard let metadata = Self(element: root) else {
+            throw DomainXMLError("virtplace metadata without a fleet attribute")
+        }
+        self = metadata
+    }
+
+    /// Reads an `instance` element; nil when it has no `fleet`.
+    init?(element: XMLElement) {
+        guard let fleet = element.attribute("fleet") else { return nil }
+        self.fleet = fleet
+        self.tags = Self.tags(in: element)
+    }
+
+    /// The `key` → text of the element's `tag` children (later duplicates win).
+    static func tags(in element: XMLElement) -> [String: String] {
+        var tags: [String: String] = [:]
+        for child in element.childElements where (child.localName ?? child.name) == "tag" {
+            guard let key = child.attribute("key") else { continue }
+            tags[key] = child.stringValue ?? ""
+        }
+        return tags
+    }
+
+    /// The virtplace element inside a domain's `<metadata>`, matched by namespace.
+    static func element(inMetadata metadata: XMLElement) -> XMLElement? {
+        metadata.childElements.first { element in
+            element.uri == namespace && (element.localName ?? element.name) == "instance"
+        }
+    }
+}
