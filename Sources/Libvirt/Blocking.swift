@@ -25,6 +25,21 @@ func runOnDedicatedThread<T: Sendable>(
     timeoutError: @escaping @Sendable () -> any Error,
     _ body: @escaping @Sendable () throws -> T
 ) async throws -> T {
+    try await raceDeadline(timeout: timeout, timeoutError: timeoutError) { complete in
+        let thread = Thread { complete(Result { try body() }) }
+        thread.name = name
+        thread.start()
+    }
+}
+
+/// Starts work that reports through `complete` exactly once, and returns its result, or
+/// throws `timeoutError()` after `timeout`, or `CancellationError` when the task is cancelled,
+/// whichever comes first. Later outcomes are dropped.
+func raceDeadline<T: Sendable>(
+    timeout: Duration?,
+    timeoutError: @escaping @Sendable () -> any Error,
+    start: (_ complete: @escaping @Sendable (Result<T, any Error>) -> Void) -> Void
+) async throws -> T {
     let race = Race<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
@@ -35,9 +50,7 @@ func runOnDedicatedThread<T: Sendable>(
                     if !Task.isCancelled { race.finish(.failure(timeoutError())) }
                 })
             }
-            let thread = Thread { race.finish(Result { try body() }) }
-            thread.name = name
-            thread.start()
+            start { race.finish($0) }
         }
     } onCancel: {
         race.finish(.failure(CancellationError()))

@@ -63,6 +63,21 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on this connection's serial queue, but stops waiting after `timeout`
+    /// (the call itself cannot be interrupted; its late result is dropped) or on cancellation.
+    /// - Throws: whatever `body` throws, `LibvirtError` `.operationTimeout`, or
+    ///   `CancellationError`.
+    public func run<T: Sendable>(
+        timeout: Duration, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        let uri = self.uri
+        return try await raceDeadline(timeout: timeout, timeoutError: {
+            LibvirtError(code: .operationTimeout, message: "no answer from \(uri) within \(timeout)")
+        }) { complete in
+            queue.async { complete(Result { try body(self) }) }
+        }
+    }
+
     /// Runs `body` on a new thread of its own: for calls that block for minutes (migration,
     /// volume transfer) while other calls go on through `run`.
     /// - Throws: whatever `body` throws.

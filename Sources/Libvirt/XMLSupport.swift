@@ -14,7 +14,8 @@ public struct DomainXMLError: Error, Equatable, Sendable, CustomStringConvertibl
 func parseXML(_ text: String, expectingRoot rootName: String) throws(DomainXMLError) -> XMLElement {
     let document: XMLDocument
     do {
-        document = try XMLDocument(xmlString: text, options: [])
+        // Keep white space (tag values are exact); never load external entities.
+        document = try XMLDocument(xmlString: text, options: [.nodePreserveWhitespace, .nodeLoadExternalEntitiesNever])
     } catch {
         throw DomainXMLError("not well-formed XML (expected <\(rootName)>): \(error)")
     }

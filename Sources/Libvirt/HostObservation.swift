@@ -1,0 +1,177 @@
+import Foundation
+import Placement
+
+/// How many libvirt calls observing a host took: `perHost` does not grow with the number of
+/// domains, `perDomain` does (one XML each, plus a snapshot count for domains that have
+/// snapshots and a state call for any the bulk state call missed).
+public struct ObservationCalls: Equatable, Sendable {
+    public var perHost = 0
+    public var perDomain = 0
+    public var domains = 0
+
+    public init(perHost: Int = 0, perDomain: Int = 0, domains: Int = 0) {
+        self.perHost = perHost; self.perDomain = perDomain; self.domains = domains
+    }
+
+    /// Domain-dependent calls per domain (0 when there are no domains).
+    public var perDomainAverage: Double {
+        domains == 0 ? 0 : Double(perDomain) / Double(domains)
+    }
+}
+
+/// One host's observation and what it cost.
+public struct HostObservation: Equatable, Sendable {
+    public var host: ObservedHost
+    public var calls: ObservationCalls
+
+    public init(host: ObservedHost, calls: ObservationCalls) { self.host = host; self.calls = calls }
+}
+
+extension Connection {
+    /// Observes this host: node facts, pools with their volumes, networks, and every domain
+    /// (inactive XML, state and reason, persistence, autostart, snapshot count). Blocking;
+    /// call it through `run`.
+    ///
+    /// Calls: a fixed number of list calls for the host; per pool its XML and volume list,
+    /// per volume its XML, per network its XML; per domain its XML, plus
+    /// `virDomainSnapshotNum` only for domains listed as having snapshots. State comes from one
+    /// `virConnectGetAllDomainStats`; persistence, autostart and "has snapshots" from filtered
+    /// `virConnectListAllDomains` calls.
+    ///
+    /// - Parameters:
+    ///   - name: the host's key in the desired-state file.
+    ///   - capacity: the file's capacity override; nil takes the node's CPUs and memory.
+    ///   - refreshPools: re-scan active pools first (sees volumes made behind libvirt's back).
+    /// - Throws: `LibvirtError` (a lost connection fails the whole host), `DomainXMLError`.
+    public func observeHost(
+        name: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil, refreshPools: Bool = false
+    ) throws -> HostObservation {
+        var calls = ObservationCalls()
+
+        let node = try nodeInfo()
+        calls.perHost += 1
+        let capabilities = try optional { try hostCapabilities() }
+        calls.perHost += 1
+        let freeMemory = try optional { try freeMemoryBytes() }
+        calls.perHost += 1
+
+        let pools = try observePools(refresh: refreshPools, calls: &calls)
+        let networks = try observeNetworks(calls: &calls)
+        let domains = try observeDomains(volumes: VolumeIndex(pools: pools), calls: &calls)
+
+        let host = ObservedHost(
+            name: name, uri: uri, reachable: true, faultDomain: faultDomain,
+            capacity: capacity ?? ObservedCapacity(vcpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024)),
+            hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
+            freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
+            pools: pools, networks: networks, domains: domains
+        )
+        return HostObservation(host: host, calls: calls)
+    }
+
+    private func observePools(refresh: Bool, calls: inout ObservationCalls) throws -> [ObservedPool] {
+        let pools = try listAllStoragePools()
+        let active = Set(try listAllStoragePools(.active).map(\.name))
+        calls.perHost += 2
+        var observed: [ObservedPool] = []
+        for pool in pools {
+            let description = try pool.poolDescription()
+            calls.perHost += 1
+            let isActive = active.contains(pool.name)
+            var volumes: [ObservedVolume] = []
+            if isActive {
+                if refresh {
+                    try pool.refresh()
+                    calls.perHost += 1
+                }
+                let handles = try pool.listVolumes()
+                calls.perHost += 1
+                for volume in handles {
+                    // A volume deleted between the list and its XML is simply gone.
+                    guard let one = try ignoring(.noStorageVolume, { try volume.observed() }) else { continue }
+                    volumes.append(one)
+                    calls.perHost += 1
+                }
+            }
+            observed.append(ObservedPool(
+                name: pool.name, type: description.type, path: description.path, active: isActive,
+                capacityBytes: isActive ? description.capacityBytes.map { Int64(clamping: $0) } : nil,
+                availableBytes: isActive ? description.availableBytes.map { Int64(clamping: $0) } : nil,
+                volumes: volumes.sorted { $0.name < $1.name }
+            ))
+        }
+        return observed.sorted { $0.name < $1.name }
+    }
+
+    private func observeNetworks(calls: inout ObservationCalls) throws -> [ObservedNetwork] {
+        let networks = try listAllNetworks()
+        let active = Set(try listAllNetworks(.active).map(\.name))
+        calls.perHost += 2
+        var observed: [ObservedNetwork] = []
+        for network in networks {
+            let bridge = try ignoring(.noNetwork, { try network.bridge() }) ?? nil
+            calls.perHost += 1
+            observed.append(ObservedNetwork(name: network.name, active: active.contains(network.name), bridge: bridge))
+        }
+        return observed.sorted { $0.name < $1.name }
+    }
+
+    private func observeDomains(volumes: VolumeIndex, calls: inout ObservationCalls) throws -> [ObservedDomain] {
+        let domains = try listAllDomains().sorted { $0.name < $1.name }
+        let persistent = Set(try listAllDomains(.persistent).map(\.uuid))
+        let autostart = Set(try listAllDomains(.autostart).map(\.uuid))
+        let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.uuid))
+        calls.perHost += 4
+        // One bulk call for every state; drivers without it fall back to one call per domain.
+        let states = try ignoring(.noSupport, { try allDomainStates() }) ?? [:]
+        calls.perHost += 1
+        calls.domains = domains.count
+
+        var observed: [ObservedDomain] = []
+        for domain in domains {
+            let uuid = domain.uuid
+            // A domain undefined since the list is gone: skip it rather than fail the host.
+            guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
+            calls.perDomain += 1
+            let status: DomainStatus
+            if let known = states[uuid] {
+                status = known
+            } else {
+                guard let fetched = try ignoring(.noDomain, { try domain.status() }) else { continue }
+                calls.perDomain += 1
+                status = fetched
+            }
+            var snapshots = 0
+            if withSnapshots.contains(uuid) {
+                snapshots = try ignoring(.noDomain, { try domain.snapshotCount() }) ?? 0
+                calls.perDomain += 1
+            }
+            observed.append(try ObservedDomain.parse(
+                xml: xml, state: status.state.name, stateReason: status.reasonName,
+                persistent: persistent.contains(uuid), autostart: autostart.contains(uuid),
+                snapshotCount: snapshots, volumes: volumes
+            ))
+        }
+        return observed
+    }
+}
+
+/// Returns nil when `body` fails with `code`; rethrows anything else.
+private func ignoring<T>(_ code: LibvirtError.Code, _ body: () throws -> T) throws -> T? {
+    do {
+        return try body()
+    } catch let error as LibvirtError where error.code == code {
+        return nil
+    }
+}
+
+/// Returns nil when an optional fact cannot be read; a lost connection still fails the host.
+private func optional<T>(_ body: () throws -> T) throws -> T? {
+    do {
+        return try body()
+    } catch let error as LibvirtError where error.isConnectionFailure {
+        throw error
+    } catch {
+        return nil
+    }
+}
