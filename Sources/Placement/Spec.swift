@@ -122,7 +122,12 @@ public struct LiveOverrideSpec: Equatable, Sendable {
 public struct StorageSpec: Equatable, Sendable {
     /// Pools (same name on every host) whose volumes every host sees.
     public var sharedPools: [String] = ["shared"]
-    public init(sharedPools: [String] = ["shared"]) { self.sharedPools = sharedPools }
+    /// Pools that exist on every host under the same name but hold each host's own volumes:
+    /// moves copy their volumes. A disk's pool must be named here or in `sharedPools`.
+    public var localPools: [String] = []
+    public init(sharedPools: [String] = ["shared"], localPools: [String] = []) {
+        self.sharedPools = sharedPools; self.localPools = localPools
+    }
 }
 
 /// A host's administrative state.
