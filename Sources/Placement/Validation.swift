@@ -38,12 +38,6 @@ private struct Validator {
     }
 
     mutating func run() {
-        if spec.apiVersion != "virtplace/v1" {
-            error(["apiVersion"], "unsupported apiVersion '\(spec.apiVersion)' (expected virtplace/v1)")
-        }
-        if spec.kind != "Placement" {
-            error(["kind"], "unsupported kind '\(spec.kind)' (expected Placement)")
-        }
         if spec.metadata.name.isEmpty {
             error(["metadata", "name"], "the fleet needs a name: set metadata.name")
         } else if !isValidName(spec.metadata.name) {

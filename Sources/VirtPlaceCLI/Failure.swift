@@ -6,6 +6,8 @@ func describe(_ error: any Error) -> (String, ExitCode) {
     switch error {
     case let e as UsageError:
         return ("error: \(e.message)", .failure)
+    case let e as ReportedFailure:
+        return ("error: \(e.summary)", e.exitCode)
     case let e as CLIError:
         return ("error: \(e.message)", e.exitCode)
     default:
