@@ -282,10 +282,9 @@ final class DecodingState {
             }
             if !succeeded, usage.keyTypes.contains(where: { $0.init(stringValue: name) != nil }) { continue }
             if candidates == nil {
-                let present = Set(usage.pairs.compactMap { $0.key.scalarValue })
                 var names = usage.queried
                 for keyType in usage.keyTypes { names += caseNames(keyType) }
-                candidates = Array(Set(names).subtracting(present))
+                candidates = Array(Set(names))
             }
             let hint = Suggestion.hint(for: name, among: candidates ?? [])
             found.append(diagnostic(pair.key, usage.path + [NameKey(name)], "unknown key '\(name)'\(hint)"))

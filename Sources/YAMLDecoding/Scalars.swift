@@ -105,13 +105,14 @@ enum Scalars {
         for byte in utf8 {
             guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
             if overflow { continue }
+            // Accumulate on the side of the sign, so that the most negative value fits.
             let digit = Int128(byte - UInt8(ascii: "0"))
             let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times.addingReportingOverflow(digit)
+            let (sum, o2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
             if o1 || o2 { overflow = true } else { value = sum }
         }
         if overflow { return .some(nil) }
-        return .some(negative ? -value : value)
+        return .some(value)
     }
 
     static func floating<T: BinaryFloatingPoint & LosslessStringConvertible>(
