@@ -21,6 +21,9 @@ public struct LoadResult: Sendable {
 public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
     var diagnostics: [Diagnostic] = []
     var documents: [LoadedDocument] = []
+    // Cross-document checks (references, the fleet name) would only add noise about what a
+    // broken file might have said: they run when every file parsed and every root decoded.
+    var complete = true
 
     for source in sources {
         let roots: [YAMLNode]
@@ -28,6 +31,7 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
             roots = try YAMLParser.parseDocuments(source.bytes, file: source.name)
         } catch {
             diagnostics.append(contentsOf: error.diagnostics)
+            complete = false
             continue
         }
         for root in roots {
@@ -35,6 +39,8 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
             diagnostics.append(contentsOf: decoded.diagnostics)
             if let value = decoded.value {
                 documents.append(LoadedDocument(file: source.name, root: root, value: value))
+            } else {
+                complete = false
             }
         }
     }
@@ -43,8 +49,10 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
     merger.merge()
     diagnostics.append(contentsOf: merger.diagnostics)
 
-    let findings = validate(merger.spec)
-    diagnostics.append(contentsOf: findings.map { merger.locate($0) })
+    if complete {
+        let findings = validate(merger.spec, declared: merger.declaredNames())
+        diagnostics.append(contentsOf: findings.map { merger.locate($0) })
+    }
 
     let order = Dictionary(sources.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
     diagnostics = Array(Set(diagnostics)).sorted {
@@ -83,17 +91,17 @@ struct Merger {
             if let k = v.kind, k != "Placement" {
                 report(index, ["kind"], "unsupported kind '\(k)' (expected Placement)")
             }
-            if let m = v.metadata { claimOnce("metadata", index) { $0.metadata = m } }
-            if let p = v.policy { claimOnce("policy", index) { $0.policy = p } }
-            if let s = v.storage { claimOnce("storage", index) { $0.storage = s } }
+            if let m = v.metadata { claimOnce("metadata", in: index) { $0.metadata = m } }
+            if let p = v.policy { claimOnce("policy", in: index) { $0.policy = p } }
+            if let s = v.storage { claimOnce("storage", in: index) { $0.storage = s } }
             for (name, host) in (v.hosts ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("hosts", name, index) { $0.hosts[name] = host }
+                claimOnce("hosts", name: name, in: index) { $0.hosts[name] = host }
             }
             for (name, profile) in (v.profiles ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("profiles", name, index) { $0.profiles[name] = profile }
+                claimOnce("profiles", name: name, in: index) { $0.profiles[name] = profile }
             }
             for (name, instance) in (v.instances ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("instances", name, index) { $0.instances[name] = instance }
+                claimOnce("instances", name: name, in: index) { $0.instances[name] = instance }
             }
         }
     }
@@ -104,7 +112,7 @@ struct Merger {
                                       path: displayPath(path), message: message))
     }
 
-    mutating func claimOnce(_ section: String, _ name: String? = nil, _ index: Int, _ set: (inout PlacementSpec) -> Void) {
+    mutating func claimOnce(_ section: String, name: String? = nil, in index: Int, _ set: (inout PlacementSpec) -> Void) {
         let key = name.map { "\(section)/\($0)" } ?? section
         let path = name.map { [section, $0] } ?? [section]
         if let first = origin[key] {
@@ -118,6 +126,24 @@ struct Merger {
         }
         origin[key] = index
         set(&spec)
+    }
+
+    /// Every host, profile and instance name and fault domain written in the documents,
+    /// including entries that failed to decode: a reference to one of those is not reported
+    /// as unknown (the entry's own errors are).
+    func declaredNames() -> DeclaredNames {
+        var names = DeclaredNames()
+        for doc in documents {
+            for pair in doc.root["hosts"]?.pairs ?? [] {
+                if let name = pair.key.scalarValue { names.hosts.insert(name) }
+                if let fd = pair.value["faultDomain"]?.scalarValue { names.faultDomains.insert(fd) }
+            }
+            for pair in doc.root["profiles"]?.pairs ?? [] {
+                if let name = pair.key.scalarValue { names.profiles.insert(name) }
+            }
+            if doc.root["metadata"] != nil { names.metadataWritten = true }
+        }
+        return names
     }
 
     /// Where a validation finding points: the document that defined its section, then the
@@ -150,4 +176,28 @@ func displayPath(_ path: [String]) -> String {
         if p.hasPrefix("[") || s.isEmpty { s += p } else { s += "." + p }
     }
     return s
+}
+
+extension YAMLNode {
+    /// The 1-based line and column of the node at `path` (mapping keys by name, `[i]` for
+    /// sequence items), or of the deepest node that exists on the way. With `atKey`, the
+    /// position of the last mapping key rather than its value.
+    func location(of path: [String], atKey: Bool) -> (line: Int, column: Int) {
+        var node = self
+        var at = (line: line, column: column)
+        for (i, component) in path.enumerated() {
+            let last = i == path.count - 1
+            if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast()),
+               let item = node[index] {
+                node = item
+                at = (item.line, item.column)
+            } else if let pair = node.pairs?.first(where: { $0.key.scalarValue == component }) {
+                node = pair.value
+                at = last && atKey ? (pair.key.line, pair.key.column) : (pair.value.line, pair.value.column)
+            } else {
+                break
+            }
+        }
+        return at
+    }
 }

@@ -31,16 +31,33 @@ public struct PlacementDocument: Decodable, Equatable, Sendable {
     }
 }
 
-/// Decodes a string-backed enum with a message that lists what is allowed.
-func decodeChoice<E: RawRepresentable & CaseIterable, K: CodingKey>(
-    _ type: E.Type, _ c: KeyedDecodingContainer<K>, _ key: K, what: String
-) throws -> E? where E.RawValue == String {
-    guard let raw = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+/// Decodes a string-backed enum from one scalar, with a message that lists what is allowed.
+/// Each choice type decodes itself this way, so that a wrong value in an optional field is
+/// reported by the YAML decoder and the rest of its mapping still decodes.
+func decodeChoice<E: RawRepresentable & CaseIterable>(_ decoder: any Decoder, what: String) throws -> E where E.RawValue == String {
+    let c = try decoder.singleValueContainer()
+    let raw = try c.decode(String.self)
     guard let value = E(rawValue: raw) else {
         let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
-        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "unknown \(what) '\(raw)' (expected one of: \(allowed))")
+        throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown \(what) '\(raw)' (expected one of: \(allowed))")
     }
     return value
+}
+
+extension MoveKind {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "move kind") }
+}
+extension LiveTimeoutAction {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "timeout action") }
+}
+extension CopyStorageMode {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "copyStorage mode") }
+}
+extension HostState {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "host state") }
+}
+extension LifecycleState {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "instance state") }
 }
 
 extension MetadataSpec: Decodable {
@@ -51,26 +68,6 @@ extension MetadataSpec: Decodable {
     }
 }
 
-extension MoveKind {
-    /// Decodes a list of move kinds element by element, so a bad element names itself.
-    struct List: Decodable {
-        var kinds: [MoveKind]
-        init(from decoder: any Decoder) throws {
-            var c = try decoder.unkeyedContainer()
-            var kinds: [MoveKind] = []
-            while !c.isAtEnd {
-                let raw = try c.decode(String.self)
-                guard let kind = MoveKind(rawValue: raw) else {
-                    let allowed = MoveKind.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown move kind '\(raw)' (expected one of: \(allowed))")
-                }
-                kinds.append(kind)
-            }
-            self.kinds = kinds
-        }
-    }
-}
-
 extension PolicySpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case moves, parallel, maxMovesPerRun, shutdownTimeoutSeconds, forceOff, cpuOvercommit, backups, live
@@ -78,7 +75,7 @@ extension PolicySpec: Decodable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
-        if let v = try c.decodeIfPresent(MoveKind.List.self, forKey: .moves) { moves = v.kinds }
+        if let v = try c.decodeIfPresent([MoveKind].self, forKey: .moves) { moves = v }
         if let v = try c.decodeIfPresent(ParallelSpec.self, forKey: .parallel) { parallel = v }
         if let v = try c.decodeIfPresent(Int.self, forKey: .maxMovesPerRun) { maxMovesPerRun = v }
         if let v = try c.decodeIfPresent(Int.self, forKey: .shutdownTimeoutSeconds) { shutdownTimeoutSeconds = v }
@@ -109,9 +106,9 @@ extension LiveOverrideSpec: Decodable {
         maxDowntimeMs = try c.decodeIfPresent(Int.self, forKey: .maxDowntimeMs)
         bandwidthMiBps = try c.decodeIfPresent(Int.self, forKey: .bandwidthMiBps)
         timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds)
-        onTimeout = try decodeChoice(LiveTimeoutAction.self, c, .onTimeout, what: "timeout action")
+        onTimeout = try c.decodeIfPresent(LiveTimeoutAction.self, forKey: .onTimeout)
         autoConverge = try c.decodeIfPresent(Bool.self, forKey: .autoConverge)
-        copyStorage = try decodeChoice(CopyStorageMode.self, c, .copyStorage, what: "copyStorage mode")
+        copyStorage = try c.decodeIfPresent(CopyStorageMode.self, forKey: .copyStorage)
     }
 }
 
@@ -133,7 +130,7 @@ extension HostSpec: Decodable {
             uri: try c.decode(String.self, forKey: .uri),
             faultDomain: try c.decodeIfPresent(String.self, forKey: .faultDomain),
             labels: try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
-            state: try decodeChoice(HostState.self, c, .state, what: "host state") ?? .active,
+            state: try c.decodeIfPresent(HostState.self, forKey: .state) ?? .active,
             capacity: try c.decodeIfPresent(CapacitySpec.self, forKey: .capacity))
     }
 }
@@ -159,7 +156,10 @@ extension ConfigSpec: Decodable {
 }
 
 /// The kinds of device a file may declare.
-enum DeviceType: String, CaseIterable { case disk, nic, none }
+enum DeviceType: String, CaseIterable, Decodable {
+    case disk, nic, none
+    init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "device type") }
+}
 
 extension DeviceSpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -167,9 +167,10 @@ extension DeviceSpec: Decodable {
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        guard let type = try decodeChoice(DeviceType.self, c, .type, what: "device type") else {
+        guard c.contains(.type) else {
             throw DecodingError.keyNotFound(CodingKeys.type, .init(codingPath: c.codingPath, debugDescription: "missing required key 'type' (disk, nic or none)"))
         }
+        let type = try c.decode(DeviceType.self, forKey: .type)
         // Only the keys of the device's own type are read: the others are reported as unknown.
         switch type {
         case .disk:
@@ -213,8 +214,8 @@ extension InstanceSpec: Decodable {
             profiles: try c.decodeIfPresent([String].self, forKey: .profiles) ?? [],
             config: try c.decodeIfPresent(ConfigSpec.self, forKey: .config) ?? .init(),
             devices: try c.decodeIfPresent([String: DeviceSpec].self, forKey: .devices) ?? [:],
-            state: try decodeChoice(LifecycleState.self, c, .state, what: "instance state"),
-            moves: try c.decodeIfPresent(MoveKind.List.self, forKey: .moves)?.kinds,
+            state: try c.decodeIfPresent(LifecycleState.self, forKey: .state),
+            moves: try c.decodeIfPresent([MoveKind].self, forKey: .moves),
             live: try c.decodeIfPresent(LiveOverrideSpec.self, forKey: .live))
     }
 }

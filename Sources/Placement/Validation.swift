@@ -20,14 +20,25 @@ public struct Finding: Equatable, Sendable {
 
 /// Checks a merged placement for what decoding cannot see: references, names, ranges,
 /// conflicts. Returns every finding, sorted by path; no libvirt, no I/O.
-public func validate(_ spec: PlacementSpec) -> [Finding] {
-    var v = Validator(spec: spec)
+public func validate(_ spec: PlacementSpec, declared: DeclaredNames = .init()) -> [Finding] {
+    var v = Validator(spec: spec, declared: declared)
     v.run()
     return v.findings
 }
 
+/// Names written in the input whose entries may have failed to decode.
+public struct DeclaredNames: Sendable {
+    public var hosts: Set<String> = []
+    public var profiles: Set<String> = []
+    public var faultDomains: Set<String> = []
+    /// Some document has a `metadata` section (whose own errors are reported by decoding).
+    public var metadataWritten = false
+    public init() {}
+}
+
 private struct Validator {
     let spec: PlacementSpec
+    let declared: DeclaredNames
     var findings: [Finding] = []
 
     mutating func error(_ path: [String], _ message: String, atKey: Bool = false) {
@@ -39,7 +50,7 @@ private struct Validator {
 
     mutating func run() {
         if spec.metadata.name.isEmpty {
-            error(["metadata", "name"], "the fleet needs a name: set metadata.name")
+            if !declared.metadataWritten { error(["metadata", "name"], "the fleet needs a name: set metadata.name") }
         } else if !isValidName(spec.metadata.name) {
             error(["metadata", "name"], "invalid fleet name '\(spec.metadata.name)' (\(nameRule))")
         }
@@ -168,17 +179,17 @@ private struct Validator {
                     if h.state == .drained {
                         warning(path + ["host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
                     }
-                } else {
-                    error(path + ["host"], "unknown host '\(host)'" + didYouMean(host, spec.hosts.keys))
+                } else if !declared.hosts.contains(host) {
+                    error(path + ["host"], "unknown host '\(host)'" + didYouMean(host, declared.hosts.union(spec.hosts.keys)))
                 }
             }
-            if let fd = inst.faultDomain, !faultDomains.contains(fd) {
-                error(path + ["faultDomain"], "unknown fault domain '\(fd)' (no host is in it)" + didYouMean(fd, faultDomains))
+            if let fd = inst.faultDomain, !faultDomains.contains(fd), !declared.faultDomains.contains(fd) {
+                error(path + ["faultDomain"], "unknown fault domain '\(fd)' (no host is in it)" + didYouMean(fd, faultDomains.union(declared.faultDomains)))
             }
             if let group = inst.spread { spreadGroups[group, default: []].append(name) }
 
-            for (i, profile) in inst.profiles.enumerated() where spec.profiles[profile] == nil {
-                error(path + ["profiles", "[\(i)]"], "unknown profile '\(profile)'" + didYouMean(profile, spec.profiles.keys))
+            for (i, profile) in inst.profiles.enumerated() where spec.profiles[profile] == nil && !declared.profiles.contains(profile) {
+                error(path + ["profiles", "[\(i)]"], "unknown profile '\(profile)'" + didYouMean(profile, declared.profiles.union(spec.profiles.keys)))
             }
             duplicates(inst.profiles, path + ["profiles"], what: "profile")
             if let moves = inst.moves { duplicates(moves.map(\.rawValue), path + ["moves"], what: "move kind") }
