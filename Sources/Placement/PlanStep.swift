@@ -187,7 +187,7 @@ extension Applies {
     var phrase: String {
         switch self {
         case .live: "live"
-        case .restart: "at next start"
+        case .restart: "at next (re)start"
         }
     }
 }

@@ -108,7 +108,8 @@ struct Planner {
                 arrivals[a.target].append(i)
                 if let g = s.spreadGroup { spreadHolders[g, default: [:]][fleet.hosts[a.target].spreadKey] = s.name }
             case .failure(let b):
-                outcomes[i] = .blocked(to: b.to, reasons: s.causes + b.reasons)
+                let drift = s.drift.reasons(running: s.domain.isRunning, host: fleet.hosts[s.source].name)
+                outcomes[i] = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
                 projected[s.source] += p.footprintNow
                 let evicted = repair(s.source, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
                 for e in evicted {
@@ -239,7 +240,7 @@ struct Planner {
             let p = makeMoveProfile(s.desired, s.domain, drift: s.drift, fleet: fleet)
             if !p.anyRungPossible {
                 let here = fleet.hosts[s.source]
-                return .blocked(to: targetName(s.mode), reasons: s.causes + p.evaluate(from: here, to: here).refusals)
+                return .blocked(to: targetName(s.mode), reasons: s.causes + driftReasons + p.evaluate(from: here, to: here).refusals)
             }
             return .move(p)
         }

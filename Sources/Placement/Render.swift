@@ -69,13 +69,13 @@ private func renderJSON(_ plan: Plan) -> String {
 
 // MARK: - Text
 
-/// How an action's route reads: `host1 → host2`, `host1` in place, `-` when nowhere.
+/// How an action's route reads: `host1 → host2`, `host1` in place, `-` for no (single) host.
 func route(_ a: Action) -> String {
     switch (a.from, a.to) {
     case (let f?, let t?) where f != t: "\(f) → \(t)"
     case (let f?, _): f
-    case (nil, let t?): "(not found) → \(t)"
-    case (nil, nil): "(not found)"
+    case (nil, let t?): "- → \(t)"
+    case (nil, nil): "-"
     }
 }
 
@@ -132,9 +132,9 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         out.append(line)
         for r in blockers(a) { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
         guard verbose else { continue }
-        out.append("\(indent)\(a.wave > 0 ? "wave \(a.wave)" : (a.deferred ? "deferred: not run by this plan" : "not run"))")
+        if a.wave > 0 { out.append("\(indent)wave \(a.wave)") }
         if a.kind != .blocked {
-            for r in a.reasons where r.code.category != .cause { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
+            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
         }
         for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(step.summary)") }
     }
