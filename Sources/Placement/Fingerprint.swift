@@ -221,10 +221,23 @@ struct SHA256 {
 
     mutating func update(bytes: UnsafeBufferPointer<UInt8>) {
         length &+= UInt64(bytes.count)
-        for byte in bytes {
-            block[used] = byte
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if used == 0, n - i >= 64, let base = bytes.baseAddress {
+                // Whole blocks straight from the input.
+                compress(UnsafeBufferPointer(start: base + i, count: 64))
+                i += 64
+                continue
+            }
+            block[used] = bytes[i]
             used += 1
-            if used == 64 { compress(); used = 0 }
+            i += 1
+            if used == 64 {
+                let copy = block
+                copy.withUnsafeBufferPointer { compress($0) }
+                used = 0
+            }
         }
     }
 
@@ -249,7 +262,7 @@ struct SHA256 {
         return out
     }
 
-    private mutating func compress() {
+    private mutating func compress(_ block: UnsafeBufferPointer<UInt8>) {
         for i in 0..<16 {
             w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
         }

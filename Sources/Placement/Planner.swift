@@ -70,8 +70,8 @@ struct Planner {
 
         // Decide per subject, without targets yet.
         var outcomes = [Outcome](repeating: .unchanged, count: subjects.count)
-        for (i, s) in subjects.enumerated() {
-            outcomes[i] = decide(s)
+        for i in subjects.indices {
+            outcomes[i] = decide(subjects[i])
         }
         for (i, outcome) in outcomes.enumerated() {
             switch outcome {
@@ -172,6 +172,7 @@ struct Planner {
         // Actions.
         var actions = early
         for (i, outcome) in outcomes.enumerated() {
+            if case .unchanged = outcome { continue }
             let s = subjects[i]
             let source = fleet.hosts[s.source].name
             switch outcome {

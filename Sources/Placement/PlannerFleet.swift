@@ -117,9 +117,9 @@ struct FleetIndex: Sendable {
                     if let b = net.bridge { bridges.insert(b) }
                 }
                 hostDomains = obs.domains
-                for (i, domain) in obs.domains.enumerated() {
-                    locations[domain.name, default: []].append(DomainRef(host: index, index: i))
-                    used += domain.footprint
+                for i in obs.domains.indices {
+                    locations[obs.domains[i].name, default: []].append(DomainRef(host: index, index: i))
+                    used += obs.domains[i].footprint
                 }
             }
             hosts.append(HostInfo(

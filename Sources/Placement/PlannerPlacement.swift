@@ -86,8 +86,8 @@ extension Planner {
     /// and the rest move to fault domains no member holds.
     mutating func spread(_ subjects: inout [Subject]) {
         var groups: [String: [Int]] = [:]
-        for (i, s) in subjects.enumerated() {
-            if let g = s.desired.spread { groups[g, default: []].append(i) }
+        for i in subjects.indices {
+            if let g = subjects[i].desired.spread { groups[g, default: []].append(i) }
         }
         for g in groups.keys.sorted() {
             guard let members = groups[g] else { continue }
