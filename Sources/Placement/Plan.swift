@@ -7,7 +7,9 @@
 /// JSON (sorted keys): `{"actions":[…],"apiVersion":"virtplace/v1","basis":{…},"fleet":"lab",
 /// "kind":"Plan","notes":[…],"summary":{…},"unmanaged":[…]}`.
 public struct Plan: Codable, Equatable, Sendable {
+    /// `virtplace/v1`.
     public var apiVersion: String
+    /// `Plan`.
     public var kind: String
     /// The fleet name from the desired state's `metadata.name`.
     public var fleet: String
@@ -16,6 +18,7 @@ public struct Plan: Codable, Equatable, Sendable {
     /// Instances with something to do (including blocked and deferred ones), scheduled actions
     /// first in wave order, then deferred, then blocked; by instance name within each group.
     public var actions: [Action]
+    /// Counts per kind, for the summary line.
     public var summary: Summary
     /// Things worth knowing that need no action (an instance held off its declared host, a
     /// device the file does not mention), sorted by instance then code.
@@ -92,6 +95,7 @@ public enum ActionKind: String, Codable, Sendable, CaseIterable, Comparable {
 public struct Action: Codable, Equatable, Sendable {
     /// The instance (libvirt domain) name.
     public var instance: String
+    /// What the action does.
     public var kind: ActionKind
     /// The host the instance is on; nil when it was not found on any host.
     public var from: String?
@@ -158,7 +162,9 @@ public struct Action: Codable, Equatable, Sendable {
 
 /// A reason: a stable code (see docs/reasons.md) and a message for people.
 public struct Reason: Codable, Equatable, Hashable, Sendable {
+    /// Stable: scripts may match on it.
     public var code: ReasonCode
+    /// For people: may be reworded.
     public var message: String
     /// A reason value.
     public init(_ code: ReasonCode, _ message: String) { self.code = code; self.message = message }
@@ -167,6 +173,7 @@ public struct Reason: Codable, Equatable, Hashable, Sendable {
 /// Counts for the summary line. Actions count by kind; deferred moves count only as
 /// `deferred`; a move through a relay host counts as two actions.
 public struct Summary: Codable, Equatable, Sendable {
+    /// Scheduled (or blocked) actions of each kind.
     public var live = 0
     public var reboot = 0
     public var cold = 0
@@ -175,6 +182,7 @@ public struct Summary: Codable, Equatable, Sendable {
     public var start = 0
     public var stop = 0
     public var blocked = 0
+    /// Moves (and updates waiting on them) left for a later run.
     public var deferred = 0
     /// Declared instances with no action at all.
     public var unchanged = 0
