@@ -125,6 +125,12 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     public var tags: [String: String]
     /// SHA-256 of the (inactive) domain XML, hex: the basis for stale-plan checks.
     public var xmlDigest: String
+    /// vCPUs of the persistent (inactive) definition, when they differ from `vcpus` of a running
+    /// domain: a change made for the next restart. nil: the same as `vcpus`.
+    public var configVcpus: Int?
+    /// Memory of the persistent (inactive) definition, MiB, when it differs from `memoryMiB` of
+    /// a running domain. nil: the same as `memoryMiB`.
+    public var configMemoryMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -133,7 +139,8 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         cpuMode: String? = nil, cpuModel: String? = nil,
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
         hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, snapshotCount: Int = 0,
-        fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = ""
+        fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -143,6 +150,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
         self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
+        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
     }
 }
 
