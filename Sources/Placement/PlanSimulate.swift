@@ -105,9 +105,6 @@ private struct Simulation {
             put(domain, on: host)
         case .undefineSource(let host):
             remove(name, from: host)
-        case .deleteVolume(let host, let pool, let vol):
-            guard let h = hostIndex[host], let p = fleet.hosts[h].pools.firstIndex(where: { $0.name == pool }) else { return }
-            fleet.hosts[h].pools[p].volumes.removeAll { $0.name == vol }
         case .start(let host):
             withDomain(name, on: host) { $0.startFromDefinition() }
         case .setVcpus(let host, let count, let applies):

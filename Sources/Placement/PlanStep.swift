@@ -87,8 +87,6 @@ public enum Step: Equatable, Sendable {
     case recreate(host: String, from: String, bootPool: String, bootVolume: String)
     /// Undefine the domain on `host`, keeping its volumes (NVRAM flags by what it has).
     case undefineSource(host: String)
-    /// Delete a volume on `host` (the source copy of a volume that was transferred).
-    case deleteVolume(host: String, pool: String, volume: String)
     /// Start the domain on `host`.
     case start(host: String)
     /// Set the vCPU count (raising the maximum first when needed).
@@ -112,7 +110,6 @@ public enum Step: Equatable, Sendable {
         case .defineOnTarget: "defineOnTarget"
         case .recreate: "recreate"
         case .undefineSource: "undefineSource"
-        case .deleteVolume: "deleteVolume"
         case .start: "start"
         case .setVcpus: "setVcpus"
         case .setMemory: "setMemory"
@@ -127,7 +124,7 @@ public enum Step: Equatable, Sendable {
     public var hosts: [String] {
         switch self {
         case .record(let h), .backupVolume(let h, _, _, _), .shutdown(let h, _, _),
-             .undefineSource(let h), .deleteVolume(let h, _, _), .start(let h),
+             .undefineSource(let h), .start(let h),
              .setVcpus(let h, _, _), .setMemory(let h, _, _), .setAutostart(let h, _),
              .setMetadata(let h, _, _), .attachDisk(let h, _, _), .attachNIC(let h, _, _):
             [h]
@@ -161,8 +158,6 @@ public enum Step: Equatable, Sendable {
             return "recreate on \(h) from boot volume \(p)/\(v) with the identity recorded on \(f)"
         case .undefineSource(let h):
             return "undefine on \(h) (volumes kept)"
-        case .deleteVolume(let h, let p, let v):
-            return "delete the source copy \(p)/\(v) on \(h)"
         case .start(let h):
             return "start on \(h)"
         case .setVcpus(let h, let n, let a):
@@ -228,7 +223,6 @@ extension Step: Codable {
         case "recreate":
             self = .recreate(host: try s(.host), from: try s(.from), bootPool: try s(.bootPool), bootVolume: try s(.bootVolume))
         case "undefineSource": self = .undefineSource(host: try s(.host))
-        case "deleteVolume": self = .deleteVolume(host: try s(.host), pool: try s(.pool), volume: try s(.volume))
         case "start": self = .start(host: try s(.host))
         case "setVcpus":
             self = .setVcpus(host: try s(.host), count: try c.decode(Int.self, forKey: .count),
@@ -279,8 +273,6 @@ extension Step: Codable {
         case .recreate(let h, let f, let p, let v):
             try c.encode(h, forKey: .host); try c.encode(f, forKey: .from)
             try c.encode(p, forKey: .bootPool); try c.encode(v, forKey: .bootVolume)
-        case .deleteVolume(let h, let p, let v):
-            try c.encode(h, forKey: .host); try c.encode(p, forKey: .pool); try c.encode(v, forKey: .volume)
         case .setVcpus(let h, let n, let a):
             try c.encode(h, forKey: .host); try c.encode(n, forKey: .count); try c.encode(a, forKey: .applies)
         case .setMemory(let h, let m, let a):

@@ -37,7 +37,6 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
     let corrections = hop.final ? s.drift.items.filter { if case .autostart = $0 { false } else { true } } : []
     let (from, to) = (hop.from, hop.to)
     let transfers = p.localVolumes.map { Step.transferVolume(pool: $0.pool, volume: $0.volume, from: from, to: to) }
-    let cleanup = p.localVolumes.map { Step.deleteVolume(host: from, pool: $0.pool, volume: $0.volume) }
     func config(running: Bool, skipMetadata: Bool = false) -> [Step] {
         corrections.compactMap { item in
             if skipMetadata, case .metadata = item { return nil }
@@ -94,7 +93,8 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
         steps.append(.undefineSource(host: from))
         if running { steps.append(.start(host: to)) }
     }
-    steps += cleanup
+    // The source copy of a transferred volume is kept, never deleted: it is reported after
+    // the move, and an operator removes it when they choose to.
     return steps
 }
 

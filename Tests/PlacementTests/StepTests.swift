@@ -20,10 +20,9 @@ let shutdownH1 = Step.shutdown(host: "h1", timeoutSeconds: 120, forceOff: false)
 let stepCases: [StepCase] = [
     StepCase(name: "live, shared storage", observed: twoHosts([dom("w")]), instance: toH2, kind: .live,
              steps: [.record(host: "h1"), .migrateLive(defaultLive)]),
-    StepCase(name: "live copies a local disk and deletes the source copy",
+    StepCase(name: "live copies a local disk and keeps the source copy",
              observed: twoHosts([dom("w", disks: [localDisk("w")])]), instance: toH2, kind: .live,
-             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; return m }()),
-                     .deleteVolume(host: "h1", pool: "local", volume: "w.qcow2")]),
+             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; return m }())]),
     StepCase(name: "live with the instance's live overrides",
              observed: twoHosts([dom("w")]),
              instance: { var i = toH2; var o = LiveOverrideSpec(); o.maxDowntimeMs = 100; o.onTimeout = .postcopy; o.autoConverge = true; i.live = o; return i }(),
@@ -42,8 +41,7 @@ let stepCases: [StepCase] = [
              observed: twoHosts([dom("w", disks: [localDisk("w")], tpm: true)]), instance: toH2, kind: .reboot,
              steps: [.record(host: "h1"), shutdownH1,
                      .transferVolume(pool: "local", volume: "w.qcow2", from: "h1", to: "h2"),
-                     .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1"), .start(host: "h2"),
-                     .deleteVolume(host: "h1", pool: "local", volume: "w.qcow2")]),
+                     .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1"), .start(host: "h2")]),
     StepCase(name: "reboot honours forceOff and the shutdown timeout",
              observed: twoHosts([dom("w", tpm: true)]), instance: toH2,
              policy: policy { $0.forceOff = true; $0.shutdownTimeoutSeconds = 30 }, kind: .reboot,
@@ -76,8 +74,7 @@ let stepCases: [StepCase] = [
                                 applies: .restart),
                      .setMetadata(host: "h2", fleet: "lab", tags: ["tier": "web"]),
                      .setAutostart(host: "h2", enabled: true),
-                     .undefineSource(host: "h1"), .start(host: "h2"),
-                     .deleteVolume(host: "h1", pool: "local", volume: "w.qcow2")]),
+                     .undefineSource(host: "h1"), .start(host: "h2")]),
     StepCase(name: "update: live where the maximum allows, at next restart above it",
              observed: twoHosts([dom("w", vcpus: 2, mem: 1024, maxVcpus: 2, maxMem: 4096)]),
              instance: InstanceSpec(config: ConfigSpec(vcpus: 4, memoryMiB: 2048)), kind: .update,
@@ -137,7 +134,7 @@ func stepsOf(_ c: StepCase) throws {
     // Every op appears in the cases above.
     let ops = Set(all.map(\.op))
     #expect(ops == ["record", "backupVolume", "shutdown", "migrateLive", "transferVolume", "defineOnTarget", "recreate",
-                    "undefineSource", "deleteVolume", "start", "setVcpus", "setMemory", "setAutostart", "setMetadata",
+                    "undefineSource", "start", "setVcpus", "setMemory", "setAutostart", "setMetadata",
                     "attachDisk", "attachNIC"])
 }
 
