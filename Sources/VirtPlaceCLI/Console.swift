@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 
 /// Where a command writes, and how: the only place that prints.
 struct Console: Sendable {
@@ -41,4 +42,25 @@ struct Console: Sendable {
 /// The ANSI styles we use.
 enum ANSI: String, Sendable {
     case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
+}
+
+extension Console {
+    /// A style function for the pure renderers: colour only when this console has it.
+    var textStyle: @Sendable (String, TextStyle) -> String {
+        let color = self.color
+        return { text, style in
+            guard color else { return text }
+            let code: String = switch style {
+            case .bold: "1"
+            case .dim: "2"
+            case .red: "31"
+            case .green: "32"
+            case .yellow: "33"
+            case .blue: "34"
+            case .magenta: "35"
+            case .cyan: "36"
+            }
+            return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Maps any error a command throws to the message the user sees and the exit code: the one
@@ -10,6 +11,10 @@ func describe(_ error: any Error) -> (String, ExitCode) {
         return ("error: \(e.summary)", e.exitCode)
     case let e as CLIError:
         return ("error: \(e.message)", e.exitCode)
+    case let e as SnapshotError:
+        return ("error: \(e)", .failure)
+    case let e as EngineError:
+        return ("error: \(e)", .failure)
     default:
         return ("error: \(error)", .failure)
     }
