@@ -294,22 +294,47 @@ extension Connection {
         return Domain(handle: try check(virDomainCreateXML(handle, xml, flags)), connection: self)
     }
 
-    /// State and reason of every domain in one call (`virConnectGetAllDomainStats` with
-    /// `STATE` and `NOWAIT`, so a domain busy with a job does not hold it up), keyed by UUID.
+    /// State and reason of every domain, and for active ones the vCPUs and memory in use, in
+    /// one call (`virConnectGetAllDomainStats` with `STATE|BALLOON|VCPU` and `NOWAIT`, so a
+    /// domain busy with a job does not hold it up), keyed by UUID. Drivers that report no
+    /// balloon or vCPU figures (the test driver) leave those nil.
     /// - Throws: `LibvirtError` (`.noSupport` where the driver lacks bulk stats).
-    public func allDomainStates() throws -> [String: DomainStatus] {
+    public func allDomainRuntimes() throws -> [String: DomainRuntime] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        let stats = VIR_DOMAIN_STATS_STATE.rawValue | VIR_DOMAIN_STATS_BALLOON.rawValue | VIR_DOMAIN_STATS_VCPU.rawValue
         let flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.rawValue
-        let count = try check(virConnectGetAllDomainStats(handle, VIR_DOMAIN_STATS_STATE.rawValue, &records, flags))
+        let count = try check(virConnectGetAllDomainStats(handle, stats, &records, flags))
         defer { virDomainStatsRecordListFree(records) }
         guard let records else { return [:] }
-        var states: [String: DomainStatus] = [:]
+        var runtimes: [String: DomainRuntime] = [:]
         for index in 0..<Int(count) {
             guard let record = records[index], let domain = record.pointee.dom else { continue }
             let parameters = TypedParameterReader(pointer: record.pointee.params, count: record.pointee.nparams)
             guard let state = parameters.int("state.state") else { continue }
-            states[uuidString(of: domain)] = DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0)
+            runtimes[uuidString(of: domain)] = DomainRuntime(
+                status: DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0),
+                vcpus: parameters.uint("vcpu.current").map { Int($0) },
+                memoryKiB: parameters.ulonglong("balloon.current")
+            )
         }
-        return states
+        return runtimes
+    }
+}
+
+/// What a domain is doing and using now.
+public struct DomainRuntime: Equatable, Sendable {
+    public var status: DomainStatus
+    /// vCPUs in use, when reported.
+    public var vcpus: Int?
+    /// Memory in use (balloon size), KiB, when reported.
+    public var memoryKiB: UInt64?
+
+    public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil) {
+        self.status = status; self.vcpus = vcpus; self.memoryKiB = memoryKiB
+    }
+
+    /// Whether the domain has a live instance whose figures can differ from its definition.
+    public var isActive: Bool {
+        status.state != .shutoff
     }
 }

@@ -37,6 +37,10 @@ extension ObservedDomain {
     /// Reads a domain XML (the inactive definition, as observation fetches it) into an
     /// observed domain. Pure: the runtime facts come in as arguments, and disks resolve to pool
     /// volumes through `volumes`. `xmlDigest` is the SHA-256 of `xml` as given.
+    ///
+    /// `liveVcpus`/`liveMemoryMiB` are what a running domain uses now; given, they become
+    /// `vcpus`/`memoryMiB` and the definition's values go to `configVcpus`/`configMemoryMiB`
+    /// when they differ (a change made for the next start).
     /// - Throws: `DomainXMLError` when `xml` is not a `<domain>` document with a name and UUID.
     public static func parse(
         xml: String,
@@ -45,6 +49,8 @@ extension ObservedDomain {
         persistent: Bool = true,
         autostart: Bool = false,
         snapshotCount: Int = 0,
+        liveVcpus: Int? = nil,
+        liveMemoryMiB: Int? = nil,
         volumes: VolumeIndex = VolumeIndex()
     ) throws -> ObservedDomain {
         let root = try parseXML(xml, expectingRoot: "domain")
@@ -56,6 +62,7 @@ extension ObservedDomain {
         let vcpus = vcpu?.attribute("current").flatMap { Int($0) } ?? maxVcpus
         let maxMemory = bytes(root.element("memory"), defaultUnit: "KiB") ?? 0
         let currentMemory = bytes(root.element("currentMemory"), defaultUnit: "KiB") ?? maxMemory
+        let configMemoryMiB = Int(currentMemory >> 20)
 
         let cpu = root.element("cpu")
         let cpuModel = cpu?.element("model")?.trimmedText
@@ -82,8 +89,8 @@ extension ObservedDomain {
         return ObservedDomain(
             name: name, uuid: uuid.lowercased(), state: state, stateReason: stateReason,
             persistent: persistent, autostart: autostart,
-            vcpus: vcpus, maxVcpus: maxVcpus,
-            memoryMiB: Int(currentMemory >> 20), maxMemoryMiB: Int(maxMemory >> 20),
+            vcpus: liveVcpus ?? vcpus, maxVcpus: maxVcpus,
+            memoryMiB: liveMemoryMiB ?? configMemoryMiB, maxMemoryMiB: Int(maxMemory >> 20),
             cpuMode: cpuMode, cpuModel: cpuModel,
             disks: devices?.elements("disk").map { disk($0, volumes: volumes) } ?? [],
             nics: devices?.elements("interface").map(nic) ?? [],
@@ -94,7 +101,9 @@ extension ObservedDomain {
             snapshotCount: snapshotCount,
             fleet: metadata?.attribute("fleet"),
             tags: metadata.map(VirtplaceMetadata.tags(in:)) ?? [:],
-            xmlDigest: SHA256.hex(xml)
+            xmlDigest: SHA256.hex(xml),
+            configVcpus: liveVcpus.flatMap { $0 == vcpus ? nil : vcpus },
+            configMemoryMiB: liveMemoryMiB.flatMap { $0 == configMemoryMiB ? nil : configMemoryMiB }
         )
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import Placement
 
 /// How many libvirt calls observing a host took: `perHost` does not grow with the number of
-/// domains, `perDomain` does (one XML each, plus a snapshot count for domains that have
-/// snapshots and a state call for any the bulk state call missed).
+/// domains, `perDomain` does (one XML each; plus a snapshot count for domains that have
+/// snapshots, and state or live figures for domains the bulk stats call did not cover).
 public struct ObservationCalls: Equatable, Sendable {
     public var perHost = 0
     public var perDomain = 0
@@ -34,9 +34,10 @@ extension Connection {
     ///
     /// Calls: a fixed number of list calls for the host; per pool its XML and volume list,
     /// per volume its XML, per network its XML; per domain its XML, plus
-    /// `virDomainSnapshotNum` only for domains listed as having snapshots. State comes from one
-    /// `virConnectGetAllDomainStats`; persistence, autostart and "has snapshots" from filtered
-    /// `virConnectListAllDomains` calls.
+    /// `virDomainSnapshotNum` only for domains listed as having snapshots. State and live
+    /// vCPUs/memory come from one `virConnectGetAllDomainStats` (drivers that lack the live
+    /// figures cost one `virDomainGetInfo` per active domain); persistence, autostart and "has
+    /// snapshots" from filtered `virConnectListAllDomains` calls.
     ///
     /// - Parameters:
     ///   - name: the host's key in the desired-state file.
@@ -122,8 +123,9 @@ extension Connection {
         let autostart = Set(try listAllDomains(.autostart).map(\.uuid))
         let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.uuid))
         calls.perHost += 4
-        // One bulk call for every state; drivers without it fall back to one call per domain.
-        let states = try ignoring(.noSupport, { try allDomainStates() }) ?? [:]
+        // One bulk call for every state (and live vCPUs/memory); drivers without it fall back
+        // to calls per domain.
+        let runtimes = try ignoring(.noSupport, { try allDomainRuntimes() }) ?? [:]
         calls.perHost += 1
         calls.domains = domains.count
 
@@ -133,13 +135,19 @@ extension Connection {
             // A domain undefined since the list is gone: skip it rather than fail the host.
             guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
             calls.perDomain += 1
-            let status: DomainStatus
-            if let known = states[uuid] {
-                status = known
+            var runtime: DomainRuntime
+            if let known = runtimes[uuid] {
+                runtime = known
             } else {
-                guard let fetched = try ignoring(.noDomain, { try domain.status() }) else { continue }
+                guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
                 calls.perDomain += 1
-                status = fetched
+                runtime = DomainRuntime(status: status)
+            }
+            if runtime.isActive, runtime.vcpus == nil || runtime.memoryKiB == nil {
+                guard let info = try ignoring(.noDomain, { try domain.info() }) else { continue }
+                calls.perDomain += 1
+                runtime.vcpus = runtime.vcpus ?? info.vcpus
+                runtime.memoryKiB = runtime.memoryKiB ?? info.memoryKiB
             }
             var snapshots = 0
             if withSnapshots.contains(uuid) {
@@ -147,9 +155,12 @@ extension Connection {
                 calls.perDomain += 1
             }
             observed.append(try ObservedDomain.parse(
-                xml: xml, state: status.state.name, stateReason: status.reasonName,
+                xml: xml, state: runtime.status.state.name, stateReason: runtime.status.reasonName,
                 persistent: persistent.contains(uuid), autostart: autostart.contains(uuid),
-                snapshotCount: snapshots, volumes: volumes
+                snapshotCount: snapshots,
+                liveVcpus: runtime.isActive ? runtime.vcpus : nil,
+                liveMemoryMiB: runtime.isActive ? runtime.memoryKiB.map { Int($0 >> 10) } : nil,
+                volumes: volumes
             ))
         }
         return observed

@@ -41,6 +41,11 @@ struct TypedParameterReader {
         return virTypedParamsGetULLong(pointer, count, name, &value) == 1 ? value : nil
     }
 
+    func uint(_ name: String) -> UInt32? {
+        var value: UInt32 = 0
+        return virTypedParamsGetUInt(pointer, count, name, &value) == 1 ? value : nil
+    }
+
     func int(_ name: String) -> Int32? {
         var value: Int32 = 0
         return virTypedParamsGetInt(pointer, count, name, &value) == 1 ? value : nil

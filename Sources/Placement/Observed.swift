@@ -111,10 +111,12 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     public var stateReason: String?
     public var persistent: Bool
     public var autostart: Bool
-    /// Current vCPUs and the maximum the definition allows.
+    /// vCPUs in use (live for a running or paused domain, else the definition's current count)
+    /// and the maximum the definition allows.
     public var vcpus: Int
     public var maxVcpus: Int
-    /// Current memory and the maximum, MiB.
+    /// Memory in use, MiB (live balloon size for a running or paused domain, else the
+    /// definition's current memory), and the definition's maximum.
     public var memoryMiB: Int
     public var maxMemoryMiB: Int
     /// `<cpu mode=…>`: `host-passthrough`, `host-model`, `custom`, or nil when absent.
@@ -137,6 +139,12 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     public var tags: [String: String]
     /// SHA-256 of the (inactive) domain XML, hex: the basis for stale-plan checks.
     public var xmlDigest: String
+    /// vCPUs of the persistent (inactive) definition, when they differ from `vcpus` of a running
+    /// domain: a change made for the next restart. nil: the same as `vcpus`.
+    public var configVcpus: Int?
+    /// Memory of the persistent (inactive) definition, MiB, when it differs from `memoryMiB` of
+    /// a running domain. nil: the same as `memoryMiB`.
+    public var configMemoryMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -146,7 +154,8 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
         hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
-        fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = ""
+        fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -156,6 +165,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
         self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
+        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
     }
 }
 
@@ -317,7 +327,9 @@ extension ObservedDomain {
             snapshotCount: try c.decodeIfPresent(Int.self, forKey: .snapshotCount) ?? 0,
             fleet: try c.decodeIfPresent(String.self, forKey: .fleet),
             tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:],
-            xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? ""
+            xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? "",
+            configVcpus: try c.decodeIfPresent(Int.self, forKey: .configVcpus),
+            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB)
         )
     }
 }

@@ -1,19 +1,110 @@
 import Foundation
 import Libvirt
 import YAMLDecoding
+import Placement
 
 /// The version of virtplace.
 public let virtplaceVersion = "0.1.0"
 
 /// The command-line entry point.
 public enum VirtPlace {
+    /// Every subcommand, in the order `--help` lists them.
+    static let commands: [any Command.Type] = [
+        ValidateCommand.self, ObserveCommand.self, PlanCommand.self, ApplyCommand.self,
+        ReconcileCommand.self, VersionCommand.self,
+    ]
+
     /// Runs the command line and exits the process with its exit code.
     public static func main(arguments: [String]) async -> Never {
-        if arguments.first == "version" {
-            print("virtplace \(virtplaceVersion) (libvirt \(libvirtLibraryVersion()), libyaml \(libyamlVersion()))")
-            exit(0)
+        let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment)
+        exit(code.rawValue)
+    }
+
+    /// Runs the command line and returns the exit code (for tests, nothing exits).
+    static func run(arguments: [String], environment: [String: String]) async -> ExitCode {
+        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false)
+        guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
+            if arguments.first == "help", arguments.count > 1 {
+                return await run(arguments: [arguments[1], "--help"], environment: environment)
+            }
+            plain.out(topLevelHelp)
+            return arguments.isEmpty ? .failure : .success
         }
-        print("usage: virtplace <command> [options]")
-        exit(arguments.isEmpty || arguments.first == "--help" ? 0 : 1)
+        if first == "--version" { return await run(arguments: ["version"], environment: environment) }
+        guard let type = commands.first(where: { $0.name == first }) else {
+            let hint = closestName(first, in: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
+            plain.err("error: unknown command '\(first)'\(hint)\nRun 'virtplace --help' for the list of commands.")
+            return .failure
+        }
+        return await run(type, arguments: Array(arguments.dropFirst()), environment: environment)
+    }
+
+    private static func run(_ type: any Command.Type, arguments: [String], environment: [String: String]) async -> ExitCode {
+        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false)
+        let command: any Command
+        let context: CommandContext
+        do {
+            let parsed = try parseArguments(arguments, options: type.allOptions, command: type.name)
+            if parsed.flag("help") {
+                plain.out(type.help)
+                return .success
+            }
+            let common = try CommonOptions(parsed, environment: environment, command: type.name)
+            command = try type.init(arguments: parsed, common: common)
+            let console = Console(environment: environment, noColor: common.noColor, verbose: common.verbose, quiet: common.quiet)
+            context = CommandContext(console: console, environment: environment, common: common)
+        } catch {
+            plain.err("error: \(error.message)\nRun 'virtplace \(type.name) --help' for usage.")
+            return .failure
+        }
+        do {
+            return try await command.run(context)
+        } catch {
+            let (message, code) = describe(error)
+            context.console.err(message)
+            return code
+        }
+    }
+
+    static var topLevelHelp: String {
+        var s = """
+        virtplace: a declarative placement reconciler for libvirt fleets.
+
+        It reads a placement file (YAML or JSON) saying which instance (libvirt domain) belongs on
+        which host or fault domain, observes the hosts over libvirt, and plans and applies the least
+        disruptive moves: live, reboot, cold or manual migration, or in-place updates.
+
+        Usage: virtplace <command> [options]
+
+        Commands:
+
+        """
+        let width = (commands.map { $0.name.count }.max() ?? 0) + 3
+        for c in commands { s += "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0) + c.abstract + "\n" }
+        s += """
+
+        Run 'virtplace <command> --help' for a command's options.
+        Exit codes: 0 success; 1 error before anything changed; 2 plan --detailed-exitcode: changes
+        pending; 3 apply/reconcile finished but an action failed or was blocked.
+
+        """
+        return s
+    }
+}
+
+/// `virtplace version`.
+struct VersionCommand: Command {
+    static let name = "version"
+    static let abstract = "print virtplace's version and the libvirt and libyaml it runs with"
+    static let usage = ["version"]
+    static let options: [OptionSpec] = []
+
+    init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
+        if let extra = arguments.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'", command: Self.name) }
+    }
+
+    func run(_ context: CommandContext) async throws -> ExitCode {
+        context.console.line("virtplace \(virtplaceVersion) (libvirt \(libvirtLibraryVersion()), libyaml \(libyamlVersion()))")
+        return .success
     }
 }

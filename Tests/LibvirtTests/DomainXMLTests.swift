@@ -156,6 +156,20 @@ struct DomainXMLTests {
         ))
     }
 
+    @Test("live figures of a running domain; the definition's only when they differ")
+    func liveFigures() throws {
+        let xml = "<domain type='qemu'><name>l</name><uuid>00000000-0000-4000-8000-000000000006</uuid>"
+            + "<memory unit='MiB'>1024</memory><currentMemory unit='MiB'>512</currentMemory>"
+            + "<vcpu current='2'>4</vcpu><os><type>hvm</type></os></domain>"
+        let changed = try ObservedDomain.parse(xml: xml, state: "running", liveVcpus: 1, liveMemoryMiB: 384)
+        #expect(changed.vcpus == 1 && changed.configVcpus == 2 && changed.maxVcpus == 4)
+        #expect(changed.memoryMiB == 384 && changed.configMemoryMiB == 512 && changed.maxMemoryMiB == 1024)
+        let same = try ObservedDomain.parse(xml: xml, state: "running", liveVcpus: 2, liveMemoryMiB: 512)
+        #expect(same.vcpus == 2 && same.configVcpus == nil && same.memoryMiB == 512 && same.configMemoryMiB == nil)
+        let off = try ObservedDomain.parse(xml: xml, state: "shutoff")
+        #expect(off.vcpus == 2 && off.configVcpus == nil && off.memoryMiB == 512 && off.configMemoryMiB == nil)
+    }
+
     @Test("firmware: loader type, NVRAM source element, BIOS loader", arguments: [
         ("<os><type>hvm</type><loader type='rom'>/usr/share/seabios/bios.bin</loader></os>", "bios", nil),
         ("<os><type>hvm</type><loader type='pflash'>/x/CODE.fd</loader></os>", "efi", nil),

@@ -1,0 +1,203 @@
+import YAMLDecoding
+
+/// One input: a file's name as the user gave it (or `<stdin>`) and its bytes.
+public struct PlacementSource: Sendable {
+    public var name: String
+    public var bytes: [UInt8]
+    public init(name: String, bytes: [UInt8]) { self.name = name; self.bytes = bytes }
+}
+
+/// What loading found: the merged placement when there is no error, and every diagnostic.
+public struct LoadResult: Sendable {
+    /// The merged, validated placement; nil when any error was found.
+    public var spec: PlacementSpec?
+    /// Errors and warnings, in file order then line order.
+    public var diagnostics: [Diagnostic]
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// Parses, decodes, merges and validates placement sources: every diagnostic of every file at
+/// once, each with its location. Pure: no file system, no libvirt.
+public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
+    var diagnostics: [Diagnostic] = []
+    var documents: [LoadedDocument] = []
+    // Cross-document checks (references, the fleet name) would only add noise about what a
+    // broken file might have said: they run when every file parsed and every root decoded.
+    var complete = true
+
+    for source in sources {
+        let roots: [YAMLNode]
+        do {
+            roots = try YAMLParser.parseDocuments(source.bytes, file: source.name)
+        } catch {
+            diagnostics.append(contentsOf: error.diagnostics)
+            complete = false
+            continue
+        }
+        for root in roots {
+            let decoded = YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: source.name)
+            diagnostics.append(contentsOf: decoded.diagnostics)
+            if let value = decoded.value {
+                documents.append(LoadedDocument(file: source.name, root: root, value: value))
+            } else {
+                complete = false
+            }
+        }
+    }
+
+    var merger = Merger(documents: documents)
+    merger.merge()
+    diagnostics.append(contentsOf: merger.diagnostics)
+
+    if complete {
+        let findings = validate(merger.spec, declared: merger.declaredNames())
+        diagnostics.append(contentsOf: findings.map { merger.locate($0) })
+    }
+
+    let order = Dictionary(sources.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
+    diagnostics = Array(Set(diagnostics)).sorted {
+        let fa = order[$0.file] ?? Int.max, fb = order[$1.file] ?? Int.max
+        return (fa, $0.line, $0.column, $0.message) < (fb, $1.line, $1.column, $1.message)
+    }
+    let failed = diagnostics.contains { $0.severity == .error }
+    return LoadResult(spec: failed ? nil : merger.spec, diagnostics: diagnostics)
+}
+
+/// A decoded document and where it came from.
+struct LoadedDocument {
+    var file: String
+    var root: YAMLNode
+    var value: PlacementDocument
+}
+
+/// Merges documents section by section, remembering which document defined what so that
+/// validation findings get their file, line and column.
+struct Merger {
+    let documents: [LoadedDocument]
+    var spec = PlacementSpec()
+    var diagnostics: [Diagnostic] = []
+    /// "policy", "hosts/host1", … → index in `documents`.
+    var origin: [String: Int] = [:]
+
+    init(documents: [LoadedDocument]) { self.documents = documents }
+
+    mutating func merge() {
+        for (index, doc) in documents.enumerated() {
+            let v = doc.value
+            // apiVersion and kind may repeat in every document; each must be ours.
+            if let a = v.apiVersion, a != "virtplace/v1" {
+                report(index, ["apiVersion"], "unsupported apiVersion '\(a)' (expected virtplace/v1)")
+            }
+            if let k = v.kind, k != "Placement" {
+                report(index, ["kind"], "unsupported kind '\(k)' (expected Placement)")
+            }
+            if let m = v.metadata { claimOnce("metadata", in: index) { $0.metadata = m } }
+            if let p = v.policy { claimOnce("policy", in: index) { $0.policy = p } }
+            if let s = v.storage { claimOnce("storage", in: index) { $0.storage = s } }
+            for (name, host) in (v.hosts ?? [:]).sorted(by: { $0.key < $1.key }) {
+                claimOnce("hosts", name: name, in: index) { $0.hosts[name] = host }
+            }
+            for (name, profile) in (v.profiles ?? [:]).sorted(by: { $0.key < $1.key }) {
+                claimOnce("profiles", name: name, in: index) { $0.profiles[name] = profile }
+            }
+            for (name, instance) in (v.instances ?? [:]).sorted(by: { $0.key < $1.key }) {
+                claimOnce("instances", name: name, in: index) { $0.instances[name] = instance }
+            }
+        }
+    }
+
+    mutating func report(_ index: Int, _ path: [String], _ message: String) {
+        let at = location(document: index, path: path, atKey: false)
+        diagnostics.append(Diagnostic(.error, file: documents[index].file, line: at.line, column: at.column,
+                                      path: displayPath(path), message: message))
+    }
+
+    mutating func claimOnce(_ section: String, name: String? = nil, in index: Int, _ set: (inout PlacementSpec) -> Void) {
+        let key = name.map { "\(section)/\($0)" } ?? section
+        let path = name.map { [section, $0] } ?? [section]
+        if let first = origin[key] {
+            let here = location(document: index, path: path, atKey: true)
+            let there = location(document: first, path: path, atKey: true)
+            let what = name.map { "\(section.dropLast()) '\($0)'" } ?? "'\(section)'"
+            diagnostics.append(Diagnostic(.error, file: documents[index].file, line: here.line, column: here.column,
+                path: path.joined(separator: "."),
+                message: "\(what) is defined twice (first at \(documents[first].file):\(there.line):\(there.column))"))
+            return
+        }
+        origin[key] = index
+        set(&spec)
+    }
+
+    /// Every host, profile and instance name and fault domain written in the documents,
+    /// including entries that failed to decode: a reference to one of those is not reported
+    /// as unknown (the entry's own errors are).
+    func declaredNames() -> DeclaredNames {
+        var names = DeclaredNames()
+        for doc in documents {
+            for pair in doc.root["hosts"]?.pairs ?? [] {
+                if let name = pair.key.scalarValue { names.hosts.insert(name) }
+                if let fd = pair.value["faultDomain"]?.scalarValue { names.faultDomains.insert(fd) }
+            }
+            for pair in doc.root["profiles"]?.pairs ?? [] {
+                if let name = pair.key.scalarValue { names.profiles.insert(name) }
+            }
+            if doc.root["metadata"] != nil { names.metadataWritten = true }
+        }
+        return names
+    }
+
+    /// Where a validation finding points: the document that defined its section, then the
+    /// node at its path (or the nearest one that exists).
+    func locate(_ finding: Finding) -> Diagnostic {
+        let path = finding.path
+        var doc: Int?
+        if path.count >= 2, ["hosts", "profiles", "instances"].contains(path[0]) {
+            doc = origin["\(path[0])/\(path[1])"]
+        } else if let first = path.first {
+            doc = origin[first]
+        }
+        let display = displayPath(path)
+        guard let index = doc ?? (documents.isEmpty ? nil : 0) else {
+            return Diagnostic(finding.severity, file: "<input>", line: 0, column: 0, path: display, message: finding.message)
+        }
+        let at = location(document: index, path: path, atKey: finding.atKey)
+        return Diagnostic(finding.severity, file: documents[index].file, line: at.line, column: at.column, path: display, message: finding.message)
+    }
+
+    func location(document: Int, path: [String], atKey: Bool) -> (line: Int, column: Int) {
+        documents[document].root.location(of: path, atKey: atKey)
+    }
+}
+
+/// `instances.web-1.profiles[0]`.
+func displayPath(_ path: [String]) -> String {
+    var s = ""
+    for p in path {
+        if p.hasPrefix("[") || s.isEmpty { s += p } else { s += "." + p }
+    }
+    return s
+}
+
+extension YAMLNode {
+    /// The 1-based line and column of the node at `path` (mapping keys by name, `[i]` for
+    /// sequence items), or of the deepest node that exists on the way. With `atKey`, the
+    /// position of the last mapping key rather than its value.
+    func location(of path: [String], atKey: Bool) -> (line: Int, column: Int) {
+        var node = self
+        var at = (line: line, column: column)
+        for (i, component) in path.enumerated() {
+            let last = i == path.count - 1
+            if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast()),
+               let item = node[index] {
+                node = item
+                at = (item.line, item.column)
+            } else if let pair = node.pairs?.first(where: { $0.key.scalarValue == component }) {
+                node = pair.value
+                at = last && atKey ? (pair.key.line, pair.key.column) : (pair.value.line, pair.value.column)
+            } else {
+                break
+            }
+        }
+        return at
+    }
+}

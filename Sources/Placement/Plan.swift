@@ -1,0 +1,242 @@
+/// The plan: what `apply` will do, as plain data. `makePlan(desired:observed:)` computes it,
+/// the renderers show it, a saved plan file is its JSON, and the executor runs its steps.
+/// Every collection here is sorted, so the same inputs give a byte-identical plan.
+
+/// A computed plan for one fleet.
+///
+/// JSON (sorted keys): `{"actions":[…],"apiVersion":"virtplace/v1","basis":{…},"fleet":"lab",
+/// "kind":"Plan","notes":[…],"summary":{…},"unmanaged":[…]}`.
+public struct Plan: Codable, Equatable, Sendable {
+    /// `virtplace/v1`.
+    public var apiVersion: String
+    /// `Plan`.
+    public var kind: String
+    /// The fleet name from the desired state's `metadata.name`.
+    public var fleet: String
+    /// What the plan was computed from; `apply PLANFILE` refuses the plan when it no longer holds.
+    public var basis: Basis
+    /// Instances with something to do (including blocked and deferred ones), scheduled actions
+    /// first in wave order, then deferred, then blocked; by instance name within each group.
+    public var actions: [Action]
+    /// Counts per kind, for the summary line.
+    public var summary: Summary
+    /// Things worth knowing that need no action (an instance held off its declared host, a
+    /// device the file does not mention), sorted by instance then code.
+    public var notes: [Note]
+    /// Domains on observed hosts that the file does not declare: never touched.
+    public var unmanaged: [UnmanagedDomain]
+
+    /// A plan value; `makePlan(desired:observed:)` is how plans are normally made.
+    public init(fleet: String, basis: Basis, actions: [Action], summary: Summary,
+                notes: [Note] = [], unmanaged: [UnmanagedDomain] = []) {
+        self.apiVersion = "virtplace/v1"; self.kind = "Plan"; self.fleet = fleet
+        self.basis = basis; self.actions = actions; self.summary = summary
+        self.notes = notes; self.unmanaged = unmanaged
+    }
+
+    /// True when nothing is to be done: no action at all, not even a blocked or deferred one.
+    public var isEmpty: Bool { actions.isEmpty }
+
+    /// Actions that run in this plan (neither blocked nor deferred), grouped by wave, in order.
+    public var waves: [[Action]] {
+        var result: [[Action]] = []
+        for action in actions where action.wave > 0 {
+            while result.count < action.wave { result.append([]) }
+            result[action.wave - 1].append(action)
+        }
+        return result
+    }
+}
+
+/// What an action does to its instance.
+public enum ActionKind: String, Codable, Sendable, CaseIterable, Comparable {
+    /// Live migration to another host.
+    case live
+    /// Graceful shutdown, cold move, start on the target.
+    case reboot
+    /// A shut-off domain's definition (and, if not shared, volumes) moved to the target.
+    case cold
+    /// Recreated on the target from its boot volume, with the same identity.
+    case manual
+    /// Config or device drift corrected in place.
+    case update
+    /// Started in place (with any config drift corrected first).
+    case start
+    /// Shut down in place (with any config drift corrected after).
+    case stop
+    /// Nothing done: every reason is listed.
+    case blocked
+
+    /// Whether the action moves the instance to another host.
+    public var isMove: Bool {
+        switch self {
+        case .live, .reboot, .cold, .manual: true
+        case .update, .start, .stop, .blocked: false
+        }
+    }
+
+    /// The declaration order, which is also the order of the summary line.
+    public static func < (a: ActionKind, b: ActionKind) -> Bool {
+        guard let i = allCases.firstIndex(of: a), let j = allCases.firstIndex(of: b) else { return false }
+        return i < j
+    }
+
+    init(_ move: MoveKind) {
+        switch move {
+        case .live: self = .live
+        case .reboot: self = .reboot
+        case .cold: self = .cold
+        case .manual: self = .manual
+        }
+    }
+}
+
+/// One instance's action.
+public struct Action: Codable, Equatable, Sendable {
+    /// The instance (libvirt domain) name.
+    public var instance: String
+    /// What the action does.
+    public var kind: ActionKind
+    /// The host the instance is on; nil when it was not found on any host.
+    public var from: String?
+    /// The host it ends on: the target of a move, the same host for an update, start or stop;
+    /// for a blocked action the host it was meant to go to, when one was known.
+    public var to: String?
+    /// Why the action exists (`place.*`, `drift.*`), then every check that was refused (for a
+    /// move: the refused rungs above the chosen one; for a blocked action: all of them).
+    public var reasons: [Reason]
+    /// What the executor runs, in order. Empty for blocked and deferred actions.
+    public var steps: [Step]
+    /// 1-based wave: actions of one wave run concurrently, waves one after the other.
+    /// 0: not run by this plan (blocked or deferred).
+    public var wave: Int
+    /// A move left for a later run by `policy.maxMovesPerRun` (or waiting for room such a move
+    /// would free): reported, not failed.
+    public var deferred: Bool
+
+    /// An action value.
+    public init(instance: String, kind: ActionKind, from: String?, to: String?, reasons: [Reason],
+                steps: [Step] = [], wave: Int = 0, deferred: Bool = false) {
+        self.instance = instance; self.kind = kind; self.from = from; self.to = to
+        self.reasons = reasons; self.steps = steps; self.wave = wave; self.deferred = deferred
+    }
+
+    /// Whether the executor runs this action in this plan.
+    public var isScheduled: Bool { wave > 0 && kind != .blocked && !deferred }
+
+    /// The reasons that explain why the action exists (placement causes and drift).
+    public var causes: [Reason] { reasons.filter { $0.code.category == .cause } }
+    /// The reasons that refused a rung of the ladder or block the action.
+    public var refusals: [Reason] { reasons.filter { $0.code.category == .refusal } }
+
+    private enum CodingKeys: String, CodingKey {
+        case instance, kind, from, to, reasons, steps, wave, deferred
+    }
+
+    /// Decodes an action; `from`/`to` may be null or absent, `deferred` defaults to false.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        instance = try c.decode(String.self, forKey: .instance)
+        kind = try c.decode(ActionKind.self, forKey: .kind)
+        from = try c.decodeIfPresent(String.self, forKey: .from)
+        to = try c.decodeIfPresent(String.self, forKey: .to)
+        reasons = try c.decodeIfPresent([Reason].self, forKey: .reasons) ?? []
+        steps = try c.decodeIfPresent([Step].self, forKey: .steps) ?? []
+        wave = try c.decodeIfPresent(Int.self, forKey: .wave) ?? 0
+        deferred = try c.decodeIfPresent(Bool.self, forKey: .deferred) ?? false
+    }
+
+    /// Encodes every key, `from`/`to` as null when absent, so the schema never varies.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(instance, forKey: .instance)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(reasons, forKey: .reasons)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(wave, forKey: .wave)
+        try c.encode(deferred, forKey: .deferred)
+    }
+}
+
+/// A reason: a stable code (see docs/reasons.md) and a message for people.
+public struct Reason: Codable, Equatable, Hashable, Sendable {
+    /// Stable: scripts may match on it.
+    public var code: ReasonCode
+    /// For people: may be reworded.
+    public var message: String
+    /// A reason value.
+    public init(_ code: ReasonCode, _ message: String) { self.code = code; self.message = message }
+}
+
+/// Counts for the summary line. Actions count by kind; deferred moves count only as
+/// `deferred`; a move through a relay host counts as two actions.
+public struct Summary: Codable, Equatable, Sendable {
+    /// Scheduled (or blocked) actions of each kind.
+    public var live = 0
+    public var reboot = 0
+    public var cold = 0
+    public var manual = 0
+    public var update = 0
+    public var start = 0
+    public var stop = 0
+    public var blocked = 0
+    /// Moves (and updates waiting on them) left for a later run.
+    public var deferred = 0
+    /// Declared instances with no action at all.
+    public var unchanged = 0
+    /// Declared instances.
+    public var instances = 0
+    /// Waves the scheduled actions run in.
+    public var waves = 0
+
+    /// An empty summary.
+    public init() {}
+
+    /// The count for one action kind.
+    public func count(_ kind: ActionKind) -> Int {
+        switch kind {
+        case .live: live
+        case .reboot: reboot
+        case .cold: cold
+        case .manual: manual
+        case .update: update
+        case .start: start
+        case .stop: stop
+        case .blocked: blocked
+        }
+    }
+
+    mutating func add(_ kind: ActionKind) {
+        switch kind {
+        case .live: live += 1
+        case .reboot: reboot += 1
+        case .cold: cold += 1
+        case .manual: manual += 1
+        case .update: update += 1
+        case .start: start += 1
+        case .stop: stop += 1
+        case .blocked: blocked += 1
+        }
+    }
+}
+
+/// Something reported about an instance that needs no action.
+public struct Note: Codable, Equatable, Sendable {
+    public var instance: String
+    public var code: ReasonCode
+    public var message: String
+    /// A note value.
+    public init(instance: String, code: ReasonCode, message: String) {
+        self.instance = instance; self.code = code; self.message = message
+    }
+}
+
+/// A domain the desired state does not declare.
+public struct UnmanagedDomain: Codable, Equatable, Sendable {
+    public var name: String
+    public var host: String
+    /// An unmanaged-domain value.
+    public init(name: String, host: String) { self.name = name; self.host = host }
+}

@@ -1,0 +1,166 @@
+/// Reason codes: stable identifiers for why an action exists or what refused it. The codes are
+/// part of the plan's JSON and of docs/reasons.md; never rename one, only add.
+
+/// Every reason code the planner emits.
+public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
+    // The instance as a whole.
+    /// Not defined on any (reachable) host.
+    case instanceNotFound = "instance.not-found"
+    /// Defined on several hosts.
+    case instanceConflict = "instance.conflict"
+
+    // The observed domain.
+    /// Paused, crashed, shutting down, suspended: not a state virtplace acts on.
+    case domainState = "domain.state"
+    /// A transient domain has no persistent definition to update.
+    case domainTransient = "domain.transient"
+    /// The domain's virtplace metadata names another fleet.
+    case domainOtherFleet = "domain.other-fleet"
+
+    // Why an instance moves, or stays.
+    /// Declared on another host.
+    case placeHost = "place.host"
+    /// Declared in another fault domain.
+    case placeFaultDomain = "place.fault-domain"
+    /// Shares a fault domain with another member of its spread group.
+    case placeSpread = "place.spread"
+    /// Its host is drained.
+    case placeDrained = "place.drained"
+    /// Stays off its declared host because that host takes nothing new (a note).
+    case placeHeld = "place.held"
+    /// No host can take it; the `target.*` reasons that follow say why.
+    case placeNoHost = "place.no-host"
+
+    // Why a host cannot take an instance.
+    /// The declared host is not a host of the file, or was not observed.
+    case targetUnknown = "target.unknown"
+    case targetUnreachable = "target.unreachable"
+    case targetCordoned = "target.cordoned"
+    case targetDrained = "target.drained"
+    case targetMemory = "target.memory"
+    case targetVcpus = "target.vcpus"
+    /// The target lacks (an active) storage pool a disk needs.
+    case targetPool = "target.pool"
+    /// A volume that would be copied already exists on the target.
+    case targetVolumeExists = "target.volume-exists"
+    /// A declared disk's volume is not in the target's pool.
+    case targetVolumeMissing = "target.volume-missing"
+    case targetNetwork = "target.network"
+    case targetBridge = "target.bridge"
+    /// No host in the declared fault domain.
+    case targetFaultDomain = "target.fault-domain"
+    /// Every other fault domain already holds a member of the spread group.
+    case targetSpread = "target.spread"
+
+    // The ladder: why a move kind was refused.
+    case liveNotAllowed = "live.not-allowed"
+    case liveHostdev = "live.hostdev"
+    case liveHostdevNIC = "live.hostdev-nic"
+    case liveTransientDisk = "live.transient-disk"
+    case liveTPM = "live.tpm"
+    case liveCPUPassthrough = "live.cpu-passthrough"
+    case liveStorage = "live.storage"
+    case rebootNotAllowed = "reboot.not-allowed"
+    case coldNotAllowed = "cold.not-allowed"
+    /// Snapshot metadata: libvirt refuses every migration, offline too.
+    case migrateSnapshots = "migrate.snapshots"
+    /// A transient domain cannot be shut down and defined elsewhere.
+    case migrateTransient = "migrate.transient"
+    /// A disk outside every storage pool: nothing can bring it to another host.
+    case moveDiskUnknown = "move.disk-unknown"
+    case manualNotAllowed = "manual.not-allowed"
+    case manualNoBootVolume = "manual.no-boot-volume"
+    /// An interface a manual move cannot re-create (not on a network or bridge).
+    case manualNIC = "manual.nic"
+
+    // Drift corrected in place (or on the target of a move).
+    case driftVcpus = "drift.vcpus"
+    case driftMemory = "drift.memory"
+    case driftAutostart = "drift.autostart"
+    case driftTags = "drift.tags"
+    case driftFleet = "drift.fleet"
+    case driftDisk = "drift.disk"
+    case driftNIC = "drift.nic"
+    case driftState = "drift.state"
+
+    // Why drift cannot be corrected in place.
+    case updatePoolMissing = "update.pool-missing"
+    case updateVolumeMissing = "update.volume-missing"
+    case updateNetworkMissing = "update.network-missing"
+    case updateCapacity = "update.capacity"
+
+    // Ordering.
+    case orderDeferred = "order.deferred"
+    case orderUnorderable = "order.unorderable"
+    /// One hop of a move through a relay host (a note on the action).
+    case orderRelay = "order.relay"
+
+    // Notes.
+    /// A device observed on the domain that the file does not mention: kept, never removed.
+    case noteExtraDevice = "note.extra-device"
+
+    /// How a reason relates to its action.
+    public enum Category: String, Sendable {
+        /// Why the action exists: a placement cause or drift.
+        case cause
+        /// A refused rung or a blocker.
+        case refusal
+        /// Context that neither causes nor refuses anything.
+        case info
+    }
+
+    /// The category, which the renderers use to lay reasons out.
+    public var category: Category {
+        switch self {
+        case .placeHost, .placeFaultDomain, .placeSpread, .placeDrained,
+             .driftVcpus, .driftMemory, .driftAutostart, .driftTags, .driftFleet,
+             .driftDisk, .driftNIC, .driftState:
+            .cause
+        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred:
+            .info
+        default:
+            .refusal
+        }
+    }
+
+    /// Orders codes by their raw value.
+    public static func < (a: ReasonCode, b: ReasonCode) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Message builders: one place for the wording of every reason.
+extension Reason {
+    static func notFound(unreachable: [String]) -> Reason {
+        if unreachable.isEmpty {
+            return Reason(.instanceNotFound, "not defined on any host (virtplace does not create instances)")
+        }
+        return Reason(.instanceNotFound, "not found on any reachable host; unreachable: \(unreachable.joined(separator: ", "))")
+    }
+
+    static func conflict(_ places: [(host: String, uuid: String)]) -> Reason {
+        let list = places.map { "\($0.host) (\($0.uuid))" }.joined(separator: ", ")
+        return Reason(.instanceConflict, "conflict: defined on \(list); undefine all but one")
+    }
+
+    static func domainState(_ state: String, host: String) -> Reason {
+        Reason(.domainState, "domain is \(state) on \(host): virtplace acts only on running or shut-off domains")
+    }
+
+    static func otherFleet(_ fleet: String, mine: String) -> Reason {
+        Reason(.domainOtherFleet, "managed by fleet '\(fleet)', not '\(mine)'")
+    }
+
+    static func targetCapacityMemory(host: String, free: Int, need: Int) -> Reason {
+        Reason(.targetMemory, "\(host) has \(max(free, 0)) MiB free, needs \(need) MiB")
+    }
+
+    static func targetCapacityVcpus(host: String, free: Int, need: Int, cpus: Int, overcommit: Double) -> Reason {
+        Reason(.targetVcpus, "\(host) has \(max(free, 0)) vCPUs free (\(cpus) CPUs × \(formatRatio(overcommit))), needs \(need)")
+    }
+}
+
+/// `4.0` → `4`, `1.5` → `1.5`: overcommit ratios without noise.
+func formatRatio(_ value: Double) -> String {
+    guard value.isFinite else { return "0" }
+    if value == value.rounded() && abs(value) < 1e9 { return String(Int(value)) }
+    return String(value)
+}

@@ -1,0 +1,388 @@
+/// The planner: a pure function of the desired state and the observed fleet. No I/O, no
+/// clock; every collection is sorted before it is iterated, so the same inputs give the same
+/// plan byte for byte. docs/planning.md describes the rules.
+
+/// Computes the plan that brings `observed` to `desired`.
+///
+/// For each declared instance: where it is, where it should be (a satisfied instance never
+/// moves), the least disruptive allowed move kind with every refused check as a reason, and
+/// the config, device and lifecycle drift to correct; then the moves are ordered into waves
+/// under the capacity and `parallel` limits, and moves beyond `maxMovesPerRun` are deferred.
+/// Domains the file does not declare are listed as unmanaged and never touched.
+public func makePlan(desired: PlacementSpec, observed: ObservedFleet) -> Plan {
+    var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed))
+    return planner.run(observed: observed)
+}
+
+/// What happens to one subject.
+private enum Outcome {
+    case unchanged
+    case blocked(to: String?, reasons: [Reason])
+    case update(delta: Resources)
+    case move(MoveProfile)
+}
+
+/// The planner's working state.
+struct Planner {
+    let spec: PlacementSpec
+    let fleet: FleetIndex
+    /// Usage per host in the end state being built: movers gone from their sources, their
+    /// targets charged, updates' growth added.
+    var projected: [Resources]
+    /// Per spread group: which member holds each fault domain (`spreadKey` → name).
+    var spreadHolders: [String: [String: String]] = [:]
+
+    init(spec: PlacementSpec, fleet: FleetIndex) {
+        self.spec = spec
+        self.fleet = fleet
+        self.projected = fleet.usage
+    }
+
+    private var fleetName: String { spec.metadata.name }
+
+    mutating func run(observed: ObservedFleet) -> Plan {
+        let instances = spec.desiredInstances
+        var early: [Action] = []
+        var subjects: [Subject] = []
+        for d in instances {
+            let refs = fleet.locations[d.name] ?? []
+            guard let ref = refs.first else {
+                early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host,
+                                    reasons: [.notFound(unreachable: fleet.unreachableHostNames)]))
+                continue
+            }
+            if refs.count > 1 {
+                let places = refs.map { (host: fleet.hosts[$0.host].name, uuid: fleet[$0].uuid) }
+                early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host, reasons: [.conflict(places)]))
+                continue
+            }
+            let domain = fleet[ref]
+            var s = Subject(desired: d, source: ref.host, domain: domain, drift: computeDrift(d, domain, fleet: fleetName))
+            s.notes = s.drift.notes
+            if let other = domain.fleet, other != fleetName { s.blockers.append(.otherFleet(other, mine: fleetName)) }
+            if !domain.isRunning && !domain.isShutOff {
+                s.blockers.append(.domainState(domain.state, host: fleet.hosts[ref.host].name))
+            }
+            classify(&s)
+            subjects.append(s)
+        }
+        spread(&subjects)
+
+        // Decide per subject, without targets yet.
+        var outcomes = [Outcome](repeating: .unchanged, count: subjects.count)
+        for i in subjects.indices {
+            outcomes[i] = decide(subjects[i])
+        }
+        for (i, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .move(let p): projected[subjects[i].source] -= p.footprintNow
+            case .update(let delta): projected[subjects[i].source] += delta
+            case .unchanged, .blocked: break
+            }
+        }
+        var growing: [Int: [Int]] = [:]
+        for (i, outcome) in outcomes.enumerated() {
+            if case .update(let delta) = outcome, delta.memoryMiB > 0 || delta.vcpus > 0 {
+                growing[subjects[i].source, default: []].append(i)
+            }
+        }
+        var arrivals = [[Int]](repeating: [], count: fleet.hosts.count)
+        for h in growing.keys.sorted() {
+            repair(h, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
+        }
+
+        // Targets, fixed ones first.
+        var assignments: [Int: Assignment] = [:]
+        var queue = outcomes.indices.filter { if case .move = outcomes[$0] { true } else { false } }
+        queue.sort { (subjects[$0].mode?.rank ?? 9, subjects[$0].name) < (subjects[$1].mode?.rank ?? 9, subjects[$1].name) }
+        var head = 0
+        while head < queue.count {
+            let i = queue[head]
+            head += 1
+            guard case .move(let p) = outcomes[i] else { continue }
+            let s = subjects[i]
+            switch chooseTarget(s, p) {
+            case .success(let a):
+                assignments[i] = a
+                projected[a.target] += p.footprintTarget
+                arrivals[a.target].append(i)
+                if let g = s.spreadGroup { spreadHolders[g, default: [:]][fleet.hosts[a.target].spreadKey] = s.name }
+            case .failure(let b):
+                let drift = s.drift.reasons(running: s.domain.isRunning, host: fleet.hosts[s.source].name)
+                outcomes[i] = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
+                projected[s.source] += p.footprintNow
+                let evicted = repair(s.source, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
+                for e in evicted {
+                    if let a = assignments.removeValue(forKey: e), let g = subjects[e].spreadGroup {
+                        spreadHolders[g]?[fleet.hosts[a.target].spreadKey] = nil
+                    }
+                    queue.append(e)
+                }
+            }
+        }
+
+        // Jobs and waves.
+        var jobs: [Job] = []
+        var jobOf: [Int: Int] = [:]
+        for (i, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .move(let p):
+                guard let a = assignments[i] else { continue }
+                jobOf[i] = jobs.count
+                jobs.append(Job(id: jobs.count, subject: i, role: .move, source: subjects[i].source, target: a.target,
+                                need: p.footprintTarget, release: p.footprintNow, after: nil, part: .direct, kind: a.kind))
+            case .update(let delta):
+                jobOf[i] = jobs.count
+                jobs.append(Job(id: jobs.count, subject: i, role: .update, source: subjects[i].source, target: subjects[i].source,
+                                need: delta.positivePart, release: (Resources.zero - delta).positivePart,
+                                after: nil, part: .direct, kind: nil))
+            case .unchanged, .blocked:
+                break
+            }
+        }
+        let capacity = fleet.hosts.map(\.capacity)
+        let limits = Limits(total: spec.policy.parallel.total, perHost: spec.policy.parallel.perHost)
+        let profiles = outcomes.map { outcome -> MoveProfile? in if case .move(let p) = outcome { p } else { nil } }
+        let frozen = self
+        let first = schedule(jobs: jobs, active: Array(jobs.indices), capacity: capacity, usage: fleet.usage, limits: limits) { job, usage in
+            guard let p = profiles[job.subject] else { return nil }
+            return frozen.relayHost(for: job, profile: p, usage: usage)
+        }
+        var final = first
+        var deferred: [Int: String] = [:]
+        let maxMoves = spec.policy.maxMovesPerRun
+        let scheduledMoves = first.order.filter { first.jobs[$0].isMove }
+        if maxMoves > 0, scheduledMoves.count > maxMoves {
+            var kept = Set(scheduledMoves.prefix(maxMoves))
+            // Never keep the first hop of a relay without its second.
+            for job in first.jobs {
+                if case .secondHop(_, _) = job.part, !kept.contains(job.id), let before = job.after { kept.remove(before) }
+            }
+            let active = first.order.filter { kept.contains($0) || first.jobs[$0].role == .update }
+            final = schedule(jobs: first.jobs, active: active, capacity: capacity, usage: fleet.usage, limits: limits, relay: nil)
+            for id in scheduledMoves where !kept.contains(id) {
+                deferred[id] = "deferred: maxMovesPerRun (\(maxMoves)) reached; a later run moves it"
+            }
+            for id in final.stuck {
+                let host = final.waitedOn[id].map { fleet.hosts[$0].name } ?? "its host"
+                deferred[id] = "deferred: waits for room on \(host) that a deferred move frees"
+            }
+        }
+
+        // Actions.
+        var actions = early
+        for (i, outcome) in outcomes.enumerated() {
+            if case .unchanged = outcome { continue }
+            let s = subjects[i]
+            let source = fleet.hosts[s.source].name
+            switch outcome {
+            case .unchanged:
+                continue
+            case .blocked(let to, let reasons):
+                actions.append(Action(instance: s.name, kind: .blocked, from: source, to: to, reasons: unique(reasons)))
+            case .update:
+                guard let id = jobOf[i] else { continue }
+                let (kind, steps, reasons) = inPlaceSteps(s, host: source, policy: spec.policy, fleetName: fleetName)
+                if let why = deferred[id] {
+                    actions.append(Action(instance: s.name, kind: kind, from: source, to: source,
+                                          reasons: reasons + [Reason(.orderDeferred, why)], deferred: true))
+                } else if final.wave[id] > 0 {
+                    actions.append(Action(instance: s.name, kind: kind, from: source, to: source, reasons: reasons,
+                                          steps: steps, wave: final.wave[id]))
+                } else {
+                    let growth = jobs[id].need
+                    actions.append(Action(instance: s.name, kind: .blocked, from: source, to: source, reasons: reasons + [
+                        Reason(.updateCapacity, "\(source) has no room for the growth (+\(growth.memoryMiB) MiB, +\(growth.vcpus) vCPUs)")]))
+                }
+            case .move(let p):
+                guard let id = jobOf[i], let a = assignments[i] else { continue }
+                actions += moveActions(subject: s, profile: p, assignment: a, jobID: id, first: first, final: final, deferred: deferred)
+            }
+        }
+        actions.sort(by: actionOrder)
+
+        var summary = Summary()
+        summary.instances = instances.count
+        var touched = Set<String>()
+        for a in actions {
+            touched.insert(a.instance)
+            if a.deferred { summary.deferred += 1 } else { summary.add(a.kind) }
+        }
+        summary.unchanged = instances.count - touched.count
+        summary.waves = actions.map(\.wave).max() ?? 0
+
+        let notes = subjects.flatMap(\.notes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
+        let declared = Set(spec.instances.keys)
+        var unmanaged: [UnmanagedDomain] = []
+        for (h, host) in fleet.hosts.enumerated() {
+            for d in fleet.domains[h] where !declared.contains(d.name) {
+                unmanaged.append(UnmanagedDomain(name: d.name, host: host.name))
+            }
+        }
+        unmanaged.sort { ($0.name, $0.host) < ($1.name, $1.host) }
+        let involved = Array(touched).sorted()
+        return Plan(fleet: fleetName, basis: Basis(observed: observed, involving: involved), actions: actions,
+                    summary: summary, notes: notes, unmanaged: unmanaged)
+    }
+
+    /// What to do with a subject before any target is chosen.
+    private func decide(_ s: Subject) -> Outcome {
+        let source = fleet.hosts[s.source].name
+        if let other = s.blockers.first(where: { $0.code == .domainOtherFleet }) {
+            return .blocked(to: nil, reasons: [other])
+        }
+        let needsMove = s.mode != nil
+        if !needsMove && s.drift.isEmpty { return .unchanged }
+        let driftReasons = s.drift.reasons(running: s.domain.isRunning, host: source)
+        if !s.blockers.isEmpty {
+            return .blocked(to: targetName(s.mode), reasons: s.causes + driftReasons + s.blockers)
+        }
+        if needsMove {
+            let p = makeMoveProfile(s.desired, s.domain, drift: s.drift, fleet: fleet)
+            if !p.anyRungPossible {
+                let here = fleet.hosts[s.source]
+                return .blocked(to: targetName(s.mode), reasons: s.causes + driftReasons + p.evaluate(from: here, to: here).refusals)
+            }
+            return .move(p)
+        }
+        if !s.domain.persistent {
+            return .blocked(to: source, reasons: driftReasons + [
+                Reason(.domainTransient, "transient domain: it has no persistent definition to update; define it persistently")])
+        }
+        let missing = s.drift.unavailable(on: fleet.hosts[s.source])
+        if !missing.isEmpty { return .blocked(to: source, reasons: driftReasons + missing) }
+        return .update(delta: s.drift.resourceDelta(from: s.domain))
+    }
+
+    private func targetName(_ mode: TargetMode?) -> String? {
+        switch mode {
+        case .host(let hi)?: fleet.hosts[hi].name
+        case .unknownHost(let name)?: name
+        default: nil
+        }
+    }
+
+    /// Brings a host's projected usage back within capacity after a mover turned out to stay:
+    /// evicts the latest arrivals first (returned, to be placed again; their room is given back
+    /// here), then refuses the growth of in-place updates, latest name first.
+    @discardableResult
+    private mutating func repair(_ h: Int, subjects: [Subject], outcomes: inout [Outcome],
+                                 arrivals: inout [[Int]], growing: inout [Int: [Int]]) -> [Int] {
+        var evicted: [Int] = []
+        let capacity = fleet.hosts[h].capacity
+        while !projected[h].fits(in: capacity) {
+            if let last = arrivals[h].popLast() {
+                if case .move(let p) = outcomes[last] { projected[h] -= p.footprintTarget }
+                evicted.append(last)
+                continue
+            }
+            guard let i = growing[h]?.max(by: { subjects[$0].name < subjects[$1].name }),
+                  case .update(let delta) = outcomes[i] else { break }
+            growing[h]?.removeAll { $0 == i }
+            let name = fleet.hosts[h].name
+            let s = subjects[i]
+            outcomes[i] = .blocked(to: name, reasons: s.drift.reasons(running: s.domain.isRunning, host: name) + [
+                Reason(.updateCapacity, "\(name) has no room for the growth (+\(max(delta.memoryMiB, 0)) MiB, +\(max(delta.vcpus, 0)) vCPUs)")])
+            projected[h] -= delta
+        }
+        return evicted
+    }
+
+    /// A third host a stuck move can go through: it accepts the instance, has room now, and
+    /// both hops have an allowed rung. Most free memory first, then name.
+    private func relayHost(for job: Job, profile p: MoveProfile, usage: [Resources]) -> RelayChoice? {
+        let source = fleet.hosts[job.source]
+        let target = fleet.hosts[job.target]
+        var best: (score: (Int, Int), choice: RelayChoice)?
+        for host in fleet.hosts where host.index != job.source && host.index != job.target && p.accepts(host) {
+            let after = usage[host.index] + job.release
+            guard after.fits(in: host.capacity),
+                  let k1 = p.bestRung(from: source, to: host), let k2 = p.bestRung(from: host, to: target) else { continue }
+            let score = (-(host.capacity.memoryMiB - after.memoryMiB), host.index)
+            if let current = best, current.score <= score { continue }
+            best = (score, RelayChoice(via: host.index, first: k1, second: k2))
+        }
+        return best?.choice
+    }
+
+    /// The action(s) of one move: one, two for a relay, blocked when unorderable, or deferred.
+    private func moveActions(subject s: Subject, profile p: MoveProfile, assignment a: Assignment, jobID: Int,
+                             first: Schedule, final: Schedule, deferred: [Int: String]) -> [Action] {
+        let source = fleet.hosts[s.source]
+        let target = fleet.hosts[a.target]
+        let driftRunning = a.kind == .live
+        let drift = s.drift.reasons(running: driftRunning, host: source.name)
+        // Relay hops that replaced this job in the first pass.
+        let hops = first.jobs.filter { job in
+            switch job.part {
+            case .firstHop(_, let o), .secondHop(_, let o): o == jobID
+            case .direct: false
+            }
+        }
+        if hops.isEmpty {
+            if let why = deferred[jobID] {
+                return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                               reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true)]
+            }
+            guard final.wave[jobID] > 0 else {
+                return [Action(instance: s.name, kind: .blocked, from: source.name, to: target.name,
+                               reasons: s.causes + drift + a.refusals + [unorderable(jobID, schedule: first)])]
+            }
+            let steps = moveSteps(Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true),
+                                  subject: s, profile: p, runningBefore: s.domain.isRunning,
+                                  policy: spec.policy, fleetName: fleetName)
+            return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID])]
+        }
+        // A relay: if either hop is deferred or stuck, report the whole move that way.
+        let hopIDs = hops.map(\.id)
+        if let why = hopIDs.compactMap({ deferred[$0] }).first, hopIDs.allSatisfy({ final.wave[$0] == 0 }) {
+            return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                           reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true)]
+        }
+        var result: [Action] = []
+        var runningBefore = s.domain.isRunning
+        for hop in hops {
+            guard let kind = hop.kind else { continue }
+            let from = fleet.hosts[hop.source]
+            let to = fleet.hosts[hop.target]
+            let isFirst: Bool
+            if case .firstHop = hop.part { isFirst = true } else { isFirst = false }
+            let refusals = p.evaluate(from: from, to: to).refusals
+            let note = isFirst
+                ? Reason(.orderRelay, "first hop, through \(to.name): \(target.name) has no room until moves off it run")
+                : Reason(.orderRelay, "second hop, from relay host \(from.name)")
+            let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals + [note]
+            if final.wave[hop.id] == 0 {
+                if let why = deferred[hop.id] {
+                    result.append(Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
+                                         reasons: reasons + [Reason(.orderDeferred, why)], deferred: true))
+                } else {
+                    result.append(Action(instance: s.name, kind: .blocked, from: from.name, to: to.name,
+                                         reasons: reasons + [unorderable(hop.id, schedule: first)]))
+                }
+                break
+            }
+            let steps = moveSteps(Hop(kind: kind, from: from.name, to: to.name, first: isFirst, final: !isFirst),
+                                  subject: s, profile: p, runningBefore: runningBefore,
+                                  policy: spec.policy, fleetName: fleetName)
+            runningBefore = runningAfter(kind, runningBefore: runningBefore, final: !isFirst, desired: s.desired.state)
+            result.append(Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
+                                 reasons: reasons, steps: steps, wave: final.wave[hop.id]))
+        }
+        return result
+    }
+
+    private func unorderable(_ id: Int, schedule: Schedule) -> Reason {
+        let job = schedule.jobs[id]
+        let host = fleet.hosts[schedule.waitedOn[id] ?? job.target]
+        return Reason(.orderUnorderable,
+                      "cannot be ordered: \(host.name) never has room for it (\(job.need.memoryMiB) MiB, \(job.need.vcpus) vCPUs) while the moves that would free it wait for room themselves, and no third host has room to relay through")
+    }
+}
+
+/// Scheduled actions by wave, then deferred, then blocked; by instance within each group.
+func actionOrder(_ a: Action, _ b: Action) -> Bool {
+    func group(_ x: Action) -> Int { x.kind == .blocked ? 2 : (x.deferred ? 1 : 0) }
+    return (group(a), a.wave, a.instance) < (group(b), b.wave, b.instance)
+}

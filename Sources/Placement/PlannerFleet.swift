@@ -1,0 +1,184 @@
+/// The planner's view of the fleet: hosts merged from the file and the observation, indexed so
+/// that nothing scans all hosts per instance; current usage per host; where each domain is.
+
+/// Memory and vCPUs, the two resources capacity is checked on.
+struct Resources: Equatable, Sendable {
+    var memoryMiB: Int
+    var vcpus: Int
+
+    static let zero = Resources(memoryMiB: 0, vcpus: 0)
+
+    static func + (a: Resources, b: Resources) -> Resources {
+        Resources(memoryMiB: a.memoryMiB &+ b.memoryMiB, vcpus: a.vcpus &+ b.vcpus)
+    }
+    static func - (a: Resources, b: Resources) -> Resources {
+        Resources(memoryMiB: a.memoryMiB &- b.memoryMiB, vcpus: a.vcpus &- b.vcpus)
+    }
+    static func += (a: inout Resources, b: Resources) { a = a + b }
+    static func -= (a: inout Resources, b: Resources) { a = a - b }
+
+    /// Each component clamped at zero from below.
+    var positivePart: Resources { Resources(memoryMiB: max(memoryMiB, 0), vcpus: max(vcpus, 0)) }
+    var isZero: Bool { memoryMiB == 0 && vcpus == 0 }
+
+    func fits(in capacity: Resources) -> Bool {
+        memoryMiB <= capacity.memoryMiB && vcpus <= capacity.vcpus
+    }
+}
+
+/// An active storage pool of a host.
+struct PoolInfo: Sendable {
+    var volumes: Set<String>
+}
+
+/// One host as the planner sees it.
+struct HostInfo: Sendable {
+    let index: Int
+    let name: String
+    /// Declared in the file.
+    let declared: Bool
+    /// Present in the observation.
+    let observed: Bool
+    let reachable: Bool
+    /// Why it is unreachable, for messages.
+    let problem: String?
+    let state: HostState
+    let faultDomain: String?
+    /// The fault domain for spread groups: a host without one is its own.
+    let spreadKey: String
+    let cpus: Int
+    /// Memory and placeable vCPUs (`cpus × cpuOvercommit`).
+    let capacity: Resources
+    let cpuModel: String?
+    let pools: [String: PoolInfo]
+    let networks: Set<String>
+    let bridges: Set<String>
+
+    /// Takes instances that are not on it yet.
+    var takesNew: Bool { declared && reachable && state == .active }
+}
+
+/// Where one observed domain is: host index and position in that host's domain list.
+struct DomainRef: Sendable {
+    let host: Int
+    let index: Int
+}
+
+/// The indexed fleet.
+struct FleetIndex: Sendable {
+    let hosts: [HostInfo]
+    let hostByName: [String: Int]
+    /// Domains per host, as observed.
+    let domains: [[ObservedDomain]]
+    /// Every observed domain by name: usually one place; several means a conflict.
+    let locations: [String: [DomainRef]]
+    /// What each host's defined domains reserve now.
+    let usage: [Resources]
+    /// Hosts per fault domain, in name order.
+    let hostsByFaultDomain: [String: [Int]]
+    let overcommit: Double
+    let sharedPools: Set<String>
+
+    init(spec: PlacementSpec, observed: ObservedFleet) {
+        var observedByName: [String: ObservedHost] = [:]
+        for host in observed.hosts where observedByName[host.name] == nil { observedByName[host.name] = host }
+        let names = Set(spec.hosts.keys).union(observedByName.keys).sorted()
+        let ratio = spec.policy.cpuOvercommit.isFinite && spec.policy.cpuOvercommit > 0 ? spec.policy.cpuOvercommit : 1.0
+        overcommit = ratio
+        sharedPools = Set(spec.storage.sharedPools)
+
+        var hosts: [HostInfo] = []
+        var hostByName: [String: Int] = [:]
+        var domains: [[ObservedDomain]] = []
+        var locations: [String: [DomainRef]] = [:]
+        var usage: [Resources] = []
+        var byFD: [String: [Int]] = [:]
+        hosts.reserveCapacity(names.count)
+        for name in names {
+            let index = hosts.count
+            let hostSpec = spec.hosts[name]
+            let obs = observedByName[name]
+            let reachable = obs?.reachable ?? false
+            let problem: String? = obs == nil ? "not observed" : (reachable ? nil : (obs?.error ?? "did not answer"))
+            let fd = hostSpec?.faultDomain ?? obs?.faultDomain
+            let cpus = max(hostSpec?.capacity?.vcpus ?? obs?.capacity.vcpus ?? 0, 0)
+            let memory = max(hostSpec?.capacity?.memoryMiB ?? obs?.capacity.memoryMiB ?? 0, 0)
+            var pools: [String: PoolInfo] = [:]
+            var networks = Set<String>()
+            var bridges = Set<String>()
+            var hostDomains: [ObservedDomain] = []
+            var used = Resources.zero
+            if let obs, reachable {
+                for pool in obs.pools where pool.active {
+                    pools[pool.name] = PoolInfo(volumes: Set(pool.volumes.map(\.name)))
+                }
+                for net in obs.networks where net.active {
+                    networks.insert(net.name)
+                    if let b = net.bridge { bridges.insert(b) }
+                }
+                hostDomains = obs.domains
+                for i in obs.domains.indices {
+                    locations[obs.domains[i].name, default: []].append(DomainRef(host: index, index: i))
+                    used += obs.domains[i].footprint
+                }
+            }
+            hosts.append(HostInfo(
+                index: index, name: name, declared: hostSpec != nil, observed: obs != nil,
+                reachable: reachable, problem: problem, state: hostSpec?.state ?? .active,
+                faultDomain: fd, spreadKey: fd.map { "fd:\($0)" } ?? "host:\(name)",
+                cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)),
+                cpuModel: obs?.cpuModel, pools: pools, networks: networks, bridges: bridges))
+            hostByName[name] = index
+            domains.append(hostDomains)
+            usage.append(used)
+            if let fd { byFD[fd, default: []].append(index) }
+        }
+        self.hosts = hosts
+        self.hostByName = hostByName
+        self.domains = domains
+        self.locations = locations
+        self.usage = usage
+        self.hostsByFaultDomain = byFD
+    }
+
+    subscript(ref: DomainRef) -> ObservedDomain { domains[ref.host][ref.index] }
+
+    /// Names of hosts that did not answer (or were not observed), sorted.
+    var unreachableHostNames: [String] { hosts.filter { $0.declared && !$0.reachable }.map(\.name) }
+
+    /// Whether a disk's storage is visible from every host.
+    func isShared(_ disk: ObservedDisk) -> Bool {
+        if disk.sourceType == "network" { return true }
+        if let pool = disk.pool { return sharedPools.contains(pool) }
+        return false
+    }
+}
+
+/// `cpus × ratio`, rounded down, without trapping on absurd values.
+func placeableVcpus(cpus: Int, ratio: Double) -> Int {
+    let product = (Double(cpus) * ratio).rounded(.down)
+    guard product.isFinite, product > 0 else { return 0 }
+    return product >= 1e15 ? 1_000_000_000_000_000 : Int(product)
+}
+
+extension ObservedDomain {
+    /// Whether libvirt runs it (`blocked` is Xen's word for a running domain waiting on a resource).
+    var isRunning: Bool { state == "running" || state == "blocked" }
+    var isShutOff: Bool { state == "shutoff" }
+
+    /// vCPUs of the persistent definition.
+    var configuredVcpus: Int { configVcpus ?? vcpus }
+    /// Memory of the persistent definition, MiB.
+    var configuredMemoryMiB: Int { configMemoryMiB ?? memoryMiB }
+
+    /// What the domain reserves on its host: running or not, a defined domain holds its room;
+    /// a pending (next-restart) change counts when it is larger.
+    var footprint: Resources {
+        Resources(memoryMiB: max(memoryMiB, configMemoryMiB ?? 0, 0), vcpus: max(vcpus, configVcpus ?? 0, 0))
+    }
+
+    /// Disks that name storage (cdroms without media are not storage).
+    var storageDisks: [ObservedDisk] {
+        disks.filter { $0.path != nil || ($0.pool != nil && $0.volume != nil) }
+    }
+}

@@ -1,0 +1,245 @@
+/// Move eligibility: the ladder live → reboot → manual for running domains, cold → manual for
+/// shut-off ones, limited by the moves the instance allows. Every refused check becomes a
+/// reason, kept even when a lower rung is chosen.
+
+/// A volume that lives on one host's pool and must be copied when the instance moves.
+struct LocalVolume: Sendable {
+    let pool: String
+    let volume: String
+    /// Guest target (`vdb`).
+    let target: String
+}
+
+/// What a moving instance needs from a target, and what its own side refuses, per rung.
+struct MoveProfile: Sendable {
+    let name: String
+    /// The domain runs and stays running: the running ladder. Otherwise the shut-off ladder.
+    let runningLadder: Bool
+    /// Running now, but the file wants it stopped: shut it down first, then move it cold.
+    let stopFirst: Bool
+    let allowed: Set<MoveKind>
+    let hostPassthrough: Bool
+    /// Refusals that do not depend on the target, per rung.
+    let sourceRefusals: [MoveKind: [Reason]]
+    /// Pools the target must have active, with what needs them (sorted by pool).
+    let pools: [(pool: String, user: String)]
+    /// Non-shared volumes that are copied.
+    let localVolumes: [LocalVolume]
+    /// Declared disks attached after the move: their volume must be on the target.
+    let attachVolumes: [(pool: String, volume: String, key: String)]
+    let networks: [(network: String, user: String)]
+    let bridges: [(bridge: String, user: String)]
+    /// The boot disk, for a manual move.
+    let boot: ObservedDisk?
+    /// What it reserves now (released at the source) and after the move (taken at the target).
+    let footprintNow: Resources
+    let footprintTarget: Resources
+
+    /// The rungs to try, in order.
+    var rungs: [MoveKind] { runningLadder ? [.live, .reboot, .manual] : [.cold, .manual] }
+
+    /// The least disruptive allowed rung on `target`, with the refusals of every rung above it
+    /// (all refusals when none works).
+    func evaluate(from source: HostInfo, to target: HostInfo) -> (kind: MoveKind?, refusals: [Reason]) {
+        var refusals: [Reason] = []
+        for rung in rungs {
+            var r: [Reason] = []
+            if !allowed.contains(rung) { r.append(notAllowed(rung)) }
+            r += sourceRefusals[rung] ?? []
+            if rung == .live, hostPassthrough, let a = source.cpuModel, let b = target.cpuModel, a != b {
+                r.append(Reason(.liveCPUPassthrough,
+                                "not live-migratable: CPU mode host-passthrough, and \(source.name) (\(a)) differs from \(target.name) (\(b))"))
+            }
+            if r.isEmpty { return (rung, unique(refusals)) }
+            refusals += r
+        }
+        return (nil, unique(refusals))
+    }
+
+    private func notAllowed(_ rung: MoveKind) -> Reason {
+        let list = allowed.sorted().map(\.rawValue).joined(separator: ", ")
+        let allowedText = list.isEmpty ? "none" : list
+        switch rung {
+        case .live: return Reason(.liveNotAllowed, "live moves not allowed (moves: \(allowedText))")
+        case .reboot: return Reason(.rebootNotAllowed, "reboot moves not allowed (moves: \(allowedText))")
+        case .cold: return Reason(.coldNotAllowed, "cold moves not allowed (moves: \(allowedText))")
+        case .manual: return Reason(.manualNotAllowed, "manual moves not allowed: list `manual` in the instance's or the policy's moves")
+        }
+    }
+
+    /// Why `host` cannot hold the instance at all (capacity aside): its state, pools, networks.
+    func targetProblems(_ host: HostInfo) -> [Reason] {
+        var r: [Reason] = []
+        if !host.declared {
+            r.append(Reason(.targetUnknown, "\(host.name) is not a host of the file"))
+            return r
+        }
+        if !host.reachable {
+            r.append(Reason(.targetUnreachable, "\(host.name) is unreachable: \(host.problem ?? "did not answer")"))
+            return r
+        }
+        switch host.state {
+        case .active: break
+        case .cordoned: r.append(Reason(.targetCordoned, "\(host.name) is cordoned: it takes nothing new"))
+        case .drained: r.append(Reason(.targetDrained, "\(host.name) is drained"))
+        }
+        for (pool, user) in pools where host.pools[pool] == nil {
+            r.append(Reason(.targetPool, "\(host.name) has no active pool \(pool) (\(user))"))
+        }
+        for v in localVolumes {
+            if let pool = host.pools[v.pool], pool.volumes.contains(v.volume) {
+                r.append(Reason(.targetVolumeExists, "\(host.name) already has a volume \(v.pool)/\(v.volume); it would be overwritten"))
+            }
+        }
+        for v in attachVolumes {
+            if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) {
+                r.append(Reason(.targetVolumeMissing, "\(host.name) has no volume \(v.pool)/\(v.volume) (disk \(v.key))"))
+            }
+        }
+        for (net, user) in networks where !host.networks.contains(net) {
+            r.append(Reason(.targetNetwork, "\(host.name) has no active network \(net) (\(user))"))
+        }
+        for (br, user) in bridges where !host.bridges.contains(br) {
+            r.append(Reason(.targetBridge, "\(host.name) has no bridge \(br) (\(user))"))
+        }
+        return r
+    }
+}
+
+/// Builds the profile of a domain that is to move.
+func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift: Drift, fleet: FleetIndex) -> MoveProfile {
+    let stopFirst = domain.isRunning && desired.state == .stopped
+    let runningLadder = domain.isRunning && !stopFirst
+    var live: [Reason] = []
+    var migrate: [Reason] = []
+    var all: [Reason] = []
+    var manual: [Reason] = []
+
+    let blockingHostdevs = domain.hostdevs.filter { $0.type.lowercased() != "usb" }
+    if !blockingHostdevs.isEmpty {
+        let list = blockingHostdevs.map { "\(hostdevName($0.type)) hostdev \($0.address)" }.joined(separator: ", ")
+        live.append(Reason(.liveHostdev, "not live-migratable: \(list)"))
+    }
+    let passNICs = domain.nics.filter { ["hostdev", "vdpa"].contains($0.type.lowercased()) }
+    if !passNICs.isEmpty {
+        let list = passNICs.map { "\($0.type) interface \($0.mac ?? "without MAC")" }.joined(separator: ", ")
+        live.append(Reason(.liveHostdevNIC, "not live-migratable: \(list)"))
+    }
+    let transientDisks = domain.disks.filter(\.transient)
+    if !transientDisks.isEmpty {
+        live.append(Reason(.liveTransientDisk, "not live-migratable: transient disk \(transientDisks.map(\.target).joined(separator: ", "))"))
+    }
+    if domain.hasTPM {
+        live.append(Reason(.liveTPM, "not live-migratable: has a TPM"))
+    }
+    if domain.snapshotCount > 0 {
+        let n = domain.snapshotCount
+        migrate.append(Reason(.migrateSnapshots, "has \(n) snapshot\(n == 1 ? "" : "s"): libvirt refuses to migrate it, offline too"))
+    }
+    if !domain.persistent {
+        migrate.append(Reason(.migrateTransient, "transient domain: it has no definition to move; define it persistently"))
+    }
+
+    var pools: [String: String] = [:]
+    var locals: [LocalVolume] = []
+    for disk in domain.storageDisks {
+        if disk.sourceType == "network" { continue }
+        guard let pool = disk.pool, let volume = disk.volume else {
+            all.append(Reason(.moveDiskUnknown, "disk \(disk.target) (\(disk.path ?? disk.sourceType)) is in no storage pool: nothing can bring it to another host"))
+            continue
+        }
+        if pools[pool] == nil { pools[pool] = "disk \(disk.target)" }
+        if !fleet.sharedPools.contains(pool) {
+            locals.append(LocalVolume(pool: pool, volume: volume, target: disk.target))
+        }
+    }
+    if desired.live.copyStorage == .never, !locals.isEmpty {
+        let list = locals.map { "\($0.target) (\($0.pool)/\($0.volume))" }.joined(separator: ", ")
+        live.append(Reason(.liveStorage, "not live-migratable: disk \(list) not on shared storage, and copyStorage is never"))
+    }
+    var attach: [(pool: String, volume: String, key: String)] = []
+    var networks: [String: String] = [:]
+    var bridges: [String: String] = [:]
+    for nic in domain.nics {
+        let user = "NIC \(nic.mac ?? nic.type)"
+        switch nic.type {
+        case "network": if let n = nic.network, networks[n] == nil { networks[n] = user }
+        case "bridge": if let b = nic.bridge, bridges[b] == nil { bridges[b] = user }
+        default: break
+        }
+    }
+    for item in drift.items {
+        switch item {
+        case .disk(let key, let d):
+            if pools[d.pool] == nil { pools[d.pool] = "disk \(key)" }
+            attach.append((d.pool, d.volume, key))
+        case .nic(let key, let n):
+            if let net = n.network { if networks[net] == nil { networks[net] = "NIC \(key)" } }
+            else if let br = n.bridge, bridges[br] == nil { bridges[br] = "NIC \(key)" }
+        default:
+            break
+        }
+    }
+
+    let odd = domain.nics.filter { $0.type != "network" && $0.type != "bridge" }
+    if !odd.isEmpty {
+        let list = odd.map { "\($0.type) interface \($0.mac ?? "without MAC")" }.joined(separator: ", ")
+        manual.append(Reason(.manualNIC, "a manual move re-creates only network and bridge interfaces, not: \(list)"))
+    }
+    let boot = bootDisk(desired, domain)
+    if boot.disk == nil, let why = boot.problem { manual.append(Reason(.manualNoBootVolume, why)) }
+
+    var refusals: [MoveKind: [Reason]] = [:]
+    refusals[.live] = live + migrate + all
+    refusals[.reboot] = migrate + all
+    refusals[.cold] = migrate + all
+    refusals[.manual] = all + manual
+
+    let now = domain.footprint
+    var target = now
+    if let v = desired.config.vcpus { target.vcpus = v }
+    if let m = desired.config.memoryMiB { target.memoryMiB = m }
+    return MoveProfile(
+        name: desired.name, runningLadder: runningLadder, stopFirst: stopFirst, allowed: desired.moves,
+        hostPassthrough: domain.cpuMode == "host-passthrough", sourceRefusals: refusals,
+        pools: pools.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+        localVolumes: locals, attachVolumes: attach,
+        networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+        bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+        boot: boot.disk, footprintNow: now, footprintTarget: target)
+}
+
+/// The disk a manual move recreates the instance from: the declared `boot: true` disk, else
+/// the disk with the lowest boot order, else the only disk.
+func bootDisk(_ desired: DesiredInstance, _ domain: ObservedDomain) -> (disk: ObservedDisk?, problem: String?) {
+    if let declared = desired.bootDisk?.disk {
+        if let d = domain.disks.first(where: { $0.pool == declared.pool && $0.volume == declared.volume }) {
+            return (d, nil)
+        }
+        return (nil, "boot volume not identifiable: the declared boot disk \(declared.pool)/\(declared.volume) is not attached")
+    }
+    let candidates = domain.disks.filter { $0.device == "disk" && $0.pool != nil && $0.volume != nil }
+    let ordered = candidates.filter { $0.bootOrder != nil }.sorted { ($0.bootOrder ?? 0, $0.target) < ($1.bootOrder ?? 0, $1.target) }
+    if let first = ordered.first { return (first, nil) }
+    if candidates.count == 1 { return (candidates[0], nil) }
+    if candidates.isEmpty {
+        return (nil, "boot volume not identifiable: no disk is a volume in a storage pool")
+    }
+    return (nil, "boot volume not identifiable: \(candidates.count) disks and none has a boot order; mark one `boot: true` in the file")
+}
+
+private func hostdevName(_ type: String) -> String {
+    switch type.lowercased() {
+    case "pci": "PCI"
+    case "scsi": "SCSI"
+    case "scsi_host": "SCSI host"
+    case "mdev": "mdev"
+    default: type
+    }
+}
+
+/// Drops repeated reasons, keeping the first of each.
+func unique(_ reasons: [Reason]) -> [Reason] {
+    var seen = Set<Reason>()
+    return reasons.filter { seen.insert($0).inserted }
+}

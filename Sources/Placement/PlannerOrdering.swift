@@ -1,0 +1,163 @@
+/// Ordering: actions into waves. A wave's moves run concurrently; a move takes its room on
+/// the target when its wave starts and frees its room on the source when its wave ends, so no
+/// host exceeds its capacity at any moment. `parallel.total` bounds the moves of a wave,
+/// `parallel.perHost` the moves a host takes part in (as source or target). Updates need no
+/// slot but do need room when they grow an instance. When nothing fits (a swap between full
+/// hosts), one of the moves goes through a third host with room; when none has room, the
+/// remaining moves are unorderable.
+
+/// A unit of scheduling: a move (or one hop of it), or an in-place update.
+struct Job: Sendable {
+    enum Role: Sendable { case move, update }
+    enum Part: Sendable {
+        case direct
+        case firstHop(via: Int, original: Int)
+        case secondHop(via: Int, original: Int)
+    }
+    let id: Int
+    /// Index of the subject the job belongs to.
+    let subject: Int
+    let role: Role
+    let source: Int
+    let target: Int
+    /// Room taken on the target from the start of the wave.
+    let need: Resources
+    /// Room freed on the source at the end of the wave.
+    let release: Resources
+    /// A job that must run in an earlier wave.
+    let after: Int?
+    let part: Part
+    /// The move kind, for move jobs.
+    let kind: MoveKind?
+
+    var isMove: Bool { role == .move }
+    var isRelayHop: Bool {
+        if case .direct = part { return false }
+        return true
+    }
+}
+
+/// Parallelism limits (values below 1 count as 1).
+struct Limits: Sendable {
+    let total: Int
+    let perHost: Int
+}
+
+/// What a relay needs: the host to go through and the move kind of each hop.
+struct RelayChoice: Sendable {
+    let via: Int
+    let first: MoveKind
+    let second: MoveKind
+}
+
+/// The result of scheduling.
+struct Schedule: Sendable {
+    /// Every job, relay hops appended after the jobs they replace.
+    var jobs: [Job]
+    /// Wave per job id; 0 when not scheduled.
+    var wave: [Int]
+    /// Scheduled job ids in the order they were scheduled.
+    var order: [Int]
+    /// Job ids that could not be scheduled, in their order.
+    var stuck: [Int]
+    /// Per stuck job: the host it waited for room on.
+    var waitedOn: [Int: Int]
+
+    var waves: Int { wave.max() ?? 0 }
+}
+
+/// Greedy, wave by wave, in the given order. `relay` finds a third host for a stuck move when
+/// nothing else can run; nil disables relays.
+func schedule(jobs initial: [Job], active: [Int], capacity: [Resources], usage initialUsage: [Resources],
+              limits: Limits, relay: ((Job, [Resources]) -> RelayChoice?)?) -> Schedule {
+    var jobs = initial
+    var wave = [Int](repeating: 0, count: jobs.count)
+    var usage = initialUsage
+    var incoming = [Resources](repeating: .zero, count: capacity.count)
+    var slots = [Int](repeating: 0, count: capacity.count)
+    var order: [Int] = []
+    var relayed = Set<Int>()
+    let total = max(limits.total, 1)
+    let perHost = max(limits.perHost, 1)
+    // Updates first: they take no slot, and growth that fits now should not wait behind moves.
+    var pending = active.filter { jobs[$0].role == .update } + active.filter { jobs[$0].role == .move }
+    var current = 1
+    var waitedOn: [Int: Int] = [:]
+
+    while !pending.isEmpty {
+        var selected: [Int] = []
+        var keep: [Int] = []
+        var moves = 0
+        var touched: [Int] = []
+        keep.reserveCapacity(pending.count)
+        for id in pending {
+            let job = jobs[id]
+            var ok = true
+            if let a = job.after, wave[a] == 0 || wave[a] >= current { ok = false }
+            if ok, job.isMove {
+                if moves >= total || slots[job.source] >= perHost || slots[job.target] >= perHost { ok = false }
+            }
+            if ok, !job.need.isZero, !(usage[job.target] + incoming[job.target] + job.need).fits(in: capacity[job.target]) {
+                ok = false
+                waitedOn[id] = job.target
+            }
+            guard ok else { keep.append(id); continue }
+            selected.append(id)
+            incoming[job.target] += job.need
+            touched.append(job.target)
+            if job.isMove {
+                moves += 1
+                slots[job.source] += 1
+                slots[job.target] += 1
+                touched.append(job.source)
+            }
+        }
+        if selected.isEmpty {
+            guard let relay, let split = relayOne(pending: pending, jobs: &jobs, relayed: &relayed, usage: usage, relay: relay) else { break }
+            wave += [Int](repeating: 0, count: jobs.count - wave.count)
+            pending = split
+            continue
+        }
+        for id in selected {
+            let job = jobs[id]
+            usage[job.target] += job.need
+            wave[id] = current
+            order.append(id)
+            waitedOn[id] = nil
+        }
+        for id in selected { usage[jobs[id].source] -= jobs[id].release }
+        for h in touched { incoming[h] = .zero; slots[h] = 0 }
+        pending = keep
+        current += 1
+    }
+    return Schedule(jobs: jobs, wave: wave, order: order, stuck: pending, waitedOn: waitedOn)
+}
+
+/// Replaces one move off a full host with two hops through a relay host. Returns the new
+/// pending list, or nil when no move can be relayed.
+private func relayOne(pending: [Int], jobs: inout [Job], relayed: inout Set<Int>, usage: [Resources],
+                      relay: (Job, [Resources]) -> RelayChoice?) -> [Int]? {
+    for stuckID in pending where jobs[stuckID].isMove {
+        let full = jobs[stuckID].target
+        for id in pending {
+            let b = jobs[id]
+            guard b.isMove, b.source == full, !b.isRelayHop, !relayed.contains(id) else { continue }
+            guard let choice = relay(b, usage) else { continue }
+            relayed.insert(id)
+            let first = Job(id: jobs.count, subject: b.subject, role: .move, source: b.source, target: choice.via,
+                            need: b.release, release: b.release, after: nil,
+                            part: .firstHop(via: choice.via, original: id), kind: choice.first)
+            jobs.append(first)
+            let second = Job(id: jobs.count, subject: b.subject, role: .move, source: choice.via, target: b.target,
+                             need: b.need, release: b.release, after: first.id,
+                             part: .secondHop(via: choice.via, original: id), kind: choice.second)
+            jobs.append(second)
+            var result: [Int] = []
+            for p in pending {
+                if p == id { result += [first.id, second.id] } else { result.append(p) }
+            }
+            return result
+        }
+    }
+    return nil
+}

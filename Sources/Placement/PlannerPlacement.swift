@@ -1,0 +1,282 @@
+/// Placement: which instances must move, and where to. A satisfied instance never moves.
+/// Targets are chosen against the projected end state (every mover gone from its source), so
+/// that a swap is possible; the ordering then finds a sequence that never overfills a host.
+
+/// How the target of a move is chosen.
+enum TargetMode: Sendable {
+    /// The declared host.
+    case host(Int)
+    /// A declared host that is not a host of the file.
+    case unknownHost(String)
+    /// Any host of the declared fault domain.
+    case faultDomain(String)
+    /// Any host; hosts in the preferred fault domain first.
+    case anywhere(preferFaultDomain: String?)
+
+    /// Assignment order: fixed targets first, then constrained ones, then the rest.
+    var rank: Int {
+        switch self {
+        case .host, .unknownHost: 0
+        case .faultDomain: 1
+        case .anywhere: 2
+        }
+    }
+}
+
+/// A declared instance found on exactly one host.
+struct Subject: Sendable {
+    let desired: DesiredInstance
+    let source: Int
+    let domain: ObservedDomain
+    let drift: Drift
+    /// Why it moves.
+    var causes: [Reason] = []
+    var mode: TargetMode?
+    /// Set when the target must respect a spread group.
+    var spreadGroup: String?
+    /// Blockers that hold whatever the target (domain state, another fleet's domain).
+    var blockers: [Reason] = []
+    var notes: [Note] = []
+
+    var name: String { desired.name }
+}
+
+extension Planner {
+    /// Sets `causes`/`mode` from the instance's own constraints (host, fault domain, drain).
+    func classify(_ s: inout Subject) {
+        let source = fleet.hosts[s.source]
+        let drained = source.state == .drained
+        let evacuate: TargetMode = s.desired.faultDomain.map { .faultDomain($0) } ?? .anywhere(preferFaultDomain: source.faultDomain)
+        if let declared = s.desired.host, declared != source.name {
+            guard let hi = fleet.hostByName[declared], fleet.hosts[hi].declared else {
+                s.causes.append(Reason(.placeHost, "declared on \(declared)"))
+                s.mode = .unknownHost(declared)
+                return
+            }
+            let home = fleet.hosts[hi]
+            if home.state != .active {
+                // The declared host takes nothing new: the instance stays where it is (an
+                // evacuation's normal result) until the host is active again.
+                if drained {
+                    s.causes.append(Reason(.placeDrained, "\(source.name) is drained"))
+                    s.mode = evacuate
+                } else {
+                    s.notes.append(Note(instance: s.name, code: .placeHeld,
+                                        message: "declared on \(declared), which is \(home.state.rawValue); stays on \(source.name) until it is active"))
+                }
+                return
+            }
+            s.causes.append(Reason(.placeHost, "declared on \(declared)"))
+            s.mode = .host(hi)
+            return
+        }
+        if s.desired.host == nil, let fd = s.desired.faultDomain, source.faultDomain != fd {
+            s.causes.append(Reason(.placeFaultDomain, "declared in fault domain \(fd); \(source.name) is in \(source.faultDomain ?? "none")"))
+            s.mode = .faultDomain(fd)
+            return
+        }
+        if drained {
+            s.causes.append(Reason(.placeDrained, "\(source.name) is drained"))
+            s.mode = evacuate
+        }
+    }
+
+    /// Members of a spread group go to distinct fault domains. Members pinned by `host` or
+    /// `faultDomain` keep theirs; of the others, the first (by name) in each fault domain stays
+    /// and the rest move to fault domains no member holds.
+    mutating func spread(_ subjects: inout [Subject]) {
+        var groups: [String: [Int]] = [:]
+        for i in subjects.indices {
+            if let g = subjects[i].desired.spread { groups[g, default: []].append(i) }
+        }
+        for g in groups.keys.sorted() {
+            guard let members = groups[g] else { continue }
+            var holder: [String: String] = [:]
+            var free: [Int] = []
+            for i in members {
+                let s = subjects[i]
+                let pinned = s.desired.faultDomain != nil || (s.desired.host != nil && !isAnywhere(s.mode))
+                if pinned || !s.blockers.isEmpty {
+                    let key: String
+                    switch s.mode {
+                    case .host(let hi)?: key = fleet.hosts[hi].spreadKey
+                    case .faultDomain(let fd)?: key = "fd:\(fd)"
+                    default: key = fleet.hosts[s.source].spreadKey
+                    }
+                    if holder[key] == nil { holder[key] = s.name }
+                } else {
+                    free.append(i)
+                }
+            }
+            for i in free where subjects[i].mode == nil {
+                let key = fleet.hosts[subjects[i].source].spreadKey
+                if let other = holder[key] {
+                    subjects[i].causes.append(Reason(.placeSpread, "spread group \(g): \(spreadKeyName(key)) also holds \(other)"))
+                    subjects[i].mode = .anywhere(preferFaultDomain: nil)
+                } else {
+                    holder[key] = subjects[i].name
+                }
+            }
+            for i in free where isAnywhere(subjects[i].mode) { subjects[i].spreadGroup = g }
+            spreadHolders[g] = holder
+        }
+    }
+
+    private func isAnywhere(_ mode: TargetMode?) -> Bool {
+        if case .anywhere? = mode { return true }
+        return false
+    }
+}
+
+/// `fd:fd-1` → `fd-1`, `host:host3` → `host3`.
+func spreadKeyName(_ key: String) -> String {
+    if let colon = key.firstIndex(of: ":") { return String(key[key.index(after: colon)...]) }
+    return key
+}
+
+/// A mover's chosen target.
+struct Assignment: Sendable {
+    let target: Int
+    let kind: MoveKind
+    let refusals: [Reason]
+}
+
+extension Planner {
+    /// The best target for a mover against the projected usage, or why there is none.
+    func chooseTarget(_ s: Subject, _ p: MoveProfile) -> Result<Assignment, Blocked> {
+        let source = fleet.hosts[s.source]
+        let candidates: [Int]
+        var preferFD: String?
+        switch s.mode {
+        case .host(let hi)?:
+            candidates = [hi]
+        case .unknownHost(let name)?:
+            return .failure(Blocked(to: name, reasons: [Reason(.targetUnknown, "\(name) is not a host of the file")]))
+        case .faultDomain(let fd)?:
+            candidates = fleet.hostsByFaultDomain[fd] ?? []
+            if candidates.isEmpty || candidates == [s.source] {
+                return .failure(Blocked(to: nil, reasons: [Reason(.targetFaultDomain, "no other host is in fault domain \(fd)")]))
+            }
+        case .anywhere(let fd)?:
+            candidates = Array(fleet.hosts.indices)
+            preferFD = fd
+        case nil:
+            return .failure(Blocked(to: nil, reasons: []))
+        }
+        let used = s.spreadGroup.flatMap { spreadHolders[$0] } ?? [:]
+        var best: (score: (Int, Int, Int, Int), host: Int, kind: MoveKind)?
+        for c in candidates where c != s.source {
+            let host = fleet.hosts[c]
+            guard p.accepts(host) else { continue }
+            if used[host.spreadKey] != nil { continue }
+            let after = projected[c] + p.footprintTarget
+            guard after.fits(in: host.capacity) else { continue }
+            guard let kind = p.bestRung(from: source, to: host) else { continue }
+            let pref = preferFD != nil && host.faultDomain == preferFD ? 0 : 1
+            let score = (pref, kind.ladderIndex, -(host.capacity.memoryMiB - after.memoryMiB), c)
+            if let current = best, current.score <= score { continue }
+            best = (score, c, kind)
+        }
+        if let best {
+            let host = fleet.hosts[best.host]
+            let evaluation = p.evaluate(from: source, to: host)
+            return .success(Assignment(target: best.host, kind: evaluation.kind ?? best.kind, refusals: evaluation.refusals))
+        }
+        // Nothing fits: say why, host by host for a declared host, else grouped by code.
+        var problems: [Reason] = []
+        for c in candidates where c != s.source {
+            let host = fleet.hosts[c]
+            var r = p.targetProblems(host)
+            if r.isEmpty, let holder = used[host.spreadKey] {
+                r.append(Reason(.targetSpread, "\(spreadKeyName(host.spreadKey)) already holds \(holder) of spread group \(s.spreadGroup ?? "")"))
+            }
+            if r.isEmpty { r += capacityProblems(host, need: p.footprintTarget) }
+            if r.isEmpty { r += p.evaluate(from: source, to: host).refusals }
+            problems += r
+        }
+        if case .host(let hi)? = s.mode {
+            return .failure(Blocked(to: fleet.hosts[hi].name, reasons: unique(problems)))
+        }
+        var reasons = [Reason(.placeNoHost, "no host can take it")]
+        reasons += grouped(problems)
+        return .failure(Blocked(to: nil, reasons: reasons))
+    }
+
+    /// Memory and vCPU shortfalls of `host` for `need`, against the projected usage.
+    func capacityProblems(_ host: HostInfo, need: Resources) -> [Reason] {
+        var r: [Reason] = []
+        let used = projected[host.index]
+        if used.memoryMiB + need.memoryMiB > host.capacity.memoryMiB {
+            r.append(.targetCapacityMemory(host: host.name, free: host.capacity.memoryMiB - used.memoryMiB, need: need.memoryMiB))
+        }
+        if used.vcpus + need.vcpus > host.capacity.vcpus {
+            r.append(.targetCapacityVcpus(host: host.name, free: host.capacity.vcpus - used.vcpus, need: need.vcpus,
+                                          cpus: host.cpus, overcommit: fleet.overcommit))
+        }
+        return r
+    }
+}
+
+/// Why an instance is blocked, and where it was meant to go.
+struct Blocked: Error, Sendable {
+    let to: String?
+    let reasons: [Reason]
+}
+
+/// Reasons grouped by code: the first message of each code, then how many more hosts said
+/// the same; ladder refusals (which repeat per host) appear once.
+func grouped(_ reasons: [Reason]) -> [Reason] {
+    var order: [ReasonCode] = []
+    var first: [ReasonCode: Reason] = [:]
+    var messages: [ReasonCode: Set<String>] = [:]
+    for r in reasons {
+        if first[r.code] == nil { order.append(r.code); first[r.code] = r }
+        messages[r.code, default: []].insert(r.message)
+    }
+    return order.compactMap { code in
+        guard let r = first[code] else { return nil }
+        let more = (messages[code]?.count ?? 1) - 1
+        return more > 0 ? Reason(code, "\(r.message) (and \(more) more like it)") : r
+    }
+}
+
+extension MoveKind {
+    var ladderIndex: Int {
+        switch self {
+        case .live: 0
+        case .reboot: 1
+        case .cold: 2
+        case .manual: 3
+        }
+    }
+}
+
+extension MoveProfile {
+    /// `targetProblems(host).isEmpty`, without building messages.
+    func accepts(_ host: HostInfo) -> Bool {
+        guard host.takesNew else { return false }
+        for (pool, _) in pools where host.pools[pool] == nil { return false }
+        for v in localVolumes { if let pool = host.pools[v.pool], pool.volumes.contains(v.volume) { return false } }
+        for v in attachVolumes { if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) { return false } }
+        for (net, _) in networks where !host.networks.contains(net) { return false }
+        for (br, _) in bridges where !host.bridges.contains(br) { return false }
+        return true
+    }
+
+    /// `evaluate(from:to:).kind`, without building messages.
+    func bestRung(from source: HostInfo, to target: HostInfo) -> MoveKind? {
+        for rung in rungs where allowed.contains(rung) && (sourceRefusals[rung] ?? []).isEmpty {
+            if rung == .live, hostPassthrough, let a = source.cpuModel, let b = target.cpuModel, a != b { continue }
+            return rung
+        }
+        return nil
+    }
+
+    /// Whether some rung could work on some target: false when the instance's own side
+    /// refuses every rung.
+    var anyRungPossible: Bool {
+        rungs.contains { rung in
+            allowed.contains(rung) && (sourceRefusals[rung] ?? []).isEmpty
+        }
+    }
+}

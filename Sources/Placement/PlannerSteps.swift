@@ -1,0 +1,116 @@
+/// The steps of a move. A move through a relay host is two hops, each a complete move; the
+/// file's overrides (config, devices, lifecycle) are applied on the final hop only.
+
+/// One hop of a move.
+struct Hop: Sendable {
+    let kind: MoveKind
+    let from: String
+    let to: String
+    let first: Bool
+    let final: Bool
+}
+
+/// Whether the domain runs after a hop, given whether it ran before.
+func runningAfter(_ kind: MoveKind, runningBefore: Bool, final: Bool, desired: LifecycleState?) -> Bool {
+    switch kind {
+    case .live, .reboot:
+        return true
+    case .cold:
+        return final && desired == .running
+    case .manual:
+        switch desired {
+        case .stopped?: return false
+        case .running?: return final || runningBefore
+        case nil: return runningBefore
+        }
+    }
+}
+
+/// The steps of one hop.
+func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBefore: Bool,
+               policy: PolicySpec, fleetName: String) -> [Step] {
+    let domain = s.domain
+    let desired = s.desired
+    let running = runningAfter(hop.kind, runningBefore: runningBefore, final: hop.final, desired: desired.state)
+    // Autostart is a host-side setting that no move carries over: set it again on the target.
+    let autostart = hop.final ? (desired.config.autostart ?? domain.autostart) : domain.autostart
+    let corrections = hop.final ? s.drift.items.filter { if case .autostart = $0 { false } else { true } } : []
+    let (from, to) = (hop.from, hop.to)
+    let transfers = p.localVolumes.map { Step.transferVolume(pool: $0.pool, volume: $0.volume, from: from, to: to) }
+    func config(running: Bool, skipMetadata: Bool = false) -> [Step] {
+        corrections.compactMap { item in
+            if skipMetadata, case .metadata = item { return nil }
+            return item.step(host: to, running: running, fleet: fleetName, tags: s.drift.tags)
+        }
+    }
+    let shutdown = Step.shutdown(host: from, timeoutSeconds: policy.shutdownTimeoutSeconds, forceOff: policy.forceOff)
+
+    var steps: [Step] = [.record(host: from)]
+    switch hop.kind {
+    case .live:
+        let live = desired.live
+        steps.append(.migrateLive(LiveMigration(
+            from: from, to: to, maxDowntimeMs: live.maxDowntimeMs, bandwidthMiBps: live.bandwidthMiBps,
+            timeoutSeconds: live.timeoutSeconds, onTimeout: live.onTimeout, autoConverge: live.autoConverge,
+            copyDisks: p.localVolumes.map(\.target).sorted())))
+        steps += config(running: true)
+        if autostart { steps.append(.setAutostart(host: to, enabled: true)) }
+    case .reboot, .cold:
+        if runningBefore { steps.append(shutdown) }
+        steps += transfers
+        steps.append(.defineOnTarget(host: to, from: from))
+        steps.append(.undefineSource(host: from))
+        steps += config(running: false)
+        if autostart { steps.append(.setAutostart(host: to, enabled: true)) }
+        if running { steps.append(.start(host: to)) }
+    case .manual:
+        let boot = p.boot
+        if policy.backups && hop.first {
+            for d in domain.storageDisks {
+                if let pool = d.pool, let volume = d.volume {
+                    steps.append(.backupVolume(host: from, pool: pool, volume: volume, backup: "\(volume).virtplace-backup"))
+                }
+            }
+        }
+        if runningBefore { steps.append(shutdown) }
+        steps += transfers
+        if let boot, let pool = boot.pool, let volume = boot.volume {
+            steps.append(.recreate(host: to, from: from, bootPool: pool, bootVolume: volume))
+        }
+        for d in domain.storageDisks where d.target != boot?.target {
+            if let pool = d.pool, let volume = d.volume {
+                steps.append(.attachDisk(host: to, disk: DiskAttachment(key: nil, target: d.target, pool: pool, volume: volume,
+                                                                        bus: d.bus, readOnly: d.readOnly), applies: .restart))
+            }
+        }
+        for n in domain.nics where n.type == "network" || n.type == "bridge" {
+            steps.append(.attachNIC(host: to, nic: NICAttachment(key: nil, network: n.network, bridge: n.bridge,
+                                                                 mac: n.mac, model: n.model), applies: .restart))
+        }
+        steps += config(running: false, skipMetadata: true)
+        steps.append(.setMetadata(host: to, fleet: fleetName, tags: hop.final ? s.drift.tags : domain.tags))
+        if autostart { steps.append(.setAutostart(host: to, enabled: true)) }
+        steps.append(.undefineSource(host: from))
+        if running { steps.append(.start(host: to)) }
+    }
+    // The source copy of a transferred volume is kept, never deleted: it is reported after
+    // the move, and an operator removes it when they choose to.
+    return steps
+}
+
+/// The steps of an in-place correction, and the action kind it is.
+func inPlaceSteps(_ s: Subject, host: String, policy: PolicySpec, fleetName: String) -> (kind: ActionKind, steps: [Step], reasons: [Reason]) {
+    let drift = s.drift
+    switch drift.lifecycle {
+    case .start?:
+        let steps = drift.configSteps(host: host, running: false, fleet: fleetName) + [.start(host: host)]
+        return (.start, steps, drift.reasons(running: false, host: host))
+    case .stop?:
+        let steps = [Step.shutdown(host: host, timeoutSeconds: policy.shutdownTimeoutSeconds, forceOff: policy.forceOff)]
+            + drift.configSteps(host: host, running: false, fleet: fleetName)
+        return (.stop, steps, drift.reasons(running: false, host: host))
+    case nil:
+        let running = s.domain.isRunning
+        return (.update, drift.configSteps(host: host, running: running, fleet: fleetName), drift.reasons(running: running, host: host))
+    }
+}

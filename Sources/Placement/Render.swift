@@ -1,0 +1,214 @@
+import Foundation
+
+/// Rendering a plan for people and tools: pure functions of the plan and display options.
+/// Display options never change the plan, so what apply does never depends on them.
+
+/// An output format for `virtplace plan -o`.
+public enum PlanFormat: String, CaseIterable, Sendable {
+    /// Aligned lines, one per action, then the summary line.
+    case text
+    /// The plan itself: pretty-printed JSON with sorted keys (also the saved-plan format).
+    case json
+    /// A table for a pull-request comment, then the summary line.
+    case markdown
+}
+
+/// Renders `plan`. The result ends with a newline (print it with `terminator: ""`).
+///
+/// `color` adds ANSI colours to the text format only; `verbose` adds waves, every reason,
+/// every step, notes and unmanaged domains to the text and markdown formats. JSON is always
+/// the whole plan.
+public func render(_ plan: Plan, format: PlanFormat, color: Bool, verbose: Bool) -> String {
+    switch format {
+    case .text: renderText(plan, color: color, verbose: verbose)
+    case .json: renderJSON(plan)
+    case .markdown: renderMarkdown(plan, verbose: verbose)
+    }
+}
+
+/// `Plan: 2 live, 1 reboot, 1 update, 1 blocked; 7 unchanged.`, or, when there is nothing to
+/// do at all, `No changes. 7 instances unchanged.`
+public func summaryLine(_ plan: Plan) -> String {
+    let s = plan.summary
+    var parts = ActionKind.allCases.compactMap { kind -> String? in
+        let n = s.count(kind)
+        return n > 0 ? "\(n) \(kind.rawValue)" : nil
+    }
+    if s.deferred > 0 { parts.append("\(s.deferred) deferred") }
+    if parts.isEmpty {
+        return "No changes. \(s.unchanged) instance\(s.unchanged == 1 ? "" : "s") unchanged."
+    }
+    return "Plan: \(parts.joined(separator: ", ")); \(s.unchanged) unchanged."
+}
+
+/// The plan as JSON: sorted keys, pretty-printed, slashes unescaped. This is the saved-plan
+/// format; `decodePlan(_:)` reads it back.
+/// - Throws: `EncodingError` (not expected: a plan holds only strings, integers and booleans).
+public func encodePlan(_ plan: Plan) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    var data = try encoder.encode(plan)
+    data.append(0x0A)
+    return data
+}
+
+/// Reads a plan written by `encodePlan(_:)`.
+/// - Throws: `DecodingError` when the data is not a plan.
+public func decodePlan(_ data: Data) throws -> Plan {
+    try JSONDecoder().decode(Plan.self, from: data)
+}
+
+// MARK: - JSON
+
+private func renderJSON(_ plan: Plan) -> String {
+    guard let data = try? encodePlan(plan), let text = String(data: data, encoding: .utf8) else {
+        return "{\"error\": \"the plan could not be encoded\"}\n"
+    }
+    return text
+}
+
+// MARK: - Text
+
+/// How an action's route reads: `host1 → host2`, `host1` in place, `-` for no (single) host.
+func route(_ a: Action) -> String {
+    switch (a.from, a.to) {
+    case (let f?, let t?) where f != t: "\(f) → \(t)"
+    case (let f?, _): f
+    case (nil, let t?): "- → \(t)"
+    case (nil, nil): "-"
+    }
+}
+
+/// The reason in a few words: what causes the action; for a move, the first refused rung too;
+/// for a deferred one, why it waits. A blocked action's blockers are listed separately.
+func briefReason(_ a: Action) -> String {
+    var parts = a.causes.map(\.message)
+    if a.kind.isMove, let refused = a.refusals.first { parts.append(refused.message) }
+    if let relay = a.reasons.first(where: { $0.code == .orderRelay }) { parts.append(relay.message) }
+    if a.kind == .blocked, parts.isEmpty, let first = a.refusals.first {
+        // Nothing caused it but a blocker (not found, conflict): that is the story.
+        parts.append(first.message)
+    }
+    if a.deferred, let why = a.reasons.first(where: { $0.code == .orderDeferred }) { parts.insert(why.message, at: 0) }
+    return parts.joined(separator: "; ")
+}
+
+private func blockers(_ a: Action) -> [Reason] {
+    guard a.kind == .blocked else { return [] }
+    let listed = a.refusals
+    // A lone blocker already shown as the brief reason is not repeated.
+    if a.causes.isEmpty, listed.count == 1 { return [] }
+    return listed
+}
+
+private func ansi(_ kind: ActionKind, deferred: Bool) -> String {
+    if deferred { return "\u{1B}[2m" }
+    switch kind {
+    case .live: return "\u{1B}[32m"
+    case .reboot, .cold: return "\u{1B}[33m"
+    case .manual: return "\u{1B}[35m"
+    case .update, .start, .stop: return "\u{1B}[36m"
+    case .blocked: return "\u{1B}[31m"
+    }
+}
+
+private func pad(_ s: String, _ width: Int) -> String {
+    let n = s.count
+    return n >= width ? s : s + String(repeating: " ", count: width - n)
+}
+
+private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
+    var out: [String] = []
+    let rows = plan.actions.map { a in (kind: a.kind.rawValue, instance: a.instance, route: route(a), why: briefReason(a)) }
+    let kindWidth = rows.map(\.kind.count).max() ?? 0
+    let instanceWidth = rows.map(\.instance.count).max() ?? 0
+    let routeWidth = rows.map(\.route.count).max() ?? 0
+    let indent = String(repeating: " ", count: kindWidth + 2)
+    for (a, row) in zip(plan.actions, rows) {
+        var kind = pad(row.kind, kindWidth)
+        if color { kind = ansi(a.kind, deferred: a.deferred) + row.kind + "\u{1B}[0m" + String(repeating: " ", count: kindWidth - row.kind.count) }
+        var line = "\(kind)  \(pad(row.instance, instanceWidth))  \(pad(row.route, routeWidth))  \(row.why)"
+        while line.last == " " { line.removeLast() }
+        out.append(line)
+        for r in blockers(a) { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
+        guard verbose else { continue }
+        if a.wave > 0 { out.append("\(indent)wave \(a.wave)") }
+        if a.kind != .blocked {
+            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
+        }
+        for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(step.summary)") }
+    }
+    if verbose {
+        if !plan.notes.isEmpty {
+            if !out.isEmpty { out.append("") }
+            out.append("Notes:")
+            for n in plan.notes { out.append("  \(n.instance): \(n.message) [\(n.code.rawValue)]") }
+        }
+        if !plan.unmanaged.isEmpty {
+            if !out.isEmpty { out.append("") }
+            out.append("Unmanaged (never touched):")
+            for u in plan.unmanaged { out.append("  \(u.name) on \(u.host)") }
+        }
+    }
+    if !out.isEmpty { out.append("") }
+    out.append(summaryLine(plan))
+    return out.joined(separator: "\n") + "\n"
+}
+
+// MARK: - Markdown
+
+private func cell(_ s: String) -> String {
+    var r = ""
+    for c in s {
+        switch c {
+        case "|": r += "\\|"
+        case "<": r += "&lt;"
+        case ">": r += "&gt;"
+        case "\n": r += "<br>"
+        default: r.append(c)
+        }
+    }
+    return r
+}
+
+private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
+    var out: [String] = ["### virtplace plan: `\(cell(plan.fleet))`", ""]
+    if !plan.actions.isEmpty {
+        out.append("| Action | Instance | From | To | Wave | Why |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for a in plan.actions {
+            let kind = a.kind == .blocked ? "**blocked**" : (a.deferred ? "\(a.kind.rawValue) (deferred)" : a.kind.rawValue)
+            var why = cell(briefReason(a))
+            for r in blockers(a) { why += "<br>• \(cell(r.message)) (`\(r.code.rawValue)`)" }
+            let wave = a.wave > 0 ? String(a.wave) : "–"
+            out.append("| \(kind) | `\(cell(a.instance))` | \(cell(a.from ?? "–")) | \(cell(a.to ?? "–")) | \(wave) | \(why) |")
+        }
+        out.append("")
+    }
+    out.append("**\(summaryLine(plan))**")
+    if verbose {
+        let detailed = plan.actions.filter { !$0.steps.isEmpty }
+        if !detailed.isEmpty {
+            out.append("")
+            out.append("<details><summary>Steps</summary>")
+            out.append("")
+            for a in detailed {
+                out.append("**\(cell(a.instance))** (\(a.kind.rawValue), wave \(a.wave))")
+                out.append("")
+                for (n, step) in a.steps.enumerated() { out.append("\(n + 1). \(cell(step.summary))") }
+                out.append("")
+            }
+            out.append("</details>")
+        }
+        if !plan.notes.isEmpty || !plan.unmanaged.isEmpty {
+            out.append("")
+            out.append("<details><summary>Notes</summary>")
+            out.append("")
+            for n in plan.notes { out.append("- `\(cell(n.instance))`: \(cell(n.message)) (`\(n.code.rawValue)`)") }
+            for u in plan.unmanaged { out.append("- `\(cell(u.name))` on \(cell(u.host)): unmanaged, never touched") }
+            out.append("")
+            out.append("</details>")
+        }
+    }
+    return out.joined(separator: "\n") + "\n"
+}

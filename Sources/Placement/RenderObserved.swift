@@ -1,0 +1,57 @@
+/// `observe` as text: one block per host (address, fault domain, capacity, reachability), then
+/// a table of its domains. Pure.
+public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [], style: (String, TextStyle) -> String = { s, _ in s }) -> String {
+    var out: [String] = []
+    for host in fleet.hosts {
+        let fd = host.faultDomain.map { "  fault domain \($0)" } ?? ""
+        if !host.reachable {
+            out.append(style(host.name, .bold) + "  \(host.uri)\(fd)  " + style("unreachable", .red) + ": \(host.error ?? "no answer")")
+            out.append("")
+            continue
+        }
+        let used = host.domains.filter { $0.state == "running" || $0.state == "paused" }
+        let usedMiB = used.reduce(0) { $0 + $1.memoryMiB }
+        let usedVcpus = used.reduce(0) { $0 + $1.vcpus }
+        out.append(style(host.name, .bold) + "  \(host.uri)\(fd)  \(host.capacity.vcpus) CPUs, \(host.capacity.memoryMiB) MiB;"
+                   + " running: \(usedVcpus) vCPUs, \(usedMiB) MiB; \(host.domains.count) domain\(host.domains.count == 1 ? "" : "s")")
+        if host.domains.isEmpty {
+            out.append("  (no domains)")
+        } else {
+            var rows = [["NAME", "STATE", "VCPUS", "MEMORY", "DISKS", "NICS", "TAGS"]]
+            for d in host.domains {
+                let disks = d.disks.filter { $0.device == "disk" }.map { disk in
+                    if let pool = disk.pool, let vol = disk.volume { return "\(disk.target)=\(pool)/\(vol)" }
+                    return "\(disk.target)=\(disk.path ?? "?")"
+                }.joined(separator: " ")
+                let nics = d.nics.map { n in "\(n.mac ?? "?")@\(n.network ?? n.bridge ?? n.type)" }.joined(separator: " ")
+                let tags = d.tags.keys.sorted().map { "\($0)=\(d.tags[$0] ?? "")" }.joined(separator: ",")
+                let name = managedNames.isEmpty || managedNames.contains(d.name) ? d.name : d.name + " (unmanaged)"
+                rows.append([name, d.state, "\(d.vcpus)", "\(d.memoryMiB) MiB", disks.isEmpty ? "-" : disks,
+                             nics.isEmpty ? "-" : nics, tags.isEmpty ? "-" : tags])
+            }
+            out.append(contentsOf: table(rows).map { "  " + $0 })
+        }
+        out.append("")
+    }
+    let reachable = fleet.hosts.filter(\.reachable).count
+    let domains = fleet.hosts.reduce(0) { $0 + $1.domains.count }
+    out.append("\(reachable) of \(fleet.hosts.count) hosts answered; \(domains) domains.")
+    return out.joined(separator: "\n") + "\n"
+}
+
+/// Styles a renderer may ask for; the caller decides whether they become colour.
+public enum TextStyle: Sendable {
+    case bold, dim, red, green, yellow, blue, magenta, cyan
+}
+
+/// Rows padded into aligned columns (the last column is not padded).
+func table(_ rows: [[String]]) -> [String] {
+    guard let width = rows.map(\.count).max() else { return [] }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+        row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+        }.joined(separator: "  ")
+    }
+}

@@ -1,0 +1,309 @@
+/// The desired state as the operator wrote it: the types of SPEC.md's placement file.
+/// Values here are what a file says (after defaults); `DesiredInstance` is what an instance
+/// means once its profiles are merged. No type here serves the observed state or the plan.
+
+/// A whole placement: one or several documents merged.
+public struct PlacementSpec: Equatable, Sendable {
+    public var apiVersion: String
+    public var kind: String
+    public var metadata: MetadataSpec
+    public var policy: PolicySpec
+    public var storage: StorageSpec
+    public var hosts: [String: HostSpec]
+    public var profiles: [String: ProfileSpec]
+    public var instances: [String: InstanceSpec]
+
+    public init(
+        apiVersion: String = "virtplace/v1", kind: String = "Placement",
+        metadata: MetadataSpec = .init(name: ""), policy: PolicySpec = .init(),
+        storage: StorageSpec = .init(), hosts: [String: HostSpec] = [:],
+        profiles: [String: ProfileSpec] = [:], instances: [String: InstanceSpec] = [:]
+    ) {
+        self.apiVersion = apiVersion; self.kind = kind; self.metadata = metadata
+        self.policy = policy; self.storage = storage; self.hosts = hosts
+        self.profiles = profiles; self.instances = instances
+    }
+}
+
+/// `metadata:`: the fleet's name, recorded in every managed domain.
+public struct MetadataSpec: Equatable, Sendable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
+/// A kind of move an instance may be given.
+public enum MoveKind: String, CaseIterable, Codable, Sendable, Comparable {
+    case live, reboot, cold, manual
+
+    /// Ladder order: live is the least disruptive.
+    public static func < (a: MoveKind, b: MoveKind) -> Bool { a.rung < b.rung }
+
+    private var rung: Int {
+        switch self {
+        case .live: 0
+        case .reboot: 1
+        case .cold: 2
+        case .manual: 3
+        }
+    }
+}
+
+/// `policy:`: fleet-wide rules for how moves are made.
+public struct PolicySpec: Equatable, Sendable {
+    /// Move kinds used without an instance opting in; `manual` must be listed to be used.
+    public var moves: [MoveKind] = [.live, .reboot, .cold]
+    public var parallel: ParallelSpec = .init()
+    /// 0 means unlimited.
+    public var maxMovesPerRun: Int = 0
+    public var shutdownTimeoutSeconds: Int = 120
+    /// After the shutdown timeout: destroy (true) or give up on that move (false).
+    public var forceOff: Bool = false
+    /// vCPUs placed per host CPU, for capacity checks.
+    public var cpuOvercommit: Double = 4.0
+    /// Clone boot and data volumes on their host before a manual move's destructive steps.
+    public var backups: Bool = false
+    public var live: LivePolicySpec = .init()
+    public init() {}
+}
+
+/// `policy.parallel`: concurrent moves, fleet-wide and per source or target host.
+public struct ParallelSpec: Equatable, Sendable {
+    public var total: Int = 4
+    public var perHost: Int = 2
+    public init(total: Int = 4, perHost: Int = 2) { self.total = total; self.perHost = perHost }
+}
+
+/// What to do when a live migration runs past its timeout.
+public enum LiveTimeoutAction: String, Codable, Sendable, CaseIterable {
+    case abort, postcopy
+}
+
+/// Whether a live move copies disks that are not on shared storage.
+public enum CopyStorageMode: String, Codable, Sendable, CaseIterable {
+    case auto, never
+}
+
+/// `policy.live`: live-migration settings.
+public struct LivePolicySpec: Equatable, Sendable, Codable {
+    public var maxDowntimeMs: Int = 300
+    /// 0 means unlimited.
+    public var bandwidthMiBps: Int = 0
+    public var timeoutSeconds: Int = 600
+    public var onTimeout: LiveTimeoutAction = .abort
+    public var autoConverge: Bool = false
+    public var copyStorage: CopyStorageMode = .auto
+    public init() {}
+}
+
+/// An instance's `live:` overrides: only what it states replaces the policy's value.
+public struct LiveOverrideSpec: Equatable, Sendable {
+    public var maxDowntimeMs: Int?
+    public var bandwidthMiBps: Int?
+    public var timeoutSeconds: Int?
+    public var onTimeout: LiveTimeoutAction?
+    public var autoConverge: Bool?
+    public var copyStorage: CopyStorageMode?
+    public init() {}
+
+    /// The policy with these overrides applied.
+    public func applied(to base: LivePolicySpec) -> LivePolicySpec {
+        var p = base
+        if let v = maxDowntimeMs { p.maxDowntimeMs = v }
+        if let v = bandwidthMiBps { p.bandwidthMiBps = v }
+        if let v = timeoutSeconds { p.timeoutSeconds = v }
+        if let v = onTimeout { p.onTimeout = v }
+        if let v = autoConverge { p.autoConverge = v }
+        if let v = copyStorage { p.copyStorage = v }
+        return p
+    }
+}
+
+/// `storage:`.
+public struct StorageSpec: Equatable, Sendable {
+    /// Pools (same name on every host) whose volumes every host sees.
+    public var sharedPools: [String] = ["shared"]
+    /// Pools that exist on every host under the same name but hold each host's own volumes:
+    /// moves copy their volumes. A disk's pool must be named here or in `sharedPools`.
+    public var localPools: [String] = []
+    public init(sharedPools: [String] = ["shared"], localPools: [String] = []) {
+        self.sharedPools = sharedPools; self.localPools = localPools
+    }
+}
+
+/// A host's administrative state.
+public enum HostState: String, Codable, Sendable, CaseIterable {
+    /// Takes instances.
+    case active
+    /// Keeps what it has; nothing new is placed here.
+    case cordoned
+    /// Evacuated: everything on it moves elsewhere.
+    case drained
+}
+
+/// `hosts.NAME`.
+public struct HostSpec: Equatable, Sendable {
+    public var uri: String
+    public var faultDomain: String?
+    public var labels: [String: String]
+    public var state: HostState
+    /// Overrides what the host reports; either part may be left out.
+    public var capacity: CapacitySpec?
+
+    public init(uri: String, faultDomain: String? = nil, labels: [String: String] = [:],
+                state: HostState = .active, capacity: CapacitySpec? = nil) {
+        self.uri = uri; self.faultDomain = faultDomain; self.labels = labels
+        self.state = state; self.capacity = capacity
+    }
+}
+
+/// `hosts.NAME.capacity`.
+public struct CapacitySpec: Equatable, Sendable {
+    public var vcpus: Int?
+    public var memoryMiB: Int?
+    public init(vcpus: Int? = nil, memoryMiB: Int? = nil) { self.vcpus = vcpus; self.memoryMiB = memoryMiB }
+}
+
+/// `config:` of a profile or an instance: every field optional; instance values override
+/// profile values, later profiles override earlier ones.
+public struct ConfigSpec: Equatable, Sendable {
+    public var vcpus: Int?
+    public var memoryMiB: Int?
+    public var autostart: Bool?
+    /// Kept in the domain's virtplace metadata; merged key by key.
+    public var tags: [String: String]?
+    public init(vcpus: Int? = nil, memoryMiB: Int? = nil, autostart: Bool? = nil, tags: [String: String]? = nil) {
+        self.vcpus = vcpus; self.memoryMiB = memoryMiB; self.autostart = autostart; self.tags = tags
+    }
+
+    /// `other` over `self`: what `other` states wins; tags merge key by key.
+    public func overlaid(by other: ConfigSpec) -> ConfigSpec {
+        var c = self
+        if let v = other.vcpus { c.vcpus = v }
+        if let v = other.memoryMiB { c.memoryMiB = v }
+        if let v = other.autostart { c.autostart = v }
+        if let t = other.tags { c.tags = (c.tags ?? [:]).merging(t) { _, new in new } }
+        return c
+    }
+}
+
+/// A device of a profile or instance, by key (`root`, `eth0`).
+public enum DeviceSpec: Equatable, Sendable {
+    case disk(DiskSpec)
+    case nic(NICSpec)
+    /// Removes a device of the same key that a profile added.
+    case none
+}
+
+/// `type: disk`: a volume in a pool.
+public struct DiskSpec: Equatable, Sendable {
+    public var pool: String
+    public var volume: String
+    /// The boot volume (what a manual move recreates the instance from).
+    public var boot: Bool
+    /// Guest bus (`virtio`, `sata`, `scsi`); left out: virtio.
+    public var bus: String?
+    public var readOnly: Bool
+    public init(pool: String, volume: String, boot: Bool = false, bus: String? = nil, readOnly: Bool = false) {
+        self.pool = pool; self.volume = volume; self.boot = boot; self.bus = bus; self.readOnly = readOnly
+    }
+}
+
+/// `type: nic`: an interface on a libvirt network or a host bridge.
+public struct NICSpec: Equatable, Sendable {
+    public var network: String?
+    public var bridge: String?
+    /// Lower case, `52:54:00:12:34:56`; left out: NICs are matched by network or bridge.
+    public var mac: String?
+    public var model: String?
+    public init(network: String? = nil, bridge: String? = nil, mac: String? = nil, model: String? = nil) {
+        self.network = network; self.bridge = bridge; self.mac = mac; self.model = model
+    }
+}
+
+/// The lifecycle an instance should have.
+public enum LifecycleState: String, Codable, Sendable, CaseIterable {
+    case running, stopped
+}
+
+/// `profiles.NAME`.
+public struct ProfileSpec: Equatable, Sendable {
+    public var config: ConfigSpec
+    public var devices: [String: DeviceSpec]
+    public init(config: ConfigSpec = .init(), devices: [String: DeviceSpec] = [:]) {
+        self.config = config; self.devices = devices
+    }
+}
+
+/// `instances.NAME`: the key is the libvirt domain name.
+public struct InstanceSpec: Equatable, Sendable {
+    public var host: String?
+    public var faultDomain: String?
+    public var spread: String?
+    public var profiles: [String]
+    public var config: ConfigSpec
+    public var devices: [String: DeviceSpec]
+    /// Left out: the lifecycle state is left as it is.
+    public var state: LifecycleState?
+    /// Overrides `policy.moves`.
+    public var moves: [MoveKind]?
+    public var live: LiveOverrideSpec?
+
+    public init(host: String? = nil, faultDomain: String? = nil, spread: String? = nil,
+                profiles: [String] = [], config: ConfigSpec = .init(), devices: [String: DeviceSpec] = [:],
+                state: LifecycleState? = nil, moves: [MoveKind]? = nil, live: LiveOverrideSpec? = nil) {
+        self.host = host; self.faultDomain = faultDomain; self.spread = spread
+        self.profiles = profiles; self.config = config; self.devices = devices
+        self.state = state; self.moves = moves; self.live = live
+    }
+}
+
+/// An instance as it is meant once profiles are merged: what the planner works from.
+public struct DesiredInstance: Equatable, Sendable {
+    public var name: String
+    public var host: String?
+    public var faultDomain: String?
+    public var spread: String?
+    public var config: ConfigSpec
+    /// Devices after merging, `none` entries removed; sorted by key when iterated via `deviceKeys`.
+    public var devices: [String: DeviceSpec]
+    public var state: LifecycleState?
+    public var moves: Set<MoveKind>
+    public var live: LivePolicySpec
+
+    public var deviceKeys: [String] { devices.keys.sorted() }
+    /// The disk marked `boot: true`, if any.
+    public var bootDisk: (key: String, disk: DiskSpec)? {
+        for key in deviceKeys { if case .disk(let d) = devices[key], d.boot { return (key, d) } }
+        return nil
+    }
+}
+
+extension PlacementSpec {
+    /// Profiles in order, then the instance: config overlaid field by field, devices merged by
+    /// key (a `none` device removes what a profile added), moves and live settings from the
+    /// policy unless the instance overrides them. Unknown profiles are skipped (validation
+    /// reports them).
+    public func desired(_ name: String) -> DesiredInstance? {
+        guard let spec = instances[name] else { return nil }
+        var config = ConfigSpec()
+        var devices: [String: DeviceSpec] = [:]
+        for p in spec.profiles {
+            guard let profile = profiles[p] else { continue }
+            config = config.overlaid(by: profile.config)
+            devices.merge(profile.devices) { _, new in new }
+        }
+        config = config.overlaid(by: spec.config)
+        devices.merge(spec.devices) { _, new in new }
+        devices = devices.filter { $0.value != .none }
+        return DesiredInstance(
+            name: name, host: spec.host, faultDomain: spec.faultDomain, spread: spec.spread,
+            config: config, devices: devices, state: spec.state,
+            moves: Set(spec.moves ?? policy.moves),
+            live: spec.live?.applied(to: policy.live) ?? policy.live)
+    }
+
+    /// Every instance, resolved, sorted by name.
+    public var desiredInstances: [DesiredInstance] {
+        instances.keys.sorted().compactMap { desired($0) }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Placement
+
+/// Where a command writes, and how: the only place that prints.
+struct Console: Sendable {
+    var color: Bool
+    var stdoutIsTerminal: Bool
+    var stdinIsTerminal: Bool
+    var verbose: Bool
+    var quiet: Bool
+
+    init(environment: [String: String], noColor: Bool, verbose: Bool, quiet: Bool) {
+        stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
+        stdinIsTerminal = isatty(STDIN_FILENO) == 1
+        color = stdoutIsTerminal && !noColor && environment["NO_COLOR"].map(\.isEmpty) != false
+            && environment["TERM"] != "dumb"
+        self.verbose = verbose
+        self.quiet = quiet
+    }
+
+    /// Standard output, as is.
+    func out(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// A line on standard output.
+    func line(_ text: String = "") { out(text + "\n") }
+
+    /// A line on standard error.
+    func err(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// A progress or information line on standard error, unless `--quiet`.
+    func info(_ text: String) { if !quiet { err(text) } }
+
+    func style(_ text: String, _ code: ANSI) -> String {
+        color ? "\u{1B}[\(code.rawValue)m\(text)\u{1B}[0m" : text
+    }
+}
+
+/// The ANSI styles we use.
+enum ANSI: String, Sendable {
+    case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
+}
+
+extension Console {
+    /// A style function for the pure renderers: colour only when this console has it.
+    var textStyle: @Sendable (String, TextStyle) -> String {
+        let color = self.color
+        return { text, style in
+            guard color else { return text }
+            let code: String = switch style {
+            case .bold: "1"
+            case .dim: "2"
+            case .red: "31"
+            case .green: "32"
+            case .yellow: "33"
+            case .blue: "34"
+            case .magenta: "35"
+            case .cyan: "36"
+            }
+            return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+import Placement
+
+/// `virtplace observe`: what runs where, as libvirt reports it.
+struct ObserveCommand: Command {
+    static let name = "observe"
+    static let abstract = "show what runs where, as libvirt reports it"
+    static let usage = ["observe -f PATH... [-o text|json]"]
+    static let options: [OptionSpec] = [
+        fileOption,
+        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'"),
+    ]
+    static let discussion = """
+    Connects to every host of the placement in parallel. A host that does not answer is shown
+    as unreachable with the reason, and the others are still listed. Exit 0 when at least one
+    host answered, 1 when none did (or the placement is invalid).
+    """
+
+    var files: [String]
+    var format: String
+
+    init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
+        try rejectPositionals(arguments, command: Self.name)
+        files = try requireFiles(arguments, command: Self.name)
+        format = try outputFormat(arguments, allowed: ["text", "json"], command: Self.name)
+    }
+
+    func run(_ context: CommandContext) async throws -> ExitCode {
+        let spec = try loadPlacement(files, context: context).spec
+        context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
+        let fleet = await observeFleet(spec)
+        if format == "json" {
+            context.console.out(try encodeObserved(fleet))
+        } else {
+            context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
+        }
+        guard fleet.hosts.contains(where: \.reachable) || fleet.hosts.isEmpty else {
+            throw CLIError(message: "no host answered")
+        }
+        return .success
+    }
+}
+
+/// An observed fleet as a snapshot: pretty JSON with sorted keys and a final newline.
+func encodeObserved(_ fleet: ObservedFleet) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(fleet), as: UTF8.self) + "\n"
+}

@@ -1,0 +1,210 @@
+/// How scalars become typed values: by what the model asks for, never by guessing.
+///
+/// A `String` takes any scalar that is not null; `Bool`, integers and floating-point numbers
+/// take only plain (unquoted) scalars, or ones tagged with their type (`!!int "5"`).
+enum Scalars {
+    static let booleans: [String: Bool] = [
+        "true": true, "True": true, "TRUE": true, "false": false, "False": false, "FALSE": false,
+    ]
+
+    /// How a node reads in "found …" messages: `'yes'`, `quoted '5'`, `null`, `a mapping`.
+    static func describe(_ node: YAMLNode) -> String {
+        switch node.content {
+        case .mapping: return "a mapping"
+        case .sequence: return "a sequence"
+        case .scalar(let text, let style):
+            if node.isNull { return "null" }
+            let shown = "'\(excerpt(text))'"
+            switch style {
+            case .plain: return node.tag == YAMLTag.str ? "the string \(shown)" : shown
+            case .singleQuoted, .doubleQuoted: return "quoted \(shown)"
+            case .literal, .folded: return "the block scalar \(shown)"
+            }
+        }
+    }
+
+    /// At most 40 characters of a scalar, one line, for a message.
+    static func excerpt(_ text: String) -> String {
+        var result = ""
+        var count = 0
+        for character in text.unicodeScalars {
+            if count == 40 {
+                result += "…"
+                break
+            }
+            switch character {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default: result.unicodeScalars.append(character)
+            }
+            count += 1
+        }
+        return result
+    }
+
+    /// Whether a scalar is written as a plain, untagged one, or carries one of `tags`.
+    static func isTyped(_ node: YAMLNode, style: YAMLNode.ScalarStyle, as tags: String...) -> Bool {
+        if let tag = node.tag { return tags.contains(tag) }
+        return style == .plain
+    }
+
+    /// The message for a tag the decoder does not understand, or nil when it is fine.
+    static func unsupportedTag(_ node: YAMLNode) -> String? {
+        guard let tag = node.tag else { return nil }
+        switch tag {
+        case YAMLTag.nonSpecific, YAMLTag.str, YAMLTag.null, YAMLTag.bool, YAMLTag.int, YAMLTag.float,
+            YAMLTag.map, YAMLTag.seq:
+            return nil
+        default:
+            let shown = tag.hasPrefix(YAMLTag.prefix) ? "!!" + tag.dropFirst(YAMLTag.prefix.count) : tag
+            return "unsupported tag '\(shown)'"
+        }
+    }
+
+    static func string(_ node: YAMLNode) -> Result<String, ScalarMismatch> {
+        guard case .scalar(let text, _) = node.content, !node.isNull else {
+            return .failure("expected a string, found \(describe(node))")
+        }
+        return .success(text)
+    }
+
+    static func bool(_ node: YAMLNode) -> Result<Bool, ScalarMismatch> {
+        if case .scalar(let text, let style) = node.content, !node.isNull,
+            isTyped(node, style: style, as: YAMLTag.bool), let value = booleans[text]
+        {
+            return .success(value)
+        }
+        return .failure("expected true or false, found \(describe(node))")
+    }
+
+    static func integer<T: FixedWidthInteger>(_ node: YAMLNode, as type: T.Type) -> Result<T, ScalarMismatch> {
+        guard case .scalar(let text, let style) = node.content, !node.isNull,
+            isTyped(node, style: style, as: YAMLTag.int), let value = parseInteger(text)
+        else {
+            return .failure("expected an integer, found \(describe(node))")
+        }
+        guard let exact = value.flatMap({ T(exactly: $0) }) else {
+            return .failure("integer \(text) is out of range (\(T.min)...\(T.max))")
+        }
+        return .success(exact)
+    }
+
+    /// A decimal integer (`[-+]?[0-9]+`): nil when the text is not one, `.some(nil)` when it
+    /// is one too large for any supported type.
+    static func parseInteger(_ text: String) -> Int128?? {
+        var utf8 = text.utf8[...]
+        var negative = false
+        if let sign = utf8.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            utf8 = utf8.dropFirst()
+        }
+        guard !utf8.isEmpty else { return nil }
+        var value: Int128 = 0
+        var overflow = false
+        for byte in utf8 {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            if overflow { continue }
+            // Accumulate on the side of the sign, so that the most negative value fits.
+            let digit = Int128(byte - UInt8(ascii: "0"))
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+            if o1 || o2 { overflow = true } else { value = sum }
+        }
+        if overflow { return .some(nil) }
+        return .some(value)
+    }
+
+    static func floating<T: BinaryFloatingPoint & LosslessStringConvertible>(
+        _ node: YAMLNode, as type: T.Type
+    ) -> Result<T, ScalarMismatch> {
+        guard case .scalar(let text, let style) = node.content, !node.isNull,
+            isTyped(node, style: style, as: YAMLTag.float, YAMLTag.int)
+        else {
+            return .failure("expected a number, found \(describe(node))")
+        }
+        switch text {
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .success(T.infinity)
+        case "-.inf", "-.Inf", "-.INF": return .success(-T.infinity)
+        case ".nan", ".NaN", ".NAN": return .success(T.nan)
+        default: break
+        }
+        guard isDecimalNumber(text), let value = T(text) else {
+            return .failure("expected a number, found \(describe(node))")
+        }
+        guard value.isFinite else { return .failure("number \(text) is out of range") }
+        return .success(value)
+    }
+
+    /// YAML 1.2 core floats: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+    static func isDecimalNumber(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var i = 0
+        func digits() -> Int {
+            let start = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") { i += 1 }
+            return i - start
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
+        let whole = digits()
+        var fraction = 0
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            fraction = digits()
+        }
+        guard whole > 0 || fraction > 0 else { return false }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return i == bytes.count
+    }
+}
+
+/// Types the decoder reads straight from a scalar, without going through `init(from:)`.
+protocol ScalarDecodable: Decodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<Self, ScalarMismatch>
+}
+
+extension String: ScalarDecodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<String, ScalarMismatch> { Scalars.string(node) }
+}
+
+extension Bool: ScalarDecodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<Bool, ScalarMismatch> { Scalars.bool(node) }
+}
+
+extension Double: ScalarDecodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<Double, ScalarMismatch> { Scalars.floating(node, as: Double.self) }
+}
+
+extension Float: ScalarDecodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<Float, ScalarMismatch> { Scalars.floating(node, as: Float.self) }
+}
+
+extension FixedWidthInteger where Self: Decodable {
+    static func fromScalar(_ node: YAMLNode) -> Result<Self, ScalarMismatch> { Scalars.integer(node, as: Self.self) }
+}
+
+extension Int: ScalarDecodable {}
+extension Int8: ScalarDecodable {}
+extension Int16: ScalarDecodable {}
+extension Int32: ScalarDecodable {}
+extension Int64: ScalarDecodable {}
+extension Int128: ScalarDecodable {}
+extension UInt: ScalarDecodable {}
+extension UInt8: ScalarDecodable {}
+extension UInt16: ScalarDecodable {}
+extension UInt32: ScalarDecodable {}
+extension UInt64: ScalarDecodable {}
+extension UInt128: ScalarDecodable {}
+
+/// Why a scalar is not the value the model expects: the message, written as a string.
+struct ScalarMismatch: Error, ExpressibleByStringInterpolation {
+    let message: String
+
+    init(stringLiteral value: String) {
+        self.message = value
+    }
+}

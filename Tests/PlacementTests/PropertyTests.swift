@@ -1,0 +1,296 @@
+import Foundation
+import Testing
+@testable import Placement
+
+extension SplitMix64 {
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[int(0...(xs.count - 1))] }
+}
+
+/// How hostile a random fleet is.
+enum FleetMode: String, Sendable, CaseIterable {
+    /// Every blocker and drift, unreachable hosts, conflicts, tight capacity.
+    case harsh
+    /// Reachable hosts with room; few blockers: most plans run to the end.
+    case benign
+    /// Full hosts whose instances are pinned to each other's hosts: swaps, relays, unorderable moves.
+    case swaps
+}
+
+/// One generated case.
+struct Gen: Sendable, CustomTestStringConvertible {
+    let mode: FleetMode
+    let seed: UInt64
+    var testDescription: String { "\(mode.rawValue) #\(seed)" }
+    func fleet(maxMoves: Int = 0) -> (PlacementSpec, ObservedFleet) {
+        mode == .swaps ? swapFleet(seed: seed, maxMoves: maxMoves) : randomFleet(seed: seed, maxMoves: maxMoves, harsh: mode == .harsh)
+    }
+}
+
+let gens: [Gen] = FleetMode.allCases.flatMap { mode in (1...100).map { Gen(mode: mode, seed: UInt64($0)) } }
+
+/// Full hosts; some instances pinned to the next host round the ring; sometimes a spare host.
+func swapFleet(seed: UInt64, maxMoves: Int = 0) -> (PlacementSpec, ObservedFleet) {
+    var rng = SplitMix64(seed: seed)
+    let n = rng.int(2...5)
+    let perHost = rng.int(1...3)
+    var hosts: [ObservedHost] = []
+    var instances: [String: InstanceSpec] = [:]
+    let shift = rng.int(1...(n - 1 > 0 ? n - 1 : 1))
+    for h in 0..<n {
+        var domains: [ObservedDomain] = []
+        for k in 0..<perHost {
+            let name = "s\(h)-\(k)"
+            domains.append(dom(name, mem: 1024))
+            instances[name] = rng.chance(0.7) ? InstanceSpec(host: "h\((h + shift) % n)") : InstanceSpec()
+        }
+        hosts.append(host("h\(h)", fd: "fd-\(h)", cpus: 16, mem: 1024 * perHost, domains: domains))
+    }
+    if rng.chance(0.5) { hosts.append(host("h\(n)", fd: "fd-\(n)", cpus: 16, mem: 1024 * rng.int(1...2))) }
+    var p = PolicySpec()
+    p.parallel = ParallelSpec(total: rng.int(1...4), perHost: rng.int(1...2))
+    p.maxMovesPerRun = maxMoves
+    let observed = ObservedFleet(hosts: hosts)
+    return (spec(observed, instances: instances, policy: p), observed)
+}
+
+/// A random but plausible fleet and desired state: hosts in three fault domains, some drained,
+/// cordoned or unreachable; instances with every kind of blocker and drift, mostly within capacity.
+func randomFleet(seed: UInt64, maxMoves: Int = 0, harsh: Bool = true) -> (PlacementSpec, ObservedFleet) {
+    var rng = SplitMix64(seed: seed)
+    let rare = harsh ? 1.0 : 0.0
+    let hostCount = rng.int(3...7)
+    let instanceCount = rng.int(4...24)
+    var hosts: [ObservedHost] = []
+    var specHosts: [String: HostSpec] = [:]
+    for i in 0..<hostCount {
+        let name = "h\(i)"
+        let fd = "fd-\(i % 3)"
+        var networks = [ObservedNetwork(name: "default", active: true, bridge: "virbr0")]
+        if rng.chance(0.7) { networks.append(ObservedNetwork(name: "backend", active: true, bridge: "virbr1")) }
+        hosts.append(host(name, fd: fd, cpus: harsh ? rng.int(2...8) : rng.int(8...16), mem: 1024 * rng.int(harsh ? 4...16 : 12...24),
+                          cpuModel: rng.pick(["A", "B"]), reachable: rng.chance(1 - 0.07 * rare), networks: networks))
+        let state: HostState = rng.chance(0.12) ? .drained : (rng.chance(0.1) ? .cordoned : .active)
+        var capacity: CapacitySpec?
+        if rng.chance(0.1) { capacity = CapacitySpec(memoryMiB: 1024 * rng.int(2...8)) }
+        specHosts[name] = HostSpec(uri: "qemu:///\(name)", faultDomain: fd, state: state, capacity: capacity)
+    }
+    var instances: [(String, InstanceSpec)] = []
+    var used = [Int](repeating: 0, count: hostCount)
+    for i in 0..<instanceCount {
+        let name = "vm-\(i)"
+        let mem = rng.pick([512, 1024, 2048])
+        var h = rng.int(0...(hostCount - 1))
+        for _ in 0..<4 where used[h] + mem > hosts[h].capacity.memoryMiB { h = rng.int(0...(hostCount - 1)) }
+        used[h] += mem
+        var disks = [rng.chance(0.2) ? localDisk(name) : sharedDisk(name)]
+        if rng.chance(0.1) { disks.append(sharedDisk("\(name)-data", target: "vdb")) }
+        var nics = [nic(name)]
+        if rng.chance(0.1) { nics.append(nic(name, index: 1, network: "backend")) }
+        let state = rng.chance(0.05 * rare) ? "paused" : (rng.chance(0.2) ? "shutoff" : "running")
+        let vcpus = rng.int(1...3)
+        var d = dom(name, state: state, vcpus: vcpus, mem: mem, disks: disks, nics: nics,
+                    hostdevs: rng.chance(harsh ? 0.1 : 0.03) ? [ObservedHostdev(type: "pci", address: "0000:0\(i % 10):00.0")] : [],
+                    tpm: rng.chance(0.05), snapshots: rng.chance(harsh ? 0.05 : 0.01) ? 1 : 0, autostart: rng.chance(0.3),
+                    cpuMode: rng.chance(0.15) ? "host-passthrough" : nil, fleet: rng.chance(0.1) ? nil : "lab",
+                    tags: rng.chance(0.2) ? ["tier": "db"] : [:], maxVcpus: vcpus + rng.int(0...2), maxMem: mem * rng.int(1...2))
+        if rng.chance(0.05 * rare) { d.persistent = false }
+        hosts[h].domains.append(d)
+        if rng.chance(0.04 * rare) {
+            // Also defined on another host: a conflict.
+            let other = (h + 1) % hostCount
+            hosts[other].domains.append(d)
+        }
+        var inst = InstanceSpec()
+        let r = rng.int(0...99)
+        if r < 30 { inst.host = "h\(rng.int(0...(hostCount - 1)))" } else if r < 50 { inst.faultDomain = "fd-\(rng.int(0...2))" }
+        if inst.host == nil, inst.faultDomain == nil, rng.chance(0.3) { inst.spread = rng.pick(["g0", "g1"]) }
+        if rng.chance(0.2) { inst.config.vcpus = rng.int(1...4) }
+        if rng.chance(0.2) { inst.config.memoryMiB = rng.pick([512, 1024, 2048, 3072]) }
+        if rng.chance(0.1) { inst.config.autostart = rng.chance(0.5) }
+        if rng.chance(0.1) { inst.config.tags = ["tier": rng.pick(["web", "db"])] }
+        if rng.chance(0.1) { inst.state = rng.pick([.running, .stopped]) }
+        if rng.chance(0.05) { inst.devices["eth9"] = .nic(NICSpec(network: "default", mac: "52:54:00:ff:00:\(String(i, radix: 16))")) }
+        if rng.chance(0.15) { inst.moves = [.live, .reboot, .cold, .manual] } else if rng.chance(0.15) { inst.moves = rng.pick([[.live], [.reboot, .cold], [.cold]]) }
+        instances.append((name, inst))
+    }
+    if rng.chance(0.1 * rare) { instances.append(("ghost", InstanceSpec())) }
+    // Unmanaged domains take room too.
+    if rng.chance(0.5) { hosts[0].domains.append(dom("stray", mem: 512)) }
+    var p = PolicySpec()
+    p.parallel = ParallelSpec(total: rng.int(1...4), perHost: rng.int(1...3))
+    p.cpuOvercommit = harsh ? rng.pick([1.0, 2.0, 4.0]) : rng.pick([2.0, 4.0])
+    p.maxMovesPerRun = maxMoves
+    p.live.copyStorage = rng.chance(0.2) ? .never : .auto
+    // Insert in a random order: the plan must not depend on dictionary history.
+    var dict: [String: InstanceSpec] = [:]
+    for (n, s) in instances.shuffled(using: &rng) { dict[n] = s }
+    let desired = PlacementSpec(metadata: MetadataSpec(name: "lab"), policy: p, storage: StorageSpec(sharedPools: ["shared"]),
+                                hosts: specHosts, instances: dict)
+    return (desired, ObservedFleet(hosts: hosts))
+}
+
+
+/// Capacity per host as the planner sees it.
+func capacities(_ desired: PlacementSpec, _ observed: ObservedFleet) -> [String: (mem: Int, vcpus: Int)] {
+    var result: [String: (mem: Int, vcpus: Int)] = [:]
+    for h in observed.hosts {
+        let cpus = desired.hosts[h.name]?.capacity?.vcpus ?? h.capacity.vcpus
+        let mem = desired.hosts[h.name]?.capacity?.memoryMiB ?? h.capacity.memoryMiB
+        result[h.name] = (mem, Int((Double(cpus) * desired.policy.cpuOvercommit).rounded(.down)))
+    }
+    return result
+}
+
+/// Replays the waves: no host that receives anything exceeds its capacity during a wave, and
+/// the parallel limits hold.
+func checkWaves(_ plan: Plan, _ desired: PlacementSpec, _ observed: ObservedFleet, seed: UInt64) {
+    let cap = capacities(desired, observed)
+    var usage: [String: (mem: Int, vcpus: Int)] = [:]
+    var domains: [String: ObservedDomain] = [:]
+    for h in observed.hosts where h.reachable {
+        for d in h.domains {
+            let f = d.footprint
+            usage[h.name, default: (0, 0)].mem += f.memoryMiB
+            usage[h.name, default: (0, 0)].vcpus += f.vcpus
+            domains[d.name] = d
+        }
+    }
+    for (w, wave) in plan.waves.enumerated() {
+        var incoming: [String: (mem: Int, vcpus: Int)] = [:]
+        var release: [(String, Int, Int)] = []
+        var perHost: [String: Int] = [:]
+        var moves = 0
+        for a in wave {
+            guard let d = domains[a.instance], let desiredInstance = desired.desired(a.instance),
+                  let from = a.from, let to = a.to else { continue }
+            let now = d.footprint
+            if a.kind.isMove {
+                moves += 1
+                perHost[from, default: 0] += 1
+                perHost[to, default: 0] += 1
+                let firstHop = a.reasons.contains { $0.code == .orderRelay && $0.message.hasPrefix("first hop") }
+                let needMem = firstHop ? now.memoryMiB : (desiredInstance.config.memoryMiB ?? now.memoryMiB)
+                let needCPU = firstHop ? now.vcpus : (desiredInstance.config.vcpus ?? now.vcpus)
+                incoming[to, default: (0, 0)].mem += needMem
+                incoming[to, default: (0, 0)].vcpus += needCPU
+                release.append((from, now.memoryMiB, now.vcpus))
+            } else {
+                let delta = computeDrift(desiredInstance, d, fleet: "lab").resourceDelta(from: d)
+                incoming[to, default: (0, 0)].mem += max(delta.memoryMiB, 0)
+                incoming[to, default: (0, 0)].vcpus += max(delta.vcpus, 0)
+                release.append((from, max(-delta.memoryMiB, 0), max(-delta.vcpus, 0)))
+            }
+        }
+        #expect(moves <= max(desired.policy.parallel.total, 1), "seed \(seed) wave \(w + 1): \(moves) moves")
+        for (h, n) in perHost { #expect(n <= max(desired.policy.parallel.perHost, 1), "seed \(seed) wave \(w + 1): \(h) in \(n) moves") }
+        for (h, inc) in incoming where inc.mem > 0 || inc.vcpus > 0 {
+            let u = usage[h] ?? (0, 0)
+            let c = cap[h] ?? (0, 0)
+            #expect(u.mem + inc.mem <= c.mem && u.vcpus + inc.vcpus <= c.vcpus,
+                    "seed \(seed) wave \(w + 1): \(h) at \(u.mem + inc.mem)/\(c.mem) MiB, \(u.vcpus + inc.vcpus)/\(c.vcpus) vCPUs")
+            usage[h, default: (0, 0)].mem += inc.mem
+            usage[h, default: (0, 0)].vcpus += inc.vcpus
+        }
+        for (h, m, c) in release {
+            usage[h, default: (0, 0)].mem -= m
+            usage[h, default: (0, 0)].vcpus -= c
+        }
+    }
+}
+
+/// Whether an instance's own constraints are met where it is (independent of the planner).
+func violatesConstraints(_ name: String, _ desired: PlacementSpec, _ observed: ObservedFleet) -> Bool {
+    guard let inst = desired.instances[name] else { return false }
+    let places = observed.hosts.filter { $0.reachable && $0.domains.contains { $0.name == name } }
+    guard places.count == 1, let here = places.first else { return true }
+    let hostSpec = desired.hosts[here.name]
+    if hostSpec?.state == .drained { return true }
+    if let pin = inst.host, pin != here.name {
+        return desired.hosts[pin]?.state == .active
+    }
+    if inst.host == nil, let fd = inst.faultDomain, hostSpec?.faultDomain != fd { return true }
+    if let group = inst.spread, inst.host == nil, inst.faultDomain == nil {
+        let myFD = hostSpec?.faultDomain ?? "host:\(here.name)"
+        for (other, o) in desired.instances where other != name && o.spread == group {
+            for h in observed.hosts where h.reachable && h.domains.contains(where: { $0.name == other }) {
+                if (desired.hosts[h.name]?.faultDomain ?? "host:\(h.name)") == myFD { return true }
+            }
+        }
+    }
+    return false
+}
+
+@Test("property: waves respect capacity and parallel limits", arguments: gens)
+func wavesRespectLimits(_ g: Gen) {
+    let (desired, observed) = g.fleet()
+    checkWaves(makePlan(desired: desired, observed: observed), desired, observed, seed: g.seed)
+}
+
+@Test("property: maxMovesPerRun holds and deferral keeps capacity", arguments: gens)
+func maxMovesHolds(_ g: Gen) {
+    let (desired, observed) = g.fleet(maxMoves: 2)
+    let plan = makePlan(desired: desired, observed: observed)
+    #expect(plan.actions.filter { $0.isScheduled && $0.kind.isMove }.count <= 2)
+    checkWaves(plan, desired, observed, seed: g.seed)
+}
+
+@Test("property: a satisfied instance never moves", arguments: gens)
+func satisfiedNeverMoves(_ g: Gen) {
+    let seed = g.seed
+    let (desired, observed) = g.fleet()
+    let plan = makePlan(desired: desired, observed: observed)
+    for a in plan.actions where a.kind.isMove {
+        #expect(violatesConstraints(a.instance, desired, observed), "seed \(seed): \(a.instance) moves \(a.reasons)")
+    }
+}
+
+@Test("property: plans are deterministic, whatever the observation order", arguments: gens)
+func deterministic(_ g: Gen) throws {
+    let seed = g.seed
+    let (desired, observed) = g.fleet()
+    let a = try encodePlan(makePlan(desired: desired, observed: observed))
+    var shuffled = observed
+    var rng = SplitMix64(seed: seed ^ 0xABCD)
+    shuffled.hosts.shuffle(using: &rng)
+    for i in shuffled.hosts.indices { shuffled.hosts[i].domains.shuffle(using: &rng) }
+    var respec = desired
+    respec.instances = [:]
+    for (k, v) in desired.instances.sorted(by: { $0.key > $1.key }) { respec.instances[k] = v }
+    let b = try encodePlan(makePlan(desired: respec, observed: shuffled))
+    #expect(a == b, "seed \(seed)")
+}
+
+@Test("property: applying a plan leaves nothing to do", arguments: gens)
+func applyingConverges(_ g: Gen) {
+    let seed = g.seed
+    let (desired, observed) = g.fleet()
+    let plan = makePlan(desired: desired, observed: observed)
+    let after = simulate(plan, on: observed)
+    let again = makePlan(desired: desired, observed: after)
+    let stuck = Set(plan.actions.filter { !$0.isScheduled }.map(\.instance))
+    if stuck.isEmpty {
+        #expect(again.actions.isEmpty, "seed \(seed): \(again.actions.map { "\($0.kind) \($0.instance) \($0.reasons)" })")
+    } else {
+        // Only what was blocked or deferred is left.
+        for a in again.actions where !stuck.contains(a.instance) {
+            Issue.record("seed \(seed): new action \(a.kind) \(a.instance) \(a.reasons)")
+        }
+    }
+}
+
+@Test func thePropertiesAreNotVacuous() {
+    // Enough random plans run to the end, and the generators reach relays and unorderable swaps.
+    var clean = 0
+    var codes = Set<ReasonCode>()
+    for g in gens {
+        let (desired, observed) = g.fleet()
+        let plan = makePlan(desired: desired, observed: observed)
+        if plan.actions.allSatisfy(\.isScheduled), plan.actions.contains(where: \.kind.isMove) { clean += 1 }
+        codes.formUnion(plan.codes)
+    }
+    #expect(clean >= 40, "only \(clean) clean plans with moves")
+    #expect(codes.isSuperset(of: [.orderRelay, .orderUnorderable, .placeSpread, .placeDrained, .liveHostdev, .updateCapacity]),
+            "missing: \(Set([ReasonCode.orderRelay, .orderUnorderable, .placeSpread, .placeDrained, .liveHostdev, .updateCapacity]).subtracting(codes))")
+}
