@@ -54,7 +54,7 @@ extension Located: Decodable where Value: Decodable {
         }
         self.init(
             value, file: nodeDecoder.state.file, line: nodeDecoder.node.line, column: nodeDecoder.node.column,
-            path: yamlPathString(decoder.codingPath), keyLine: nodeDecoder.keyNode?.line,
+            path: nodeDecoder.path.string, keyLine: nodeDecoder.keyNode?.line,
             keyColumn: nodeDecoder.keyNode?.column)
     }
 }
