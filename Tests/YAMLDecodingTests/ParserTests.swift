@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import YAMLDecoding
 
@@ -386,6 +387,28 @@ import Testing
             #expect(error.line == 2)
         }
         #expect(throws: YAMLLoadError.self) { try YAMLParser.readFile(atPath: path, limit: 4) }
+    }
+
+    @Test func standardInputIsReadUpToTheLimit() throws {
+        let pipe = Pipe()
+        pipe.fileHandleForWriting.write(Data("a: 1\nb: 2\nc: 3\n".utf8))
+        try pipe.fileHandleForWriting.close()
+        do {
+            _ = try YAMLParser.readAll(fileDescriptor: pipe.fileHandleForReading.fileDescriptor, name: "-", limit: 10)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "-:0:0: error: file is larger than the 10 bytes limit")
+        }
+
+        let small = Pipe()
+        small.fileHandleForWriting.write(Data("{\"a\": 1}".utf8))
+        try small.fileHandleForWriting.close()
+        let bytes = try YAMLParser.readAll(fileDescriptor: small.fileHandleForReading.fileDescriptor, name: "-")
+        #expect(try YAMLParser.parseDocuments(bytes, file: "-").first?["a"]?.scalarValue == "1")
+    }
+
+    @Test func aDirectoryIsAClearError() {
+        #expect(throws: YAMLLoadError.self) { try YAMLParser.parseDocuments(contentsOf: "/tmp") }
     }
 
     @Test func aMissingFileIsAClearError() {
