@@ -45,11 +45,14 @@ struct CodingPath {
     final class Link {
         let parent: Link?
         let key: any CodingKey
+        /// The key node, when this step goes to the value of a mapping entry.
+        let keyNode: YAMLNode?
         let count: Int
 
-        init(parent: Link?, key: any CodingKey) {
+        init(parent: Link?, key: any CodingKey, keyNode: YAMLNode? = nil) {
             self.parent = parent
             self.key = key
+            self.keyNode = keyNode
             self.count = (parent?.count ?? 0) + 1
         }
     }
@@ -70,9 +73,12 @@ struct CodingPath {
 
     var count: Int { last?.count ?? 0 }
 
-    func appending(_ key: any CodingKey) -> CodingPath {
-        CodingPath(last: Link(parent: last, key: key))
+    func appending(_ key: any CodingKey, keyNode: YAMLNode? = nil) -> CodingPath {
+        CodingPath(last: Link(parent: last, key: key, keyNode: keyNode))
     }
+
+    /// The key node of the mapping entry whose value this path leads to.
+    var keyNode: YAMLNode? { last?.keyNode }
 
     var keys: [any CodingKey] {
         var keys: [any CodingKey] = []

@@ -54,13 +54,28 @@ final class DecodingState {
         let node: YAMLNode
         let pairs: [YAMLNode.Pair]
         let path: CodingPath
-        var used: [Bool]
+        /// Which entries the type asked for: a bit each for the first 64, then an array.
+        var usedBits: UInt64 = 0
+        var usedBeyond: [Bool] = []
         /// Keys the type asked for that the mapping lacks: the candidates for "did you mean".
         var missing: [String] = []
         var keyType: any CodingKey.Type
         var moreKeyTypes: [any CodingKey.Type] = []
 
         var keyTypes: [any CodingKey.Type] { [keyType] + moreKeyTypes }
+
+        func isUsed(_ index: Int) -> Bool {
+            index < 64 ? usedBits & (1 << UInt64(index)) != 0 : index - 64 < usedBeyond.count && usedBeyond[index - 64]
+        }
+
+        mutating func markUsed(_ index: Int) {
+            if index < 64 {
+                usedBits |= 1 << UInt64(index)
+            } else {
+                if usedBeyond.isEmpty { usedBeyond = [Bool](repeating: false, count: pairs.count - 64) }
+                usedBeyond[index - 64] = true
+            }
+        }
     }
 
     let file: String
@@ -157,13 +172,23 @@ final class DecodingState {
         }
     }
 
-    /// A scalar read straight from the node.
-    func scalar<T: ScalarDecodable>(_ type: T.Type, _ node: YAMLNode, _ path: CodingPath) throws -> T {
-        try enter(node, path)
-        if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
+    /// A scalar read straight from the node at `parent` + `key` (the path is built only for
+    /// an error).
+    func scalar<T: ScalarDecodable>(
+        _ type: T.Type, _ node: YAMLNode, parent: CodingPath, key: (any CodingKey)?
+    ) throws -> T {
+        visits += 1
+        if visits > visitBudget {
+            let path = key.map { parent.appending($0) } ?? parent
+            throw fatal(node, path, "aliases expand the document beyond the limit of \(visitBudget) nodes while decoding")
+        }
+        if node.tag != nil, let message = Scalars.unsupportedTag(node) {
+            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, message)
+        }
         switch T.fromScalar(node) {
         case .success(let value): return value
-        case .failure(let mismatch): throw typeMismatch(T.self, node, path, mismatch.message)
+        case .failure(let mismatch):
+            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, mismatch.message)
         }
     }
 
@@ -171,10 +196,10 @@ final class DecodingState {
     /// dictionaries element by element, skipping (and recording) the elements that fail;
     /// anything else through its `init(from:)`, in a scope of its own.
     func decode<T: Decodable>(
-        _ type: T.Type, node: YAMLNode, path: CodingPath, keyNode: YAMLNode?
+        _ type: T.Type, node: YAMLNode, path: CodingPath
     ) throws -> T {
         if let scalarType = T.self as? any ScalarDecodable.Type {
-            if let value = try scalar(scalarType, node, path) as? T { return value }
+            if let value = try scalar(scalarType, node, parent: path, key: nil) as? T { return value }
         }
         try enter(node, path)
         if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
@@ -189,7 +214,7 @@ final class DecodingState {
         activeDepth += 1
         defer { activeDepth -= 1 }
         scopes.append(Scope(usageStart: usages.count))
-        let decoder = NodeDecoder(node: node, keyNode: keyNode, state: self, path: path)
+        let decoder = NodeDecoder(node: node, state: self, path: path)
         do {
             let value = try T(from: decoder)
             let found = closeScope(succeeded: true)
@@ -259,14 +284,14 @@ final class DecodingState {
         nextUsageID += 1
         usages.append(KeyUsage(
             id: nextUsageID, node: node, pairs: pairs, path: path,
-            used: [Bool](repeating: false, count: pairs.count), keyType: keyType))
+            keyType: keyType))
         return (usages.count - 1, nextUsageID)
     }
 
     func noteQueried(_ name: String, usage: (index: Int, id: Int), found index: Int?) {
         guard usage.index < usages.count, usages[usage.index].id == usage.id else { return }
         if let index {
-            usages[usage.index].used[index] = true
+            usages[usage.index].markUsed(index)
         } else {
             usages[usage.index].missing.append(name)
         }
@@ -279,7 +304,7 @@ final class DecodingState {
         var found: [Diagnostic] = []
         var candidates: [String]? = nil
         let keyTypes = usage.keyTypes
-        for (index, pair) in usage.pairs.enumerated() where !usage.used[index] {
+        for (index, pair) in usage.pairs.enumerated() where !usage.isUsed(index) {
             guard let name = pair.key.scalarValue else {
                 found.append(diagnostic(pair.key, usage.path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
                 continue
@@ -323,7 +348,7 @@ extension Array: SkippingCollection where Element: Decodable {
         for (index, item) in items.enumerated() {
             let itemPath = path.appending(IndexKey(index))
             do {
-                result.append(try state.decode(Element.self, node: item, path: itemPath, keyNode: nil))
+                result.append(try state.decode(Element.self, node: item, path: itemPath))
             } catch {
                 try state.record(error, node: item, path: itemPath)
             }
@@ -344,9 +369,9 @@ extension Dictionary: SkippingCollection where Key == String, Value: Decodable {
                 state.report(state.diagnostic(pair.key, path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
                 continue
             }
-            let valuePath = path.appending(NameKey(name))
+            let valuePath = path.appending(NameKey(name), keyNode: pair.key)
             do {
-                result[name] = try state.decode(Value.self, node: pair.value, path: valuePath, keyNode: pair.key)
+                result[name] = try state.decode(Value.self, node: pair.value, path: valuePath)
             } catch {
                 try state.record(error, node: pair.value, path: valuePath)
             }

@@ -58,8 +58,8 @@ extension Located: Decodable where Value: Decodable {
         }
         self.init(
             value, file: nodeDecoder.state.file, line: nodeDecoder.node.line, column: nodeDecoder.node.column,
-            path: nodeDecoder.path.string, keyLine: nodeDecoder.keyNode?.line,
-            keyColumn: nodeDecoder.keyNode?.column)
+            path: nodeDecoder.path.string, keyLine: nodeDecoder.path.keyNode?.line,
+            keyColumn: nodeDecoder.path.keyNode?.column)
     }
 }
 

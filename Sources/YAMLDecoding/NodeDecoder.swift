@@ -1,8 +1,6 @@
 /// The `Decoder` a type's `init(from:)` sees: one node, its coding path, and the shared state.
 struct NodeDecoder: Decoder {
     let node: YAMLNode
-    /// The key node when `node` is the value of a mapping entry.
-    let keyNode: YAMLNode?
     let state: DecodingState
     let path: CodingPath
 
@@ -98,7 +96,7 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let pair = try required(key)
-        return try state.decode(T.self, node: pair.value, path: decoder.path.appending(key), keyNode: pair.key)
+        return try state.decode(T.self, node: pair.value, path: decoder.path.appending(key, keyNode: pair.key))
     }
 
     /// Absent or null gives nil; a value that fails to decode is recorded and gives nil too,
@@ -107,9 +105,9 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         guard let found = find(key) else { return nil }
         let pair = pairs[found]
         if pair.value.isNull { return nil }
-        let path = decoder.path.appending(key)
+        let path = decoder.path.appending(key, keyNode: pair.key)
         do {
-            return try state.decode(T.self, node: pair.value, path: path, keyNode: pair.key)
+            return try state.decode(T.self, node: pair.value, path: path)
         } catch {
             try state.record(error, node: pair.value, path: path)
             return nil
@@ -117,18 +115,17 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func scalar<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try state.scalar(T.self, try required(key).value, decoder.path.appending(key))
+        try state.scalar(T.self, try required(key).value, parent: decoder.path, key: key)
     }
 
     private func scalarIfPresent<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let found = find(key) else { return nil }
         let value = pairs[found].value
         if value.isNull { return nil }
-        let path = decoder.path.appending(key)
         do {
-            return try state.scalar(T.self, value, path)
+            return try state.scalar(T.self, value, parent: decoder.path, key: key)
         } catch {
-            try state.record(error, node: value, path: path)
+            try state.record(error, node: value, path: decoder.path.appending(key))
             return nil
         }
     }
@@ -192,13 +189,14 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let found = index?[name] ?? pairs.firstIndex { $0.key.scalarValue == name }
         state.noteQueried(name, usage: usage, found: found)
         guard let found else {
-            return NodeDecoder(node: decoder.missingNode(), keyNode: nil, state: state, path: decoder.path.appending(key))
+            return NodeDecoder(node: decoder.missingNode(), state: state, path: decoder.path.appending(key))
         }
-        return NodeDecoder(node: pairs[found].value, keyNode: pairs[found].key, state: state, path: decoder.path.appending(key))
+        return NodeDecoder(
+            node: pairs[found].value, state: state, path: decoder.path.appending(key, keyNode: pairs[found].key))
     }
 
     private func child(_ pair: YAMLNode.Pair, _ key: Key) -> NodeDecoder {
-        NodeDecoder(node: pair.value, keyNode: pair.key, state: state, path: decoder.path.appending(key))
+        NodeDecoder(node: pair.value, state: state, path: decoder.path.appending(key, keyNode: pair.key))
     }
 }
 
@@ -236,13 +234,13 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let value = try state.decode(T.self, node: try current(T.self), path: itemPath, keyNode: nil)
+        let value = try state.decode(T.self, node: try current(T.self), path: itemPath)
         currentIndex += 1
         return value
     }
 
     private mutating func scalar<T: ScalarDecodable>(_ type: T.Type) throws -> T {
-        let value = try state.scalar(T.self, try current(T.self), itemPath)
+        let value = try state.scalar(T.self, try current(T.self), parent: decoder.path, key: IndexKey(currentIndex))
         currentIndex += 1
         return value
     }
@@ -285,7 +283,7 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     private func nextDecoder() throws -> NodeDecoder {
-        NodeDecoder(node: try current(Any.self), keyNode: nil, state: state, path: itemPath)
+        NodeDecoder(node: try current(Any.self), state: state, path: itemPath)
     }
 }
 
@@ -298,11 +296,11 @@ struct SingleValueContainer: SingleValueDecodingContainer {
     func decodeNil() -> Bool { decoder.node.isNull }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try state.decode(T.self, node: decoder.node, path: decoder.path, keyNode: decoder.keyNode)
+        try state.decode(T.self, node: decoder.node, path: decoder.path)
     }
 
     private func scalar<T: ScalarDecodable>(_ type: T.Type) throws -> T {
-        try state.scalar(T.self, decoder.node, decoder.path)
+        try state.scalar(T.self, decoder.node, parent: decoder.path, key: nil)
     }
 
     func decode(_ type: Bool.Type) throws -> Bool { try scalar(type) }

@@ -45,7 +45,7 @@ public struct YAMLNodeDecoder: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, from node: YAMLNode, file: String) -> YAMLDecoded<T> {
         let state = DecodingState(file: file, root: node, limits: limits, userInfo: userInfo)
         do {
-            let value = try state.decode(T.self, node: node, path: .root, keyNode: nil)
+            let value = try state.decode(T.self, node: node, path: .root)
             return YAMLDecoded(value: value, diagnostics: Diagnostic.sortedUnique(state.rootDiagnostics))
         } catch {
             let found = state.rootDiagnostics + state.diagnostics(for: error, node: node, path: .root)

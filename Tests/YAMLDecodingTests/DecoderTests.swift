@@ -379,3 +379,21 @@ struct Nested: Decodable {
         #expect(decoded.value != nil)
     }
 }
+
+@Suite struct LongMappingTests {
+    struct Wide: Decodable {
+        var k0: Int
+        var k70: Int
+    }
+
+    /// Mappings past 64 entries track used keys beyond the bitmask, and are searched by index.
+    @Test func unknownKeysInALongMapping() {
+        var text = ""
+        for index in 0..<100 { text += "k\(index): \(index)\n" }
+        let decoded = decode(Wide.self, text)
+        #expect(decoded.value?.k70 == 70)
+        #expect(decoded.diagnostics.count == 98)
+        #expect(decoded.diagnostics.first?.formatted == "test.yaml:2:1: error: k1: unknown key 'k1'")
+        #expect(decoded.diagnostics.last?.formatted == "test.yaml:100:1: error: k99: unknown key 'k99'")
+    }
+}
