@@ -38,3 +38,64 @@ public func yamlPathString(_ codingPath: [any CodingKey]) -> String {
 func appendingPath(_ path: String, key: String) -> String {
     path.isEmpty ? key : path + "." + key
 }
+
+/// A coding path kept as a chain of links, so that going one level down costs one small
+/// allocation instead of copying the whole array; the array is built only when asked for.
+struct CodingPath {
+    final class Link {
+        let parent: Link?
+        let key: any CodingKey
+        /// The key node, when this step goes to the value of a mapping entry.
+        let keyNode: YAMLNode?
+        let count: Int
+
+        init(parent: Link?, key: any CodingKey, keyNode: YAMLNode? = nil) {
+            self.parent = parent
+            self.key = key
+            self.keyNode = keyNode
+            self.count = (parent?.count ?? 0) + 1
+        }
+    }
+
+    let last: Link?
+
+    static var root: CodingPath { CodingPath(last: nil) }
+
+    init(last: Link?) {
+        self.last = last
+    }
+
+    init(keys: [any CodingKey]) {
+        var link: Link? = nil
+        for key in keys { link = Link(parent: link, key: key) }
+        self.last = link
+    }
+
+    var count: Int { last?.count ?? 0 }
+
+    func appending(_ key: any CodingKey, keyNode: YAMLNode? = nil) -> CodingPath {
+        CodingPath(last: Link(parent: last, key: key, keyNode: keyNode))
+    }
+
+    /// The key node of the mapping entry whose value this path leads to.
+    var keyNode: YAMLNode? { last?.keyNode }
+
+    var keys: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        keys.reserveCapacity(count)
+        var link = last
+        while let current = link {
+            keys.append(current.key)
+            link = current.parent
+        }
+        return keys.reversed()
+    }
+
+    /// The path as diagnostics show it.
+    var string: String { yamlPathString(keys) }
+
+    func isSame(as other: CodingPath) -> Bool {
+        if last === other.last { return true }
+        return count == other.count && string == other.string
+    }
+}

@@ -53,10 +53,29 @@ final class DecodingState {
         let id: Int
         let node: YAMLNode
         let pairs: [YAMLNode.Pair]
-        let path: [any CodingKey]
-        var used: [Bool]
-        var queried: [String] = []
-        var keyTypes: [any CodingKey.Type]
+        let path: CodingPath
+        /// Which entries the type asked for: a bit each for the first 64, then an array.
+        var usedBits: UInt64 = 0
+        var usedBeyond: [Bool] = []
+        /// Keys the type asked for that the mapping lacks: the candidates for "did you mean".
+        var missing: [String] = []
+        var keyType: any CodingKey.Type
+        var moreKeyTypes: [any CodingKey.Type] = []
+
+        var keyTypes: [any CodingKey.Type] { [keyType] + moreKeyTypes }
+
+        func isUsed(_ index: Int) -> Bool {
+            index < 64 ? usedBits & (1 << UInt64(index)) != 0 : index - 64 < usedBeyond.count && usedBeyond[index - 64]
+        }
+
+        mutating func markUsed(_ index: Int) {
+            if index < 64 {
+                usedBits |= 1 << UInt64(index)
+            } else {
+                if usedBeyond.isEmpty { usedBeyond = [Bool](repeating: false, count: pairs.count - 64) }
+                usedBeyond[index - 64] = true
+            }
+        }
     }
 
     let file: String
@@ -80,32 +99,32 @@ final class DecodingState {
 
     // MARK: Errors and recovery
 
-    func diagnostic(_ node: YAMLNode, _ path: [any CodingKey], _ message: String) -> Diagnostic {
-        Diagnostic(.error, file: file, line: node.line, column: node.column, path: yamlPathString(path), message: message)
+    func diagnostic(_ node: YAMLNode, _ path: CodingPath, _ message: String) -> Diagnostic {
+        Diagnostic(.error, file: file, line: node.line, column: node.column, path: path.string, message: message)
     }
 
-    func typeMismatch(_ type: Any.Type, _ node: YAMLNode, _ path: [any CodingKey], _ message: String) -> DecodingError {
+    func typeMismatch(_ type: Any.Type, _ node: YAMLNode, _ path: CodingPath, _ message: String) -> DecodingError {
         .typeMismatch(type, DecodingError.Context(
-            codingPath: path, debugDescription: message,
+            codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: false)))
     }
 
-    func keyNotFound(_ key: any CodingKey, _ node: YAMLNode, _ path: [any CodingKey]) -> DecodingError {
+    func keyNotFound(_ key: any CodingKey, _ node: YAMLNode, _ path: CodingPath) -> DecodingError {
         let message = "missing required key '\(key.stringValue)'"
         return .keyNotFound(key, DecodingError.Context(
-            codingPath: path, debugDescription: message,
+            codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: false)))
     }
 
-    func fatal(_ node: YAMLNode, _ path: [any CodingKey], _ message: String) -> DecodingError {
+    func fatal(_ node: YAMLNode, _ path: CodingPath, _ message: String) -> DecodingError {
         .dataCorrupted(DecodingError.Context(
-            codingPath: path, debugDescription: message,
+            codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: true)))
     }
 
     /// The diagnostics an error stands for: its own when this decoder threw it; located by
     /// its coding path when model code threw a `DecodingError`; at `node` otherwise.
-    func diagnostics(for error: any Error, node: YAMLNode, path: [any CodingKey]) -> [Diagnostic] {
+    func diagnostics(for error: any Error, node: YAMLNode, path: CodingPath) -> [Diagnostic] {
         if let decodingError = error as? DecodingError {
             if let issue = decodingError.yamlIssue { return issue.diagnostics }
             if let context = decodingError.yamlContext {
@@ -118,7 +137,7 @@ final class DecodingState {
                     default: message = "invalid value \(Scalars.describe(located))"
                     }
                 }
-                return [diagnostic(located, context.codingPath, message)]
+                return [diagnostic(located, CodingPath(keys: context.codingPath), message)]
             }
         }
         return [diagnostic(node, path, "\(error)")]
@@ -126,7 +145,7 @@ final class DecodingState {
 
     /// A recovery point: records what `error` stands for in the current scope and returns,
     /// unless the error is fatal, which it throws on.
-    func record(_ error: any Error, node: YAMLNode, path: [any CodingKey]) throws {
+    func record(_ error: any Error, node: YAMLNode, path: CodingPath) throws {
         if let issue = (error as? DecodingError)?.yamlIssue, issue.fatal { throw error }
         scopes[scopes.count - 1].diagnostics += diagnostics(for: error, node: node, path: path)
     }
@@ -142,7 +161,7 @@ final class DecodingState {
     // MARK: Decoding
 
     /// Counts a visit, enforcing the expansion budget and the nesting bound.
-    private func enter(_ node: YAMLNode, _ path: [any CodingKey]) throws {
+    private func enter(_ node: YAMLNode, _ path: CodingPath) throws {
         visits += 1
         if visits > visitBudget {
             throw fatal(node, path, "aliases expand the document beyond the limit of \(visitBudget) nodes while decoding")
@@ -153,13 +172,23 @@ final class DecodingState {
         }
     }
 
-    /// A scalar read straight from the node.
-    func scalar<T: ScalarDecodable>(_ type: T.Type, _ node: YAMLNode, _ path: [any CodingKey]) throws -> T {
-        try enter(node, path)
-        if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
+    /// A scalar read straight from the node at `parent` + `key` (the path is built only for
+    /// an error).
+    func scalar<T: ScalarDecodable>(
+        _ type: T.Type, _ node: YAMLNode, parent: CodingPath, key: (any CodingKey)?
+    ) throws -> T {
+        visits += 1
+        if visits > visitBudget {
+            let path = key.map { parent.appending($0) } ?? parent
+            throw fatal(node, path, "aliases expand the document beyond the limit of \(visitBudget) nodes while decoding")
+        }
+        if node.tag != nil, let message = Scalars.unsupportedTag(node) {
+            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, message)
+        }
         switch T.fromScalar(node) {
         case .success(let value): return value
-        case .failure(let mismatch): throw typeMismatch(T.self, node, path, mismatch.message)
+        case .failure(let mismatch):
+            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, mismatch.message)
         }
     }
 
@@ -167,10 +196,10 @@ final class DecodingState {
     /// dictionaries element by element, skipping (and recording) the elements that fail;
     /// anything else through its `init(from:)`, in a scope of its own.
     func decode<T: Decodable>(
-        _ type: T.Type, node: YAMLNode, path: [any CodingKey], keyNode: YAMLNode?
+        _ type: T.Type, node: YAMLNode, path: CodingPath
     ) throws -> T {
         if let scalarType = T.self as? any ScalarDecodable.Type {
-            if let value = try scalar(scalarType, node, path) as? T { return value }
+            if let value = try scalar(scalarType, node, parent: path, key: nil) as? T { return value }
         }
         try enter(node, path)
         if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
@@ -185,7 +214,7 @@ final class DecodingState {
         activeDepth += 1
         defer { activeDepth -= 1 }
         scopes.append(Scope(usageStart: usages.count))
-        let decoder = NodeDecoder(node: node, keyNode: keyNode, state: self, codingPath: path)
+        let decoder = NodeDecoder(node: node, state: self, path: path)
         do {
             let value = try T(from: decoder)
             let found = closeScope(succeeded: true)
@@ -199,7 +228,7 @@ final class DecodingState {
 
     /// "expected one of a, b, c" for string enums that list their cases.
     private func checkEnumValue<E: RawRepresentable & CaseIterable>(
-        _ enumeration: E.Type, _ type: Any.Type, _ node: YAMLNode, _ path: [any CodingKey]
+        _ enumeration: E.Type, _ type: Any.Type, _ node: YAMLNode, _ path: CodingPath
     ) throws {
         let names = E.allCases.compactMap { $0.rawValue as? String }
         guard !names.isEmpty else { return }
@@ -227,7 +256,7 @@ final class DecodingState {
         return found
     }
 
-    private func attach(_ found: [Diagnostic], to error: any Error, node: YAMLNode, path: [any CodingKey]) -> any Error {
+    private func attach(_ found: [Diagnostic], to error: any Error, node: YAMLNode, path: CodingPath) -> any Error {
         guard !found.isEmpty else { return error }
         if let decodingError = error as? DecodingError {
             let fatal = decodingError.yamlIssue?.fatal ?? false
@@ -236,7 +265,7 @@ final class DecodingState {
         }
         let own = diagnostics(for: error, node: node, path: path)
         return DecodingError.dataCorrupted(DecodingError.Context(
-            codingPath: path, debugDescription: "\(error)",
+            codingPath: path.keys, debugDescription: "\(error)",
             underlyingError: DecodeIssue(diagnostics: own + found, fatal: false)))
     }
 
@@ -244,29 +273,28 @@ final class DecodingState {
 
     /// Starts tracking a keyed container over `node`, or joins the tracking of another
     /// container over the same mapping in the same scope.
-    func beginUsage(node: YAMLNode, pairs: [YAMLNode.Pair], path: [any CodingKey], keyType: any CodingKey.Type) -> (index: Int, id: Int) {
+    func beginUsage(node: YAMLNode, pairs: [YAMLNode.Pair], path: CodingPath, keyType: any CodingKey.Type) -> (index: Int, id: Int) {
         let start = scopes.last?.usageStart ?? 0
         if start < usages.count {
-            for index in start..<usages.count where usages[index].node === node && samePath(usages[index].path, path) {
-                usages[index].keyTypes.append(keyType)
+            for index in start..<usages.count where usages[index].node === node && usages[index].path.isSame(as: path) {
+                usages[index].moreKeyTypes.append(keyType)
                 return (index, usages[index].id)
             }
         }
         nextUsageID += 1
         usages.append(KeyUsage(
             id: nextUsageID, node: node, pairs: pairs, path: path,
-            used: [Bool](repeating: false, count: pairs.count), keyTypes: [keyType]))
+            keyType: keyType))
         return (usages.count - 1, nextUsageID)
-    }
-
-    private func samePath(_ a: [any CodingKey], _ b: [any CodingKey]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { $0.stringValue == $1.stringValue && $0.intValue == $1.intValue }
     }
 
     func noteQueried(_ name: String, usage: (index: Int, id: Int), found index: Int?) {
         guard usage.index < usages.count, usages[usage.index].id == usage.id else { return }
-        usages[usage.index].queried.append(name)
-        if let index { usages[usage.index].used[index] = true }
+        if let index {
+            usages[usage.index].markUsed(index)
+        } else {
+            usages[usage.index].missing.append(name)
+        }
     }
 
     /// The keys of a mapping nobody asked for. After a failed `init(from:)`, only keys that
@@ -275,19 +303,22 @@ final class DecodingState {
     private func unknownKeys(_ usage: KeyUsage, succeeded: Bool) -> [Diagnostic] {
         var found: [Diagnostic] = []
         var candidates: [String]? = nil
-        for (index, pair) in usage.pairs.enumerated() where !usage.used[index] {
+        let keyTypes = usage.keyTypes
+        for (index, pair) in usage.pairs.enumerated() where !usage.isUsed(index) {
             guard let name = pair.key.scalarValue else {
                 found.append(diagnostic(pair.key, usage.path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
                 continue
             }
-            if !succeeded, usage.keyTypes.contains(where: { $0.init(stringValue: name) != nil }) { continue }
+            if !succeeded, keyTypes.contains(where: { $0.init(stringValue: name) != nil }) { continue }
             if candidates == nil {
-                var names = usage.queried
-                for keyType in usage.keyTypes { names += caseNames(keyType) }
-                candidates = Array(Set(names))
+                // Keys the type asked for or can name, that the mapping lacks.
+                var names = Set(usage.missing)
+                for keyType in keyTypes { names.formUnion(caseNames(keyType)) }
+                names.subtract(usage.pairs.compactMap { $0.key.scalarValue })
+                candidates = Array(names)
             }
             let hint = Suggestion.hint(for: name, among: candidates ?? [])
-            found.append(diagnostic(pair.key, usage.path + [NameKey(name)], "unknown key '\(name)'\(hint)"))
+            found.append(diagnostic(pair.key, usage.path.appending(NameKey(name)), "unknown key '\(name)'\(hint)"))
         }
         return found
     }
@@ -304,20 +335,20 @@ final class DecodingState {
 
 /// Collections the decoder builds itself, so that one bad element does not hide the others.
 protocol SkippingCollection {
-    static func decodeSkipping(node: YAMLNode, path: [any CodingKey], state: DecodingState) throws -> Self
+    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> Self
 }
 
 extension Array: SkippingCollection where Element: Decodable {
-    static func decodeSkipping(node: YAMLNode, path: [any CodingKey], state: DecodingState) throws -> [Element] {
+    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> [Element] {
         guard case .sequence(let items) = node.content else {
             throw state.typeMismatch(Self.self, node, path, "expected a sequence, found \(Scalars.describe(node))")
         }
         var result: [Element] = []
         result.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            let itemPath = path + [IndexKey(index)]
+            let itemPath = path.appending(IndexKey(index))
             do {
-                result.append(try state.decode(Element.self, node: item, path: itemPath, keyNode: nil))
+                result.append(try state.decode(Element.self, node: item, path: itemPath))
             } catch {
                 try state.record(error, node: item, path: itemPath)
             }
@@ -327,7 +358,7 @@ extension Array: SkippingCollection where Element: Decodable {
 }
 
 extension Dictionary: SkippingCollection where Key == String, Value: Decodable {
-    static func decodeSkipping(node: YAMLNode, path: [any CodingKey], state: DecodingState) throws -> [String: Value] {
+    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> [String: Value] {
         guard case .mapping(let pairs) = node.content else {
             throw state.typeMismatch(Self.self, node, path, "expected a mapping, found \(Scalars.describe(node))")
         }
@@ -338,9 +369,9 @@ extension Dictionary: SkippingCollection where Key == String, Value: Decodable {
                 state.report(state.diagnostic(pair.key, path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
                 continue
             }
-            let valuePath = path + [NameKey(name)]
+            let valuePath = path.appending(NameKey(name), keyNode: pair.key)
             do {
-                result[name] = try state.decode(Value.self, node: pair.value, path: valuePath, keyNode: pair.key)
+                result[name] = try state.decode(Value.self, node: pair.value, path: valuePath)
             } catch {
                 try state.record(error, node: pair.value, path: valuePath)
             }

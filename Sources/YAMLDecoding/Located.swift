@@ -5,7 +5,9 @@
 /// and the key's line and column when the value is a mapping entry's. Decoded by another
 /// decoder, it records the path only (line and column 0). Encoding writes the value alone.
 public struct Located<Value> {
+    /// The decoded value.
     public var value: Value
+    /// The file name diagnostics carry.
     public var file: String
     /// 1-based line of the value (0 when unknown).
     public var line: Int
@@ -13,10 +15,12 @@ public struct Located<Value> {
     public var column: Int
     /// The key path, like `instances.web-1.host`.
     public var path: String
-    /// Where the key of the mapping entry holding the value starts, when there is one.
+    /// The 1-based line of the key of the mapping entry holding the value, when there is one.
     public var keyLine: Int?
+    /// The 1-based column of that key, when there is one.
     public var keyColumn: Int?
 
+    /// A value with its location given (for tests, or values made up by later stages).
     public init(
         _ value: Value, file: String = "", line: Int = 0, column: Int = 0, path: String = "",
         keyLine: Int? = nil, keyColumn: Int? = nil
@@ -54,8 +58,8 @@ extension Located: Decodable where Value: Decodable {
         }
         self.init(
             value, file: nodeDecoder.state.file, line: nodeDecoder.node.line, column: nodeDecoder.node.column,
-            path: yamlPathString(decoder.codingPath), keyLine: nodeDecoder.keyNode?.line,
-            keyColumn: nodeDecoder.keyNode?.column)
+            path: nodeDecoder.path.string, keyLine: nodeDecoder.path.keyNode?.line,
+            keyColumn: nodeDecoder.path.keyNode?.column)
     }
 }
 

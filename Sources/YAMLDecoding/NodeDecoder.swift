@@ -1,25 +1,24 @@
 /// The `Decoder` a type's `init(from:)` sees: one node, its coding path, and the shared state.
 struct NodeDecoder: Decoder {
     let node: YAMLNode
-    /// The key node when `node` is the value of a mapping entry.
-    let keyNode: YAMLNode?
     let state: DecodingState
-    let codingPath: [any CodingKey]
+    let path: CodingPath
 
+    var codingPath: [any CodingKey] { path.keys }
     var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .mapping(let pairs) = node.content else {
             throw state.typeMismatch(
-                [String: Any].self, node, codingPath, "expected a mapping, found \(Scalars.describe(node))")
+                [String: Any].self, node, path, "expected a mapping, found \(Scalars.describe(node))")
         }
-        let usage = state.beginUsage(node: node, pairs: pairs, path: codingPath, keyType: Key.self)
+        let usage = state.beginUsage(node: node, pairs: pairs, path: path, keyType: Key.self)
         return KeyedDecodingContainer(KeyedContainer<Key>(decoder: self, pairs: pairs, usage: usage))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .sequence(let items) = node.content else {
-            throw state.typeMismatch([Any].self, node, codingPath, "expected a sequence, found \(Scalars.describe(node))")
+            throw state.typeMismatch([Any].self, node, path, "expected a sequence, found \(Scalars.describe(node))")
         }
         return UnkeyedContainer(decoder: self, items: items)
     }
@@ -73,14 +72,17 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         if let index {
             found = index[name]
         } else {
-            found = pairs.firstIndex { $0.key.scalarValue == name }
+            found = pairs.firstIndex { pair in
+                if case .scalar(let text, _) = pair.key.content { return text == name }
+                return false
+            }
         }
         state.noteQueried(name, usage: usage, found: found)
         return found
     }
 
     private func required(_ key: Key) throws -> YAMLNode.Pair {
-        guard let found = find(key) else { throw state.keyNotFound(key, decoder.node, codingPath) }
+        guard let found = find(key) else { throw state.keyNotFound(key, decoder.node, decoder.path) }
         return pairs[found]
     }
 
@@ -94,7 +96,7 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let pair = try required(key)
-        return try state.decode(T.self, node: pair.value, path: codingPath + [key], keyNode: pair.key)
+        return try state.decode(T.self, node: pair.value, path: decoder.path.appending(key, keyNode: pair.key))
     }
 
     /// Absent or null gives nil; a value that fails to decode is recorded and gives nil too,
@@ -103,9 +105,9 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         guard let found = find(key) else { return nil }
         let pair = pairs[found]
         if pair.value.isNull { return nil }
-        let path = codingPath + [key]
+        let path = decoder.path.appending(key, keyNode: pair.key)
         do {
-            return try state.decode(T.self, node: pair.value, path: path, keyNode: pair.key)
+            return try state.decode(T.self, node: pair.value, path: path)
         } catch {
             try state.record(error, node: pair.value, path: path)
             return nil
@@ -113,18 +115,17 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func scalar<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try state.scalar(T.self, try required(key).value, codingPath + [key])
+        try state.scalar(T.self, try required(key).value, parent: decoder.path, key: key)
     }
 
     private func scalarIfPresent<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let found = find(key) else { return nil }
         let value = pairs[found].value
         if value.isNull { return nil }
-        let path = codingPath + [key]
         do {
-            return try state.scalar(T.self, value, path)
+            return try state.scalar(T.self, value, parent: decoder.path, key: key)
         } catch {
-            try state.record(error, node: value, path: path)
+            try state.record(error, node: value, path: decoder.path.appending(key))
             return nil
         }
     }
@@ -188,13 +189,14 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let found = index?[name] ?? pairs.firstIndex { $0.key.scalarValue == name }
         state.noteQueried(name, usage: usage, found: found)
         guard let found else {
-            return NodeDecoder(node: decoder.missingNode(), keyNode: nil, state: state, codingPath: codingPath + [key])
+            return NodeDecoder(node: decoder.missingNode(), state: state, path: decoder.path.appending(key))
         }
-        return NodeDecoder(node: pairs[found].value, keyNode: pairs[found].key, state: state, codingPath: codingPath + [key])
+        return NodeDecoder(
+            node: pairs[found].value, state: state, path: decoder.path.appending(key, keyNode: pairs[found].key))
     }
 
     private func child(_ pair: YAMLNode.Pair, _ key: Key) -> NodeDecoder {
-        NodeDecoder(node: pair.value, keyNode: pair.key, state: state, codingPath: codingPath + [key])
+        NodeDecoder(node: pair.value, state: state, path: decoder.path.appending(key, keyNode: pair.key))
     }
 }
 
@@ -212,15 +214,15 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
     var count: Int? { items.count }
     var isAtEnd: Bool { currentIndex >= items.count }
     private var state: DecodingState { decoder.state }
-    private var itemPath: [any CodingKey] { codingPath + [IndexKey(currentIndex)] }
+    private var itemPath: CodingPath { decoder.path.appending(IndexKey(currentIndex)) }
 
     private func current<T>(_ type: T.Type) throws -> YAMLNode {
         guard currentIndex < items.count else {
             let message = "expected another item, found the end of the sequence"
             throw DecodingError.valueNotFound(type, DecodingError.Context(
-                codingPath: itemPath, debugDescription: message,
+                codingPath: itemPath.keys, debugDescription: message,
                 underlyingError: DecodeIssue(
-                    diagnostics: [state.diagnostic(decoder.node, codingPath, message)], fatal: false)))
+                    diagnostics: [state.diagnostic(decoder.node, decoder.path, message)], fatal: false)))
         }
         return items[currentIndex]
     }
@@ -232,13 +234,13 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let value = try state.decode(T.self, node: try current(T.self), path: itemPath, keyNode: nil)
+        let value = try state.decode(T.self, node: try current(T.self), path: itemPath)
         currentIndex += 1
         return value
     }
 
     private mutating func scalar<T: ScalarDecodable>(_ type: T.Type) throws -> T {
-        let value = try state.scalar(T.self, try current(T.self), itemPath)
+        let value = try state.scalar(T.self, try current(T.self), parent: decoder.path, key: IndexKey(currentIndex))
         currentIndex += 1
         return value
     }
@@ -281,7 +283,7 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     private func nextDecoder() throws -> NodeDecoder {
-        NodeDecoder(node: try current(Any.self), keyNode: nil, state: state, codingPath: itemPath)
+        NodeDecoder(node: try current(Any.self), state: state, path: itemPath)
     }
 }
 
@@ -294,11 +296,11 @@ struct SingleValueContainer: SingleValueDecodingContainer {
     func decodeNil() -> Bool { decoder.node.isNull }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try state.decode(T.self, node: decoder.node, path: codingPath, keyNode: decoder.keyNode)
+        try state.decode(T.self, node: decoder.node, path: decoder.path)
     }
 
     private func scalar<T: ScalarDecodable>(_ type: T.Type) throws -> T {
-        try state.scalar(T.self, decoder.node, codingPath)
+        try state.scalar(T.self, decoder.node, parent: decoder.path, key: nil)
     }
 
     func decode(_ type: Bool.Type) throws -> Bool { try scalar(type) }

@@ -6,6 +6,7 @@ public struct YAMLLoadError: Error, Sendable, Equatable, CustomStringConvertible
     /// The problems, sorted by line and column; never empty.
     public var diagnostics: [Diagnostic]
 
+    /// An error standing for these diagnostics (at least one).
     public init(diagnostics: [Diagnostic]) {
         self.diagnostics = diagnostics
     }

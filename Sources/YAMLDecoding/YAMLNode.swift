@@ -17,9 +17,12 @@ public final class YAMLNode: Sendable {
 
     /// One entry of a mapping: the key node and the value node.
     public struct Pair: Sendable {
+        /// The key node (usually a scalar), with its own location.
         public let key: YAMLNode
+        /// The value node.
         public let value: YAMLNode
 
+        /// An entry from its two nodes.
         public init(key: YAMLNode, value: YAMLNode) {
             self.key = key
             self.value = value
@@ -35,6 +38,7 @@ public final class YAMLNode: Sendable {
         case mapping([Pair])
     }
 
+    /// What the node holds.
     public let content: Content
     /// The 1-based line where the node starts.
     public let line: Int

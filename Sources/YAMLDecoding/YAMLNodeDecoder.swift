@@ -7,6 +7,7 @@ public struct YAMLDecoded<Value> {
     /// Every problem found, sorted by line and column, without duplicates.
     public var diagnostics: [Diagnostic]
 
+    /// A result from its parts.
     public init(value: Value?, diagnostics: [Diagnostic]) {
         self.value = value
         self.diagnostics = diagnostics
@@ -34,6 +35,7 @@ public struct YAMLNodeDecoder: Sendable {
     /// Handed to `init(from:)` as `decoder.userInfo`.
     public var userInfo: [CodingUserInfoKey: any Sendable]
 
+    /// A decoder with these limits, handing `userInfo` to the types it decodes.
     public init(limits: YAMLLimits = .default, userInfo: [CodingUserInfoKey: any Sendable] = [:]) {
         self.limits = limits
         self.userInfo = userInfo
@@ -43,10 +45,10 @@ public struct YAMLNodeDecoder: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, from node: YAMLNode, file: String) -> YAMLDecoded<T> {
         let state = DecodingState(file: file, root: node, limits: limits, userInfo: userInfo)
         do {
-            let value = try state.decode(T.self, node: node, path: [], keyNode: nil)
+            let value = try state.decode(T.self, node: node, path: .root)
             return YAMLDecoded(value: value, diagnostics: Diagnostic.sortedUnique(state.rootDiagnostics))
         } catch {
-            let found = state.rootDiagnostics + state.diagnostics(for: error, node: node, path: [])
+            let found = state.rootDiagnostics + state.diagnostics(for: error, node: node, path: .root)
             return YAMLDecoded(value: nil, diagnostics: Diagnostic.sortedUnique(found))
         }
     }

@@ -208,8 +208,10 @@ struct TreeBuilder {
         var mark: Mark
         var tag: String?
         var anchor: String?
-        /// Sequence items, or mapping keys and values alternating.
-        var children: [YAMLNode] = []
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        /// A mapping's key whose value is being read.
+        var pendingKey: YAMLNode? = nil
         var expanded = 1
         var written = 1
         var childHeight = 0
@@ -304,7 +306,7 @@ struct TreeBuilder {
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
             let node = makeNode(
-                .sequence(frame.children), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
+                .sequence(frame.items), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
                 expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
@@ -338,7 +340,14 @@ struct TreeBuilder {
             return
         }
         let top = stack.count - 1
-        stack[top].children.append(node)
+        if !stack[top].isMapping {
+            stack[top].items.append(node)
+        } else if let key = stack[top].pendingKey {
+            stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
+            stack[top].pendingKey = nil
+        } else {
+            stack[top].pendingKey = node
+        }
         stack[top].expanded = stack[top].expanded.addingSaturated(node.expandedCount)
         if !isAlias { stack[top].written = stack[top].written.addingSaturated(node.writtenCount) }
         if node.height > stack[top].childHeight { stack[top].childHeight = node.height }
@@ -376,11 +385,9 @@ struct TreeBuilder {
         var path = ""
         for frame in stack {
             if frame.isMapping {
-                let count = frame.children.count
-                let key = count % 2 == 1 ? frame.children[count - 1].scalarValue ?? "?" : "?"
-                path = appendingPath(path, key: key)
+                path = appendingPath(path, key: frame.pendingKey?.scalarValue ?? "?")
             } else {
-                path += "[\(frame.children.count)]"
+                path += "[\(frame.items.count)]"
             }
         }
         return path
@@ -389,15 +396,12 @@ struct TreeBuilder {
     /// Pairs keys with values, reports duplicate keys (keeping the first), applies merges.
     private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> YAMLNode {
         var pairs: [YAMLNode.Pair] = []
-        pairs.reserveCapacity(frame.children.count / 2)
-        let useIndex = frame.children.count > 32
+        pairs.reserveCapacity(frame.pairs.count)
+        let useIndex = frame.pairs.count > 16
         var index: [String: YAMLNode] = [:]
         var hasMerge = false
-        var i = 0
-        while i + 1 < frame.children.count {
-            let key = frame.children[i]
-            let value = frame.children[i + 1]
-            i += 2
+        for pair in frame.pairs {
+            let key = pair.key
             if let text = key.scalarValue {
                 let first: YAMLNode?
                 if useIndex {
@@ -415,7 +419,7 @@ struct TreeBuilder {
                 }
                 if Self.isMergeKey(key) { hasMerge = true }
             }
-            pairs.append(YAMLNode.Pair(key: key, value: value))
+            pairs.append(pair)
         }
         let position = corrections.userPosition(frame.mark)
         guard hasMerge else {

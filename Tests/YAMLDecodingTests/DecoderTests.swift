@@ -87,7 +87,7 @@ import Testing
                   data: {pool: shared}
             """
         #expect(decodeErrors(Placement.self, text) == [
-            "test.yaml:5:3: error: metadata.nmae: unknown key 'nmae' (did you mean 'name'?)",
+            "test.yaml:5:3: error: metadata.nmae: unknown key 'nmae'",
             "test.yaml:7:17: error: policy.moves[1]: expected one of live, reboot, cold, manual, found 'lve' (did you mean 'live'?)",
             "test.yaml:8:13: error: policy.forceOff: expected true or false, found 'yes'",
             "test.yaml:9:21: error: policy.parallel.total: expected an integer, found 'four'",
@@ -102,6 +102,15 @@ import Testing
             "test.yaml:21:43: error: instances.web-1.config.autostart: expected true or false, found 'on'",
             "test.yaml:23:32: error: instances.web-1.devices.root.pool: expected a string, found a sequence",
             "test.yaml:24:13: error: instances.web-1.devices.data: missing required key 'type'",
+        ])
+    }
+
+    @Test func aFailingRequiredFieldStopsItsParentOnly() {
+        // Decodable cannot go on without `metadata`, so `hosts` is never read; keys the type
+        // can name are not called unknown, and the misspelt one is suggested.
+        #expect(decodeErrors(Placement.self, "apiVersion: v\nmetadata: {nmae: lab}\nkind: k\nhosts: []\n") == [
+            "test.yaml:2:11: error: metadata: missing required key 'name'",
+            "test.yaml:2:12: error: metadata.nmae: unknown key 'nmae' (did you mean 'name'?)",
         ])
     }
 
@@ -209,7 +218,7 @@ import Testing
             """
         #expect(decodeErrors([String: Capacity].self, text) == [
             "test.yaml:1:7: error: base: missing required key 'memoryMiB'",
-            "test.yaml:1:24: error: a.memoryMib: unknown key 'memoryMib' (did you mean 'memoryMiB'?)",
+            "test.yaml:1:24: error: a.memoryMib: unknown key 'memoryMib'",
             "test.yaml:1:24: error: base.memoryMib: unknown key 'memoryMib' (did you mean 'memoryMiB'?)",
         ])
     }
@@ -306,10 +315,15 @@ struct Nested: Decodable {
     }
 
     @Test func afterAFailureOnlyKeysTheTypeCannotNameAreUnknown() {
-        // `label` is never reached, but the type can name it; `sise` it cannot.
+        // `label` is never reached, but the type can name it; `labl` it cannot. `label` is
+        // suggested although never asked for, because the key type lists its cases.
         #expect(decodeErrors(Checked.self, "size: 0\nname: x\nlabel: y\nsise: 1\n") == [
             "test.yaml:1:7: error: size: size must be positive",
-            "test.yaml:4:1: error: sise: unknown key 'sise' (did you mean 'size'?)",
+            "test.yaml:4:1: error: sise: unknown key 'sise'",
+        ])
+        #expect(decodeErrors(Checked.self, "size: 0\nname: x\nlabl: y\n") == [
+            "test.yaml:1:7: error: size: size must be positive",
+            "test.yaml:3:1: error: labl: unknown key 'labl' (did you mean 'label'?)",
         ])
     }
 
@@ -322,7 +336,7 @@ struct Nested: Decodable {
     @Test func nestedContainersReportTheirUnknownKeys() {
         #expect(decode(Nested.self, "outer: {inner: 1}\n").diagnostics == [])
         #expect(decodeErrors(Nested.self, "outer: {inner: 1, iner: 2}\nextra: 1\n") == [
-            "test.yaml:1:19: error: outer.iner: unknown key 'iner' (did you mean 'inner'?)",
+            "test.yaml:1:19: error: outer.iner: unknown key 'iner'",
             "test.yaml:2:1: error: extra: unknown key 'extra'",
         ])
     }
@@ -363,5 +377,23 @@ struct Nested: Decodable {
         let decoded = decode(Tree.self, text)
         #expect(decoded.diagnostics == [])
         #expect(decoded.value != nil)
+    }
+}
+
+@Suite struct LongMappingTests {
+    struct Wide: Decodable {
+        var k0: Int
+        var k70: Int
+    }
+
+    /// Mappings past 64 entries track used keys beyond the bitmask, and are searched by index.
+    @Test func unknownKeysInALongMapping() {
+        var text = ""
+        for index in 0..<100 { text += "k\(index): \(index)\n" }
+        let decoded = decode(Wide.self, text)
+        #expect(decoded.value?.k70 == 70)
+        #expect(decoded.diagnostics.count == 98)
+        #expect(decoded.diagnostics.first?.formatted == "test.yaml:2:1: error: k1: unknown key 'k1'")
+        #expect(decoded.diagnostics.last?.formatted == "test.yaml:100:1: error: k99: unknown key 'k99'")
     }
 }

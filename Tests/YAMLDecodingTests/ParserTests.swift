@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import YAMLDecoding
 
@@ -158,6 +159,11 @@ import Testing
          ["test.yaml:1:4: error: invalid UTF-8 (overlong encoding starting with byte 0xC0)"]),
         ("UTF-8 surrogate", Array("a: ".utf8) + [0xED, 0xA0, 0x80],
          ["test.yaml:1:4: error: invalid UTF-8 (encodes no Unicode scalar, starting with byte 0xED)"]),
+        ("bad continuation byte", Array("a: ".utf8) + [0xC3, 0x41],
+         ["test.yaml:1:4: error: invalid UTF-8 (byte 0xC3 followed by 0x41)"]),
+        ("C1 control character", Array("a: \u{80}\n".utf8),
+         ["test.yaml:1:4: error: control character U+0080 is not allowed"]),
+        ("DEL", Array("a: \u{7F}\n".utf8), ["test.yaml:1:4: error: control character U+007F is not allowed"]),
         ("control character", Array("a: 1\nb: x\u{7}y\n".utf8),
          ["test.yaml:2:5: error: control character U+0007 is not allowed"]),
         ("NUL", Array("a: \u{0}\n".utf8), ["test.yaml:1:4: error: control character U+0000 is not allowed"]),
@@ -386,6 +392,28 @@ import Testing
             #expect(error.line == 2)
         }
         #expect(throws: YAMLLoadError.self) { try YAMLParser.readFile(atPath: path, limit: 4) }
+    }
+
+    @Test func standardInputIsReadUpToTheLimit() throws {
+        let pipe = Pipe()
+        pipe.fileHandleForWriting.write(Data("a: 1\nb: 2\nc: 3\n".utf8))
+        try pipe.fileHandleForWriting.close()
+        do {
+            _ = try YAMLParser.readAll(fileDescriptor: pipe.fileHandleForReading.fileDescriptor, name: "-", limit: 10)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "-:0:0: error: file is larger than the 10 bytes limit")
+        }
+
+        let small = Pipe()
+        small.fileHandleForWriting.write(Data("{\"a\": 1}".utf8))
+        try small.fileHandleForWriting.close()
+        let bytes = try YAMLParser.readAll(fileDescriptor: small.fileHandleForReading.fileDescriptor, name: "-")
+        #expect(try YAMLParser.parseDocuments(bytes, file: "-").first?["a"]?.scalarValue == "1")
+    }
+
+    @Test func aDirectoryIsAClearError() {
+        #expect(throws: YAMLLoadError.self) { try YAMLParser.parseDocuments(contentsOf: "/tmp") }
     }
 
     @Test func aMissingFileIsAClearError() {
