@@ -119,3 +119,29 @@ func run(_ program: String, _ args: [String], environment: [String: String] = [:
     }
     return result
 }
+
+extension Lab {
+    /// The `virtplace` binary built beside these tests.
+    var virtplaceBinary: String {
+        let build = repo.appendingPathComponent(".build")
+        for config in ["debug", "release"] {
+            let path = build.appendingPathComponent(config).appendingPathComponent("virtplace").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return build.appendingPathComponent("debug/virtplace").path
+    }
+
+    /// Runs `virtplace ARGS` with a state directory of its own for this lab.
+    @discardableResult
+    func virtplace(_ args: [String], stateDir: String? = nil, check: Bool = false) throws -> ProcessResult {
+        try run(virtplaceBinary, args, environment: ["VIRTPLACE_STATE_DIR": stateDir ?? dir + "/virtplace-state", "NO_COLOR": "1"], check: check)
+    }
+
+    /// Writes a placement file for a test: the lab's hosts plus `body` (YAML), returns its path.
+    func placement(_ name: String, _ body: String) throws -> String {
+        let hosts = try String(contentsOfFile: hostsYAML, encoding: .utf8)
+        let path = dir + "/test-\(name).yaml"
+        try (body + "\n" + hosts).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
