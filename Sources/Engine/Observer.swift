@@ -48,6 +48,25 @@ public struct Observer: Sendable {
 
     /// Like `observe`, with the libvirt calls each host took (unreachable hosts: zero).
     public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
+        let timeout = connectTimeout
+        return await observeWithCalls(targets) { target in
+            try await Connection.open(uri: target.uri, timeout: timeout)
+        }
+    }
+
+    /// Observes every target over connections that `connect` gives (apply keeps its connections
+    /// open for the steps that follow); a host whose connection or observation fails comes back
+    /// `reachable: false`.
+    public func observe(
+        _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
+    ) async -> ObservedFleet {
+        ObservedFleet(hosts: await observeWithCalls(targets, connect: connect).map(\.host))
+    }
+
+    /// Like `observe(_:connect:)`, with the libvirt calls each host took.
+    public func observeWithCalls(
+        _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
+    ) async -> [HostObservation] {
         await withTaskGroup(of: (Int, HostObservation).self) { group in
             var results = [HostObservation?](repeating: nil, count: targets.count)
             var next = 0
@@ -56,7 +75,14 @@ public struct Observer: Sendable {
                 let index = next
                 let target = targets[index]
                 next += 1
-                group.addTask { (index, await observe(target)) }
+                group.addTask {
+                    do {
+                        let connection = try await connect(target)
+                        return (index, try await observe(target, on: connection))
+                    } catch {
+                        return (index, Self.unreachable(target, error: Self.describe(error)))
+                    }
+                }
             }
             for _ in 0..<min(maxConcurrentHosts, targets.count) { startNext() }
             while let (index, observation) = await group.next() {
@@ -104,6 +130,7 @@ public struct Observer: Sendable {
     private static func describe(_ error: any Error) -> String {
         switch error {
         case let error as LibvirtError: error.message
+        case let error as DriverError: error.description
         case is CancellationError: "observation cancelled"
         default: String(describing: error)
         }

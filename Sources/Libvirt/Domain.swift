@@ -84,6 +84,7 @@ public final class Domain: @unchecked Sendable {
     /// Sets autostart (persistent domains only).
     /// - Throws: `LibvirtError` (`.operationInvalid` for a transient domain).
     public func setAutostart(_ enabled: Bool) throws {
+        MutatingCalls.record("virDomainSetAutostart")
         try check(virDomainSetAutostart(handle, enabled ? 1 : 0))
     }
 
@@ -99,6 +100,7 @@ public final class Domain: @unchecked Sendable {
     /// transient and keeps running).
     /// - Throws: `LibvirtError`.
     public func undefine(flags: UndefineFlags) throws {
+        MutatingCalls.record("virDomainUndefineFlags")
         try check(virDomainUndefineFlags(handle, flags.rawValue))
     }
 
@@ -125,30 +127,35 @@ public final class Domain: @unchecked Sendable {
     /// Starts the defined domain (`virDomainCreateWithFlags`), paused if asked.
     /// - Throws: `LibvirtError` (`.operationInvalid` when already running).
     public func start(paused: Bool = false) throws {
+        MutatingCalls.record("virDomainCreateWithFlags")
         try check(virDomainCreateWithFlags(handle, paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0))
     }
 
     /// Asks the guest to shut down. Under QEMU this is a request: wait for `shutoff`.
     /// - Throws: `LibvirtError` (`.operationInvalid` when not running).
     public func shutdown() throws {
+        MutatingCalls.record("virDomainShutdown")
         try check(virDomainShutdown(handle))
     }
 
     /// Stops the domain at once (power off); a transient domain disappears.
     /// - Throws: `LibvirtError` (`.operationInvalid` when not running).
     public func destroy() throws {
+        MutatingCalls.record("virDomainDestroy")
         try check(virDomainDestroy(handle))
     }
 
     /// Pauses the guest's vCPUs.
     /// - Throws: `LibvirtError`.
     public func suspend() throws {
+        MutatingCalls.record("virDomainSuspend")
         try check(virDomainSuspend(handle))
     }
 
     /// Resumes a paused guest.
     /// - Throws: `LibvirtError`.
     public func resume() throws {
+        MutatingCalls.record("virDomainResume")
         try check(virDomainResume(handle))
     }
 
@@ -157,6 +164,7 @@ public final class Domain: @unchecked Sendable {
     /// Attaches a device (`virDomainAttachDeviceFlags`).
     /// - Throws: `LibvirtError`.
     public func attachDevice(xml: String, flags: DomainModification) throws {
+        MutatingCalls.record("virDomainAttachDeviceFlags")
         try check(virDomainAttachDeviceFlags(handle, xml, flags.rawValue))
     }
 
@@ -164,18 +172,21 @@ public final class Domain: @unchecked Sendable {
     /// re-reading the XML (or the `DEVICE_REMOVED` event).
     /// - Throws: `LibvirtError`.
     public func detachDevice(xml: String, flags: DomainModification) throws {
+        MutatingCalls.record("virDomainDetachDeviceFlags")
         try check(virDomainDetachDeviceFlags(handle, xml, flags.rawValue))
     }
 
     /// Changes a device in place (e.g. a NIC's link state, a CD-ROM's media).
     /// - Throws: `LibvirtError`.
     public func updateDevice(xml: String, flags: DomainModification) throws {
+        MutatingCalls.record("virDomainUpdateDeviceFlags")
         try check(virDomainUpdateDeviceFlags(handle, xml, flags.rawValue))
     }
 
     /// Sets the vCPU count, or the maximum with `maximum: true` (config only).
     /// - Throws: `LibvirtError`.
     public func setVcpus(_ count: Int, flags: DomainModification, maximum: Bool = false) throws {
+        MutatingCalls.record("virDomainSetVcpusFlags")
         let extra: UInt32 = maximum ? VIR_DOMAIN_VCPU_MAXIMUM.rawValue : 0
         try check(virDomainSetVcpusFlags(handle, UInt32(clamping: count), flags.rawValue | extra))
     }
@@ -183,6 +194,7 @@ public final class Domain: @unchecked Sendable {
     /// Sets the memory, or the maximum with `maximum: true`, in MiB.
     /// - Throws: `LibvirtError`.
     public func setMemory(mebibytes: Int, flags: DomainModification, maximum: Bool = false) throws {
+        MutatingCalls.record("virDomainSetMemoryFlags")
         let extra: UInt32 = maximum ? VIR_DOMAIN_MEM_MAXIMUM.rawValue : 0
         let kibibytes = UInt(clamping: mebibytes) * 1024
         try check(virDomainSetMemoryFlags(handle, kibibytes, flags.rawValue | extra))
@@ -209,6 +221,7 @@ public final class Domain: @unchecked Sendable {
     /// stored separately: pass both to change both.
     /// - Throws: `LibvirtError`.
     public func setMetadata(_ element: String?, prefix: String, uri: String, flags: DomainModification) throws {
+        MutatingCalls.record("virDomainSetMetadata")
         try check(virDomainSetMetadata(
             handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), element, element == nil ? nil : prefix, uri, flags.rawValue
         ))
@@ -239,6 +252,7 @@ public final class Domain: @unchecked Sendable {
     /// - Throws: `LibvirtError`.
     @discardableResult
     public func createSnapshot(xml: String, flags: UInt32 = 0) throws -> String {
+        MutatingCalls.record("virDomainSnapshotCreateXML")
         let snapshot = try check(virDomainSnapshotCreateXML(handle, xml, flags))
         defer { virDomainSnapshotFree(snapshot) }
         return virDomainSnapshotGetName(snapshot).map { String(cString: $0) } ?? ""
@@ -282,6 +296,7 @@ extension Connection {
     /// - Throws: `LibvirtError` (`.xmlError`, `.domainExists` for a name/UUID clash, …).
     @discardableResult
     public func defineDomain(xml: String, validate: Bool = false) throws -> Domain {
+        MutatingCalls.record("virDomainDefineXMLFlags")
         let flags: UInt32 = validate ? VIR_DOMAIN_DEFINE_VALIDATE.rawValue : 0
         return Domain(handle: try check(virDomainDefineXMLFlags(handle, xml, flags)), connection: self)
     }
@@ -290,6 +305,7 @@ extension Connection {
     /// - Throws: `LibvirtError`.
     @discardableResult
     public func createTransientDomain(xml: String, paused: Bool = false) throws -> Domain {
+        MutatingCalls.record("virDomainCreateXML")
         let flags: UInt32 = paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0
         return Domain(handle: try check(virDomainCreateXML(handle, xml, flags)), connection: self)
     }

@@ -122,6 +122,7 @@ extension Domain {
     ///   `.operationInvalid`, …). After any failure, look the domain up by UUID on both hosts
     ///   before acting: a lost reply can hide a guest already running on the destination.
     public func migrate(toURI destinationURI: String, parameters: MigrationParameters = .init(), flags: MigrationFlags) throws {
+        MutatingCalls.record("virDomainMigrateToURI3")
         let list = try parameters.typedParameters()
         try check(virDomainMigrateToURI3(handle, destinationURI, list.pointer, UInt32(list.count), flags.rawValue))
     }
@@ -131,6 +132,7 @@ extension Domain {
     /// - Returns: the domain on the destination.
     /// - Throws: `LibvirtError` (see `migrate(toURI:…)`).
     public func migrate(to destination: Connection, parameters: MigrationParameters = .init(), flags: MigrationFlags) throws -> Domain {
+        MutatingCalls.record("virDomainMigrate3")
         let list = try parameters.typedParameters()
         let migrated = try check(virDomainMigrate3(handle, destination.handle, list.pointer, UInt32(list.count), flags.rawValue))
         return Domain(handle: migrated, connection: destination)
@@ -154,6 +156,7 @@ extension Domain {
     /// post-copy (pauses it; no rollback is possible).
     /// - Throws: `LibvirtError` (`.operationInvalid` when no job runs).
     public func abortJob(postcopy: Bool = false) throws {
+        MutatingCalls.record("virDomainAbortJob")
         if postcopy {
             try check(virDomainAbortJobFlags(handle, VIR_DOMAIN_ABORT_JOB_POSTCOPY.rawValue))
         } else {
@@ -165,18 +168,21 @@ extension Domain {
     /// 300); before or during the job.
     /// - Throws: `LibvirtError`.
     public func setMaxDowntime(milliseconds: UInt64) throws {
+        MutatingCalls.record("virDomainMigrateSetMaxDowntime")
         try check(virDomainMigrateSetMaxDowntime(handle, milliseconds, 0))
     }
 
     /// Limits migration bandwidth, MiB/s, before or during the job.
     /// - Throws: `LibvirtError`.
     public func setMigrationMaxSpeed(mebibytesPerSecond: UInt) throws {
+        MutatingCalls.record("virDomainMigrateSetMaxSpeed")
         try check(virDomainMigrateSetMaxSpeed(handle, mebibytesPerSecond, 0))
     }
 
     /// Switches a running migration (started with `.postcopy`) to post-copy.
     /// - Throws: `LibvirtError`.
     public func startPostCopy() throws {
+        MutatingCalls.record("virDomainMigrateStartPostCopy")
         try check(virDomainMigrateStartPostCopy(handle, 0))
     }
 }

@@ -83,7 +83,8 @@ public final class StoragePool: @unchecked Sendable {
     /// - Throws: `LibvirtError` (`.storageVolumeExists`, …).
     @discardableResult
     public func createVolume(xml: String) throws -> StorageVolume {
-        StorageVolume(handle: try check(virStorageVolCreateXML(handle, xml, 0)), connection: connection)
+        MutatingCalls.record("virStorageVolCreateXML")
+        return StorageVolume(handle: try check(virStorageVolCreateXML(handle, xml, 0)), connection: connection)
     }
 
     /// Creates a volume from `<volume>` XML, filled with a copy of `source`'s data
@@ -91,7 +92,8 @@ public final class StoragePool: @unchecked Sendable {
     /// - Throws: `LibvirtError`.
     @discardableResult
     public func createVolume(xml: String, cloning source: StorageVolume) throws -> StorageVolume {
-        StorageVolume(handle: try check(virStorageVolCreateXMLFrom(handle, xml, source.handle, 0)), connection: connection)
+        MutatingCalls.record("virStorageVolCreateXMLFrom")
+        return StorageVolume(handle: try check(virStorageVolCreateXMLFrom(handle, xml, source.handle, 0)), connection: connection)
     }
 }
 
@@ -199,6 +201,7 @@ public final class StorageVolume: @unchecked Sendable {
     /// step that was planned and journalled as a deletion may.
     /// - Throws: `LibvirtError`.
     public func deletePermanently() throws {
+        MutatingCalls.record("virStorageVolDelete")
         try check(virStorageVolDelete(handle, 0))
     }
 }

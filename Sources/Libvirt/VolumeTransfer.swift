@@ -25,6 +25,26 @@ public struct TransferProgress: Equatable, Sendable {
     public var totalBytes: UInt64
     /// Time since the copy started.
     public var elapsed: Duration
+    /// SHA-256 of the bytes sent, holes counted as zeros: the volume's content as the source
+    /// read it. Only on the final figures, and only when the copy was asked to hash.
+    public var sha256: String?
+
+    /// A progress value (copies make them; tests use this).
+    public init(bytesCovered: UInt64, dataBytes: UInt64, totalBytes: UInt64, elapsed: Duration, sha256: String? = nil) {
+        self.bytesCovered = bytesCovered; self.dataBytes = dataBytes; self.totalBytes = totalBytes
+        self.elapsed = elapsed; self.sha256 = sha256
+    }
+}
+
+/// A volume's size and content digest, as read back through libvirt.
+public struct VolumeChecksum: Equatable, Sendable {
+    /// Bytes read (data and holes): the volume's capacity.
+    public var bytes: UInt64
+    /// SHA-256 of the content, holes counted as zeros.
+    public var sha256: String
+
+    /// A checksum value.
+    public init(bytes: UInt64, sha256: String) { self.bytes = bytes; self.sha256 = sha256 }
 }
 
 /// Copies a volume's bytes (as stored: qcow2 stays qcow2) from one host to another over two
@@ -39,7 +59,8 @@ public enum VolumeTransfer {
     /// and at least its capacity (the bytes are copied as stored, so a qcow2 source needs a
     /// qcow2 destination). Blocks until done: call it through `Connection.runDedicated`.
     /// `progress` is called on the copying thread, at most every `progressInterval` and once
-    /// at the end.
+    /// at the end. With `hashing`, the bytes sent are hashed on the way (SHA-256, holes as
+    /// zeros) and the final figures carry the digest, to compare with a read-back of the copy.
     /// - Returns: the final progress figures.
     /// - Throws: `VolumeTransferError` before starting, `LibvirtError` from either side.
     @discardableResult
@@ -47,6 +68,7 @@ public enum VolumeTransfer {
         from source: StorageVolume,
         to destination: StorageVolume,
         progressInterval: Duration = .milliseconds(500),
+        hashing: Bool = false,
         progress: ((TransferProgress) -> Void)? = nil
     ) throws -> TransferProgress {
         let sourceInfo = try source.info()
@@ -56,6 +78,7 @@ public enum VolumeTransfer {
                 volume: destination.name, capacityBytes: destinationInfo.capacityBytes, neededBytes: sourceInfo.capacityBytes
             )
         }
+        MutatingCalls.record("virStorageVolUpload")
         let total = try source.physicalBytes()
         let download = try check(virStreamNew(source.connection.handle, 0))
         defer { virStreamFree(download) }
@@ -69,7 +92,8 @@ public enum VolumeTransfer {
             throw error
         }
 
-        let pump = Pump(upload: upload, totalBytes: total, interval: progressInterval, progress: progress)
+        let pump = Pump(upload: upload, totalBytes: total, interval: progressInterval,
+                        hasher: hashing ? StreamingSHA256() : nil, progress: progress)
         let opaque = Unmanaged.passRetained(pump)
         defer { opaque.release() }
 
@@ -93,9 +117,39 @@ public enum VolumeTransfer {
             throw error
         }
         try check(virStreamFinish(upload))
-        let final = pump.snapshot()
+        var final = pump.snapshot()
+        final.sha256 = pump.hasher?.finalize()
         progress?(final)
         return final
+    }
+
+    /// Reads a volume whole through libvirt (a sparse download: holes are not sent) and
+    /// returns its size and SHA-256, holes counted as zeros. Blocks until done: call it through
+    /// `Connection.runDedicated`.
+    /// - Throws: `LibvirtError`.
+    public static func checksum(of volume: StorageVolume) throws -> VolumeChecksum {
+        let download = try check(virStreamNew(volume.connection.handle, 0))
+        defer { virStreamFree(download) }
+        try check(virStorageVolDownload(volume.handle, download, 0, 0, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM.rawValue))
+        let reader = Reader()
+        let opaque = Unmanaged.passRetained(reader)
+        defer { opaque.release() }
+        let received = virStreamSparseRecvAll(download, { _, data, length, opaque in
+            guard let opaque, let data else { return -1 }
+            let reader = Unmanaged<Reader>.fromOpaque(opaque).takeUnretainedValue()
+            reader.hasher.update(UnsafeRawBufferPointer(start: data, count: length))
+            reader.bytes += UInt64(length)
+            return Int32(clamping: length)
+        }, { _, length, opaque in
+            guard let opaque else { return -1 }
+            let reader = Unmanaged<Reader>.fromOpaque(opaque).takeUnretainedValue()
+            reader.hasher.updateZeros(UInt64(max(0, length)))
+            reader.bytes += UInt64(max(0, length))
+            return 0
+        }, opaque.toOpaque())
+        if received < 0 { throw LibvirtError.last() }
+        try check(virStreamFinish(download))
+        return VolumeChecksum(bytes: reader.bytes, sha256: reader.hasher.finalize())
     }
 
     /// Aborts a stream after a failure, keeping the first error (the one already copied).
@@ -119,11 +173,15 @@ private final class Pump {
     var data: UInt64 = 0
     /// The upload side's error, copied in the callback that saw it.
     var error: LibvirtError?
+    /// Hashes what is sent, when asked.
+    let hasher: StreamingSHA256?
 
-    init(upload: OpaquePointer, totalBytes: UInt64, interval: Duration, progress: ((TransferProgress) -> Void)?) {
+    init(upload: OpaquePointer, totalBytes: UInt64, interval: Duration, hasher: StreamingSHA256?,
+         progress: ((TransferProgress) -> Void)?) {
         self.upload = upload
         self.totalBytes = totalBytes
         self.interval = interval
+        self.hasher = hasher
         self.progress = progress
         self.started = clock.now
         self.lastReport = started
@@ -140,6 +198,7 @@ private final class Pump {
             }
             offset += Int(sent)
         }
+        hasher?.update(UnsafeRawBufferPointer(start: bytes, count: length))
         advance(data: UInt64(length), covered: UInt64(length))
         return Int32(clamping: length)
     }
@@ -149,12 +208,13 @@ private final class Pump {
             error = LibvirtError.last()
             return -1
         }
+        hasher?.updateZeros(UInt64(max(0, length)))
         advance(data: 0, covered: UInt64(max(0, length)))
         return 0
     }
 
     func snapshot() -> TransferProgress {
-        TransferProgress(bytesCovered: covered, dataBytes: data, totalBytes: totalBytes, elapsed: clock.now - started)
+        TransferProgress(bytesCovered: covered, dataBytes: data, totalBytes: totalBytes, elapsed: clock.now - started, sha256: nil)
     }
 
     private func advance(data: UInt64, covered: UInt64) {
@@ -167,4 +227,10 @@ private final class Pump {
             progress(snapshot())
         }
     }
+}
+
+/// State of a checksum download, used only by the C callbacks on the reading thread.
+private final class Reader {
+    let hasher = StreamingSHA256()
+    var bytes: UInt64 = 0
 }

@@ -25,13 +25,40 @@ public struct Plan: Codable, Equatable, Sendable {
     public var notes: [Note]
     /// Domains on observed hosts that the file does not declare: never touched.
     public var unmanaged: [UnmanagedDomain]
+    /// The placement's hosts (by name), so that `apply PLANFILE` can re-observe and act on
+    /// them without the placement file. Empty in plans written before it existed: such a plan
+    /// cannot be applied on its own.
+    public var hosts: [PlanHost]
+    /// The `policy.parallel` limits the waves were computed with; apply holds them at run time.
+    public var parallel: ParallelSpec
 
     /// A plan value; `makePlan(desired:observed:)` is how plans are normally made.
     public init(fleet: String, basis: Basis, actions: [Action], summary: Summary,
-                notes: [Note] = [], unmanaged: [UnmanagedDomain] = []) {
+                notes: [Note] = [], unmanaged: [UnmanagedDomain] = [],
+                hosts: [PlanHost] = [], parallel: ParallelSpec = .init()) {
         self.apiVersion = "virtplace/v1"; self.kind = "Plan"; self.fleet = fleet
         self.basis = basis; self.actions = actions; self.summary = summary
         self.notes = notes; self.unmanaged = unmanaged
+        self.hosts = hosts; self.parallel = parallel
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case apiVersion, kind, fleet, basis, actions, summary, notes, unmanaged, hosts, parallel
+    }
+
+    /// Decodes a plan; `hosts`, `parallel`, `notes` and `unmanaged` may be absent (older plans).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decode(String.self, forKey: .apiVersion)
+        kind = try c.decode(String.self, forKey: .kind)
+        fleet = try c.decode(String.self, forKey: .fleet)
+        basis = try c.decode(Basis.self, forKey: .basis)
+        actions = try c.decode([Action].self, forKey: .actions)
+        summary = try c.decode(Summary.self, forKey: .summary)
+        notes = try c.decodeIfPresent([Note].self, forKey: .notes) ?? []
+        unmanaged = try c.decodeIfPresent([UnmanagedDomain].self, forKey: .unmanaged) ?? []
+        hosts = try c.decodeIfPresent([PlanHost].self, forKey: .hosts) ?? []
+        parallel = try c.decodeIfPresent(ParallelSpec.self, forKey: .parallel) ?? .init()
     }
 
     /// True when nothing is to be done: no action at all, not even a blocked or deferred one.
@@ -45,6 +72,32 @@ public struct Plan: Codable, Equatable, Sendable {
             result[action.wave - 1].append(action)
         }
         return result
+    }
+}
+
+/// A host of the placement, as a saved plan carries it: enough to connect and to observe it
+/// the way the plan's basis was observed.
+public struct PlanHost: Codable, Equatable, Sendable {
+    /// The host's key in the file.
+    public var name: String
+    /// The connection URI as the file writes it.
+    public var uri: String
+    /// The file's fault domain (part of the basis).
+    public var faultDomain: String?
+
+    /// A plan-host value.
+    public init(name: String, uri: String, faultDomain: String?) {
+        self.name = name; self.uri = uri; self.faultDomain = faultDomain
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, uri, faultDomain }
+
+    /// Encodes every key, `faultDomain` as null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(uri, forKey: .uri)
+        try c.encode(faultDomain, forKey: .faultDomain)
     }
 }
 

@@ -23,13 +23,19 @@ public struct LiveMigration: Codable, Equatable, Sendable {
     /// Guest targets (`vda`, …) of disks not on shared storage, copied during the migration
     /// (`NON_SHARED_DISK` with `migrate_disks`); sorted; empty when all storage is shared.
     public var copyDisks: [String]
+    /// The pools of the disks that are not copied, as far as the file declares them shared
+    /// (`storage.sharedPools`); sorted. The executor passes `VIR_MIGRATE_UNSAFE` only when
+    /// every non-copied disk is in one of them (libvirt cannot tell a shared directory from a
+    /// local one). Empty when the instance has no disk on a shared pool.
+    public var sharedPools: [String]
 
     /// A live-migration value.
     public init(from: String, to: String, maxDowntimeMs: Int, bandwidthMiBps: Int, timeoutSeconds: Int,
-                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String]) {
+                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String], sharedPools: [String] = []) {
         self.from = from; self.to = to; self.maxDowntimeMs = maxDowntimeMs
         self.bandwidthMiBps = bandwidthMiBps; self.timeoutSeconds = timeoutSeconds
         self.onTimeout = onTimeout; self.autoConverge = autoConverge; self.copyDisks = copyDisks
+        self.sharedPools = sharedPools
     }
 }
 
@@ -149,6 +155,7 @@ public enum Step: Equatable, Sendable {
             s += ", timeout \(m.timeoutSeconds) s then \(m.onTimeout.rawValue)"
             if m.autoConverge { s += ", auto-converge" }
             if !m.copyDisks.isEmpty { s += ", copying \(m.copyDisks.joined(separator: ", "))" }
+            if !m.sharedPools.isEmpty { s += ", shared pools \(m.sharedPools.joined(separator: ", "))" }
             return s
         case .transferVolume(let p, let v, let f, let t):
             return "copy volume \(p)/\(v) \(f) → \(t)"
@@ -190,7 +197,7 @@ extension Applies {
 extension Step: Codable {
     private enum Key: String, CodingKey {
         case op, host, from, to, pool, volume, backup, timeoutSeconds, forceOff
-        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks
+        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools
         case bootPool, bootVolume, count, memoryMiB, applies, enabled, fleet, tags
         case key, target, bus, readOnly, network, bridge, mac, model
     }
@@ -216,7 +223,8 @@ extension Step: Codable {
                 timeoutSeconds: try c.decode(Int.self, forKey: .timeoutSeconds),
                 onTimeout: try c.decode(LiveTimeoutAction.self, forKey: .onTimeout),
                 autoConverge: try c.decode(Bool.self, forKey: .autoConverge),
-                copyDisks: try c.decodeIfPresent([String].self, forKey: .copyDisks) ?? []))
+                copyDisks: try c.decodeIfPresent([String].self, forKey: .copyDisks) ?? [],
+                sharedPools: try c.decodeIfPresent([String].self, forKey: .sharedPools) ?? []))
         case "transferVolume":
             self = .transferVolume(pool: try s(.pool), volume: try s(.volume), from: try s(.from), to: try s(.to))
         case "defineOnTarget": self = .defineOnTarget(host: try s(.host), from: try s(.from))
@@ -265,6 +273,7 @@ extension Step: Codable {
             try c.encode(m.maxDowntimeMs, forKey: .maxDowntimeMs); try c.encode(m.bandwidthMiBps, forKey: .bandwidthMiBps)
             try c.encode(m.timeoutSeconds, forKey: .timeoutSeconds); try c.encode(m.onTimeout, forKey: .onTimeout)
             try c.encode(m.autoConverge, forKey: .autoConverge); try c.encode(m.copyDisks, forKey: .copyDisks)
+            try c.encode(m.sharedPools, forKey: .sharedPools)
         case .transferVolume(let p, let v, let f, let t):
             try c.encode(p, forKey: .pool); try c.encode(v, forKey: .volume)
             try c.encode(f, forKey: .from); try c.encode(t, forKey: .to)

@@ -221,8 +221,12 @@ struct Planner {
         }
         unmanaged.sort { ($0.name, $0.host) < ($1.name, $1.host) }
         let involved = Array(touched).sorted()
+        let hosts = spec.hosts.keys.sorted().compactMap { name in
+            spec.hosts[name].map { PlanHost(name: name, uri: $0.uri, faultDomain: $0.faultDomain) }
+        }
         return Plan(fleet: fleetName, basis: Basis(observed: observed, involving: involved), actions: actions,
-                    summary: summary, notes: notes, unmanaged: unmanaged)
+                    summary: summary, notes: notes, unmanaged: unmanaged,
+                    hosts: hosts, parallel: spec.policy.parallel)
     }
 
     /// What to do with a subject before any target is chosen.

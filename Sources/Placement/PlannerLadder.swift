@@ -25,6 +25,8 @@ struct MoveProfile: Sendable {
     let pools: [(pool: String, user: String)]
     /// Non-shared volumes that are copied.
     let localVolumes: [LocalVolume]
+    /// The declared-shared pools its disks use (sorted): a live move may pass UNSAFE for them.
+    let sharedPools: [String]
     /// Declared disks attached after the move: their volume must be on the target.
     let attachVolumes: [(pool: String, volume: String, key: String)]
     let networks: [(network: String, user: String)]
@@ -142,6 +144,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
 
     var pools: [String: String] = [:]
     var locals: [LocalVolume] = []
+    var shared = Set<String>()
     for disk in domain.storageDisks {
         if disk.sourceType == "network" { continue }
         guard let pool = disk.pool, let volume = disk.volume else {
@@ -149,7 +152,9 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
             continue
         }
         if pools[pool] == nil { pools[pool] = "disk \(disk.target)" }
-        if !fleet.sharedPools.contains(pool) {
+        if fleet.sharedPools.contains(pool) {
+            shared.insert(pool)
+        } else {
             locals.append(LocalVolume(pool: pool, volume: volume, target: disk.target))
         }
     }
@@ -203,7 +208,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         name: desired.name, runningLadder: runningLadder, stopFirst: stopFirst, allowed: desired.moves,
         hostPassthrough: domain.cpuMode == "host-passthrough", sourceRefusals: refusals,
         pools: pools.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-        localVolumes: locals, attachVolumes: attach,
+        localVolumes: locals, sharedPools: shared.sorted(), attachVolumes: attach,
         networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         boot: boot.disk, footprintNow: now, footprintTarget: target)

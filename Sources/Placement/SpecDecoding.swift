@@ -96,6 +96,15 @@ extension ParallelSpec: Decodable {
     }
 }
 
+extension ParallelSpec: Encodable {
+    /// Encodes `{"perHost": …, "total": …}` (a saved plan's limits).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total)
+        try c.encode(perHost, forKey: .perHost)
+    }
+}
+
 extension LiveOverrideSpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case maxDowntimeMs, bandwidthMiBps, timeoutSeconds, onTimeout, autoConverge, copyStorage

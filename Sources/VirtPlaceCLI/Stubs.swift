@@ -1,18 +1,5 @@
 import Foundation
 
-struct ApplyCommand: Command {
-    static let name = "apply"
-    static let abstract = "carry out the plan: move and update instances"
-    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [--auto-approve]"]
-    static let options: [OptionSpec] = [
-        fileOption,
-        .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
-        .flag("dry-run", help: "print what would be done, step by step, and change nothing"),
-    ]
-    init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {}
-    func run(_ context: CommandContext) async throws -> ExitCode { throw CLIError(message: "apply is not available in this build yet") }
-}
-
 struct ReconcileCommand: Command {
     static let name = "reconcile"
     static let abstract = "unattended drift correction: apply --auto-approve, locked, capped, logged"

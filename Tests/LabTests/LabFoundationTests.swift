@@ -8,24 +8,22 @@ import Testing
 /// migration keeps the guest running; a restart would begin again at 0).
 @Suite(.serialized) struct LabFoundationTests {
     @Test func liveMigrationThroughTheSwiftLayer() async throws {
-        let lab = try Lab.current()
-        #expect(lab.hostCount >= 2, "the lab needs two hosts")
-        let name = "lab-found-\(getpid())"
-        try lab.lab(["guest", "remove", name], check: false)
-        defer { _ = try? lab.lab(["guest", "remove", name], check: false) }
+        let lab = try Lab.require()
+        let name = Lab.uniqueName("found")
+        defer { lab.removeGuest(name) }
 
         // The lab writes the heartbeat guest's definition; we undefine it and define it again,
         // and start it, with our own layer.
-        try lab.lab(["guest", "create", "shutoff", name, "--host", "1"])
+        _ = try lab.createGuest("shutoff", name, host: 1)
         let source = try Connection(uri: lab.uri(1))
         let xml = try source.lookupDomain(name: name).xml(flags: [.inactive])
         try source.lookupDomain(name: name).undefine()
-        #expect(try lab.state(name, on: 1) == nil, "undefined through the Swift layer")
+        #expect(lab.whereIs(name)[1] == nil, "undefined through the Swift layer")
         let defined = try source.defineDomain(xml: xml)
         let uuid = defined.uuid
         try defined.start()
-        #expect(try lab.state(name, on: 1) == "running")
-        let before = try lab.waitHeartbeat(name, after: 2)
+        #expect(lab.whereIs(name)[1] == "running")
+        let before = try #require(lab.waitHeartbeat(name, after: 2, timeout: 90))
 
         // Live migration, peer to peer, persistent on the target, undefined on the source.
         let flags: MigrationFlags = [.live, .peerToPeer, .persistDestination, .undefineSource, .abortOnError]
@@ -36,18 +34,17 @@ import Testing
         let elapsed = Date().timeIntervalSince(started)
 
         // The witness: virsh says it runs on host 2 and is gone from host 1.
-        #expect(try lab.state(name, on: 2) == "running")
-        #expect(try lab.state(name, on: 1) == nil)
+        #expect(lab.whereIs(name) == [2: "running"])
         let target = try Connection(uri: lab.uri(2))
         #expect(try target.lookupDomain(name: name).uuid == uuid, "same UUID on the target")
         let stats = try target.lookupDomain(name: name).jobStats(completed: true)
         print("lab: live migration \(String(format: "%.2f", elapsed)) s, downtime \(stats.downtimeMs.map { "\($0) ms" } ?? "not reported")")
 
         // The console log: the counter went on past where it was, with no second boot.
-        let after = try lab.waitHeartbeat(name, after: before + 2)
+        let after = try #require(lab.waitHeartbeat(name, after: before + 2, timeout: 60))
         #expect(after > before)
-        let log = try lab.consoleLog(name)
-        let counters = log.split(separator: "\n").compactMap { line -> Int? in
+        let log = (try? String(contentsOfFile: lab.consoleDir + "/\(name).log", encoding: .utf8)) ?? ""
+        let counters = log.split(whereSeparator: \.isNewline).compactMap { line -> Int? in
             let f = line.split(separator: " ")
             return f.count >= 2 && f[0] == "hb" ? Int(f[1]) : nil
         }

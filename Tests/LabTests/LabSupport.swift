@@ -1,147 +1,247 @@
 import Foundation
 import Testing
 
-/// The lab these tests run against: read from `VIRTPLACE_LAB_ENV` (the `lab.env` that
-/// `lab/lab up` writes). Lab tests never skip: without a lab they fail, saying so.
+/// The lab these tests run against: `VIRTPLACE_LAB_ENV` names its `lab.env` (written by
+/// `lab/lab up`). A missing or silent lab fails the tests with a message; they never skip.
 struct Lab: Sendable {
     let env: [String: String]
-    let repo: URL
+    let labEnvPath: String
 
-    /// The lab, or a failure that says how to get one.
-    static func current() throws -> Lab {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The lab, checked: every host answers `virsh version`.
+    /// - Throws: `Unavailable` with what to do.
+    static func require() throws -> Lab {
         guard let path = ProcessInfo.processInfo.environment["VIRTPLACE_LAB_ENV"], !path.isEmpty else {
-            throw LabUnavailable(message: "VIRTPLACE_LAB_ENV is not set: lab tests need a running lab (scripts/test starts one; or `lab/lab up 3` and VIRTPLACE_LAB_ENV=/var/tmp/virtplace-lab/lab.env)")
+            throw Unavailable(description: "VIRTPLACE_LAB_ENV is not set: start a lab (lab/lab up 3) and run the lab tests with VIRTPLACE_LAB_ENV=$LAB_DIR/lab.env (scripts/test does both)")
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw LabUnavailable(message: "cannot read \(path): is the lab up?")
+            throw Unavailable(description: "cannot read \(path) (VIRTPLACE_LAB_ENV): is the lab up? (lab/lab up 3)")
         }
         var env: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let kv = line.split(separator: "=", maxSplits: 1)
-            if kv.count == 2 { env[String(kv[0])] = String(kv[1]) }
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            env[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
-        let lab = Lab(env: env, repo: repo)
-        for i in 1...lab.hostCount {
-            let r = try lab.virsh(i, ["version"], check: false)
+        let lab = Lab(env: env, labEnvPath: path)
+        guard let hosts = Int(env["LAB_HOSTS"] ?? ""), hosts >= 3 else {
+            throw Unavailable(description: "\(path) names \(env["LAB_HOSTS"] ?? "no") hosts: the lab tests need 3 (lab/lab up 3)")
+        }
+        for i in 1...3 {
+            let r = lab.virsh(i, ["version"], timeout: 15)
             guard r.status == 0 else {
-                throw LabUnavailable(message: "lab host \(i) (\(lab.uri(i))) does not answer: \(r.stderr)")
+                throw Unavailable(description: "lab host \(i) (\(lab.uri(i))) does not answer: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)) — is the lab up? (lab/lab status)")
             }
         }
         return lab
     }
 
     var dir: String { env["LAB_DIR"] ?? "" }
-    var hostCount: Int { Int(env["LAB_HOSTS"] ?? "") ?? 0 }
-    func uri(_ i: Int) -> String { env["LAB_URI_\(i)"] ?? "" }
+    var tool: String { env["LAB_TOOL"] ?? "lab/lab" }
     var hostsYAML: String { env["LAB_HOSTS_YAML"] ?? dir + "/hosts.yaml" }
-    var tool: String { repo.appendingPathComponent("lab/lab").path }
+    func uri(_ i: Int) -> String { env["LAB_URI_\(i)"] ?? "" }
+    func localDir(_ i: Int) -> String { env["LAB_LOCAL_DIR_\(i)"] ?? "" }
+    var consoleDir: String { env["LAB_CONSOLE_DIR"] ?? dir + "/consoles" }
 
-    /// `lab/lab ARGS` for this lab.
+    // MARK: Processes
+
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var output: String { stdout + stderr }
+    }
+
+    /// Runs a program to its end, output captured through files (no pipe to fill).
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                    timeout: Double = 300) -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let base = NSTemporaryDirectory() + "labtest-" + UUID().uuidString
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
+            return Result(status: -1, stdout: "", stderr: "cannot create output files")
+        }
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            return Result(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                process.terminate()
+                break
+            }
+            usleep(20_000)
+        }
+        process.waitUntilExit()
+        try? out.close()
+        try? err.close()
+        let stdout = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    /// `virsh -c URI(i) ARGS…`: the independent witness.
+    func virsh(_ host: Int, _ arguments: [String], timeout: Double = 60) -> Result {
+        Lab.run("/usr/bin/virsh", ["-q", "-c", uri(host)] + arguments, timeout: timeout)
+    }
+
+    /// `lab/lab ARGS…` for this lab.
     @discardableResult
-    func lab(_ args: [String], check: Bool = true) throws -> ProcessResult {
-        try run(tool, args, environment: ["VIRTPLACE_LAB_DIR": dir, "VIRTPLACE_LAB_SKIP_DEPS": "1"], check: check)
+    func lab(_ arguments: [String]) -> Result {
+        Lab.run("/bin/bash", [tool] + arguments, environment: ["VIRTPLACE_LAB_DIR": dir])
     }
 
-    /// `virsh -c URI(i) ARGS`: the independent witness.
-    @discardableResult
-    func virsh(_ i: Int, _ args: [String], check: Bool = true) throws -> ProcessResult {
-        try run("/usr/bin/virsh", ["-q", "-c", uri(i)] + args, check: check)
+    // MARK: Guests
+
+    /// A name no other test uses.
+    static func uniqueName(_ prefix: String) -> String {
+        "lt-\(prefix)-" + String(UUID().uuidString.prefix(6)).lowercased()
     }
 
-    /// The domain's state on host i per virsh (`running`, `shut off`), or nil when not defined there.
-    func state(_ name: String, on i: Int) throws -> String? {
-        let r = try virsh(i, ["domstate", name], check: false)
-        return r.status == 0 ? r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    /// `lab/lab guest create KIND NAME --host I OPTIONS…`; the guest's KEY=VALUE facts.
+    func createGuest(_ kind: String, _ name: String, host: Int, _ options: [String] = []) throws -> [String: String] {
+        let r = lab(["guest", "create", kind, name, "--host", "\(host)"] + options)
+        guard r.status == 0 else {
+            throw Unavailable(description: "lab/lab guest create \(kind) \(name) failed: \(r.stderr)")
+        }
+        var facts: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            facts[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return facts
     }
 
-    /// The last heartbeat counter in the guest's console log.
-    func heartbeat(_ name: String) throws -> Int? {
-        let r = try lab(["guest", "heartbeat", name], check: false)
+    func removeGuest(_ name: String) { lab(["guest", "remove", name]) }
+
+    /// The last heartbeat counter in the guest's console, nil before the first.
+    func heartbeat(_ name: String) -> Int? {
+        let r = lab(["guest", "heartbeat", name])
         return r.status == 0 ? Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) : nil
     }
 
-    /// Waits until the heartbeat counter exceeds `after`.
-    @discardableResult
-    func waitHeartbeat(_ name: String, after: Int = -1, timeout: Int = 90) throws -> Int {
-        let r = try lab(["guest", "wait", name, "--timeout", "\(timeout)", "--after", "\(after)"])
-        return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    /// Waits for a counter above `after`; returns it.
+    func waitHeartbeat(_ name: String, after: Int = -1, timeout: Int = 60) -> Int? {
+        let r = lab(["guest", "wait", name, "--after", "\(after)", "--timeout", "\(timeout)"])
+        return r.status == 0 ? Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) : nil
     }
 
-    /// The number of boots in the console log (the init prints a line at each boot).
-    func consoleLog(_ name: String) throws -> String {
-        let path = try lab(["guest", "console", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    /// The id of the guest's current boot (the last `hb-boot ID` line of its console): a new
+    /// one after a restart, the same after a live migration.
+    func bootID(_ name: String) -> String? {
+        let text = (try? String(contentsOfFile: consoleDir + "/\(name).log", encoding: .utf8)) ?? ""
+        // Kernel lines end in "\r\n", one Character: split on any newline.
+        return text.split(whereSeparator: \.isNewline).last { $0.hasPrefix("hb-boot ") }.map { String($0.dropFirst("hb-boot ".count)) }
     }
-}
 
-struct LabUnavailable: Error, CustomStringConvertible {
-    var message: String
-    var description: String { "lab unavailable: \(message)" }
-}
-
-struct ProcessResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-struct ProcessFailed: Error, CustomStringConvertible {
-    var command: String
-    var result: ProcessResult
-    var description: String { "'\(command)' exited \(result.status): \(result.stderr)\(result.stdout)" }
-}
-
-/// Runs a program to completion, collecting its output (stdin is /dev/null).
-@discardableResult
-func run(_ program: String, _ args: [String], environment: [String: String] = [:], check: Bool = true) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = args
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes while the process runs, so that a full pipe never blocks it.
-    nonisolated(unsafe) var errData = Data()
-    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
-    let result = ProcessResult(status: process.terminationStatus,
-                               stdout: String(decoding: outData, as: UTF8.self),
-                               stderr: String(decoding: errData, as: UTF8.self))
-    if check && result.status != 0 {
-        throw ProcessFailed(command: ([program] + args).joined(separator: " "), result: result)
-    }
-    return result
-}
-
-extension Lab {
-    /// The `virtplace` binary built beside these tests.
-    var virtplaceBinary: String {
-        let build = repo.appendingPathComponent(".build")
-        for config in ["debug", "release"] {
-            let path = build.appendingPathComponent(config).appendingPathComponent("virtplace").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+    /// Waits for a boot id other than `old`; returns it (nil after `timeout`).
+    func waitNewBoot(_ name: String, other old: String?, timeout: Double = 60) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let id = bootID(name), id != old { return id }
+            usleep(200_000)
         }
-        return build.appendingPathComponent("debug/virtplace").path
+        return nil
     }
 
-    /// Runs `virtplace ARGS` with a state directory of its own for this lab.
-    @discardableResult
-    func virtplace(_ args: [String], stateDir: String? = nil, check: Bool = false) throws -> ProcessResult {
-        try run(virtplaceBinary, args, environment: ["VIRTPLACE_STATE_DIR": stateDir ?? dir + "/virtplace-state", "NO_COLOR": "1"], check: check)
+    /// Which lab hosts define `name`, and in which state (`virsh domstate`).
+    func whereIs(_ name: String) -> [Int: String] {
+        var found: [Int: String] = [:]
+        for i in 1...3 {
+            let r = virsh(i, ["domstate", name])
+            if r.status == 0 { found[i] = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        return found
     }
 
-    /// Writes a placement file for a test: the lab's hosts plus `body` (YAML), returns its path.
-    func placement(_ name: String, _ body: String) throws -> String {
-        let hosts = try String(contentsOfFile: hostsYAML, encoding: .utf8)
-        let path = dir + "/test-\(name).yaml"
-        try (body + "\n" + hosts).write(toFile: path, atomically: true, encoding: .utf8)
+    func sha256(_ path: String) -> String? {
+        let r = Lab.run("/usr/bin/sha256sum", [path])
+        return r.status == 0 ? r.stdout.split(separator: " ").first.map(String.init) : nil
+    }
+}
+
+/// Runs the built `virtplace` with a placement of its own and a state directory of its own.
+struct VirtPlace: Sendable {
+    let lab: Lab
+    let workDir: String
+
+    init(lab: Lab) throws {
+        self.lab = lab
+        workDir = NSTemporaryDirectory() + "virtplace-labtest-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    }
+
+    /// The `virtplace` built beside the test bundle (`.build/<triple>/debug/virtplace`).
+    static var binary: String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent().appendingPathComponent("virtplace").path,
+            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("virtplace").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/virtplace").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[candidates.count - 1]
+    }
+
+    var stateDir: String { workDir + "/state" }
+
+    /// Writes the placement (`instances:` YAML, indented by two spaces per level) and returns
+    /// its path.
+    func placement(_ instances: String, policy: String = "", name: String = "placement.yaml") throws -> String {
+        let text = """
+        apiVersion: virtplace/v1
+        kind: Placement
+        metadata: {name: labtest}
+        policy:
+          shutdownTimeoutSeconds: 30
+          forceOff: true
+        \(policy)
+        storage: {sharedPools: [shared], localPools: [local]}
+        instances:
+        \(instances)
+        """
+        let path = workDir + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    /// `virtplace ARGS…` with the lab's hosts added to `-f` placements, the state directory,
+    /// and the mutating-call count on stderr.
+    func run(_ arguments: [String], timeout: Double = 300) -> Lab.Result {
+        Lab.run(Self.binary, arguments + ["--state-dir", stateDir], environment: ["VIRTPLACE_DEBUG_CALLS": "1", "NO_COLOR": "1"],
+                timeout: timeout)
+    }
+
+    func apply(_ placement: String, _ extra: [String] = ["--auto-approve"]) -> Lab.Result {
+        run(["apply", "-f", placement, "-f", lab.hostsYAML] + extra)
+    }
+
+    /// The `libvirt mutating calls: N` a run printed.
+    static func mutatingCalls(_ r: Lab.Result) -> Int? {
+        guard let line = r.stderr.split(separator: "\n").last(where: { $0.hasPrefix("libvirt mutating calls: ") }) else { return nil }
+        return Int(line.dropFirst("libvirt mutating calls: ".count).prefix { $0.isNumber })
+    }
+}
+
+/// Applies again and expects nothing to do: "No changes.", exit 0, no mutating libvirt call.
+func expectConverged(_ vp: VirtPlace, _ placement: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let again = vp.apply(placement)
+    #expect(again.status == 0, "second apply: \(again.output)", sourceLocation: sourceLocation)
+    #expect(again.stdout.contains("No changes."), "second apply: \(again.output)", sourceLocation: sourceLocation)
+    #expect(VirtPlace.mutatingCalls(again) == 0, "second apply: \(again.stderr)", sourceLocation: sourceLocation)
 }

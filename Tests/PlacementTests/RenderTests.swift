@@ -121,6 +121,25 @@ func emptyPlan(_ format: PlanFormat) throws {
     }
 }
 
+@Test func aSavedPlanCarriesItsHostsAndLimits() throws {
+    let (desired, observed) = showcase()
+    let plan = makePlan(desired: desired, observed: observed)
+    #expect(plan.hosts.map(\.name) == desired.hosts.keys.sorted())
+    for h in plan.hosts {
+        #expect(h.uri == desired.hosts[h.name]?.uri)
+        #expect(h.faultDomain == desired.hosts[h.name]?.faultDomain)
+    }
+    #expect(plan.parallel == desired.policy.parallel)
+    // A plan written before hosts and limits existed still decodes, with none.
+    var object = try #require(try JSONSerialization.jsonObject(with: try encodePlan(plan)) as? [String: Any])
+    object["hosts"] = nil
+    object["parallel"] = nil
+    let old = try decodePlan(try JSONSerialization.data(withJSONObject: object))
+    #expect(old.hosts.isEmpty)
+    #expect(old.parallel == ParallelSpec())
+    #expect(old.actions == plan.actions)
+}
+
 @Test func markdownEscapesTableCells() {
     let action = Action(instance: "a|b", kind: .blocked, from: "h1", to: nil,
                         reasons: [Reason(.instanceNotFound, "x | <y>")])

@@ -14,7 +14,7 @@ struct StepCase: Sendable, CustomTestStringConvertible {
 }
 
 let defaultLive = LiveMigration(from: "h1", to: "h2", maxDowntimeMs: 300, bandwidthMiBps: 0, timeoutSeconds: 600,
-                                onTimeout: .abort, autoConverge: false, copyDisks: [])
+                                onTimeout: .abort, autoConverge: false, copyDisks: [], sharedPools: ["shared"])
 let shutdownH1 = Step.shutdown(host: "h1", timeoutSeconds: 120, forceOff: false)
 
 let stepCases: [StepCase] = [
@@ -22,13 +22,14 @@ let stepCases: [StepCase] = [
              steps: [.record(host: "h1"), .migrateLive(defaultLive)]),
     StepCase(name: "live copies a local disk and keeps the source copy",
              observed: twoHosts([dom("w", disks: [localDisk("w")])]), instance: toH2, kind: .live,
-             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; return m }())]),
+             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; m.sharedPools = []; return m }())]),
     StepCase(name: "live with the instance's live overrides",
              observed: twoHosts([dom("w")]),
              instance: { var i = toH2; var o = LiveOverrideSpec(); o.maxDowntimeMs = 100; o.onTimeout = .postcopy; o.autoConverge = true; i.live = o; return i }(),
              kind: .live,
              steps: [.record(host: "h1"), .migrateLive(LiveMigration(from: "h1", to: "h2", maxDowntimeMs: 100, bandwidthMiBps: 0,
-                                                                     timeoutSeconds: 600, onTimeout: .postcopy, autoConverge: true, copyDisks: []))]),
+                                                                     timeoutSeconds: 600, onTimeout: .postcopy, autoConverge: true, copyDisks: [],
+                                                                     sharedPools: ["shared"]))]),
     StepCase(name: "live carries overrides and restores autostart on the target",
              observed: twoHosts([dom("w", vcpus: 1, autostart: true, maxVcpus: 4)]),
              instance: InstanceSpec(host: "h2", config: ConfigSpec(vcpus: 2, memoryMiB: 2048, tags: ["tier": "web"])), kind: .live,

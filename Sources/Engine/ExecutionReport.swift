@@ -1,0 +1,106 @@
+import Placement
+
+/// What the executor tells its caller while it runs (the CLI draws progress from these). Events
+/// come from several tasks at once: the receiver serialises its output.
+public enum ExecutionEvent: Sendable {
+    /// A wave begins: its number (1-based) and how many actions it runs.
+    case waveStarted(wave: Int, actions: Int)
+    case actionStarted(instance: String, kind: ActionKind, from: String?, to: String?)
+    case stepStarted(instance: String, index: Int, step: Step)
+    case stepFinished(instance: String, index: Int, step: Step, outcome: StepOutcome, seconds: Double)
+    /// Progress of a long transfer (a live migration or a volume copy).
+    case transfer(instance: String, TransferStatus)
+    case actionFinished(ActionReport)
+}
+
+/// How a step ended.
+public enum StepOutcome: Equatable, Sendable {
+    /// It ran; what it did, in a few words, when there is something worth saying.
+    case done(String?)
+    /// Its postcondition already held: nothing was done.
+    case skipped(String)
+    case failed(String)
+}
+
+/// Progress of a transfer, as figures for a bar.
+public struct TransferStatus: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        /// A live migration: memory, and disks when they are copied.
+        case migration
+        /// A volume copy (`pool/volume`).
+        case volume(String)
+    }
+
+    public var kind: Kind
+    /// Bytes done and in all (memory plus disks for a migration); total 0 when unknown.
+    public var processedBytes: UInt64
+    public var totalBytes: UInt64
+    /// For a migration: memory and disk parts, when libvirt reports them.
+    public var memoryProcessedBytes: UInt64?
+    public var memoryTotalBytes: UInt64?
+    public var diskProcessedBytes: UInt64?
+    public var diskTotalBytes: UInt64?
+    /// Bytes per second now (0 when unknown).
+    public var bytesPerSecond: UInt64
+    public var elapsedSeconds: Double
+    /// Estimated seconds left, when it can be told.
+    public var remainingSeconds: Double?
+
+    public init(kind: Kind, processedBytes: UInt64, totalBytes: UInt64, bytesPerSecond: UInt64,
+                elapsedSeconds: Double, remainingSeconds: Double? = nil) {
+        self.kind = kind; self.processedBytes = processedBytes; self.totalBytes = totalBytes
+        self.bytesPerSecond = bytesPerSecond; self.elapsedSeconds = elapsedSeconds; self.remainingSeconds = remainingSeconds
+    }
+}
+
+/// How one action ended.
+public struct ActionReport: Equatable, Sendable {
+    public enum Status: String, Equatable, Sendable {
+        /// Every step ran or was already done.
+        case done
+        /// A step failed; the steps after it did not run.
+        case failed
+        /// Not run: a host it needs is unreachable, or an earlier action it depends on failed.
+        case blocked
+    }
+
+    public var instance: String
+    public var kind: ActionKind
+    public var from: String?
+    public var to: String?
+    public var status: Status
+    /// Why it failed or was blocked.
+    public var message: String?
+    /// Wall time of the whole action.
+    public var elapsedSeconds: Double
+    /// For a live move: libvirt's job time and the guest's downtime (completed job statistics,
+    /// read on the destination).
+    public var migrationMs: UInt64?
+    public var downtimeMs: UInt64?
+    /// Things the operator should know: copies kept on the source, changes that wait for the
+    /// next restart, a lost reply that hid a successful migration…
+    public var notes: [String]
+    public var stepsDone: Int
+    public var stepsSkipped: Int
+
+    public init(instance: String, kind: ActionKind, from: String?, to: String?, status: Status, message: String? = nil,
+                elapsedSeconds: Double = 0, migrationMs: UInt64? = nil, downtimeMs: UInt64? = nil, notes: [String] = [],
+                stepsDone: Int = 0, stepsSkipped: Int = 0) {
+        self.instance = instance; self.kind = kind; self.from = from; self.to = to; self.status = status
+        self.message = message; self.elapsedSeconds = elapsedSeconds; self.migrationMs = migrationMs
+        self.downtimeMs = downtimeMs; self.notes = notes; self.stepsDone = stepsDone; self.stepsSkipped = stepsSkipped
+    }
+}
+
+/// Everything a run did, action by action, in the order the actions finished within each wave.
+public struct ExecutionReport: Equatable, Sendable {
+    public var actions: [ActionReport]
+    /// The run's id (in every journal record it wrote).
+    public var run: String
+
+    public init(actions: [ActionReport], run: String) { self.actions = actions; self.run = run }
+
+    public var done: Int { actions.filter { $0.status == .done }.count }
+    public var failed: Int { actions.filter { $0.status == .failed }.count }
+    public var blocked: Int { actions.filter { $0.status == .blocked }.count }
+}

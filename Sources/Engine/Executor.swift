@@ -1,0 +1,179 @@
+import Foundation
+import Libvirt
+import Placement
+import Synchronization
+
+/// How the executor runs.
+public struct ExecutionOptions: Sendable {
+    /// Concurrent moves, fleet-wide and per host (as source or target). Updates, starts and
+    /// stops take no slot. Values below 1 count as 1.
+    public var parallel: ParallelSpec
+    /// How often a live migration's job statistics are read (progress and the timeout watchdog).
+    public var jobPollInterval: Duration
+    /// How often a domain's state is read while waiting for a shutdown.
+    public var statePollInterval: Duration
+    /// How long to wait for a device to show in the XML after libvirt accepted it.
+    public var deviceConfirmTimeout: Duration
+    /// The run's id, in every journal record.
+    public var run: String
+
+    public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
+                statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
+                run: String = ExecutionOptions.newRunID()) {
+        self.parallel = parallel; self.jobPollInterval = jobPollInterval; self.statePollInterval = statePollInterval
+        self.deviceConfirmTimeout = deviceConfirmTimeout; self.run = run
+    }
+
+    /// A run id: UTC time and process id (`20250101T120000Z-4242`).
+    public static func newRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return "\(formatter.string(from: Date()))-\(getpid())"
+    }
+}
+
+/// Runs a plan's scheduled actions: wave after wave, the actions of a wave concurrently within
+/// the `parallel` limits; the steps of an action in order, each one first checking whether its
+/// postcondition already holds (then it is skipped) and re-reading what it touches. Every step
+/// is journalled before (intent) and after (done, skipped or failed), `fsync`ed.
+///
+/// An action that fails stops only itself: the rest of its wave goes on. Later actions that
+/// counted on it (the second hop of the same instance, or a move into the room it was to free
+/// on its source) are reported as blocked, as are actions whose hosts cannot be reached.
+/// No step deletes a volume.
+public struct Executor: Sendable {
+    public let driver: any FleetDriver
+    public let state: StateDirectory
+    public let journal: Journal
+    public let options: ExecutionOptions
+    public let events: @Sendable (ExecutionEvent) -> Void
+
+    public init(driver: any FleetDriver, state: StateDirectory, journal: Journal, options: ExecutionOptions,
+                events: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }) {
+        self.driver = driver; self.state = state; self.journal = journal; self.options = options; self.events = events
+    }
+
+    /// Runs every scheduled action of `plan` (blocked and deferred ones are not run: the plan
+    /// already reports them) and returns how each ended.
+    public func run(_ plan: Plan) async -> ExecutionReport {
+        let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
+        var reports: [ActionReport] = []
+        var failedInstances = Set<String>()
+        var failedSources = Set<String>()
+        for (index, wave) in plan.waves.enumerated() where !wave.isEmpty {
+            events(.waveStarted(wave: index + 1, actions: wave.count))
+            var runnable: [Action] = []
+            for action in wave {
+                if failedInstances.contains(action.instance) {
+                    reports.append(blocked(action, "not run: an earlier action of \(action.instance) failed"))
+                } else if action.kind.isMove, let to = action.to, failedSources.contains(to) {
+                    reports.append(blocked(action, "not run: it needs the room on \(to) that a failed move off \(to) was to free"))
+                } else {
+                    runnable.append(action)
+                }
+            }
+            for report in await runWave(runnable, plan: plan, shared: shared) {
+                reports.append(report)
+                if report.status != .done {
+                    failedInstances.insert(report.instance)
+                    if report.kind.isMove, let from = report.from { failedSources.insert(from) }
+                }
+            }
+        }
+        return ExecutionReport(actions: reports, run: options.run)
+    }
+
+    private func blocked(_ action: Action, _ message: String) -> ActionReport {
+        let report = ActionReport(instance: action.instance, kind: action.kind, from: action.from, to: action.to,
+                                  status: .blocked, message: message)
+        events(.actionFinished(report))
+        return report
+    }
+
+    /// Runs the actions of one wave concurrently, starting each as soon as the limits allow
+    /// (in plan order), and returns their reports in the order they finished.
+    private func runWave(_ actions: [Action], plan: Plan, shared: RunState) async -> [ActionReport] {
+        let total = max(1, options.parallel.total)
+        let perHost = max(1, options.parallel.perHost)
+        return await withTaskGroup(of: (Int, ActionReport).self) { group in
+            var pending = Array(actions.indices)
+            var running = 0
+            var busy: [String: Int] = [:]
+            var reports: [ActionReport] = []
+
+            func hosts(_ action: Action) -> [String] {
+                guard action.kind.isMove else { return [] }
+                return Array(Set([action.from, action.to].compactMap { $0 }))
+            }
+            func fits(_ action: Action) -> Bool {
+                guard action.kind.isMove else { return true }
+                return running < total && hosts(action).allSatisfy { busy[$0, default: 0] < perHost }
+            }
+            func startWhatFits() {
+                var rest: [Int] = []
+                for i in pending {
+                    let action = actions[i]
+                    guard fits(action) else { rest.append(i); continue }
+                    if action.kind.isMove {
+                        running += 1
+                        for h in hosts(action) { busy[h, default: 0] += 1 }
+                    }
+                    let uuid = Self.uuid(of: action, in: plan)
+                    group.addTask {
+                        var runner = ActionRunner(executor: self, action: action, uuid: uuid, shared: shared)
+                        return (i, await runner.run())
+                    }
+                }
+                pending = rest
+            }
+
+            startWhatFits()
+            while let (i, report) = await group.next() {
+                reports.append(report)
+                let action = actions[i]
+                if action.kind.isMove {
+                    running -= 1
+                    for h in hosts(action) { busy[h, default: 0] -= 1 }
+                }
+                startWhatFits()
+            }
+            return reports
+        }
+    }
+
+    /// The instance's UUID as the plan's basis recorded it (where the action starts, else
+    /// wherever it was seen).
+    static func uuid(of action: Action, in plan: Plan) -> String? {
+        let entries = plan.basis.domains.filter { $0.name == action.instance && $0.uuid != nil }
+        return (entries.first { $0.host == action.from } ?? entries.first)?.uuid
+    }
+
+    /// Volumes an earlier run created (journal records `createVolume` … `done`), as
+    /// `host/pool/volume`: the only existing volumes a copy may overwrite.
+    static func createdVolumes(in records: [JournalRecord]) -> Set<String> {
+        var created = Set<String>()
+        for r in records where r.op == "createVolume" && r.phase == .done {
+            if let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] {
+                created.insert("\(host)/\(pool)/\(volume)")
+            }
+        }
+        return created
+    }
+}
+
+/// What the actions of one run share.
+final class RunState: Sendable {
+    private let created: Mutex<Set<String>>
+
+    init(createdVolumes: Set<String>) { created = Mutex(createdVolumes) }
+
+    func markCreated(host: String, pool: String, volume: String) {
+        _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }
+    }
+
+    func wasCreated(host: String, pool: String, volume: String) -> Bool {
+        created.withLock { $0.contains("\(host)/\(pool)/\(volume)") }
+    }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import Libvirt
+import Placement
+
+/// The real `FleetDriver`: libvirt's C API, one connection per host, opened on first use and
+/// reused by every later step (and by the observations apply makes before running). Short calls
+/// run on the connection's own serial queue; calls that block for the length of a transfer
+/// (migration, volume copy, checksum) on a thread of their own, so that job-stats polling on
+/// the same connection is never stuck behind them. Nothing here runs on Swift's cooperative
+/// pool.
+public final class LibvirtFleet: FleetDriver {
+    private let targets: [String: ObserveTarget]
+    private let cache: ConnectionCache
+
+    /// A fleet of these hosts; nothing is opened yet.
+    public init(targets: [ObserveTarget], connectTimeout: Duration = .seconds(15)) {
+        self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.cache = ConnectionCache(timeout: connectTimeout)
+    }
+
+    /// Observes every host over this fleet's connections (opening them as needed).
+    public func observe(observer: Observer = Observer()) async -> ObservedFleet {
+        let cache = self.cache
+        return await observer.observe(targets.values.sorted { $0.name < $1.name }) { target in
+            try await cache.connection(for: target)
+        }
+    }
+
+    /// The open connection to `host`.
+    /// - Throws: `DriverError.unknownHost`, `.unreachable`.
+    public func connection(_ host: String) async throws -> Connection {
+        guard let target = targets[host] else { throw DriverError.unknownHost(host) }
+        do {
+            return try await cache.connection(for: target)
+        } catch let error as LibvirtError {
+            throw DriverError.unreachable(host: host, reason: error.message)
+        }
+    }
+
+    public func connect(_ host: String) async throws {
+        _ = try await connection(host)
+    }
+
+    /// Runs a short blocking call on `host`'s connection queue.
+    private func on<T: Sendable>(_ host: String, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await connection(host).run(body)
+    }
+
+    // MARK: Domains
+
+    public func domain(uuid: String, on host: String) async throws -> DomainFacts? {
+        try await on(host) { connection in
+            guard let domain = try lookup(uuid, on: connection) else { return nil }
+            return try facts(of: domain, on: connection)
+        }
+    }
+
+    public func definition(uuid: String, on host: String) async throws -> String {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).xml(flags: [.inactive, .secure])
+        }
+    }
+
+    public func define(xml: String, on host: String) async throws {
+        try await on(host) { connection in _ = try connection.defineDomain(xml: xml) }
+    }
+
+    public func undefine(uuid: String, on host: String) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).undefine() }
+    }
+
+    public func start(uuid: String, on host: String) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).start() }
+    }
+
+    public func requestShutdown(uuid: String, on host: String) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).shutdown() }
+    }
+
+    public func destroy(uuid: String, on host: String) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).destroy() }
+    }
+
+    public func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).setVcpus(count, flags: scope, maximum: maximum)
+        }
+    }
+
+    public func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).setMemory(mebibytes: mebibytes, flags: scope, maximum: maximum)
+        }
+    }
+
+    public func setAutostart(uuid: String, on host: String, enabled: Bool) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).setAutostart(enabled) }
+    }
+
+    public func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).setVirtplaceMetadata(metadata, flags: scope)
+        }
+    }
+
+    public func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
+                           scope: DomainModification) async throws {
+        let xml = DefinitionXML.volumeDisk(pool: disk.pool, volume: disk.volume, format: format, target: target,
+                                           bus: disk.bus, readOnly: disk.readOnly)
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope)
+        }
+    }
+
+    public func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws {
+        let xml = DefinitionXML.interface(network: nic.network, bridge: nic.bridge, mac: nic.mac, model: nic.model)
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope)
+        }
+    }
+
+    public func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
+        let disk = DefinitionXML.volumeDisk(pool: boot.pool, volume: boot.volume, format: format, target: target,
+                                            bus: boot.bus, readOnly: boot.readOnly, bootOrder: 1)
+        let xml = try DefinitionXML.recreatedDomain(from: recordedXML, bootDisk: disk)
+        try await on(host) { connection in _ = try connection.defineDomain(xml: xml) }
+    }
+
+    // MARK: Volumes
+
+    public func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
+        try await on(host) { connection in
+            let handle = try connection.lookupStoragePool(name: pool)
+            func find() throws -> VolumeFacts? {
+                do {
+                    let observed = try handle.lookupVolume(name: name).observed()
+                    return VolumeFacts(name: observed.name, path: observed.path,
+                                       capacityBytes: UInt64(max(0, observed.capacityBytes)), format: observed.format)
+                } catch let error as LibvirtError where error.code == .noStorageVolume {
+                    return nil
+                }
+            }
+            if let found = try find() { return found }
+            try handle.refresh()
+            return try find()
+        }
+    }
+
+    public func refreshPool(_ pool: String, on host: String) async throws {
+        try await on(host) { connection in try connection.lookupStoragePool(name: pool).refresh() }
+    }
+
+    public func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
+        let xml = DefinitionXML.volume(name: name, capacityBytes: capacityBytes, format: format)
+        try await on(host) { connection in _ = try connection.lookupStoragePool(name: pool).createVolume(xml: xml) }
+    }
+
+    public func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
+        try await connection(host).runDedicated { connection in
+            let handle = try connection.lookupStoragePool(name: pool)
+            let source = try handle.lookupVolume(name: name)
+            let observed = try source.observed()
+            let xml = DefinitionXML.volume(name: clone, capacityBytes: UInt64(max(0, observed.capacityBytes)), format: observed.format)
+            _ = try handle.createVolume(xml: xml, cloning: source)
+        }
+    }
+
+    public func copyVolume(pool: String, name: String, from: String, to: String,
+                           progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
+        let destination = try await connection(to)
+        return try await connection(from).runDedicated { source in
+            let sourceVolume = try source.lookupStoragePool(name: pool).lookupVolume(name: name)
+            let targetVolume = try destination.lookupStoragePool(name: pool).lookupVolume(name: name)
+            return try VolumeTransfer.copy(from: sourceVolume, to: targetVolume, hashing: true, progress: progress)
+        }
+    }
+
+    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
+        try await connection(host).runDedicated { connection in
+            try VolumeTransfer.checksum(of: connection.lookupStoragePool(name: pool).lookupVolume(name: name))
+        }
+    }
+
+    // MARK: Migration
+
+    public func migrate(uuid: String, from: String, to: String, parameters: MigrationParameters, flags: MigrationFlags) async throws {
+        let destination = try await connection(to)
+        try await connection(from).runDedicated { source in
+            // Managed migration (virDomainMigrate3): this process holds both connections; see
+            // docs/moves.md for why. The returned destination handle is released at once.
+            _ = try require(uuid, on: source, host: from).migrate(to: destination, parameters: parameters, flags: flags)
+        }
+    }
+
+    public func jobProgress(uuid: String, on host: String) async throws -> JobStats? {
+        try await on(host) { connection in
+            guard let domain = try lookup(uuid, on: connection) else { return nil }
+            let stats = try domain.jobStats()
+            return stats.type == .none ? nil : stats
+        }
+    }
+
+    public func completedJob(uuid: String, on host: String) async throws -> JobStats? {
+        try await on(host) { connection in
+            guard let domain = try lookup(uuid, on: connection) else { return nil }
+            let stats = try domain.jobStats(completed: true)
+            return stats.type == .none ? nil : stats
+        }
+    }
+
+    public func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).abortJob(postcopy: postcopy) }
+    }
+
+    public func startPostCopy(uuid: String, on host: String) async throws {
+        try await on(host) { connection in try require(uuid, on: connection, host: host).startPostCopy() }
+    }
+
+    public func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).setMaxDowntime(milliseconds: milliseconds)
+        }
+    }
+}
+
+/// The domain with this UUID on the connection's host, nil when there is none.
+private func lookup(_ uuid: String, on connection: Connection) throws -> Domain? {
+    do {
+        return try connection.lookupDomain(uuid: uuid)
+    } catch let error as LibvirtError where error.code == .noDomain {
+        return nil
+    }
+}
+
+/// The domain with this UUID; throws `DriverError.noDomain` when there is none.
+private func require(_ uuid: String, on connection: Connection, host: String) throws -> Domain {
+    guard let domain = try lookup(uuid, on: connection) else { throw DriverError.noDomain(uuid: uuid, host: host) }
+    return domain
+}
+
+/// Reads a domain's state, definitions and the pool volumes its file disks use.
+private func facts(of domain: Domain, on connection: Connection) throws -> DomainFacts {
+    let status = try domain.status()
+    let persistent = try domain.isPersistent()
+    let autostart = persistent ? try domain.autostart() : false
+    let state = status.state.name
+    let inactiveXML = try domain.xml(flags: .inactive)
+    let liveXML = status.state == .shutoff ? nil : try domain.xml()
+
+    // Disks given by path resolve to pool volumes through libvirt (active, refreshed pools).
+    var pools: [String: [ObservedVolume]] = [:]
+    var seen = Set<String>()
+    for xml in [inactiveXML, liveXML].compactMap({ $0 }) {
+        let plain = try ObservedDomain.parse(xml: xml, state: state)
+        for disk in plain.disks where disk.pool == nil && disk.sourceType != "network" {
+            guard let path = disk.path, seen.insert(path).inserted else { continue }
+            guard let volume = try? connection.lookupStorageVolume(path: path), let pool = try? volume.pool() else { continue }
+            pools[pool.name, default: []].append(ObservedVolume(name: volume.name, path: path, capacityBytes: 0, allocationBytes: 0))
+        }
+    }
+    let index = VolumeIndex(pools: pools.map { ObservedPool(name: $0.key, type: "", path: nil, active: true, volumes: $0.value) })
+    let config = try ObservedDomain.parse(xml: inactiveXML, state: state, persistent: persistent, autostart: autostart, volumes: index)
+    let live = try liveXML.map { try ObservedDomain.parse(xml: $0, state: state, persistent: persistent, autostart: autostart, volumes: index) }
+    return DomainFacts(state: state, persistent: persistent, autostart: autostart, config: config, live: live)
+}
+
+/// Connections by host name: opened once, shared by every caller; a dead one is reopened.
+private actor ConnectionCache {
+    private var open: [String: Task<Connection, any Error>] = [:]
+    private let timeout: Duration
+
+    init(timeout: Duration) { self.timeout = timeout }
+
+    func connection(for target: ObserveTarget) async throws -> Connection {
+        if let task = open[target.name] {
+            let result = await task.result
+            if case .success(let connection) = result, !connection.isAlive {
+                open[target.name] = nil
+            } else {
+                return try result.get()
+            }
+        }
+        let uri = target.uri
+        let timeout = self.timeout
+        let task = Task { try await Connection.open(uri: uri, timeout: timeout) }
+        open[target.name] = task
+        return try await task.value
+    }
+}

@@ -1,0 +1,242 @@
+import Engine
+import Foundation
+import Libvirt
+import Placement
+
+/// `virtplace apply`: observe, plan, confirm, then carry the plan out.
+struct ApplyCommand: Command {
+    static let name = "apply"
+    static let abstract = "carry out the plan: move and update instances"
+    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [--auto-approve] [--dry-run]"]
+    static let options: [OptionSpec] = [
+        fileOption,
+        .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
+        .flag("dry-run", help: "print what would be done, step by step, and change nothing"),
+    ]
+    static let discussion = """
+    With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
+    ('yes'); without a terminal it needs --auto-approve. With PLANFILE (from 'plan --out'),
+    applies exactly that plan, and refuses it when the hosts changed since it was made.
+    Before anything runs the hosts are observed again, and a plan that no longer holds is
+    refused. The state directory's lock keeps two applies (or reconciles) from interleaving.
+
+    Every step checks first whether its result already holds, so an apply interrupted at any
+    point is finished by applying again. No step deletes a volume: a volume copied to another
+    host keeps its source copy, reported at the end.
+
+    Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
+    a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
+    blocked (the others were applied).
+    """
+
+    enum Source: Equatable {
+        case files([String])
+        case planFile(String)
+    }
+
+    var source: Source
+    var autoApprove: Bool
+    var dryRun: Bool
+
+    init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
+        let files = arguments.all("file")
+        if arguments.positionals.count > 1 {
+            throw UsageError(message: "unexpected argument '\(arguments.positionals[1])' (apply takes one PLANFILE)", command: Self.name)
+        }
+        if let plan = arguments.positionals.first {
+            if !files.isEmpty {
+                throw UsageError(message: "give either -f PATH... or a PLANFILE, not both", command: Self.name)
+            }
+            source = .planFile(plan)
+        } else {
+            if files.isEmpty {
+                throw UsageError(message: "missing -f PATH (a placement) or PLANFILE (a saved plan)", command: Self.name)
+            }
+            source = .files(try requireFiles(arguments, command: Self.name))
+        }
+        autoApprove = arguments.flag("auto-approve")
+        dryRun = arguments.flag("dry-run")
+    }
+
+    func run(_ context: CommandContext) async throws -> ExitCode {
+        let console = context.console
+        if !autoApprove && !dryRun && !console.stdinIsTerminal {
+            throw CLIError(message: "apply asks for confirmation on a terminal, and standard input is not one: pass --auto-approve to apply without asking (or --dry-run to see the steps)")
+        }
+
+        // What to apply, and where the hosts are.
+        var spec: PlacementSpec?
+        var saved: Plan?
+        let targets: [ObserveTarget]
+        switch source {
+        case .files(let files):
+            let loaded = try loadPlacement(files, context: context).spec
+            spec = loaded
+            targets = observeTargets(loaded)
+        case .planFile(let path):
+            let plan = try readPlan(path)
+            saved = plan
+            targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain) }
+        }
+
+        // The lock for the whole apply (a dry run changes nothing and takes none).
+        let state = StateDirectory(path: context.common.stateDir)
+        var lock: StateLock?
+        if !dryRun {
+            try state.prepare()
+            lock = try StateLock(state: state)
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        let fleet = LibvirtFleet(targets: targets)
+        console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
+        let observed = await fleet.observe()
+        warnUnreachable(observed, console: console)
+
+        let plan: Plan
+        if let spec {
+            plan = makePlan(desired: spec, observed: observed)
+        } else if let saved {
+            try refuseIfStale(saved, observed: observed)
+            plan = saved
+        } else {
+            throw CLIError(message: "nothing to apply")
+        }
+        console.out(render(plan, format: .text, color: console.color, verbose: context.common.verbose))
+
+        let scheduled = plan.actions.filter(\.isScheduled)
+        if scheduled.isEmpty {
+            debugCalls(context)
+            if plan.isEmpty { return .success }
+            console.line("Nothing to apply: \(plan.summary.blocked) blocked, \(plan.summary.deferred) deferred.")
+            return plan.summary.blocked > 0 ? .partial : .success
+        }
+
+        if dryRun {
+            console.out(renderDryRun(plan, console: console))
+            debugCalls(context)
+            return .success
+        }
+
+        if !autoApprove {
+            let count = scheduled.count
+            console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
+            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+            guard answer == "yes" else {
+                throw CLIError(message: "apply cancelled: nothing was changed")
+            }
+        }
+
+        // The plan must still hold: observe again right before running it.
+        let fresh = await fleet.observe()
+        try refuseIfStale(plan, observed: fresh)
+
+        let journal = try Journal(path: state.journalPath)
+        reportUnfinished(Journal.read(path: state.journalPath), console: console)
+        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
+        let options = ExecutionOptions(parallel: spec?.policy.parallel ?? plan.parallel)
+        let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
+        console.line("")
+        let report = await executor.run(plan)
+        progress.finish()
+        console.out(renderApplySummary(report, plan: plan, console: console))
+        debugCalls(context)
+        return report.failed + report.blocked + plan.summary.blocked > 0 ? .partial : .success
+    }
+
+    /// Reads a saved plan, refusing one that cannot be applied on its own.
+    private func readPlan(_ path: String) throws -> Plan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError(message: "cannot read the plan '\(path)': \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+        }
+        let plan: Plan
+        do {
+            plan = try decodePlan(data)
+        } catch {
+            throw CLIError(message: "'\(path)' is not a saved plan (made by 'virtplace plan --out'): \(error)")
+        }
+        guard plan.apiVersion == "virtplace/v1", plan.kind == "Plan" else {
+            throw CLIError(message: "'\(path)' is not a saved plan: apiVersion '\(plan.apiVersion)', kind '\(plan.kind)'")
+        }
+        guard !plan.hosts.isEmpty else {
+            throw CLIError(message: "'\(path)' does not name its hosts (made by an older virtplace): plan again with 'virtplace plan --out'")
+        }
+        return plan
+    }
+
+    private func refuseIfStale(_ plan: Plan, observed: ObservedFleet) throws {
+        let changes = staleness(of: plan, against: observed)
+        guard !changes.isEmpty else { return }
+        let list = changes.map { "  - \($0)" }.joined(separator: "\n")
+        throw CLIError(message: "the plan is stale: the hosts changed since it was made; nothing was changed. Plan again.\n\(list)")
+    }
+
+    private func warnUnreachable(_ fleet: ObservedFleet, console: Console) {
+        for host in fleet.hosts where !host.reachable {
+            console.err(console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
+        }
+    }
+
+    private func reportUnfinished(_ records: [JournalRecord], console: Console) {
+        let open = Journal.unfinished(records)
+        guard !open.isEmpty else { return }
+        let names = open.keys.sorted().joined(separator: ", ")
+        console.err(console.style("note:", .yellow) + " an earlier run did not finish \(names); the plan was made from what the hosts show now")
+    }
+
+    /// `VIRTPLACE_DEBUG_CALLS=1` (or -v): how many libvirt calls changed something, on stderr.
+    private func debugCalls(_ context: CommandContext) {
+        guard context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" || context.common.verbose else { return }
+        let byFunction = MutatingCalls.byFunction
+        let detail = byFunction.keys.sorted().map { "\($0)=\(byFunction[$0] ?? 0)" }.joined(separator: " ")
+        context.console.err("libvirt mutating calls: \(MutatingCalls.total)\(detail.isEmpty ? "" : " (\(detail))")")
+    }
+}
+
+/// The dry run: every step of every scheduled action, by wave.
+func renderDryRun(_ plan: Plan, console: Console) -> String {
+    var s = "\nDry run: nothing is changed. apply would run, in order:\n"
+    for (index, wave) in plan.waves.enumerated() where !wave.isEmpty {
+        s += "\nwave \(index + 1):\n"
+        for action in wave {
+            let route = action.from == action.to ? (action.from ?? "-") : "\(action.from ?? "-") → \(action.to ?? "-")"
+            s += "  \(console.style(action.kind.rawValue, .bold)) \(action.instance) \(route)\n"
+            for (i, step) in action.steps.enumerated() {
+                s += "    \(i + 1). \(step.summary)\n"
+            }
+        }
+    }
+    return s
+}
+
+/// The end of an apply: per action its outcome, per move its elapsed time and downtime, the
+/// notes (copies kept on sources, changes waiting for a restart), then a count.
+func renderApplySummary(_ report: ExecutionReport, plan: Plan, console: Console) -> String {
+    var s = "\n"
+    let width = report.actions.map(\.instance.count).max() ?? 0
+    for r in report.actions {
+        let name = r.instance.padding(toLength: width, withPad: " ", startingAt: 0)
+        let route = r.from == r.to || r.to == nil ? (r.from ?? "-") : "\(r.from ?? "-") → \(r.to ?? "-")"
+        var line = "  \(name)  \(r.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(route)  "
+        switch r.status {
+        case .done:
+            line += console.style("done", .green) + String(format: "  elapsed %.2f s", r.elapsedSeconds)
+            if r.kind == .live {
+                line += r.downtimeMs.map { ", downtime \($0) ms" } ?? ", downtime not reported"
+                if let ms = r.migrationMs { line += " (migration job \(ms) ms)" }
+            }
+        case .failed:
+            line += console.style("failed", .red) + ": \(r.message ?? "")"
+        case .blocked:
+            line += console.style("blocked", .yellow) + ": \(r.message ?? "")"
+        }
+        s += line + "\n"
+        for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(note)\n" }
+    }
+    let blockedInPlan = plan.summary.blocked
+    var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]
+    if plan.summary.deferred > 0 { counts.append("\(plan.summary.deferred) deferred") }
+    let ok = report.failed + report.blocked + blockedInPlan == 0
+    s += "\n" + console.style("Apply \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
+    return s
+}

@@ -1,0 +1,186 @@
+import Engine
+import Foundation
+import Placement
+import Synchronization
+
+/// Shows an apply as it runs. On a terminal: a live bar per running action (memory or disk
+/// transferred, rate, time left), with finished steps scrolling above the bars. Elsewhere (a
+/// pipe, a CI log): one line per step, and one line every `lineInterval` during long
+/// transfers. Events arrive from many tasks; a lock keeps the output whole.
+final class ApplyProgress: Sendable {
+    private struct Row {
+        var instance: String
+        var title: String
+        var status: String
+        var transfer: TransferStatus?
+        var lastLine: ContinuousClock.Instant?
+    }
+
+    private struct State {
+        var rows: [Row] = []
+        /// Lines of the board currently on screen (terminal mode).
+        var drawn = 0
+        var lastDraw: ContinuousClock.Instant?
+        var steps: [String: Int] = [:]
+    }
+
+    private let console: Console
+    private let live: Bool
+    private let lineInterval: Duration
+    private let state = Mutex(State())
+
+    /// `live`: draw bars (stdout is a terminal); else plain lines.
+    init(console: Console, live: Bool, lineInterval: Duration = .seconds(5)) {
+        self.console = console
+        self.live = live
+        self.lineInterval = lineInterval
+    }
+
+    /// Receives one executor event.
+    func handle(_ event: ExecutionEvent) {
+        state.withLock { state in
+            switch event {
+            case let .waveStarted(wave, count):
+                emit("wave \(wave): \(count) action\(count == 1 ? "" : "s")", &state)
+            case let .actionStarted(instance, kind, from, to):
+                let route = from == to || to == nil ? (from ?? "-") : "\(from ?? "-") → \(to ?? "-")"
+                state.rows.append(Row(instance: instance, title: "\(kind.rawValue) \(route)", status: "starting"))
+                state.steps[instance] = 0
+                if !live { emit("\(instance): \(kind.rawValue) \(route)", &state) }
+                redraw(&state, force: true)
+            case let .stepStarted(instance, index, step):
+                // In line mode the first progress line of a step comes `lineInterval` after it began.
+                let now = ContinuousClock.now
+                update(instance, &state) { $0.status = "\(index + 1). \(step.summary)"; $0.transfer = nil; $0.lastLine = now }
+                redraw(&state, force: true)
+            case let .stepFinished(instance, index, step, outcome, seconds):
+                let total = state.steps[instance].map { $0 + 1 } ?? 1
+                state.steps[instance] = total
+                let text: String
+                switch outcome {
+                case .done(let note):
+                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("done", .green)
+                        + String(format: " (%.1f s)", seconds) + (note.map { ": \($0)" } ?? "")
+                case .skipped(let why):
+                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("skipped", .dim) + ": \(why)"
+                case .failed(let message):
+                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("failed", .red) + ": \(message)"
+                }
+                update(instance, &state) { $0.transfer = nil }
+                emit(text, &state)
+            case let .transfer(instance, status):
+                var due = false
+                let now = ContinuousClock.now
+                update(instance, &state) { row in
+                    row.transfer = status
+                    if !live, status.totalBytes > 0, row.lastLine.map({ now - $0 >= lineInterval }) ?? true {
+                        row.lastLine = now
+                        due = true
+                    }
+                }
+                if live {
+                    redraw(&state, force: false)
+                } else if due {
+                    emit("\(instance): " + describe(status), &state)
+                }
+            case let .actionFinished(report):
+                state.rows.removeAll { $0.instance == report.instance }
+                let route = report.from == report.to || report.to == nil ? (report.from ?? "-") : "\(report.from ?? "-") → \(report.to ?? "-")"
+                var text = "\(report.instance): \(report.kind.rawValue) \(route): "
+                switch report.status {
+                case .done:
+                    text += console.style("done", .green) + String(format: " in %.1f s", report.elapsedSeconds)
+                    if let d = report.downtimeMs { text += ", downtime \(d) ms" }
+                case .failed: text += console.style("failed", .red) + ": \(report.message ?? "")"
+                case .blocked: text += console.style("blocked", .yellow) + ": \(report.message ?? "")"
+                }
+                emit(text, &state)
+            }
+        }
+    }
+
+    /// Clears the bars (before the summary is printed).
+    func finish() {
+        state.withLock { state in
+            state.rows.removeAll()
+            redraw(&state, force: true)
+        }
+    }
+
+    // MARK: Drawing (called with the lock held)
+
+    private func update(_ instance: String, _ state: inout State, _ change: (inout Row) -> Void) {
+        if let i = state.rows.firstIndex(where: { $0.instance == instance }) { change(&state.rows[i]) }
+    }
+
+    /// Prints a line: above the board on a terminal (the board is drawn again under it).
+    private func emit(_ line: String, _ state: inout State) {
+        if live {
+            clearBoard(&state)
+            console.out(line + "\n")
+            redraw(&state, force: true)
+        } else {
+            console.out(line + "\n")
+        }
+    }
+
+    private func clearBoard(_ state: inout State) {
+        guard state.drawn > 0 else { return }
+        var s = ""
+        for _ in 0..<state.drawn { s += "\u{1B}[1A\u{1B}[2K" }
+        console.out(s + "\r")
+        state.drawn = 0
+    }
+
+    private func redraw(_ state: inout State, force: Bool) {
+        guard live else { return }
+        let now = ContinuousClock.now
+        if !force, let last = state.lastDraw, now - last < .milliseconds(100) { return }
+        clearBoard(&state)
+        var s = ""
+        let width = state.rows.map(\.instance.count).max() ?? 0
+        for row in state.rows {
+            let name = row.instance.padding(toLength: width, withPad: " ", startingAt: 0)
+            if let t = row.transfer {
+                s += "  \(name)  \(row.title)  \(bar(t))  \(describe(t))\n"
+            } else {
+                s += "  \(name)  \(row.title)  \(row.status)\n"
+            }
+        }
+        console.out(s)
+        state.drawn = state.rows.count
+        state.lastDraw = now
+    }
+
+    private func bar(_ t: TransferStatus, width: Int = 24) -> String {
+        guard t.totalBytes > 0 else { return "[" + String(repeating: "·", count: width) + "]" }
+        let fraction = min(1, Double(t.processedBytes) / Double(t.totalBytes))
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "·", count: width - filled) + "]"
+    }
+
+    private func describe(_ t: TransferStatus) -> String {
+        var parts: [String] = []
+        switch t.kind {
+        case .migration:
+            if let m = t.memoryProcessedBytes, let mt = t.memoryTotalBytes, mt > 0 {
+                parts.append("memory \(mib(m))/\(mib(mt))")
+            } else if t.totalBytes > 0 {
+                parts.append("\(mib(t.processedBytes))/\(mib(t.totalBytes))")
+            }
+            if let d = t.diskProcessedBytes, let dt = t.diskTotalBytes, dt > 0 {
+                parts.append("disk \(mib(d))/\(mib(dt))")
+            }
+        case .volume(let name):
+            parts.append("\(name) \(mib(t.processedBytes))/\(mib(t.totalBytes))")
+        }
+        if t.bytesPerSecond > 0 { parts.append("\(mib(t.bytesPerSecond))/s") }
+        if let left = t.remainingSeconds { parts.append(String(format: "~%.0f s left", left.rounded(.up))) }
+        parts.append(String(format: "%.1f s", t.elapsedSeconds))
+        return parts.joined(separator: ", ")
+    }
+
+    private func mib(_ bytes: UInt64) -> String {
+        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+    }
+}

@@ -1,0 +1,386 @@
+import Foundation
+import Libvirt
+import Placement
+import Synchronization
+import Testing
+@testable import Engine
+
+// The executor against an in-memory fleet: scheduling within the parallel limits, steps that
+// skip when their postcondition holds, the journal, and the failures a real fleet has. The
+// real libvirt is exercised in LabTests.
+
+// MARK: Helpers
+
+func stateDirectory() throws -> StateDirectory {
+    let path = NSTemporaryDirectory() + "virtplace-engine-tests-" + UUID().uuidString
+    let state = StateDirectory(path: path)
+    try state.prepare()
+    return state
+}
+
+/// Runs a plan on the fake fleet; returns the report, the journal and the events.
+func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = ParallelSpec(total: 4, perHost: 2),
+             state: StateDirectory? = nil) async throws -> (ExecutionReport, [JournalRecord], [ExecutionEvent]) {
+    let state = try state ?? stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    let events = Mutex<[ExecutionEvent]>([])
+    let options = ExecutionOptions(parallel: parallel, jobPollInterval: .milliseconds(20),
+                                   statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200))
+    let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { e in events.withLock { $0.append(e) } }
+    let report = await executor.run(plan)
+    return (report, Journal.read(path: state.journalPath), events.withLock { $0 })
+}
+
+func placement(_ instances: [String: InstanceSpec], hosts: [String] = ["h1", "h2", "h3"],
+               drained: Set<String> = [], policy: PolicySpec = PolicySpec()) -> PlacementSpec {
+    var hostSpecs: [String: HostSpec] = [:]
+    for h in hosts { hostSpecs[h] = HostSpec(uri: "fake://\(h)", faultDomain: "fd-\(h)", state: drained.contains(h) ? .drained : .active) }
+    return PlacementSpec(metadata: MetadataSpec(name: "lab"), policy: policy, hosts: hostSpecs, instances: instances)
+}
+
+func guest(_ name: String, state: String = "running", fleet: String? = "lab") -> FakeFleet.FakeDomain {
+    FakeFleet.FakeDomain(uuid: "uuid-\(name)", name: name, state: state,
+                         nics: [ObservedNIC(type: "network", mac: "52:54:00:00:00:\(String(format: "%02x", abs(name.hashValue) % 256))", network: "lan")],
+                         fleet: fleet)
+}
+
+func planFor(_ spec: PlacementSpec, _ fleet: FakeFleet) -> Plan {
+    makePlan(desired: spec, observed: fleet.observed(faultDomains: Dictionary(uniqueKeysWithValues: spec.hosts.map { ($0.key, $0.value.faultDomain ?? "") })))
+}
+
+func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout: LiveTimeoutAction = .abort) -> Step {
+    .migrateLive(LiveMigration(from: from, to: to, maxDowntimeMs: 300, bandwidthMiBps: 0, timeoutSeconds: timeout,
+                               onTimeout: onTimeout, autoConverge: false, copyDisks: []))
+}
+
+/// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
+func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
+    let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
+    var summary = Summary()
+    for a in actions { summary.add(a.kind) }
+    return Plan(fleet: "lab", basis: Basis(digest: "d", hosts: [], domains: domains), actions: actions, summary: summary)
+}
+
+extension Summary {
+    mutating func add(_ kind: ActionKind) {
+        switch kind {
+        case .live: live += 1
+        case .reboot: reboot += 1
+        case .cold: cold += 1
+        case .manual: manual += 1
+        case .update: update += 1
+        case .start: start += 1
+        case .stop: stop += 1
+        case .blocked: blocked += 1
+        }
+    }
+}
+
+// MARK: Scheduling
+
+@Test func aWaveRunsWithinTheParallelLimits() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
+    fleet.set { $0.migrationTime = .milliseconds(80) }
+    var actions: [Action] = []
+    var uuids: [String: String] = [:]
+    for i in 1...6 {
+        let name = "g\(i)"
+        fleet.add(guest(name), on: "h1")
+        uuids[name] = "uuid-\(name)"
+        let to = i % 2 == 0 ? "h2" : "h3"
+        actions.append(Action(instance: name, kind: .live, from: "h1", to: to, reasons: [],
+                              steps: [.record(host: "h1"), liveStep("h1", to)], wave: 1))
+    }
+    // All six in one wave: the executor itself must hold perHost 2 (h1 takes part in each).
+    let (report, _, _) = try await execute(handPlan(actions, uuids: uuids), on: fleet, parallel: ParallelSpec(total: 4, perHost: 2))
+    #expect(report.done == 6)
+    #expect(fleet.maxMovingPerHost["h1"] == 2)
+    #expect(fleet.maxMovingTotal == 2)
+    for i in 1...6 { #expect(fleet.domain("uuid-g\(i)", i % 2 == 0 ? "h2" : "h3") != nil) }
+}
+
+@Test func theTotalLimitHoldsAcrossHosts() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3", "h4"])
+    fleet.set { $0.migrationTime = .milliseconds(80) }
+    var actions: [Action] = []
+    var uuids: [String: String] = [:]
+    for (i, (from, to)) in [("h1", "h2"), ("h2", "h3"), ("h3", "h4"), ("h4", "h1")].enumerated() {
+        let name = "g\(i)"
+        fleet.add(guest(name), on: from)
+        uuids[name] = "uuid-\(name)"
+        actions.append(Action(instance: name, kind: .live, from: from, to: to, reasons: [], steps: [liveStep(from, to)], wave: 1))
+    }
+    let (report, _, _) = try await execute(handPlan(actions, uuids: uuids), on: fleet, parallel: ParallelSpec(total: 1, perHost: 4))
+    #expect(report.done == 4)
+    #expect(fleet.maxMovingTotal == 1)
+}
+
+@Test func anEvacuationPlannedWithPerHostTwoMovesEverything() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
+    var instances: [String: InstanceSpec] = [:]
+    for i in 1...6 {
+        fleet.add(guest("e\(i)"), on: "h1")
+        instances["e\(i)"] = InstanceSpec()
+    }
+    var policy = PolicySpec()
+    policy.parallel = ParallelSpec(total: 4, perHost: 2)
+    let spec = placement(instances, drained: ["h1"], policy: policy)
+    let plan = planFor(spec, fleet)
+    #expect(plan.summary.live == 6)
+    let (report, _, _) = try await execute(plan, on: fleet, parallel: spec.policy.parallel)
+    #expect(report.done == 6)
+    #expect((fleet.maxMovingPerHost["h1"] ?? 0) <= 2)
+    // Applied and planned again: nothing left.
+    #expect(planFor(spec, fleet).isEmpty)
+}
+
+// MARK: Idempotence and the journal
+
+@Test func aSecondRunSkipsEveryStepAndChangesNothing() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    var cold = guest("arch", state: "shutoff")
+    cold.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/arch.img", pool: "local", volume: "arch.img")]
+    fleet.add(cold, on: "h1")
+    fleet.addVolume("local", "arch.img", .init(capacity: 1 << 20, content: "archive bytes"), on: "h1")
+    var rb = guest("batch")
+    fleet.add(rb, on: "h1")
+    rb.state = "running"
+    let spec = placement([
+        "web": InstanceSpec(host: "h2", config: ConfigSpec(tags: ["tier": "web"])),
+        "arch": InstanceSpec(host: "h2"),
+        "batch": InstanceSpec(host: "h2", moves: [.reboot]),
+    ], hosts: ["h1", "h2"])
+    var s = spec
+    s.storage = StorageSpec(sharedPools: ["shared"], localPools: ["local"])
+    let plan = planFor(s, fleet)
+    #expect(plan.summary.live == 1 && plan.summary.cold == 1 && plan.summary.reboot == 1)
+
+    let state = try stateDirectory()
+    let (first, _, _) = try await execute(plan, on: fleet, state: state)
+    #expect(first.done == 3, "\(first.actions.map { "\($0.instance): \($0.message ?? "")" })")
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "running", "reboot restores the running state")
+    #expect(fleet.domain("uuid-arch", "h2")?.state == "shutoff")
+    #expect(fleet.volume("local", "arch.img", "h2")?.content == "archive bytes")
+    #expect(fleet.volume("local", "arch.img", "h1") != nil, "the source copy is kept")
+    #expect(first.actions.first { $0.instance == "arch" }?.notes.contains { $0.contains("source copy kept") } == true)
+
+    // The same plan again: every postcondition holds, so every step is skipped and no call
+    // changes anything.
+    let callsBefore = fleet.calls.count
+    let (second, records, _) = try await execute(plan, on: fleet, state: state)
+    #expect(second.done == 3)
+    #expect(second.actions.allSatisfy { $0.stepsDone == 0 && $0.stepsSkipped > 0 }, "\(second.actions)")
+    #expect(fleet.calls.count == callsBefore, "\(fleet.calls.dropFirst(callsBefore))")
+    #expect(records.contains { $0.phase == .skipped })
+    #expect(planFor(s, fleet).isEmpty)
+}
+
+@Test func theJournalHasIntentBeforeAndOutcomeAfterEachStep() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
+    let (report, records, _) = try await execute(plan, on: fleet)
+    #expect(report.done == 1)
+    let steps = records.filter { $0.step >= 0 }
+    let action = try #require(plan.actions.first)
+    #expect(steps.count == action.steps.count * 2)
+    for (i, step) in action.steps.enumerated() {
+        let mine = steps.filter { $0.step == i }
+        #expect(mine.map(\.phase) == [.intent, .done], "\(step.op)")
+        #expect(mine.allSatisfy { $0.op == step.op && $0.uuid == "uuid-web" && $0.instance == "web" })
+    }
+    #expect(records.first?.detail["action"] != nil, "the first intent carries the action, to run it again")
+    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.detail["record"] != nil },
+            "after record, steps name the saved definition")
+    #expect(records.last?.phase == .finished)
+    #expect(records.last?.detail["downtimeMs"] == "42")
+    #expect(Journal.unfinished(records).isEmpty)
+}
+
+// MARK: Failures
+
+@Test func aFailedActionDoesNotStopItsWaveAndBlocksWhatCountedOnIt() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
+    for name in ["a", "b", "c"] { fleet.add(guest(name), on: name == "c" ? "h2" : "h1") }
+    fleet.set { $0.migration["uuid-a"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
+    let actions = [
+        Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
+        Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),
+        // Counted on the room "a" was to free on h1.
+        Action(instance: "c", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2),
+    ]
+    let (report, _, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b", "c": "uuid-c"]), on: fleet)
+    let byName = Dictionary(uniqueKeysWithValues: report.actions.map { ($0.instance, $0) })
+    #expect(byName["a"]?.status == .failed)
+    #expect(byName["a"]?.message?.contains("migration refused") == true)
+    #expect(byName["a"]?.message?.contains("running on h1") == true, "the failure says where the domain is")
+    #expect(byName["b"]?.status == .done)
+    #expect(byName["c"]?.status == .blocked)
+    #expect(fleet.domain("uuid-a", "h1")?.state == "running")
+}
+
+@Test func anUnreachableHostBlocksOnlyTheActionsThatTouchIt() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
+    fleet.add(guest("a"), on: "h1")
+    fleet.add(guest("b"), on: "h1")
+    fleet.set { $0.unreachable = ["h3"] }
+    let actions = [
+        Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
+        Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),
+    ]
+    let (report, records, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b"]), on: fleet)
+    #expect(report.actions.first { $0.instance == "a" }?.status == .done)
+    let b = try #require(report.actions.first { $0.instance == "b" })
+    #expect(b.status == .blocked)
+    #expect(b.message?.contains("h3 is unreachable") == true)
+    #expect(!records.contains { $0.instance == "b" }, "nothing was started for it")
+}
+
+@Test func aLostReplyIsRecognisedByLookingTheDomainUpOnBothHosts() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    fleet.set { $0.migration["uuid-web"] = .lostReply }
+    let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
+    let (report, _, _) = try await execute(plan, on: fleet)
+    let r = try #require(report.actions.first)
+    #expect(r.status == .done)
+    #expect(r.notes.contains { $0.contains("but the guest runs on h2") })
+    #expect(r.downtimeMs == 42)
+    #expect(fleet.domain("uuid-web", "h2")?.persistent == true)
+}
+
+@Test func aMigrationPastItsTimeoutIsAbortedAndTheGuestStays() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    fleet.set { $0.migration["uuid-web"] = .hang }
+    let plan = handPlan([Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
+                                steps: [liveStep("h1", "h2", timeout: 1)], wave: 1)], uuids: ["web": "uuid-web"])
+    let (report, _, events) = try await execute(plan, on: fleet)
+    let r = try #require(report.actions.first)
+    #expect(r.status == .failed)
+    #expect(r.message?.contains("did not finish within 1 s (aborted)") == true, "\(r.message ?? "")")
+    #expect(fleet.calls.contains("abortJob h1 uuid-web"))
+    #expect(fleet.domain("uuid-web", "h1")?.state == "running")
+    #expect(events.contains { if case .transfer(_, let t) = $0 { t.kind == .migration && t.memoryTotalBytes == 128 << 20 } else { false } })
+}
+
+@Test func aMigrationPastItsTimeoutSwitchesToPostCopyWhenThePolicySaysSo() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    fleet.set { $0.migration["uuid-web"] = .hang }
+    let plan = handPlan([Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
+                                steps: [liveStep("h1", "h2", timeout: 1, onTimeout: .postcopy)], wave: 1)], uuids: ["web": "uuid-web"])
+    let (report, _, _) = try await execute(plan, on: fleet)
+    #expect(report.actions.first?.status == .done)
+    #expect(fleet.calls.contains("startPostCopy h1 uuid-web"))
+    #expect(fleet.domain("uuid-web", "h2") != nil)
+}
+
+@Test(arguments: [false, true])
+func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("batch"), on: "h1")
+    fleet.set { $0.ignoresShutdown = ["uuid-batch"] }
+    var policy = PolicySpec()
+    policy.shutdownTimeoutSeconds = 1
+    policy.forceOff = forceOff
+    let plan = planFor(placement(["batch": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"], policy: policy), fleet)
+    #expect(plan.summary.reboot == 1)
+    let (report, _, _) = try await execute(plan, on: fleet)
+    let r = try #require(report.actions.first)
+    if forceOff {
+        #expect(r.status == .done)
+        #expect(fleet.calls.contains("destroy h1 uuid-batch"))
+        #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
+    } else {
+        #expect(r.status == .failed)
+        #expect(r.message?.contains("forceOff is false: gave up") == true)
+        #expect(!fleet.calls.contains { $0.hasPrefix("destroy") })
+        #expect(fleet.domain("uuid-batch", "h1")?.state == "running", "given up: it keeps running where it was")
+    }
+}
+
+@Test func theSourceIsNeverUndefinedBeforeTheTargetDefinesIt() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("arch", state: "shutoff"), on: "h1")
+    let plan = handPlan([Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
+                                steps: [.undefineSource(host: "h1")], wave: 1)], uuids: ["arch": "uuid-arch"])
+    let (report, _, _) = try await execute(plan, on: fleet)
+    #expect(report.actions.first?.status == .failed)
+    #expect(report.actions.first?.message?.contains("the definition on h1 is kept") == true)
+    #expect(fleet.domain("uuid-arch", "h1") != nil)
+}
+
+@Test func aCopyIsVerifiedAndAForeignVolumeIsNeverOverwritten() async throws {
+    func setUp() -> FakeFleet {
+        let fleet = FakeFleet(hosts: ["h1", "h2"])
+        var arch = guest("arch", state: "shutoff")
+        arch.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/a.img", pool: "local", volume: "a.img")]
+        fleet.add(arch, on: "h1")
+        fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "data"), on: "h1")
+        return fleet
+    }
+    let plan = handPlan([Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
+                                steps: [.record(host: "h1"), .transferVolume(pool: "local", volume: "a.img", from: "h1", to: "h2"),
+                                        .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1")], wave: 1)],
+                        uuids: ["arch": "uuid-arch"])
+
+    let damaged = setUp()
+    damaged.set { $0.corruptCopies = true }
+    let (r1, _, _) = try await execute(plan, on: damaged)
+    #expect(r1.actions.first?.status == .failed)
+    #expect(r1.actions.first?.message?.contains("differs") == true)
+    #expect(damaged.domain("uuid-arch", "h1") != nil, "nothing after the failed copy ran")
+
+    let occupied = setUp()
+    occupied.addVolume("local", "a.img", .init(capacity: 4096, content: "someone else's"), on: "h2")
+    let (r2, _, _) = try await execute(plan, on: occupied)
+    #expect(r2.actions.first?.message?.contains("not overwritten") == true)
+    #expect(occupied.volume("local", "a.img", "h2")?.content == "someone else's")
+
+    // A copy virtplace itself left half done (created in an earlier run) is redone.
+    let retried = setUp()
+    retried.set { $0.corruptCopies = true }
+    let state = try stateDirectory()
+    _ = try await execute(plan, on: retried, state: state)
+    retried.set { $0.corruptCopies = false }
+    let (r3, _, _) = try await execute(plan, on: retried, state: state)
+    #expect(r3.actions.first?.status == .done)
+    #expect(retried.volume("local", "a.img", "h2")?.content == "data")
+}
+
+// MARK: Updates
+
+@Test func updatesAboveTheMaximumGoToTheDefinitionForTheNextRestart() async throws {
+    let fleet = FakeFleet(hosts: ["h1"])
+    var app = guest("app")
+    app.nics = []
+    fleet.add(app, on: "h1")
+    let spec = placement(["app": InstanceSpec(config: ConfigSpec(vcpus: 2, memoryMiB: 192, autostart: true, tags: ["tier": "app"]),
+                                              devices: ["eth1": .nic(NICSpec(network: "lan", model: "virtio"))])], hosts: ["h1"])
+    let plan = planFor(spec, fleet)
+    #expect(plan.summary.update == 1)
+    let (report, _, _) = try await execute(plan, on: fleet)
+    let r = try #require(report.actions.first)
+    #expect(r.status == .done, "\(r.message ?? "")")
+    let d = try #require(fleet.domain("uuid-app", "h1"))
+    #expect(d.vcpus == 2 && d.maxVcpus == 2 && d.liveVcpus == nil)
+    #expect(d.memoryMiB == 192 && d.maxMemoryMiB == 192)
+    #expect(d.autostart)
+    #expect(d.tags == ["tier": "app"] && d.liveTags == ["tier": "app"])
+    #expect(r.notes.contains("2 vCPUs take effect at the next restart"))
+    // The NIC has one MAC, the same live and in the definition.
+    let added = try #require(d.nics.last)
+    #expect(d.nics.count == 1 && d.liveNICs?.last?.mac == added.mac && added.mac?.hasPrefix("52:54:00:") == true)
+    #expect(planFor(spec, fleet).isEmpty)
+}
+
+@Test func anEmptyPlanMakesNoCall() async throws {
+    let fleet = FakeFleet(hosts: ["h1"])
+    fleet.add(guest("app"), on: "h1")
+    let plan = planFor(placement(["app": InstanceSpec(host: "h1")], hosts: ["h1"]), fleet)
+    #expect(plan.isEmpty)
+    let (report, records, _) = try await execute(plan, on: fleet)
+    #expect(report.actions.isEmpty && records.isEmpty && fleet.calls.isEmpty)
+}

@@ -1,0 +1,372 @@
+import Engine
+import Foundation
+import Libvirt
+import Placement
+import Synchronization
+
+/// An in-memory fleet for the executor's unit tests: domains and volumes per host, the calls
+/// made, and knobs for the failures a real fleet has (a migration that fails, hangs or loses
+/// its reply; a guest that ignores shutdown; an unreachable host).
+final class FakeFleet: FleetDriver, Sendable {
+    struct FakeDomain: Sendable {
+        var uuid: String
+        var name: String
+        var state = "running"
+        var persistent = true
+        var autostart = false
+        var vcpus = 1
+        var maxVcpus = 1
+        var memoryMiB = 128
+        var maxMemoryMiB = 128
+        /// Live figures when they differ from the definition.
+        var liveVcpus: Int?
+        var liveMemoryMiB: Int?
+        var disks: [ObservedDisk] = []
+        var liveDisks: [ObservedDisk]?
+        var nics: [ObservedNIC] = []
+        var liveNICs: [ObservedNIC]?
+        var fleet: String?
+        var tags: [String: String] = [:]
+        var liveFleet: String?
+        var liveTags: [String: String]?
+    }
+
+    struct FakeVolume: Sendable, Equatable {
+        var capacity: UInt64
+        var content: String
+        var format: String? = "raw"
+    }
+
+    enum MigrationBehaviour: Sendable {
+        case succeed
+        case fail(LibvirtError)
+        /// The domain moves, but the call reports an error (a lost Finish reply).
+        case lostReply
+        /// Runs until aborted (or switched to post-copy, then completes).
+        case hang
+    }
+
+    struct Knobs: Sendable {
+        var migrationTime: Duration = .milliseconds(50)
+        var migration: [String: MigrationBehaviour] = [:]
+        var ignoresShutdown: Set<String> = []
+        var unreachable: Set<String> = []
+        /// Volume copies that arrive damaged.
+        var corruptCopies = false
+    }
+
+    struct State: Sendable {
+        var hosts: [String: [String: FakeDomain]] = [:]
+        var volumes: [String: [String: FakeVolume]] = [:]
+        var knobs = Knobs()
+        /// Mutating calls, as `op host uuid-or-volume`.
+        var calls: [String] = []
+        var aborted: Set<String> = []
+        /// Definitions handed out by `definition`, by UUID, so that `define` brings them back
+        /// (the fake's "XML" is only a reference).
+        var recorded: [String: FakeDomain] = [:]
+        var postcopy: Set<String> = []
+        /// Moves running now per host, and the most seen at once.
+        var moving: [String: Int] = [:]
+        var maxMoving: [String: Int] = [:]
+        var movingTotal = 0
+        var maxMovingTotal = 0
+    }
+
+    let state: Mutex<State>
+
+    init(hosts: [String]) {
+        var s = State()
+        for h in hosts { s.hosts[h] = [:]; s.volumes[h] = [:] }
+        state = Mutex(s)
+    }
+
+    // MARK: Set-up and inspection
+
+    func add(_ domain: FakeDomain, on host: String) { state.withLock { $0.hosts[host]?[domain.uuid] = domain } }
+    func addVolume(_ pool: String, _ name: String, _ volume: FakeVolume, on host: String) {
+        state.withLock { $0.volumes[host]?["\(pool)/\(name)"] = volume }
+    }
+    func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
+    func domain(_ uuid: String, _ host: String) -> FakeDomain? { state.withLock { $0.hosts[host]?[uuid] } }
+    func volume(_ pool: String, _ name: String, _ host: String) -> FakeVolume? { state.withLock { $0.volumes[host]?["\(pool)/\(name)"] } }
+    var calls: [String] { state.withLock { $0.calls } }
+    var maxMovingPerHost: [String: Int] { state.withLock { $0.maxMoving } }
+    var maxMovingTotal: Int { state.withLock { $0.maxMovingTotal } }
+
+    /// The fleet as observation would report it.
+    func observed(faultDomains: [String: String] = [:]) -> ObservedFleet {
+        state.withLock { s in
+            ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
+                let domains = (s.hosts[name] ?? [:]).values.sorted { $0.name < $1.name }.map { Self.observed($0, live: false) }
+                let pools = Dictionary(grouping: (s.volumes[name] ?? [:]).keys.sorted()) { String($0.split(separator: "/")[0]) }
+                return ObservedHost(
+                    name: name, uri: "fake://\(name)", reachable: !s.knobs.unreachable.contains(name),
+                    faultDomain: faultDomains[name], capacity: ObservedCapacity(vcpus: 64, memoryMiB: 65536),
+                    pools: ["shared", "local"].map { pool in
+                        ObservedPool(name: pool, type: "dir", path: "/\(pool)", active: true, volumes: (pools[pool] ?? []).map { key in
+                            let v = s.volumes[name]?[key]
+                            let volume = String(key.split(separator: "/")[1])
+                            return ObservedVolume(name: volume, path: "/\(pool)/\(volume)", capacityBytes: Int64(v?.capacity ?? 0),
+                                                  allocationBytes: 0, format: v?.format)
+                        })
+                    },
+                    networks: [ObservedNetwork(name: "lan", active: true, bridge: "br0")],
+                    domains: domains)
+            })
+        }
+    }
+
+    static func observed(_ d: FakeDomain, live: Bool) -> ObservedDomain {
+        ObservedDomain(
+            name: d.name, uuid: d.uuid, state: d.state, persistent: d.persistent, autostart: d.autostart,
+            vcpus: live ? (d.liveVcpus ?? d.vcpus) : d.vcpus, maxVcpus: d.maxVcpus,
+            memoryMiB: live ? (d.liveMemoryMiB ?? d.memoryMiB) : d.memoryMiB, maxMemoryMiB: d.maxMemoryMiB,
+            disks: live ? (d.liveDisks ?? d.disks) : d.disks, nics: live ? (d.liveNICs ?? d.nics) : d.nics,
+            fleet: live ? (d.liveFleet ?? d.fleet) : d.fleet, tags: live ? (d.liveTags ?? d.tags) : d.tags,
+            xmlDigest: "digest-\(d.uuid)")
+    }
+
+    // MARK: FleetDriver
+
+    private func reachable(_ host: String) throws {
+        let down = state.withLock { $0.knobs.unreachable.contains(host) || $0.hosts[host] == nil }
+        if down { throw DriverError.unreachable(host: host, reason: "connection refused") }
+    }
+
+    private func mutate<T>(_ op: String, _ host: String, _ what: String, _ body: (inout State) throws -> T) throws -> T {
+        try reachable(host)
+        return try state.withLock { s in
+            s.calls.append("\(op) \(host) \(what)")
+            return try body(&s)
+        }
+    }
+
+    private func withDomain(_ op: String, _ host: String, _ uuid: String, _ body: (inout FakeDomain) throws -> Void) throws {
+        try mutate(op, host, uuid) { s in
+            guard var d = s.hosts[host]?[uuid] else { throw DriverError.noDomain(uuid: uuid, host: host) }
+            try body(&d)
+            s.hosts[host]?[uuid] = d
+        }
+    }
+
+    func connect(_ host: String) async throws { try reachable(host) }
+
+    func domain(uuid: String, on host: String) async throws -> DomainFacts? {
+        try reachable(host)
+        guard let d = state.withLock({ $0.hosts[host]?[uuid] }) else { return nil }
+        return DomainFacts(state: d.state, persistent: d.persistent, autostart: d.autostart,
+                           config: Self.observed(d, live: false), live: d.state == "shutoff" ? nil : Self.observed(d, live: true))
+    }
+
+    func definition(uuid: String, on host: String) async throws -> String {
+        try reachable(host)
+        let found = state.withLock { s -> Bool in
+            guard let d = s.hosts[host]?[uuid] else { return false }
+            s.recorded[uuid] = d
+            return true
+        }
+        guard found else { throw DriverError.noDomain(uuid: uuid, host: host) }
+        return "fake:\(host):\(uuid)"
+    }
+
+    func define(xml: String, on host: String) async throws {
+        let parts = xml.split(separator: ":").map(String.init)
+        guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
+            throw LibvirtError(code: .xmlError, message: "not a fake definition")
+        }
+        try mutate("define", host, parts[2]) { s in
+            var d = s.hosts[host]?[parts[2]] ?? original
+            d.persistent = true
+            if s.hosts[host]?[parts[2]] == nil { d.state = "shutoff"; d.liveVcpus = nil; d.liveMemoryMiB = nil }
+            s.hosts[host]?[parts[2]] = d
+        }
+    }
+
+    func undefine(uuid: String, on host: String) async throws {
+        try mutate("undefine", host, uuid) { s in
+            guard let d = s.hosts[host]?[uuid] else { throw DriverError.noDomain(uuid: uuid, host: host) }
+            if d.state == "shutoff" { s.hosts[host]?[uuid] = nil } else { s.hosts[host]?[uuid]?.persistent = false }
+        }
+    }
+
+    func start(uuid: String, on host: String) async throws {
+        try withDomain("start", host, uuid) { d in
+            guard d.state == "shutoff" else { throw LibvirtError(code: .operationInvalid, message: "already running") }
+            d.state = "running"; d.liveVcpus = nil; d.liveMemoryMiB = nil; d.liveDisks = nil; d.liveNICs = nil
+        }
+    }
+
+    func requestShutdown(uuid: String, on host: String) async throws {
+        let ignores = state.withLock { $0.knobs.ignoresShutdown.contains(uuid) }
+        try withDomain("shutdown", host, uuid) { d in if !ignores { d.state = "shutoff" } }
+    }
+
+    func destroy(uuid: String, on host: String) async throws {
+        try withDomain("destroy", host, uuid) { d in d.state = "shutoff" }
+    }
+
+    func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws {
+        try withDomain("setVcpus", host, uuid) { d in
+            if maximum { d.maxVcpus = count; return }
+            if scope.contains(.config) { guard count <= d.maxVcpus else { throw LibvirtError(code: .invalidArg, message: "above max") }; d.vcpus = count }
+            if scope.contains(.live) { d.liveVcpus = count }
+        }
+    }
+
+    func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws {
+        try withDomain("setMemory", host, uuid) { d in
+            if maximum { d.maxMemoryMiB = mebibytes; return }
+            if scope.contains(.config) { d.memoryMiB = mebibytes }
+            if scope.contains(.live) { d.liveMemoryMiB = mebibytes }
+        }
+    }
+
+    func setAutostart(uuid: String, on host: String, enabled: Bool) async throws {
+        try withDomain("setAutostart", host, uuid) { d in d.autostart = enabled }
+    }
+
+    func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws {
+        try withDomain("setMetadata", host, uuid) { d in
+            if scope.contains(.config) { d.fleet = metadata.fleet; d.tags = metadata.tags }
+            if scope.contains(.live) { d.liveFleet = metadata.fleet; d.liveTags = metadata.tags }
+        }
+    }
+
+    func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
+                    scope: DomainModification) async throws {
+        try withDomain("attachDisk", host, uuid) { d in
+            let new = ObservedDisk(target: target, sourceType: "volume", path: "/\(disk.pool)/\(disk.volume)", pool: disk.pool, volume: disk.volume)
+            if scope.contains(.live) { d.liveDisks = (d.liveDisks ?? d.disks) + [new] }
+            if scope.contains(.config) { d.disks.append(new) }
+        }
+    }
+
+    func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws {
+        try withDomain("attachNIC", host, uuid) { d in
+            let new = ObservedNIC(type: "network", mac: nic.mac, network: nic.network)
+            if scope.contains(.live) { d.liveNICs = (d.liveNICs ?? d.nics) + [new] }
+            if scope.contains(.config) { d.nics.append(new) }
+        }
+    }
+
+    func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
+        try await define(xml: recordedXML, on: host)
+    }
+
+    func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
+        try reachable(host)
+        return state.withLock { s in
+            s.volumes[host]?["\(pool)/\(name)"].map { VolumeFacts(name: name, path: "/\(pool)/\(name)", capacityBytes: $0.capacity, format: $0.format) }
+        }
+    }
+
+    func refreshPool(_ pool: String, on host: String) async throws { try reachable(host) }
+
+    func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
+        try mutate("createVolume", host, "\(pool)/\(name)") { s in
+            guard s.volumes[host]?["\(pool)/\(name)"] == nil else { throw LibvirtError(code: .storageVolumeExists, message: "exists") }
+            s.volumes[host]?["\(pool)/\(name)"] = FakeVolume(capacity: capacityBytes, content: "", format: format)
+        }
+    }
+
+    func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
+        try mutate("cloneVolume", host, "\(pool)/\(name)") { s in
+            guard let v = s.volumes[host]?["\(pool)/\(name)"] else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
+            s.volumes[host]?["\(pool)/\(clone)"] = v
+        }
+    }
+
+    func copyVolume(pool: String, name: String, from: String, to: String,
+                    progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
+        try reachable(from)
+        let key = "\(pool)/\(name)"
+        let corrupt = state.withLock { $0.knobs.corruptCopies }
+        let source = try mutate("copyVolume", to, key) { s -> FakeVolume in
+            guard let v = s.volumes[from]?[key], s.volumes[to]?[key] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: to) }
+            s.volumes[to]?[key]?.content = corrupt ? v.content + "!" : v.content
+            return v
+        }
+        return TransferProgress(bytesCovered: source.capacity, dataBytes: source.capacity, totalBytes: source.capacity,
+                                elapsed: .milliseconds(1), sha256: SHA256.hex(source.content))
+    }
+
+    func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
+        try reachable(host)
+        guard let v = state.withLock({ $0.volumes[host]?["\(pool)/\(name)"] }) else {
+            throw DriverError.noVolume(pool: pool, volume: name, host: host)
+        }
+        return VolumeChecksum(bytes: v.capacity, sha256: SHA256.hex(v.content))
+    }
+
+    func migrate(uuid: String, from: String, to: String, parameters: MigrationParameters, flags: MigrationFlags) async throws {
+        try reachable(to)
+        let (behaviour, time) = try mutate("migrate", from, uuid) { s -> (MigrationBehaviour, Duration) in
+            for h in [from, to] { s.moving[h, default: 0] += 1; s.maxMoving[h] = max(s.maxMoving[h] ?? 0, s.moving[h] ?? 0) }
+            s.movingTotal += 1
+            s.maxMovingTotal = max(s.maxMovingTotal, s.movingTotal)
+            return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTime)
+        }
+        defer {
+            state.withLock { s in
+                for h in [from, to] { s.moving[h, default: 0] -= 1 }
+                s.movingTotal -= 1
+            }
+        }
+        func move() {
+            state.withLock { s in
+                guard var d = s.hosts[from]?[uuid] else { return }
+                s.hosts[from]?[uuid] = nil
+                d.persistent = flags.contains(.persistDestination)
+                s.hosts[to]?[uuid] = d
+            }
+        }
+        switch behaviour {
+        case .succeed:
+            try await Task.sleep(for: time)
+            move()
+        case .fail(let error):
+            try await Task.sleep(for: time)
+            throw error
+        case .lostReply:
+            try await Task.sleep(for: time)
+            move()
+            throw LibvirtError(code: .rpc, message: "connection lost before the Finish reply")
+        case .hang:
+            while true {
+                try await Task.sleep(for: .milliseconds(20))
+                let (aborted, postcopy) = state.withLock { ($0.aborted.contains(uuid), $0.postcopy.contains(uuid)) }
+                if aborted { throw LibvirtError(code: .operationAborted, message: "operation aborted: job 'migration out' canceled by client") }
+                if postcopy { move(); return }
+            }
+        }
+    }
+
+    func jobProgress(uuid: String, on host: String) async throws -> JobStats? {
+        var stats = JobStats(type: .unbounded)
+        stats.memoryTotal = 128 << 20
+        stats.memoryProcessed = 64 << 20
+        stats.memoryBps = 100 << 20
+        return stats
+    }
+
+    func completedJob(uuid: String, on host: String) async throws -> JobStats? {
+        var stats = JobStats(type: .completed)
+        stats.downtimeMs = 42
+        stats.timeElapsedMs = 900
+        return stats
+    }
+
+    func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
+        _ = try mutate("abortJob", host, uuid) { $0.aborted.insert(uuid) }
+    }
+
+    func startPostCopy(uuid: String, on host: String) async throws {
+        _ = try mutate("startPostCopy", host, uuid) { $0.postcopy.insert(uuid) }
+    }
+
+    func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
+        try mutate("setMaxDowntime", host, uuid) { _ in }
+    }
+}
+

@@ -1,0 +1,247 @@
+import Foundation
+import Testing
+
+// `virtplace apply` against real libvirt daemons and QEMU guests (lab/lab), with virsh as the
+// independent witness. Each test makes its own uniquely named guests and removes them.
+
+@Suite(.serialized) struct ApplyLabTests {
+    @Test func aLiveMoveKeepsTheGuestRunningAndReportsItsDowntime() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("live")
+        defer { lab.removeGuest(name) }
+        let guest = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let uuidBefore = lab.virsh(1, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = try #require(lab.waitHeartbeat(name, after: 1), "no heartbeat before the move")
+        let boot = try #require(lab.bootID(name))
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            config: {tags: {tier: web}}
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("live  \(name)") || r.stdout.contains("live    \(name)"), "\(r.stdout)")
+        #expect(r.stdout.range(of: #"downtime \d+ ms"#, options: .regularExpression) != nil, "downtime reported: \(r.stdout)")
+
+        #expect(lab.whereIs(name) == [2: "running"])
+        // The counter goes on from where it was: the guest never restarted.
+        let after = try #require(lab.waitHeartbeat(name, after: before), "no heartbeat after the move")
+        #expect(after > before)
+        #expect(lab.bootID(name) == boot, "the guest booted again: not a live move")
+        // Identity kept: UUID, MAC; the fleet mark and the tag are in the metadata.
+        #expect(lab.virsh(2, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == uuidBefore)
+        let xml = lab.virsh(2, ["dumpxml", "--inactive", name]).stdout
+        #expect(xml.contains(guest["mac"] ?? "no mac"))
+        #expect(xml.contains("fleet=\"labtest\""))
+        #expect(xml.contains("key=\"tier\">web<"))
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func aRebootMoveRestartsTheGuestOnTheTargetAndRestoresItsState() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("reboot")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = try #require(lab.bootID(name))
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host3
+            moves: [reboot]
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("shut down on host1"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [3: "running"], "running again, on host3: \(lab.whereIs(name))")
+        #expect(lab.waitNewBoot(name, other: boot) != nil, "booted again on host3: the counter restarted")
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func aColdMoveCopiesALocalVolumeVerifiedAndKeepsTheSource() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("cold")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("localdisk", name, host: 2, ["--stopped", "--disk-size", "4", "--no-nic"])
+        let volume = "\(name)-disk.img"
+        let original = try #require(lab.sha256(lab.localDir(2) + "/" + volume))
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host1
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(lab.whereIs(name) == [1: "shut off"])
+        #expect(lab.sha256(lab.localDir(1) + "/" + volume) == original, "the copy on host1 has the same SHA-256")
+        #expect(lab.sha256(lab.localDir(2) + "/" + volume) == original, "the source copy is kept")
+        #expect(r.stdout.contains("source copy kept: host2 local/\(volume)"), "\(r.stdout)")
+        #expect(r.stdout.contains("SHA-256 \(original.prefix(16))"), "the verified digest is reported")
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func aLiveMoveCopiesALocalDisk() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("ldisk")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("localdisk", name, host: 1, ["--disk-size", "4", "--wait"])
+        let volume = "\(name)-disk.img"
+        let original = try #require(lab.sha256(lab.localDir(1) + "/" + volume))
+        let before = try #require(lab.waitHeartbeat(name, after: 0))
+        let boot = lab.bootID(name)
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("copying vda"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [2: "running"])
+        #expect(lab.sha256(lab.localDir(2) + "/" + volume) == original, "the disk arrived whole")
+        #expect(lab.sha256(lab.localDir(1) + "/" + volume) == original, "the source copy is kept")
+        #expect(lab.waitHeartbeat(name, after: before) != nil)
+        #expect(lab.bootID(name) == boot, "no restart")
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func anUpdateSetsMemoryAndVcpusAndAttachesANIC() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("upd")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 2, ["--wait"])
+        let mac = "52:54:00:7e:57:01"
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            config: {memoryMiB: 192, vcpus: 2, autostart: true}
+            devices:
+              eth1: {type: nic, network: lan, mac: "\(mac)", model: virtio}
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("takes effect at the next restart"), "\(r.stdout)")
+
+        let inactive = lab.virsh(2, ["dumpxml", "--inactive", name]).stdout
+        #expect(inactive.contains("<memory unit='KiB'>196608</memory>"), "\(inactive)")
+        #expect(inactive.contains("<currentMemory unit='KiB'>196608</currentMemory>"))
+        #expect(inactive.range(of: #"<vcpu[^>]*>2</vcpu>"#, options: .regularExpression) != nil)
+        #expect(inactive.contains("<mac address='\(mac)'/>"))
+        // The NIC is there live too, confirmed by the live XML.
+        #expect(lab.virsh(2, ["dumpxml", name]).stdout.contains("<mac address='\(mac)'/>"))
+        #expect(lab.virsh(2, ["dominfo", name]).stdout.contains("Autostart:      enable"))
+        #expect(lab.whereIs(name) == [2: "running"])
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func aSavedPlanIsAppliedExactlyAndRefusedOnceStale() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let fresh = Lab.uniqueName("plan")
+        let stale = Lab.uniqueName("stale")
+        defer { lab.removeGuest(fresh); lab.removeGuest(stale) }
+        _ = try lab.createGuest("shutoff", fresh, host: 1, ["--no-nic"])
+        _ = try lab.createGuest("shutoff", stale, host: 1, ["--no-nic"])
+
+        // A fresh saved plan: applied as it is, without the placement file.
+        let one = try vp.placement("""
+          \(fresh):
+            host: host2
+        """, name: "one.yaml")
+        let planFile = vp.workDir + "/one.plan.json"
+        let p = vp.run(["plan", "-f", one, "-f", lab.hostsYAML, "--out", planFile])
+        #expect(p.status == 0, "\(p.output)")
+        let r = vp.run(["apply", planFile, "--auto-approve"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(lab.whereIs(fresh) == [2: "shut off"])
+
+        // A plan made before the domain changed is refused, and says what changed.
+        let two = try vp.placement("""
+          \(stale):
+            host: host3
+        """, name: "two.yaml")
+        let staleFile = vp.workDir + "/two.plan.json"
+        #expect(vp.run(["plan", "-f", two, "-f", lab.hostsYAML, "--out", staleFile]).status == 0)
+        #expect(lab.virsh(1, ["setmem", stale, "96M", "--config"]).status == 0)
+        let refused = vp.run(["apply", staleFile, "--auto-approve"])
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.stderr.contains("the plan is stale"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("\(stale): definition changed on host1"), "\(refused.stderr)")
+        #expect(VirtPlace.mutatingCalls(refused) == nil || VirtPlace.mutatingCalls(refused) == 0)
+        #expect(lab.whereIs(stale) == [1: "shut off"], "nothing moved")
+    }
+
+    @Test func twoConcurrentAppliesNeverInterleave() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("lock")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        // The first apply on a thread of its own (not the cooperative pool: it blocks).
+        let first = ResultBox<Lab.Result>()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            first.set(vp.apply(placement))
+            done.signal()
+        }.start()
+        // Wait until the first holds the lock (its PID is in the lock file), then try again.
+        let lockPath = vp.stateDir + "/lock"
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !((try? String(contentsOfFile: lockPath, encoding: .utf8)) ?? "").contains("pid=") {
+            usleep(20_000)
+        }
+        let second = vp.apply(placement)
+        #expect(second.status == 1, "\(second.output)")
+        #expect(second.stderr.contains("locked by PID"), "\(second.stderr)")
+        done.wait()
+        let result = try #require(first.get())
+        #expect(result.status == 0, "\(result.output)")
+        #expect(lab.whereIs(name) == [2: "running"])
+    }
+
+    @Test func withoutATerminalApplyNeedsApprovalAndADryRunChangesNothing() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("dry")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("shutoff", name, host: 1, ["--no-nic"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        let refused = vp.apply(placement, [])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("pass --auto-approve"), "\(refused.stderr)")
+
+        let dry = vp.apply(placement, ["--dry-run"])
+        #expect(dry.status == 0, "\(dry.output)")
+        #expect(dry.stdout.contains("Dry run"))
+        #expect(dry.stdout.contains("1. record the definition on host1"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("define on host2 as recorded on host1"))
+        #expect(VirtPlace.mutatingCalls(dry) == 0, "\(dry.stderr)")
+        #expect(lab.whereIs(name) == [1: "shut off"])
+    }
+}
+
+/// A value handed from another thread.
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T?
+    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+    func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
+}
