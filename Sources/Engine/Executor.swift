@@ -16,12 +16,18 @@ public struct ExecutionOptions: Sendable {
     public var deviceConfirmTimeout: Duration
     /// The run's id, in every journal record.
     public var run: String
+    /// Fault domains by host name, written into the records moves make.
+    public var faultDomains: [String: String]
+    /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
+    public var crashPoint: CrashPoint?
 
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
-                run: String = ExecutionOptions.newRunID()) {
+                run: String = ExecutionOptions.newRunID(), faultDomains: [String: String] = [:],
+                crashPoint: CrashPoint? = nil) {
         self.parallel = parallel; self.jobPollInterval = jobPollInterval; self.statePollInterval = statePollInterval
         self.deviceConfirmTimeout = deviceConfirmTimeout; self.run = run
+        self.faultDomains = faultDomains; self.crashPoint = crashPoint
     }
 
     /// A run id: UTC time and process id (`20250101T120000Z-4242`).
@@ -31,6 +37,30 @@ public struct ExecutionOptions: Sendable {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         return "\(formatter.string(from: Date()))-\(getpid())"
+    }
+}
+
+/// Fault injection for tests: a step boundary of every action (its index in the action,
+/// 0-based, as in the journal) where the executor stops as if its process had been killed.
+/// `VIRTPLACE_TEST_KILL_AFTER_STEP=N` (after step N's outcome is journalled) and
+/// `VIRTPLACE_TEST_KILL_BEFORE_STEP=N` (after its intent, before it runs) set it in the CLI,
+/// whose `crash` sends SIGKILL to its own process. Never set otherwise.
+public struct CrashPoint: Sendable {
+    public enum Moment: Sendable, Equatable {
+        /// The intent is journalled; the step has not run.
+        case afterIntent
+        /// The outcome is journalled; the next step has not begun.
+        case afterOutcome
+    }
+
+    public var step: Int
+    public var moment: Moment
+    /// What stopping means. If it returns (a unit test), the action stops at once and writes
+    /// nothing more, as a killed process would.
+    public var crash: @Sendable () -> Void
+
+    public init(step: Int, moment: Moment, crash: @escaping @Sendable () -> Void) {
+        self.step = step; self.moment = moment; self.crash = crash
     }
 }
 
@@ -56,8 +86,10 @@ public struct Executor: Sendable {
     }
 
     /// Runs every scheduled action of `plan` (blocked and deferred ones are not run: the plan
-    /// already reports them) and returns how each ended.
-    public func run(_ plan: Plan) async -> ExecutionReport {
+    /// already reports them) and returns how each ended. Actions of instances in `holding`
+    /// (instance → why: recovery could not decide about them) are not run either: they are
+    /// reported as blocked with that reason.
+    public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
         let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
         var reports: [ActionReport] = []
         var failedInstances = Set<String>()
@@ -66,7 +98,10 @@ public struct Executor: Sendable {
             events(.waveStarted(wave: index + 1, actions: wave.count))
             var runnable: [Action] = []
             for action in wave {
-                if failedInstances.contains(action.instance) {
+                if let why = holding[action.instance] {
+                    reports.append(blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
+                    failedInstances.insert(action.instance)
+                } else if failedInstances.contains(action.instance) {
                     reports.append(blocked(action, "not run: an earlier action of \(action.instance) failed"))
                 } else if action.kind.isMove, let to = action.to, failedSources.contains(to) {
                     reports.append(blocked(action, "not run: it needs the room on \(to) that a failed move off \(to) was to free"))

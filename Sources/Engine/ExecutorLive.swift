@@ -69,14 +69,29 @@ extension ActionRunner {
         }
         let wall = (ContinuousClock.now - started).seconds
 
-        // Whatever libvirt said, find out where the domain is now.
-        let after = (source: try await driver.domain(uuid: uuid, on: m.from), target: try await driver.domain(uuid: uuid, on: m.to))
+        // Whatever libvirt said, find out where the domain is now: by UUID, on both hosts.
+        let sourceAfter = try await driver.domain(uuid: uuid, on: m.from)
+        let targetAfter: DomainFacts?
+        do {
+            targetAfter = try await driver.domain(uuid: uuid, on: m.to)
+        } catch {
+            // The destination went away (its daemon died, the network broke): the guest stays
+            // where libvirt left it; whatever the destination kept is looked at by the next run.
+            let place = sourceAfter.map { "it is \($0.state) on \(m.from)" } ?? "it is not on \(m.from) any more"
+            let what = failure.map(describe) ?? "libvirt reported success"
+            if !created.isEmpty { notes.append("created for the copy and left on \(m.to): \(created.joined(separator: ", "))") }
+            let how = watch.lostDestination ? "its connection was lost, so the migration was aborted" : describe(error)
+            throw StepFailure("\(m.to) stopped answering during the migration (\(how)): \(what); \(place); what \(m.to) kept is checked when it answers again")
+        }
+        let after = (source: sourceAfter, target: targetAfter)
         if let failure {
             if let recovered = try await recover(m, uuid: uuid, after: after, failure: failure) {
                 return recovered
             }
             var message = describe(failure)
-            if let timedOut = watch.timedOut {
+            if watch.lostDestination {
+                message = "the connection to \(m.to) was lost during the migration, so it was aborted: \(message)"
+            } else if let timedOut = watch.timedOut {
                 message = "did not finish within \(m.timeoutSeconds) s (\(timedOut)): \(message)"
             }
             let place: String
@@ -87,6 +102,9 @@ extension ActionRunner {
             case (.none, .none): place = "it is on neither host (the definition is saved in \(recordPath ?? "the records"))"
             }
             if !created.isEmpty { notes.append("created for the copy and left on \(m.to): \(created.joined(separator: ", "))") }
+            // Only a clean failure may fall back to the next rung: the guest runs on the
+            // source, and the target (answering) holds nothing of it.
+            fallbackReady = after.source?.isRunning == true && after.target == nil
             throw StepFailure("\(message); \(place)")
         }
         guard let arrived = after.target, arrived.isRunning, arrived.persistent, after.source == nil else {
@@ -200,12 +218,20 @@ extension ActionRunner {
                 let started = clock.now
                 let deadline = started + .seconds(max(1, m.timeoutSeconds))
                 var acted = false
+                var lost = false
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: interval) } catch { return }
+                    if !lost, !(await driver.isAlive(m.to)) {
+                        // A managed migration goes on QEMU to QEMU without the destination's
+                        // daemon, then fails at its end: stop it now, the source resumes.
+                        lost = true
+                        watch.markLost()
+                        try? await driver.abortJob(uuid: uuid, on: m.from, postcopy: false)
+                    }
                     if let stats = try? await driver.jobProgress(uuid: uuid, on: m.from) {
                         events(.transfer(instance: instance, TransferStatus(migration: stats, elapsed: (clock.now - started).seconds)))
                     }
-                    if !acted && clock.now >= deadline {
+                    if !acted && !lost && clock.now >= deadline {
                         acted = true
                         switch m.onTimeout {
                         case .abort:
@@ -230,6 +256,10 @@ final class Watch: Sendable {
     private let state = Mutex<String?>(nil)
     func set(_ what: String) { state.withLock { $0 = what } }
     var timedOut: String? { state.withLock { $0 } }
+    private let lost = Mutex(false)
+    /// The destination's connection went away and the job was aborted.
+    func markLost() { lost.withLock { $0 = true } }
+    var lostDestination: Bool { lost.withLock { $0 } }
 }
 
 extension TransferStatus {

@@ -12,34 +12,67 @@ struct StepFailure: Error, CustomStringConvertible {
 /// Runs one action's steps in order. Each step reads the domain where it acts (by UUID) and
 /// skips when its postcondition already holds, so that running an action again — after a
 /// crash, a failure or a concurrent change — finishes it without repeating what is done.
+///
+/// Every step is journalled before it runs (intent, with what is needed to finish or undo it)
+/// and after (done, skipped or failed). A move that fails before its point of no return (a
+/// live migration done; the source's undefine begun) is rolled back; after it, it is left
+/// unfinished for the next run to finish. A live move whose migration fails with the guest
+/// still running on its source only takes the plan's fallback, when the file allowed one.
 struct ActionRunner {
     let executor: Executor
     let action: Action
     let uuid: String?
     let shared: RunState
+    /// The run that started the move: it names the move's record and backups, so that a
+    /// resumed move finds what it made.
+    let origin: String
+    /// The earlier attempt this one resumes, when it does.
+    let resuming: UnfinishedAction?
 
     var driver: any FleetDriver { executor.driver }
     var clock: ContinuousClock { ContinuousClock() }
 
-    /// The definition saved by `record` (this run's, or the latest earlier one).
+    /// The definition saved by `record` (this move's).
     var recordPath: String?
     var notes: [String] = []
     var migrationMs: UInt64?
     var downtimeMs: UInt64?
     var done = 0
     var skipped = 0
+    /// Past it the move can only be finished, not rolled back.
+    var pointOfNoReturn: Bool
+    /// A step that defines the domain on the target had begun: a copy there is this move's.
+    var targetCopyBegun: Bool
+    /// Set by a failed live migration that left the guest running on its source only, with
+    /// the target answering and holding nothing of it: the fallback may run.
+    var fallbackReady = false
 
-    init(executor: Executor, action: Action, uuid: String?, shared: RunState) {
+    init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
         self.executor = executor; self.action = action; self.uuid = uuid; self.shared = shared
+        self.resuming = resuming
+        origin = resuming?.origin ?? executor.options.run
+        recordPath = resuming?.recordPath
+        pointOfNoReturn = resuming?.pastPointOfNoReturn ?? false
+        targetCopyBegun = resuming?.targetCopyBegun ?? false
     }
 
-    /// Runs the action: checks its hosts, then each step with its journal records.
+    /// How a run of steps ended.
+    private enum StepsEnd {
+        case completed
+        case failed(index: Int, message: String)
+        /// Stopped at the test crash point (`ExecutionOptions.crashPoint`).
+        case crashed
+    }
+
+    /// Runs the action: checks its hosts, then each step with its journal records; on a
+    /// failure, falls back, rolls back or leaves the move for the next run (see the type).
     mutating func run() async -> ActionReport {
         let started = clock.now
+        var kind = action.kind
         executor.events(.actionStarted(instance: action.instance, kind: action.kind, from: action.from, to: action.to))
         func finish(_ status: ActionReport.Status, _ message: String?) -> ActionReport {
             let report = ActionReport(
-                instance: action.instance, kind: action.kind, from: action.from, to: action.to, status: status,
+                instance: action.instance, kind: kind, from: action.from, to: action.to, status: status,
                 message: message, elapsedSeconds: (clock.now - started).seconds, migrationMs: migrationMs,
                 downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped)
             executor.events(.actionFinished(report))
@@ -56,19 +89,78 @@ struct ActionRunner {
                 return finish(.blocked, describe(error))
             }
         }
+        if let resuming {
+            notes.append("resumed the move run \(resuming.origin) started; it had stopped \(resuming.progress)")
+        }
 
-        for (index, step) in action.steps.enumerated() {
+        var current = action
+        var end = await runSteps(current, uuid: uuid)
+        if case .failed(let index, let message) = end, fallbackReady, let fallback = action.fallback,
+           case .migrateLive = current.steps[index] {
+            // The file allows the next rung: the guest still runs on its source only.
+            notes.append("the live migration failed (\(message)); the guest still ran on \(action.from ?? "its source") only, so the move fell back to \(fallback.kind.rawValue), as the file allows")
+            try? writeActionRecord(op: "fallback", phase: .intent, detail: ["kind": fallback.kind.rawValue], error: message)
+            current = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
+                             reasons: action.reasons, steps: fallback.steps, wave: action.wave)
+            kind = fallback.kind
+            pointOfNoReturn = false
+            end = await runSteps(current, uuid: uuid)
+        }
+
+        switch end {
+        case .completed:
+            var final: [String: String] = [:]
+            if let downtimeMs { final["downtimeMs"] = "\(downtimeMs)" }
+            if let migrationMs { final["migrationMs"] = "\(migrationMs)" }
+            final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
+            if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
+            try? writeActionRecord(op: "", phase: .finished, detail: final)
+            return finish(.done, nil)
+        case .crashed:
+            return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
+        case .failed(let index, let message):
+            let op = current.steps[index].op
+            if pointOfNoReturn {
+                // Never abandoned: the next run finishes it from the journal.
+                return finish(.failed, "\(op): \(message); the move is past the point where it could be undone, so the next run finishes it")
+            }
+            guard current.kind.isMove, current.kind != .live else {
+                try? writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)"], error: message)
+                return finish(.failed, "\(op): \(message)")
+            }
+            let rollback = await rollBack(current, uuid: uuid)
+            if rollback.done {
+                try? writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
+                                       error: message)
+                return finish(.failed, "\(op): \(message); rolled back: \(rollback.text)")
+            }
+            return finish(.failed, "\(op): \(message); it could not be rolled back (\(rollback.text)): the next run looks at it again")
+        }
+    }
+
+    /// Runs `current`'s steps in order, each journalled before and after.
+    private mutating func runSteps(_ current: Action, uuid: String) async -> StepsEnd {
+        for (index, step) in current.steps.enumerated() {
             let stepStarted = clock.now
             var detail = stepDetail(step)
-            if index == 0, let encoded = try? JSONEncoder().encode(action) {
+            detail["origin"] = origin
+            if index == 0 {
                 // Enough to run the same action again after a crash.
-                detail["action"] = String(decoding: encoded, as: UTF8.self)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                if let encoded = try? encoder.encode(current) { detail["action"] = String(decoding: encoded, as: UTF8.self) }
+            }
+            switch step {
+            case .undefineSource where current.kind != .live: pointOfNoReturn = true
+            case .recreate, .defineOnTarget, .migrateLive: targetCopyBegun = true
+            default: break
             }
             do {
-                try write(index, step, .intent, detail: detail)
+                try write(index, step, .intent, kind: current.kind, detail: detail)
             } catch {
-                return finish(.failed, describe(error))
+                return .failed(index: index, message: describe(error))
             }
+            if crashes(at: index, .afterIntent) { return .crashed }
             executor.events(.stepStarted(instance: action.instance, index: index, step: step))
             let outcome: StepOutcome
             do {
@@ -83,42 +175,87 @@ struct ActionRunner {
                 done += 1
                 var d = stepDetail(step)
                 if let note { d["result"] = note }
-                try? write(index, step, .done, detail: d, seconds: seconds)
+                try? write(index, step, .done, kind: current.kind, detail: d, seconds: seconds)
             case .skipped(let why):
                 skipped += 1
-                try? write(index, step, .skipped, detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
+                try? write(index, step, .skipped, kind: current.kind, detail: stepDetail(step).merging(["why": why]) { a, _ in a },
+                           seconds: seconds)
             case .failed(let message):
-                try? write(index, step, .failed, detail: stepDetail(step), error: message, seconds: seconds)
-                try? write(-1, nil, .abandoned, detail: ["failedStep": "\(index)"], error: message)
-                return finish(.failed, "\(step.op): \(message)")
+                try? write(index, step, .failed, kind: current.kind, detail: stepDetail(step), error: message, seconds: seconds)
+                if crashes(at: index, .afterOutcome) { return .crashed }
+                return .failed(index: index, message: message)
             }
+            if case .migrateLive = step { pointOfNoReturn = true }
+            if crashes(at: index, .afterOutcome) { return .crashed }
         }
-        var final: [String: String] = [:]
-        if let downtimeMs { final["downtimeMs"] = "\(downtimeMs)" }
-        if let migrationMs { final["migrationMs"] = "\(migrationMs)" }
-        final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
-        if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
-        try? write(-1, nil, .finished, detail: final)
-        return finish(.done, nil)
+        return .completed
+    }
+
+    /// Whether the test crash point is here; calls its `crash` (which, in the CLI, does not
+    /// return: the process is killed).
+    private func crashes(at index: Int, _ moment: CrashPoint.Moment) -> Bool {
+        guard let point = executor.options.crashPoint, point.step == index, point.moment == moment else { return false }
+        point.crash()
+        return true
+    }
+
+    /// Puts a move that failed before its point of no return back as it was: the copy it
+    /// defined on the target (inactive: the move never starts it before the source is
+    /// undefined) is undefined — its volumes are kept —, and the domain is started again on its
+    /// source when it ran before the move. Journalled as `rollBack` records.
+    mutating func rollBack(_ current: Action, uuid: String) async -> (done: Bool, text: String) {
+        guard let from = current.from, let to = current.to else { return (false, "the action names no source and target") }
+        var detail: [String: String] = ["from": from, "to": to, "origin": origin]
+        if let recordPath { detail["record"] = recordPath }
+        try? writeActionRecord(op: "rollBack", phase: .intent, detail: detail)
+        do {
+            guard let source = try await driver.domain(uuid: uuid, on: from), source.persistent else {
+                throw StepFailure("\(from) no longer defines it")
+            }
+            var did: [String] = []
+            if let copy = try await driver.domain(uuid: uuid, on: to) {
+                guard targetCopyBegun else { throw StepFailure("\(to) has a copy of it that this move did not make") }
+                guard !copy.isActive else { throw StepFailure("the copy on \(to) is \(copy.state)") }
+                try await driver.undefine(uuid: uuid, on: to)
+                did.append("the copy defined on \(to) was undefined (its volumes are kept)")
+            }
+            if source.isActive {
+                did.append("it still runs on \(from)")
+            } else if recordedState() == "running" {
+                for pool in Set(source.config.disks.compactMap(\.pool)).sorted() { try? await driver.refreshPool(pool, on: from) }
+                try await driver.start(uuid: uuid, on: from)
+                did.append("started again on \(from)")
+            }
+            let text = did.isEmpty ? "nothing had changed" : did.joined(separator: "; ")
+            try? writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
+            return (true, text)
+        } catch {
+            try? writeActionRecord(op: "rollBack", phase: .failed, detail: detail, error: describe(error))
+            return (false, describe(error))
+        }
     }
 
     // MARK: Journal
 
-    private func write(_ index: Int, _ step: Step?, _ phase: JournalRecord.Phase, detail: [String: String],
+    private func write(_ index: Int, _ step: Step, _ phase: JournalRecord.Phase, kind: ActionKind, detail: [String: String],
                        error: String? = nil, seconds: Double? = nil) throws {
         try executor.journal.append(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
-            uuid: uuid, action: action.kind.rawValue, step: index, op: step?.op ?? "", phase: phase,
+            uuid: uuid, action: kind.rawValue, step: index, op: step.op, phase: phase,
             detail: detail, error: error, seconds: seconds))
+    }
+
+    /// An action-level record (step -1): finished, abandoned, fallback, rollBack.
+    func writeActionRecord(op: String, phase: JournalRecord.Phase, detail: [String: String], error: String? = nil) throws {
+        try executor.journal.append(JournalRecord(
+            time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
+            uuid: uuid, action: action.kind.rawValue, step: -1, op: op, phase: phase, detail: detail, error: error))
     }
 
     /// Writes a record of something a step made that later runs must know about.
     private func note(created pool: String, _ volume: String, on host: String, step: Step) {
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? executor.journal.append(JournalRecord(
-            time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
-            uuid: uuid, action: action.kind.rawValue, step: -1, op: "createVolume", phase: .done,
-            detail: ["host": host, "pool": pool, "volume": volume, "for": step.op]))
+        try? writeActionRecord(op: "createVolume", phase: .done, detail: ["host": host, "pool": pool, "volume": volume, "for": step.op])
     }
 
     /// What a step needs to be finished or undone: its hosts and objects, the saved definition.
@@ -131,14 +268,40 @@ struct ActionRunner {
         case .migrateLive(let m):
             d["from"] = m.from; d["to"] = m.to
             if !m.copyDisks.isEmpty { d["copyDisks"] = m.copyDisks.joined(separator: ",") }
-        case .defineOnTarget(let host, let from), .recreate(let host, let from, _, _):
+        case .defineOnTarget(let host, let from):
             d["host"] = host; d["from"] = from
+        case .recreate(let host, let from, let pool, let volume):
+            d["host"] = host; d["from"] = from; d["bootVolume"] = "\(pool)/\(volume)"
         case .backupVolume(_, let pool, let volume, let backup):
-            d["volume"] = "\(pool)/\(volume)"; d["backup"] = backup
+            d["volume"] = "\(pool)/\(volume)"; d["backup"] = "\(pool)/\(backupName(backup))"
+        case .attachDisk(let host, let disk, _):
+            d["host"] = host; d["volume"] = "\(disk.pool)/\(disk.volume)"
+            if let target = disk.target { d["target"] = target }
+        case .attachNIC(let host, let nic, _):
+            d["host"] = host
+            if let mac = nic.mac { d["mac"] = mac }
+            if let network = nic.network { d["network"] = network }
+            if let bridge = nic.bridge { d["bridge"] = bridge }
+        case .setMetadata(let host, let fleet, let tags):
+            d["host"] = host; d["fleet"] = fleet
+            d["tags"] = tags.keys.sorted().map { "\($0)=\(tags[$0] ?? "")" }.joined(separator: ",")
+        case .setAutostart(let host, let enabled):
+            d["host"] = host; d["autostart"] = "\(enabled)"
+        case .shutdown(let host, _, _), .undefineSource(let host), .start(let host), .record(let host):
+            d["host"] = host
         default:
             break
         }
         return d
+    }
+
+    /// The full name of a backup volume: the plan's stem, `-`, the run that started the move.
+    func backupName(_ stem: String) -> String { "\(stem)-\(origin)" }
+
+    /// The lifecycle state the move recorded before it changed anything (`running`, …).
+    func recordedState() -> String? {
+        guard let recordPath else { return nil }
+        return MoveRecord.load(definitionPath: recordPath)?.state
     }
 
     // MARK: Steps
@@ -178,8 +341,17 @@ struct ActionRunner {
         return facts
     }
 
+    /// Saves the inactive definition (with secure data) and a `MoveRecord` under
+    /// `records/UUID/ORIGIN-HOST.{xml,json}` (ORIGIN: the run that started the move, HOST: its
+    /// source) before anything changes. A resumed move whose record exists keeps it: it says
+    /// how the domain was before the move (running, …), which a record taken now would not.
     private mutating func record(on host: String, uuid: String) async throws -> StepOutcome {
         let directory = executor.state.recordsPath + "/" + uuid
+        let path = directory + "/" + origin + "-" + host + ".xml"
+        if FileManager.default.fileExists(atPath: path), MoveRecord.load(definitionPath: path) != nil {
+            recordPath = path
+            return .skipped("recorded by run \(origin) before the move began: \(path)")
+        }
         guard let facts = try await driver.domain(uuid: uuid, on: host) else {
             if let latest = latestRecord(in: directory) {
                 recordPath = latest
@@ -188,20 +360,20 @@ struct ActionRunner {
             throw StepFailure("\(action.instance) (\(uuid)) is not defined on \(host), and no definition was recorded earlier")
         }
         let xml = try await driver.definition(uuid: uuid, on: host)
-        let path = directory + "/" + executor.options.run + ".xml"
-        let summary: [String: String] = [
-            "name": facts.name, "uuid": uuid, "host": host, "state": facts.state, "autostart": "\(facts.autostart)",
-            "macs": facts.config.nics.compactMap(\.mac).joined(separator: ","),
-            "fleet": facts.config.fleet ?? "", "tags": facts.config.tags.keys.sorted().map { "\($0)=\(facts.config.tags[$0] ?? "")" }.joined(separator: ","),
-            "run": executor.options.run,
-        ]
+        let record = MoveRecord(
+            name: facts.name, uuid: uuid, host: host, faultDomain: executor.options.faultDomains[host], state: facts.state,
+            persistent: facts.persistent, autostart: facts.autostart, vcpus: facts.config.vcpus,
+            memoryMiB: facts.config.memoryMiB, fleet: facts.config.fleet, tags: facts.config.tags,
+            disks: facts.config.disks, nics: facts.config.nics, move: action.kind.rawValue, from: action.from, to: action.to,
+            run: origin, time: ISO8601DateFormatter().string(from: Date()), definition: path)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            try writePrivate(Data(xml.utf8), to: path)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try writePrivate(try encoder.encode(summary), to: directory + "/" + executor.options.run + ".json")
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            // The JSON first: the definition's presence is what says "recorded".
+            try writePrivate(try encoder.encode(record), to: MoveRecord.jsonPath(forDefinition: path))
+            try writePrivate(Data(xml.utf8), to: path)
         } catch {
             throw StepFailure("cannot save the definition to \(path): \(error.localizedDescription)")
         }
@@ -223,8 +395,12 @@ struct ActionRunner {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private mutating func backUp(pool: String, volume: String, as backup: String, on host: String) async throws -> StepOutcome {
+    /// Clones a volume on its host as `STEM-ORIGIN` (`virStorageVolCreateXMLFrom`, same pool).
+    /// The backup is kept and reported; virtplace never deletes it.
+    private mutating func backUp(pool: String, volume: String, as stem: String, on host: String) async throws -> StepOutcome {
+        let backup = backupName(stem)
         if try await driver.volume(pool: pool, name: backup, on: host) != nil {
+            notes.append("backup kept: \(host) \(pool)/\(backup)")
             return .skipped("\(pool)/\(backup) exists on \(host)")
         }
         guard try await driver.volume(pool: pool, name: volume, on: host) != nil else {
@@ -267,6 +443,15 @@ struct ActionRunner {
             throw StepFailure("no volume \(pool)/\(volume) on \(from) to copy")
         }
         if let existing = try await driver.volume(pool: pool, name: volume, on: to) {
+            // Once the target defines the domain, its copy is the domain's: it may have run and
+            // written to it since. Never overwritten, not even with the source's bytes.
+            if let uuid, let there = try await driver.domain(uuid: uuid, on: to) {
+                guard existing.capacityBytes == source.capacityBytes else {
+                    throw StepFailure("\(to) defines \(action.instance) (\(there.state)) and has a \(pool)/\(volume) of another size than \(from)'s: not overwritten")
+                }
+                notes.append("source copy kept: \(from) \(pool)/\(volume)")
+                return .skipped("\(to) already defines \(action.instance) with its copy of \(pool)/\(volume)")
+            }
             if existing.capacityBytes == source.capacityBytes {
                 let (a, b) = (try await driver.checksum(pool: pool, name: volume, on: from),
                               try await driver.checksum(pool: pool, name: volume, on: to))
@@ -328,9 +513,11 @@ struct ActionRunner {
         guard let volume = try await driver.volume(pool: bootPool, name: bootVolume, on: host) else {
             throw StepFailure("no boot volume \(bootPool)/\(bootVolume) on \(host)")
         }
-        let recorded = try ObservedDomain.parse(xml: xml, state: "shutoff")
-        let old = recorded.disks.first { $0.pool == bootPool && $0.volume == bootVolume }
-            ?? recorded.disks.first { $0.path != nil && $0.path == volume.path }
+        // The boot disk as recorded (its guest target and bus), from the move's record.
+        let disks = try recordPath.flatMap { MoveRecord.load(definitionPath: $0)?.disks }
+            ?? ObservedDomain.parse(xml: xml, state: "shutoff").disks
+        let old = disks.first { $0.pool == bootPool && $0.volume == bootVolume }
+            ?? disks.first { $0.path != nil && $0.path == volume.path }
         let disk = DiskAttachment(key: nil, target: old?.target, pool: bootPool, volume: bootVolume, bus: old?.bus, readOnly: false)
         try await driver.recreate(recordedXML: xml, on: host, boot: disk, target: old?.target ?? "vda", format: volume.format)
         guard try await driver.domain(uuid: uuid, on: host) != nil else {
@@ -365,6 +552,18 @@ struct ActionRunner {
         let facts = try await require(host, uuid: uuid)
         if facts.isRunning { return .skipped("already running on \(host)") }
         guard facts.isShutOff else { throw StepFailure("it is \(facts.state) on \(host), not shut off: not started") }
+        // Never a second running copy: the move's other host must not run it.
+        for other in Set([action.from, action.to].compactMap { $0 }).subtracting([host]).sorted() {
+            let there: DomainFacts?
+            do {
+                there = try await driver.domain(uuid: uuid, on: other)
+            } catch {
+                throw StepFailure("cannot check that \(other) does not run it (\(describe(error))): not started")
+            }
+            if let there, there.isActive {
+                throw StepFailure("it is \(there.state) on \(other): a second copy is never started")
+            }
+        }
         // Volumes made elsewhere in a shared pool are unknown here until the pool is re-read.
         for pool in Set(facts.config.disks.compactMap(\.pool)).sorted() {
             try? await driver.refreshPool(pool, on: host)
@@ -528,9 +727,34 @@ func randomMAC() -> String {
 }
 
 /// Writes a file readable by its owner only (saved definitions may hold passwords).
+/// Durable: written to a temporary file, `fsync`ed, renamed over `path`, the directory
+/// `fsync`ed — a journal record that names the file is never ahead of it.
 func writePrivate(_ data: Data, to path: String) throws {
-    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    _ = chmod(path, 0o600)
+    let temporary = path + ".tmp-\(getpid())"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw POSIXFailure(path: temporary, errno: errno) }
+    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    let synced = fsync(fd) == 0
+    let error = errno
+    close(fd)
+    guard written == data.count, synced else {
+        unlink(temporary)
+        throw POSIXFailure(path: temporary, errno: error)
+    }
+    guard rename(temporary, path) == 0 else {
+        let error = errno
+        unlink(temporary)
+        throw POSIXFailure(path: path, errno: error)
+    }
+    let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directory >= 0 { _ = fsync(directory); close(directory) }
+}
+
+/// A failed system call on a file.
+struct POSIXFailure: Error, LocalizedError {
+    var path: String
+    var errno: Int32
+    var errorDescription: String? { "\(path): \(String(cString: strerror(errno)))" }
 }
 
 /// `12.5 MiB`.

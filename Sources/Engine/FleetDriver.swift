@@ -67,6 +67,15 @@ public protocol FleetDriver: Sendable {
     func abortJob(uuid: String, on host: String, postcopy: Bool) async throws
     func startPostCopy(uuid: String, on host: String) async throws
     func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws
+    /// Whether the host's connection is still up, without reconnecting.
+    func isAlive(_ host: String) async -> Bool
+}
+
+extension FleetDriver {
+    /// Whether the host's connection is still up, without reconnecting (a live migration's
+    /// watchdog aborts the job when the destination goes away). Drivers without connections
+    /// say true.
+    public func isAlive(_ host: String) async -> Bool { true }
 }
 
 /// What the executor reads about a domain on one host before and after each step.

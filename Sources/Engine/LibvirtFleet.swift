@@ -41,6 +41,10 @@ public final class LibvirtFleet: FleetDriver {
         _ = try await connection(host)
     }
 
+    public func isAlive(_ host: String) async -> Bool {
+        await cache.existing(host)?.isAlive ?? false
+    }
+
     /// Runs a short blocking call on `host`'s connection queue.
     private func on<T: Sendable>(_ host: String, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await connection(host).run(body)
@@ -270,6 +274,12 @@ private actor ConnectionCache {
     private let timeout: Duration
 
     init(timeout: Duration) { self.timeout = timeout }
+
+    /// The connection opened for `name`, if one was (alive or not); never opens one.
+    func existing(_ name: String) async -> Connection? {
+        guard let task = open[name] else { return nil }
+        return try? await task.value
+    }
 
     func connection(for target: ObserveTarget) async throws -> Connection {
         if let task = open[target.name] {

@@ -67,11 +67,12 @@ public enum DefinitionXML {
 
     /// A definition for re-creating a domain on another host from its boot volume (a manual
     /// move): the recorded definition keeps its name, UUID, memory, vCPUs, CPU, OS, features,
-    /// clock, console and metadata; every disk, interface, host device, filesystem, TPM,
+    /// clock, console, metadata and its first `network` or `bridge` interface (the primary
+    /// NIC, with its MAC); every disk, other interface, host device, filesystem, TPM,
     /// redirected or shared-memory device is dropped (the move re-attaches the disks and NICs
     /// it knows, by later steps), the NVRAM path is dropped (a new one is made from the
-    /// template), and `bootDisk` (a `<disk>` element) is added — without its boot order when
-    /// the OS section names boot devices.
+    /// template; the source host keeps its own), and `bootDisk` (a `<disk>` element) is added —
+    /// without its boot order when the OS section names boot devices.
     /// - Throws: `DomainXMLError` when `recordedXML` is not a domain definition.
     public static func recreatedDomain(from recordedXML: String, bootDisk: String) throws(DomainXMLError) -> String {
         let root = try parseXML(recordedXML, expectingRoot: "domain")
@@ -86,7 +87,10 @@ public enum DefinitionXML {
             return element
         }()
         let dropped: Set<String> = ["disk", "interface", "hostdev", "filesystem", "tpm", "redirdev", "smartcard", "shmem", "vsock"]
-        for element in devices.childElements where dropped.contains(element.name ?? "") {
+        let primary = devices.childElements.first { element in
+            element.name == "interface" && ["network", "bridge"].contains(element.attribute(forName: "type")?.stringValue ?? "")
+        }
+        for element in devices.childElements where dropped.contains(element.name ?? "") && element !== primary {
             element.detach()
         }
         let disk: XMLElement

@@ -166,12 +166,17 @@ public struct Action: Codable, Equatable, Sendable {
     /// A move left for a later run by `policy.maxMovesPerRun` (or waiting for room such a move
     /// would free): reported, not failed.
     public var deferred: Bool
+    /// For a live move: what the executor does instead when the migration fails and the guest
+    /// is still running on its source only — the next rung of the ladder that the file allows
+    /// and that passes its checks for the same target. nil: the failure is reported.
+    public var fallback: Fallback?
 
     /// An action value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, reasons: [Reason],
-                steps: [Step] = [], wave: Int = 0, deferred: Bool = false) {
+                steps: [Step] = [], wave: Int = 0, deferred: Bool = false, fallback: Fallback? = nil) {
         self.instance = instance; self.kind = kind; self.from = from; self.to = to
         self.reasons = reasons; self.steps = steps; self.wave = wave; self.deferred = deferred
+        self.fallback = fallback
     }
 
     /// Whether the executor runs this action in this plan.
@@ -183,10 +188,11 @@ public struct Action: Codable, Equatable, Sendable {
     public var refusals: [Reason] { reasons.filter { $0.code.category == .refusal } }
 
     private enum CodingKeys: String, CodingKey {
-        case instance, kind, from, to, reasons, steps, wave, deferred
+        case instance, kind, from, to, reasons, steps, wave, deferred, fallback
     }
 
-    /// Decodes an action; `from`/`to` may be null or absent, `deferred` defaults to false.
+    /// Decodes an action; `from`/`to`/`fallback` may be null or absent, `deferred` defaults to
+    /// false.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         instance = try c.decode(String.self, forKey: .instance)
@@ -197,9 +203,10 @@ public struct Action: Codable, Equatable, Sendable {
         steps = try c.decodeIfPresent([Step].self, forKey: .steps) ?? []
         wave = try c.decodeIfPresent(Int.self, forKey: .wave) ?? 0
         deferred = try c.decodeIfPresent(Bool.self, forKey: .deferred) ?? false
+        fallback = try c.decodeIfPresent(Fallback.self, forKey: .fallback)
     }
 
-    /// Encodes every key, `from`/`to` as null when absent, so the schema never varies.
+    /// Encodes every key, `from`/`to`/`fallback` as null when absent, so the schema never varies.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(instance, forKey: .instance)
@@ -210,7 +217,21 @@ public struct Action: Codable, Equatable, Sendable {
         try c.encode(steps, forKey: .steps)
         try c.encode(wave, forKey: .wave)
         try c.encode(deferred, forKey: .deferred)
+        try c.encode(fallback, forKey: .fallback)
     }
+}
+
+/// The move a failed live migration falls back to (same source and target).
+///
+/// JSON: `{"kind":"reboot","steps":[…]}`.
+public struct Fallback: Codable, Equatable, Sendable {
+    /// `reboot` or `manual`.
+    public var kind: ActionKind
+    /// The fallback move's own steps, from its `record` on.
+    public var steps: [Step]
+
+    /// A fallback value.
+    public init(kind: ActionKind, steps: [Step]) { self.kind = kind; self.steps = steps }
 }
 
 /// A reason: a stable code (see docs/reasons.md) and a message for people.

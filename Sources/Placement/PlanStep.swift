@@ -78,7 +78,10 @@ public enum Step: Equatable, Sendable {
     /// Save the domain's definition (XML, UUID, MACs, tags) from `host` to the state directory
     /// before anything changes, so that any later step can be finished or undone.
     case record(host: String)
-    /// Clone a volume on its host under a backup name (`policy.backups`, manual moves).
+    /// Clone a volume on its host under a backup name (`policy.backups`, manual moves). The
+    /// plan gives the name's stem (`VOL.virtplace-backup`); the executor appends `-` and the
+    /// id of the run that started the move, so that each move has backups of its own and a
+    /// resumed move finds the ones it made.
     case backupVolume(host: String, pool: String, volume: String, backup: String)
     /// Graceful shutdown; after the timeout destroy when `forceOff`, else give up the action.
     case shutdown(host: String, timeoutSeconds: Int, forceOff: Bool)
@@ -89,7 +92,8 @@ public enum Step: Equatable, Sendable {
     /// Define on `host` the inactive definition recorded from `from` (same name, UUID, MACs).
     case defineOnTarget(host: String, from: String)
     /// Define on `host` a new domain with the identity recorded from `from` (name, UUID,
-    /// vCPUs, memory), booting from the given volume; devices are attached by later steps.
+    /// vCPUs, memory, its first network interface with its MAC), booting from the given
+    /// volume; the other disks and interfaces are attached by later steps.
     case recreate(host: String, from: String, bootPool: String, bootVolume: String)
     /// Undefine the domain on `host`, keeping its volumes (NVRAM flags by what it has).
     case undefineSource(host: String)
@@ -146,7 +150,7 @@ public enum Step: Equatable, Sendable {
         case .record(let h):
             return "record the definition on \(h)"
         case .backupVolume(let h, let p, let v, let b):
-            return "back up \(p)/\(v) as \(b) on \(h)"
+            return "back up \(p)/\(v) as \(b)-<run> on \(h)"
         case .shutdown(let h, let t, let force):
             return "shut down on \(h) (\(t) s, then \(force ? "force off" : "give up"))"
         case .migrateLive(let m):
@@ -162,7 +166,7 @@ public enum Step: Equatable, Sendable {
         case .defineOnTarget(let h, let f):
             return "define on \(h) as recorded on \(f)"
         case .recreate(let h, let f, let p, let v):
-            return "recreate on \(h) from boot volume \(p)/\(v) with the identity recorded on \(f)"
+            return "recreate on \(h) from boot volume \(p)/\(v) with the identity and first NIC recorded on \(f)"
         case .undefineSource(let h):
             return "undefine on \(h) (volumes kept)"
         case .start(let h):

@@ -332,11 +332,20 @@ struct Planner {
                 return [Action(instance: s.name, kind: .blocked, from: source.name, to: target.name,
                                reasons: s.causes + drift + a.refusals + [unorderable(jobID, schedule: first)])]
             }
-            let steps = moveSteps(Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true),
-                                  subject: s, profile: p, runningBefore: s.domain.isRunning,
+            let hop = Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true)
+            let steps = moveSteps(hop, subject: s, profile: p, runningBefore: s.domain.isRunning,
                                   policy: spec.policy, fleetName: fleetName)
+            // A failed live migration that leaves the guest running on its source falls back to
+            // the next rung the file allows, to the same target (whose room this move holds).
+            var fallback: Fallback?
+            if let next = p.fallbackRung(after: a.kind) {
+                let fallbackHop = Hop(kind: next, from: source.name, to: target.name, first: true, final: true)
+                fallback = Fallback(kind: ActionKind(next),
+                                    steps: moveSteps(fallbackHop, subject: s, profile: p, runningBefore: s.domain.isRunning,
+                                                     policy: spec.policy, fleetName: fleetName))
+            }
             return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID])]
+                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID], fallback: fallback)]
         }
         // A relay: if either hop is deferred or stuck, report the whole move that way.
         let hopIDs = hops.map(\.id)

@@ -58,6 +58,14 @@ struct MoveProfile: Sendable {
         return (nil, unique(refusals))
     }
 
+    /// The rung a failed live migration falls back to: the next one below `chosen` that the
+    /// instance allows and that its own side does not refuse (the target's checks do not depend
+    /// on the rung). nil for every other kind, and when no rung below is usable.
+    func fallbackRung(after chosen: MoveKind) -> MoveKind? {
+        guard chosen == .live, let index = rungs.firstIndex(of: chosen) else { return nil }
+        return rungs[(index + 1)...].first { allowed.contains($0) && (sourceRefusals[$0] ?? []).isEmpty }
+    }
+
     private func notAllowed(_ rung: MoveKind) -> Reason {
         let list = allowed.sorted().map(\.rawValue).joined(separator: ", ")
         let allowedText = list.isEmpty ? "none" : list

@@ -68,6 +68,7 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
         if policy.backups && hop.first {
             for d in domain.storageDisks {
                 if let pool = d.pool, let volume = d.volume {
+                    // The executor appends the run's id: `VOL.virtplace-backup-<run>`.
                     steps.append(.backupVolume(host: from, pool: pool, volume: volume, backup: "\(volume).virtplace-backup"))
                 }
             }
@@ -83,7 +84,9 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
                                                                         bus: d.bus, readOnly: d.readOnly), applies: .restart))
             }
         }
-        for n in domain.nics where n.type == "network" || n.type == "bridge" {
+        // The first interface goes into the re-created definition (the new instance's primary
+        // NIC); the others are re-created by steps of their own, with the same MACs.
+        for n in domain.nics.filter({ $0.type == "network" || $0.type == "bridge" }).dropFirst() {
             steps.append(.attachNIC(host: to, nic: NICAttachment(key: nil, network: n.network, bridge: n.bridge,
                                                                  mac: n.mac, model: n.model), applies: .restart))
         }

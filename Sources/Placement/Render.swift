@@ -137,6 +137,9 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
             for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
         }
         for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(step.summary)") }
+        if let fallback = a.fallback {
+            out.append("\(indent)if the migration fails and the guest still runs on \(a.from ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
+        }
     }
     if verbose {
         if !plan.notes.isEmpty {

@@ -12,6 +12,8 @@ struct ApplyCommand: Command {
         fileOption,
         .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
         .flag("dry-run", help: "print what would be done, step by step, and change nothing"),
+        .value("abandon", "INSTANCE", repeatable: true,
+               help: "forget what an earlier run left unfinished for INSTANCE (after putting it right by hand); repeatable"),
     ]
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
@@ -23,6 +25,12 @@ struct ApplyCommand: Command {
     Every step checks first whether its result already holds, so an apply interrupted at any
     point is finished by applying again. No step deletes a volume: a volume copied to another
     host keeps its source copy, reported at the end.
+
+    Before planning, apply finishes (or, where that is impossible, rolls back) what an earlier
+    run left unfinished, from the journal and a fresh look at every host. When it cannot decide
+    (say, an instance running on two hosts), it leaves that instance alone and says what it
+    found and what to do; after putting it right by hand, --abandon INSTANCE makes virtplace
+    forget the earlier move. See docs/recovery.md.
 
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
@@ -37,6 +45,7 @@ struct ApplyCommand: Command {
     var source: Source
     var autoApprove: Bool
     var dryRun: Bool
+    var abandon: [String]
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         let files = arguments.all("file")
@@ -56,6 +65,10 @@ struct ApplyCommand: Command {
         }
         autoApprove = arguments.flag("auto-approve")
         dryRun = arguments.flag("dry-run")
+        abandon = arguments.all("abandon")
+        if dryRun && !abandon.isEmpty {
+            throw UsageError(message: "--abandon changes the journal: it cannot be combined with --dry-run", command: Self.name)
+        }
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -89,6 +102,26 @@ struct ApplyCommand: Command {
         defer { withExtendedLifetime(lock) {} }
 
         let fleet = LibvirtFleet(targets: targets)
+        let options = ExecutionOptions(
+            parallel: spec?.policy.parallel ?? saved?.parallel ?? .init(),
+            faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
+            crashPoint: try testCrashPoint(context.environment))
+        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
+
+        // What an earlier run left unfinished comes first: finished, rolled back, or held.
+        var recovery = RecoveryReport()
+        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        if dryRun {
+            if !unfinished.isEmpty {
+                console.line(describeUnfinished(unfinished, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
+            }
+        } else {
+            let journal = try Journal(path: state.journalPath)
+            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
+            recovery = try await recoverUnfinished(unfinished, executor: executor, targets: targets, console: console)
+            progress.finish()
+        }
+
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
         let observed = await fleet.observe()
         warnUnreachable(observed, console: console)
@@ -97,7 +130,14 @@ struct ApplyCommand: Command {
         if let spec {
             plan = makePlan(desired: spec, observed: observed)
         } else if let saved {
-            try refuseIfStale(saved, observed: observed)
+            do {
+                try refuseIfStale(saved, observed: observed)
+            } catch var error as CLIError where !recovery.actions.isEmpty {
+                // Recovery changed the hosts: not "nothing changed".
+                error.message += "\n(the earlier run's unfinished actions above were dealt with first)"
+                error.exitCode = .partial
+                throw error
+            }
             plan = saved
         } else {
             throw CLIError(message: "nothing to apply")
@@ -107,9 +147,9 @@ struct ApplyCommand: Command {
         let scheduled = plan.actions.filter(\.isScheduled)
         if scheduled.isEmpty {
             debugCalls(context)
-            if plan.isEmpty { return .success }
+            if plan.isEmpty { return recovery.clean ? .success : .partial }
             console.line("Nothing to apply: \(plan.summary.blocked) blocked, \(plan.summary.deferred) deferred.")
-            return plan.summary.blocked > 0 ? .partial : .success
+            return plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
         }
 
         if dryRun {
@@ -132,16 +172,61 @@ struct ApplyCommand: Command {
         try refuseIfStale(plan, observed: fresh)
 
         let journal = try Journal(path: state.journalPath)
-        reportUnfinished(Journal.read(path: state.journalPath), console: console)
-        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
-        let options = ExecutionOptions(parallel: spec?.policy.parallel ?? plan.parallel)
         let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
         console.line("")
-        let report = await executor.run(plan)
+        let report = await executor.run(plan, holding: recovery.held)
         progress.finish()
         console.out(renderApplySummary(report, plan: plan, console: console))
         debugCalls(context)
-        return report.failed + report.blocked + plan.summary.blocked > 0 ? .partial : .success
+        return report.failed + report.blocked + plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
+    }
+
+    /// Gives up what the operator named with --abandon, then finishes, rolls back or holds
+    /// every other action an earlier run left unfinished (asking first on a terminal), and
+    /// prints how each ended.
+    private func recoverUnfinished(_ found: [UnfinishedAction], executor: Executor, targets: [ObserveTarget],
+                                   console: Console) async throws -> RecoveryReport {
+        var unfinished = found
+        if !abandon.isEmpty {
+            let given = executor.abandon(abandon, among: unfinished)
+            for name in given {
+                console.line("Forgot the unfinished move of \(name) (--abandon): it is planned afresh from what the hosts show.")
+            }
+            for name in abandon where !given.contains(name) {
+                console.err(console.style("warning:", .yellow) + " --abandon \(name): no earlier run left anything unfinished for it")
+            }
+            unfinished.removeAll { given.contains($0.instance) }
+        }
+        guard !unfinished.isEmpty else { return RecoveryReport() }
+        console.line(describeUnfinished(unfinished, intro: "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
+        if !autoApprove {
+            console.out("Do you want to deal with \(unfinished.count == 1 ? "it" : "them") now? Only 'yes' will be accepted: ")
+            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+            guard answer == "yes" else {
+                throw CLIError(message: "apply cancelled: nothing was changed (the unfinished actions stay in the journal)")
+            }
+        }
+        let uris = Dictionary(targets.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
+        let report = await executor.recover(unfinished, hosts: targets.map(\.name), uris: uris)
+        console.out(renderRecovery(report, console: console))
+        return report
+    }
+
+    /// `VIRTPLACE_TEST_KILL_AFTER_STEP=N` / `VIRTPLACE_TEST_KILL_BEFORE_STEP=N`: test only. The
+    /// process kills itself (SIGKILL) at that step boundary of any action (N counts from 0, as
+    /// the journal's `step`): after step N's outcome is journalled, or after its intent is
+    /// journalled and before it runs. Unset, nothing happens.
+    private func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
+        let kill: @Sendable () -> Void = { _ = Foundation.kill(getpid(), SIGKILL) }
+        for (name, moment) in [("VIRTPLACE_TEST_KILL_AFTER_STEP", CrashPoint.Moment.afterOutcome),
+                               ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
+            guard let value = environment[name], !value.isEmpty else { continue }
+            guard let step = Int(value), step >= 0 else {
+                throw CLIError(message: "\(name)=\(value): expected a step index (0, 1, …)")
+            }
+            return CrashPoint(step: step, moment: moment, crash: kill)
+        }
+        return nil
     }
 
     /// Reads a saved plan, refusing one that cannot be applied on its own.
@@ -177,12 +262,6 @@ struct ApplyCommand: Command {
         }
     }
 
-    private func reportUnfinished(_ records: [JournalRecord], console: Console) {
-        let open = Journal.unfinished(records)
-        guard !open.isEmpty else { return }
-        let names = open.keys.sorted().joined(separator: ", ")
-        console.err(console.style("note:", .yellow) + " an earlier run did not finish \(names); the plan was made from what the hosts show now")
-    }
 
     /// `VIRTPLACE_DEBUG_CALLS=1` (or -v): how many libvirt calls changed something, on stderr.
     private func debugCalls(_ context: CommandContext) {
@@ -191,6 +270,34 @@ struct ApplyCommand: Command {
         let detail = byFunction.keys.sorted().map { "\($0)=\(byFunction[$0] ?? 0)" }.joined(separator: " ")
         context.console.err("libvirt mutating calls: \(MutatingCalls.total)\(detail.isEmpty ? "" : " (\(detail))")")
     }
+}
+
+/// The unfinished actions, one line each: instance, move, how far it got.
+func describeUnfinished(_ unfinished: [UnfinishedAction], intro: String) -> String {
+    var s = intro + "\n"
+    for u in unfinished {
+        let what = u.action.map { a in "\(a.kind.rawValue) \(a.from ?? "-") → \(a.to ?? "-")" } ?? "an action the journal does not describe"
+        s += "  \(u.instance): \(what), run \(u.origin), stopped \(u.progress)\n"
+    }
+    return s
+}
+
+/// How recovery dealt with each unfinished action: what was done, and for a held instance
+/// the whole message (what was found, what to do).
+func renderRecovery(_ report: RecoveryReport, console: Console) -> String {
+    var s = ""
+    for r in report.actions {
+        switch r.status {
+        case .done:
+            s += "  \(r.instance): " + console.style("recovered", .green)
+            s += r.notes.isEmpty ? "\n" : ": " + r.notes.joined(separator: "; ") + "\n"
+        case .failed:
+            s += "  \(r.instance): " + console.style("recovery failed", .red) + ": \(r.message ?? "")\n"
+        case .blocked:
+            s += "  \(r.instance): " + console.style("left alone", .yellow) + ": \(r.message ?? "")\n"
+        }
+    }
+    return s.isEmpty ? "" : s + "\n"
 }
 
 /// The dry run: every step of every scheduled action, by wave.

@@ -53,6 +53,8 @@ final class FakeFleet: FleetDriver, Sendable {
         var unreachable: Set<String> = []
         /// Volume copies that arrive damaged.
         var corruptCopies = false
+        /// Domains (by UUID) whose start fails.
+        var failStarts: Set<String> = []
     }
 
     struct State: Sendable {
@@ -191,6 +193,9 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func start(uuid: String, on host: String) async throws {
+        if state.withLock({ $0.knobs.failStarts.contains(uuid) }) {
+            throw LibvirtError(code: .operationFailed, message: "start refused")
+        }
         try withDomain("start", host, uuid) { d in
             guard d.state == "shutoff" else { throw LibvirtError(code: .operationInvalid, message: "already running") }
             d.state = "running"; d.liveVcpus = nil; d.liveMemoryMiB = nil; d.liveDisks = nil; d.liveNICs = nil

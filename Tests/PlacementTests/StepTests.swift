@@ -10,6 +10,8 @@ struct StepCase: Sendable, CustomTestStringConvertible {
     var policy = PolicySpec()
     let kind: ActionKind
     let steps: [Step]
+    /// The move a failed live migration falls back to.
+    var fallback: ActionKind?
     var testDescription: String { name }
 }
 
@@ -19,17 +21,25 @@ let shutdownH1 = Step.shutdown(host: "h1", timeoutSeconds: 120, forceOff: false)
 
 let stepCases: [StepCase] = [
     StepCase(name: "live, shared storage", observed: twoHosts([dom("w")]), instance: toH2, kind: .live,
-             steps: [.record(host: "h1"), .migrateLive(defaultLive)]),
+             steps: [.record(host: "h1"), .migrateLive(defaultLive)], fallback: .reboot),
+    StepCase(name: "live only: a failed migration is reported, not fallen back from",
+             observed: twoHosts([dom("w")]), instance: { var i = toH2; i.moves = [.live]; return i }(), kind: .live,
+             steps: [.record(host: "h1"), .migrateLive(defaultLive)], fallback: nil),
+    StepCase(name: "live, falling back to manual when the file allows only that",
+             observed: twoHosts([dom("w", disks: [sharedDisk("w", boot: 1)], nics: [nic("w")])]),
+             instance: { var i = toH2; i.moves = [.live, .manual]; return i }(), kind: .live,
+             steps: [.record(host: "h1"), .migrateLive(defaultLive)], fallback: .manual),
     StepCase(name: "live copies a local disk and keeps the source copy",
              observed: twoHosts([dom("w", disks: [localDisk("w")])]), instance: toH2, kind: .live,
-             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; m.sharedPools = []; return m }())]),
+             steps: [.record(host: "h1"), .migrateLive({ var m = defaultLive; m.copyDisks = ["vda"]; m.sharedPools = []; return m }())],
+             fallback: .reboot),
     StepCase(name: "live with the instance's live overrides",
              observed: twoHosts([dom("w")]),
              instance: { var i = toH2; var o = LiveOverrideSpec(); o.maxDowntimeMs = 100; o.onTimeout = .postcopy; o.autoConverge = true; i.live = o; return i }(),
              kind: .live,
              steps: [.record(host: "h1"), .migrateLive(LiveMigration(from: "h1", to: "h2", maxDowntimeMs: 100, bandwidthMiBps: 0,
                                                                      timeoutSeconds: 600, onTimeout: .postcopy, autoConverge: true, copyDisks: [],
-                                                                     sharedPools: ["shared"]))]),
+                                                                     sharedPools: ["shared"]))], fallback: .reboot),
     StepCase(name: "live carries overrides and restores autostart on the target",
              observed: twoHosts([dom("w", vcpus: 1, autostart: true, maxVcpus: 4)]),
              instance: InstanceSpec(host: "h2", config: ConfigSpec(vcpus: 2, memoryMiB: 2048, tags: ["tier": "web"])), kind: .live,
@@ -37,7 +47,7 @@ let stepCases: [StepCase] = [
                      .setVcpus(host: "h2", count: 2, applies: .live),
                      .setMemory(host: "h2", memoryMiB: 2048, applies: .restart),
                      .setMetadata(host: "h2", fleet: "lab", tags: ["tier": "web"]),
-                     .setAutostart(host: "h2", enabled: true)]),
+                     .setAutostart(host: "h2", enabled: true)], fallback: .reboot),
     StepCase(name: "reboot: shut down, copy, define, undefine, start",
              observed: twoHosts([dom("w", disks: [localDisk("w")], tpm: true)]), instance: toH2, kind: .reboot,
              steps: [.record(host: "h1"), shutdownH1,
@@ -61,7 +71,7 @@ let stepCases: [StepCase] = [
              steps: [.record(host: "h1"), shutdownH1, .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1")]),
     StepCase(name: "manual: recreate from the boot volume with the same identity",
              observed: twoHosts([dom("w", disks: [localDisk("w", boot: 1), sharedDisk("w-data", target: "vdb")],
-                                     nics: [nic("w")], snapshots: 1, autostart: true, tags: ["tier": "web"])]),
+                                     nics: [nic("w"), nic("w", index: 1)], snapshots: 1, autostart: true, tags: ["tier": "web"])]),
              instance: toH2(moves: withManual), policy: policy { $0.backups = true }, kind: .manual,
              steps: [.record(host: "h1"),
                      .backupVolume(host: "h1", pool: "local", volume: "w.qcow2", backup: "w.qcow2.virtplace-backup"),
@@ -71,8 +81,9 @@ let stepCases: [StepCase] = [
                      .recreate(host: "h2", from: "h1", bootPool: "local", bootVolume: "w.qcow2"),
                      .attachDisk(host: "h2", disk: DiskAttachment(key: nil, target: "vdb", pool: "shared", volume: "w-data.qcow2",
                                                                   bus: nil, readOnly: false), applies: .restart),
-                     .attachNIC(host: "h2", nic: NICAttachment(key: nil, network: "default", bridge: nil, mac: nic("w").mac, model: nil),
-                                applies: .restart),
+                     // The first NIC is part of the re-created definition; the second is re-created.
+                     .attachNIC(host: "h2", nic: NICAttachment(key: nil, network: "default", bridge: nil, mac: nic("w", index: 1).mac,
+                                                               model: nil), applies: .restart),
                      .setMetadata(host: "h2", fleet: "lab", tags: ["tier": "web"]),
                      .setAutostart(host: "h2", enabled: true),
                      .undefineSource(host: "h1"), .start(host: "h2")]),
@@ -118,6 +129,7 @@ func stepsOf(_ c: StepCase) throws {
     let action = try #require(plan.action("w"), "\(plan.actions)")
     #expect(action.kind == c.kind, "\(action.reasons)")
     #expect(action.steps == c.steps)
+    #expect(action.fallback?.kind == c.fallback, "fallback")
     if action.steps != c.steps {
         for (a, b) in zip(action.steps, c.steps) where a != b { print("got \(a)\nwant \(b)") }
     }

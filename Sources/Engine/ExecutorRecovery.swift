@@ -1,0 +1,101 @@
+import Foundation
+import Placement
+
+/// What recovery did with the actions earlier runs left unfinished.
+public struct RecoveryReport: Equatable, Sendable {
+    /// One report per unfinished action, in instance order: `done` (finished, rolled back or
+    /// given up — the notes say which), `failed` (finishing failed: the next run tries again)
+    /// or `blocked` (held: virtplace cannot decide; the message says what to do).
+    public var actions: [ActionReport]
+    /// Instances recovery could not decide about, with the message: nothing touches them in
+    /// this run.
+    public var held: [String: String]
+
+    public init(actions: [ActionReport] = [], held: [String: String] = [:]) {
+        self.actions = actions; self.held = held
+    }
+
+    /// Whether every unfinished action was dealt with.
+    public var clean: Bool { actions.allSatisfy { $0.status == .done } }
+}
+
+extension Executor {
+    /// Finishes — or, where finishing is impossible, rolls back — the actions that earlier runs
+    /// left unfinished (`Journal.unfinishedActions`). For each, the domain is first looked up
+    /// by UUID on every host in `hosts` (names as in the placement; `uris` only for the
+    /// operator's instructions), then `decideRecovery` says what to do: finishing runs the
+    /// recorded action again (its steps skip what is done; the move's record and backups are
+    /// the original run's), a roll-back restores the source, and an action virtplace cannot
+    /// decide about is held: left alone and reported with what to do.
+    public func recover(_ unfinished: [UnfinishedAction], hosts: [String], uris: [String: String] = [:]) async -> RecoveryReport {
+        let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
+        var report = RecoveryReport()
+        for u in unfinished {
+            let result = await recover(u, hosts: hosts, uris: uris, shared: shared)
+            report.actions.append(result)
+            if result.status == .blocked { report.held[u.instance] = result.message ?? "held" }
+        }
+        return report
+    }
+
+    private func recover(_ u: UnfinishedAction, hosts: [String], uris: [String: String], shared: RunState) async -> ActionReport {
+        let action = u.action
+        func report(_ status: ActionReport.Status, _ message: String?, notes: [String] = []) -> ActionReport {
+            let r = ActionReport(instance: u.instance, kind: action?.kind ?? .blocked, from: action?.from, to: action?.to,
+                                 status: status, message: message, notes: notes)
+            events(.actionFinished(r))
+            return r
+        }
+        var copies: [String: Sighting] = [:]
+        var unreachable = Set<String>()
+        if let uuid = u.uuid {
+            for host in Set(hosts + [action?.from, action?.to].compactMap { $0 }).sorted() {
+                do {
+                    try await driver.connect(host)
+                    if let facts = try await driver.domain(uuid: uuid, on: host) {
+                        copies[host] = Sighting(state: facts.state, persistent: facts.persistent)
+                    }
+                } catch {
+                    unreachable.insert(host)
+                }
+            }
+        }
+        let decision = decideRecovery(u, copies: copies, unreachable: unreachable, uris: uris)
+        guard let action, let uuid = u.uuid else {
+            if case .hold(let message) = decision { return report(.blocked, message) }
+            return report(.blocked, "the journal does not say what the earlier run did with \(u.instance)")
+        }
+        var runner = ActionRunner(executor: self, action: action, uuid: uuid, shared: shared, resuming: u)
+        switch decision {
+        case .finish:
+            return await runner.run()
+        case .rollBack(let why):
+            let result = await runner.rollBack(action, uuid: uuid)
+            guard result.done else {
+                return report(.failed, "\(why), but rolling back failed: \(result.text); the next run looks at it again")
+            }
+            try? runner.writeActionRecord(op: "", phase: .abandoned, detail: ["rolledBack": result.text], error: why)
+            return report(.done, nil, notes: ["\(why): \(result.text); the move was given up"])
+        case .abandon(let why):
+            try? runner.writeActionRecord(op: "", phase: .abandoned, detail: [:], error: why)
+            return report(.done, nil, notes: ["the earlier \(action.kind.rawValue) move (run \(u.origin)) was given up: \(why)"])
+        case .hold(let message):
+            return report(.blocked, "cannot decide: \(message)")
+        }
+    }
+
+    /// Gives up the unfinished actions of `instances` because the operator said so
+    /// (`apply --abandon`): an `abandoned` record each; nothing on any host is changed.
+    /// Returns the instances that had one.
+    public func abandon(_ instances: [String], among unfinished: [UnfinishedAction]) -> [String] {
+        var given: [String] = []
+        for u in unfinished where instances.contains(u.instance) {
+            try? journal.append(JournalRecord(
+                time: ISO8601DateFormatter().string(from: Date()), run: options.run, instance: u.instance, uuid: u.uuid,
+                action: u.action?.kind.rawValue ?? "", step: -1, op: "", phase: .abandoned,
+                detail: ["origin": u.origin], error: "given up by the operator (apply --abandon)"))
+            given.append(u.instance)
+        }
+        return given
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Placement
+
+/// An action an earlier run started and neither finished nor gave up, as its journal records
+/// tell it: enough to finish it, roll it back, or explain to an operator why neither is safe.
+public struct UnfinishedAction: Equatable, Sendable {
+    public var instance: String
+    /// The domain's UUID: how it is looked up on every host.
+    public var uuid: String?
+    /// The action as the run that started it planned it (for a live move that fell back, the
+    /// fallback move); nil when the journal does not say (a record written by an older
+    /// virtplace, or damaged).
+    public var action: Action?
+    /// The run that started the move: its record (`records/UUID/ORIGIN-HOST.xml`) and its backups
+    /// (`VOL.virtplace-backup-ORIGIN`) carry this id.
+    public var origin: String
+    /// The last run that worked on it.
+    public var lastRun: String
+    /// The records of its last attempt, oldest first.
+    public var records: [JournalRecord]
+
+    /// Reads an unfinished action out of the records of its last attempt (as
+    /// `Journal.unfinished` groups them).
+    public init(instance: String, records: [JournalRecord]) {
+        self.instance = instance
+        self.records = records
+        let first = records.first { $0.step == 0 && $0.phase == .intent }
+        uuid = records.lazy.compactMap(\.uuid).first
+        lastRun = records.last?.run ?? ""
+        origin = first?.detail["origin"] ?? first?.run ?? lastRun
+        action = first?.detail["action"].flatMap { try? JSONDecoder().decode(Action.self, from: Data($0.utf8)) }
+    }
+
+    /// The highest step that has a record, with its op and its last phase: how far it got.
+    public var lastStep: (index: Int, op: String, phase: JournalRecord.Phase)? {
+        guard let r = records.last(where: { $0.step >= 0 }) else { return nil }
+        return (r.step, r.op, r.phase)
+    }
+
+    /// Whether a step that puts a copy of the domain on the target (`recreate`,
+    /// `defineOnTarget`, `migrateLive`) had begun: only then can a copy there be this move's.
+    public var targetCopyBegun: Bool {
+        records.contains { ["recreate", "defineOnTarget", "migrateLive"].contains($0.op) && $0.phase == .intent }
+    }
+
+    /// Whether the move is past its point of no return: for a live move, the migration is done;
+    /// for the others, the source's undefine had begun. Before it, a move can be rolled back
+    /// (the source still holds the domain, intact); after it, only finished.
+    public var pastPointOfNoReturn: Bool {
+        records.contains { r in
+            (r.op == "migrateLive" && (r.phase == .done || r.phase == .skipped))
+                || (r.op == "undefineSource" && r.phase == .intent && r.action != ActionKind.live.rawValue)
+        }
+    }
+
+    /// The definition the move recorded (`records/UUID/ORIGIN-HOST.xml`), when a record step
+    /// wrote one.
+    public var recordPath: String? {
+        records.lazy.compactMap { $0.detail["record"] }.last
+    }
+
+    /// `after step 4 (transferVolume) finished`, `after the intent of step 2 (shutdown)`.
+    public var progress: String {
+        guard let (index, op, phase) = lastStep else { return "before its first step" }
+        switch phase {
+        case .intent: return "after the intent of step \(index + 1) (\(op)), before its outcome"
+        case .failed: return "after step \(index + 1) (\(op)) failed"
+        default: return "after step \(index + 1) (\(op)) finished"
+        }
+    }
+
+    public static func == (a: UnfinishedAction, b: UnfinishedAction) -> Bool {
+        a.instance == b.instance && a.records == b.records
+    }
+}
+
+extension Journal {
+    /// The unfinished actions in `records`, by instance name.
+    public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
+        let open = unfinished(records)
+        return open.keys.sorted().compactMap { name in
+            guard let list = open[name], list.contains(where: { $0.step >= 0 }) else { return nil }
+            return UnfinishedAction(instance: name, records: list)
+        }
+    }
+}
