@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+// Fault injection against real daemons. `VIRTPLACE_TEST_KILL_AFTER_STEP=N` makes virtplace
+// SIGKILL itself right after step N's outcome is journalled, `VIRTPLACE_TEST_KILL_BEFORE_STEP=N`
+// right after its intent (before it runs); N counts from 0, as the journal does. After each
+// kill, a plain `apply` must converge: data intact, exactly one copy defined, running.
+
+/// The kill points of a manual move (13 steps: record · 2 backups · shutdown · 2 transfers ·
+/// recreate · attachDisk · attachNIC · setMetadata · setAutostart · undefineSource · start):
+/// after every step's outcome, and after the intent of the steps that change the most.
+let manualKillPoints: [(variable: String, step: Int)] =
+    (0...12).map { ("VIRTPLACE_TEST_KILL_AFTER_STEP", $0) }
+    + [3, 6, 11].map { ("VIRTPLACE_TEST_KILL_BEFORE_STEP", $0) }
+
+@Suite(.serialized) struct FaultLabTests {
+    /// One guest (boot and data volumes in `local`, so both are transferred; two NICs; backups
+    /// on) is moved back and forth between host1 and host2, killed at a different point each
+    /// time. Between moves the test removes the source copies and backups virtplace kept, as
+    /// an operator would, so that the next move may copy there again.
+    @Test func aManualMoveKilledAtEveryStepBoundaryConvergesOnTheNextApply() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("kill")
+        defer { lab.removeGuest(name) }
+        let g = try lab.createDataGuest(name, host: 1, pool: "local")
+        let steps = ["record", "backupVolume", "backupVolume", "shutdown", "transferVolume", "transferVolume", "recreate",
+                     "attachDisk", "attachNIC", "setMetadata", "setAutostart", "undefineSource", "start"]
+        var host = 1
+        for (index, point) in manualKillPoints.enumerated() {
+            let target = host == 1 ? 2 : 1
+            let label = "\(point.variable)=\(point.step) (\(steps[point.step])), host\(host) → host\(target)"
+            let placement = try vp.placement("""
+              \(name):
+                host: host\(target)
+                moves: [manual]
+                config: {tags: {round: "\(index)"}, autostart: true}
+            """, policy: "  backups: true")
+            let boot = lab.bootID(name)
+
+            let killed = Lab.run(VirtPlace.binary, ["apply", "-f", placement, "-f", lab.hostsYAML, "--auto-approve",
+                                                    "--state-dir", vp.stateDir],
+                                 environment: [point.variable: "\(point.step)", "NO_COLOR": "1"])
+            #expect(killed.status == SIGKILL, "\(label): killed (status \(killed.status)): \(killed.output)")
+            // The last step it finished (the one killed after, or the one before the intent).
+            let last = point.variable.hasSuffix("AFTER_STEP") ? point.step : point.step - 1
+            if last >= 0 {
+                #expect(killed.stdout.contains("\(last + 1). \(stepSummaryPrefix(steps[last]))"), "\(label): got that far: \(killed.stdout)")
+                #expect(!killed.stdout.contains("\(last + 2). \(stepSummaryPrefix(steps[min(last + 1, 12)]))"), "\(label): and no further")
+            }
+            // Never two copies running, whatever the moment.
+            #expect(lab.whereIs(name).values.filter { $0 == "running" }.count <= 1, "\(label): \(lab.whereIs(name))")
+
+            let rerun = vp.apply(placement)
+            #expect(rerun.status == 0, "\(label): rerun: \(rerun.output)")
+            #expect(rerun.stdout.contains("An earlier run left unfinished"), "\(label): \(rerun.stdout)")
+            lab.expectManualMoveDone(g, on: target, tags: ["round": "\(index)"], autostart: true, label)
+            #expect(lab.waitNewBoot(name, other: boot, timeout: 30) != nil, "\(label): booted on host\(target)")
+            expectConverged(vp, placement)
+
+            // The operator removes what virtplace kept on the source: copies and backups.
+            lab.deleteVolumes("local", prefix: "\(name)-", host: host)
+            host = target
+        }
+    }
+
+    /// The destination's daemon dies in the middle of a live migration (slowed by a small
+    /// bandwidth): the guest keeps running on the source, apply says why and exits 3, and once
+    /// the daemon is back a plain apply moves it.
+    @Test func theTargetDaemonDyingMidMigrationLeavesTheGuestRunningAndARerunConverges() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("tdie")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let before = try #require(lab.waitHeartbeat(name, after: 0))
+        let boot = lab.bootID(name)
+        let slow = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [live]
+            live: {bandwidthMiBps: 1}
+        """, name: "slow.yaml")
+
+        let result = ResultBox<Lab.Result>()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            result.set(vp.apply(slow))
+            done.signal()
+        }.start()
+        // The middle: the migration job runs on the source and has moved some memory.
+        let deadline = Date().addingTimeInterval(60)
+        var migrating = false
+        while Date() < deadline, !migrating {
+            let info = lab.virsh(1, ["domjobinfo", name]).stdout
+            migrating = info.contains("Unbounded") && info.range(of: #"Memory processed:\s+[1-9]"#, options: .regularExpression) != nil
+            if !migrating { usleep(100_000) }
+        }
+        #expect(migrating, "the migration was seen running")
+        let pid = try #require(lab.libvirtdPID(2))
+        #expect(kill(pid, SIGKILL) == 0, "killed host2's libvirtd (pid \(pid))")
+        done.wait()
+        let r = try #require(result.get())
+        #expect(r.status == 3, "\(r.output)")
+        #expect(r.stdout.contains("host2"), "\(r.stdout)")
+        #expect(r.stdout.contains("lost") || r.stdout.contains("stopped answering") || r.stdout.contains("unreachable"),
+                "the reason is given: \(r.stdout)")
+        // The guest kept running on the source, without a restart.
+        #expect(lab.virsh(1, ["domstate", name]).stdout.contains("running"))
+        #expect(lab.waitHeartbeat(name, after: before + 1) != nil, "the heartbeat continues on host1")
+        #expect(lab.bootID(name) == boot)
+
+        // The daemon comes back; a plain apply (no bandwidth limit) moves it.
+        let up = Lab.run("/bin/bash", [lab.tool, "up", "3"],
+                         environment: ["VIRTPLACE_LAB_DIR": lab.dir, "VIRTPLACE_LAB_NET": lab.env["LAB_NET"] ?? ""])
+        #expect(up.status == 0, "lab up 3: \(up.output)")
+        let fast = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [live]
+        """, name: "fast.yaml")
+        let again = vp.apply(fast)
+        #expect(again.status == 0, "\(again.output)")
+        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
+        #expect(lab.bootID(name) == boot, "still the same boot: every move was live")
+        expectConverged(vp, fast)
+    }
+}
+
+/// How the progress line of a step begins (`2. back up`), to see where a killed run got to.
+private func stepSummaryPrefix(_ op: String) -> String {
+    switch op {
+    case "record": "record the definition"
+    case "backupVolume": "back up"
+    case "shutdown": "shut down"
+    case "transferVolume": "copy volume"
+    case "recreate": "recreate on"
+    case "attachDisk": "attach disk"
+    case "attachNIC": "attach NIC"
+    case "setMetadata": "set metadata"
+    case "setAutostart": "enable autostart"
+    case "undefineSource": "undefine on"
+    default: "start on"
+    }
+}
