@@ -360,15 +360,25 @@ struct ActionRunner {
             throw StepFailure("\(action.instance) (\(uuid)) is not defined on \(host), and no definition was recorded earlier")
         }
         let xml = try await driver.definition(uuid: uuid, on: host)
+        let snapshots = try await driver.snapshotDefinitions(uuid: uuid, on: host)
+        let snapshotDirectory = directory + "/" + origin + "-" + host + ".snapshots"
+        let snapshotPaths = snapshots.enumerated().map { i, s in
+            snapshotDirectory + "/" + String(format: "%02d-", i) + s.name.replacingOccurrences(of: "/", with: "_") + ".xml"
+        }
         let record = MoveRecord(
             name: facts.name, uuid: uuid, host: host, faultDomain: executor.options.faultDomains[host], state: facts.state,
             persistent: facts.persistent, autostart: facts.autostart, vcpus: facts.config.vcpus,
             memoryMiB: facts.config.memoryMiB, fleet: facts.config.fleet, tags: facts.config.tags,
             disks: facts.config.disks, nics: facts.config.nics, move: action.kind.rawValue, from: action.from, to: action.to,
-            run: origin, time: ISO8601DateFormatter().string(from: Date()), definition: path)
+            run: origin, time: ISO8601DateFormatter().string(from: Date()), definition: path, snapshots: snapshotPaths)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
+            if !snapshots.isEmpty {
+                try FileManager.default.createDirectory(atPath: snapshotDirectory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+                for (snapshot, file) in zip(snapshots, snapshotPaths) { try writePrivate(Data(snapshot.xml.utf8), to: file) }
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             // The JSON first: the definition's presence is what says "recorded".
@@ -526,7 +536,7 @@ struct ActionRunner {
         return .done("re-created on \(host) from \(bootPool)/\(bootVolume)")
     }
 
-    private func undefineSource(on host: String, uuid: String) async throws -> StepOutcome {
+    private mutating func undefineSource(on host: String, uuid: String) async throws -> StepOutcome {
         guard let facts = try await driver.domain(uuid: uuid, on: host) else {
             return .skipped("not defined on \(host)")
         }
@@ -539,11 +549,26 @@ struct ActionRunner {
         if facts.isActive {
             throw StepFailure("still \(facts.state) on \(host): not undefined")
         }
+        // Snapshot metadata blocks an undefine. A manual move (the only move a domain with
+        // snapshots can make) saved it with its record: it goes with this definition.
+        var dropped = 0
         if facts.persistent {
-            try await driver.undefine(uuid: uuid, on: host)
+            let snapshots = try await driver.snapshotDefinitions(uuid: uuid, on: host)
+            if !snapshots.isEmpty {
+                let saved = recordPath.flatMap { MoveRecord.load(definitionPath: $0)?.snapshots.count } ?? 0
+                guard action.kind == .manual, saved >= snapshots.count else {
+                    throw StepFailure("it has \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s") whose metadata was not saved: not undefined")
+                }
+                dropped = snapshots.count
+            }
+            try await driver.undefine(uuid: uuid, on: host, droppingSnapshotMetadata: dropped > 0)
         }
         if try await driver.domain(uuid: uuid, on: host) != nil {
             throw StepFailure("libvirt accepted the undefine, but \(host) still lists it")
+        }
+        if dropped > 0 {
+            let directory = recordPath.map { MoveRecord.jsonPath(forDefinition: $0).dropLast(5) + ".snapshots" } ?? "the records"
+            notes.append("metadata of \(dropped) snapshot\(dropped == 1 ? "" : "s") saved in \(directory), not carried to \(action.to ?? "the target")")
         }
         return .done("undefined on \(host); its volumes are kept")
     }

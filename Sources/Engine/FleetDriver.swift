@@ -21,6 +21,11 @@ public protocol FleetDriver: Sendable {
     func define(xml: String, on host: String) async throws
     /// Removes the persistent definition, keeping volumes, NVRAM and TPM state.
     func undefine(uuid: String, on host: String) async throws
+    /// The same, also removing snapshot and checkpoint metadata when
+    /// `droppingSnapshotMetadata` (a manual move that saved it first). Never any disk data.
+    func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws
+    /// The domain's snapshot definitions, parents first; empty when it has none.
+    func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition]
     func start(uuid: String, on host: String) async throws
     /// Asks the guest to shut down (ACPI): the caller waits for `shutoff`.
     func requestShutdown(uuid: String, on host: String) async throws
@@ -72,6 +77,14 @@ public protocol FleetDriver: Sendable {
 }
 
 extension FleetDriver {
+    /// Drivers without snapshots: none.
+    public func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition] { [] }
+
+    /// Drivers without snapshots: a plain undefine.
+    public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
+        try await undefine(uuid: uuid, on: host)
+    }
+
     /// Whether the host's connection is still up, without reconnecting (a live migration's
     /// watchdog aborts the job when the destination goes away). Drivers without connections
     /// say true.
@@ -100,6 +113,14 @@ public struct DomainFacts: Equatable, Sendable {
     public var isShutOff: Bool { state == "shutoff" }
     /// Running, paused or otherwise alive (not shut off).
     public var isActive: Bool { state != "shutoff" }
+}
+
+/// A snapshot's metadata, as libvirt gives it (`<domainsnapshot>`).
+public struct SnapshotDefinition: Equatable, Sendable {
+    public var name: String
+    public var xml: String
+
+    public init(name: String, xml: String) { self.name = name; self.xml = xml }
 }
 
 /// A volume as the executor needs it.

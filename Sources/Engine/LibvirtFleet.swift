@@ -73,6 +73,18 @@ public final class LibvirtFleet: FleetDriver {
         try await on(host) { connection in try require(uuid, on: connection, host: host).undefine() }
     }
 
+    public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).undefine(droppingSnapshotMetadata: droppingSnapshotMetadata)
+        }
+    }
+
+    public func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition] {
+        try await on(host) { connection in
+            try require(uuid, on: connection, host: host).snapshotDefinitions().map { SnapshotDefinition(name: $0.name, xml: $0.xml) }
+        }
+    }
+
     public func start(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).start() }
     }

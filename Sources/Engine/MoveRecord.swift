@@ -33,6 +33,10 @@ public struct MoveRecord: Codable, Equatable, Sendable {
     public var time: String
     /// The inactive definition (with secure data) saved beside this file.
     public var definition: String
+    /// Snapshot metadata saved beside it (`….snapshots/NN-NAME.xml`, parents first): a manual
+    /// move cannot carry snapshots to the target, and libvirt's copy goes with the source's
+    /// definition. Redefine them with `virsh snapshot-create --redefine` when wanted.
+    public var snapshots: [String]
 
     /// The record that belongs to a saved definition (`….xml` → `….json`), nil when it
     /// cannot be read.

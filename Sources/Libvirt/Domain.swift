@@ -106,19 +106,20 @@ public final class Domain: @unchecked Sendable {
 
     /// Removes the persistent definition, keeping every piece of data the domain has: NVRAM
     /// and emulated TPM state are kept (`KEEP_NVRAM`, `KEEP_TPM`, chosen by what its XML
-    /// has). A managed-save image or snapshot metadata makes libvirt refuse: deciding to drop
-    /// them is the caller's (`undefine(flags:)`). Drivers that reject the keep flags (the test
-    /// driver) get a plain undefine, which never deletes NVRAM or TPM state either.
+    /// has). A managed-save image or snapshot metadata makes libvirt refuse, unless
+    /// `droppingSnapshotMetadata` (the caller saved it first: snapshot and checkpoint metadata
+    /// go, never any disk data). Drivers that reject the keep flags (the test driver) get a
+    /// plain undefine, which never deletes NVRAM or TPM state either.
     /// - Throws: `LibvirtError`.
-    public func undefine() throws {
+    public func undefine(droppingSnapshotMetadata: Bool = false) throws {
         let definition = try DomainDefinitionFacts(xml: xml(flags: .inactive))
-        var flags: UndefineFlags = []
+        var flags: UndefineFlags = droppingSnapshotMetadata ? [.snapshotsMetadata, .checkpointsMetadata] : []
         if definition.hasNVRAM { flags.insert(.keepNVRAM) }
         if definition.hasEmulatedTPM { flags.insert(.keepTPM) }
         do {
             try undefine(flags: flags)
-        } catch let error as LibvirtError where error.code == .invalidArg && !flags.isEmpty {
-            try undefine(flags: [])
+        } catch let error as LibvirtError where error.code == .invalidArg && !flags.isDisjoint(with: [.keepNVRAM, .keepTPM]) {
+            try undefine(flags: flags.subtracting([.keepNVRAM, .keepTPM]))
         }
     }
 
@@ -246,6 +247,33 @@ public final class Domain: @unchecked Sendable {
     /// - Throws: `LibvirtError`.
     public func snapshotCount() throws -> Int {
         Int(try check(virDomainSnapshotNum(handle, 0)))
+    }
+
+    /// Every snapshot's name and `<domainsnapshot>` XML (with secure data), parents before
+    /// children (`TOPOLOGICAL`), so that they can be redefined in this order with
+    /// `virsh snapshot-create --redefine`.
+    /// - Throws: `LibvirtError`.
+    public func snapshotDefinitions() throws -> [(name: String, xml: String)] {
+        var list: UnsafeMutablePointer<virDomainSnapshotPtr?>?
+        let count = try check(virDomainListAllSnapshots(handle, &list, UInt32(VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL.rawValue)))
+        defer {
+            if let list {
+                for i in 0..<Int(count) { if let s = list[i] { virDomainSnapshotFree(s) } }
+                free(list)
+            }
+        }
+        guard let list else { return [] }
+        var result: [(name: String, xml: String)] = []
+        for i in 0..<Int(count) {
+            guard let snapshot = list[i] else { continue }
+            let name = virDomainSnapshotGetName(snapshot).map { String(cString: $0) } ?? ""
+            guard let text = virDomainSnapshotGetXMLDesc(snapshot, UInt32(VIR_DOMAIN_SNAPSHOT_XML_SECURE.rawValue)) else {
+                throw LibvirtError.last()
+            }
+            defer { free(text) }
+            result.append((name, String(cString: text)))
+        }
+        return result
     }
 
     /// Creates a snapshot from `<domainsnapshot>` XML and returns its name.

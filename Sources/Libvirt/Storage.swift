@@ -196,14 +196,6 @@ public final class StorageVolume: @unchecked Sendable {
     public func pool() throws -> StoragePool {
         StoragePool(handle: try check(virStoragePoolLookupByVolume(handle)), connection: connection)
     }
-
-    /// Deletes the volume **and its data**. Nothing in virtplace calls this implicitly: only a
-    /// step that was planned and journalled as a deletion may.
-    /// - Throws: `LibvirtError`.
-    public func deletePermanently() throws {
-        MutatingCalls.record("virStorageVolDelete")
-        try check(virStorageVolDelete(handle, 0))
-    }
 }
 
 /// A snapshot of `virStorageVolGetInfo`.

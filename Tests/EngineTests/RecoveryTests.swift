@@ -336,3 +336,17 @@ func recoveryDecision(_ c: DecisionCase) {
     #expect(report.actions.first?.stepsSkipped == 1, "\(report.actions)")
     #expect(fleet.volume("local", "a.img", "h2")?.content == "written since")
 }
+
+/// "No code path deletes a volume": no source file calls libvirt's volume deletion or wiping.
+@Test func noSourceFileCanDeleteAVolume() throws {
+    let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources")
+    let files = (FileManager.default.enumerator(atPath: sources.path)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") || $0.hasSuffix(".h") }
+    #expect(files.count > 20)
+    for file in files {
+        let text = try String(contentsOfFile: sources.appendingPathComponent(file).path, encoding: .utf8)
+        for call in ["virStorageVolDelete", "virStorageVolWipe", "virStoragePoolDelete", "REMOVE_ALL_STORAGE", "UNDEFINE_NVRAM"] {
+            #expect(!text.contains(call), "\(file) mentions \(call)")
+        }
+    }
+}

@@ -64,6 +64,47 @@ let manualKillPoints: [(variable: String, step: Int)] =
         }
     }
 
+    /// Killed once the copy on the target is defined; then someone starts the guest again on
+    /// the source. Which copy holds the newer data cannot be told: apply leaves it alone,
+    /// exits 3 and says what it found and what to do; done that way, the next apply finishes.
+    @Test func whenTheSourceRunsAgainBesideTheCopyApplyHoldsItAndSaysWhatToDo() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("hold")
+        defer { lab.removeGuest(name) }
+        let g = try lab.createDataGuest(name, host: 1, pool: "shared")
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [manual]
+            config: {tags: {tier: db}}
+        """)
+        // record · shutdown · recreate (2) · attachDisk · attachNIC · setMetadata · undefineSource · start
+        let killed = Lab.run(VirtPlace.binary, ["apply", "-f", placement, "-f", lab.hostsYAML, "--auto-approve", "--state-dir", vp.stateDir],
+                             environment: ["VIRTPLACE_TEST_KILL_AFTER_STEP": "2", "NO_COLOR": "1"])
+        #expect(killed.status == SIGKILL, "\(killed.output)")
+        #expect(lab.whereIs(name) == [1: "shut off", 2: "shut off"], "\(lab.whereIs(name))")
+        let boot = lab.bootID(name)
+        #expect(lab.virsh(1, ["start", name]).status == 0, "started again by hand on host1")
+        #expect(lab.waitNewBoot(name, other: boot) != nil)
+
+        let held = vp.apply(placement)
+        #expect(held.status == 3, "\(held.output)")
+        #expect(held.stdout.contains("left alone: cannot decide"), "\(held.stdout)")
+        #expect(held.stdout.contains("runs on host1 again"), "\(held.stdout)")
+        let instruction = "virsh -c \(lab.uri(2)) undefine \(name)"
+        #expect(held.stdout.contains(instruction), "the message says what to do: \(held.stdout)")
+        #expect(VirtPlace.mutatingCalls(held) == 0, "nothing was touched: \(held.stderr)")
+        #expect(lab.whereIs(name) == [1: "running", 2: "shut off"])
+
+        // The operator keeps the copy on host1, as the message says; the move starts over.
+        #expect(lab.virsh(2, ["undefine", name]).status == 0)
+        let finished = vp.apply(placement)
+        #expect(finished.status == 0, "\(finished.output)")
+        lab.expectManualMoveDone(g, on: 2, tags: ["tier": "db"], autostart: false, "after the operator's choice")
+        expectConverged(vp, placement)
+    }
+
     /// The destination's daemon dies in the middle of a live migration (slowed by a small
     /// bandwidth): the guest keeps running on the source, apply says why and exits 3, and once
     /// the daemon is back a plain apply moves it.

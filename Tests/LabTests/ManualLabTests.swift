@@ -47,21 +47,39 @@ import Testing
         expectConverged(vp, placement)
     }
 
-    @Test func aManualMoveOfAStoppedGuestLeavesItStopped() throws {
+    /// Snapshot metadata blocks every migration, so a guest with a snapshot can only move
+    /// manually; its snapshot metadata is saved with the record (it cannot go to the target).
+    @Test func aStoppedGuestWithASnapshotMovesManuallyStaysStoppedAndItsSnapshotIsSaved() throws {
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
         let name = Lab.uniqueName("man-off")
         defer { lab.removeGuest(name) }
-        _ = try lab.createGuest("marker", name, host: 2, ["--stopped"])
+        let facts = try lab.createGuest("marker", name, host: 2, ["--stopped"])
+        // Snapshot metadata only (redefined): no disk is touched.
+        let inactive = lab.virsh(2, ["dumpxml", "--inactive", name]).stdout
+        let snapshot = vp.workDir + "/snapshot.xml"
+        try """
+        <domainsnapshot><name>before-move</name><state>shutoff</state><creationTime>1700000000</creationTime>
+        <memory snapshot='no'/>\(inactive)</domainsnapshot>
+        """.write(toFile: snapshot, atomically: true, encoding: .utf8)
+        #expect(lab.virsh(2, ["snapshot-create", name, snapshot, "--redefine"]).status == 0)
+
         let placement = try vp.placement("""
           \(name):
             host: host3
-            moves: [manual]
+            moves: [cold, manual]
         """)
         let r = vp.apply(placement)
         #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("manual  \(name)"), "\(r.stdout)")
         #expect(lab.whereIs(name) == [3: "shut off"], "\(lab.whereIs(name))")
         #expect(!r.stdout.contains("start on host3"), "\(r.stdout)")
+        #expect(r.stdout.contains("metadata of 1 snapshot saved in"), "\(r.stdout)")
+        let uuid = lab.uuid(name, on: 3)
+        let dir = vp.stateDir + "/records/\(uuid)"
+        let saved = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String]) ?? []
+        #expect(saved.contains { $0.hasSuffix(".snapshots/00-before-move.xml") }, "\(saved)")
+        #expect(lab.marker(facts["disk.vda.path"] ?? "") == facts["marker"], "the boot volume is intact")
         expectConverged(vp, placement)
     }
 }

@@ -64,7 +64,7 @@ struct StorageTests {
         }
     }
 
-    @Test("create, clone on the same host (VolCreateXMLFrom), delete only when asked")
+    @Test("create, clone on the same host (VolCreateXMLFrom); the layer cannot delete a volume")
     func createCloneDelete() throws {
         let connection = try Fixture.connection("host3")
         let pool = try connection.lookupStoragePool(name: "local")
@@ -78,8 +78,6 @@ struct StorageTests {
         #expect(try clone.info().capacityBytes == 64 << 20)
         #expect(try pool.listVolumes().map(\.name).sorted() == ["base-backup.qcow2", "base.qcow2"])
 
-        try clone.deletePermanently()
-        #expect(try pool.listVolumes().map(\.name) == ["base.qcow2"])
     }
 
     @Test("volume transfer needs streams the test driver lacks: a typed error, the target left as it was")
