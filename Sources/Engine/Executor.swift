@@ -185,13 +185,17 @@ public struct Executor: Sendable {
         return (entries.first { $0.host == action.from } ?? entries.first)?.uuid
     }
 
-    /// Volumes an earlier run created (journal records `createVolume` … `done`), as
-    /// `host/pool/volume`: the only existing volumes a copy may overwrite.
+    /// Volumes an earlier run created, or may have created (a `createVolume` intent or done
+    /// record not followed by a failed one), as `host/pool/volume`: the only existing volumes
+    /// a copy may overwrite.
     static func createdVolumes(in records: [JournalRecord]) -> Set<String> {
         var created = Set<String>()
-        for r in records where r.op == "createVolume" && r.phase == .done {
-            if let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] {
-                created.insert("\(host)/\(pool)/\(volume)")
+        for r in records where r.op == "createVolume" {
+            guard let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] else { continue }
+            switch r.phase {
+            case .intent, .done: created.insert("\(host)/\(pool)/\(volume)")
+            case .failed: created.remove("\(host)/\(pool)/\(volume)")
+            default: break
             }
         }
         return created

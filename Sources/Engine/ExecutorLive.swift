@@ -192,12 +192,8 @@ extension ActionRunner {
             }
             return false
         }
-        try await driver.createVolume(pool: pool, name: volume, capacityBytes: source.capacityBytes, format: source.format, on: to)
-        shared.markCreated(host: to, pool: pool, volume: volume)
-        try? executor.journal.append(JournalRecord(
-            time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
-            uuid: nil, action: action.kind.rawValue, step: -1, op: "createVolume", phase: .done,
-            detail: ["host": to, "pool": pool, "volume": volume, "for": "migrateLive"]))
+        try await createVolumeForCopy(pool: pool, volume: volume, capacityBytes: source.capacityBytes, format: source.format,
+                                      on: to, for: "migrateLive")
         return true
     }
 

@@ -252,10 +252,21 @@ struct ActionRunner {
             uuid: uuid, action: action.kind.rawValue, step: -1, op: op, phase: phase, detail: detail, error: error))
     }
 
-    /// Writes a record of something a step made that later runs must know about.
-    private func note(created pool: String, _ volume: String, on host: String, step: Step) {
+    /// Creates the target volume of a copy, journalled before (intent) and after (done or
+    /// failed): a crash in between leaves a record that virtplace may have made it, so that a
+    /// later run may write over it — and over nothing else.
+    func createVolumeForCopy(pool: String, volume: String, capacityBytes: UInt64, format: String?, on host: String,
+                             for op: String) async throws {
+        let detail = ["host": host, "pool": pool, "volume": volume, "for": op]
+        try writeActionRecord(op: "createVolume", phase: .intent, detail: detail)
+        do {
+            try await driver.createVolume(pool: pool, name: volume, capacityBytes: capacityBytes, format: format, on: host)
+        } catch {
+            try? writeActionRecord(op: "createVolume", phase: .failed, detail: detail, error: describe(error))
+            throw error
+        }
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? writeActionRecord(op: "createVolume", phase: .done, detail: ["host": host, "pool": pool, "volume": volume, "for": step.op])
+        try? writeActionRecord(op: "createVolume", phase: .done, detail: detail)
     }
 
     /// What a step needs to be finished or undone: its hosts and objects, the saved definition.
@@ -474,8 +485,8 @@ struct ActionRunner {
                 throw StepFailure("\(to) already has a different \(pool)/\(volume) that virtplace did not create: not overwritten")
             }
         } else {
-            try await driver.createVolume(pool: pool, name: volume, capacityBytes: source.capacityBytes, format: source.format, on: to)
-            note(created: pool, volume, on: to, step: step)
+            try await createVolumeForCopy(pool: pool, volume: volume, capacityBytes: source.capacityBytes, format: source.format,
+                                          on: to, for: step.op)
         }
         let instance = action.instance
         let events = executor.events

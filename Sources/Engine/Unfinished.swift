@@ -24,7 +24,8 @@ public struct UnfinishedAction: Equatable, Sendable {
     public init(instance: String, records: [JournalRecord]) {
         self.instance = instance
         self.records = records
-        let first = records.first { $0.step == 0 && $0.phase == .intent }
+        // The latest attempt's first intent: its action is the one to resume (a fallback's).
+        let first = records.last { $0.step == 0 && $0.phase == .intent }
         uuid = records.lazy.compactMap(\.uuid).first
         lastRun = records.last?.run ?? ""
         origin = first?.detail["origin"] ?? first?.run ?? lastRun
@@ -75,9 +76,23 @@ public struct UnfinishedAction: Equatable, Sendable {
 }
 
 extension Journal {
-    /// The unfinished actions in `records`, by instance name.
+    /// The unfinished actions in `records`, in instance order. Unlike `unfinished`, the records
+    /// of one move span all its attempts: a resumed attempt (its first intent names an earlier
+    /// run as `origin`) adds to the move's records instead of replacing them, so that what an
+    /// earlier attempt did (say, defining the copy on the target) is never forgotten when a
+    /// resumed attempt is killed in turn.
     public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
-        let open = unfinished(records)
+        var open: [String: [JournalRecord]] = [:]
+        for r in records {
+            switch r.phase {
+            case .finished, .abandoned:
+                open[r.instance] = nil
+            default:
+                let resumed = (r.detail["origin"] ?? r.run) != r.run && open[r.instance] != nil
+                if r.step == 0 && r.phase == .intent && !resumed { open[r.instance] = [] }
+                open[r.instance, default: []].append(r)
+            }
+        }
         return open.keys.sorted().compactMap { name in
             guard let list = open[name], list.contains(where: { $0.step >= 0 }) else { return nil }
             return UnfinishedAction(instance: name, records: list)

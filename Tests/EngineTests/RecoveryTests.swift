@@ -20,10 +20,12 @@ private func crash(_ plan: Plan, on fleet: FakeFleet, step: Int, moment: CrashPo
 }
 
 /// Recovers what the journal holds as unfinished, as the next apply would.
-private func recover(_ fleet: FakeFleet, hosts: [String], state: StateDirectory, run: String = "run-recovery") async throws -> RecoveryReport {
+private func recover(_ fleet: FakeFleet, hosts: [String], state: StateDirectory, run: String = "run-recovery",
+                     crashAt: Int? = nil) async throws -> RecoveryReport {
     let journal = try Journal(path: state.journalPath)
     let options = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
-                                   deviceConfirmTimeout: .milliseconds(200), run: run)
+                                   deviceConfirmTimeout: .milliseconds(200), run: run,
+                                   crashPoint: crashAt.map { CrashPoint(step: $0, moment: .afterOutcome, crash: {}) })
     let executor = Executor(driver: fleet, state: state, journal: journal, options: options)
     return await executor.recover(Journal.unfinishedActions(Journal.read(path: state.journalPath)), hosts: hosts)
 }
@@ -94,6 +96,37 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
             #expect(planFor(manualSpec(), fleet).isEmpty, "\(label): \(planFor(manualSpec(), fleet).actions)")
         }
     }
+}
+
+@Test func aResumedMoveKilledAgainIsStillFinished() async throws {
+    // First killed once the copy on the target exists (or later), then the recovery killed
+    // early on: the second recovery must still know the copy on the target is the move's.
+    for (first, second) in [(5, 1), (6, 3), (9, 0), (10, 11)] {
+        let label = "killed after step \(first), then the recovery after step \(second)"
+        let fleet = manualFleet()
+        let state = try stateDirectory()
+        _ = try await crash(planFor(manualSpec(), fleet), on: fleet, step: first, moment: .afterOutcome, state: state)
+        let interrupted = try await recover(fleet, hosts: ["h1", "h2"], state: state, run: "run-2", crashAt: second)
+        #expect(interrupted.actions.first?.message?.contains("crash point") == true, "\(label)")
+        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        #expect(unfinished.first?.origin == "run-crashed" && unfinished.first?.targetCopyBegun == true, "\(label)")
+        let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state, run: "run-3")
+        #expect(recovery.clean, "\(label): \(recovery.actions.map { $0.message ?? "" })")
+        expectMoved(fleet, label)
+        #expect(planFor(manualSpec(), fleet).isEmpty, "\(label)")
+    }
+}
+
+@Test func theOperatorCanMakeVirtplaceForgetAnUnfinishedMove() async throws {
+    let fleet = manualFleet()
+    let state = try stateDirectory()
+    _ = try await crash(planFor(manualSpec(), fleet), on: fleet, step: 6, moment: .afterOutcome, state: state)
+    let journal = try Journal(path: state.journalPath)
+    let executor = Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions(run: "run-op"))
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(executor.abandon(["vm", "other"], among: unfinished) == ["vm"])
+    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(fleet.domain("uuid-vm", "h1") != nil && fleet.domain("uuid-vm", "h2") != nil, "nothing on a host changed")
 }
 
 @Test(arguments: ["reboot", "cold", "live"])
