@@ -40,11 +40,11 @@ extension Executor {
 
     private func recover(_ u: UnfinishedAction, hosts: [String], uris: [String: String], shared: RunState) async -> ActionReport {
         let action = u.action
+        // Only a finished move reports through events (its steps run); the others are
+        // returned for the caller to show once.
         func report(_ status: ActionReport.Status, _ message: String?, notes: [String] = []) -> ActionReport {
-            let r = ActionReport(instance: u.instance, kind: action?.kind ?? .blocked, from: action?.from, to: action?.to,
-                                 status: status, message: message, notes: notes)
-            events(.actionFinished(r))
-            return r
+            ActionReport(instance: u.instance, kind: action?.kind ?? .blocked, from: action?.from, to: action?.to,
+                         status: status, message: message, notes: notes)
         }
         var copies: [String: Sighting] = [:]
         var unreachable = Set<String>()
