@@ -243,3 +243,64 @@ struct DomainXMLTests {
         #expect(index.byPath["/elsewhere"] == nil)
     }
 }
+
+/// `DefinitionXML.recreatedDomain` (manual moves) is pure text in, text out.
+@Suite("A domain re-created from its boot volume")
+struct RecreatedDomainTests {
+    static let recorded = """
+    <domain type='qemu'>
+      <name>web-1</name>
+      <uuid>0b0e24c1-32af-43af-a668-8c401f70d3f5</uuid>
+      <metadata><vp:instance xmlns:vp="urn:virtplace:1" fleet="lab"><vp:tag key="tier">web</vp:tag></vp:instance></metadata>
+      <memory unit='KiB'>131072</memory>
+      <vcpu placement='static'>1</vcpu>
+      <os>
+        <type arch='x86_64' machine='pc'>hvm</type>
+        <nvram>/var/lib/libvirt/qemu/nvram/web-1_VARS.fd</nvram>
+      </os>
+      <devices>
+        <disk type='volume' device='disk'>
+          <source pool='local' volume='web-1-boot.img'/>
+          <target dev='vda' bus='virtio'/>
+          <boot order='1'/>
+        </disk>
+        <disk type='volume' device='disk'>
+          <source pool='shared' volume='web-1-data.img'/>
+          <target dev='vdb' bus='virtio'/>
+        </disk>
+        <interface type='user'><mac address='52:54:00:00:00:09'/></interface>
+        <interface type='network'>
+          <mac address='52:54:00:00:00:01'/>
+          <source network='lan'/>
+          <model type='virtio'/>
+        </interface>
+        <interface type='bridge'>
+          <mac address='52:54:00:00:00:02'/>
+          <source bridge='br1'/>
+        </interface>
+        <serial type='file'><source path='/tmp/web-1.log'/></serial>
+      </devices>
+    </domain>
+    """
+
+    @Test("keeps identity, metadata and the first network NIC; drops the other disks and NICs and the NVRAM path")
+    func keepsThePrimaryNIC() throws {
+        let boot = DefinitionXML.volumeDisk(pool: "local", volume: "web-1-boot.img", format: "raw", target: "vda", bus: nil,
+                                            readOnly: false, bootOrder: 1)
+        let xml = try DefinitionXML.recreatedDomain(from: Self.recorded, bootDisk: boot)
+        let domain = try ObservedDomain.parse(xml: xml, state: "shutoff")
+        #expect(domain.name == "web-1")
+        #expect(domain.uuid == "0b0e24c1-32af-43af-a668-8c401f70d3f5")
+        #expect(domain.tags == ["tier": "web"] && domain.fleet == "lab")
+        #expect(domain.nics.map(\.mac) == ["52:54:00:00:00:01"], "the first network or bridge NIC, with its MAC")
+        #expect(domain.disks.map(\.volume) == ["web-1-boot.img"])
+        #expect(domain.disks.first?.bootOrder == 1)
+        #expect(!xml.contains("nvram"), "a fresh NVRAM on the target; the source keeps its own")
+        #expect(xml.contains("<serial type=\"file\">") || xml.contains("<serial type='file'>"), "other devices stay")
+    }
+
+    @Test("refuses what is not a domain definition")
+    func refusesNonsense() {
+        #expect(throws: DomainXMLError.self) { try DefinitionXML.recreatedDomain(from: "<network/>", bootDisk: "<disk/>") }
+    }
+}

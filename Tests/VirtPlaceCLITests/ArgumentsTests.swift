@@ -69,3 +69,25 @@ import Testing
         }
     }
 }
+
+@Suite struct ApplyRecoveryOptionsTests {
+    func apply(_ args: [String]) throws -> ApplyCommand {
+        let parsed = try parseArguments(args, options: ApplyCommand.options + CommonOptions.specs, command: "apply")
+        return try ApplyCommand(arguments: parsed, common: CommonOptions(parsed, environment: [:], command: "apply"))
+    }
+
+    @Test func abandonRepeatsAndIsRefusedWithADryRun() throws {
+        #expect(try apply(["-f", "p.yaml", "--abandon", "a", "--abandon", "b"]).abandon == ["a", "b"])
+        #expect(throws: UsageError.self) { try apply(["-f", "p.yaml", "--abandon", "a", "--dry-run"]) }
+    }
+
+    @Test func theCrashPointIsReadOnlyWhenSet() throws {
+        #expect(try testCrashPoint([:]) == nil)
+        #expect(try testCrashPoint(["VIRTPLACE_TEST_KILL_AFTER_STEP": ""]) == nil)
+        let after = try #require(try testCrashPoint(["VIRTPLACE_TEST_KILL_AFTER_STEP": "4"]))
+        #expect(after.step == 4 && after.moment == .afterOutcome)
+        let before = try #require(try testCrashPoint(["VIRTPLACE_TEST_KILL_BEFORE_STEP": "0"]))
+        #expect(before.step == 0 && before.moment == .afterIntent)
+        #expect(throws: CLIError.self) { try testCrashPoint(["VIRTPLACE_TEST_KILL_AFTER_STEP": "two"]) }
+    }
+}

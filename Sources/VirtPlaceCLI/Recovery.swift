@@ -1,0 +1,85 @@
+import Engine
+import Foundation
+import Placement
+
+// What apply (and reconcile) do before they plan: deal with what an earlier run left
+// unfinished. See docs/recovery.md.
+
+/// Gives up what the operator named with `--abandon`, then finishes, rolls back or holds every
+/// other action an earlier run left unfinished (asking first when `ask`), and prints how each
+/// ended. The report's `held` instances are not to be touched by this run.
+/// - Throws: `CLIError` when the user does not confirm (nothing was changed).
+func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool, executor: Executor,
+                       targets: [ObserveTarget], console: Console) async throws -> RecoveryReport {
+    var unfinished = found
+    if !abandon.isEmpty {
+        let given = executor.abandon(abandon, among: unfinished)
+        for name in given {
+            console.line("Forgot the unfinished move of \(name) (--abandon): it is planned afresh from what the hosts show.")
+        }
+        for name in abandon where !given.contains(name) {
+            console.err(console.style("warning:", .yellow) + " --abandon \(name): no earlier run left anything unfinished for it")
+        }
+        unfinished.removeAll { given.contains($0.instance) }
+    }
+    guard !unfinished.isEmpty else { return RecoveryReport() }
+    console.line(describeUnfinished(unfinished, intro: "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
+    if ask {
+        console.out("Do you want to deal with \(unfinished.count == 1 ? "it" : "them") now? Only 'yes' will be accepted: ")
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+        guard answer == "yes" else {
+            throw CLIError(message: "apply cancelled: nothing was changed (the unfinished actions stay in the journal)")
+        }
+    }
+    let uris = Dictionary(targets.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
+    let report = await executor.recover(unfinished, hosts: targets.map(\.name), uris: uris)
+    console.out(renderRecovery(report, console: console))
+    return report
+}
+
+/// `VIRTPLACE_TEST_KILL_AFTER_STEP=N` / `VIRTPLACE_TEST_KILL_BEFORE_STEP=N`: tests only. The
+/// process kills itself (SIGKILL) at that step boundary of any action (N counts from 0, as
+/// the journal's `step`): after step N's outcome is journalled, or after its intent is
+/// journalled and before it runs. Unset (or empty), nil: nothing happens.
+/// - Throws: `CLIError` when the value is not a step index.
+func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
+    let kill: @Sendable () -> Void = { _ = Foundation.kill(getpid(), SIGKILL) }
+    for (name, moment) in [("VIRTPLACE_TEST_KILL_AFTER_STEP", CrashPoint.Moment.afterOutcome),
+                           ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
+        guard let value = environment[name], !value.isEmpty else { continue }
+        guard let step = Int(value), step >= 0 else {
+            throw CLIError(message: "\(name)=\(value): expected a step index (0, 1, …)")
+        }
+        return CrashPoint(step: step, moment: moment, crash: kill)
+    }
+    return nil
+}
+
+/// The unfinished actions, one line each: instance, move, how far it got.
+func describeUnfinished(_ unfinished: [UnfinishedAction], intro: String) -> String {
+    var s = intro + "\n"
+    for u in unfinished {
+        let what = u.action.map { a in "\(a.kind.rawValue) \(a.from ?? "-") → \(a.to ?? "-")" } ?? "an action the journal does not describe"
+        s += "  \(u.instance): \(what), run \(u.origin), stopped \(u.progress)\n"
+    }
+    return s
+}
+
+/// How recovery dealt with each unfinished action: what was done, and for a held instance
+/// the whole message (what was found, what to do).
+func renderRecovery(_ report: RecoveryReport, console: Console) -> String {
+    var s = ""
+    for r in report.actions {
+        switch r.status {
+        case .done:
+            s += "  \(r.instance): " + console.style("recovered", .green)
+            s += r.notes.isEmpty ? "\n" : ": " + r.notes.joined(separator: "; ") + "\n"
+        case .failed:
+            s += "  \(r.instance): " + console.style("recovery failed", .red) + ": \(r.message ?? "")\n"
+        case .blocked:
+            s += "  \(r.instance): " + console.style("left alone", .yellow) + ": \(r.message ?? "")\n"
+        }
+    }
+    return s.isEmpty ? "" : s + "\n"
+}
+
