@@ -46,6 +46,7 @@ public struct ExecutionOptions: Sendable {
 /// `VIRTPLACE_TEST_KILL_BEFORE_STEP=N` (after its intent, before it runs) set it in the CLI,
 /// whose `crash` sends SIGKILL to its own process. Never set otherwise.
 public struct CrashPoint: Sendable {
+    /// Where in a step the process stops.
     public enum Moment: Sendable, Equatable {
         /// The intent is journalled; the step has not run.
         case afterIntent
@@ -59,6 +60,7 @@ public struct CrashPoint: Sendable {
     /// nothing more, as a killed process would.
     public var crash: @Sendable () -> Void
 
+    /// A crash point at step `step` (0-based), `moment`, stopping by calling `crash`.
     public init(step: Int, moment: Moment, crash: @escaping @Sendable () -> Void) {
         self.step = step; self.moment = moment; self.crash = crash
     }

@@ -11,6 +11,7 @@ public struct RecoveryReport: Equatable, Sendable {
     /// this run.
     public var held: [String: String]
 
+    /// A report value; empty when nothing was unfinished.
     public init(actions: [ActionReport] = [], held: [String: String] = [:]) {
         self.actions = actions; self.held = held
     }

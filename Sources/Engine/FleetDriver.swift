@@ -120,6 +120,7 @@ public struct SnapshotDefinition: Equatable, Sendable {
     public var name: String
     public var xml: String
 
+    /// A snapshot-definition value.
     public init(name: String, xml: String) { self.name = name; self.xml = xml }
 }
 

@@ -23,6 +23,7 @@ public struct Sighting: Equatable, Sendable {
     public var state: String
     public var persistent: Bool
 
+    /// A sighting value.
     public init(state: String, persistent: Bool) { self.state = state; self.persistent = persistent }
 
     /// Running, paused or otherwise not shut off.

@@ -70,6 +70,7 @@ public struct UnfinishedAction: Equatable, Sendable {
         }
     }
 
+    /// Two unfinished actions are the same when they have the same instance and records.
     public static func == (a: UnfinishedAction, b: UnfinishedAction) -> Bool {
         a.instance == b.instance && a.records == b.records
     }

@@ -55,11 +55,12 @@ let manualKillPoints: [(variable: String, step: Int)] =
             #expect(rerun.status == 0, "\(label): rerun: \(rerun.output)")
             #expect(rerun.stdout.contains("An earlier run left unfinished"), "\(label): \(rerun.stdout)")
             lab.expectManualMoveDone(g, on: target, tags: ["round": "\(index)"], autostart: true, label)
-            #expect(lab.waitNewBoot(name, other: boot, timeout: 30) != nil, "\(label): booted on host\(target)")
             expectConverged(vp, placement)
 
             // The operator removes what virtplace kept on the source: copies and backups.
             lab.deleteVolumes("local", prefix: "\(name)-", host: host)
+            // The next move shuts it down: it must have booted far enough to hear ACPI.
+            #expect(lab.waitNewBoot(name, other: boot, timeout: 30) != nil, "\(label): booted on host\(target)")
             host = target
         }
     }
@@ -102,6 +103,30 @@ let manualKillPoints: [(variable: String, step: Int)] =
         let finished = vp.apply(placement)
         #expect(finished.status == 0, "\(finished.output)")
         lab.expectManualMoveDone(g, on: 2, tags: ["tier": "db"], autostart: false, "after the operator's choice")
+        expectConverged(vp, placement)
+    }
+
+    /// A live migration that cannot finish in time is aborted; the guest still runs on its
+    /// source only, so the move falls back to `reboot`, which the file allows.
+    @Test func aLiveMigrationThatTimesOutFallsBackToARebootWhenTheFileAllowsIt() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("fback")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = lab.bootID(name)
+        let placement = try vp.placement("""
+          \(name):
+            host: host3
+            moves: [live, reboot]
+            live: {bandwidthMiBps: 1, timeoutSeconds: 1}
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("did not finish within 1 s (aborted)"), "\(r.stdout)")
+        #expect(r.stdout.contains("fell back to reboot"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [3: "running"], "\(lab.whereIs(name))")
+        #expect(lab.waitNewBoot(name, other: boot) != nil, "restarted on host3: a reboot move")
         expectConverged(vp, placement)
     }
 
