@@ -105,6 +105,10 @@ struct Reconciler {
         metrics.success = code == .success
         totals.add(metrics)
         log.write(["event": "pass-end", "exitCode": Int(code.rawValue), "seconds": rounded(metrics.durationSeconds)])
+        if context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" {
+            // Tests read this line to prove that a converged pass changed nothing.
+            context.console.err("libvirt mutating calls: \(MutatingCalls.total)")
+        }
         if let path = command.metricsFile {
             do {
                 try writeMetrics(renderMetrics(metrics, totals: totals, fleet: fleetName), to: path)
