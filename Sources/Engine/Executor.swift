@@ -20,6 +20,10 @@ public struct ExecutionOptions: Sendable {
     public var faultDomains: [String: String]
     /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
     public var crashPoint: CrashPoint?
+    /// Asked before each action starts and before each step: when it says true (SIGTERM to
+    /// `reconcile`), the step in progress finishes, no new step or action starts, and the
+    /// interrupted actions stay unfinished in the journal for the next run to finish.
+    public var stopRequested: @Sendable () -> Bool = { false }
 
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
@@ -103,6 +107,8 @@ public struct Executor: Sendable {
                 if let why = holding[action.instance] {
                     reports.append(blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
                     failedInstances.insert(action.instance)
+                } else if options.stopRequested() {
+                    reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
                 } else if failedInstances.contains(action.instance) {
                     reports.append(blocked(action, "not run: an earlier action of \(action.instance) failed"))
                 } else if action.kind.isMove, let to = action.to, failedSources.contains(to) {
@@ -152,6 +158,10 @@ public struct Executor: Sendable {
                 var rest: [Int] = []
                 for i in pending {
                     let action = actions[i]
+                    if options.stopRequested() {
+                        reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
+                        continue
+                    }
                     guard fits(action) else { rest.append(i); continue }
                     if action.kind.isMove {
                         running += 1

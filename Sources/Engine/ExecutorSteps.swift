@@ -62,6 +62,8 @@ struct ActionRunner {
         case failed(index: Int, message: String)
         /// Stopped at the test crash point (`ExecutionOptions.crashPoint`).
         case crashed
+        /// Stopped before this step because a stop was requested (`stopRequested`).
+        case stopped(index: Int)
     }
 
     /// Runs the action: checks its hosts, then each step with its journal records; on a
@@ -118,6 +120,8 @@ struct ActionRunner {
             return finish(.done, nil)
         case .crashed:
             return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
+        case .stopped(let index):
+            return finish(.failed, "stopped before step \(index + 1) (\(current.steps[index].op)) on request: the next run finishes it")
         case .failed(let index, let message):
             let op = current.steps[index].op
             if pointOfNoReturn {
@@ -141,6 +145,10 @@ struct ActionRunner {
     /// Runs `current`'s steps in order, each journalled before and after.
     private mutating func runSteps(_ current: Action, uuid: String) async -> StepsEnd {
         for (index, step) in current.steps.enumerated() {
+            if index > 0, executor.options.stopRequested() {
+                // No `abandoned` record: the action stays unfinished, and the next run finishes it.
+                return .stopped(index: index)
+            }
             let stepStarted = clock.now
             var detail = stepDetail(step)
             detail["origin"] = origin
