@@ -106,6 +106,34 @@ let manualKillPoints: [(variable: String, step: Int)] =
         expectConverged(vp, placement)
     }
 
+    /// `reconcile` finishes what a killed `apply` left, before it plans, and logs it.
+    @Test func reconcileFinishesAManualMoveAKilledApplyLeft() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("rcfin")
+        defer { lab.removeGuest(name) }
+        let facts = try lab.createGuest("marker", name, host: 1, ["--stopped"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [manual]
+            config: {tags: {tier: cold}}
+        """)
+        // record · recreate · setMetadata · undefineSource: killed once the copy on host2 exists.
+        let killed = Lab.run(VirtPlace.binary, ["apply", "-f", placement, "-f", lab.hostsYAML, "--auto-approve", "--state-dir", vp.stateDir],
+                             environment: ["VIRTPLACE_TEST_KILL_AFTER_STEP": "1"])
+        #expect(killed.status == SIGKILL, "\(killed.output)")
+        #expect(lab.whereIs(name) == [1: "shut off", 2: "shut off"])
+
+        let pass = vp.run(["reconcile", "-f", placement, "-f", lab.hostsYAML])
+        #expect(pass.status == 0, "\(pass.output)")
+        #expect(pass.stdout.contains(#""event":"recovery""#) && pass.stdout.contains(#""outcome":"recovered""#), "\(pass.stdout)")
+        #expect(lab.whereIs(name) == [2: "shut off"], "\(lab.whereIs(name))")
+        #expect(lab.marker(facts["disk.vda.path"] ?? "") == facts["marker"])
+        let again = vp.run(["reconcile", "-f", placement, "-f", lab.hostsYAML])
+        #expect(again.status == 0 && VirtPlace.mutatingCalls(again) == 0, "\(again.output)")
+    }
+
     /// A live migration that cannot finish in time is aborted; the guest still runs on its
     /// source only, so the move falls back to `reboot`, which the file allows.
     @Test func aLiveMigrationThatTimesOutFallsBackToARebootWhenTheFileAllowsIt() throws {
