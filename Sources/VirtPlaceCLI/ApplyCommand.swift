@@ -91,6 +91,7 @@ struct ApplyCommand: Command {
         let fleet = LibvirtFleet(targets: targets)
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
         let observed = await fleet.observe()
+        var observedAt = ContinuousClock.now
         warnUnreachable(observed, console: console)
 
         let plan: Plan
@@ -127,9 +128,14 @@ struct ApplyCommand: Command {
             }
         }
 
-        // The plan must still hold: observe again right before running it.
-        let fresh = await fleet.observe()
-        try refuseIfStale(plan, observed: fresh)
+        // The plan must still hold when it runs: unless it was just checked against an
+        // observation under a second old (--auto-approve), observe again and compare.
+        if ContinuousClock.now - observedAt > Self.freshObservation {
+            console.info("observing again before running…")
+            let fresh = await fleet.observe()
+            observedAt = ContinuousClock.now
+            try refuseIfStale(plan, observed: fresh)
+        }
 
         let journal = try Journal(path: state.journalPath)
         reportUnfinished(Journal.read(path: state.journalPath), console: console)
@@ -143,6 +149,10 @@ struct ApplyCommand: Command {
         debugCalls(context)
         return report.failed + report.blocked + plan.summary.blocked > 0 ? .partial : .success
     }
+
+    /// How old the observation a plan was made from (or checked against) may be when the plan
+    /// starts to run; older, and the hosts are observed again first.
+    static let freshObservation: Duration = .seconds(1)
 
     /// Reads a saved plan, refusing one that cannot be applied on its own.
     private func readPlan(_ path: String) throws -> Plan {
