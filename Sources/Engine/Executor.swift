@@ -16,6 +16,10 @@ public struct ExecutionOptions: Sendable {
     public var deviceConfirmTimeout: Duration
     /// The run's id, in every journal record.
     public var run: String
+    /// Asked before each action starts and before each step: when it says true (SIGTERM to
+    /// `reconcile`), the step in progress finishes, no new step or action starts, and the
+    /// interrupted actions stay unfinished in the journal for the next run to finish.
+    public var stopRequested: @Sendable () -> Bool = { false }
 
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
@@ -66,7 +70,9 @@ public struct Executor: Sendable {
             events(.waveStarted(wave: index + 1, actions: wave.count))
             var runnable: [Action] = []
             for action in wave {
-                if failedInstances.contains(action.instance) {
+                if options.stopRequested() {
+                    reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
+                } else if failedInstances.contains(action.instance) {
                     reports.append(blocked(action, "not run: an earlier action of \(action.instance) failed"))
                 } else if action.kind.isMove, let to = action.to, failedSources.contains(to) {
                     reports.append(blocked(action, "not run: it needs the room on \(to) that a failed move off \(to) was to free"))
@@ -115,6 +121,10 @@ public struct Executor: Sendable {
                 var rest: [Int] = []
                 for i in pending {
                     let action = actions[i]
+                    if options.stopRequested() {
+                        reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
+                        continue
+                    }
                     guard fits(action) else { rest.append(i); continue }
                     if action.kind.isMove {
                         running += 1

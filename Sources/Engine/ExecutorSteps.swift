@@ -58,6 +58,10 @@ struct ActionRunner {
         }
 
         for (index, step) in action.steps.enumerated() {
+            if index > 0, executor.options.stopRequested() {
+                // No `abandoned` record: the action stays unfinished, and the next run finishes it.
+                return finish(.failed, "stopped before step \(index + 1) (\(step.op)) on request: the next run finishes it")
+            }
             let stepStarted = clock.now
             var detail = stepDetail(step)
             if index == 0, let encoded = try? JSONEncoder().encode(action) {

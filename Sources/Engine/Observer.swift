@@ -11,6 +11,7 @@ public struct ObserveTarget: Equatable, Sendable {
     /// The file's capacity override; nil takes what the host reports.
     public var capacity: ObservedCapacity?
 
+    /// A host to observe; `capacity` overrides what the host reports.
     public init(name: String, uri: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil) {
         self.name = name; self.uri = uri; self.faultDomain = faultDomain; self.capacity = capacity
     }
@@ -29,6 +30,7 @@ public struct Observer: Sendable {
     /// Re-scan active pools before listing volumes.
     public var refreshPools: Bool
 
+    /// An observer; `maxConcurrentHosts` is at least 1.
     public init(
         maxConcurrentHosts: Int = 8, connectTimeout: Duration = .seconds(15),
         observeTimeout: Duration = .seconds(120), refreshPools: Bool = false

@@ -34,6 +34,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case locked(pid: Int32, since: String, host: String)
     case lockFailed(path: String, reason: String)
     case journal(path: String, reason: String)
+    case metrics(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -45,6 +46,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             "cannot take the lock '\(path)': \(reason)"
         case let .journal(path, reason):
             "cannot write the journal '\(path)': \(reason)"
+        case let .metrics(path, reason):
+            "cannot write the metrics file '\(path)': \(reason)"
         }
     }
 }

@@ -345,6 +345,7 @@ public struct DomainRuntime: Equatable, Sendable {
     /// Memory in use (balloon size), KiB, when reported.
     public var memoryKiB: UInt64?
 
+    /// Runtime facts as libvirt reported them.
     public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil) {
         self.status = status; self.vcpus = vcpus; self.memoryKiB = memoryKiB
     }

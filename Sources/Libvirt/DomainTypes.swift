@@ -25,6 +25,7 @@ public struct DomainStatus: Equatable, Sendable {
     /// The reason code; its meaning depends on `state` (`virDomainRunningReason`, …).
     public var reason: Int32
 
+    /// A state with libvirt's reason code for it.
     public init(state: DomainState, reason: Int32) { self.state = state; self.reason = reason }
 
     init(rawState: Int32, reason: Int32) {

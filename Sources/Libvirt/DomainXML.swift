@@ -11,6 +11,7 @@ public struct VolumeIndex: Equatable, Sendable {
     public struct Reference: Hashable, Sendable {
         public var pool: String
         public var volume: String
+        /// The volume `volume` of pool `pool`.
         public init(pool: String, volume: String) { self.pool = pool; self.volume = volume }
     }
 

@@ -9,6 +9,7 @@ public struct ObservationCalls: Equatable, Sendable {
     public var perDomain = 0
     public var domains = 0
 
+    /// Call counts (zero for a host that was not observed).
     public init(perHost: Int = 0, perDomain: Int = 0, domains: Int = 0) {
         self.perHost = perHost; self.perDomain = perDomain; self.domains = domains
     }
@@ -24,6 +25,7 @@ public struct HostObservation: Equatable, Sendable {
     public var host: ObservedHost
     public var calls: ObservationCalls
 
+    /// An observation with its cost.
     public init(host: ObservedHost, calls: ObservationCalls) { self.host = host; self.calls = calls }
 }
 

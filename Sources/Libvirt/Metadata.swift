@@ -24,6 +24,7 @@ public struct VirtplaceMetadata: Equatable, Sendable {
     public var fleet: String
     public var tags: [String: String]
 
+    /// Metadata for an instance of fleet `fleet` with these tags.
     public init(fleet: String, tags: [String: String] = [:]) {
         self.fleet = fleet
         self.tags = tags

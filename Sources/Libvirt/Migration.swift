@@ -24,6 +24,7 @@ public struct MigrationParameters: Equatable, Sendable {
     /// Parallel migration connections with `.parallel` (`parallel.connections`).
     public var parallelConnections: Int32?
 
+    /// Parameters; everything left nil or empty is not passed to libvirt.
     public init(
         migrateURI: String? = nil, disksURI: String? = nil, bandwidthMiBps: UInt64? = nil,
         postcopyBandwidthMiBps: UInt64? = nil, disks: [String] = [], persistentXML: String? = nil,
@@ -85,6 +86,7 @@ public struct JobStats: Equatable, Sendable {
     /// The job's error, for a failed job (text for people).
     public var errorMessage: String?
 
+    /// Stats of a job of this type with no figures.
     public init(type: JobType) { self.type = type }
 
     init(type: Int32, parameters p: TypedParameterReader) {

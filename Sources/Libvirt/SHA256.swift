@@ -23,7 +23,14 @@ public struct SHA256: Sendable {
 
     /// Feeds bytes.
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let input = Array(bytes)
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) {
+            return done
+        }
+        Array(bytes).withUnsafeBytes { update($0) }
+    }
+
+    /// Feeds bytes from memory.
+    public mutating func update(_ input: UnsafeRawBufferPointer) {
         length &+= UInt64(input.count)
         var index = 0
         if !buffer.isEmpty {
@@ -31,11 +38,12 @@ public struct SHA256: Sendable {
             buffer.append(contentsOf: input[0..<take])
             index = take
             guard buffer.count == 64 else { return }
-            compress(buffer)
+            let block = buffer
+            block.withUnsafeBytes { compress($0) }
             buffer.removeAll(keepingCapacity: true)
         }
         while index + 64 <= input.count {
-            compress(input[index..<index + 64])
+            compress(UnsafeRawBufferPointer(rebasing: input[index..<index + 64]))
             index += 64
         }
         buffer.append(contentsOf: input[index...])
@@ -51,8 +59,10 @@ public struct SHA256: Sendable {
         for shift in stride(from: 56, through: 0, by: -8) {
             padded.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
         }
-        for start in stride(from: 0, to: padded.count, by: 64) {
-            copy.compress(padded[start..<start + 64])
+        padded.withUnsafeBytes { bytes in
+            for start in stride(from: 0, to: bytes.count, by: 64) {
+                copy.compress(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 64]))
+            }
         }
         return copy.state.flatMap { word in
             [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
@@ -63,10 +73,15 @@ public struct SHA256: Sendable {
     public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var hash = SHA256()
         hash.update(bytes)
+        return hash.hexDigest()
+    }
+
+    /// The digest of everything fed so far, as 64 lower-case hex digits.
+    public func hexDigest() -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(64)
-        for byte in hash.finalize() {
+        for byte in finalize() {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0f)])
         }
@@ -75,15 +90,27 @@ public struct SHA256: Sendable {
 
     /// The digest of a string's UTF-8 bytes, as hex.
     public static func hex(_ string: String) -> String {
-        hex(string.utf8)
+        var copy = string
+        return copy.withUTF8 { hex(UnsafeRawBufferPointer($0)) }
     }
 
-    private mutating func compress<Block: Collection>(_ block: Block) where Block.Element == UInt8, Block.Index == Int {
-        var w = [UInt32](repeating: 0, count: 64)
-        let base = block.startIndex
+    /// The digest of bytes in memory, as hex.
+    public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        var hash = SHA256()
+        hash.update(bytes)
+        return hash.hexDigest()
+    }
+
+    private mutating func compress(_ block: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            compress(block, schedule: w)
+        }
+    }
+
+    private mutating func compress(_ block: UnsafeRawBufferPointer, schedule w: UnsafeMutableBufferPointer<UInt32>) {
         for i in 0..<16 {
-            w[i] = UInt32(block[base + 4 * i]) << 24 | UInt32(block[base + 4 * i + 1]) << 16
-                | UInt32(block[base + 4 * i + 2]) << 8 | UInt32(block[base + 4 * i + 3])
+            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
+                | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
         }
         for i in 16..<64 {
             let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)

@@ -170,6 +170,15 @@ public final class StorageVolume: @unchecked Sendable {
         return StorageVolumeInfo(type: info.type, capacityBytes: info.capacity, allocationBytes: info.allocation)
     }
 
+    /// The volume's size as stored on its host (file length; below the capacity for qcow2),
+    /// bytes (`virStorageVolGetInfoFlags` with `GET_PHYSICAL`).
+    /// - Throws: `LibvirtError`.
+    public func physicalBytes() throws -> UInt64 {
+        var info = virStorageVolInfo()
+        try check(virStorageVolGetInfoFlags(handle, &info, VIR_STORAGE_VOL_GET_PHYSICAL.rawValue))
+        return info.allocation
+    }
+
     /// The volume XML.
     /// - Throws: `LibvirtError`.
     public func xml() throws -> String {

@@ -1,13 +1,27 @@
 import CLibvirt
 import Foundation
 
+/// A volume copy that cannot start.
+public enum VolumeTransferError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The destination's capacity is below the source's: libvirt would let the upload grow a
+    /// file-backed volume past its capacity, so this is checked before any byte moves.
+    case destinationTooSmall(volume: String, capacityBytes: UInt64, neededBytes: UInt64)
+
+    public var description: String {
+        switch self {
+        case let .destinationTooSmall(volume, capacity, needed):
+            "destination volume '\(volume)' holds \(capacity) bytes; the source needs \(needed)"
+        }
+    }
+}
+
 /// How far a volume copy has come.
 public struct TransferProgress: Equatable, Sendable {
     /// Bytes of the volume covered so far: data sent plus holes skipped.
     public var bytesCovered: UInt64
     /// Bytes of data actually sent.
     public var dataBytes: UInt64
-    /// The source volume's capacity (the end of the stream).
+    /// The source volume's size as stored (its file length: the end of the stream).
     public var totalBytes: UInt64
     /// Time since the copy started.
     public var elapsed: Duration
@@ -41,13 +55,14 @@ public struct VolumeChecksum: Equatable, Sendable {
 /// aborted (`virStreamAbort`) and the destination volume holds partial data: the caller
 /// deletes or retries it.
 public enum VolumeTransfer {
-    /// Copies `source` into `destination`, which must exist already, with a capacity of at
-    /// least the source's. Blocks until done: call it through `Connection.runDedicated`.
+    /// Copies `source` into `destination`, which must exist already with the source's format
+    /// and at least its capacity (the bytes are copied as stored, so a qcow2 source needs a
+    /// qcow2 destination). Blocks until done: call it through `Connection.runDedicated`.
     /// `progress` is called on the copying thread, at most every `progressInterval` and once
     /// at the end. With `hashing`, the bytes sent are hashed on the way (SHA-256, holes as
     /// zeros) and the final figures carry the digest, to compare with a read-back of the copy.
     /// - Returns: the final progress figures.
-    /// - Throws: `LibvirtError` from either side.
+    /// - Throws: `VolumeTransferError` before starting, `LibvirtError` from either side.
     @discardableResult
     public static func copy(
         from source: StorageVolume,
@@ -56,8 +71,15 @@ public enum VolumeTransfer {
         hashing: Bool = false,
         progress: ((TransferProgress) -> Void)? = nil
     ) throws -> TransferProgress {
+        let sourceInfo = try source.info()
+        let destinationInfo = try destination.info()
+        guard destinationInfo.capacityBytes >= sourceInfo.capacityBytes else {
+            throw VolumeTransferError.destinationTooSmall(
+                volume: destination.name, capacityBytes: destinationInfo.capacityBytes, neededBytes: sourceInfo.capacityBytes
+            )
+        }
         MutatingCalls.record("virStorageVolUpload")
-        let total = try source.info().capacityBytes
+        let total = try source.physicalBytes()
         let download = try check(virStreamNew(source.connection.handle, 0))
         defer { virStreamFree(download) }
         let upload = try check(virStreamNew(destination.connection.handle, 0))

@@ -6,6 +6,7 @@ import FoundationXML
 /// An XML document libvirt returned could not be read as expected.
 public struct DomainXMLError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

@@ -29,7 +29,15 @@ struct ObserveCommand: Command {
     func run(_ context: CommandContext) async throws -> ExitCode {
         let spec = try loadPlacement(files, context: context).spec
         context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-        let fleet = await observeFleet(spec)
+        let observations = await Observer().observeWithCalls(observeTargets(spec))
+        let fleet = ObservedFleet(hosts: observations.map(\.host))
+        if context.common.verbose {
+            let calls = observations.map(\.calls)
+            let perHost = calls.reduce(0) { $0 + $1.perHost }, perDomain = calls.reduce(0) { $0 + $1.perDomain }
+            let domains = calls.reduce(0) { $0 + $1.domains }
+            context.console.err("libvirt calls: \(perHost + perDomain) (\(perHost) per-host, \(perDomain) for \(domains) domains: "
+                + String(format: "%.2f", domains == 0 ? 0 : Double(perDomain) / Double(domains)) + " per domain)")
+        }
         if format == "json" {
             context.console.out(try encodeObserved(fleet))
         } else {

@@ -22,6 +22,20 @@ public enum VirtPlace {
 
     /// Runs the command line and returns the exit code (for tests, nothing exits).
     static func run(arguments: [String], environment: [String: String]) async -> ExitCode {
+        // Common options may come before the command (`virtplace --state-dir D plan …`): they
+        // are read as if they followed it.
+        var arguments = arguments
+        var leading: [String] = []
+        while let first = arguments.first, first.hasPrefix("-"), first != "-", first != "--",
+              let spec = CommonOptions.specs.first(where: { "--\($0.name)" == first.split(separator: "=").first.map(String.init) || $0.short.map { "-\($0)" } == first }),
+              spec.name != "help" {
+            leading.append(arguments.removeFirst())
+            if spec.valueName != nil, !first.contains("="), let value = arguments.first {
+                leading.append(value)
+                arguments.removeFirst()
+            }
+        }
+        if !leading.isEmpty, !arguments.isEmpty { arguments.insert(contentsOf: leading, at: 1) }
         let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false)
         guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
             if arguments.first == "help", arguments.count > 1 {

@@ -91,8 +91,26 @@ struct CodingPath {
         return keys.reversed()
     }
 
-    /// The path as diagnostics show it.
-    var string: String { yamlPathString(keys) }
+    /// The path as diagnostics show it (as `yamlPathString(keys)`, without the array).
+    var string: String {
+        var parts: [(text: String, isIndex: Bool)] = []
+        parts.reserveCapacity(count)
+        var link = last
+        while let current = link {
+            if current.key is IndexKey, let index = current.key.intValue {
+                parts.append(("[\(index)]", true))
+            } else {
+                parts.append((current.key.stringValue, false))
+            }
+            link = current.parent
+        }
+        var result = ""
+        for part in parts.reversed() {
+            if !result.isEmpty && !part.isIndex { result += "." }
+            result += part.text
+        }
+        return result
+    }
 
     func isSame(as other: CodingPath) -> Bool {
         if last === other.last { return true }

@@ -408,7 +408,10 @@ struct TreeBuilder {
                     first = index[text]
                     if first == nil { index[text] = key }
                 } else {
-                    first = pairs.first { $0.key.scalarValue == text }?.key
+                    first = pairs.first { pair in
+                        if case .scalar(let other, _) = pair.key.content { return other == text }
+                        return false
+                    }?.key
                 }
                 if let first {
                     diagnostics.append(Diagnostic(

@@ -95,4 +95,15 @@ struct StorageTests {
         #expect(reports == 0)
         #expect(try target.info().capacityBytes == 1 << 30)
     }
+
+    @Test("a destination smaller than the source is refused before any byte moves")
+    func transferTooSmall() throws {
+        let source = try Fixture.connection("host1")
+        let destination = try Fixture.connection("host3")
+        let volume = try source.lookupStoragePool(name: "local").lookupVolume(name: "web-1.qcow2")
+        let target = try destination.lookupStoragePool(name: "local").createVolume(xml: Self.volumeXML("web-1.qcow2", mebibytes: 16))
+        #expect(throws: VolumeTransferError.destinationTooSmall(volume: "web-1.qcow2", capacityBytes: 16 << 20, neededBytes: 10 << 30)) {
+            try VolumeTransfer.copy(from: volume, to: target)
+        }
+    }
 }

@@ -69,3 +69,18 @@ import Testing
         }
     }
 }
+
+@Suite struct EntryPointTests {
+    @Test func commonOptionsMayPrecedeTheCommand() async {
+        #expect(await VirtPlace.run(arguments: ["--state-dir", "/tmp/x", "--no-color", "version"], environment: [:]) == .success)
+        #expect(await VirtPlace.run(arguments: ["-q", "version"], environment: [:]) == .success)
+    }
+
+    @Test func unknownCommandsAndOptionsFail() async {
+        #expect(await VirtPlace.run(arguments: ["valdate"], environment: [:]) == .failure)
+        #expect(await VirtPlace.run(arguments: ["--frob", "version"], environment: [:]) == .failure)
+        #expect(await VirtPlace.run(arguments: [], environment: [:]) == .failure)
+        #expect(await VirtPlace.run(arguments: ["--help"], environment: [:]) == .success)
+        #expect(await VirtPlace.run(arguments: ["plan"], environment: [:]) == .failure)
+    }
+}

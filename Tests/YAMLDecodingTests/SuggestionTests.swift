@@ -50,3 +50,12 @@ import Testing
         ])
     }
 }
+
+@Suite struct PathTests {
+    @Test func pathsRenderTheSameFromLinksAndArrays() {
+        let keys: [any CodingKey] = [IndexKey(0), NameKey("a.b"), NameKey("[x]"), IndexKey(2), IndexKey(3), NameKey("c")]
+        #expect(yamlPathString(keys) == "[0].a.b.[x][2][3].c")
+        #expect(CodingPath(keys: keys).string == yamlPathString(keys))
+        #expect(CodingPath.root.string == "")
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// What one reconcile pass did, for the metrics file.
+public struct PassMetrics: Equatable, Sendable {
+    /// Declared instances by status after the pass: `converged` (nothing to do), `changed`
+    /// (an action ran and succeeded), `deferred` (waits for a later pass), `blocked`, `failed`.
+    public var instances: [String: Int] = [:]
+    /// Actions by kind (`live`, `update`, …) and outcome (`done`, `failed`, `blocked`, `deferred`).
+    public var actions: [ActionKey: Int] = [:]
+    public var hostsReachable = 0
+    public var hostsUnreachable = 0
+    /// Wall time of the pass and when it ended (Unix seconds).
+    public var durationSeconds = 0.0
+    public var endedAt = 0.0
+    /// 1 when the pass ended with exit code 0.
+    public var success = false
+    /// Downtime of each live migration of the pass, by instance, seconds.
+    public var downtimes: [String: Double] = [:]
+
+    public init() {}
+
+    /// An action kind and outcome.
+    public struct ActionKey: Hashable, Sendable, Comparable {
+        public var kind: String
+        public var outcome: String
+        public init(kind: String, outcome: String) { self.kind = kind; self.outcome = outcome }
+        public static func < (a: ActionKey, b: ActionKey) -> Bool { (a.kind, a.outcome) < (b.kind, b.outcome) }
+    }
+}
+
+/// Counters over every pass of this process (`reconcile --interval`).
+public struct MetricsTotals: Equatable, Sendable {
+    public var passes = 0
+    public var failedPasses = 0
+    public var actions: [PassMetrics.ActionKey: Int] = [:]
+    public init() {}
+
+    /// Adds a pass.
+    public mutating func add(_ pass: PassMetrics) {
+        passes += 1
+        if !pass.success { failedPasses += 1 }
+        for (key, n) in pass.actions { actions[key, default: 0] += n }
+    }
+}
+
+/// The Prometheus text exposition format (version 0.0.4) of the last pass and the totals.
+/// Deterministic: series sorted by their labels.
+public func renderMetrics(_ pass: PassMetrics, totals: MetricsTotals, fleet: String) -> String {
+    var out: [String] = []
+    func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: String)]) {
+        out.append("# HELP \(name) \(help)")
+        out.append("# TYPE \(name) \(type)")
+        for s in samples {
+            let labels = ([("fleet", fleet)] + s.labels).map { "\($0.0)=\"\(escapeLabel($0.1))\"" }.joined(separator: ",")
+            out.append("\(name){\(labels)} \(s.value)")
+        }
+    }
+    let statuses = ["converged", "changed", "deferred", "blocked", "failed"]
+    family("virtplace_instances", "gauge", "Declared instances by status after the last pass.",
+           statuses.map { ([("status", $0)], "\(pass.instances[$0] ?? 0)") })
+    family("virtplace_last_pass_actions", "gauge", "Actions of the last pass by kind and outcome.",
+           pass.actions.keys.sorted().map { ([("kind", $0.kind), ("outcome", $0.outcome)], "\(pass.actions[$0] ?? 0)") })
+    family("virtplace_actions_total", "counter", "Actions since this process started, by kind and outcome.",
+           totals.actions.keys.sorted().map { ([("kind", $0.kind), ("outcome", $0.outcome)], "\(totals.actions[$0] ?? 0)") })
+    family("virtplace_hosts", "gauge", "Hosts of the placement by reachability in the last pass.",
+           [([("reachable", "true")], "\(pass.hostsReachable)"), ([("reachable", "false")], "\(pass.hostsUnreachable)")])
+    family("virtplace_last_pass_duration_seconds", "gauge", "Wall time of the last pass.", [([], format(pass.durationSeconds))])
+    family("virtplace_last_pass_timestamp_seconds", "gauge", "When the last pass ended (Unix time).", [([], format(pass.endedAt))])
+    family("virtplace_last_pass_success", "gauge", "1 when the last pass ended with exit code 0.", [([], pass.success ? "1" : "0")])
+    family("virtplace_passes_total", "counter", "Passes since this process started.", [([], "\(totals.passes)")])
+    family("virtplace_failed_passes_total", "counter", "Passes that ended with a non-zero exit code.", [([], "\(totals.failedPasses)")])
+    family("virtplace_migration_downtime_seconds", "gauge", "Downtime libvirt reported for each live migration of the last pass.",
+           pass.downtimes.keys.sorted().map { ([("instance", $0)], format(pass.downtimes[$0] ?? 0)) })
+    return out.joined(separator: "\n") + "\n"
+}
+
+private func format(_ v: Double) -> String {
+    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+}
+
+private func escapeLabel(_ s: String) -> String {
+    s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        .replacingOccurrences(of: "\n", with: "\\n")
+}
+
+/// Writes `text` to `path` atomically: a reader (node-exporter's textfile collector) sees the
+/// old file or the new one, never half of one.
+/// - Throws: `EngineError.metrics` when the file cannot be written.
+public func writeMetrics(_ text: String, to path: String) throws(EngineError) {
+    let dir = (path as NSString).deletingLastPathComponent
+    let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+        throw .metrics(path: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))")
+    }
+    guard rename(tmp, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(tmp)
+        throw .metrics(path: path, reason: reason)
+    }
+}

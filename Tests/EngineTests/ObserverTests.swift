@@ -1,0 +1,107 @@
+import Engine
+import Foundation
+import Libvirt
+import Placement
+import Testing
+
+/// The parallel observer over libvirt's test driver (the fixtures of LibvirtTests, one
+/// `test:///ABS/PATH.xml` per simulated host) and hosts that cannot be reached.
+@Suite("Observer")
+struct ObserverTests {
+    static func fixture(_ name: String) -> String {
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        return "test://" + tests.appendingPathComponent("LibvirtTests/Fixtures/\(name).xml").path
+    }
+
+    @Test("hosts observed in parallel; an unreachable one is isolated; order as given")
+    func fleet() async throws {
+        let targets = [
+            ObserveTarget(name: "host2", uri: Self.fixture("host2"), faultDomain: "fd-2"),
+            ObserveTarget(name: "down", uri: "qemu+tcp://127.0.0.99/system?keyfile=/secret/key", faultDomain: "fd-9",
+                          capacity: ObservedCapacity(vcpus: 4, memoryMiB: 4096)),
+            ObserveTarget(name: "host1", uri: Self.fixture("host1"), faultDomain: "fd-1"),
+            ObserveTarget(name: "bogus", uri: "nosuchdriver:///system"),
+        ]
+        let clock = ContinuousClock()
+        let start = clock.now
+        let fleet = await Observer().observe(targets)
+        #expect(clock.now - start < .seconds(10))
+        #expect(fleet.hosts.map(\.name) == ["host2", "down", "host1", "bogus"])
+        #expect(fleet.hosts.map(\.reachable) == [true, false, true, false])
+
+        let down = fleet.hosts[1]
+        #expect(down.uri == "qemu+tcp://127.0.0.99/system")
+        #expect(down.error?.isEmpty == false)
+        #expect(down.faultDomain == "fd-9")
+        #expect(down.capacity == ObservedCapacity(vcpus: 4, memoryMiB: 4096))
+        #expect(down.domains.isEmpty)
+        #expect(fleet.hosts[3].error?.isEmpty == false)
+
+        #expect(fleet.hosts[0].domains.map(\.name) == ["app-1", "web-2"])
+        #expect(fleet.hosts[2].domains.map(\.name) == ["db-1", "efi-1", "tmp-1", "web-1"])
+        #expect(fleet.hosts[2].faultDomain == "fd-1")
+        #expect(try ObservedFleet(jsonData: fleet.jsonData()) == fleet)
+    }
+
+    @Test("bounded concurrency still observes every host, in order", arguments: [1, 2, 8])
+    func bounded(limit: Int) async {
+        let names = ["host1", "host2", "host3", "host1", "host2", "host3"]
+        let targets = names.enumerated().map { index, fixture in
+            ObserveTarget(name: "h\(index)", uri: Self.fixture(fixture))
+        }
+        let observations = await Observer(maxConcurrentHosts: limit).observeWithCalls(targets)
+        #expect(observations.map(\.host.name) == (0..<6).map { "h\($0)" })
+        #expect(observations.allSatisfy { $0.host.reachable })
+        #expect(observations.map(\.host.domains.count) == [4, 2, 0, 4, 2, 0])
+        #expect(observations[0].calls.domains == 4)
+    }
+
+    @Test("a daemon that accepts but never answers is given up after the connect timeout")
+    func silentHost() async throws {
+        let listener = try SilentListener(address: "127.0.0.98", port: 16509)
+        defer { listener.close() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let fleet = await Observer(connectTimeout: .milliseconds(500)).observe([
+            ObserveTarget(name: "silent", uri: "qemu+tcp://127.0.0.98/system"),
+            ObserveTarget(name: "host3", uri: Self.fixture("host3")),
+        ])
+        #expect(clock.now - start < .seconds(5))
+        #expect(fleet.hosts.map(\.reachable) == [false, true])
+        #expect(fleet.hosts[0].error?.contains("no answer") == true)
+    }
+
+    @Test("no hosts, no work")
+    func empty() async {
+        #expect(await Observer().observe([]).hosts.isEmpty)
+    }
+}
+
+/// A TCP socket that listens (the kernel completes connections into its backlog) but never
+/// accepts or answers: what a hung daemon looks like to a client.
+struct SilentListener {
+    let descriptor: Int32
+
+    init(address: String, port: UInt16) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var socketAddress = sockaddr_in()
+        socketAddress.sin_family = sa_family_t(AF_INET)
+        socketAddress.sin_port = port.bigEndian
+        inet_pton(AF_INET, address, &socketAddress.sin_addr)
+        let bound = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(descriptor, 8) == 0 else {
+            Glibc.close(descriptor)
+            throw POSIXError(.EADDRINUSE)
+        }
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+    }
+}
