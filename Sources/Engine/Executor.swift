@@ -80,7 +80,8 @@ public struct Executor: Sendable {
                     runnable.append(action)
                 }
             }
-            for report in await runWave(runnable, plan: plan, shared: shared) {
+            let identified = runnable.map { ($0, Self.uuid(of: $0, in: plan)) }
+            for report in await runWave(identified, shared: shared) {
                 reports.append(report)
                 if report.status != .done {
                     failedInstances.insert(report.instance)
@@ -98,9 +99,31 @@ public struct Executor: Sendable {
         return report
     }
 
+    /// Finishes what earlier runs left half done (`Journal.unfinishedActions`): each such
+    /// action runs again from its first step — every step skips what already holds, so only
+    /// what is missing is done (a guest shut down for a reboot move is defined, started…).
+    /// Actions that had changed nothing yet are closed in the journal (`abandoned`) and left to
+    /// the plan. They run concurrently within the `parallel` limits.
+    public func finish(_ unfinished: [UnfinishedAction]) async -> ExecutionReport {
+        let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
+        var resumable: [(Action, String?)] = []
+        for u in unfinished {
+            if u.changedSomething, u.uuid != nil {
+                resumable.append((u.action, u.uuid))
+            } else {
+                try? journal.append(JournalRecord(
+                    time: ISO8601DateFormatter().string(from: Date()), run: options.run, instance: u.action.instance,
+                    uuid: u.uuid, action: u.action.kind.rawValue, step: -1, op: "", phase: .abandoned,
+                    detail: ["run": u.run], error: "left unfinished by run \(u.run) before it changed anything: planned afresh"))
+            }
+        }
+        guard !resumable.isEmpty else { return ExecutionReport(actions: [], run: options.run) }
+        return ExecutionReport(actions: await runWave(resumable, shared: shared), run: options.run)
+    }
+
     /// Runs the actions of one wave concurrently, starting each as soon as the limits allow
     /// (in plan order), and returns their reports in the order they finished.
-    private func runWave(_ actions: [Action], plan: Plan, shared: RunState) async -> [ActionReport] {
+    private func runWave(_ actions: [(action: Action, uuid: String?)], shared: RunState) async -> [ActionReport] {
         let total = max(1, options.parallel.total)
         let perHost = max(1, options.parallel.perHost)
         return await withTaskGroup(of: (Int, ActionReport).self) { group in
@@ -120,7 +143,7 @@ public struct Executor: Sendable {
             func startWhatFits() {
                 var rest: [Int] = []
                 for i in pending {
-                    let action = actions[i]
+                    let (action, uuid) = actions[i]
                     if options.stopRequested() {
                         reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
                         continue
@@ -130,7 +153,6 @@ public struct Executor: Sendable {
                         running += 1
                         for h in hosts(action) { busy[h, default: 0] += 1 }
                     }
-                    let uuid = Self.uuid(of: action, in: plan)
                     group.addTask {
                         var runner = ActionRunner(executor: self, action: action, uuid: uuid, shared: shared)
                         return (i, await runner.run())
@@ -142,7 +164,7 @@ public struct Executor: Sendable {
             startWhatFits()
             while let (i, report) = await group.next() {
                 reports.append(report)
-                let action = actions[i]
+                let action = actions[i].action
                 if action.kind.isMove {
                     running -= 1
                     for h in hosts(action) { busy[h, default: 0] -= 1 }

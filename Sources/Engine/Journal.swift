@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 
 /// One line of the journal (JSON Lines in the state directory): intent before a step runs and
 /// its outcome after, so that a later run knows what an interrupted one was doing.
@@ -103,5 +104,42 @@ public final class Journal: @unchecked Sendable {
             }
         }
         return open
+    }
+}
+
+/// An action an earlier run started and never ended (its process died, or a stop was
+/// requested between two steps), with what it had done.
+public struct UnfinishedAction: Equatable, Sendable {
+    /// The action as that run had it (from the first intent record).
+    public var action: Action
+    public var uuid: String?
+    /// The run that started it.
+    public var run: String
+    /// The last step it wrote a record for, the step's op, and that record's phase.
+    public var lastStep: Int
+    public var lastOp: String
+    public var lastPhase: JournalRecord.Phase
+    /// Whether a step that changes a host had begun (anything but `record`): only then is
+    /// there something half done to finish.
+    public var changedSomething: Bool
+}
+
+extension Journal {
+    /// The actions earlier runs left unfinished, by instance name, that can be run again: their
+    /// first intent record carries the action. An action whose attempt never got past
+    /// `record` changed nothing and is left to the next plan (`changedSomething` false).
+    public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
+        var result: [UnfinishedAction] = []
+        let decoder = JSONDecoder()
+        for (_, attempt) in unfinished(records).sorted(by: { $0.key < $1.key }) {
+            guard let first = attempt.first(where: { $0.step == 0 && $0.phase == .intent }),
+                  let text = first.detail["action"],
+                  let action = try? decoder.decode(Action.self, from: Data(text.utf8)),
+                  let last = attempt.last(where: { $0.step >= 0 }) else { continue }
+            let changed = attempt.contains { $0.step >= 0 && $0.op != "record" && ($0.phase == .intent || $0.phase == .done) }
+            result.append(UnfinishedAction(action: action, uuid: first.uuid, run: first.run, lastStep: last.step,
+                                           lastOp: last.op, lastPhase: last.phase, changedSomething: changed))
+        }
+        return result
     }
 }

@@ -384,3 +384,54 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     let (report, records, _) = try await execute(plan, on: fleet)
     #expect(report.actions.isEmpty && records.isEmpty && fleet.calls.isEmpty)
 }
+
+// MARK: Unfinished actions
+
+@Test func anActionLeftHalfDoneIsFinishedFromTheJournal() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("batch"), on: "h1")
+    let plan = planFor(placement(["batch": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"]), fleet)
+    #expect(plan.summary.reboot == 1)
+    let state = try stateDirectory()
+
+    // The first run stops once the guest is shut down (as reconcile does on SIGTERM).
+    let journal = try Journal(path: state.journalPath)
+    var options = ExecutionOptions(parallel: ParallelSpec(), statePollInterval: .milliseconds(20))
+    options.stopRequested = { fleet.domain("uuid-batch", "h1")?.state == "shutoff" }
+    let first = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
+    #expect(first.actions.first?.status == .failed)
+    #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff", "left shut off on h1: half done")
+
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.map(\.action.instance) == ["batch"])
+    #expect(unfinished.first?.changedSomething == true)
+    #expect(unfinished.first?.action == plan.actions.first)
+
+    // The next run finishes it: the lifecycle is restored on the target, the shutdown skipped.
+    let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions()).finish(unfinished)
+    let r = try #require(second.actions.first)
+    #expect(r.status == .done, "\(r.message ?? "")")
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
+    #expect(fleet.domain("uuid-batch", "h1") == nil)
+    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+}
+
+@Test func anActionThatChangedNothingIsLeftToThePlan() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
+    let state = try stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    var options = ExecutionOptions()
+    // Stops right after `record`: nothing on the hosts changed.
+    options.stopRequested = { FileManager.default.fileExists(atPath: state.recordsPath + "/uuid-web") }
+    _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.first?.changedSomething == false)
+    let calls = fleet.calls.count
+    let report = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions()).finish(unfinished)
+    #expect(report.actions.isEmpty)
+    #expect(fleet.calls.count == calls)
+    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
+    #expect(fleet.domain("uuid-web", "h1")?.state == "running")
+}
