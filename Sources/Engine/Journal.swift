@@ -119,8 +119,10 @@ public struct UnfinishedAction: Equatable, Sendable {
     public var lastStep: Int
     public var lastOp: String
     public var lastPhase: JournalRecord.Phase
-    /// Whether a step that changes a host had begun (anything but `record`): only then is
-    /// there something half done to finish.
+    /// Whether a step that changes a host had run or begun: only then is there something half
+    /// done to finish. `record` changes nothing; a live migration interrupted in its middle
+    /// either completed (the domain runs on the target: the next plan sees it there) or was
+    /// cancelled by libvirt (it runs on the source): neither is half done.
     public var changedSomething: Bool
 }
 
@@ -136,7 +138,10 @@ extension Journal {
                   let text = first.detail["action"],
                   let action = try? decoder.decode(Action.self, from: Data(text.utf8)),
                   let last = attempt.last(where: { $0.step >= 0 }) else { continue }
-            let changed = attempt.contains { $0.step >= 0 && $0.op != "record" && ($0.phase == .intent || $0.phase == .done) }
+            let changed = attempt.contains { r in
+                guard r.step >= 0, r.op != "record" else { return false }
+                return r.phase == .done || (r.phase == .intent && r.op != "migrateLive")
+            }
             result.append(UnfinishedAction(action: action, uuid: first.uuid, run: first.run, lastStep: last.step,
                                            lastOp: last.op, lastPhase: last.phase, changedSomething: changed))
         }

@@ -435,3 +435,18 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
     #expect(fleet.domain("uuid-web", "h1")?.state == "running")
 }
+
+@Test func aMigrationInterruptedInItsMiddleIsNotHalfDone() {
+    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: String? = nil) -> JournalRecord {
+        JournalRecord(time: "t", run: "r1", instance: "web", uuid: "u", action: "live", step: step, op: op, phase: phase,
+                      detail: action.map { ["action": $0] } ?? [:])
+    }
+    let action = Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
+                        steps: [.record(host: "h1"), liveStep("h1", "h2"), .setAutostart(host: "h2", enabled: true)], wave: 1)
+    let json = String(decoding: (try? JSONEncoder().encode(action)) ?? Data(), as: UTF8.self)
+    let crashedInMigration = [record(0, "record", .intent, action: json), record(0, "record", .done), record(1, "migrateLive", .intent)]
+    #expect(Journal.unfinishedActions(crashedInMigration).first?.changedSomething == false)
+    let crashedAfter = crashedInMigration + [record(1, "migrateLive", .done), record(2, "setAutostart", .intent)]
+    #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
+    #expect(Journal.unfinishedActions(crashedAfter).first?.action == action)
+}

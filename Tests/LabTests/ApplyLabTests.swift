@@ -214,6 +214,52 @@ import Testing
         #expect(lab.whereIs(name) == [2: "running"])
     }
 
+    @Test func anApplyKilledDuringAMigrationLeavesTheGuestAndTheNextMovesIt() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("kill")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        // A slow migration (1 MiB/s) to be killed in its middle.
+        let slow = try vp.placement("""
+          \(name):
+            host: host2
+            live: {bandwidthMiBps: 1}
+        """, name: "slow.yaml")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: VirtPlace.binary)
+        process.arguments = ["apply", "-f", slow, "-f", lab.hostsYAML, "--auto-approve", "--state-dir", vp.stateDir]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        var migrating = false
+        while Date() < deadline, !migrating {
+            migrating = lab.virsh(1, ["domjobinfo", name]).stdout.contains("Outgoing migration")
+            if !migrating { usleep(100_000) }
+        }
+        #expect(migrating, "the migration never started")
+        kill(process.processIdentifier, SIGKILL)   // the apply this test started
+        process.waitUntilExit()
+
+        // libvirt cancels a managed migration whose client is gone: the guest runs on host1,
+        // and the destination removes the half-arrived one (within moments).
+        let settle = Date().addingTimeInterval(30)
+        while Date() < settle, lab.whereIs(name) != [1: "running"] { usleep(200_000) }
+        #expect(lab.whereIs(name) == [1: "running"], "\(lab.whereIs(name))")
+
+        // The next apply (no bandwidth cap now) moves it; nothing was half done to finish.
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(!r.stdout.contains("Finishing what an earlier run left unfinished"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [2: "running"])
+        expectConverged(vp, placement)
+    }
+
     @Test func withoutATerminalApplyNeedsApprovalAndADryRunChangesNothing() throws {
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
