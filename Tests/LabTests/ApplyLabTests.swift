@@ -145,6 +145,35 @@ import Testing
         expectConverged(vp, placement)
     }
 
+    @Test func aManualMoveRecreatesTheGuestWithItsIdentity() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("manual")
+        defer { lab.removeGuest(name) }
+        let guest = try lab.createGuest("marker", name, host: 1, ["--wait"])
+        let uuid = lab.virsh(1, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let boot = try #require(lab.bootID(name))
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [manual]
+            config: {tags: {tier: manual}}
+        """, policy: "  moves: [live, reboot, cold, manual]")
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("recreate on host2 from boot volume shared/\(name)-boot.img"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [2: "running"])
+        #expect(lab.virsh(2, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == uuid)
+        let xml = lab.virsh(2, ["dumpxml", "--inactive", name]).stdout
+        #expect(xml.contains("<mac address='\(guest["mac"] ?? "?")'/>"), "the same MAC")
+        #expect(xml.contains("volume='\(name)-boot.img'"), "booting from its volume")
+        #expect(xml.contains("key=\"tier\">manual<"), "tags restored")
+        #expect(lab.waitNewBoot(name, other: boot) != nil, "started again on host2")
+
+        expectConverged(vp, placement)
+    }
+
     @Test func aSavedPlanIsAppliedExactlyAndRefusedOnceStale() throws {
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
