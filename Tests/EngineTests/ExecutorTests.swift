@@ -529,3 +529,25 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
     #expect(Journal.unfinishedActions(crashedAfter).first?.action == action)
 }
+
+@Test func aMoveThatFailsHalfWayStaysOpenAndIsFinishedNextTime() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("batch"), on: "h1")
+    fleet.set { $0.failStart = ["uuid-batch"] }
+    let plan = planFor(placement(["batch": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"]), fleet)
+    let state = try stateDirectory()
+    let (first, records, _) = try await execute(plan, on: fleet, state: state)
+    let r = try #require(first.actions.first)
+    #expect(r.status == .failed)
+    #expect(r.message?.contains("half done: the next apply finishes it") == true, "\(r.message ?? "")")
+    #expect(!records.contains { $0.phase == .abandoned })
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "shutoff")
+
+    fleet.set { $0.failStart = [] }
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.first?.changedSomething == true)
+    let journal = try Journal(path: state.journalPath)
+    let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions()).finish(unfinished)
+    #expect(second.actions.first?.status == .done)
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "running", "the running state is restored")
+}

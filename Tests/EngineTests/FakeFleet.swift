@@ -57,6 +57,8 @@ final class FakeFleet: FleetDriver, Sendable {
         var corruptCopies = false
         /// What each host offers, as observation reports it.
         var capacityMiB = 65536
+        /// Domains that refuse to start.
+        var failStart: Set<String> = []
     }
 
     struct State: Sendable {
@@ -208,6 +210,9 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func start(uuid: String, on host: String) async throws {
+        if state.withLock({ $0.knobs.failStart.contains(uuid) }) {
+            throw LibvirtError(code: .operationFailed, message: "could not start: no room for the guest's memory")
+        }
         try withDomain("start", host, uuid) { d in
             guard d.state == "shutoff" else { throw LibvirtError(code: .operationInvalid, message: "already running") }
             d.state = "running"; d.liveVcpus = nil; d.liveMemoryMiB = nil; d.liveDisks = nil; d.liveNICs = nil
