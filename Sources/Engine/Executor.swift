@@ -21,6 +21,7 @@ public struct ExecutionOptions: Sendable {
     /// interrupted actions stay unfinished in the journal for the next run to finish.
     public var stopRequested: @Sendable () -> Bool = { false }
 
+    /// Options; the defaults suit an apply.
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
                 run: String = ExecutionOptions.newRunID()) {
@@ -48,12 +49,18 @@ public struct ExecutionOptions: Sendable {
 /// on its source) are reported as blocked, as are actions whose hosts cannot be reached.
 /// No step deletes a volume.
 public struct Executor: Sendable {
+    /// Where the steps act.
     public let driver: any FleetDriver
+    /// Where definitions are recorded.
     public let state: StateDirectory
+    /// Where every step is journalled.
     public let journal: Journal
+    /// Limits, polling intervals, the run id, the stop request.
     public let options: ExecutionOptions
+    /// Receives progress; called from several tasks at once.
     public let events: @Sendable (ExecutionEvent) -> Void
 
+    /// An executor; nothing runs until `run` or `finish`.
     public init(driver: any FleetDriver, state: StateDirectory, journal: Journal, options: ExecutionOptions,
                 events: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }) {
         self.driver = driver; self.state = state; self.journal = journal; self.options = options; self.events = events

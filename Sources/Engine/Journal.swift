@@ -112,6 +112,7 @@ public final class Journal: @unchecked Sendable {
 public struct UnfinishedAction: Equatable, Sendable {
     /// The action as that run had it (from the first intent record).
     public var action: Action
+    /// The domain's UUID, as that run recorded it.
     public var uuid: String?
     /// The run that started it.
     public var run: String
