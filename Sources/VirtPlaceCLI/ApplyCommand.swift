@@ -93,36 +93,13 @@ struct ApplyCommand: Command {
 
         // What an earlier run left half done (a crash, a stop) is finished first: those
         // actions were approved when they started, and every step skips what already holds.
-        let pending = Journal.unfinishedActions(Journal.read(path: state.journalPath))
-        var recovery: ExecutionReport?
-        if !pending.isEmpty {
-            let halfDone = pending.filter(\.changedSomething)
-            if dryRun {
-                for u in halfDone {
-                    console.line("An earlier run (\(u.run)) left \(u.action.kind.rawValue) \(u.action.instance) unfinished at step \(u.lastStep + 1) (\(u.lastOp)): apply finishes it first.")
-                }
-            } else {
-                if !halfDone.isEmpty {
-                    console.line("Finishing what an earlier run left unfinished:")
-                    for u in halfDone {
-                        console.line("  \(u.action.kind.rawValue) \(u.action.instance) (run \(u.run), stopped at step \(u.lastStep + 1): \(u.lastOp))")
-                    }
-                }
-                let journal = try Journal(path: state.journalPath)
-                let executor = Executor(driver: fleet, state: state, journal: journal,
-                                        options: ExecutionOptions(parallel: spec?.policy.parallel ?? saved?.parallel ?? .init())) { progress.handle($0) }
-                let report = await executor.finish(pending)
-                progress.finish()
-                if !report.actions.isEmpty {
-                    console.out(renderApplySummary(report, plan: nil, console: console))
-                    recovery = report
-                }
-            }
-        }
+        let recovery = try await finishUnfinished(fleet: fleet, state: state,
+                                                  parallel: spec?.policy.parallel ?? saved?.parallel ?? .init(),
+                                                  progress: progress, console: console)
 
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
         let observed = await fleet.observe()
-        var observedAt = ContinuousClock.now
+        let observedAt = ContinuousClock.now
         warnUnreachable(observed, console: console)
 
         let plan: Plan
@@ -151,22 +128,13 @@ struct ApplyCommand: Command {
             return .success
         }
 
-        if !autoApprove {
-            let count = scheduled.count
-            console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
-            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
-            guard answer == "yes" else {
-                throw CLIError(message: "apply cancelled: nothing was changed")
-            }
-        }
+        if !autoApprove { try confirm(scheduled.count, console: console) }
 
         // The plan must still hold when it runs: unless it was just checked against an
         // observation under a second old (--auto-approve), observe again and compare.
         if ContinuousClock.now - observedAt > Self.freshObservation {
             console.info("observing again before running…")
-            let fresh = await fleet.observe()
-            observedAt = ContinuousClock.now
-            try refuseIfStale(plan, observed: fresh)
+            try refuseIfStale(plan, observed: await fleet.observe())
         }
 
         let journal = try Journal(path: state.journalPath)
@@ -178,6 +146,45 @@ struct ApplyCommand: Command {
         console.out(renderApplySummary(report, plan: plan, console: console))
         debugCalls(context)
         return report.failed + report.blocked + plan.summary.blocked > 0 || recoveryFailed ? .partial : .success
+    }
+
+    /// Runs again the actions earlier runs left half done (`Journal.unfinishedActions`) and
+    /// prints how they ended; with `--dry-run`, only lists them. Returns the report, nil when
+    /// nothing ran.
+    private func finishUnfinished(fleet: LibvirtFleet, state: StateDirectory, parallel: ParallelSpec,
+                                  progress: ApplyProgress, console: Console) async throws -> ExecutionReport? {
+        let pending = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        guard !pending.isEmpty else { return nil }
+        let halfDone = pending.filter(\.changedSomething)
+        if dryRun {
+            for u in halfDone {
+                console.line("An earlier run (\(u.run)) left \(u.action.kind.rawValue) \(u.action.instance) unfinished at step \(u.lastStep + 1) (\(u.lastOp)): apply finishes it first.")
+            }
+            return nil
+        }
+        if !halfDone.isEmpty {
+            console.line("Finishing what an earlier run left unfinished:")
+            for u in halfDone {
+                console.line("  \(u.action.kind.rawValue) \(u.action.instance) (run \(u.run), stopped at step \(u.lastStep + 1): \(u.lastOp))")
+            }
+        }
+        let journal = try Journal(path: state.journalPath)
+        let executor = Executor(driver: fleet, state: state, journal: journal,
+                                options: ExecutionOptions(parallel: parallel)) { progress.handle($0) }
+        let report = await executor.finish(pending)
+        progress.finish()
+        guard !report.actions.isEmpty else { return nil }
+        console.out(renderApplySummary(report, plan: nil, console: console))
+        return report
+    }
+
+    /// Asks on the terminal; anything but `yes` cancels (exit 1, nothing changed).
+    private func confirm(_ count: Int, console: Console) throws {
+        console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+        guard answer == "yes" else {
+            throw CLIError(message: "apply cancelled: nothing was changed")
+        }
     }
 
     /// How old the observation a plan was made from (or checked against) may be when the plan
