@@ -125,7 +125,7 @@ public struct Executor: Sendable {
             if u.changedSomething, u.uuid != nil {
                 resumable.append(Item(action: u.action, uuid: u.uuid, wave: 1))
             } else {
-                try? journal.append(JournalRecord(
+                try? await journal.record(JournalRecord(
                     time: ISO8601DateFormatter().string(from: Date()), run: options.run, instance: u.action.instance,
                     uuid: u.uuid, action: u.action.kind.rawValue, step: -1, op: "", phase: .abandoned,
                     detail: ["run": u.run], error: "left unfinished by run \(u.run) before it changed anything: planned afresh"))

@@ -71,7 +71,7 @@ struct ActionRunner {
                 detail["action"] = String(decoding: encoded, as: UTF8.self)
             }
             do {
-                try write(index, step, .intent, detail: detail)
+                try await write(index, step, .intent, detail: detail)
             } catch {
                 return finish(.failed, describe(error))
             }
@@ -92,10 +92,10 @@ struct ActionRunner {
                     done += 1
                     var d = stepDetail(step)
                     if let note { d["result"] = note }
-                    try write(index, step, .done, detail: d, seconds: seconds)
+                    try await write(index, step, .done, detail: d, seconds: seconds)
                 case .skipped(let why):
                     skipped += 1
-                    try write(index, step, .skipped, detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
+                    try await write(index, step, .skipped, detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
                 case .failed:
                     break
                 }
@@ -103,13 +103,13 @@ struct ActionRunner {
                 return finish(.failed, "\(step.op) ran, but \(describe(error)): stopped here")
             }
             if case .failed(let message) = outcome {
-                try? write(index, step, .failed, detail: stepDetail(step), error: message, seconds: seconds)
+                try? await write(index, step, .failed, detail: stepDetail(step), error: message, seconds: seconds)
                 // Nothing changed (no earlier step did anything, and this one undoes itself when
                 // it fails: a migration rolls back, a shutdown that gives up leaves the guest
                 // running): the action is closed and the next plan decides afresh. Otherwise it
                 // stays open in the journal, and the next apply finishes it.
                 if !changed && ["record", "migrateLive", "shutdown"].contains(step.op) {
-                    try? write(-1, nil, .abandoned, detail: ["failedStep": "\(index)"], error: message)
+                    try? await write(-1, nil, .abandoned, detail: ["failedStep": "\(index)"], error: message)
                     return finish(.failed, "\(step.op): \(message)")
                 }
                 return finish(.failed, "\(step.op): \(message) (half done: the next apply finishes it)")
@@ -122,7 +122,7 @@ struct ActionRunner {
         final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
         if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
         do {
-            try write(-1, nil, .finished, detail: final)
+            try await write(-1, nil, .finished, detail: final)
         } catch {
             notes.append(describe(error))
         }
@@ -132,17 +132,17 @@ struct ActionRunner {
     // MARK: Journal
 
     private func write(_ index: Int, _ step: Step?, _ phase: JournalRecord.Phase, detail: [String: String],
-                       error: String? = nil, seconds: Double? = nil) throws {
-        try executor.journal.append(JournalRecord(
+                       error: String? = nil, seconds: Double? = nil) async throws {
+        try await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: action.kind.rawValue, step: index, op: step?.op ?? "", phase: phase,
             detail: detail, error: error, seconds: seconds))
     }
 
     /// Writes a record of something a step made that later runs must know about.
-    private func note(created pool: String, _ volume: String, on host: String, step: Step) {
+    private func note(created pool: String, _ volume: String, on host: String, step: Step) async {
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? executor.journal.append(JournalRecord(
+        try? await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: action.kind.rawValue, step: -1, op: "createVolume", phase: .done,
             detail: ["host": host, "pool": pool, "volume": volume, "for": step.op]))
@@ -307,7 +307,7 @@ struct ActionRunner {
             }
         } else {
             try await driver.createVolume(pool: pool, name: volume, capacityBytes: source.capacityBytes, format: source.format, on: to)
-            note(created: pool, volume, on: to, step: step)
+            await note(created: pool, volume, on: to, step: step)
         }
         let instance = action.instance
         let events = executor.events

@@ -45,10 +45,12 @@ func raceDeadline<T: Sendable>(
         try await withCheckedThrowingContinuation { continuation in
             race.install(continuation)
             if let timeout {
-                race.setTimer(Task {
-                    try? await Task.sleep(for: timeout)
-                    if !Task.isCancelled { race.finish(.failure(timeoutError())) }
-                })
+                // A dispatch timer, not a sleeping task: it fires on time even when blocking
+                // work holds every thread of the cooperative pool. When the race is over by
+                // then, its outcome is dropped like any late one.
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval) {
+                    race.finish(.failure(timeoutError()))
+                }
             }
             start { race.finish($0) }
         }
@@ -62,7 +64,6 @@ private final class Race<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var early: Result<T, any Error>?
-        var timer: Task<Void, Never>?
         var finished = false
     }
     private let state = Mutex(State())
@@ -79,24 +80,22 @@ private final class Race<T: Sendable>: Sendable {
         if let early { continuation.resume(with: early) }
     }
 
-    func setTimer(_ timer: Task<Void, Never>) {
-        let cancelNow = state.withLock { state in
-            state.timer = timer
-            return state.finished
-        }
-        if cancelNow { timer.cancel() }
-    }
-
     func finish(_ result: Result<T, any Error>) {
-        let (continuation, timer): (CheckedContinuation<T, any Error>?, Task<Void, Never>?) =
-            state.withLock { state in
-                guard !state.finished else { return (nil, nil) }
-                state.finished = true
-                defer { state.continuation = nil; state.timer = nil }
-                if state.continuation == nil { state.early = result }
-                return (state.continuation, state.timer)
-            }
-        timer?.cancel()
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            defer { state.continuation = nil }
+            if state.continuation == nil { state.early = result }
+            return state.continuation
+        }
         continuation?.resume(with: result)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for dispatch deadlines.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

@@ -178,7 +178,7 @@ struct Seeded: RandomNumberGenerator {
 /// Random tight fleets (4 hosts of 4 GiB, domains of 0.5–1.5 GiB, pins elsewhere, live and
 /// reboot moves, migrations of random length): whatever order the actions end in, no host
 /// ever holds more than its capacity, and the fleet converges.
-@Test(arguments: 1...24)
+@Test(.serialized, arguments: 1...24)
 func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
     var rng = Seeded(state: UInt64(seed) &* 7919)
     let hosts = ["h1", "h2", "h3", "h4"]
