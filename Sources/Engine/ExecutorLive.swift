@@ -176,7 +176,7 @@ extension ActionRunner {
         }
         try await driver.createVolume(pool: pool, name: volume, capacityBytes: source.capacityBytes, format: source.format, on: to)
         shared.markCreated(host: to, pool: pool, volume: volume)
-        try? executor.journal.append(JournalRecord(
+        try? await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: nil, action: action.kind.rawValue, step: -1, op: "createVolume", phase: .done,
             detail: ["host": to, "pool": pool, "volume": volume, "for": "migrateLive"]))

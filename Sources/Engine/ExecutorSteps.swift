@@ -28,6 +28,8 @@ struct ActionRunner {
     var downtimeMs: UInt64?
     var done = 0
     var skipped = 0
+    /// Whether a step of this attempt has changed something on a host.
+    var changed = false
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState) {
         self.executor = executor; self.action = action; self.uuid = uuid; self.shared = shared
@@ -69,7 +71,7 @@ struct ActionRunner {
                 detail["action"] = String(decoding: encoded, as: UTF8.self)
             }
             do {
-                try write(index, step, .intent, detail: detail)
+                try await write(index, step, .intent, detail: detail)
             } catch {
                 return finish(.failed, describe(error))
             }
@@ -82,44 +84,65 @@ struct ActionRunner {
             }
             let seconds = (clock.now - stepStarted).seconds
             executor.events(.stepFinished(instance: action.instance, index: index, step: step, outcome: outcome, seconds: seconds))
-            switch outcome {
-            case .done(let note):
-                done += 1
-                var d = stepDetail(step)
-                if let note { d["result"] = note }
-                try? write(index, step, .done, detail: d, seconds: seconds)
-            case .skipped(let why):
-                skipped += 1
-                try? write(index, step, .skipped, detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
-            case .failed(let message):
-                try? write(index, step, .failed, detail: stepDetail(step), error: message, seconds: seconds)
-                try? write(-1, nil, .abandoned, detail: ["failedStep": "\(index)"], error: message)
-                return finish(.failed, "\(step.op): \(message)")
+            // An outcome that cannot be journalled stops the action: the next step would run
+            // without a record of what this one did (the intent record stays, unfinished).
+            do {
+                switch outcome {
+                case .done(let note):
+                    done += 1
+                    var d = stepDetail(step)
+                    if let note { d["result"] = note }
+                    try await write(index, step, .done, detail: d, seconds: seconds)
+                case .skipped(let why):
+                    skipped += 1
+                    try await write(index, step, .skipped, detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
+                case .failed:
+                    break
+                }
+            } catch {
+                return finish(.failed, "\(step.op) ran, but \(describe(error)): stopped here")
             }
+            if case .failed(let message) = outcome {
+                try? await write(index, step, .failed, detail: stepDetail(step), error: message, seconds: seconds)
+                // Nothing changed (no earlier step did anything, and this one undoes itself when
+                // it fails: a migration rolls back, a shutdown that gives up leaves the guest
+                // running): the action is closed and the next plan decides afresh. Otherwise it
+                // stays open in the journal, and the next apply finishes it.
+                if !changed && ["record", "migrateLive", "shutdown"].contains(step.op) {
+                    try? await write(-1, nil, .abandoned, detail: ["failedStep": "\(index)"], error: message)
+                    return finish(.failed, "\(step.op): \(message)")
+                }
+                return finish(.failed, "\(step.op): \(message) (half done: the next apply finishes it)")
+            }
+            if case .done = outcome, step.op != "record" { changed = true }
         }
         var final: [String: String] = [:]
         if let downtimeMs { final["downtimeMs"] = "\(downtimeMs)" }
         if let migrationMs { final["migrationMs"] = "\(migrationMs)" }
         final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
         if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
-        try? write(-1, nil, .finished, detail: final)
+        do {
+            try await write(-1, nil, .finished, detail: final)
+        } catch {
+            notes.append(describe(error))
+        }
         return finish(.done, nil)
     }
 
     // MARK: Journal
 
     private func write(_ index: Int, _ step: Step?, _ phase: JournalRecord.Phase, detail: [String: String],
-                       error: String? = nil, seconds: Double? = nil) throws {
-        try executor.journal.append(JournalRecord(
+                       error: String? = nil, seconds: Double? = nil) async throws {
+        try await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: action.kind.rawValue, step: index, op: step?.op ?? "", phase: phase,
             detail: detail, error: error, seconds: seconds))
     }
 
     /// Writes a record of something a step made that later runs must know about.
-    private func note(created pool: String, _ volume: String, on host: String, step: Step) {
+    private func note(created pool: String, _ volume: String, on host: String, step: Step) async {
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? executor.journal.append(JournalRecord(
+        try? await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: action.kind.rawValue, step: -1, op: "createVolume", phase: .done,
             detail: ["host": host, "pool": pool, "volume": volume, "for": step.op]))
@@ -284,7 +307,7 @@ struct ActionRunner {
             }
         } else {
             try await driver.createVolume(pool: pool, name: volume, capacityBytes: source.capacityBytes, format: source.format, on: to)
-            note(created: pool, volume, on: to, step: step)
+            await note(created: pool, volume, on: to, step: step)
         }
         let instance = action.instance
         let events = executor.events

@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 
 /// One line of the journal (JSON Lines in the state directory): intent before a step runs and
 /// its outcome after, so that a later run knows what an interrupted one was doing.
@@ -51,6 +52,9 @@ public final class Journal: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
     private let encoder: JSONEncoder
+    /// Where `record` runs its `fsync`s: off Swift's cooperative pool (a slow disk would hold
+    /// a pool thread for the length of each one).
+    private let queue = DispatchQueue(label: "virtplace.journal")
     public let path: String
 
     /// Opens (creating) the journal for appending.
@@ -81,6 +85,23 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Appends one record durably, from async code: the write and its `fsync` run on the
+    /// journal's own queue, not on the cooperative pool.
+    /// - Throws: `EngineError.journal` (see `append`).
+    public func record(_ record: JournalRecord) async throws(EngineError) {
+        let result: Result<Void, EngineError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(EngineError) {
+                    try self.append(record)
+                    continuation.resume(returning: .success(()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        try result.get()
+    }
+
     /// Every record in the journal at `path`, oldest first. A torn last line (a crash in the
     /// middle of a write) is ignored; a missing file is an empty journal.
     public static func read(path: String) -> [JournalRecord] {
@@ -103,5 +124,48 @@ public final class Journal: @unchecked Sendable {
             }
         }
         return open
+    }
+}
+
+/// An action an earlier run started and never ended (its process died, or a stop was
+/// requested between two steps), with what it had done.
+public struct UnfinishedAction: Equatable, Sendable {
+    /// The action as that run had it (from the first intent record).
+    public var action: Action
+    /// The domain's UUID, as that run recorded it.
+    public var uuid: String?
+    /// The run that started it.
+    public var run: String
+    /// The last step it wrote a record for, the step's op, and that record's phase.
+    public var lastStep: Int
+    public var lastOp: String
+    public var lastPhase: JournalRecord.Phase
+    /// Whether a step that changes a host had run or begun: only then is there something half
+    /// done to finish. `record` changes nothing; a live migration interrupted in its middle
+    /// either completed (the domain runs on the target: the next plan sees it there) or was
+    /// cancelled by libvirt (it runs on the source): neither is half done.
+    public var changedSomething: Bool
+}
+
+extension Journal {
+    /// The actions earlier runs left unfinished, by instance name, that can be run again: their
+    /// first intent record carries the action. An action whose attempt never got past
+    /// `record` changed nothing and is left to the next plan (`changedSomething` false).
+    public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
+        var result: [UnfinishedAction] = []
+        let decoder = JSONDecoder()
+        for (_, attempt) in unfinished(records).sorted(by: { $0.key < $1.key }) {
+            guard let first = attempt.first(where: { $0.step == 0 && $0.phase == .intent }),
+                  let text = first.detail["action"],
+                  let action = try? decoder.decode(Action.self, from: Data(text.utf8)),
+                  let last = attempt.last(where: { $0.step >= 0 }) else { continue }
+            let changed = attempt.contains { r in
+                guard r.step >= 0, r.op != "record" else { return false }
+                return r.phase == .done || (r.phase == .intent && r.op != "migrateLive")
+            }
+            result.append(UnfinishedAction(action: action, uuid: first.uuid, run: first.run, lastStep: last.step,
+                                           lastOp: last.op, lastPhase: last.phase, changedSomething: changed))
+        }
+        return result
     }
 }

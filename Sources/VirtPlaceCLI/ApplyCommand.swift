@@ -89,8 +89,17 @@ struct ApplyCommand: Command {
         defer { withExtendedLifetime(lock) {} }
 
         let fleet = LibvirtFleet(targets: targets)
+        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
+
+        // What an earlier run left half done (a crash, a stop) is finished first: those
+        // actions were approved when they started, and every step skips what already holds.
+        let recovery = try await finishUnfinished(fleet: fleet, state: state,
+                                                  parallel: spec?.policy.parallel ?? saved?.parallel ?? .init(),
+                                                  progress: progress, console: console)
+
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
         let observed = await fleet.observe()
+        let observedAt = ContinuousClock.now
         warnUnreachable(observed, console: console)
 
         let plan: Plan
@@ -104,12 +113,13 @@ struct ApplyCommand: Command {
         }
         console.out(render(plan, format: .text, color: console.color, verbose: context.common.verbose))
 
+        let recoveryFailed = recovery.map { $0.failed + $0.blocked > 0 } ?? false
         let scheduled = plan.actions.filter(\.isScheduled)
         if scheduled.isEmpty {
             debugCalls(context)
-            if plan.isEmpty { return .success }
+            if plan.isEmpty { return recoveryFailed ? .partial : .success }
             console.line("Nothing to apply: \(plan.summary.blocked) blocked, \(plan.summary.deferred) deferred.")
-            return plan.summary.blocked > 0 ? .partial : .success
+            return plan.summary.blocked > 0 || recoveryFailed ? .partial : .success
         }
 
         if dryRun {
@@ -118,22 +128,16 @@ struct ApplyCommand: Command {
             return .success
         }
 
-        if !autoApprove {
-            let count = scheduled.count
-            console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
-            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
-            guard answer == "yes" else {
-                throw CLIError(message: "apply cancelled: nothing was changed")
-            }
+        if !autoApprove { try confirm(scheduled.count, console: console) }
+
+        // The plan must still hold when it runs: unless it was just checked against an
+        // observation under a second old (--auto-approve), observe again and compare.
+        if ContinuousClock.now - observedAt > Self.freshObservation {
+            console.info("observing again before running…")
+            try refuseIfStale(plan, observed: await fleet.observe())
         }
 
-        // The plan must still hold: observe again right before running it.
-        let fresh = await fleet.observe()
-        try refuseIfStale(plan, observed: fresh)
-
         let journal = try Journal(path: state.journalPath)
-        reportUnfinished(Journal.read(path: state.journalPath), console: console)
-        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
         let options = ExecutionOptions(parallel: spec?.policy.parallel ?? plan.parallel)
         let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
         console.line("")
@@ -141,8 +145,51 @@ struct ApplyCommand: Command {
         progress.finish()
         console.out(renderApplySummary(report, plan: plan, console: console))
         debugCalls(context)
-        return report.failed + report.blocked + plan.summary.blocked > 0 ? .partial : .success
+        return report.failed + report.blocked + plan.summary.blocked > 0 || recoveryFailed ? .partial : .success
     }
+
+    /// Runs again the actions earlier runs left half done (`Journal.unfinishedActions`) and
+    /// prints how they ended; with `--dry-run`, only lists them. Returns the report, nil when
+    /// nothing ran.
+    private func finishUnfinished(fleet: LibvirtFleet, state: StateDirectory, parallel: ParallelSpec,
+                                  progress: ApplyProgress, console: Console) async throws -> ExecutionReport? {
+        let pending = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        guard !pending.isEmpty else { return nil }
+        let halfDone = pending.filter(\.changedSomething)
+        if dryRun {
+            for u in halfDone {
+                console.line("An earlier run (\(u.run)) left \(u.action.kind.rawValue) \(u.action.instance) unfinished at step \(u.lastStep + 1) (\(u.lastOp)): apply finishes it first.")
+            }
+            return nil
+        }
+        if !halfDone.isEmpty {
+            console.line("Finishing what an earlier run left unfinished:")
+            for u in halfDone {
+                console.line("  \(u.action.kind.rawValue) \(u.action.instance) (run \(u.run), stopped at step \(u.lastStep + 1): \(u.lastOp))")
+            }
+        }
+        let journal = try Journal(path: state.journalPath)
+        let executor = Executor(driver: fleet, state: state, journal: journal,
+                                options: ExecutionOptions(parallel: parallel)) { progress.handle($0) }
+        let report = await executor.finish(pending)
+        progress.finish()
+        guard !report.actions.isEmpty else { return nil }
+        console.out(renderApplySummary(report, plan: nil, console: console))
+        return report
+    }
+
+    /// Asks on the terminal; anything but `yes` cancels (exit 1, nothing changed).
+    private func confirm(_ count: Int, console: Console) throws {
+        console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+        guard answer == "yes" else {
+            throw CLIError(message: "apply cancelled: nothing was changed")
+        }
+    }
+
+    /// How old the observation a plan was made from (or checked against) may be when the plan
+    /// starts to run; older, and the hosts are observed again first.
+    static let freshObservation: Duration = .seconds(1)
 
     /// Reads a saved plan, refusing one that cannot be applied on its own.
     private func readPlan(_ path: String) throws -> Plan {
@@ -177,13 +224,6 @@ struct ApplyCommand: Command {
         }
     }
 
-    private func reportUnfinished(_ records: [JournalRecord], console: Console) {
-        let open = Journal.unfinished(records)
-        guard !open.isEmpty else { return }
-        let names = open.keys.sorted().joined(separator: ", ")
-        console.err(console.style("note:", .yellow) + " an earlier run did not finish \(names); the plan was made from what the hosts show now")
-    }
-
     /// `VIRTPLACE_DEBUG_CALLS=1` (or -v): how many libvirt calls changed something, on stderr.
     private func debugCalls(_ context: CommandContext) {
         guard context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" || context.common.verbose else { return }
@@ -211,7 +251,7 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
 
 /// The end of an apply: per action its outcome, per move its elapsed time and downtime, the
 /// notes (copies kept on sources, changes waiting for a restart), then a count.
-func renderApplySummary(_ report: ExecutionReport, plan: Plan, console: Console) -> String {
+func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console) -> String {
     var s = "\n"
     let width = report.actions.map(\.instance.count).max() ?? 0
     for r in report.actions {
@@ -233,10 +273,11 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan, console: Console)
         s += line + "\n"
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(note)\n" }
     }
-    let blockedInPlan = plan.summary.blocked
+    let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]
-    if plan.summary.deferred > 0 { counts.append("\(plan.summary.deferred) deferred") }
+    if let deferred = plan?.summary.deferred, deferred > 0 { counts.append("\(deferred) deferred") }
     let ok = report.failed + report.blocked + blockedInPlan == 0
-    s += "\n" + console.style("Apply \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
+    let what = plan == nil ? "Unfinished actions" : "Apply"
+    s += "\n" + console.style("\(what) \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
     return s
 }

@@ -143,6 +143,22 @@ struct Reconciler {
         let all = observeTargets(spec)
         let resting = Set(all.filter { (backoff[$0.name]?.next ?? .distantPast) > now }.map(\.name))
         let fleet = LibvirtFleet(targets: all.filter { !resting.contains($0.name) })
+
+        // What an earlier pass (or apply) left half done is finished first, before planning.
+        var recoveryFailed = false
+        let pending = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        if !pending.isEmpty {
+            log.write(["event": "unfinished", "count": pending.filter(\.changedSomething).count,
+                       "instances": pending.filter(\.changedSomething).map(\.action.instance)])
+            let journal = try Journal(path: state.journalPath)
+            let log = self.log
+            let executor = Executor(driver: fleet, state: state, journal: journal,
+                                    options: ExecutionOptions(parallel: spec.policy.parallel)) { log.event($0) }
+            for r in await executor.finish(pending).actions {
+                metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
+                if r.status != .done { recoveryFailed = true }
+            }
+        }
         let seen = await fleet.observe()
         let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let observed = ObservedFleet(hosts: all.map { t in
@@ -203,7 +219,7 @@ struct Reconciler {
             }
         }
         for status in statusByInstance.values { metrics.instances[status, default: 0] += 1 }
-        let problems = failed || plan.summary.blocked > 0 || metrics.hostsUnreachable > 0
+        let problems = failed || recoveryFailed || plan.summary.blocked > 0 || metrics.hostsUnreachable > 0
         return (problems ? .partial : .success, spec.metadata.name)
     }
 }
