@@ -36,7 +36,7 @@ let package = Package(
         // Unit tests: no daemon.
         .testTarget(name: "YAMLDecodingTests", dependencies: ["YAMLDecoding"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "YAMLDecoding"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VirtPlaceCLITests", dependencies: ["VirtPlaceCLI"]),
+        .testTarget(name: "VirtPlaceCLITests", dependencies: ["VirtPlaceCLI", "Engine", "Placement"]),
         // libvirt's in-process test driver (test:///...): no daemon.
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Placement"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement"]),

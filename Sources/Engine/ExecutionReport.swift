@@ -24,6 +24,7 @@ public enum StepOutcome: Equatable, Sendable {
 
 /// Progress of a transfer, as figures for a bar.
 public struct TransferStatus: Equatable, Sendable {
+    /// What is being transferred.
     public enum Kind: Equatable, Sendable {
         /// A live migration: memory, and disks when they are copied.
         case migration
@@ -31,6 +32,7 @@ public struct TransferStatus: Equatable, Sendable {
         case volume(String)
     }
 
+    /// A migration or a volume copy.
     public var kind: Kind
     /// Bytes done and in all (memory plus disks for a migration); total 0 when unknown.
     public var processedBytes: UInt64
@@ -46,6 +48,7 @@ public struct TransferStatus: Equatable, Sendable {
     /// Estimated seconds left, when it can be told.
     public var remainingSeconds: Double?
 
+    /// A progress value (the memory and disk parts are set separately).
     public init(kind: Kind, processedBytes: UInt64, totalBytes: UInt64, bytesPerSecond: UInt64,
                 elapsedSeconds: Double, remainingSeconds: Double? = nil) {
         self.kind = kind; self.processedBytes = processedBytes; self.totalBytes = totalBytes
@@ -55,6 +58,7 @@ public struct TransferStatus: Equatable, Sendable {
 
 /// How one action ended.
 public struct ActionReport: Equatable, Sendable {
+    /// How an action ended.
     public enum Status: String, Equatable, Sendable {
         /// Every step ran or was already done.
         case done
@@ -64,6 +68,7 @@ public struct ActionReport: Equatable, Sendable {
         case blocked
     }
 
+    /// The action's instance, kind, hosts and outcome, as in the plan.
     public var instance: String
     public var kind: ActionKind
     public var from: String?
@@ -83,6 +88,7 @@ public struct ActionReport: Equatable, Sendable {
     public var stepsDone: Int
     public var stepsSkipped: Int
 
+    /// A report value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, status: Status, message: String? = nil,
                 elapsedSeconds: Double = 0, migrationMs: UInt64? = nil, downtimeMs: UInt64? = nil, notes: [String] = [],
                 stepsDone: Int = 0, stepsSkipped: Int = 0) {
@@ -94,12 +100,15 @@ public struct ActionReport: Equatable, Sendable {
 
 /// Everything a run did, action by action, in the order the actions finished within each wave.
 public struct ExecutionReport: Equatable, Sendable {
+    /// One report per action that was to run.
     public var actions: [ActionReport]
     /// The run's id (in every journal record it wrote).
     public var run: String
 
+    /// A run's report.
     public init(actions: [ActionReport], run: String) { self.actions = actions; self.run = run }
 
+    /// Actions done, failed, blocked.
     public var done: Int { actions.filter { $0.status == .done }.count }
     public var failed: Int { actions.filter { $0.status == .failed }.count }
     public var blocked: Int { actions.filter { $0.status == .blocked }.count }

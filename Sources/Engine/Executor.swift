@@ -16,15 +16,16 @@ public struct ExecutionOptions: Sendable {
     public var deviceConfirmTimeout: Duration
     /// The run's id, in every journal record.
     public var run: String
-    /// Fault domains by host name, written into the records moves make.
-    public var faultDomains: [String: String]
-    /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
-    public var crashPoint: CrashPoint?
     /// Asked before each action starts and before each step: when it says true (SIGTERM to
     /// `reconcile`), the step in progress finishes, no new step or action starts, and the
     /// interrupted actions stay unfinished in the journal for the next run to finish.
     public var stopRequested: @Sendable () -> Bool = { false }
+    /// Fault domains by host name, written into the records moves make.
+    public var faultDomains: [String: String]
+    /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
+    public var crashPoint: CrashPoint?
 
+    /// Options; the defaults suit an apply.
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
                 run: String = ExecutionOptions.newRunID(), faultDomains: [String: String] = [:],
@@ -80,52 +81,64 @@ public struct CrashPoint: Sendable {
 /// on its source) are reported as blocked, as are actions whose hosts cannot be reached.
 /// No step deletes a volume.
 public struct Executor: Sendable {
+    /// Where the steps act.
     public let driver: any FleetDriver
+    /// Where definitions are recorded.
     public let state: StateDirectory
+    /// Where every step is journalled.
     public let journal: Journal
+    /// Limits, polling intervals, the run id, the stop request.
     public let options: ExecutionOptions
+    /// Receives progress; called from several tasks at once.
     public let events: @Sendable (ExecutionEvent) -> Void
 
+    /// An executor; nothing runs until `run` or `recover`.
     public init(driver: any FleetDriver, state: StateDirectory, journal: Journal, options: ExecutionOptions,
                 events: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }) {
         self.driver = driver; self.state = state; self.journal = journal; self.options = options; self.events = events
     }
 
     /// Runs every scheduled action of `plan` (blocked and deferred ones are not run: the plan
-    /// already reports them) and returns how each ended. Actions of instances in `holding`
-    /// (instance → why: recovery could not decide about them) are not run either: they are
-    /// reported as blocked with that reason.
+    /// already reports them) and returns how each ended.
+    ///
+    /// Waves are not barriers. An action starts as soon as the `parallel` limits allow and
+    /// every action of an earlier wave that it depends on has ended: the earlier actions of
+    /// the same instance (a relay's first hop), and the earlier actions that leave, or shrink
+    /// in place on, the host it needs room on (its target; its own host for an update). That
+    /// is all the planner's capacity accounting counts on — a move takes its room on the
+    /// target when it starts and frees its source when it ends — so no host exceeds its
+    /// capacity at any moment, while a wave's slow migration no longer holds up the next
+    /// wave's moves between other hosts. A dependency that did not succeed blocks the action.
+    ///
+    /// Actions of instances in `holding` (instance → why: recovery could not decide about
+    /// them, see `recover`) are not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
         let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
-        var reports: [ActionReport] = []
-        var failedInstances = Set<String>()
-        var failedSources = Set<String>()
-        for (index, wave) in plan.waves.enumerated() where !wave.isEmpty {
-            events(.waveStarted(wave: index + 1, actions: wave.count))
-            var runnable: [Action] = []
-            for action in wave {
-                if let why = holding[action.instance] {
-                    reports.append(blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
-                    failedInstances.insert(action.instance)
-                } else if options.stopRequested() {
-                    reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
-                } else if failedInstances.contains(action.instance) {
-                    reports.append(blocked(action, "not run: an earlier action of \(action.instance) failed"))
-                } else if action.kind.isMove, let to = action.to, failedSources.contains(to) {
-                    reports.append(blocked(action, "not run: it needs the room on \(to) that a failed move off \(to) was to free"))
-                } else {
-                    runnable.append(action)
-                }
-            }
-            for report in await runWave(runnable, plan: plan, shared: shared) {
-                reports.append(report)
-                if report.status != .done {
-                    failedInstances.insert(report.instance)
-                    if report.kind.isMove, let from = report.from { failedSources.insert(from) }
-                }
+        var items: [Item] = []
+        for (index, wave) in plan.waves.enumerated() {
+            for action in wave { items.append(Item(action: action, uuid: Self.uuid(of: action, in: plan), wave: index + 1)) }
+        }
+        return ExecutionReport(actions: await schedule(items, shared: shared, holding: holding), run: options.run)
+    }
+
+    /// An action to run, with its identity and wave.
+    struct Item: Sendable {
+        var action: Action
+        var uuid: String?
+        var wave: Int
+    }
+
+    /// For each item, the earlier-wave items it waits for (see `run`).
+    static func dependencies(_ items: [Item]) -> [[Int]] {
+        items.indices.map { i in
+            let a = items[i]
+            let needsRoomOn = a.action.kind.isMove ? a.action.to : a.action.from
+            return items.indices.filter { j in
+                let b = items[j]
+                guard b.wave < a.wave else { return false }
+                return b.action.instance == a.action.instance || (needsRoomOn != nil && b.action.from == needsRoomOn)
             }
         }
-        return ExecutionReport(actions: reports, run: options.run)
     }
 
     private func blocked(_ action: Action, _ message: String) -> ActionReport {
@@ -135,16 +148,19 @@ public struct Executor: Sendable {
         return report
     }
 
-    /// Runs the actions of one wave concurrently, starting each as soon as the limits allow
-    /// (in plan order), and returns their reports in the order they finished.
-    private func runWave(_ actions: [Action], plan: Plan, shared: RunState) async -> [ActionReport] {
+    /// Runs the items concurrently: each starts, in order, once its dependencies have ended
+    /// and the limits allow; returns the reports in the order the actions ended.
+    private func schedule(_ items: [Item], shared: RunState, holding: [String: String]) async -> [ActionReport] {
         let total = max(1, options.parallel.total)
         let perHost = max(1, options.parallel.perHost)
+        let dependencies = Self.dependencies(items)
         return await withTaskGroup(of: (Int, ActionReport).self) { group in
-            var pending = Array(actions.indices)
+            var pending = Array(items.indices)
+            var outcome: [Int: ActionReport.Status] = [:]
             var running = 0
             var busy: [String: Int] = [:]
             var reports: [ActionReport] = []
+            var wavesStarted = Set<Int>()
 
             func hosts(_ action: Action) -> [String] {
                 guard action.kind.isMove else { return [] }
@@ -154,12 +170,32 @@ public struct Executor: Sendable {
                 guard action.kind.isMove else { return true }
                 return running < total && hosts(action).allSatisfy { busy[$0, default: 0] < perHost }
             }
-            func startWhatFits() {
+            func end(_ i: Int, _ report: ActionReport) {
+                reports.append(report)
+                outcome[i] = report.status
+            }
+            func startWhatCan() {
                 var rest: [Int] = []
                 for i in pending {
-                    let action = actions[i]
+                    let item = items[i]
+                    let action = item.action
+                    if let why = holding[action.instance] {
+                        end(i, blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
+                        continue
+                    }
                     if options.stopRequested() {
-                        reports.append(blocked(action, "not started: a stop was requested; the next run takes it up"))
+                        end(i, blocked(action, "not started: a stop was requested; the next run takes it up"))
+                        continue
+                    }
+                    let deps = dependencies[i]
+                    guard deps.allSatisfy({ outcome[$0] != nil }) else { rest.append(i); continue }
+                    if let failed = deps.first(where: { outcome[$0] != .done && items[$0].action.instance == action.instance }) {
+                        end(i, blocked(action, "not run: an earlier action of \(items[failed].action.instance) did not succeed"))
+                        continue
+                    }
+                    if let failed = deps.first(where: { outcome[$0] != .done && items[$0].action.kind.isMove }) {
+                        let host = items[failed].action.from ?? "its host"
+                        end(i, blocked(action, "not run: it needs the room on \(host) that the move of \(items[failed].action.instance) off \(host) was to free, and that move did not succeed"))
                         continue
                     }
                     guard fits(action) else { rest.append(i); continue }
@@ -167,7 +203,10 @@ public struct Executor: Sendable {
                         running += 1
                         for h in hosts(action) { busy[h, default: 0] += 1 }
                     }
-                    let uuid = Self.uuid(of: action, in: plan)
+                    if wavesStarted.insert(item.wave).inserted {
+                        events(.waveStarted(wave: item.wave, actions: items.filter { $0.wave == item.wave }.count))
+                    }
+                    let uuid = item.uuid
                     group.addTask {
                         var runner = ActionRunner(executor: self, action: action, uuid: uuid, shared: shared)
                         return (i, await runner.run())
@@ -176,16 +215,19 @@ public struct Executor: Sendable {
                 pending = rest
             }
 
-            startWhatFits()
+            startWhatCan()
             while let (i, report) = await group.next() {
-                reports.append(report)
-                let action = actions[i]
+                end(i, report)
+                let action = items[i].action
                 if action.kind.isMove {
                     running -= 1
                     for h in hosts(action) { busy[h, default: 0] -= 1 }
                 }
-                startWhatFits()
+                startWhatCan()
             }
+            // Nothing left running: whatever still waits has a dependency cycle (not possible
+            // with waves; kept as a guard) and is reported rather than dropped.
+            for i in pending { end(i, blocked(items[i].action, "not run: its dependencies never ended")) }
             return reports
         }
     }

@@ -75,10 +75,10 @@ extension Executor {
             guard result.done else {
                 return report(.failed, "\(why), but rolling back failed: \(result.text); the next run looks at it again")
             }
-            try? runner.writeActionRecord(op: "", phase: .abandoned, detail: ["rolledBack": result.text], error: why)
+            try? await runner.writeActionRecord(op: "", phase: .abandoned, detail: ["rolledBack": result.text], error: why)
             return report(.done, nil, notes: ["\(why): \(result.text); the move was given up"])
         case .abandon(let why):
-            try? runner.writeActionRecord(op: "", phase: .abandoned, detail: [:], error: why)
+            try? await runner.writeActionRecord(op: "", phase: .abandoned, detail: [:], error: why)
             return report(.done, nil, notes: ["the earlier \(action.kind.rawValue) move (run \(u.origin)) was given up: \(why)"])
         case .hold(let message):
             return report(.blocked, "cannot decide: \(message)")
@@ -88,10 +88,10 @@ extension Executor {
     /// Gives up the unfinished actions of `instances` because the operator said so
     /// (`apply --abandon`): an `abandoned` record each; nothing on any host is changed.
     /// Returns the instances that had one.
-    public func abandon(_ instances: [String], among unfinished: [UnfinishedAction]) -> [String] {
+    public func abandon(_ instances: [String], among unfinished: [UnfinishedAction]) async -> [String] {
         var given: [String] = []
         for u in unfinished where instances.contains(u.instance) {
-            try? journal.append(JournalRecord(
+            try? await journal.record(JournalRecord(
                 time: ISO8601DateFormatter().string(from: Date()), run: options.run, instance: u.instance, uuid: u.uuid,
                 action: u.action?.kind.rawValue ?? "", step: -1, op: "", phase: .abandoned,
                 detail: ["origin": u.origin], error: "given up by the operator (apply --abandon)"))

@@ -64,6 +64,8 @@ struct ActionRunner {
         case crashed
         /// Stopped before this step because a stop was requested (`stopRequested`).
         case stopped(index: Int)
+        /// This step ran, but its outcome could not be journalled: stopped there.
+        case journalFailed(index: Int, message: String)
     }
 
     /// Runs the action: checks its hosts, then each step with its journal records; on a
@@ -101,7 +103,7 @@ struct ActionRunner {
            case .migrateLive = current.steps[index] {
             // The file allows the next rung: the guest still runs on its source only.
             notes.append("the live migration failed (\(message)); the guest still ran on \(action.from ?? "its source") only, so the move fell back to \(fallback.kind.rawValue), as the file allows")
-            try? writeActionRecord(op: "fallback", phase: .intent, detail: ["kind": fallback.kind.rawValue], error: message)
+            try? await writeActionRecord(op: "fallback", phase: .intent, detail: ["kind": fallback.kind.rawValue], error: message)
             current = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
                              reasons: action.reasons, steps: fallback.steps, wave: action.wave)
             kind = fallback.kind
@@ -116,12 +118,14 @@ struct ActionRunner {
             if let migrationMs { final["migrationMs"] = "\(migrationMs)" }
             final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
             if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
-            try? writeActionRecord(op: "", phase: .finished, detail: final)
+            try? await writeActionRecord(op: "", phase: .finished, detail: final)
             return finish(.done, nil)
         case .crashed:
             return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
         case .stopped(let index):
             return finish(.failed, "stopped before step \(index + 1) (\(current.steps[index].op)) on request: the next run finishes it")
+        case .journalFailed(let index, let message):
+            return finish(.failed, "\(current.steps[index].op) ran, but \(message): stopped here; the next run looks at it again")
         case .failed(let index, let message):
             let op = current.steps[index].op
             if pointOfNoReturn {
@@ -129,12 +133,12 @@ struct ActionRunner {
                 return finish(.failed, "\(op): \(message); the move is past the point where it could be undone, so the next run finishes it")
             }
             guard current.kind.isMove, current.kind != .live else {
-                try? writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)"], error: message)
+                try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)"], error: message)
                 return finish(.failed, "\(op): \(message)")
             }
             let rollback = await rollBack(current, uuid: uuid)
             if rollback.done {
-                try? writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
+                try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
                                        error: message)
                 return finish(.failed, "\(op): \(message); rolled back: \(rollback.text)")
             }
@@ -164,7 +168,7 @@ struct ActionRunner {
             default: break
             }
             do {
-                try write(index, step, .intent, kind: current.kind, detail: detail)
+                try await write(index, step, .intent, kind: current.kind, detail: detail)
             } catch {
                 return .failed(index: index, message: describe(error))
             }
@@ -178,20 +182,26 @@ struct ActionRunner {
             }
             let seconds = (clock.now - stepStarted).seconds
             executor.events(.stepFinished(instance: action.instance, index: index, step: step, outcome: outcome, seconds: seconds))
-            switch outcome {
-            case .done(let note):
-                done += 1
-                var d = stepDetail(step)
-                if let note { d["result"] = note }
-                try? write(index, step, .done, kind: current.kind, detail: d, seconds: seconds)
-            case .skipped(let why):
-                skipped += 1
-                try? write(index, step, .skipped, kind: current.kind, detail: stepDetail(step).merging(["why": why]) { a, _ in a },
-                           seconds: seconds)
-            case .failed(let message):
-                try? write(index, step, .failed, kind: current.kind, detail: stepDetail(step), error: message, seconds: seconds)
-                if crashes(at: index, .afterOutcome) { return .crashed }
-                return .failed(index: index, message: message)
+            // An outcome that cannot be journalled stops the action: the next step would run
+            // without a record of what this one did (the intent record stays, unfinished).
+            do {
+                switch outcome {
+                case .done(let note):
+                    done += 1
+                    var d = stepDetail(step)
+                    if let note { d["result"] = note }
+                    try await write(index, step, .done, kind: current.kind, detail: d, seconds: seconds)
+                case .skipped(let why):
+                    skipped += 1
+                    try await write(index, step, .skipped, kind: current.kind,
+                                    detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
+                case .failed(let message):
+                    try? await write(index, step, .failed, kind: current.kind, detail: stepDetail(step), error: message, seconds: seconds)
+                    if crashes(at: index, .afterOutcome) { return .crashed }
+                    return .failed(index: index, message: message)
+                }
+            } catch {
+                return .journalFailed(index: index, message: describe(error))
             }
             if case .migrateLive = step { pointOfNoReturn = true }
             if crashes(at: index, .afterOutcome) { return .crashed }
@@ -215,7 +225,7 @@ struct ActionRunner {
         guard let from = current.from, let to = current.to else { return (false, "the action names no source and target") }
         var detail: [String: String] = ["from": from, "to": to, "origin": origin]
         if let recordPath { detail["record"] = recordPath }
-        try? writeActionRecord(op: "rollBack", phase: .intent, detail: detail)
+        try? await writeActionRecord(op: "rollBack", phase: .intent, detail: detail)
         do {
             guard let source = try await driver.domain(uuid: uuid, on: from), source.persistent else {
                 throw StepFailure("\(from) no longer defines it")
@@ -235,10 +245,10 @@ struct ActionRunner {
                 did.append("started again on \(from)")
             }
             let text = did.isEmpty ? "nothing had changed" : did.joined(separator: "; ")
-            try? writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
+            try? await writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
             return (true, text)
         } catch {
-            try? writeActionRecord(op: "rollBack", phase: .failed, detail: detail, error: describe(error))
+            try? await writeActionRecord(op: "rollBack", phase: .failed, detail: detail, error: describe(error))
             return (false, describe(error))
         }
     }
@@ -246,16 +256,16 @@ struct ActionRunner {
     // MARK: Journal
 
     private func write(_ index: Int, _ step: Step, _ phase: JournalRecord.Phase, kind: ActionKind, detail: [String: String],
-                       error: String? = nil, seconds: Double? = nil) throws {
-        try executor.journal.append(JournalRecord(
+                       error: String? = nil, seconds: Double? = nil) async throws {
+        try await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: kind.rawValue, step: index, op: step.op, phase: phase,
             detail: detail, error: error, seconds: seconds))
     }
 
     /// An action-level record (step -1): finished, abandoned, fallback, rollBack.
-    func writeActionRecord(op: String, phase: JournalRecord.Phase, detail: [String: String], error: String? = nil) throws {
-        try executor.journal.append(JournalRecord(
+    func writeActionRecord(op: String, phase: JournalRecord.Phase, detail: [String: String], error: String? = nil) async throws {
+        try await executor.journal.record(JournalRecord(
             time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
             uuid: uuid, action: action.kind.rawValue, step: -1, op: op, phase: phase, detail: detail, error: error))
     }
@@ -266,15 +276,15 @@ struct ActionRunner {
     func createVolumeForCopy(pool: String, volume: String, capacityBytes: UInt64, format: String?, on host: String,
                              for op: String) async throws {
         let detail = ["host": host, "pool": pool, "volume": volume, "for": op]
-        try writeActionRecord(op: "createVolume", phase: .intent, detail: detail)
+        try await writeActionRecord(op: "createVolume", phase: .intent, detail: detail)
         do {
             try await driver.createVolume(pool: pool, name: volume, capacityBytes: capacityBytes, format: format, on: host)
         } catch {
-            try? writeActionRecord(op: "createVolume", phase: .failed, detail: detail, error: describe(error))
+            try? await writeActionRecord(op: "createVolume", phase: .failed, detail: detail, error: describe(error))
             throw error
         }
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? writeActionRecord(op: "createVolume", phase: .done, detail: detail)
+        try? await writeActionRecord(op: "createVolume", phase: .done, detail: detail)
     }
 
     /// What a step needs to be finished or undone: its hosts and objects, the saved definition.

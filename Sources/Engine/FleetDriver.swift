@@ -26,6 +26,7 @@ public protocol FleetDriver: Sendable {
     func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws
     /// The domain's snapshot definitions, parents first; empty when it has none.
     func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition]
+    /// Starts the defined domain.
     func start(uuid: String, on host: String) async throws
     /// Asks the guest to shut down (ACPI): the caller waits for `shutoff`.
     func requestShutdown(uuid: String, on host: String) async throws
@@ -36,6 +37,7 @@ public protocol FleetDriver: Sendable {
     func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws
     /// Sets the memory in MiB (`maximum`: the maximum, config only) in the definitions of `scope`.
     func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws
+    /// Sets whether the host's daemon starts the domain when it starts.
     func setAutostart(uuid: String, on host: String, enabled: Bool) async throws
     /// Replaces the virtplace metadata element in the definitions of `scope`.
     func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws
@@ -52,6 +54,7 @@ public protocol FleetDriver: Sendable {
     func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts?
     /// Re-scans a pool, so that volumes made elsewhere (a shared directory) are known.
     func refreshPool(_ pool: String, on host: String) async throws
+    /// Creates an empty (sparse) volume of that capacity and format.
     func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws
     /// Clones a volume on its own host under another name.
     func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws
@@ -69,8 +72,11 @@ public protocol FleetDriver: Sendable {
     func jobProgress(uuid: String, on host: String) async throws -> JobStats?
     /// The last finished job's statistics (a migration's downtime is read on the destination).
     func completedJob(uuid: String, on host: String) async throws -> JobStats?
+    /// Cancels the domain's job (a migration rolls back; `postcopy` for one in post-copy).
     func abortJob(uuid: String, on host: String, postcopy: Bool) async throws
+    /// Switches a running migration (started with `POSTCOPY`) to post-copy.
     func startPostCopy(uuid: String, on host: String) async throws
+    /// Sets the longest pause allowed at the end of a live migration.
     func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws
     /// Whether the host's connection is still up, without reconnecting.
     func isAlive(_ host: String) async -> Bool
@@ -102,14 +108,18 @@ public struct DomainFacts: Equatable, Sendable {
     /// The running instance's definition, when the domain is active.
     public var live: ObservedDomain?
 
+    /// A domain-facts value.
     public init(state: String, persistent: Bool, autostart: Bool, config: ObservedDomain, live: ObservedDomain?) {
         self.state = state; self.persistent = persistent; self.autostart = autostart
         self.config = config; self.live = live
     }
 
+    /// The domain's name and UUID, from its definition.
     public var name: String { config.name }
     public var uuid: String { config.uuid }
+    /// Whether the domain is running.
     public var isRunning: Bool { state == "running" }
+    /// Whether the domain is shut off.
     public var isShutOff: Bool { state == "shutoff" }
     /// Running, paused or otherwise alive (not shut off).
     public var isActive: Bool { state != "shutoff" }
@@ -132,6 +142,7 @@ public struct VolumeFacts: Equatable, Sendable {
     /// `raw`, `qcow2`, … when the pool reports it.
     public var format: String?
 
+    /// A volume-facts value.
     public init(name: String, path: String?, capacityBytes: UInt64, format: String?) {
         self.name = name; self.path = path; self.capacityBytes = capacityBytes; self.format = format
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 
 /// One line of the journal (JSON Lines in the state directory): intent before a step runs and
 /// its outcome after, so that a later run knows what an interrupted one was doing.
@@ -51,6 +52,9 @@ public final class Journal: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
     private let encoder: JSONEncoder
+    /// Where `record` runs its `fsync`s: off Swift's cooperative pool (a slow disk would hold
+    /// a pool thread for the length of each one).
+    private let queue = DispatchQueue(label: "virtplace.journal")
     public let path: String
 
     /// Opens (creating) the journal for appending.
@@ -79,6 +83,23 @@ public final class Journal: @unchecked Sendable {
         guard written == data.count, fsync(fd) == 0 else {
             throw .journal(path: path, reason: String(cString: strerror(errno)))
         }
+    }
+
+    /// Appends one record durably, from async code: the write and its `fsync` run on the
+    /// journal's own queue, not on the cooperative pool.
+    /// - Throws: `EngineError.journal` (see `append`).
+    public func record(_ record: JournalRecord) async throws(EngineError) {
+        let result: Result<Void, EngineError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(EngineError) {
+                    try self.append(record)
+                    continuation.resume(returning: .success(()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        try result.get()
     }
 
     /// Every record in the journal at `path`, oldest first. A torn last line (a crash in the

@@ -37,10 +37,12 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// Opens the host's connection once (later calls reuse it); `.unreachable` when it fails.
     public func connect(_ host: String) async throws {
         _ = try await connection(host)
     }
 
+    /// `virConnectIsAlive` of the connection opened for `host`; false when none was opened.
     public func isAlive(_ host: String) async -> Bool {
         await cache.existing(host)?.isAlive ?? false
     }
@@ -52,6 +54,7 @@ public final class LibvirtFleet: FleetDriver {
 
     // MARK: Domains
 
+    /// The domain's state and definitions (inactive and live), its file disks resolved to pool volumes.
     public func domain(uuid: String, on host: String) async throws -> DomainFacts? {
         try await on(host) { connection in
             guard let domain = try lookup(uuid, on: connection) else { return nil }
@@ -59,66 +62,79 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// The inactive definition with secure data (`VIR_DOMAIN_XML_INACTIVE | SECURE`).
     public func definition(uuid: String, on host: String) async throws -> String {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).xml(flags: [.inactive, .secure])
         }
     }
 
+    /// `virDomainDefineXMLFlags`.
     public func define(xml: String, on host: String) async throws {
         try await on(host) { connection in _ = try connection.defineDomain(xml: xml) }
     }
 
+    /// Undefines keeping NVRAM and TPM state (flags by what the domain has).
     public func undefine(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).undefine() }
     }
 
+    /// Undefines as `undefine` does, also dropping snapshot and checkpoint metadata when asked.
     public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).undefine(droppingSnapshotMetadata: droppingSnapshotMetadata)
         }
     }
 
+    /// `virDomainListAllSnapshots(TOPOLOGICAL)` and each one's XML with secure data.
     public func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition] {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).snapshotDefinitions().map { SnapshotDefinition(name: $0.name, xml: $0.xml) }
         }
     }
 
+    /// `virDomainCreateWithFlags`.
     public func start(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).start() }
     }
 
+    /// `virDomainShutdown` (ACPI): a request.
     public func requestShutdown(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).shutdown() }
     }
 
+    /// `virDomainDestroy`.
     public func destroy(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).destroy() }
     }
 
+    /// `virDomainSetVcpusFlags`.
     public func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).setVcpus(count, flags: scope, maximum: maximum)
         }
     }
 
+    /// `virDomainSetMemoryFlags`.
     public func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).setMemory(mebibytes: mebibytes, flags: scope, maximum: maximum)
         }
     }
 
+    /// `virDomainSetAutostart`.
     public func setAutostart(uuid: String, on host: String, enabled: Bool) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).setAutostart(enabled) }
     }
 
+    /// `virDomainSetMetadata` of the `urn:virtplace:1` element.
     public func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).setVirtplaceMetadata(metadata, flags: scope)
         }
     }
 
+    /// `virDomainAttachDeviceFlags` with a `<disk type='volume'>`.
     public func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
                            scope: DomainModification) async throws {
         let xml = DefinitionXML.volumeDisk(pool: disk.pool, volume: disk.volume, format: format, target: target,
@@ -128,6 +144,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `virDomainAttachDeviceFlags` with an `<interface>`.
     public func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws {
         let xml = DefinitionXML.interface(network: nic.network, bridge: nic.bridge, mac: nic.mac, model: nic.model)
         try await on(host) { connection in
@@ -135,6 +152,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// Defines the recorded definition re-made around its boot volume (`DefinitionXML.recreatedDomain`).
     public func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
         let disk = DefinitionXML.volumeDisk(pool: boot.pool, volume: boot.volume, format: format, target: target,
                                             bus: boot.bus, readOnly: boot.readOnly, bootOrder: 1)
@@ -144,6 +162,7 @@ public final class LibvirtFleet: FleetDriver {
 
     // MARK: Volumes
 
+    /// The volume's facts from its XML; refreshes the pool once before saying it is not there.
     public func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
         try await on(host) { connection in
             let handle = try connection.lookupStoragePool(name: pool)
@@ -162,15 +181,18 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `virStoragePoolRefresh`.
     public func refreshPool(_ pool: String, on host: String) async throws {
         try await on(host) { connection in try connection.lookupStoragePool(name: pool).refresh() }
     }
 
+    /// `virStorageVolCreateXML` (sparse: allocation 0).
     public func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
         let xml = DefinitionXML.volume(name: name, capacityBytes: capacityBytes, format: format)
         try await on(host) { connection in _ = try connection.lookupStoragePool(name: pool).createVolume(xml: xml) }
     }
 
+    /// `virStorageVolCreateXMLFrom` on the same host, on a thread of its own (it copies data).
     public func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
         try await connection(host).runDedicated { connection in
             let handle = try connection.lookupStoragePool(name: pool)
@@ -181,6 +203,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `VolumeTransfer.copy` (sparse streams, hashing) on a thread of its own.
     public func copyVolume(pool: String, name: String, from: String, to: String,
                            progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         let destination = try await connection(to)
@@ -191,6 +214,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `VolumeTransfer.checksum` (a sparse download) on a thread of its own.
     public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
         try await connection(host).runDedicated { connection in
             try VolumeTransfer.checksum(of: connection.lookupStoragePool(name: pool).lookupVolume(name: name))
@@ -199,6 +223,7 @@ public final class LibvirtFleet: FleetDriver {
 
     // MARK: Migration
 
+    /// Managed migration (`virDomainMigrate3`) on a thread of its own: this process holds both connections.
     public func migrate(uuid: String, from: String, to: String, parameters: MigrationParameters, flags: MigrationFlags) async throws {
         let destination = try await connection(to)
         try await connection(from).runDedicated { source in
@@ -208,6 +233,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `virDomainGetJobStats`; nil when no job runs or the domain is gone.
     public func jobProgress(uuid: String, on host: String) async throws -> JobStats? {
         try await on(host) { connection in
             guard let domain = try lookup(uuid, on: connection) else { return nil }
@@ -216,6 +242,7 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `virDomainGetJobStats(COMPLETED | KEEP_COMPLETED)`.
     public func completedJob(uuid: String, on host: String) async throws -> JobStats? {
         try await on(host) { connection in
             guard let domain = try lookup(uuid, on: connection) else { return nil }
@@ -224,14 +251,17 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 
+    /// `virDomainAbortJob` (or `AbortJobFlags(POSTCOPY)`).
     public func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).abortJob(postcopy: postcopy) }
     }
 
+    /// `virDomainMigrateStartPostCopy`.
     public func startPostCopy(uuid: String, on host: String) async throws {
         try await on(host) { connection in try require(uuid, on: connection, host: host).startPostCopy() }
     }
 
+    /// `virDomainMigrateSetMaxDowntime`.
     public func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).setMaxDowntime(milliseconds: milliseconds)

@@ -36,6 +36,7 @@ public struct Sighting: Equatable, Sendable {
 /// the hosts' connection URIs (quoted in the operator's instructions). Pure.
 ///
 /// The rules (docs/recovery.md has them as a table):
+/// - nothing changed yet (only `record` ran) → give up: the plan decides afresh;
 /// - one copy, on the move's source or target → finish (a live move whose guest is still on its
 ///   source only is given up instead: the migration never happened, and the plan decides
 ///   afresh);
@@ -57,6 +58,11 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
         return .hold("the journal does not say what the earlier run (\(u.lastRun)) was doing with \(name) (a record from an older virtplace, or damaged), so it is left alone. Check where it is (`virtplace observe`), put it right by hand, then run `virtplace apply --abandon \(name)` so that virtplace plans it afresh.")
     }
     let kind = action.kind
+    // Nothing on any host changed yet (only `record` ran, or a migration that never
+    // completed): nothing to finish or undo; the plan decides afresh with today's file.
+    if !u.changedSomething && !u.pastPointOfNoReturn && !u.targetCopyBegun {
+        return .abandon("the earlier \(kind.rawValue) move had changed nothing yet; the plan decides afresh")
+    }
     let move = "the earlier \(kind.rawValue) move of \(name) (\(uuid)) \(from) → \(to), stopped \(u.progress)"
     let found = copies.keys.sorted().map { "\($0) (\(copies[$0]?.phrase ?? "?"))" }
     let foundText = found.isEmpty ? "defined on no host that answered" : "defined on " + found.joined(separator: " and ")

@@ -38,6 +38,16 @@ public struct UnfinishedAction: Equatable, Sendable {
         return (r.step, r.op, r.phase)
     }
 
+    /// Whether a step that changes a host had run or begun: only then is there something half
+    /// done. `record` changes nothing; a live migration interrupted in its middle either
+    /// completed or was cancelled by libvirt, so its intent alone does not count.
+    public var changedSomething: Bool {
+        records.contains { r in
+            guard r.step >= 0, r.op != "record" else { return false }
+            return r.phase == .done || (r.phase == .intent && r.op != "migrateLive")
+        }
+    }
+
     /// Whether a step that puts a copy of the domain on the target (`recreate`,
     /// `defineOnTarget`, `migrateLive`) had begun: only then can a copy there be this move's.
     public var targetCopyBegun: Bool {

@@ -45,12 +45,10 @@ func raceDeadline<T: Sendable>(
         try await withCheckedThrowingContinuation { continuation in
             race.install(continuation)
             if let timeout {
-                // A dispatch timer, not a Task: the deadline must hold even when Swift's
-                // cooperative pool is busy (two threads on a two-core host). When the call
-                // finished first, the timer's `finish` is a no-op.
-                let (seconds, attoseconds) = timeout.components
-                let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                // A dispatch timer, not a sleeping task: it fires on time even when blocking
+                // work holds every thread of the cooperative pool. When the race is over by
+                // then, its outcome is dropped like any late one.
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval) {
                     race.finish(.failure(timeoutError()))
                 }
             }
@@ -91,5 +89,13 @@ private final class Race<T: Sendable>: Sendable {
             return state.continuation
         }
         continuation?.resume(with: result)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for dispatch deadlines.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

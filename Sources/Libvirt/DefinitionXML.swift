@@ -103,7 +103,8 @@ public enum DefinitionXML {
         if root.element("os")?.element("boot") != nil {
             for boot in disk.elements("boot") { boot.detach() }
         }
-        devices.insertChild(disk, at: 0)
+        // (corelibs-foundation traps on inserting into an element without children)
+        if devices.childCount == 0 { devices.addChild(disk) } else { devices.insertChild(disk, at: 0) }
         return root.xmlString
     }
 }

@@ -60,8 +60,11 @@ public final class StreamingSHA256 {
         }
     }
 
-    /// The digest of everything fed so far, as 64 lower-case hex digits. Call it once.
+    /// The digest of everything fed so far, as 64 lower-case hex digits. Feeding more after it
+    /// goes on from where it was.
     public func finalize() -> String {
+        let saved = (0..<8).map { state[$0] }
+        defer { for i in 0..<8 { state[i] = saved[i] } }
         let bitLength = length &* 8
         var tail: [UInt8] = Array(UnsafeBufferPointer(start: pending, count: pendingCount))
         tail.append(0x80)

@@ -112,8 +112,9 @@ struct ApplyCommand: Command {
         var recovery = RecoveryReport()
         let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
         if dryRun {
-            if !unfinished.isEmpty {
-                console.line(describeUnfinished(unfinished, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
+            let shown = unfinished.filter { $0.changedSomething || $0.targetCopyBegun || $0.action == nil }
+            if !shown.isEmpty {
+                console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
             }
         } else {
             let journal = try Journal(path: state.journalPath)
@@ -125,6 +126,7 @@ struct ApplyCommand: Command {
 
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
         let observed = await fleet.observe()
+        let observedAt = ContinuousClock.now
         warnUnreachable(observed, console: console)
 
         let plan: Plan
@@ -159,18 +161,14 @@ struct ApplyCommand: Command {
             return .success
         }
 
-        if !autoApprove {
-            let count = scheduled.count
-            console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
-            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
-            guard answer == "yes" else {
-                throw CLIError(message: "apply cancelled: nothing was changed")
-            }
-        }
+        if !autoApprove { try confirm(scheduled.count, console: console) }
 
-        // The plan must still hold: observe again right before running it.
-        let fresh = await fleet.observe()
-        try refuseIfStale(plan, observed: fresh)
+        // The plan must still hold when it runs: unless it was just checked against an
+        // observation under a second old (--auto-approve), observe again and compare.
+        if ContinuousClock.now - observedAt > Self.freshObservation {
+            console.info("observing again before running…")
+            try refuseIfStale(plan, observed: await fleet.observe())
+        }
 
         let journal = try Journal(path: state.journalPath)
         let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
@@ -181,6 +179,19 @@ struct ApplyCommand: Command {
         debugCalls(context)
         return report.failed + report.blocked + plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
     }
+
+    /// Asks on the terminal; anything but `yes` cancels (exit 1, nothing changed).
+    private func confirm(_ count: Int, console: Console) throws {
+        console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+        guard answer == "yes" else {
+            throw CLIError(message: "apply cancelled: nothing was changed")
+        }
+    }
+
+    /// How old the observation a plan was made from (or checked against) may be when the plan
+    /// starts to run; older, and the hosts are observed again first.
+    static let freshObservation: Duration = .seconds(1)
 
     /// Reads a saved plan, refusing one that cannot be applied on its own.
     private func readPlan(_ path: String) throws -> Plan {
@@ -215,7 +226,6 @@ struct ApplyCommand: Command {
         }
     }
 
-
     /// `VIRTPLACE_DEBUG_CALLS=1` (or -v): how many libvirt calls changed something, on stderr.
     private func debugCalls(_ context: CommandContext) {
         guard context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" || context.common.verbose else { return }
@@ -243,7 +253,7 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
 
 /// The end of an apply: per action its outcome, per move its elapsed time and downtime, the
 /// notes (copies kept on sources, changes waiting for a restart), then a count.
-func renderApplySummary(_ report: ExecutionReport, plan: Plan, console: Console) -> String {
+func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console) -> String {
     var s = "\n"
     let width = report.actions.map(\.instance.count).max() ?? 0
     for r in report.actions {
@@ -265,10 +275,11 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan, console: Console)
         s += line + "\n"
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(note)\n" }
     }
-    let blockedInPlan = plan.summary.blocked
+    let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]
-    if plan.summary.deferred > 0 { counts.append("\(plan.summary.deferred) deferred") }
+    if let deferred = plan?.summary.deferred, deferred > 0 { counts.append("\(deferred) deferred") }
     let ok = report.failed + report.blocked + blockedInPlan == 0
-    s += "\n" + console.style("Apply \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
+    let what = plan == nil ? "Unfinished actions" : "Apply"
+    s += "\n" + console.style("\(what) \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
     return s
 }

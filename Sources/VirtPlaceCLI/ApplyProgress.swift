@@ -139,13 +139,18 @@ final class ApplyProgress: Sendable {
         clearBoard(&state)
         var s = ""
         let width = state.rows.map(\.instance.count).max() ?? 0
+        // A line longer than the terminal wraps, and the board would no longer be erased
+        // line for line: cut each line to the width.
+        let columns = terminalColumns() - 1
         for row in state.rows {
             let name = row.instance.padding(toLength: width, withPad: " ", startingAt: 0)
+            let line: String
             if let t = row.transfer {
-                s += "  \(name)  \(row.title)  \(bar(t))  \(describe(t))\n"
+                line = "  \(name)  \(row.title)  \(bar(t))  \(describe(t))"
             } else {
-                s += "  \(name)  \(row.title)  \(row.status)\n"
+                line = "  \(name)  \(row.title)  \(row.status)"
             }
+            s += (line.count > columns ? String(line.prefix(max(10, columns - 1))) + "…" : line) + "\n"
         }
         console.out(s)
         state.drawn = state.rows.count
@@ -178,6 +183,13 @@ final class ApplyProgress: Sendable {
         if let left = t.remainingSeconds { parts.append(String(format: "~%.0f s left", left.rounded(.up))) }
         parts.append(String(format: "%.1f s", t.elapsedSeconds))
         return parts.joined(separator: ", ")
+    }
+
+    /// The terminal's width (80 when it cannot be told).
+    private func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 
     private func mib(_ bytes: UInt64) -> String {

@@ -166,6 +166,7 @@ struct Reconciler {
             let uris = Dictionary(all.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
             let report = await executor.recover(unfinished, hosts: all.map(\.name), uris: uris)
             for r in report.actions {
+                metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
                 let outcome = r.status == .done ? "recovered" : (r.status == .failed ? "failed" : "held")
                 var f: [String: Any] = ["event": "recovery", "instance": r.instance, "kind": r.kind.rawValue, "outcome": outcome]
                 if let message = r.message { f["message"] = message }

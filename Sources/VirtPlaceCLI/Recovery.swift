@@ -13,7 +13,7 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
                        targets: [ObserveTarget], console: Console) async throws -> RecoveryReport {
     var unfinished = found
     if !abandon.isEmpty {
-        let given = executor.abandon(abandon, among: unfinished)
+        let given = await executor.abandon(abandon, among: unfinished)
         for name in given {
             console.line("Forgot the unfinished move of \(name) (--abandon): it is planned afresh from what the hosts show.")
         }
@@ -23,8 +23,13 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
         unfinished.removeAll { given.contains($0.instance) }
     }
     guard !unfinished.isEmpty else { return RecoveryReport() }
-    console.line(describeUnfinished(unfinished, intro: "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
-    if ask {
+    // Actions that had changed nothing yet are closed quietly (the plan decides afresh); the
+    // others are shown, and asked about on a terminal.
+    let shown = unfinished.filter { $0.changedSomething || $0.targetCopyBegun || $0.action == nil }
+    if !shown.isEmpty {
+        console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
+    }
+    if ask && !shown.isEmpty {
         console.out("Do you want to deal with \(unfinished.count == 1 ? "it" : "them") now? Only 'yes' will be accepted: ")
         let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
         guard answer == "yes" else {
@@ -33,7 +38,9 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
     }
     let uris = Dictionary(targets.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
     let report = await executor.recover(unfinished, hosts: targets.map(\.name), uris: uris)
-    console.out(renderRecovery(report, console: console))
+    let names = Set(shown.map(\.instance))
+    console.out(renderRecovery(RecoveryReport(actions: report.actions.filter { names.contains($0.instance) }, held: report.held),
+                               console: console))
     return report
 }
 

@@ -134,6 +134,85 @@ extension Summary {
     #expect(planFor(spec, fleet).isEmpty)
 }
 
+@Test func wavesAreNotBarriersButRoomIsWaitedFor() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2", "h3", "h4", "h5"])
+    for (name, host) in [("slow", "h1"), ("quick", "h3"), ("other", "h3"), ("into", "h5")] { fleet.add(guest(name), on: host) }
+    fleet.set { $0.migrationTimes = ["uuid-slow": .milliseconds(600)]; $0.migrationTime = .milliseconds(40) }
+    let actions = [
+        Action(instance: "slow", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
+        Action(instance: "quick", kind: .live, from: "h3", to: "h4", reasons: [], steps: [liveStep("h3", "h4")], wave: 1),
+        // Wave 2, independent of "slow": starts before "slow" ends.
+        Action(instance: "other", kind: .live, from: "h3", to: "h4", reasons: [], steps: [liveStep("h3", "h4")], wave: 2),
+        // Wave 2, into h1 (from a host no one else uses): waits for "slow" to leave h1.
+        Action(instance: "into", kind: .live, from: "h5", to: "h1", reasons: [], steps: [liveStep("h5", "h1")], wave: 2),
+    ]
+    let uuids = Dictionary(uniqueKeysWithValues: actions.map { ($0.instance, "uuid-\($0.instance)") })
+    // perHost 2: the limits would let "into" start at once; only its dependency holds it.
+    let (report, _, events) = try await execute(handPlan(actions, uuids: uuids), on: fleet, parallel: ParallelSpec(total: 4, perHost: 2))
+    #expect(report.done == 4)
+    var order: [String] = []
+    for e in events {
+        switch e {
+        case .actionStarted(let name, _, _, _): order.append("start \(name)")
+        case .actionFinished(let r): order.append("end \(r.instance)")
+        default: break
+        }
+    }
+    let at = { (s: String) in order.firstIndex(of: s) ?? -1 }
+    #expect(at("start other") < at("end slow"), "\(order)")
+    #expect(at("start into") > at("end slow"), "\(order)")
+}
+
+/// A small deterministic generator (SplitMix64) for the random fleets below.
+struct Seeded: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random tight fleets (4 hosts of 4 GiB, domains of 0.5–1.5 GiB, pins elsewhere, live and
+/// reboot moves, migrations of random length): whatever order the actions end in, no host
+/// ever holds more than its capacity, and the fleet converges.
+@Test(.serialized, arguments: 1...24)
+func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
+    var rng = Seeded(state: UInt64(seed) &* 7919)
+    let hosts = ["h1", "h2", "h3", "h4"]
+    let fleet = FakeFleet(hosts: hosts)
+    fleet.set { $0.capacityMiB = 4096 }
+    var used = Dictionary(uniqueKeysWithValues: hosts.map { ($0, 0) })
+    var instances: [String: InstanceSpec] = [:]
+    var times: [String: Duration] = [:]
+    for i in 0..<12 {
+        let memory = [512, 768, 1024, 1536][Int.random(in: 0...3, using: &rng)]
+        guard let host = hosts.shuffled(using: &rng).first(where: { used[$0, default: 0] + memory <= 4096 }) else { continue }
+        used[host, default: 0] += memory
+        var g = guest("g\(i)", state: Bool.random(using: &rng) ? "running" : "shutoff")
+        g.memoryMiB = memory
+        g.maxMemoryMiB = memory
+        fleet.add(g, on: host)
+        let target = hosts[Int.random(in: 0...3, using: &rng)]
+        instances[g.name] = InstanceSpec(host: target, moves: Bool.random(using: &rng) ? [.live, .reboot, .cold] : [.reboot, .cold])
+        times[g.uuid] = .milliseconds(Int.random(in: 5...60, using: &rng))
+    }
+    fleet.set { $0.migrationTimes = times }
+    var policy = PolicySpec()
+    policy.parallel = ParallelSpec(total: Int.random(in: 1...4, using: &rng), perHost: Int.random(in: 1...2, using: &rng))
+    policy.shutdownTimeoutSeconds = 5
+    let spec = placement(instances, hosts: hosts, policy: policy)
+    let plan = planFor(spec, fleet)
+    let (report, _, _) = try await execute(plan, on: fleet, parallel: policy.parallel)
+    #expect(report.failed == 0 && report.blocked == 0, "\(report.actions.filter { $0.status != .done })")
+    for (host, peak) in fleet.maxUsage { #expect(peak <= 4096, "\(host) held \(peak) MiB at once") }
+    if plan.summary.blocked == 0 && plan.summary.deferred == 0 {
+        #expect(planFor(spec, fleet).actions.filter(\.isScheduled).isEmpty)
+    }
+}
+
 // MARK: Idempotence and the journal
 
 @Test func aSecondRunSkipsEveryStepAndChangesNothing() async throws {
@@ -383,4 +462,95 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(plan.isEmpty)
     let (report, records, _) = try await execute(plan, on: fleet)
     #expect(report.actions.isEmpty && records.isEmpty && fleet.calls.isEmpty)
+}
+
+// MARK: Unfinished actions
+
+@Test func anActionLeftHalfDoneIsFinishedFromTheJournal() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("batch"), on: "h1")
+    let plan = planFor(placement(["batch": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"]), fleet)
+    #expect(plan.summary.reboot == 1)
+    let state = try stateDirectory()
+
+    // The first run stops once the guest is shut down (as reconcile does on SIGTERM).
+    let journal = try Journal(path: state.journalPath)
+    var options = ExecutionOptions(parallel: ParallelSpec(), statePollInterval: .milliseconds(20))
+    options.stopRequested = { fleet.domain("uuid-batch", "h1")?.state == "shutoff" }
+    let first = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
+    #expect(first.actions.first?.status == .failed)
+    #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff", "left shut off on h1: half done")
+
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.map(\.instance) == ["batch"])
+    #expect(unfinished.first?.changedSomething == true)
+    #expect(unfinished.first?.action == plan.actions.first)
+
+    // The next run finishes it: the lifecycle is restored on the target, the shutdown skipped.
+    let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
+        .recover(unfinished, hosts: ["h1", "h2"])
+    let r = try #require(second.actions.first)
+    #expect(r.status == .done, "\(r.message ?? "")")
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
+    #expect(fleet.domain("uuid-batch", "h1") == nil)
+    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+}
+
+@Test func anActionThatChangedNothingIsLeftToThePlan() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
+    let state = try stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    var options = ExecutionOptions()
+    // Stops right after `record`: nothing on the hosts changed.
+    options.stopRequested = { FileManager.default.fileExists(atPath: state.recordsPath + "/uuid-web") }
+    _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.first?.changedSomething == false)
+    let calls = fleet.calls.count
+    let report = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
+        .recover(unfinished, hosts: ["h1", "h2"])
+    #expect(report.clean && report.actions.allSatisfy { $0.stepsDone == 0 }, "given up, not run: \(report.actions)")
+    #expect(fleet.calls.count == calls)
+    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
+    #expect(fleet.domain("uuid-web", "h1")?.state == "running")
+}
+
+@Test func aMigrationInterruptedInItsMiddleIsNotHalfDone() {
+    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: String? = nil) -> JournalRecord {
+        JournalRecord(time: "t", run: "r1", instance: "web", uuid: "u", action: "live", step: step, op: op, phase: phase,
+                      detail: action.map { ["action": $0] } ?? [:])
+    }
+    let action = Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
+                        steps: [.record(host: "h1"), liveStep("h1", "h2"), .setAutostart(host: "h2", enabled: true)], wave: 1)
+    let json = String(decoding: (try? JSONEncoder().encode(action)) ?? Data(), as: UTF8.self)
+    let crashedInMigration = [record(0, "record", .intent, action: json), record(0, "record", .done), record(1, "migrateLive", .intent)]
+    #expect(Journal.unfinishedActions(crashedInMigration).first?.changedSomething == false)
+    let crashedAfter = crashedInMigration + [record(1, "migrateLive", .done), record(2, "setAutostart", .intent)]
+    #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
+    #expect(Journal.unfinishedActions(crashedAfter).first?.action == action)
+}
+
+@Test func aMoveThatFailsHalfWayStaysOpenAndIsFinishedNextTime() async throws {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    fleet.add(guest("batch"), on: "h1")
+    fleet.set { $0.failStart = ["uuid-batch"] }
+    let plan = planFor(placement(["batch": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"]), fleet)
+    let state = try stateDirectory()
+    let (first, records, _) = try await execute(plan, on: fleet, state: state)
+    let r = try #require(first.actions.first)
+    #expect(r.status == .failed)
+    #expect(r.message?.contains("the next run finishes it") == true, "\(r.message ?? "")")
+    #expect(!records.contains { $0.phase == .abandoned })
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "shutoff")
+
+    fleet.set { $0.failStart = [] }
+    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    #expect(unfinished.first?.changedSomething == true)
+    let journal = try Journal(path: state.journalPath)
+    let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
+        .recover(unfinished, hosts: ["h1", "h2"])
+    #expect(second.actions.first?.status == .done)
+    #expect(fleet.domain("uuid-batch", "h2")?.state == "running", "the running state is restored")
 }

@@ -48,13 +48,17 @@ final class FakeFleet: FleetDriver, Sendable {
 
     struct Knobs: Sendable {
         var migrationTime: Duration = .milliseconds(50)
+        /// Per UUID, overriding `migrationTime`.
+        var migrationTimes: [String: Duration] = [:]
         var migration: [String: MigrationBehaviour] = [:]
         var ignoresShutdown: Set<String> = []
         var unreachable: Set<String> = []
         /// Volume copies that arrive damaged.
         var corruptCopies = false
-        /// Domains (by UUID) whose start fails.
-        var failStarts: Set<String> = []
+        /// What each host offers, as observation reports it.
+        var capacityMiB = 65536
+        /// Domains that refuse to start.
+        var failStart: Set<String> = []
     }
 
     struct State: Sendable {
@@ -73,6 +77,17 @@ final class FakeFleet: FleetDriver, Sendable {
         var maxMoving: [String: Int] = [:]
         var movingTotal = 0
         var maxMovingTotal = 0
+        /// Memory of migrations arriving on each host now, by UUID.
+        var incoming: [String: [String: Int]] = [:]
+        /// The most memory each host held at once: its defined domains plus arriving ones.
+        var maxUsage: [String: Int] = [:]
+    }
+
+    /// Memory the host holds now; remembered when it is the most so far.
+    private static func noteUsage(_ host: String, _ s: inout State) {
+        let defined = (s.hosts[host] ?? [:]).values.reduce(0) { $0 + max($1.memoryMiB, $1.liveMemoryMiB ?? 0) }
+        let arriving = (s.incoming[host] ?? [:]).values.reduce(0, +)
+        s.maxUsage[host] = max(s.maxUsage[host] ?? 0, defined + arriving)
     }
 
     let state: Mutex<State>
@@ -95,6 +110,7 @@ final class FakeFleet: FleetDriver, Sendable {
     var calls: [String] { state.withLock { $0.calls } }
     var maxMovingPerHost: [String: Int] { state.withLock { $0.maxMoving } }
     var maxMovingTotal: Int { state.withLock { $0.maxMovingTotal } }
+    var maxUsage: [String: Int] { state.withLock { $0.maxUsage } }
 
     /// The fleet as observation would report it.
     func observed(faultDomains: [String: String] = [:]) -> ObservedFleet {
@@ -104,7 +120,7 @@ final class FakeFleet: FleetDriver, Sendable {
                 let pools = Dictionary(grouping: (s.volumes[name] ?? [:]).keys.sorted()) { String($0.split(separator: "/")[0]) }
                 return ObservedHost(
                     name: name, uri: "fake://\(name)", reachable: !s.knobs.unreachable.contains(name),
-                    faultDomain: faultDomains[name], capacity: ObservedCapacity(vcpus: 64, memoryMiB: 65536),
+                    faultDomain: faultDomains[name], capacity: ObservedCapacity(vcpus: 64, memoryMiB: s.knobs.capacityMiB),
                     pools: ["shared", "local"].map { pool in
                         ObservedPool(name: pool, type: "dir", path: "/\(pool)", active: true, volumes: (pools[pool] ?? []).map { key in
                             let v = s.volumes[name]?[key]
@@ -182,6 +198,7 @@ final class FakeFleet: FleetDriver, Sendable {
             d.persistent = true
             if s.hosts[host]?[parts[2]] == nil { d.state = "shutoff"; d.liveVcpus = nil; d.liveMemoryMiB = nil }
             s.hosts[host]?[parts[2]] = d
+            Self.noteUsage(host, &s)
         }
     }
 
@@ -193,8 +210,8 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func start(uuid: String, on host: String) async throws {
-        if state.withLock({ $0.knobs.failStarts.contains(uuid) }) {
-            throw LibvirtError(code: .operationFailed, message: "start refused")
+        if state.withLock({ $0.knobs.failStart.contains(uuid) }) {
+            throw LibvirtError(code: .operationFailed, message: "could not start: no room for the guest's memory")
         }
         try withDomain("start", host, uuid) { d in
             guard d.state == "shutoff" else { throw LibvirtError(code: .operationInvalid, message: "already running") }
@@ -310,12 +327,16 @@ final class FakeFleet: FleetDriver, Sendable {
             for h in [from, to] { s.moving[h, default: 0] += 1; s.maxMoving[h] = max(s.maxMoving[h] ?? 0, s.moving[h] ?? 0) }
             s.movingTotal += 1
             s.maxMovingTotal = max(s.maxMovingTotal, s.movingTotal)
-            return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTime)
+            // During a live migration the guest holds memory on both hosts.
+            if let d = s.hosts[from]?[uuid] { s.incoming[to, default: [:]][uuid] = max(d.memoryMiB, d.liveMemoryMiB ?? 0) }
+            Self.noteUsage(to, &s)
+            return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTimes[uuid] ?? s.knobs.migrationTime)
         }
         defer {
             state.withLock { s in
                 for h in [from, to] { s.moving[h, default: 0] -= 1 }
                 s.movingTotal -= 1
+                s.incoming[to]?[uuid] = nil
             }
         }
         func move() {
@@ -324,6 +345,8 @@ final class FakeFleet: FleetDriver, Sendable {
                 s.hosts[from]?[uuid] = nil
                 d.persistent = flags.contains(.persistDestination)
                 s.hosts[to]?[uuid] = d
+                s.incoming[to]?[uuid] = nil
+                Self.noteUsage(to, &s)
             }
         }
         switch behaviour {

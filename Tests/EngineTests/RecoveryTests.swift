@@ -87,10 +87,18 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
 
             let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state)
             #expect(recovery.clean, "\(label): \(recovery.actions.map { $0.message ?? "" })")
+            // Killed before anything changed: given up, and the next plan moves it afresh.
+            let again = planFor(manualSpec(), fleet)
+            if !again.isEmpty {
+                #expect(step == 0, "\(label): only a move that changed nothing is planned again: \(again.actions)")
+                _ = try await execute(again, on: fleet, state: state)
+            }
             expectMoved(fleet, label)
-            // Backups are named after the run that started the move, and exist once.
-            #expect(fleet.volume("local", "vm-boot.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): boot backup")
-            #expect(fleet.volume("shared", "vm-data.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): data backup")
+            // Backups are named after the run that started the move.
+            if step > 0 {
+                #expect(fleet.volume("local", "vm-boot.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): boot backup")
+                #expect(fleet.volume("shared", "vm-data.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): data backup")
+            }
             #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "\(label)")
             // Converged: nothing left to plan, and nothing unfinished.
             #expect(planFor(manualSpec(), fleet).isEmpty, "\(label): \(planFor(manualSpec(), fleet).actions)")
@@ -124,7 +132,7 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
     let journal = try Journal(path: state.journalPath)
     let executor = Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions(run: "run-op"))
     let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
-    #expect(executor.abandon(["vm", "other"], among: unfinished) == ["vm"])
+    #expect(await executor.abandon(["vm", "other"], among: unfinished) == ["vm"])
     #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
     #expect(fleet.domain("uuid-vm", "h1") != nil && fleet.domain("uuid-vm", "h2") != nil, "nothing on a host changed")
 }
@@ -155,7 +163,7 @@ func otherMovesKilledAtAnyStepBoundaryAreFinishedToo(kind: String) async throws 
             // A live move that never migrated is given up and planned again; run that plan.
             let again = planFor(spec, fleet)
             if !again.isEmpty {
-                #expect(kind == "live" && steps[step].op != "setAutostart", "\(label): \(again.actions)")
+                #expect(step == 0 || (kind == "live" && steps[step].op != "setAutostart"), "\(label): \(again.actions)")
                 _ = try await execute(again, on: fleet, state: state)
             }
             #expect(fleet.domain("uuid-vm", "h1") == nil, "\(label)")
@@ -197,6 +205,8 @@ struct DecisionCase: Sendable, CustomTestStringConvertible {
 }
 
 let decisionCases: [DecisionCase] = [
+    DecisionCase(name: "only recorded: nothing changed, given up and planned afresh", kind: .manual,
+                 ops: ["record"], copies: ["h1": running], unreachable: ["h2"], expected: "abandon", says: ["changed nothing"]),
     DecisionCase(name: "shut down on the source, nothing on the target yet: finish", kind: .manual,
                  ops: ["record", "shutdown"], copies: ["h1": off], expected: "finish"),
     DecisionCase(name: "made on the target, source shut off: the target is the move's, finish", kind: .manual,
@@ -212,14 +222,14 @@ let decisionCases: [DecisionCase] = [
                  copies: ["h1": off, "h2": off], expected: "hold", says: ["not this move's"]),
     DecisionCase(name: "defined nowhere: hold, and say where the definition is", kind: .manual,
                  ops: ["record", "shutdown", "recreate"], copies: [:], expected: "hold", says: ["defined on no host", "define"]),
-    DecisionCase(name: "on a third host only: given up", kind: .manual, ops: ["record"], copies: ["h3": running],
+    DecisionCase(name: "on a third host only: given up", kind: .manual, ops: ["record", "shutdown"], copies: ["h3": running],
                  expected: "abandon", says: ["on h3 now"]),
     DecisionCase(name: "target unreachable, nothing made there: roll back", kind: .manual, ops: ["record", "shutdown"],
                  copies: ["h1": off], unreachable: ["h2"], expected: "rollBack"),
     DecisionCase(name: "target unreachable after the copy there began: hold", kind: .manual,
                  ops: ["record", "shutdown", "recreate"], copies: ["h1": off], unreachable: ["h2"], expected: "hold",
                  says: ["h2 is unreachable", "stays shut off on h1"]),
-    DecisionCase(name: "source unreachable: hold", kind: .manual, ops: ["record"], copies: ["h2": off], unreachable: ["h1"],
+    DecisionCase(name: "source unreachable: hold", kind: .manual, ops: ["record", "shutdown", "recreate"], copies: ["h2": off], unreachable: ["h1"],
                  expected: "hold", says: ["h1 is unreachable"]),
     DecisionCase(name: "live, still running on the source only: given up, planned afresh", kind: .live,
                  ops: ["record", "migrateLive"], copies: ["h1": running], expected: "abandon"),
@@ -319,7 +329,7 @@ func recoveryDecision(_ c: DecisionCase) {
 @Test func aMoveThatFailsPastThePointOfNoReturnIsLeftForTheNextRunToFinish() async throws {
     let fleet = FakeFleet(hosts: ["h1", "h2"])
     fleet.add(guest("vm"), on: "h1")
-    fleet.set { $0.failStarts = ["uuid-vm"] }
+    fleet.set { $0.failStart = ["uuid-vm"] }
     let plan = planFor(placement(["vm": InstanceSpec(host: "h2", moves: [.reboot])], hosts: ["h1", "h2"]), fleet)
     let state = try stateDirectory()
     let (report, records, _) = try await execute(plan, on: fleet, state: state)
@@ -329,7 +339,7 @@ func recoveryDecision(_ c: DecisionCase) {
     #expect(!records.contains { $0.phase == .abandoned }, "never given up past the point of no return")
     #expect(Journal.unfinishedActions(records).map(\.instance) == ["vm"])
 
-    fleet.set { $0.failStarts = [] }
+    fleet.set { $0.failStart = [] }
     let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state)
     #expect(recovery.clean, "\(recovery.actions.map { $0.message ?? "" })")
     #expect(fleet.domain("uuid-vm", "h2")?.state == "running", "the lifecycle state is restored")

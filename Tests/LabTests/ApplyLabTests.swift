@@ -113,13 +113,16 @@ import Testing
         expectConverged(vp, placement)
     }
 
-    @Test func anUpdateSetsMemoryAndVcpusAndAttachesANIC() throws {
+    @Test func anUpdateSetsMemoryAndVcpusAndAttachesANICAndADisk() throws {
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
         let name = Lab.uniqueName("upd")
         defer { lab.removeGuest(name) }
         _ = try lab.createGuest("heartbeat", name, host: 2, ["--wait"])
         let mac = "52:54:00:7e:57:01"
+        // A data volume to attach (removed with the guest: its name starts with the guest's).
+        let volume = "\(name)-data.img"
+        #expect(lab.virsh(2, ["vol-create-as", "shared", volume, "4M", "--format", "raw"]).status == 0)
 
         let placement = try vp.placement("""
           \(name):
@@ -127,6 +130,7 @@ import Testing
             config: {memoryMiB: 192, vcpus: 2, autostart: true}
             devices:
               eth1: {type: nic, network: lan, mac: "\(mac)", model: virtio}
+              data: {type: disk, pool: shared, volume: \(volume)}
         """)
         let r = vp.apply(placement)
         #expect(r.status == 0, "\(r.output)")
@@ -137,12 +141,122 @@ import Testing
         #expect(inactive.contains("<currentMemory unit='KiB'>196608</currentMemory>"))
         #expect(inactive.range(of: #"<vcpu[^>]*>2</vcpu>"#, options: .regularExpression) != nil)
         #expect(inactive.contains("<mac address='\(mac)'/>"))
-        // The NIC is there live too, confirmed by the live XML.
-        #expect(lab.virsh(2, ["dumpxml", name]).stdout.contains("<mac address='\(mac)'/>"))
+        #expect(inactive.contains("volume='\(volume)'"), "the disk in the definition")
+        // The NIC and the disk are there live too, confirmed by the live XML.
+        let live = lab.virsh(2, ["dumpxml", name]).stdout
+        #expect(live.contains("<mac address='\(mac)'/>"))
+        #expect(live.contains("volume='\(volume)'"), "the disk hot-plugged")
         #expect(lab.virsh(2, ["dominfo", name]).stdout.contains("Autostart:      enable"))
         #expect(lab.whereIs(name) == [2: "running"])
 
         expectConverged(vp, placement)
+    }
+
+    @Test func aManualMoveRecreatesTheGuestWithItsIdentity() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("manual")
+        defer { lab.removeGuest(name) }
+        let guest = try lab.createGuest("marker", name, host: 1, ["--wait"])
+        let uuid = lab.virsh(1, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let boot = try #require(lab.bootID(name))
+
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [manual]
+            config: {tags: {tier: manual}}
+        """, policy: "  moves: [live, reboot, cold, manual]")
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("recreate on host2 from boot volume shared/\(name)-boot.img"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [2: "running"])
+        #expect(lab.virsh(2, ["domuuid", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == uuid)
+        let xml = lab.virsh(2, ["dumpxml", "--inactive", name]).stdout
+        #expect(xml.contains("<mac address='\(guest["mac"] ?? "?")'/>"), "the same MAC")
+        #expect(xml.contains("volume='\(name)-boot.img'"), "booting from its volume")
+        #expect(xml.contains("key=\"tier\">manual<"), "tags restored")
+        #expect(lab.waitNewBoot(name, other: boot) != nil, "started again on host2")
+
+        expectConverged(vp, placement)
+    }
+
+    @Test func aShutOffGuestIsStartedWhenTheFileSaysRunning() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("start")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("shutoff", name, host: 3)
+        let placement = try vp.placement("""
+          \(name):
+            host: host3
+            state: running
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(lab.whereIs(name) == [3: "running"])
+        #expect(lab.waitHeartbeat(name) != nil)
+        expectConverged(vp, placement)
+    }
+
+    @Test(arguments: ["abort", "postcopy"])
+    func aLiveMovePastItsTimeoutIsAbortedOrSwitchedToPostCopy(onTimeout: String) throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("timeout")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let before = try #require(lab.waitHeartbeat(name, after: 0))
+        let boot = lab.bootID(name)
+        // 1 MiB/s cannot move 128 MiB in 2 s.
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            live: {bandwidthMiBps: 1, timeoutSeconds: 2, onTimeout: \(onTimeout)}
+        """)
+        let r = vp.apply(placement)
+        if onTimeout == "abort" {
+            #expect(r.status == 3, "\(r.output)")
+            #expect(r.stdout.contains("did not finish within 2 s (aborted)"), "\(r.stdout)")
+            #expect(r.stdout.contains("it is running on host1"), "\(r.stdout)")
+            let settle = Date().addingTimeInterval(30)
+            while Date() < settle, lab.whereIs(name) != [1: "running"] { usleep(200_000) }
+            #expect(lab.whereIs(name) == [1: "running"], "rolled back: \(lab.whereIs(name))")
+        } else {
+            #expect(r.status == 0, "\(r.output)")
+            #expect(lab.whereIs(name) == [2: "running"])
+        }
+        // Either way the guest never restarted.
+        #expect(lab.waitHeartbeat(name, after: before) != nil)
+        #expect(lab.bootID(name) == boot)
+    }
+
+    @Test func onATerminalApplyAsksAndOnlyYesApplies() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("tty")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("shutoff", name, host: 1, ["--no-nic"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        // `script` gives the apply a terminal; the answer comes on its standard input.
+        func onTerminal(_ answer: String) -> Lab.Result {
+            let command = [VirtPlace.binary, "apply", "-f", placement, "-f", lab.hostsYAML, "--state-dir", vp.stateDir]
+                .map { "'\($0)'" }.joined(separator: " ")
+            return Lab.run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"], input: answer + "\n")
+        }
+        let no = onTerminal("no")
+        #expect(no.status == 1, "\(no.output)")
+        #expect(no.stdout.contains("Do you want to apply this action? Only 'yes' will be accepted:"), "\(no.stdout)")
+        #expect(no.stdout.contains("apply cancelled: nothing was changed"), "\(no.stdout)")
+        #expect(lab.whereIs(name) == [1: "shut off"])
+
+        let yes = onTerminal("yes")
+        #expect(yes.status == 0, "\(yes.output)")
+        #expect(yes.stdout.contains("Apply complete"), "\(yes.stdout)")
+        #expect(lab.whereIs(name) == [2: "shut off"])
     }
 
     @Test func aSavedPlanIsAppliedExactlyAndRefusedOnceStale() throws {
@@ -212,6 +326,52 @@ import Testing
         let result = try #require(first.get())
         #expect(result.status == 0, "\(result.output)")
         #expect(lab.whereIs(name) == [2: "running"])
+    }
+
+    @Test func anApplyKilledDuringAMigrationLeavesTheGuestAndTheNextMovesIt() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("kill")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        // A slow migration (1 MiB/s) to be killed in its middle.
+        let slow = try vp.placement("""
+          \(name):
+            host: host2
+            live: {bandwidthMiBps: 1}
+        """, name: "slow.yaml")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: VirtPlace.binary)
+        process.arguments = ["apply", "-f", slow, "-f", lab.hostsYAML, "--auto-approve", "--state-dir", vp.stateDir]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        var migrating = false
+        while Date() < deadline, !migrating {
+            migrating = lab.virsh(1, ["domjobinfo", name]).stdout.contains("Outgoing migration")
+            if !migrating { usleep(100_000) }
+        }
+        #expect(migrating, "the migration never started")
+        kill(process.processIdentifier, SIGKILL)   // the apply this test started
+        process.waitUntilExit()
+
+        // libvirt cancels a managed migration whose client is gone: the guest runs on host1,
+        // and the destination removes the half-arrived one (within moments).
+        let settle = Date().addingTimeInterval(30)
+        while Date() < settle, lab.whereIs(name) != [1: "running"] { usleep(200_000) }
+        #expect(lab.whereIs(name) == [1: "running"], "\(lab.whereIs(name))")
+
+        // The next apply (no bandwidth cap now) moves it; nothing was half done to finish.
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        let r = vp.apply(placement)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(!r.stdout.contains("An earlier run left unfinished"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [2: "running"])
+        expectConverged(vp, placement)
     }
 
     @Test func withoutATerminalApplyNeedsApprovalAndADryRunChangesNothing() throws {

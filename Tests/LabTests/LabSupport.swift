@@ -56,7 +56,7 @@ struct Lab: Sendable {
 
     /// Runs a program to its end, output captured through files (no pipe to fill).
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                    timeout: Double = 300) -> Result {
+                    input: String? = nil, timeout: Double = 300) -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -75,7 +75,13 @@ struct Lab: Sendable {
         }
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            _ = FileManager.default.createFile(atPath: base + ".in", contents: Data(input.utf8))
+            process.standardInput = FileHandle(forReadingAtPath: base + ".in")
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        defer { try? FileManager.default.removeItem(atPath: base + ".in") }
         do { try process.run() } catch {
             return Result(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)")
         }
