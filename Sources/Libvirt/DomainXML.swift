@@ -1,8 +1,5 @@
 import Foundation
 import Placement
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// Where each volume of a host's pools lives, to tell which pool volume a disk uses without
 /// asking libvirt once per disk.
@@ -54,7 +51,19 @@ extension ObservedDomain {
         liveMemoryMiB: Int? = nil,
         volumes: VolumeIndex = VolumeIndex()
     ) throws -> ObservedDomain {
-        let root = try parseXML(xml, expectingRoot: "domain")
+        try parse(
+            root: parseXMLTree(xml, expectingRoot: "domain"), xml: xml, state: state, stateReason: stateReason,
+            persistent: persistent, autostart: autostart, snapshotCount: snapshotCount,
+            liveVcpus: liveVcpus, liveMemoryMiB: liveMemoryMiB, volumes: volumes
+        )
+    }
+
+    /// `parse(xml:…)` on a tree already read from `xml` (tests read it both ways).
+    /// - Throws: `DomainXMLError` when the domain has no name or UUID.
+    static func parse(
+        root: XMLTree.Element, xml: String, state: String, stateReason: String?, persistent: Bool, autostart: Bool,
+        snapshotCount: Int, liveVcpus: Int?, liveMemoryMiB: Int?, volumes: VolumeIndex
+    ) throws(DomainXMLError) -> ObservedDomain {
         guard let name = root.element("name")?.trimmedText else { throw DomainXMLError("<domain> without <name>") }
         guard let uuid = root.element("uuid")?.trimmedText else { throw DomainXMLError("domain '\(name)' without <uuid>") }
 
@@ -85,7 +94,7 @@ extension ObservedDomain {
         }
 
         let devices = root.element("devices")
-        let metadata = root.element("metadata").flatMap(VirtplaceMetadata.element(inMetadata:))
+        let metadata = root.element("metadata").flatMap { VirtplaceMetadata.element(inMetadata: $0) }
 
         return ObservedDomain(
             name: name, uuid: uuid.lowercased(), state: state, stateReason: stateReason,
@@ -101,14 +110,14 @@ extension ObservedDomain {
             hasVirtiofs: devices?.elements("filesystem").contains { $0.element("driver")?.attribute("type") == "virtiofs" } ?? false,
             snapshotCount: snapshotCount,
             fleet: metadata?.attribute("fleet"),
-            tags: metadata.map(VirtplaceMetadata.tags(in:)) ?? [:],
+            tags: metadata.map { VirtplaceMetadata.tags(in: $0) } ?? [:],
             xmlDigest: SHA256.hex(xml),
             configVcpus: liveVcpus.flatMap { $0 == vcpus ? nil : vcpus },
             configMemoryMiB: liveMemoryMiB.flatMap { $0 == configMemoryMiB ? nil : configMemoryMiB }
         )
     }
 
-    private static func disk(_ element: XMLElement, volumes: VolumeIndex) -> ObservedDisk {
+    private static func disk(_ element: XMLTree.Element, volumes: VolumeIndex) -> ObservedDisk {
         let sourceType = element.attribute("type") ?? "file"
         let source = element.element("source")
         let driver = element.element("driver")
@@ -144,7 +153,7 @@ extension ObservedDomain {
         )
     }
 
-    private static func nic(_ element: XMLElement) -> ObservedNIC {
+    private static func nic(_ element: XMLTree.Element) -> ObservedNIC {
         let source = element.element("source")
         return ObservedNIC(
             type: element.attribute("type") ?? "",
@@ -159,7 +168,7 @@ extension ObservedDomain {
     /// A readable address per hostdev type: `0000:03:00.1` (PCI), `1:4` (USB bus:device) or
     /// `1234:beef` (USB vendor:product), `scsi_host0:0:0:2` (SCSI adapter:bus:target:unit),
     /// the UUID (mdev), the WWPN (scsi_host).
-    private static func hostdev(_ element: XMLElement) -> ObservedHostdev? {
+    private static func hostdev(_ element: XMLTree.Element) -> ObservedHostdev? {
         guard let type = element.attribute("type") else { return nil }
         let source = element.element("source")
         let address = source?.element("address")
@@ -208,12 +217,32 @@ struct DomainDefinitionFacts {
     var hasEmulatedTPM: Bool
 
     init(xml: String) throws(DomainXMLError) {
-        let root = try parseXML(xml, expectingRoot: "domain")
+        let root = try parseXMLTree(xml, expectingRoot: "domain")
         let os = root.element("os")
         hasNVRAM = os?.element("nvram") != nil || os?.attribute("firmware") == "efi"
             || os?.element("loader")?.attribute("type") == "pflash"
         hasEmulatedTPM = root.element("devices")?.elements("tpm").contains {
             $0.element("backend")?.attribute("type") == "emulator"
         } ?? false
+    }
+}
+
+extension VirtplaceMetadata {
+    /// The virtplace element inside a domain's `<metadata>`, matched by namespace (as
+    /// `element(inMetadata:)` does on FoundationXML's tree).
+    static func element(inMetadata metadata: XMLTree.Element) -> XMLTree.Element? {
+        metadata.childElements.first { element in
+            element.isInNamespace(namespace) && element.hasLocalName("instance")
+        }
+    }
+
+    /// The `key` → text of the element's `tag` children, any prefix (later duplicates win).
+    static func tags(in element: XMLTree.Element) -> [String: String] {
+        var tags: [String: String] = [:]
+        for child in element.childElements where child.hasLocalName("tag") {
+            guard let key = child.attribute("key") else { continue }
+            tags[key] = child.stringValue
+        }
+        return tags
     }
 }

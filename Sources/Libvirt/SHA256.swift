@@ -1,11 +1,21 @@
 /// SHA-256 (FIPS 180-4), small and dependency-free: Foundation on Linux has no CryptoKit.
 /// Used for digests of domain XML, not for anything secret.
+///
+/// Whole 64-byte blocks are compressed straight from the caller's memory; only a partial
+/// block is copied, so hashing a string costs no allocation but the digest's.
 public struct SHA256: Sendable {
-    private var state: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var buffer: [UInt8] = []
+    private var state = State()
+    /// Bytes fed but not compressed yet: always fewer than 64.
+    private var pending: [UInt8] = []
     private var length: UInt64 = 0
+
+    /// The eight working words.
+    private struct State: Sendable {
+        var a: UInt32 = 0x6a09e667, b: UInt32 = 0xbb67ae85, c: UInt32 = 0x3c6ef372, d: UInt32 = 0xa54ff53a
+        var e: UInt32 = 0x510e527f, f: UInt32 = 0x9b05688c, g: UInt32 = 0x1f83d9ab, h: UInt32 = 0x5be0cd19
+
+        var words: [UInt32] { [a, b, c, d, e, f, g, h] }
+    }
 
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -32,39 +42,23 @@ public struct SHA256: Sendable {
     /// Feeds bytes from memory.
     public mutating func update(_ input: UnsafeRawBufferPointer) {
         length &+= UInt64(input.count)
-        var index = 0
-        if !buffer.isEmpty {
-            let take = min(64 - buffer.count, input.count)
-            buffer.append(contentsOf: input[0..<take])
-            index = take
-            guard buffer.count == 64 else { return }
-            let block = buffer
-            block.withUnsafeBytes { compress($0) }
-            buffer.removeAll(keepingCapacity: true)
+        var rest = input
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, rest.count)
+            pending.append(contentsOf: rest.prefix(take))
+            rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(take))
+            guard pending.count == 64 else { return }
+            pending.withUnsafeBytes { Self.compress(&state, blocks: $0) }
+            pending.removeAll(keepingCapacity: true)
         }
-        while index + 64 <= input.count {
-            compress(UnsafeRawBufferPointer(rebasing: input[index..<index + 64]))
-            index += 64
-        }
-        buffer.append(contentsOf: input[index...])
+        let whole = rest.count / 64 * 64
+        if whole > 0 { Self.compress(&state, blocks: UnsafeRawBufferPointer(rebasing: rest.prefix(whole))) }
+        if whole < rest.count { pending.append(contentsOf: rest.dropFirst(whole)) }
     }
 
     /// The 32-byte digest of everything fed so far.
     public func finalize() -> [UInt8] {
-        var copy = self
-        let bitLength = length &* 8
-        var padded = buffer
-        padded.append(0x80)
-        while padded.count % 64 != 56 { padded.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            padded.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-        }
-        padded.withUnsafeBytes { bytes in
-            for start in stride(from: 0, to: bytes.count, by: 64) {
-                copy.compress(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 64]))
-            }
-        }
-        return copy.state.flatMap { word in
+        finalState().words.flatMap { word in
             [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
         }
     }
@@ -78,14 +72,18 @@ public struct SHA256: Sendable {
 
     /// The digest of everything fed so far, as 64 lower-case hex digits.
     public func hexDigest() -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in finalize() {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
+        let words = finalState().words
+        return String(unsafeUninitializedCapacity: 64) { text in
+            let digits: StaticString = "0123456789abcdef"
+            var index = 0
+            for word in words {
+                for shift in stride(from: 28, through: 0, by: -4) {
+                    text[index] = digits.utf8Start[Int((word >> UInt32(shift)) & 0xf)]
+                    index += 1
+                }
+            }
+            return 64
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     /// The digest of a string's UTF-8 bytes, as hex.
@@ -101,34 +99,50 @@ public struct SHA256: Sendable {
         return hash.hexDigest()
     }
 
-    private mutating func compress(_ block: UnsafeRawBufferPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            compress(block, schedule: w)
+    /// The state after padding: the pending bytes, 0x80, zeros, and the length in bits, in one
+    /// block or two.
+    private func finalState() -> State {
+        var state = self.state
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { block in
+            block.initializeMemory(as: UInt8.self, repeating: 0)
+            pending.withUnsafeBytes { block.copyMemory(from: $0) }
+            block[pending.count] = 0x80
+            let count = pending.count < 56 ? 64 : 128
+            block.storeBytes(of: (length &* 8).bigEndian, toByteOffset: count - 8, as: UInt64.self)
+            Self.compress(&state, blocks: UnsafeRawBufferPointer(rebasing: block.prefix(count)))
         }
+        return state
     }
 
-    private mutating func compress(_ block: UnsafeRawBufferPointer, schedule w: UnsafeMutableBufferPointer<UInt32>) {
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
-                | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+    /// Compresses whole 64-byte blocks into `state`.
+    private static func compress(_ state: inout State, blocks: UnsafeRawBufferPointer) {
+        k.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                var offset = 0
+                while offset + 64 <= blocks.count {
+                    for i in 0..<16 {
+                        w[i] = UInt32(bigEndian: blocks.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
+                    }
+                    for i in 16..<64 {
+                        let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
+                        let s1 = w[i - 2].rotatedRight(17) ^ w[i - 2].rotatedRight(19) ^ (w[i - 2] >> 10)
+                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+                    }
+                    var (a, b, c, d, e, f, g, h) = (state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h)
+                    for i in 0..<64 {
+                        let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
+                        let choice = (e & f) ^ (~e & g)
+                        let t1 = h &+ s1 &+ choice &+ k[i] &+ w[i]
+                        let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
+                        let majority = (a & b) ^ (a & c) ^ (b & c)
+                        (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ s0 &+ majority)
+                    }
+                    state.a &+= a; state.b &+= b; state.c &+= c; state.d &+= d
+                    state.e &+= e; state.f &+= f; state.g &+= g; state.h &+= h
+                    offset += 64
+                }
+            }
         }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotatedRight(17) ^ w[i - 2].rotatedRight(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-        for i in 0..<64 {
-            let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-            let choice = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ choice &+ SHA256.k[i] &+ w[i]
-            let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ majority
-            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
 }
 

@@ -58,12 +58,14 @@ struct ObserverTests {
 
     @Test("a daemon that accepts but never answers is given up after the connect timeout")
     func silentHost() async throws {
-        let listener = try SilentListener(address: "127.0.0.98", port: 16509)
+        // An ephemeral port: a fixed one can still be held by an earlier run's half-closed
+        // connections.
+        let listener = try SilentListener(address: "127.0.0.98", port: 0)
         defer { listener.close() }
         let clock = ContinuousClock()
         let start = clock.now
         let fleet = await Observer(connectTimeout: .milliseconds(500)).observe([
-            ObserveTarget(name: "silent", uri: "qemu+tcp://127.0.0.98/system"),
+            ObserveTarget(name: "silent", uri: "qemu+tcp://127.0.0.98:\(listener.port)/system"),
             ObserveTarget(name: "host3", uri: Self.fixture("host3")),
         ])
         #expect(clock.now - start < .seconds(5))
@@ -81,9 +83,12 @@ struct ObserverTests {
 /// accepts or answers: what a hung daemon looks like to a client.
 struct SilentListener {
     let descriptor: Int32
+    /// The port it listens on (the one asked for, or the kernel's choice for 0).
+    let port: UInt16
 
     init(address: String, port: UInt16) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
         var reuse: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var socketAddress = sockaddr_in()
@@ -99,6 +104,12 @@ struct SilentListener {
             Glibc.close(descriptor)
             throw POSIXError(.EADDRINUSE)
         }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.port = UInt16(bigEndian: actual.sin_port)
     }
 
     func close() {

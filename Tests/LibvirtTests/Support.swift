@@ -49,7 +49,11 @@ func capturingStandardError<T>(_ body: () throws -> T) rethrows -> (T, String) {
     dup2(saved, STDERR_FILENO)
     close(saved)
     let data = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile()
-    return (result, String(decoding: data, as: UTF8.self))
+    // fd 2 is process-wide: lines the test runner printed meanwhile for other tests are not ours.
+    let runner: [Character] = ["◇", "✔", "✘", "↳", "􀟈", "􁁛", "􀢄", "􀄵"]
+    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        .filter { line in !(line.first.map(runner.contains) ?? false) && !line.hasPrefix("Test Suite") && !line.hasPrefix("Test Case") }
+    return (result, lines.joined(separator: "\n").trimmingCharacters(in: .newlines))
 }
 
 /// A minimal persistent domain for the test driver.
