@@ -112,7 +112,7 @@ struct ApplyCommand: Command {
         var recovery = RecoveryReport()
         let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
         if dryRun {
-            let shown = unfinished.filter { $0.changedSomething || $0.targetCopyBegun || $0.action == nil }
+            let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {
                 console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
             }

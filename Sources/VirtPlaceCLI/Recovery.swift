@@ -25,7 +25,7 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
     guard !unfinished.isEmpty else { return RecoveryReport() }
     // Actions that had changed nothing yet are closed quietly (the plan decides afresh); the
     // others are shown, and asked about on a terminal.
-    let shown = unfinished.filter { $0.changedSomething || $0.targetCopyBegun || $0.action == nil }
+    let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
     if !shown.isEmpty {
         console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
     }
@@ -38,9 +38,10 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
     }
     let uris = Dictionary(targets.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
     let report = await executor.recover(unfinished, hosts: targets.map(\.name), uris: uris)
+    // Every problem is shown; a quiet give-up of an action that changed nothing is not.
     let names = Set(shown.map(\.instance))
-    console.out(renderRecovery(RecoveryReport(actions: report.actions.filter { names.contains($0.instance) }, held: report.held),
-                               console: console))
+    let worth = report.actions.filter { names.contains($0.instance) || $0.status != .done }
+    console.out(renderRecovery(RecoveryReport(actions: worth, held: report.held), console: console))
     return report
 }
 

@@ -208,10 +208,12 @@ import Testing
         _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
         let before = try #require(lab.waitHeartbeat(name, after: 0))
         let boot = lab.bootID(name)
-        // 1 MiB/s cannot move 128 MiB in 2 s.
+        // 1 MiB/s cannot move 128 MiB in 2 s. `moves: [live]`: no fallback to a reboot move
+        // (FaultLabTests has the one the default moves allow).
         let placement = try vp.placement("""
           \(name):
             host: host2
+            moves: [live]
             live: {bandwidthMiBps: 1, timeoutSeconds: 2, onTimeout: \(onTimeout)}
         """)
         let r = vp.apply(placement)
