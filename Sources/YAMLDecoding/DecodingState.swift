@@ -87,6 +87,7 @@ final class DecodingState {
     private var activeDepth = 0
     private var nextUsageID = 0
     private(set) var usages: [KeyUsage] = []
+    private var shapes: [ObjectIdentifier: TypeShape] = [:]
     private var scopes: [Scope] = [Scope(usageStart: 0)]
 
     init(file: String, root: YAMLNode, limits: YAMLLimits, userInfo: [CodingUserInfoKey: Any]) {
@@ -198,18 +199,21 @@ final class DecodingState {
     func decode<T: Decodable>(
         _ type: T.Type, node: YAMLNode, path: CodingPath
     ) throws -> T {
-        if let scalarType = T.self as? any ScalarDecodable.Type {
-            if let value = try scalar(scalarType, node, parent: path, key: nil) as? T { return value }
+        let shape = shape(of: T.self)
+        if case .scalar(let scalarType) = shape {
+            if let value: T = try scalarType.scalarValue(self, node, parent: path, key: nil) { return value }
         }
         try enter(node, path)
-        if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
-        if let collection = T.self as? any SkippingCollection.Type {
+        if node.tag != nil, let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
+        switch shape {
+        case .collection(let collection):
             activeDepth += 1
             defer { activeDepth -= 1 }
             if let value = try collection.decodeSkipping(node: node, path: path, state: self) as? T { return value }
-        }
-        if let enumeration = T.self as? any (RawRepresentable & CaseIterable).Type {
-            try checkEnumValue(enumeration, T.self, node, path)
+        case .choice(let names, let list):
+            try checkChoice(names: names, list: list, T.self, node, path)
+        case .scalar, .other:
+            break
         }
         activeDepth += 1
         defer { activeDepth -= 1 }
@@ -227,12 +231,7 @@ final class DecodingState {
     }
 
     /// "expected one of a, b, c" for string enums that list their cases.
-    private func checkEnumValue<E: RawRepresentable & CaseIterable>(
-        _ enumeration: E.Type, _ type: Any.Type, _ node: YAMLNode, _ path: CodingPath
-    ) throws {
-        let names = E.allCases.compactMap { $0.rawValue as? String }
-        guard !names.isEmpty else { return }
-        let list = names.joined(separator: ", ")
+    private func checkChoice(names: [String], list: String, _ type: Any.Type, _ node: YAMLNode, _ path: CodingPath) throws {
         guard case .scalar(let text, _) = node.content, !node.isNull else {
             throw typeMismatch(type, node, path, "expected one of \(list), found \(Scalars.describe(node))")
         }
@@ -241,6 +240,44 @@ final class DecodingState {
                 type, node, path,
                 "expected one of \(list), found \(Scalars.describe(node))\(Suggestion.hint(for: text, among: names))")
         }
+    }
+
+    // MARK: Types
+
+    /// How `decode` treats a type. Worked out once per type and decode, since the dynamic
+    /// casts that tell are slow next to decoding a small value.
+    enum TypeShape {
+        /// Read straight from a scalar.
+        case scalar(any ScalarDecodable.Type)
+        /// An array or a string-keyed dictionary, decoded element by element.
+        case collection(any SkippingCollection.Type)
+        /// A string enum that lists its cases: its value is checked against them first.
+        case choice(names: [String], list: String)
+        /// Anything else: through its `init(from:)`.
+        case other
+    }
+
+    func shape(of type: Any.Type) -> TypeShape {
+        let id = ObjectIdentifier(type)
+        if let known = shapes[id] { return known }
+        let shape: TypeShape
+        if let scalarType = type as? any ScalarDecodable.Type {
+            shape = .scalar(scalarType)
+        } else if let collection = type as? any SkippingCollection.Type {
+            shape = .collection(collection)
+        } else if let enumeration = type as? any (RawRepresentable & CaseIterable).Type,
+            case let names = caseNames(enumeration), !names.isEmpty
+        {
+            shape = .choice(names: names, list: names.joined(separator: ", "))
+        } else {
+            shape = .other
+        }
+        shapes[id] = shape
+        return shape
+    }
+
+    private func caseNames<E: RawRepresentable & CaseIterable>(_ type: E.Type) -> [String] {
+        E.allCases.compactMap { $0.rawValue as? String }
     }
 
     /// Ends the innermost scope and returns its diagnostics, unknown keys included.
@@ -345,6 +382,19 @@ extension Array: SkippingCollection where Element: Decodable {
         }
         var result: [Element] = []
         result.reserveCapacity(items.count)
+        if case .scalar(let scalarType) = state.shape(of: Element.self) {
+            // The item's path is built only for a problem.
+            for (index, item) in items.enumerated() {
+                do {
+                    if let value: Element = try scalarType.scalarValue(state, item, parent: path, key: IndexKey(index)) {
+                        result.append(value)
+                    }
+                } catch {
+                    try state.record(error, node: item, path: path.appending(IndexKey(index)))
+                }
+            }
+            return result
+        }
         for (index, item) in items.enumerated() {
             let itemPath = path.appending(IndexKey(index))
             do {
@@ -364,9 +414,22 @@ extension Dictionary: SkippingCollection where Key == String, Value: Decodable {
         }
         var result: [String: Value] = [:]
         result.reserveCapacity(pairs.count)
+        let scalarType: (any ScalarDecodable.Type)?
+        if case .scalar(let type) = state.shape(of: Value.self) { scalarType = type } else { scalarType = nil }
         for pair in pairs {
             guard let name = pair.key.scalarValue else {
                 state.report(state.diagnostic(pair.key, path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
+                continue
+            }
+            if let scalarType {
+                // The value's path is built only for a problem.
+                do {
+                    if let value: Value = try scalarType.scalarValue(state, pair.value, parent: path, key: NameKey(name)) {
+                        result[name] = value
+                    }
+                } catch {
+                    try state.record(error, node: pair.value, path: path.appending(NameKey(name), keyNode: pair.key))
+                }
                 continue
             }
             let valuePath = path.appending(NameKey(name), keyNode: pair.key)

@@ -167,6 +167,16 @@ protocol ScalarDecodable: Decodable {
     static func fromScalar(_ node: YAMLNode) -> Result<Self, ScalarMismatch>
 }
 
+extension ScalarDecodable {
+    /// `state.scalar(Self.self, …)` handed back as `T`, which is `Self` (nil otherwise): how
+    /// code that holds `T` and knows only that it is some scalar type reads one.
+    static func scalarValue<T>(
+        _ state: DecodingState, _ node: YAMLNode, parent: CodingPath, key: (any CodingKey)?
+    ) throws -> T? {
+        try state.scalar(Self.self, node, parent: parent, key: key) as? T
+    }
+}
+
 extension String: ScalarDecodable {
     static func fromScalar(_ node: YAMLNode) -> Result<String, ScalarMismatch> { Scalars.string(node) }
 }

@@ -44,11 +44,9 @@ public final class YAMLNode: Sendable {
     public let line: Int
     /// The 1-based column (in Unicode scalars) where the node starts.
     public let column: Int
-    /// The tag written on the node, resolved by libyaml (`!!str` is
-    /// `tag:yaml.org,2002:str`); nil when there is none.
-    public let tag: String?
-    /// The anchor written on the node (`&name` gives `name`); nil when there is none.
-    public let anchor: String?
+    /// The tag and anchor, kept apart because few nodes have either: a node without them is
+    /// smaller by two strings.
+    private let properties: Properties?
     /// How many nodes this subtree holds once every alias in it is expanded (saturating).
     public let expandedCount: Int
     /// How many nodes were written inside this subtree (aliases count as none).
@@ -63,11 +61,28 @@ public final class YAMLNode: Sendable {
         self.content = content
         self.line = line
         self.column = column
-        self.tag = tag
-        self.anchor = anchor
+        self.properties = tag == nil && anchor == nil ? nil : Properties(tag: tag, anchor: anchor)
         self.expandedCount = expandedCount
         self.writtenCount = writtenCount
         self.height = height
+    }
+
+    /// The tag written on the node, resolved by libyaml (`!!str` is
+    /// `tag:yaml.org,2002:str`); nil when there is none.
+    public var tag: String? { properties?.tag }
+
+    /// The anchor written on the node (`&name` gives `name`); nil when there is none.
+    public var anchor: String? { properties?.anchor }
+
+    /// A node's tag and anchor, when it has one of them.
+    private final class Properties: Sendable {
+        let tag: String?
+        let anchor: String?
+
+        init(tag: String?, anchor: String?) {
+            self.tag = tag
+            self.anchor = anchor
+        }
     }
 
     /// Whether this is a scalar, a sequence or a mapping.
@@ -143,9 +158,11 @@ public final class YAMLNode: Sendable {
     }
 
     static func isNullText(_ text: String) -> Bool {
+        // Most scalars are longer than any null: skip the comparisons for them.
+        if text.utf8.count > 4 { return false }
         switch text {
-        case "", "~", "null", "Null", "NULL": true
-        default: false
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
         }
     }
 }

@@ -201,17 +201,19 @@ enum BuildOutcome {
 }
 
 /// Turns libyaml events into node trees, checking duplicate keys, aliases and limits.
+///
+/// The children of every open collection wait in one shared buffer, the innermost
+/// collection's last, so that a collection costs one array of the exact size when it ends
+/// rather than an array growing item by item.
 struct TreeBuilder {
-    /// An open sequence or mapping: what has been read of it so far.
+    /// An open sequence or mapping: where its children start in `children`, and what has
+    /// been counted of them so far. A mapping's children alternate key, value.
     struct Frame {
         var isMapping: Bool
         var mark: Mark
         var tag: String?
         var anchor: String?
-        var items: [YAMLNode] = []
-        var pairs: [YAMLNode.Pair] = []
-        /// A mapping's key whose value is being read.
-        var pendingKey: YAMLNode? = nil
+        var start: Int
         var expanded = 1
         var written = 1
         var childHeight = 0
@@ -222,6 +224,8 @@ struct TreeBuilder {
     let corrections: ColumnCorrections
 
     private var stack: [Frame] = []
+    /// The children read so far of every open collection, outermost first.
+    private var children: [YAMLNode] = []
     private var root: YAMLNode? = nil
     private var documents: [YAMLNode] = []
     private var diagnostics: [Diagnostic] = []
@@ -298,15 +302,21 @@ struct TreeBuilder {
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
             try checkDepth(adding: 1, at: mark)
-            stack.append(Frame(isMapping: false, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor)))
+            stack.append(Frame(
+                isMapping: false, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor),
+                start: children.count))
         case YAML_MAPPING_START_EVENT:
             let data = event.data.mapping_start
             try checkDepth(adding: 1, at: mark)
-            stack.append(Frame(isMapping: true, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor)))
+            stack.append(Frame(
+                isMapping: true, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor),
+                start: children.count))
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
+            let items = Array(children[frame.start...])
+            children.removeSubrange(frame.start...)
             let node = makeNode(
-                .sequence(frame.items), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
+                .sequence(items), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
                 expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
@@ -340,14 +350,7 @@ struct TreeBuilder {
             return
         }
         let top = stack.count - 1
-        if !stack[top].isMapping {
-            stack[top].items.append(node)
-        } else if let key = stack[top].pendingKey {
-            stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
-            stack[top].pendingKey = nil
-        } else {
-            stack[top].pendingKey = node
-        }
+        children.append(node)
         stack[top].expanded = stack[top].expanded.addingSaturated(node.expandedCount)
         if !isAlias { stack[top].written = stack[top].written.addingSaturated(node.writtenCount) }
         if node.height > stack[top].childHeight { stack[top].childHeight = node.height }
@@ -381,27 +384,38 @@ struct TreeBuilder {
     }
 
     /// The path of the node being read, from the open collections.
-    private func currentPath() -> String {
+    ///
+    /// - Parameter childrenEnd: where the children of the innermost open collection end in
+    ///   `children` (all of it unless a collection just closed still has its children there).
+    private func currentPath(childrenEnd: Int? = nil) -> String {
         var path = ""
-        for frame in stack {
+        for (level, frame) in stack.enumerated() {
+            let end = level + 1 < stack.count ? stack[level + 1].start : childrenEnd ?? children.count
+            let count = end - frame.start
             if frame.isMapping {
-                path = appendingPath(path, key: frame.pendingKey?.scalarValue ?? "?")
+                // An odd number of children: the last one is a key whose value is being read.
+                let pendingKey = count % 2 == 1 ? children[end - 1].scalarValue : nil
+                path = appendingPath(path, key: pendingKey ?? "?")
             } else {
-                path += "[\(frame.items.count)]"
+                path += "[\(count)]"
             }
         }
         return path
     }
 
-    /// Pairs keys with values, reports duplicate keys (keeping the first), applies merges.
+    /// Pairs keys with values (taking them off `children`), reports duplicate keys (keeping
+    /// the first), applies merges.
     private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> YAMLNode {
+        let pairCount = (children.count - frame.start) / 2
         var pairs: [YAMLNode.Pair] = []
-        pairs.reserveCapacity(frame.pairs.count)
-        let useIndex = frame.pairs.count > 16
+        pairs.reserveCapacity(pairCount)
+        let useIndex = pairCount > 16
         var index: [String: YAMLNode] = [:]
         var hasMerge = false
-        for pair in frame.pairs {
-            let key = pair.key
+        defer { children.removeSubrange(frame.start...) }
+        for offset in 0..<pairCount {
+            let key = children[frame.start + 2 * offset]
+            let pair = YAMLNode.Pair(key: key, value: children[frame.start + 2 * offset + 1])
             if let text = key.scalarValue {
                 let first: YAMLNode?
                 if useIndex {
@@ -416,7 +430,7 @@ struct TreeBuilder {
                 if let first {
                     diagnostics.append(Diagnostic(
                         .error, file: file, line: key.line, column: key.column,
-                        path: appendingPath(currentPath(), key: text),
+                        path: appendingPath(currentPath(childrenEnd: frame.start), key: text),
                         message: "duplicate key '\(text)' (first defined at \(first.line):\(first.column))"))
                     continue
                 }
@@ -431,7 +445,7 @@ struct TreeBuilder {
                 anchor: frame.anchor, expandedCount: frame.expanded, writtenCount: frame.written,
                 height: frame.childHeight + 1)
         }
-        let merged = try merge(pairs)
+        let merged = try merge(pairs, childrenEnd: frame.start)
         var expanded = 1
         var height = 0
         for pair in merged {
@@ -451,7 +465,7 @@ struct TreeBuilder {
 
     /// Replaces each `<<` entry by the entries of the mapping(s) it names that the mapping
     /// does not set itself; among several merged mappings the first one wins.
-    private func merge(_ pairs: [YAMLNode.Pair]) throws(YAMLLoadError) -> [YAMLNode.Pair] {
+    private func merge(_ pairs: [YAMLNode.Pair], childrenEnd: Int) throws(YAMLLoadError) -> [YAMLNode.Pair] {
         var seen = Set<String>()
         for pair in pairs where !Self.isMergeKey(pair.key) {
             if let text = pair.key.scalarValue { seen.insert(text) }
@@ -473,7 +487,7 @@ struct TreeBuilder {
                     let position = (line: source.line, column: source.column)
                     throw YAMLLoadError(
                         file: file, line: position.line, column: position.column,
-                        path: appendingPath(currentPath(), key: "<<"),
+                        path: appendingPath(currentPath(childrenEnd: childrenEnd), key: "<<"),
                         "merge key '<<' needs a mapping or a list of mappings, found \(Scalars.describe(source))")
                 }
                 for sourcePair in sourcePairs {
