@@ -200,18 +200,18 @@ enum BuildOutcome {
     case failed(YAMLLoadError)
 }
 
-/// Turns libyaml events into node trees, checking duplicate keys, aliases and limits.
+/// Turns libyaml events into a `NodeStore`, checking duplicate keys, aliases and limits.
 ///
-/// The children of every open collection wait in one shared buffer, the innermost
-/// collection's last, so that a collection costs one array of the exact size when it ends
-/// rather than an array growing item by item.
+/// Nodes are appended to flat arrays as they end. The children of every open collection wait
+/// in one shared buffer, the innermost collection's last, and move to the store's children
+/// array when their collection ends.
 struct TreeBuilder {
-    /// An open sequence or mapping: where its children start in `children`, and what has
-    /// been counted of them so far. A mapping's children alternate key, value.
+    /// An open sequence or mapping: where its children start in `pending`, and what has been
+    /// counted of them so far. A mapping's children alternate key, value.
     struct Frame {
         var isMapping: Bool
         var mark: Mark
-        var tag: String?
+        var properties: Int32
         var anchor: String?
         var start: Int
         var expanded = 1
@@ -223,13 +223,14 @@ struct TreeBuilder {
     let limits: YAMLLimits
     let corrections: ColumnCorrections
 
+    private var nodes = NodeTable()
     private var stack: [Frame] = []
     /// The children read so far of every open collection, outermost first.
-    private var children: [YAMLNode] = []
-    private var root: YAMLNode? = nil
-    private var documents: [YAMLNode] = []
+    private var pending: [Int] = []
+    private var root: Int? = nil
+    private var documents: [Int] = []
     private var diagnostics: [Diagnostic] = []
-    private var anchors: [String: YAMLNode] = [:]
+    private var anchors: [String: Int] = [:]
     private var documentExpanded = 0
     private var documentWritten = 0
 
@@ -250,6 +251,11 @@ struct TreeBuilder {
         defer { yaml_parser_delete(parser) }
         yaml_parser_set_input_string(parser, base, source.count)
         yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+        // Placement files hold a node every 7 or 8 bytes: room for twice that many spares
+        // copying the arrays as they grow (pages not written to cost nothing).
+        nodes.records.reserveCapacity(source.count / 4 + 16)
+        nodes.children.reserveCapacity(source.count / 4 + 16)
+        nodes.text.reserveCapacity(source.count / 2 + 16)
 
         let event = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: 1)
         defer { event.deallocate() }
@@ -259,18 +265,19 @@ struct TreeBuilder {
             }
             defer { yaml_event_delete(event) }
             do {
-                if try handle(event.pointee) { break }
+                if try handle(event) { break }
             } catch {
                 return .failed(YAMLLoadError(diagnostics: Diagnostic.sortedUnique(diagnostics + error.diagnostics)))
             }
         }
-        return .parsed(documents, diagnostics)
+        let store = NodeStore(nodes)
+        return .parsed(documents.map { store.view($0) }, diagnostics)
     }
 
     /// Takes one event; returns true at the end of the stream.
-    private mutating func handle(_ event: yaml_event_t) throws(YAMLLoadError) -> Bool {
-        let mark = Mark(event.start_mark)
-        switch event.type {
+    private mutating func handle(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLLoadError) -> Bool {
+        let mark = Mark(event.pointee.start_mark)
+        switch event.pointee.type {
         case YAML_STREAM_END_EVENT:
             return true
         case YAML_DOCUMENT_START_EVENT:
@@ -282,42 +289,45 @@ struct TreeBuilder {
             if let root { documents.append(root) }
             root = nil
         case YAML_SCALAR_EVENT:
-            let data = event.data.scalar
+            let data = event.pointee.data.scalar
             try checkDepth(adding: 1, at: mark)
-            let text: String
+            let start = nodes.text.count
+            var isASCII = true
             if let value = data.value, data.length > 0 {
-                text = String(decoding: UnsafeBufferPointer(start: value, count: data.length), as: UTF8.self)
-            } else {
-                text = ""
+                let bytes = UnsafeBufferPointer(start: value, count: data.length)
+                isASCII = NodeTable.isASCII(bytes)
+                nodes.text.append(contentsOf: bytes)
             }
-            let node = makeNode(
-                .scalar(text, Self.style(data.style)), mark: mark, tag: Self.string(data.tag),
-                anchor: Self.string(data.anchor), expanded: 1, written: 1, height: 1)
+            let node = try append(
+                .scalar, Self.style(data.style), mark: mark, start: start, count: nodes.text.count - start,
+                properties: properties(tag: data.tag, anchor: data.anchor), counts: nil, isASCII: isASCII)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
         case YAML_ALIAS_EVENT:
-            let name = Self.string(event.data.alias.anchor) ?? ""
+            let name = Self.string(event.pointee.data.alias.anchor) ?? ""
             try addAlias(name, at: mark)
         case YAML_SEQUENCE_START_EVENT:
-            let data = event.data.sequence_start
+            let data = event.pointee.data.sequence_start
             try checkDepth(adding: 1, at: mark)
             stack.append(Frame(
-                isMapping: false, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor),
-                start: children.count))
+                isMapping: false, mark: mark, properties: properties(tag: data.tag, anchor: data.anchor),
+                anchor: Self.string(data.anchor), start: pending.count))
         case YAML_MAPPING_START_EVENT:
-            let data = event.data.mapping_start
+            let data = event.pointee.data.mapping_start
             try checkDepth(adding: 1, at: mark)
             stack.append(Frame(
-                isMapping: true, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor),
-                start: children.count))
+                isMapping: true, mark: mark, properties: properties(tag: data.tag, anchor: data.anchor),
+                anchor: Self.string(data.anchor), start: pending.count))
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
-            let items = Array(children[frame.start...])
-            children.removeSubrange(frame.start...)
-            let node = makeNode(
-                .sequence(items), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
-                expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1)
+            let start = nodes.children.count
+            nodes.children.append(contentsOf: pending[frame.start...])
+            pending.removeSubrange(frame.start...)
+            let node = try append(
+                .sequence, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
+                properties: frame.properties,
+                counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
@@ -333,27 +343,49 @@ struct TreeBuilder {
         return false
     }
 
-    private func makeNode(
-        _ content: YAMLNode.Content, mark: Mark, tag: String?, anchor: String?,
-        expanded: Int, written: Int, height: Int
-    ) -> YAMLNode {
-        let position = corrections.userPosition(mark)
-        return YAMLNode(
-            content: content, line: position.line, column: position.column, tag: tag, anchor: anchor,
-            expandedCount: expanded, writtenCount: written, height: height)
+    /// The index of a new entry in `nodes.properties`, or -1 when there is no tag or anchor.
+    private mutating func properties(
+        tag: UnsafeMutablePointer<yaml_char_t>?, anchor: UnsafeMutablePointer<yaml_char_t>?
+    ) -> Int32 {
+        if tag == nil && anchor == nil { return -1 }
+        nodes.properties.append(NodeTable.Properties(tag: Self.string(tag), anchor: Self.string(anchor)))
+        return Int32(truncatingIfNeeded: nodes.properties.count - 1)
     }
 
-    private mutating func add(_ node: YAMLNode, isAlias: Bool) {
-        if !isAlias, let anchor = node.anchor { anchors[anchor] = node }
+    /// Adds a node record; returns its index.
+    private mutating func append(
+        _ kind: YAMLNode.Kind, _ style: YAMLNode.ScalarStyle, mark: Mark, start: Int, count: Int,
+        properties: Int32, counts: NodeTable.Counts?, isASCII: Bool = true
+    ) throws(YAMLLoadError) -> Int {
+        var countsIndex: Int32 = -1
+        if let counts {
+            countsIndex = Int32(truncatingIfNeeded: nodes.counts.count)
+            nodes.counts.append(counts)
+        }
+        // The side tables are indexed with 32 bits: past that (a file of gigabytes) give up
+        // as an allocation failure would.
+        if nodes.counts.count >= Int32.max || nodes.properties.count >= Int32.max {
+            throw YAMLLoadError(file: file, line: 0, column: 0, "out of memory while parsing")
+        }
+        let position = corrections.userPosition(mark)
+        nodes.records.append(NodeTable.Record(
+            line: position.line, column: position.column, start: start, count: count,
+            properties: properties, counts: countsIndex, kind: kind, style: style, isASCII: isASCII))
+        return nodes.records.count - 1
+    }
+
+    private mutating func add(_ node: Int, isAlias: Bool) {
+        if !isAlias, let anchor = nodes.anchor(node) { anchors[anchor] = node }
         guard !stack.isEmpty else {
             root = node
             return
         }
         let top = stack.count - 1
-        children.append(node)
-        stack[top].expanded = stack[top].expanded.addingSaturated(node.expandedCount)
-        if !isAlias { stack[top].written = stack[top].written.addingSaturated(node.writtenCount) }
-        if node.height > stack[top].childHeight { stack[top].childHeight = node.height }
+        pending.append(node)
+        stack[top].expanded = stack[top].expanded.addingSaturated(nodes.expandedCount(node))
+        if !isAlias { stack[top].written = stack[top].written.addingSaturated(nodes.writtenCount(node)) }
+        let height = nodes.height(node)
+        if height > stack[top].childHeight { stack[top].childHeight = height }
     }
 
     private mutating func addAlias(_ name: String, at mark: Mark) throws(YAMLLoadError) {
@@ -363,8 +395,8 @@ struct TreeBuilder {
         guard let target = anchors[name] else {
             throw error(at: mark, "undefined alias '*\(name)': no anchor '&\(name)' before it in this document")
         }
-        try checkDepth(adding: target.height, at: mark)
-        documentExpanded = documentExpanded.addingSaturated(target.expandedCount)
+        try checkDepth(adding: nodes.height(target), at: mark)
+        documentExpanded = documentExpanded.addingSaturated(nodes.expandedCount(target))
         let budget = limits.expansionBudget(writtenNodes: documentWritten)
         if documentExpanded > budget {
             throw error(at: mark, "alias '*\(name)' expands the document beyond the limit of \(budget) nodes")
@@ -385,16 +417,16 @@ struct TreeBuilder {
 
     /// The path of the node being read, from the open collections.
     ///
-    /// - Parameter childrenEnd: where the children of the innermost open collection end in
-    ///   `children` (all of it unless a collection just closed still has its children there).
-    private func currentPath(childrenEnd: Int? = nil) -> String {
+    /// - Parameter pendingEnd: where the children of the innermost open collection end in
+    ///   `pending` (all of it unless a collection just closed still has its children there).
+    private func currentPath(pendingEnd: Int? = nil) -> String {
         var path = ""
         for (level, frame) in stack.enumerated() {
-            let end = level + 1 < stack.count ? stack[level + 1].start : childrenEnd ?? children.count
+            let end = level + 1 < stack.count ? stack[level + 1].start : pendingEnd ?? pending.count
             let count = end - frame.start
             if frame.isMapping {
                 // An odd number of children: the last one is a key whose value is being read.
-                let pendingKey = count % 2 == 1 ? children[end - 1].scalarValue : nil
+                let pendingKey = count % 2 == 1 ? nodes.scalarValue(pending[end - 1]) : nil
                 path = appendingPath(path, key: pendingKey ?? "?")
             } else {
                 path += "[\(count)]"
@@ -403,96 +435,114 @@ struct TreeBuilder {
         return path
     }
 
-    /// Pairs keys with values (taking them off `children`), reports duplicate keys (keeping
-    /// the first), applies merges.
-    private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> YAMLNode {
-        let pairCount = (children.count - frame.start) / 2
-        var pairs: [YAMLNode.Pair] = []
-        pairs.reserveCapacity(pairCount)
+    /// Pairs keys with values (taking them off `pending`), reports duplicate keys (keeping
+    /// the first), applies merges; returns the mapping's index.
+    private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> Int {
+        let pairCount = (pending.count - frame.start) / 2
+        // The kept entries go straight to the children array, where the mapping will point.
+        let start = nodes.children.count
         let useIndex = pairCount > 16
-        var index: [String: YAMLNode] = [:]
+        var index: [String: Int] = [:]
         var hasMerge = false
-        defer { children.removeSubrange(frame.start...) }
-        for offset in 0..<pairCount {
-            let key = children[frame.start + 2 * offset]
-            let pair = YAMLNode.Pair(key: key, value: children[frame.start + 2 * offset + 1])
-            if let text = key.scalarValue {
-                let first: YAMLNode?
+        defer { pending.removeSubrange(frame.start...) }
+        for offset in 0 ..< pairCount {
+            let key = pending[frame.start + 2 * offset]
+            let value = pending[frame.start + 2 * offset + 1]
+            if nodes.kind(key) == .scalar {
+                let first: Int?
                 if useIndex {
+                    let text = nodes.string(key)
                     first = index[text]
                     if first == nil { index[text] = key }
                 } else {
-                    first = pairs.first { pair in
-                        if case .scalar(let other, _) = pair.key.content { return other == text }
-                        return false
-                    }?.key
+                    first = firstScalarKey(equalTo: key, amongKeptFrom: start)
                 }
                 if let first {
+                    let text = nodes.string(key)
                     diagnostics.append(Diagnostic(
-                        .error, file: file, line: key.line, column: key.column,
-                        path: appendingPath(currentPath(childrenEnd: frame.start), key: text),
-                        message: "duplicate key '\(text)' (first defined at \(first.line):\(first.column))"))
+                        .error, file: file, line: nodes.line(key), column: nodes.column(key),
+                        path: appendingPath(currentPath(pendingEnd: frame.start), key: text),
+                        message: "duplicate key '\(text)' (first defined at \(nodes.line(first)):\(nodes.column(first)))"))
                     continue
                 }
-                if Self.isMergeKey(key) { hasMerge = true }
+                if isMergeKey(key) { hasMerge = true }
             }
-            pairs.append(pair)
+            nodes.children.append(key)
+            nodes.children.append(value)
         }
-        let position = corrections.userPosition(frame.mark)
         guard hasMerge else {
-            return YAMLNode(
-                content: .mapping(pairs), line: position.line, column: position.column, tag: frame.tag,
-                anchor: frame.anchor, expandedCount: frame.expanded, writtenCount: frame.written,
-                height: frame.childHeight + 1)
+            return try append(
+                .mapping, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
+                properties: frame.properties,
+                counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
         }
-        let merged = try merge(pairs, childrenEnd: frame.start)
+        let kept = Array(nodes.children[start...])
+        nodes.children.removeSubrange(start...)
+        let merged = try merge(kept, pendingEnd: frame.start)
+        nodes.children.append(contentsOf: merged)
         var expanded = 1
         var height = 0
-        for pair in merged {
-            expanded = expanded.addingSaturated(pair.key.expandedCount).addingSaturated(pair.value.expandedCount)
-            height = max(height, pair.key.height, pair.value.height)
+        for node in merged {
+            expanded = expanded.addingSaturated(nodes.expandedCount(node))
+            height = max(height, nodes.height(node))
         }
-        return YAMLNode(
-            content: .mapping(merged), line: position.line, column: position.column, tag: frame.tag,
-            anchor: frame.anchor, expandedCount: expanded, writtenCount: frame.written, height: height + 1)
+        return try append(
+            .mapping, .plain, mark: frame.mark, start: start, count: merged.count, properties: frame.properties,
+            counts: NodeTable.Counts(expanded: expanded, written: frame.written, height: height + 1))
     }
 
-    static func isMergeKey(_ key: YAMLNode) -> Bool {
-        guard case .scalar("<<", let style) = key.content else { return false }
-        if let tag = key.tag { return tag == YAMLTag.merge }
-        return style == .plain
+    /// The first key kept so far (in `nodes.children` from `start`, alternating with
+    /// values) that is a scalar with the same text as `key`.
+    private func firstScalarKey(equalTo key: Int, amongKeptFrom start: Int) -> Int? {
+        for position in stride(from: start, to: nodes.children.count, by: 2) {
+            let kept = nodes.children[position]
+            if nodes.kind(kept) == .scalar && nodes.scalarsEqual(kept, key) { return kept }
+        }
+        return nil
+    }
+
+    /// Whether a key is the merge key: a plain `<<`, or one tagged `!!merge`.
+    private func isMergeKey(_ key: Int) -> Bool {
+        guard nodes.scalar(key, equals: "<<") else { return false }
+        if let tag = nodes.tag(key) { return tag == YAMLTag.merge }
+        return nodes.style(key) == .plain
     }
 
     /// Replaces each `<<` entry by the entries of the mapping(s) it names that the mapping
     /// does not set itself; among several merged mappings the first one wins.
-    private func merge(_ pairs: [YAMLNode.Pair], childrenEnd: Int) throws(YAMLLoadError) -> [YAMLNode.Pair] {
+    ///
+    /// - Parameter entries: the mapping's keys and values, alternating.
+    private func merge(_ entries: [Int], pendingEnd: Int) throws(YAMLLoadError) -> [Int] {
         var seen = Set<String>()
-        for pair in pairs where !Self.isMergeKey(pair.key) {
-            if let text = pair.key.scalarValue { seen.insert(text) }
+        for offset in stride(from: 0, to: entries.count, by: 2) where !isMergeKey(entries[offset]) {
+            if let text = nodes.scalarValue(entries[offset]) { seen.insert(text) }
         }
-        var result: [YAMLNode.Pair] = []
-        for pair in pairs {
-            guard Self.isMergeKey(pair.key) else {
-                result.append(pair)
+        var result: [Int] = []
+        for offset in stride(from: 0, to: entries.count, by: 2) {
+            let key = entries[offset]
+            let value = entries[offset + 1]
+            guard isMergeKey(key) else {
+                result.append(key)
+                result.append(value)
                 continue
             }
-            let sources: [YAMLNode]
-            switch pair.value.content {
-            case .mapping: sources = [pair.value]
-            case .sequence(let items): sources = items
-            case .scalar: sources = [pair.value]
+            let sources: [Int]
+            switch nodes.kind(value) {
+            case .mapping, .scalar: sources = [value]
+            case .sequence: sources = (0 ..< nodes.childCount(value)).map { nodes.item(value, $0) }
             }
             for source in sources {
-                guard case .mapping(let sourcePairs) = source.content else {
-                    let position = (line: source.line, column: source.column)
+                guard nodes.kind(source) == .mapping else {
                     throw YAMLLoadError(
-                        file: file, line: position.line, column: position.column,
-                        path: appendingPath(currentPath(childrenEnd: childrenEnd), key: "<<"),
-                        "merge key '<<' needs a mapping or a list of mappings, found \(Scalars.describe(source))")
+                        file: file, line: nodes.line(source), column: nodes.column(source),
+                        path: appendingPath(currentPath(pendingEnd: pendingEnd), key: "<<"),
+                        "merge key '<<' needs a mapping or a list of mappings, found \(Scalars.describe(nodes, source))")
                 }
-                for sourcePair in sourcePairs {
-                    if let text = sourcePair.key.scalarValue, !seen.insert(text).inserted { continue }
-                    result.append(sourcePair)
+                for entry in 0 ..< nodes.childCount(source) {
+                    let sourceKey = nodes.key(source, entry)
+                    if let text = nodes.scalarValue(sourceKey), !seen.insert(text).inserted { continue }
+                    result.append(sourceKey)
+                    result.append(nodes.value(source, entry))
                 }
             }
         }
