@@ -193,11 +193,15 @@ private struct Validator {
         var macOwners: [String: DeviceOwner] = [:]
         var volumeOwners: [VolumeID: DeviceOwner] = [:]
         var spreadGroups: [String: [String]] = [:]
+        var profileMerge: ProfileMerge? = nil
         macOwners.reserveCapacity(spec.instances.count)
         volumeOwners.reserveCapacity(spec.instances.count)
 
-        for name in spec.instances.keys.sorted() {
-            guard let inst = spec.instances[name] else { continue }
+        // In name order, by dictionary position: no lookup of each name again.
+        var order = Array(spec.instances.indices)
+        order.sort { spec.instances[$0].key < spec.instances[$1].key }
+        for position in order {
+            let (name, inst) = spec.instances[position]
             // Paths are built only for a finding: most instances have none.
             if !isValidName(name) { error(["instances", name], "invalid domain name '\(name)' (\(nameRule))", atKey: true) }
 
@@ -229,7 +233,7 @@ private struct Validator {
 
             // What the merged instance means (as `spec.desired(name)` has it): one boot disk,
             // no device twice, no MAC or volume shared with another instance.
-            guard let devices = mergedDevices(inst) else { continue }
+            guard let devices = mergedDevices(inst, profiles: &profileMerge) else { continue }
             var bootCount = 0
             for entry in devices { if case .disk(let d) = entry.device, d.boot { bootCount += 1 } }
             if bootCount > 1 {
@@ -271,29 +275,27 @@ private struct Validator {
     /// The instance's devices once its profiles are merged, `none` entries removed, sorted by
     /// key: `spec.desired(name)`'s `devices` in `deviceKeys` order, without building the rest
     /// of it. Nil when the merged vCPUs or memory are not positive (reported elsewhere).
-    func mergedDevices(_ inst: InstanceSpec) -> [(key: String, device: DeviceSpec)]? {
-        var vcpus: Int? = nil
-        var memoryMiB: Int? = nil
-        var merged: [(key: String, device: DeviceSpec)] = []
-        /// Later entries replace earlier ones of the same key, as `Dictionary.merge` does.
-        func put(_ devices: [String: DeviceSpec]) {
-            for (key, device) in devices {
-                if let index = merged.firstIndex(where: { $0.key == key }) {
-                    merged[index].device = device
-                } else {
-                    merged.append((key, device))
-                }
+    ///
+    /// - Parameter profiles: the merge of the last instance's profiles, reused when this one
+    ///   lists the same (instances of a fleet mostly share a few lists).
+    func mergedDevices(_ inst: InstanceSpec, profiles: inout ProfileMerge?) -> [(key: String, device: DeviceSpec)]? {
+        if profiles?.names != inst.profiles {
+            var merge = ProfileMerge(names: inst.profiles)
+            for p in inst.profiles {
+                guard let profile = spec.profiles[p] else { continue }
+                if let v = profile.config.vcpus { merge.vcpus = v }
+                if let v = profile.config.memoryMiB { merge.memoryMiB = v }
+                ProfileMerge.put(profile.devices, into: &merge.devices)
             }
+            profiles = merge
         }
-        for p in inst.profiles {
-            guard let profile = spec.profiles[p] else { continue }
-            if let v = profile.config.vcpus { vcpus = v }
-            if let v = profile.config.memoryMiB { memoryMiB = v }
-            put(profile.devices)
-        }
+        var vcpus = profiles?.vcpus
+        var memoryMiB = profiles?.memoryMiB
+        var merged = profiles?.devices ?? []
+        merged.reserveCapacity(merged.count + inst.devices.count)
         if let v = inst.config.vcpus { vcpus = v }
         if let v = inst.config.memoryMiB { memoryMiB = v }
-        put(inst.devices)
+        ProfileMerge.put(inst.devices, into: &merged)
         if (vcpus ?? 1) <= 0 || (memoryMiB ?? 1) <= 0 { return nil }
         merged.removeAll { entry in
             if case .none = entry.device { return true } else { return false }
@@ -332,6 +334,26 @@ private struct Validator {
         var seen = Set<String>()
         for (i, item) in items.enumerated() where !seen.insert(item).inserted {
             error(path() + ["[\(i)]"], "\(what) '\(item)' listed twice")
+        }
+    }
+}
+
+/// What a list of profiles gives an instance: the last vCPUs and memory they state, and their
+/// devices merged by key.
+private struct ProfileMerge {
+    var names: [String]
+    var vcpus: Int? = nil
+    var memoryMiB: Int? = nil
+    var devices: [(key: String, device: DeviceSpec)] = []
+
+    /// Adds `devices`, replacing entries of the same key, as `Dictionary.merge` does.
+    static func put(_ devices: [String: DeviceSpec], into merged: inout [(key: String, device: DeviceSpec)]) {
+        for (key, device) in devices {
+            if let index = merged.firstIndex(where: { $0.key == key }) {
+                merged[index].device = device
+            } else {
+                merged.append((key, device))
+            }
         }
     }
 }
@@ -400,11 +422,16 @@ func macProblem(_ mac: String) -> String? {
 /// Whether `mac` is certainly a valid unicast MAC (`macProblem` gives nil); false is a
 /// "maybe": six ASCII hex pairs joined by `:`, an even first octet, not all zeros.
 private func isPlainUnicastMAC(_ mac: String) -> Bool {
-    var utf8 = mac.utf8.makeIterator()
+    guard mac.utf8.count == 17 else { return false }
+    var mac = mac
+    return mac.withUTF8(isPlainUnicastMAC)
+}
+
+private func isPlainUnicastMAC(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     var first: UInt8 = 0
     var nonZero = false
     for position in 0..<17 {
-        guard let byte = utf8.next() else { return false }
+        let byte = bytes[position]
         if position % 3 == 2 {
             guard byte == UInt8(ascii: ":") else { return false }
             continue
@@ -419,7 +446,7 @@ private func isPlainUnicastMAC(_ mac: String) -> Bool {
         if position == 0 { first = value << 4 } else if position == 1 { first |= value }
         if value != 0 { nonZero = true }
     }
-    return utf8.next() == nil && first & 1 == 0 && nonZero
+    return first & 1 == 0 && nonZero
 }
 
 /// Why `uri` is not a libvirt connection URI we can use, or nil.

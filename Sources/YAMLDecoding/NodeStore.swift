@@ -11,23 +11,73 @@ import Synchronization
 /// A node is named by its index. The decoder also uses negative handles: `-(i + 1)` is a
 /// null standing for a missing value, located where node `i` is (see `missing(at:)`).
 struct NodeTable: Sendable {
-    /// One node.
+    /// One node, in 24 bytes: every position and offset fits 32 bits, since inputs are at
+    /// most `YAMLLimits.largestFileSize` (2 GiB) long.
     struct Record {
+        private var line32: UInt32
+        private var column32: UInt32
+        private var start32: UInt32
+        private var count32: UInt32
+        private var counts32: UInt32
+        /// Kind (2 bits), style (3 bits), `isASCII`, `hasProperties`.
+        private var flags: UInt8
+
+        init(
+            line: Int, column: Int, start: Int, count: Int, counts: Int, kind: YAMLNode.Kind,
+            style: YAMLNode.ScalarStyle, isASCII: Bool, hasProperties: Bool
+        ) {
+            line32 = UInt32(truncatingIfNeeded: line)
+            column32 = UInt32(truncatingIfNeeded: column)
+            start32 = UInt32(truncatingIfNeeded: start)
+            count32 = UInt32(truncatingIfNeeded: count)
+            counts32 = UInt32(truncatingIfNeeded: counts)
+            let kindBits: UInt8 = switch kind {
+            case .scalar: 0
+            case .sequence: 1
+            case .mapping: 2
+            }
+            let styleBits: UInt8 = switch style {
+            case .plain: 0
+            case .singleQuoted: 1
+            case .doubleQuoted: 2
+            case .literal: 3
+            case .folded: 4
+            }
+            flags = kindBits | styleBits << 2 | (isASCII ? 1 << 5 : 0) | (hasProperties ? 1 << 6 : 0)
+        }
+
         /// 1-based line and column (in Unicode scalars) where the node starts.
-        var line: Int
-        var column: Int
+        @inline(__always) var line: Int { Int(line32) }
+        @inline(__always) var column: Int { Int(column32) }
         /// A scalar's text is `text[start ..< start + count]`; a collection's children are
         /// `children[start ..< start + count]`, a mapping's alternating key, value.
-        var start: Int
-        var count: Int
-        /// Index in `properties` (tag and anchor), or -1.
-        var properties: Int32
-        /// Index in `counts`, or -1 for a scalar, which stands for one node of height 1.
-        var counts: Int32
-        var kind: YAMLNode.Kind
-        var style: YAMLNode.ScalarStyle
+        @inline(__always) var start: Int { Int(start32) }
+        @inline(__always) var count: Int { Int(count32) }
+        /// A collection's index in `counts` (a scalar stands for one node of height 1).
+        @inline(__always) var counts: Int { Int(counts32) }
+
+        @inline(__always) var kind: YAMLNode.Kind {
+            switch flags & 3 {
+            case 0: .scalar
+            case 1: .sequence
+            default: .mapping
+            }
+        }
+
+        @inline(__always) var style: YAMLNode.ScalarStyle {
+            switch flags >> 2 & 7 {
+            case 0: .plain
+            case 1: .singleQuoted
+            case 2: .doubleQuoted
+            case 3: .literal
+            default: .folded
+            }
+        }
+
         /// Whether a scalar's text is ASCII, which makes comparing texts comparing bytes.
-        var isASCII: Bool
+        @inline(__always) var isASCII: Bool { flags & 1 << 5 != 0 }
+        /// Whether the node has a tag or an anchor (in `properties`).
+        @inline(__always) var hasProperties: Bool { flags & 1 << 6 != 0 }
     }
 
     /// A node's tag and anchor, when it has one of them.
@@ -44,9 +94,10 @@ struct NodeTable: Sendable {
     }
 
     var records: [Record] = []
-    var children: [Int] = []
+    var children: [UInt32] = []
     var text: [UInt8] = []
-    var properties: [Properties] = []
+    /// The tags and anchors, by node; few nodes have one.
+    var properties: [Int: Properties] = [:]
     var counts: [Counts] = []
 
     // MARK: Reading nodes
@@ -62,21 +113,24 @@ struct NodeTable: Sendable {
         n >= 0 ? -n - 1 : n
     }
 
+    @inline(__always)
     func kind(_ n: Int) -> YAMLNode.Kind { n >= 0 ? records[n].kind : .scalar }
+    @inline(__always)
     func style(_ n: Int) -> YAMLNode.ScalarStyle { n >= 0 ? records[n].style : .plain }
+    @inline(__always)
     func line(_ n: Int) -> Int { record(n).line }
+    @inline(__always)
     func column(_ n: Int) -> Int { record(n).column }
 
+    @inline(__always)
     func tag(_ n: Int) -> String? {
-        guard n >= 0 else { return nil }
-        let index = records[n].properties
-        return index >= 0 ? properties[Int(index)].tag : nil
+        guard n >= 0, records[n].hasProperties else { return nil }
+        return properties[n]?.tag
     }
 
     func anchor(_ n: Int) -> String? {
-        guard n >= 0 else { return nil }
-        let index = records[n].properties
-        return index >= 0 ? properties[Int(index)].anchor : nil
+        guard n >= 0, records[n].hasProperties else { return nil }
+        return properties[n]?.anchor
     }
 
     func expandedCount(_ n: Int) -> Int { countsOf(n).expanded }
@@ -84,9 +138,8 @@ struct NodeTable: Sendable {
     func height(_ n: Int) -> Int { countsOf(n).height }
 
     private func countsOf(_ n: Int) -> Counts {
-        guard n >= 0 else { return Counts(expanded: 1, written: 1, height: 1) }
-        let index = records[n].counts
-        return index >= 0 ? counts[Int(index)] : Counts(expanded: 1, written: 1, height: 1)
+        guard n >= 0, records[n].kind != .scalar else { return Counts(expanded: 1, written: 1, height: 1) }
+        return counts[records[n].counts]
     }
 
     /// The text of a scalar (empty for anything else).
@@ -150,11 +203,12 @@ struct NodeTable: Sendable {
 
     /// Whether node `n` is a null: a plain `~`, `null`, `Null`, `NULL` or nothing at all, or
     /// a scalar tagged `!!null`.
+    @inline(__always)
     func isNull(_ n: Int) -> Bool {
         guard n >= 0 else { return true }
         let r = records[n]
         guard r.kind == .scalar else { return false }
-        if r.properties >= 0, let tag = properties[Int(r.properties)].tag { return tag == YAMLTag.null }
+        if r.hasProperties, let tag = properties[n]?.tag { return tag == YAMLTag.null }
         guard r.style == .plain, r.count <= 4 else { return false }
         return text.withUnsafeBufferPointer { all in
             Self.isNullText(UnsafeBufferPointer(rebasing: all[r.start ..< r.start + r.count]))
@@ -177,17 +231,21 @@ struct NodeTable: Sendable {
     }
 
     /// The number of items of a sequence or entries of a mapping (0 for a scalar).
+    @inline(__always)
     func childCount(_ n: Int) -> Int {
         guard n >= 0, records[n].kind != .scalar else { return 0 }
         return records[n].kind == .mapping ? records[n].count / 2 : records[n].count
     }
 
     /// Item `i` of a sequence.
-    func item(_ n: Int, _ i: Int) -> Int { children[records[n].start + i] }
+    @inline(__always)
+    func item(_ n: Int, _ i: Int) -> Int { Int(children[records[n].start + i]) }
     /// The key of entry `i` of a mapping.
-    func key(_ n: Int, _ i: Int) -> Int { children[records[n].start + 2 * i] }
+    @inline(__always)
+    func key(_ n: Int, _ i: Int) -> Int { Int(children[records[n].start + 2 * i]) }
     /// The value of entry `i` of a mapping.
-    func value(_ n: Int, _ i: Int) -> Int { children[records[n].start + 2 * i + 1] }
+    @inline(__always)
+    func value(_ n: Int, _ i: Int) -> Int { Int(children[records[n].start + 2 * i + 1]) }
 
     /// The entry of a mapping whose key is a scalar with this text: its position, or nil.
     func entry(_ n: Int, named name: String) -> Int? {

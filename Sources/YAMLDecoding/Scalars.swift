@@ -46,8 +46,13 @@ enum Scalars {
     }
 
     /// The message for a tag the decoder does not understand, or nil when it is fine.
+    @inline(__always)
     static func unsupportedTag(_ nodes: NodeTable, _ node: Int) -> String? {
         guard let tag = nodes.tag(node) else { return nil }
+        return unsupported(tag)
+    }
+
+    private static func unsupported(_ tag: String) -> String? {
         switch tag {
         case YAMLTag.nonSpecific, YAMLTag.str, YAMLTag.null, YAMLTag.bool, YAMLTag.int, YAMLTag.float,
             YAMLTag.map, YAMLTag.seq:

@@ -29,7 +29,7 @@ public enum YAMLParser {
         contentsOf path: String, file: String? = nil, limits: YAMLLimits = .default
     ) throws(YAMLLoadError) -> [YAMLNode] {
         let name = file ?? path
-        let bytes = try FileInput.read(path: path, name: name, limit: limits.maxFileSize)
+        let bytes = try FileInput.read(path: path, name: name, limit: limits.fileSizeLimit)
         return try parseDocuments(bytes, file: name, limits: limits)
     }
 
@@ -40,8 +40,8 @@ public enum YAMLParser {
     static func load(
         _ bytes: [UInt8], file: String, limits: YAMLLimits
     ) throws(YAMLLoadError) -> (documents: [YAMLNode], diagnostics: [Diagnostic]) {
-        if bytes.count > limits.maxFileSize {
-            throw YAMLLoadError(file: file, line: 0, column: 0, FileInput.tooLargeMessage(limit: limits.maxFileSize))
+        if bytes.count > limits.fileSizeLimit {
+            throw YAMLLoadError(file: file, line: 0, column: 0, FileInput.tooLargeMessage(limit: limits.fileSizeLimit))
         }
         if bytes.isEmpty {
             throw YAMLLoadError(file: file, line: 0, column: 0, "file is empty")
@@ -211,8 +211,7 @@ struct TreeBuilder {
     struct Frame {
         var isMapping: Bool
         var mark: Mark
-        var properties: Int32
-        var anchor: String?
+        var properties: NodeTable.Properties?
         var start: Int
         var expanded = 1
         var written = 1
@@ -298,9 +297,9 @@ struct TreeBuilder {
                 isASCII = NodeTable.isASCII(bytes)
                 nodes.text.append(contentsOf: bytes)
             }
-            let node = try append(
+            let node = append(
                 .scalar, Self.style(data.style), mark: mark, start: start, count: nodes.text.count - start,
-                properties: properties(tag: data.tag, anchor: data.anchor), counts: nil, isASCII: isASCII)
+                properties: Self.properties(tag: data.tag, anchor: data.anchor), counts: nil, isASCII: isASCII)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
@@ -311,20 +310,20 @@ struct TreeBuilder {
             let data = event.pointee.data.sequence_start
             try checkDepth(adding: 1, at: mark)
             stack.append(Frame(
-                isMapping: false, mark: mark, properties: properties(tag: data.tag, anchor: data.anchor),
-                anchor: Self.string(data.anchor), start: pending.count))
+                isMapping: false, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
+                start: pending.count))
         case YAML_MAPPING_START_EVENT:
             let data = event.pointee.data.mapping_start
             try checkDepth(adding: 1, at: mark)
             stack.append(Frame(
-                isMapping: true, mark: mark, properties: properties(tag: data.tag, anchor: data.anchor),
-                anchor: Self.string(data.anchor), start: pending.count))
+                isMapping: true, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
+                start: pending.count))
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
             let start = nodes.children.count
-            nodes.children.append(contentsOf: pending[frame.start...])
+            for child in pending[frame.start...] { nodes.children.append(UInt32(truncatingIfNeeded: child)) }
             pending.removeSubrange(frame.start...)
-            let node = try append(
+            let node = append(
                 .sequence, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
                 properties: frame.properties,
                 counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
@@ -343,35 +342,28 @@ struct TreeBuilder {
         return false
     }
 
-    /// The index of a new entry in `nodes.properties`, or -1 when there is no tag or anchor.
-    private mutating func properties(
+    /// An event's tag and anchor; nil when it has neither.
+    private static func properties(
         tag: UnsafeMutablePointer<yaml_char_t>?, anchor: UnsafeMutablePointer<yaml_char_t>?
-    ) -> Int32 {
-        if tag == nil && anchor == nil { return -1 }
-        nodes.properties.append(NodeTable.Properties(tag: Self.string(tag), anchor: Self.string(anchor)))
-        return Int32(truncatingIfNeeded: nodes.properties.count - 1)
+    ) -> NodeTable.Properties? {
+        if tag == nil && anchor == nil { return nil }
+        return NodeTable.Properties(tag: string(tag), anchor: string(anchor))
     }
 
     /// Adds a node record; returns its index.
     private mutating func append(
         _ kind: YAMLNode.Kind, _ style: YAMLNode.ScalarStyle, mark: Mark, start: Int, count: Int,
-        properties: Int32, counts: NodeTable.Counts?, isASCII: Bool = true
-    ) throws(YAMLLoadError) -> Int {
-        var countsIndex: Int32 = -1
-        if let counts {
-            countsIndex = Int32(truncatingIfNeeded: nodes.counts.count)
-            nodes.counts.append(counts)
-        }
-        // The side tables are indexed with 32 bits: past that (a file of gigabytes) give up
-        // as an allocation failure would.
-        if nodes.counts.count >= Int32.max || nodes.properties.count >= Int32.max {
-            throw YAMLLoadError(file: file, line: 0, column: 0, "out of memory while parsing")
-        }
+        properties: NodeTable.Properties?, counts: NodeTable.Counts?, isASCII: Bool = true
+    ) -> Int {
+        let node = nodes.records.count
+        if let counts { nodes.counts.append(counts) }
+        if let properties { nodes.properties[node] = properties }
         let position = corrections.userPosition(mark)
         nodes.records.append(NodeTable.Record(
             line: position.line, column: position.column, start: start, count: count,
-            properties: properties, counts: countsIndex, kind: kind, style: style, isASCII: isASCII))
-        return nodes.records.count - 1
+            counts: counts == nil ? 0 : nodes.counts.count - 1, kind: kind, style: style, isASCII: isASCII,
+            hasProperties: properties != nil))
+        return node
     }
 
     private mutating func add(_ node: Int, isAlias: Bool) {
@@ -389,7 +381,7 @@ struct TreeBuilder {
     }
 
     private mutating func addAlias(_ name: String, at mark: Mark) throws(YAMLLoadError) {
-        if stack.contains(where: { $0.anchor == name }) {
+        if stack.contains(where: { $0.properties?.anchor == name }) {
             throw error(at: mark, "alias '*\(name)' refers to a node that contains it (recursive aliases are not allowed)")
         }
         guard let target = anchors[name] else {
@@ -467,26 +459,26 @@ struct TreeBuilder {
                 }
                 if isMergeKey(key) { hasMerge = true }
             }
-            nodes.children.append(key)
-            nodes.children.append(value)
+            nodes.children.append(UInt32(truncatingIfNeeded: key))
+            nodes.children.append(UInt32(truncatingIfNeeded: value))
         }
         guard hasMerge else {
-            return try append(
+            return append(
                 .mapping, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
                 properties: frame.properties,
                 counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
         }
-        let kept = Array(nodes.children[start...])
+        let kept = nodes.children[start...].map { Int($0) }
         nodes.children.removeSubrange(start...)
         let merged = try merge(kept, pendingEnd: frame.start)
-        nodes.children.append(contentsOf: merged)
+        for node in merged { nodes.children.append(UInt32(truncatingIfNeeded: node)) }
         var expanded = 1
         var height = 0
         for node in merged {
             expanded = expanded.addingSaturated(nodes.expandedCount(node))
             height = max(height, nodes.height(node))
         }
-        return try append(
+        return append(
             .mapping, .plain, mark: frame.mark, start: start, count: merged.count, properties: frame.properties,
             counts: NodeTable.Counts(expanded: expanded, written: frame.written, height: height + 1))
     }
@@ -495,7 +487,7 @@ struct TreeBuilder {
     /// values) that is a scalar with the same text as `key`.
     private func firstScalarKey(equalTo key: Int, amongKeptFrom start: Int) -> Int? {
         for position in stride(from: start, to: nodes.children.count, by: 2) {
-            let kept = nodes.children[position]
+            let kept = Int(nodes.children[position])
             if nodes.kind(kept) == .scalar && nodes.scalarsEqual(kept, key) { return kept }
         }
         return nil
