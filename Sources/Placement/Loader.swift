@@ -76,8 +76,10 @@ struct Merger {
     let documents: [LoadedDocument]
     var spec = PlacementSpec()
     var diagnostics: [Diagnostic] = []
-    /// "policy", "hosts/host1", … → index in `documents`.
-    var origin: [String: Int] = [:]
+    /// "metadata", "policy", "storage" → index in `documents` of the document that set it.
+    /// A host, profile or instance comes from the first document that names it
+    /// (`entryOrigin`).
+    var sectionOrigin: [String: Int] = [:]
 
     init(documents: [LoadedDocument]) { self.documents = documents }
 
@@ -91,18 +93,12 @@ struct Merger {
             if let k = v.kind, k != "Placement" {
                 report(index, ["kind"], "unsupported kind '\(k)' (expected Placement)")
             }
-            if let m = v.metadata { claimOnce("metadata", in: index) { $0.metadata = m } }
-            if let p = v.policy { claimOnce("policy", in: index) { $0.policy = p } }
-            if let s = v.storage { claimOnce("storage", in: index) { $0.storage = s } }
-            for (name, host) in (v.hosts ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("hosts", name: name, in: index) { $0.hosts[name] = host }
-            }
-            for (name, profile) in (v.profiles ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("profiles", name: name, in: index) { $0.profiles[name] = profile }
-            }
-            for (name, instance) in (v.instances ?? [:]).sorted(by: { $0.key < $1.key }) {
-                claimOnce("instances", name: name, in: index) { $0.instances[name] = instance }
-            }
+            if let m = v.metadata { claimSection("metadata", in: index) { $0.metadata = m } }
+            if let p = v.policy { claimSection("policy", in: index) { $0.policy = p } }
+            if let s = v.storage { claimSection("storage", in: index) { $0.storage = s } }
+            if let hosts = v.hosts { mergeEntries(hosts, into: \.hosts, section: "hosts", in: index) }
+            if let profiles = v.profiles { mergeEntries(profiles, into: \.profiles, section: "profiles", in: index) }
+            if let instances = v.instances { mergeEntries(instances, into: \.instances, section: "instances", in: index) }
         }
     }
 
@@ -112,20 +108,55 @@ struct Merger {
                                       path: displayPath(path), message: message))
     }
 
-    mutating func claimOnce(_ section: String, name: String? = nil, in index: Int, _ set: (inout PlacementSpec) -> Void) {
-        let key = name.map { "\(section)/\($0)" } ?? section
-        let path = name.map { [section, $0] } ?? [section]
-        if let first = origin[key] {
-            let here = location(document: index, path: path, atKey: true)
-            let there = location(document: first, path: path, atKey: true)
-            let what = name.map { "\(section.dropLast()) '\($0)'" } ?? "'\(section)'"
-            diagnostics.append(Diagnostic(.error, file: documents[index].file, line: here.line, column: here.column,
-                path: path.joined(separator: "."),
-                message: "\(what) is defined twice (first at \(documents[first].file):\(there.line):\(there.column))"))
+    /// Sets a section from the first document that has it; reports it in any later one.
+    mutating func claimSection(_ section: String, in index: Int, _ set: (inout PlacementSpec) -> Void) {
+        if let first = sectionOrigin[section] {
+            reportTwice([section], what: "'\(section)'", in: index, first: first)
             return
         }
-        origin[key] = index
+        sectionOrigin[section] = index
         set(&spec)
+    }
+
+    /// Adds a document's hosts, profiles or instances; a name an earlier document defined is
+    /// reported and keeps its first definition.
+    mutating func mergeEntries<Value>(
+        _ entries: [String: Value], into keyPath: WritableKeyPath<PlacementSpec, [String: Value]>,
+        section: String, in index: Int
+    ) {
+        if spec[keyPath: keyPath].isEmpty {
+            // Nothing of this section yet, so no name is defined twice: take them all at once.
+            spec[keyPath: keyPath] = entries
+            return
+        }
+        for (name, value) in entries.sorted(by: { $0.key < $1.key }) {
+            if spec[keyPath: keyPath][name] != nil, let first = entryOrigin(section: section, name: name) {
+                reportTwice([section, name], what: "\(section.dropLast()) '\(name)'", in: index, first: first)
+            } else {
+                spec[keyPath: keyPath][name] = value
+            }
+        }
+    }
+
+    /// The first document that defines host, profile or instance `name` (`section` is
+    /// `hosts`, `profiles` or `instances`).
+    func entryOrigin(section: String, name: String) -> Int? {
+        documents.firstIndex { doc in
+            switch section {
+            case "hosts": doc.value.hosts?[name] != nil
+            case "profiles": doc.value.profiles?[name] != nil
+            case "instances": doc.value.instances?[name] != nil
+            default: false
+            }
+        }
+    }
+
+    mutating func reportTwice(_ path: [String], what: String, in index: Int, first: Int) {
+        let here = location(document: index, path: path, atKey: true)
+        let there = location(document: first, path: path, atKey: true)
+        diagnostics.append(Diagnostic(.error, file: documents[index].file, line: here.line, column: here.column,
+            path: path.joined(separator: "."),
+            message: "\(what) is defined twice (first at \(documents[first].file):\(there.line):\(there.column))"))
     }
 
     /// Every host, profile and instance name and fault domain written in the documents,
@@ -152,9 +183,9 @@ struct Merger {
         let path = finding.path
         var doc: Int?
         if path.count >= 2, ["hosts", "profiles", "instances"].contains(path[0]) {
-            doc = origin["\(path[0])/\(path[1])"]
+            doc = entryOrigin(section: path[0], name: path[1])
         } else if let first = path.first {
-            doc = origin[first]
+            doc = sectionOrigin[first]
         }
         let display = displayPath(path)
         guard let index = doc ?? (documents.isEmpty ? nil : 0) else {

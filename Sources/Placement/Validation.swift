@@ -39,7 +39,15 @@ public struct DeclaredNames: Sendable {
 private struct Validator {
     let spec: PlacementSpec
     let declared: DeclaredNames
+    /// `storage.sharedPools` then `storage.localPools`: the pools a disk may name.
+    let pools: [String]
     var findings: [Finding] = []
+
+    init(spec: PlacementSpec, declared: DeclaredNames) {
+        self.spec = spec
+        self.declared = declared
+        self.pools = spec.storage.sharedPools + spec.storage.localPools
+    }
 
     mutating func error(_ path: [String], _ message: String, atKey: Bool = false) {
         findings.append(Finding(.error, path, message, atKey: atKey))
@@ -76,10 +84,10 @@ private struct Validator {
         checkLive(p.live, ["policy", "live"])
     }
 
-    mutating func checkLive(_ live: LivePolicySpec, _ path: [String]) {
-        nonNegative(live.maxDowntimeMs, path + ["maxDowntimeMs"])
-        nonNegative(live.bandwidthMiBps, path + ["bandwidthMiBps"])
-        positive(live.timeoutSeconds, path + ["timeoutSeconds"])
+    mutating func checkLive(_ live: LivePolicySpec, _ path: @autoclosure () -> [String]) {
+        nonNegative(live.maxDowntimeMs, path() + ["maxDowntimeMs"])
+        nonNegative(live.bandwidthMiBps, path() + ["bandwidthMiBps"])
+        positive(live.timeoutSeconds, path() + ["timeoutSeconds"])
     }
 
     mutating func checkStorage() {
@@ -100,10 +108,13 @@ private struct Validator {
             if !isValidName(name) { error(path, "invalid host name '\(name)' (\(nameRule))", atKey: true) }
             if let problem = uriProblem(host.uri) {
                 error(path + ["uri"], problem)
-            } else if let other = byURI[normalizedURI(host.uri)] {
-                error(path + ["uri"], "host '\(other)' has the same URI '\(host.uri)': one libvirt daemon cannot be two hosts")
             } else {
-                byURI[normalizedURI(host.uri)] = name
+                let normalized = normalizedURI(host.uri)
+                if let other = byURI[normalized] {
+                    error(path + ["uri"], "host '\(other)' has the same URI '\(host.uri)': one libvirt daemon cannot be two hosts")
+                } else {
+                    byURI[normalized] = name
+                }
             }
             if let fd = host.faultDomain, fd.isEmpty { error(path + ["faultDomain"], "must not be empty") }
             if let cap = host.capacity {
@@ -122,29 +133,32 @@ private struct Validator {
         checkDevices(profile.devices, path + ["devices"])
     }
 
-    mutating func checkConfig(_ config: ConfigSpec, _ path: [String]) {
-        if let v = config.vcpus { positive(v, path + ["vcpus"]) }
-        if let v = config.memoryMiB { positive(v, path + ["memoryMiB"]) }
-        for key in (config.tags ?? [:]).keys.sorted() where key.isEmpty || key.contains(where: { $0.isNewline }) {
-            error(path + ["tags", key], "invalid tag key '\(key)' (must be non-empty, one line)", atKey: true)
+    mutating func checkConfig(_ config: ConfigSpec, _ path: @autoclosure () -> [String]) {
+        if let v = config.vcpus { positive(v, path() + ["vcpus"]) }
+        if let v = config.memoryMiB { positive(v, path() + ["memoryMiB"]) }
+        // Sorting the keys only orders the findings: skip it when every key is plainly fine.
+        guard let tags = config.tags, tags.keys.contains(where: { !isPlainOneLine($0) }) else { return }
+        for key in tags.keys.sorted() where key.isEmpty || key.contains(where: { $0.isNewline }) {
+            error(path() + ["tags", key], "invalid tag key '\(key)' (must be non-empty, one line)", atKey: true)
         }
     }
 
-    mutating func checkDevices(_ devices: [String: DeviceSpec], _ path: [String]) {
+    mutating func checkDevices(_ devices: [String: DeviceSpec], _ path: @autoclosure () -> [String]) {
+        // Sorting the keys only orders the findings: skip it when every device is plainly fine.
+        guard devices.values.contains(where: { !isPlainlyFine($0) }) else { return }
         for key in devices.keys.sorted() {
             guard let device = devices[key] else { continue }
-            let p = path + [key]
+            let p = path() + [key]
             switch device {
             case .disk(let d):
                 if d.volume.isEmpty || d.volume.contains("/") {
                     error(p + ["volume"], "invalid volume name '\(d.volume)' (a name inside the pool, without '/')")
                 }
-                let pools = spec.storage.sharedPools + spec.storage.localPools
                 if !pools.contains(d.pool) {
                     let hint = closestName(d.pool, in: pools).map { "did you mean '\($0)'? " } ?? ""
                     error(p + ["pool"], "unknown pool '\(d.pool)' (\(hint)declare it in storage.sharedPools or storage.localPools)")
                 }
-                if let bus = d.bus, !["virtio", "sata", "scsi", "ide", "usb"].contains(bus) {
+                if let bus = d.bus, !diskBuses.contains(bus) {
                     error(p + ["bus"], "unknown disk bus '\(bus)' (expected one of: virtio, sata, scsi, ide, usb)")
                 }
             case .nic(let n):
@@ -160,69 +174,92 @@ private struct Validator {
         }
     }
 
+    /// Whether a device certainly passes `checkDevices` (false is a "maybe"): the cheap test
+    /// the common, valid device takes.
+    func isPlainlyFine(_ device: DeviceSpec) -> Bool {
+        switch device {
+        case .disk(let d):
+            return !d.volume.isEmpty && !d.volume.utf8.contains(UInt8(ascii: "/")) && pools.contains(d.pool)
+                && (d.bus.map { diskBuses.contains($0) } ?? true)
+        case .nic(let n):
+            return (n.network == nil) != (n.bridge == nil) && (n.mac.map { macProblem($0) == nil } ?? true)
+        case .none:
+            return true
+        }
+    }
+
     mutating func checkInstances() {
         let faultDomains = Set(spec.hosts.values.compactMap(\.faultDomain))
-        var macOwners: [String: String] = [:]
-        var volumeOwners: [String: String] = [:]
+        var macOwners: [String: DeviceOwner] = [:]
+        var volumeOwners: [VolumeID: DeviceOwner] = [:]
         var spreadGroups: [String: [String]] = [:]
+        var profileMerge: ProfileMerge? = nil
+        macOwners.reserveCapacity(spec.instances.count)
+        volumeOwners.reserveCapacity(spec.instances.count)
 
-        for name in spec.instances.keys.sorted() {
-            guard let inst = spec.instances[name] else { continue }
-            let path = ["instances", name]
-            if !isValidName(name) { error(path, "invalid domain name '\(name)' (\(nameRule))", atKey: true) }
+        // In name order, by dictionary position: no lookup of each name again.
+        var order = Array(spec.instances.indices)
+        order.sort { spec.instances[$0].key < spec.instances[$1].key }
+        for position in order {
+            let (name, inst) = spec.instances[position]
+            // Paths are built only for a finding: most instances have none.
+            if !isValidName(name) { error(["instances", name], "invalid domain name '\(name)' (\(nameRule))", atKey: true) }
 
             if inst.host != nil && inst.faultDomain != nil {
-                error(path + ["faultDomain"], "an instance has a host or a faultDomain, not both")
+                error(["instances", name, "faultDomain"], "an instance has a host or a faultDomain, not both")
             }
             if let host = inst.host {
                 if let h = spec.hosts[host] {
                     if h.state == .drained {
-                        warning(path + ["host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
+                        warning(["instances", name, "host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
                     }
                 } else if !declared.hosts.contains(host) {
-                    error(path + ["host"], "unknown host '\(host)'" + didYouMean(host, declared.hosts.union(spec.hosts.keys)))
+                    error(["instances", name, "host"], "unknown host '\(host)'" + didYouMean(host, declared.hosts.union(spec.hosts.keys)))
                 }
             }
             if let fd = inst.faultDomain, !faultDomains.contains(fd), !declared.faultDomains.contains(fd) {
-                error(path + ["faultDomain"], "unknown fault domain '\(fd)' (no host is in it)" + didYouMean(fd, faultDomains.union(declared.faultDomains)))
+                error(["instances", name, "faultDomain"], "unknown fault domain '\(fd)' (no host is in it)" + didYouMean(fd, faultDomains.union(declared.faultDomains)))
             }
             if let group = inst.spread { spreadGroups[group, default: []].append(name) }
 
             for (i, profile) in inst.profiles.enumerated() where spec.profiles[profile] == nil && !declared.profiles.contains(profile) {
-                error(path + ["profiles", "[\(i)]"], "unknown profile '\(profile)'" + didYouMean(profile, declared.profiles.union(spec.profiles.keys)))
+                error(["instances", name, "profiles", "[\(i)]"], "unknown profile '\(profile)'" + didYouMean(profile, declared.profiles.union(spec.profiles.keys)))
             }
-            duplicates(inst.profiles, path + ["profiles"], what: "profile")
-            if let moves = inst.moves { duplicates(moves.map(\.rawValue), path + ["moves"], what: "move kind") }
-            checkConfig(inst.config, path + ["config"])
-            checkDevices(inst.devices, path + ["devices"])
-            if let live = inst.live { checkLive(live.applied(to: spec.policy.live), path + ["live"]) }
+            duplicates(inst.profiles, ["instances", name, "profiles"], what: "profile")
+            if let moves = inst.moves { duplicates(moves.map(\.rawValue), ["instances", name, "moves"], what: "move kind") }
+            checkConfig(inst.config, ["instances", name, "config"])
+            checkDevices(inst.devices, ["instances", name, "devices"])
+            if let live = inst.live { checkLive(live.applied(to: spec.policy.live), ["instances", name, "live"]) }
 
-            // What the merged instance means: one boot disk, no device twice, no MAC or volume
-            // shared with another instance.
-            guard let desired = spec.desired(name) else { continue }
-            if (desired.config.vcpus ?? 1) <= 0 || (desired.config.memoryMiB ?? 1) <= 0 { continue }
-            let boots = desired.deviceKeys.filter { if case .disk(let d) = desired.devices[$0] { d.boot } else { false } }
-            if boots.count > 1 {
-                error(path + ["devices"], "more than one boot disk: \(boots.joined(separator: ", "))")
+            // What the merged instance means (as `spec.desired(name)` has it): one boot disk,
+            // no device twice, no MAC or volume shared with another instance.
+            guard let devices = mergedDevices(inst, profiles: &profileMerge) else { continue }
+            var bootCount = 0
+            for entry in devices { if case .disk(let d) = entry.device, d.boot { bootCount += 1 } }
+            if bootCount > 1 {
+                let boots = devices.compactMap { entry -> String? in
+                    if case .disk(let d) = entry.device, d.boot { return entry.key } else { return nil }
+                }
+                error(["instances", name, "devices"], "more than one boot disk: \(boots.joined(separator: ", "))")
             }
-            for key in desired.deviceKeys {
-                switch desired.devices[key] {
-                case .disk(let d)?:
-                    let id = "\(d.pool)/\(d.volume)"
+            for (key, device) in devices {
+                switch device {
+                case .disk(let d):
+                    let id = VolumeID(pool: d.pool, volume: d.volume)
                     if let other = volumeOwners[id] {
-                        error(devicePath(name, key, inst) + ["volume"], "volume '\(id)' is also used by \(other)")
+                        error(devicePath(name, key, inst) + ["volume"], "volume '\(d.pool)/\(d.volume)' is also used by \(other)")
                     } else {
-                        volumeOwners[id] = "\(name).\(key)"
+                        volumeOwners[id] = DeviceOwner(instance: name, key: key)
                     }
-                case .nic(let n)?:
+                case .nic(let n):
                     if let mac = n.mac, macProblem(mac) == nil {
                         if let other = macOwners[mac] {
                             error(devicePath(name, key, inst) + ["mac"], "MAC \(mac) is also used by \(other)")
                         } else {
-                            macOwners[mac] = "\(name).\(key)"
+                            macOwners[mac] = DeviceOwner(instance: name, key: key)
                         }
                     }
-                default:
+                case .none:
                     break
                 }
             }
@@ -233,6 +270,38 @@ private struct Validator {
             warning(["instances", members[faultDomains.count], "spread"],
                     "spread group '\(group)' has \(members.count) instances but there are only \(faultDomains.count) fault domains: some will share one")
         }
+    }
+
+    /// The instance's devices once its profiles are merged, `none` entries removed, sorted by
+    /// key: `spec.desired(name)`'s `devices` in `deviceKeys` order, without building the rest
+    /// of it. Nil when the merged vCPUs or memory are not positive (reported elsewhere).
+    ///
+    /// - Parameter profiles: the merge of the last instance's profiles, reused when this one
+    ///   lists the same (instances of a fleet mostly share a few lists).
+    func mergedDevices(_ inst: InstanceSpec, profiles: inout ProfileMerge?) -> [(key: String, device: DeviceSpec)]? {
+        if profiles?.names != inst.profiles {
+            var merge = ProfileMerge(names: inst.profiles)
+            for p in inst.profiles {
+                guard let profile = spec.profiles[p] else { continue }
+                if let v = profile.config.vcpus { merge.vcpus = v }
+                if let v = profile.config.memoryMiB { merge.memoryMiB = v }
+                ProfileMerge.put(profile.devices, into: &merge.devices)
+            }
+            profiles = merge
+        }
+        var vcpus = profiles?.vcpus
+        var memoryMiB = profiles?.memoryMiB
+        var merged = profiles?.devices ?? []
+        merged.reserveCapacity(merged.count + inst.devices.count)
+        if let v = inst.config.vcpus { vcpus = v }
+        if let v = inst.config.memoryMiB { memoryMiB = v }
+        ProfileMerge.put(inst.devices, into: &merged)
+        if (vcpus ?? 1) <= 0 || (memoryMiB ?? 1) <= 0 { return nil }
+        merged.removeAll { entry in
+            if case .none = entry.device { return true } else { return false }
+        }
+        merged.sort { $0.key < $1.key }
+        return merged
     }
 
     /// Where an instance's device is stated: its own `devices` when it names the key, else the
@@ -247,18 +316,79 @@ private struct Validator {
 
     // MARK: small checks
 
-    mutating func positive(_ v: Int, _ path: [String]) {
-        if v <= 0 { error(path, "must be greater than 0, found \(v)") }
+    mutating func positive(_ v: Int, _ path: @autoclosure () -> [String]) {
+        if v <= 0 { error(path(), "must be greater than 0, found \(v)") }
     }
-    mutating func nonNegative(_ v: Int, _ path: [String]) {
-        if v < 0 { error(path, "must not be negative, found \(v)") }
+    mutating func nonNegative(_ v: Int, _ path: @autoclosure () -> [String]) {
+        if v < 0 { error(path(), "must not be negative, found \(v)") }
     }
-    mutating func duplicates(_ items: [String], _ path: [String], what: String) {
+    mutating func duplicates(_ items: [String], _ path: @autoclosure () -> [String], what: String) {
+        if items.count < 2 { return }
+        if items.count <= 16 {
+            // A few items: comparing each with those before it is cheaper than a set.
+            for i in 1..<items.count where items[..<i].contains(items[i]) {
+                error(path() + ["[\(i)]"], "\(what) '\(items[i])' listed twice")
+            }
+            return
+        }
         var seen = Set<String>()
         for (i, item) in items.enumerated() where !seen.insert(item).inserted {
-            error(path + ["[\(i)]"], "\(what) '\(item)' listed twice")
+            error(path() + ["[\(i)]"], "\(what) '\(item)' listed twice")
         }
     }
+}
+
+/// What a list of profiles gives an instance: the last vCPUs and memory they state, and their
+/// devices merged by key.
+private struct ProfileMerge {
+    var names: [String]
+    var vcpus: Int? = nil
+    var memoryMiB: Int? = nil
+    var devices: [(key: String, device: DeviceSpec)] = []
+
+    /// Adds `devices`, replacing entries of the same key, as `Dictionary.merge` does.
+    static func put(_ devices: [String: DeviceSpec], into merged: inout [(key: String, device: DeviceSpec)]) {
+        for (key, device) in devices {
+            if let index = merged.firstIndex(where: { $0.key == key }) {
+                merged[index].device = device
+            } else {
+                merged.append((key, device))
+            }
+        }
+    }
+}
+
+/// Who uses a volume or a MAC address first: shown as `web-1.root`.
+private struct DeviceOwner: CustomStringConvertible {
+    var instance: String
+    var key: String
+    var description: String { "\(instance).\(key)" }
+}
+
+/// A volume as `pool/volume`, compared as that string would be without building it: two
+/// names without a `/` join into a string with one `/`, which only the same two names give;
+/// names with a `/` are kept as the joined string.
+private enum VolumeID: Hashable {
+    case parts(pool: String, volume: String)
+    case joined(String)
+
+    init(pool: String, volume: String) {
+        let slash = UInt8(ascii: "/")
+        if pool.utf8.contains(slash) || volume.utf8.contains(slash) {
+            self = .joined("\(pool)/\(volume)")
+        } else {
+            self = .parts(pool: pool, volume: volume)
+        }
+    }
+}
+
+/// The buses a disk may name.
+private let diskBuses: Set<String> = ["virtio", "sata", "scsi", "ide", "usb"]
+
+/// Whether `text` is certainly a valid tag key (non-empty, one line); false is a "maybe":
+/// non-empty ASCII without line-break bytes.
+private func isPlainOneLine(_ text: String) -> Bool {
+    !text.isEmpty && text.utf8.allSatisfy { $0 < 0x80 && !(0x0A...0x0D).contains($0) }
 }
 
 let nameRule = "letters, digits, '.', '_', '+', '-'; starting with a letter, digit or '_'; at most 64 characters"
@@ -277,6 +407,7 @@ func isValidName(_ name: String) -> Bool {
 
 /// Why `mac` is not a usable unicast MAC address, or nil.
 func macProblem(_ mac: String) -> String? {
+    if isPlainUnicastMAC(mac) { return nil }
     let parts = mac.split(separator: ":", omittingEmptySubsequences: false)
     guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else {
         return "invalid MAC address '\(mac)' (expected six hex pairs like 52:54:00:12:34:56)"
@@ -288,8 +419,39 @@ func macProblem(_ mac: String) -> String? {
     return nil
 }
 
+/// Whether `mac` is certainly a valid unicast MAC (`macProblem` gives nil); false is a
+/// "maybe": six ASCII hex pairs joined by `:`, an even first octet, not all zeros.
+private func isPlainUnicastMAC(_ mac: String) -> Bool {
+    guard mac.utf8.count == 17 else { return false }
+    var mac = mac
+    return mac.withUTF8(isPlainUnicastMAC)
+}
+
+private func isPlainUnicastMAC(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var first: UInt8 = 0
+    var nonZero = false
+    for position in 0..<17 {
+        let byte = bytes[position]
+        if position % 3 == 2 {
+            guard byte == UInt8(ascii: ":") else { return false }
+            continue
+        }
+        let value: UInt8
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): value = byte - UInt8(ascii: "A") + 10
+        default: return false
+        }
+        if position == 0 { first = value << 4 } else if position == 1 { first |= value }
+        if value != 0 { nonZero = true }
+    }
+    return first & 1 == 0 && nonZero
+}
+
 /// Why `uri` is not a libvirt connection URI we can use, or nil.
 func uriProblem(_ uri: String) -> String? {
+    if isPlainValidURI(uri) { return nil }
     let chars = Array(uri)
     guard let at = (0..<max(0, chars.count - 2)).first(where: { chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/" }) else {
         return "malformed URI '\(uri)' (expected driver[+transport]://[user@]host[:port]/path, like qemu+tcp://10.0.0.1/system)"
@@ -322,9 +484,59 @@ func uriProblem(_ uri: String) -> String? {
     return nil
 }
 
+/// Whether `uri` certainly passes `uriProblem` (false is a "maybe"): printable ASCII
+/// `driver[+transport]://host/path` with a known driver and transport and a host of letters,
+/// digits, `.`, `-` and `_` only (no user, no port), as most files write it.
+private func isPlainValidURI(_ uri: String) -> Bool {
+    let bytes = uri.utf8
+    guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
+    var scheme: [UInt8] = []
+    var iterator = bytes.makeIterator()
+    // The scheme: up to the first ':', which must start "://".
+    while let byte = iterator.next() {
+        if byte == UInt8(ascii: ":") { break }
+        scheme.append(byte)
+    }
+    guard iterator.next() == UInt8(ascii: "/"), iterator.next() == UInt8(ascii: "/") else { return false }
+    let parts = scheme.split(separator: UInt8(ascii: "+"), omittingEmptySubsequences: false)
+    guard parts.count <= 2, let driver = parts.first,
+        plainURIDrivers.contains(String(decoding: driver, as: UTF8.self))
+    else { return false }
+    var transport: String? = nil
+    if parts.count == 2 {
+        let name = String(decoding: parts[1], as: UTF8.self)
+        guard plainURITransports.contains(name) else { return false }
+        transport = name
+    }
+    var hostLength = 0
+    var sawSlash = false
+    while let byte = iterator.next() {
+        if byte == UInt8(ascii: "/") {
+            sawSlash = true
+            break
+        }
+        let plain = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            || byte == UInt8(ascii: "_")
+        guard plain else { return false }
+        hostLength += 1
+    }
+    guard sawSlash else { return false }
+    // A remote transport needs a host.
+    if let transport, transport != "unix", transport != "ext", hostLength == 0 { return false }
+    return true
+}
+
+private let plainURIDrivers: Set<String> = ["qemu", "test", "xen", "lxc", "vbox", "bhyve", "ch", "vmware", "esx", "libxl"]
+private let plainURITransports: Set<String> = ["tcp", "tls", "ssh", "libssh", "libssh2", "unix", "ext"]
+
 /// The URI without its query, for comparing two hosts.
 func normalizedURI(_ uri: String) -> String {
-    String(uri.split(separator: "?", maxSplits: 1).first ?? "").lowercased()
+    // Without a query or capitals there is nothing to take off or lower.
+    if uri.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "?") && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+        return uri
+    }
+    return String(uri.split(separator: "?", maxSplits: 1).first ?? "").lowercased()
 }
 
 func didYouMean<S: Sequence<String>>(_ word: String, _ candidates: S) -> String {

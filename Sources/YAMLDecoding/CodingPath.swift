@@ -46,10 +46,10 @@ struct CodingPath {
         let parent: Link?
         let key: any CodingKey
         /// The key node, when this step goes to the value of a mapping entry.
-        let keyNode: YAMLNode?
+        let keyNode: Int?
         let count: Int
 
-        init(parent: Link?, key: any CodingKey, keyNode: YAMLNode? = nil) {
+        init(parent: Link?, key: any CodingKey, keyNode: Int? = nil) {
             self.parent = parent
             self.key = key
             self.keyNode = keyNode
@@ -73,12 +73,12 @@ struct CodingPath {
 
     var count: Int { last?.count ?? 0 }
 
-    func appending(_ key: any CodingKey, keyNode: YAMLNode? = nil) -> CodingPath {
+    func appending(_ key: any CodingKey, keyNode: Int? = nil) -> CodingPath {
         CodingPath(last: Link(parent: last, key: key, keyNode: keyNode))
     }
 
     /// The key node of the mapping entry whose value this path leads to.
-    var keyNode: YAMLNode? { last?.keyNode }
+    var keyNode: Int? { last?.keyNode }
 
     var keys: [any CodingKey] {
         var keys: [any CodingKey] = []

@@ -45,24 +45,32 @@ extension DecodingError {
 final class DecodingState {
     struct Scope {
         var usageStart: Int
+        /// Where the scope's entries start in `missingKeys`, and the last usage id before it.
+        var missingStart: Int
+        var usageIDMark: Int
         var diagnostics: [Diagnostic] = []
     }
 
     /// What a type asked of one mapping through keyed containers.
     struct KeyUsage {
         let id: Int
-        let node: YAMLNode
-        let pairs: [YAMLNode.Pair]
+        /// The mapping, and how many entries it has.
+        let node: Int
+        let entryCount: Int
         let path: CodingPath
         /// Which entries the type asked for: a bit each for the first 64, then an array.
         var usedBits: UInt64 = 0
         var usedBeyond: [Bool] = []
-        /// Keys the type asked for that the mapping lacks: the candidates for "did you mean".
-        var missing: [String] = []
         var keyType: any CodingKey.Type
         var moreKeyTypes: [any CodingKey.Type] = []
 
         var keyTypes: [any CodingKey.Type] { [keyType] + moreKeyTypes }
+
+        /// Whether the type asked for every entry: then no key is unknown.
+        var usedAll: Bool {
+            if entryCount < 64 { return usedBits == (1 << UInt64(entryCount)) - 1 }
+            return usedBits == UInt64.max && usedBeyond.count == entryCount - 64 && !usedBeyond.contains(false)
+        }
 
         func isUsed(_ index: Int) -> Bool {
             index < 64 ? usedBits & (1 << UInt64(index)) != 0 : index - 64 < usedBeyond.count && usedBeyond[index - 64]
@@ -72,51 +80,61 @@ final class DecodingState {
             if index < 64 {
                 usedBits |= 1 << UInt64(index)
             } else {
-                if usedBeyond.isEmpty { usedBeyond = [Bool](repeating: false, count: pairs.count - 64) }
+                if usedBeyond.isEmpty { usedBeyond = [Bool](repeating: false, count: entryCount - 64) }
                 usedBeyond[index - 64] = true
             }
         }
     }
 
     let file: String
-    let root: YAMLNode
+    /// The document's nodes, and its root.
+    let nodes: NodeTable
+    let root: Int
     let limits: YAMLLimits
     let userInfo: [CodingUserInfoKey: Any]
     let visitBudget: Int
-    private(set) var visits = 0
-    private var activeDepth = 0
-    private var nextUsageID = 0
-    private(set) var usages: [KeyUsage] = []
-    private var scopes: [Scope] = [Scope(usageStart: 0)]
+    @exclusivity(unchecked) private(set) var visits = 0
+    @exclusivity(unchecked) private var activeDepth = 0
+    @exclusivity(unchecked) private var nextUsageID = 0
+    @exclusivity(unchecked) private(set) var usages: [KeyUsage] = []
+    /// Keys the types asked for that their mappings lack, by usage id: the candidates for
+    /// "did you mean". One buffer for all open scopes, each scope's entries after those of the
+    /// scopes around it (a container is asked while its `init(from:)` runs, not while a value
+    /// inside it decodes), so that a missing key costs no allocation.
+    @exclusivity(unchecked) private var missingKeys: [(usage: Int, name: String)] = []
+    /// The types seen, and how `decode` treats them; a model has few.
+    @exclusivity(unchecked) private var shapes: [(type: ObjectIdentifier, shape: TypeShape)] = []
+    @exclusivity(unchecked) private var scopes: [Scope] = [Scope(usageStart: 0, missingStart: 0, usageIDMark: 0)]
 
-    init(file: String, root: YAMLNode, limits: YAMLLimits, userInfo: [CodingUserInfoKey: Any]) {
+    init(file: String, store: NodeStore, root: Int, limits: YAMLLimits, userInfo: [CodingUserInfoKey: Any]) {
         self.file = file
+        self.nodes = store.nodes
         self.root = root
         self.limits = limits
         self.userInfo = userInfo
-        self.visitBudget = limits.expansionBudget(writtenNodes: root.writtenCount)
+        self.visitBudget = limits.expansionBudget(writtenNodes: store.nodes.writtenCount(root))
     }
 
     // MARK: Errors and recovery
 
-    func diagnostic(_ node: YAMLNode, _ path: CodingPath, _ message: String) -> Diagnostic {
-        Diagnostic(.error, file: file, line: node.line, column: node.column, path: path.string, message: message)
+    func diagnostic(_ node: Int, _ path: CodingPath, _ message: String) -> Diagnostic {
+        Diagnostic(.error, file: file, line: nodes.line(node), column: nodes.column(node), path: path.string, message: message)
     }
 
-    func typeMismatch(_ type: Any.Type, _ node: YAMLNode, _ path: CodingPath, _ message: String) -> DecodingError {
+    func typeMismatch(_ type: Any.Type, _ node: Int, _ path: CodingPath, _ message: String) -> DecodingError {
         .typeMismatch(type, DecodingError.Context(
             codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: false)))
     }
 
-    func keyNotFound(_ key: any CodingKey, _ node: YAMLNode, _ path: CodingPath) -> DecodingError {
+    func keyNotFound(_ key: any CodingKey, _ node: Int, _ path: CodingPath) -> DecodingError {
         let message = "missing required key '\(key.stringValue)'"
         return .keyNotFound(key, DecodingError.Context(
             codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: false)))
     }
 
-    func fatal(_ node: YAMLNode, _ path: CodingPath, _ message: String) -> DecodingError {
+    func fatal(_ node: Int, _ path: CodingPath, _ message: String) -> DecodingError {
         .dataCorrupted(DecodingError.Context(
             codingPath: path.keys, debugDescription: message,
             underlyingError: DecodeIssue(diagnostics: [diagnostic(node, path, message)], fatal: true)))
@@ -124,17 +142,17 @@ final class DecodingState {
 
     /// The diagnostics an error stands for: its own when this decoder threw it; located by
     /// its coding path when model code threw a `DecodingError`; at `node` otherwise.
-    func diagnostics(for error: any Error, node: YAMLNode, path: CodingPath) -> [Diagnostic] {
+    func diagnostics(for error: any Error, node: Int, path: CodingPath) -> [Diagnostic] {
         if let decodingError = error as? DecodingError {
             if let issue = decodingError.yamlIssue { return issue.diagnostics }
             if let context = decodingError.yamlContext {
-                let located = root.deepestNode(at: context.codingPath)
+                let located = nodes.deepestNode(root, at: context.codingPath)
                 var message = context.debugDescription
                 if message.isEmpty {
                     switch decodingError {
                     case .keyNotFound(let key, _): message = "missing required key '\(key.stringValue)'"
-                    case .valueNotFound: message = "expected a value, found \(Scalars.describe(located))"
-                    default: message = "invalid value \(Scalars.describe(located))"
+                    case .valueNotFound: message = "expected a value, found \(Scalars.describe(nodes, located))"
+                    default: message = "invalid value \(Scalars.describe(nodes, located))"
                     }
                 }
                 return [diagnostic(located, CodingPath(keys: context.codingPath), message)]
@@ -145,7 +163,7 @@ final class DecodingState {
 
     /// A recovery point: records what `error` stands for in the current scope and returns,
     /// unless the error is fatal, which it throws on.
-    func record(_ error: any Error, node: YAMLNode, path: CodingPath) throws {
+    func record(_ error: any Error, node: Int, path: CodingPath) throws {
         if let issue = (error as? DecodingError)?.yamlIssue, issue.fatal { throw error }
         scopes[scopes.count - 1].diagnostics += diagnostics(for: error, node: node, path: path)
     }
@@ -161,7 +179,7 @@ final class DecodingState {
     // MARK: Decoding
 
     /// Counts a visit, enforcing the expansion budget and the nesting bound.
-    private func enter(_ node: YAMLNode, _ path: CodingPath) throws {
+    private func enter(_ node: Int, _ path: CodingPath) throws {
         visits += 1
         if visits > visitBudget {
             throw fatal(node, path, "aliases expand the document beyond the limit of \(visitBudget) nodes while decoding")
@@ -175,50 +193,83 @@ final class DecodingState {
     /// A scalar read straight from the node at `parent` + `key` (the path is built only for
     /// an error).
     func scalar<T: ScalarDecodable>(
-        _ type: T.Type, _ node: YAMLNode, parent: CodingPath, key: (any CodingKey)?
+        _ type: T.Type, _ node: Int, parent: CodingPath, key: (any CodingKey)?
     ) throws -> T {
         visits += 1
         if visits > visitBudget {
             let path = key.map { parent.appending($0) } ?? parent
             throw fatal(node, path, "aliases expand the document beyond the limit of \(visitBudget) nodes while decoding")
         }
-        if node.tag != nil, let message = Scalars.unsupportedTag(node) {
+        if let message = Scalars.unsupportedTag(nodes, node) {
             throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, message)
         }
-        switch T.fromScalar(node) {
-        case .success(let value): return value
-        case .failure(let mismatch):
-            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, mismatch.message)
+        do {
+            return try T.fromScalar(nodes, node)
+        } catch {
+            throw typeMismatch(T.self, node, key.map { parent.appending($0) } ?? parent, error.message)
         }
     }
 
     /// Decodes a value of any type from `node`: scalars directly; arrays and string-keyed
     /// dictionaries element by element, skipping (and recording) the elements that fail;
     /// anything else through its `init(from:)`, in a scope of its own.
+    ///
+    /// Generic code that is not specialized asks the runtime for the metadata of every
+    /// generic type it names, each call; the common paths here name none but `T`, and the
+    /// helpers that need `T?` are apart.
     func decode<T: Decodable>(
-        _ type: T.Type, node: YAMLNode, path: CodingPath
+        _ type: T.Type, node: Int, path: CodingPath
     ) throws -> T {
-        if let scalarType = T.self as? any ScalarDecodable.Type {
-            if let value = try scalar(scalarType, node, parent: path, key: nil) as? T { return value }
+        let shape = shape(of: T.self)
+        if let scalarType = shape.scalarType {
+            return try decodeScalar(T.self, scalarType, node: node, path: path, shape: shape)
         }
+        return try decodeValue(T.self, node: node, path: path, shape: shape)
+    }
+
+    /// `decode` of a scalar type, read straight from the node.
+    @inline(never)
+    private func decodeScalar<T: Decodable>(
+        _ type: T.Type, _ scalarType: any ScalarDecodable.Type, node: Int, path: CodingPath, shape: TypeShape
+    ) throws -> T {
+        if let value: T = try scalarValue(scalarType, node, parent: path, key: nil) { return value }
+        return try decodeValue(T.self, node: node, path: path, shape: shape)
+    }
+
+    /// `decode` of a collection element by element.
+    @inline(never)
+    private func decodeCollection<T>(
+        _ collection: any SkippingCollection.Type, as type: T.Type, node: Int, path: CodingPath
+    ) throws -> T? {
+        activeDepth += 1
+        defer { activeDepth -= 1 }
+        return try collection.decodeSkipping(node: node, path: path, state: self) as? T
+    }
+
+    /// `decode` of anything but a scalar: the visit counted, the tag checked, then a
+    /// collection element by element, or a type through its `init(from:)` in a scope of its
+    /// own.
+    private func decodeValue<T: Decodable>(
+        _ type: T.Type, node: Int, path: CodingPath, shape: TypeShape
+    ) throws -> T {
         try enter(node, path)
-        if let message = Scalars.unsupportedTag(node) { throw typeMismatch(T.self, node, path, message) }
-        if let collection = T.self as? any SkippingCollection.Type {
-            activeDepth += 1
-            defer { activeDepth -= 1 }
-            if let value = try collection.decodeSkipping(node: node, path: path, state: self) as? T { return value }
-        }
-        if let enumeration = T.self as? any (RawRepresentable & CaseIterable).Type {
-            try checkEnumValue(enumeration, T.self, node, path)
+        if let message = Scalars.unsupportedTag(nodes, node) { throw typeMismatch(T.self, node, path, message) }
+        switch shape {
+        case .collection(let collection):
+            if let value = try decodeCollection(collection, as: T.self, node: node, path: path) { return value }
+        case .choice(let names, let list):
+            try checkChoice(names: names, list: list, T.self, node, path)
+        case .string, .scalar, .other:
+            break
         }
         activeDepth += 1
         defer { activeDepth -= 1 }
-        scopes.append(Scope(usageStart: usages.count))
+        scopes.append(Scope(usageStart: usages.count, missingStart: missingKeys.count, usageIDMark: nextUsageID))
         let decoder = NodeDecoder(node: node, state: self, path: path)
         do {
             let value = try T(from: decoder)
             let found = closeScope(succeeded: true)
-            scopes[scopes.count - 1].diagnostics += found
+            if !found.isEmpty { scopes[scopes.count - 1].diagnostics += found }
             return value
         } catch {
             let found = closeScope(succeeded: false)
@@ -227,20 +278,74 @@ final class DecodingState {
     }
 
     /// "expected one of a, b, c" for string enums that list their cases.
-    private func checkEnumValue<E: RawRepresentable & CaseIterable>(
-        _ enumeration: E.Type, _ type: Any.Type, _ node: YAMLNode, _ path: CodingPath
-    ) throws {
-        let names = E.allCases.compactMap { $0.rawValue as? String }
-        guard !names.isEmpty else { return }
-        let list = names.joined(separator: ", ")
-        guard case .scalar(let text, _) = node.content, !node.isNull else {
-            throw typeMismatch(type, node, path, "expected one of \(list), found \(Scalars.describe(node))")
+    private func checkChoice(names: [String], list: String, _ type: Any.Type, _ node: Int, _ path: CodingPath) throws {
+        guard nodes.kind(node) == .scalar, !nodes.isNull(node) else {
+            throw typeMismatch(type, node, path, "expected one of \(list), found \(Scalars.describe(nodes, node))")
         }
-        if !names.contains(text) {
+        if !names.contains(where: { nodes.scalar(node, equals: $0) }) {
+            let text = nodes.string(node)
             throw typeMismatch(
                 type, node, path,
-                "expected one of \(list), found \(Scalars.describe(node))\(Suggestion.hint(for: text, among: names))")
+                "expected one of \(list), found \(Scalars.describe(nodes, node))\(Suggestion.hint(for: text, among: names))")
         }
+    }
+
+    // MARK: Types
+
+    /// How `decode` treats a type. Worked out once per type and decode, since the dynamic
+    /// casts that tell are slow next to decoding a small value.
+    enum TypeShape {
+        /// Read straight from a scalar: `String`, the most common, or another type.
+        case string
+        case scalar(any ScalarDecodable.Type)
+        /// An array or a string-keyed dictionary, decoded element by element.
+        case collection(any SkippingCollection.Type)
+        /// A string enum that lists its cases: its value is checked against them first.
+        case choice(names: [String], list: String)
+        /// Anything else: through its `init(from:)`.
+        case other
+
+        /// The type read straight from a scalar, if it is one.
+        var scalarType: (any ScalarDecodable.Type)? {
+            switch self {
+            case .string: String.self
+            case .scalar(let type): type
+            case .collection, .choice, .other: nil
+            }
+        }
+    }
+
+    /// A scalar of `scalarType` (as `shape(of:)` found for `T`, so the same type) as `T`.
+    func scalarValue<T>(
+        _ scalarType: any ScalarDecodable.Type, _ node: Int, parent: CodingPath, key: (any CodingKey)?
+    ) throws -> T? {
+        if scalarType == String.self { return try scalar(String.self, node, parent: parent, key: key) as? T }
+        return try scalarType.scalarValue(self, node, parent: parent, key: key)
+    }
+
+    func shape(of type: Any.Type) -> TypeShape {
+        let id = ObjectIdentifier(type)
+        for known in shapes where known.type == id { return known.shape }
+        let shape: TypeShape
+        if type == String.self {
+            shape = .string
+        } else if let scalarType = type as? any ScalarDecodable.Type {
+            shape = .scalar(scalarType)
+        } else if let collection = type as? any SkippingCollection.Type {
+            shape = .collection(collection)
+        } else if let enumeration = type as? any (RawRepresentable & CaseIterable).Type,
+            case let names = caseNames(enumeration), !names.isEmpty
+        {
+            shape = .choice(names: names, list: names.joined(separator: ", "))
+        } else {
+            shape = .other
+        }
+        shapes.append((id, shape))
+        return shape
+    }
+
+    private func caseNames<E: RawRepresentable & CaseIterable>(_ type: E.Type) -> [String] {
+        E.allCases.compactMap { $0.rawValue as? String }
     }
 
     /// Ends the innermost scope and returns its diagnostics, unknown keys included.
@@ -249,14 +354,24 @@ final class DecodingState {
         var found = scope.diagnostics
         if scope.usageStart < usages.count {
             for usage in usages[scope.usageStart...] {
-                found += unknownKeys(usage, succeeded: succeeded)
+                let unknown = unknownKeys(usage, succeeded: succeeded)
+                if !unknown.isEmpty { found += unknown }
             }
             usages.removeSubrange(scope.usageStart...)
+        }
+        if scope.missingStart < missingKeys.count {
+            // The scope's entries go; an outer container's (asked from inside, unusually) stay.
+            var kept = scope.missingStart
+            for index in scope.missingStart..<missingKeys.count where missingKeys[index].usage <= scope.usageIDMark {
+                missingKeys[kept] = missingKeys[index]
+                kept += 1
+            }
+            missingKeys.removeSubrange(kept...)
         }
         return found
     }
 
-    private func attach(_ found: [Diagnostic], to error: any Error, node: YAMLNode, path: CodingPath) -> any Error {
+    private func attach(_ found: [Diagnostic], to error: any Error, node: Int, path: CodingPath) -> any Error {
         guard !found.isEmpty else { return error }
         if let decodingError = error as? DecodingError {
             let fatal = decodingError.yamlIssue?.fatal ?? false
@@ -273,18 +388,17 @@ final class DecodingState {
 
     /// Starts tracking a keyed container over `node`, or joins the tracking of another
     /// container over the same mapping in the same scope.
-    func beginUsage(node: YAMLNode, pairs: [YAMLNode.Pair], path: CodingPath, keyType: any CodingKey.Type) -> (index: Int, id: Int) {
+    func beginUsage(node: Int, path: CodingPath, keyType: any CodingKey.Type) -> (index: Int, id: Int) {
         let start = scopes.last?.usageStart ?? 0
         if start < usages.count {
-            for index in start..<usages.count where usages[index].node === node && usages[index].path.isSame(as: path) {
+            for index in start..<usages.count where usages[index].node == node && usages[index].path.isSame(as: path) {
                 usages[index].moreKeyTypes.append(keyType)
                 return (index, usages[index].id)
             }
         }
         nextUsageID += 1
         usages.append(KeyUsage(
-            id: nextUsageID, node: node, pairs: pairs, path: path,
-            keyType: keyType))
+            id: nextUsageID, node: node, entryCount: nodes.childCount(node), path: path, keyType: keyType))
         return (usages.count - 1, nextUsageID)
     }
 
@@ -293,7 +407,7 @@ final class DecodingState {
         if let index {
             usages[usage.index].markUsed(index)
         } else {
-            usages[usage.index].missing.append(name)
+            missingKeys.append((usage.id, name))
         }
     }
 
@@ -301,24 +415,27 @@ final class DecodingState {
     /// no container's key type can even name count: the others may just not have been
     /// reached.
     private func unknownKeys(_ usage: KeyUsage, succeeded: Bool) -> [Diagnostic] {
+        if usage.usedAll { return [] }
         var found: [Diagnostic] = []
         var candidates: [String]? = nil
         let keyTypes = usage.keyTypes
-        for (index, pair) in usage.pairs.enumerated() where !usage.isUsed(index) {
-            guard let name = pair.key.scalarValue else {
-                found.append(diagnostic(pair.key, usage.path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
+        let entryCount = usage.entryCount
+        for index in 0..<entryCount where !usage.isUsed(index) {
+            let key = nodes.key(usage.node, index)
+            guard let name = nodes.scalarValue(key) else {
+                found.append(diagnostic(key, usage.path, "mapping keys must be scalars, found \(Scalars.describe(nodes, key))"))
                 continue
             }
             if !succeeded, keyTypes.contains(where: { $0.init(stringValue: name) != nil }) { continue }
             if candidates == nil {
                 // Keys the type asked for or can name, that the mapping lacks.
-                var names = Set(usage.missing)
+                var names = Set(missingKeys.lazy.filter { $0.usage == usage.id }.map(\.name))
                 for keyType in keyTypes { names.formUnion(caseNames(keyType)) }
-                names.subtract(usage.pairs.compactMap { $0.key.scalarValue })
+                names.subtract((0..<entryCount).compactMap { nodes.scalarValue(nodes.key(usage.node, $0)) })
                 candidates = Array(names)
             }
             let hint = Suggestion.hint(for: name, among: candidates ?? [])
-            found.append(diagnostic(pair.key, usage.path.appending(NameKey(name)), "unknown key '\(name)'\(hint)"))
+            found.append(diagnostic(key, usage.path.appending(NameKey(name)), "unknown key '\(name)'\(hint)"))
         }
         return found
     }
@@ -335,17 +452,34 @@ final class DecodingState {
 
 /// Collections the decoder builds itself, so that one bad element does not hide the others.
 protocol SkippingCollection {
-    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> Self
+    static func decodeSkipping(node: Int, path: CodingPath, state: DecodingState) throws -> Self
 }
 
 extension Array: SkippingCollection where Element: Decodable {
-    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> [Element] {
-        guard case .sequence(let items) = node.content else {
-            throw state.typeMismatch(Self.self, node, path, "expected a sequence, found \(Scalars.describe(node))")
+    static func decodeSkipping(node: Int, path: CodingPath, state: DecodingState) throws -> [Element] {
+        let nodes = state.nodes
+        guard nodes.kind(node) == .sequence else {
+            throw state.typeMismatch(Self.self, node, path, "expected a sequence, found \(Scalars.describe(nodes, node))")
         }
+        let count = nodes.childCount(node)
         var result: [Element] = []
-        result.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
+        result.reserveCapacity(count)
+        if let scalarType = state.shape(of: Element.self).scalarType {
+            // The item's path is built only for a problem.
+            for index in 0..<count {
+                let item = nodes.item(node, index)
+                do {
+                    if let value: Element = try state.scalarValue(scalarType, item, parent: path, key: IndexKey(index)) {
+                        result.append(value)
+                    }
+                } catch {
+                    try state.record(error, node: item, path: path.appending(IndexKey(index)))
+                }
+            }
+            return result
+        }
+        for index in 0..<count {
+            let item = nodes.item(node, index)
             let itemPath = path.appending(IndexKey(index))
             do {
                 result.append(try state.decode(Element.self, node: item, path: itemPath))
@@ -358,22 +492,37 @@ extension Array: SkippingCollection where Element: Decodable {
 }
 
 extension Dictionary: SkippingCollection where Key == String, Value: Decodable {
-    static func decodeSkipping(node: YAMLNode, path: CodingPath, state: DecodingState) throws -> [String: Value] {
-        guard case .mapping(let pairs) = node.content else {
-            throw state.typeMismatch(Self.self, node, path, "expected a mapping, found \(Scalars.describe(node))")
+    static func decodeSkipping(node: Int, path: CodingPath, state: DecodingState) throws -> [String: Value] {
+        let nodes = state.nodes
+        guard nodes.kind(node) == .mapping else {
+            throw state.typeMismatch(Self.self, node, path, "expected a mapping, found \(Scalars.describe(nodes, node))")
         }
-        var result: [String: Value] = [:]
-        result.reserveCapacity(pairs.count)
-        for pair in pairs {
-            guard let name = pair.key.scalarValue else {
-                state.report(state.diagnostic(pair.key, path, "mapping keys must be scalars, found \(Scalars.describe(pair.key))"))
+        let count = nodes.childCount(node)
+        var result = [String: Value](minimumCapacity: count)
+        let scalarType = state.shape(of: Value.self).scalarType
+        for entry in 0..<count {
+            let key = nodes.key(node, entry)
+            let value = nodes.value(node, entry)
+            guard let name = nodes.scalarValue(key) else {
+                state.report(state.diagnostic(key, path, "mapping keys must be scalars, found \(Scalars.describe(nodes, key))"))
                 continue
             }
-            let valuePath = path.appending(NameKey(name), keyNode: pair.key)
+            if let scalarType {
+                // The value's path is built only for a problem.
+                do {
+                    if let decoded: Value = try state.scalarValue(scalarType, value, parent: path, key: NameKey(name)) {
+                        result[name] = decoded
+                    }
+                } catch {
+                    try state.record(error, node: value, path: path.appending(NameKey(name), keyNode: key))
+                }
+                continue
+            }
+            let valuePath = path.appending(NameKey(name), keyNode: key)
             do {
-                result[name] = try state.decode(Value.self, node: pair.value, path: valuePath)
+                result[name] = try state.decode(Value.self, node: value, path: valuePath)
             } catch {
-                try state.record(error, node: pair.value, path: valuePath)
+                try state.record(error, node: value, path: valuePath)
             }
         }
         return result

@@ -3,7 +3,8 @@
 /// The defaults suit desired-state files: a few megabytes, a handful of nesting levels, and
 /// aliases used for shared defaults rather than for multiplying data.
 public struct YAMLLimits: Sendable, Equatable {
-    /// The largest input accepted, in bytes (10 MiB by default).
+    /// The largest input accepted, in bytes (10 MiB by default; never more than
+    /// `largestFileSize`, 2 GiB, whatever is set here).
     public var maxFileSize: Int
     /// The deepest nesting accepted, counting the levels an alias brings in (64 by default).
     public var maxDepth: Int
@@ -27,6 +28,13 @@ public struct YAMLLimits: Sendable, Equatable {
     /// 10 MiB, 64 levels, aliases expanding to at most `max(100_000, 10 × written)` nodes.
     public static let `default` = YAMLLimits(
         maxFileSize: 10 * 1024 * 1024, maxDepth: 64, minExpandedNodes: 100_000, expansionFactor: 10)
+
+    /// The largest input the parser takes, whatever `maxFileSize` says: 2 GiB, so that every
+    /// position and offset in a parsed document fits 32 bits.
+    public static let largestFileSize = 2048 * 1024 * 1024
+
+    /// `maxFileSize`, at most `largestFileSize`.
+    var fileSizeLimit: Int { min(maxFileSize, Self.largestFileSize) }
 
     /// The number of nodes a document of `writtenNodes` nodes may expand to.
     public func expansionBudget(writtenNodes: Int) -> Int {

@@ -56,10 +56,12 @@ extension Located: Decodable where Value: Decodable {
             self.init(value, path: yamlPathString(decoder.codingPath))
             return
         }
+        let nodes = nodeDecoder.state.nodes
+        let keyNode = nodeDecoder.path.keyNode
         self.init(
-            value, file: nodeDecoder.state.file, line: nodeDecoder.node.line, column: nodeDecoder.node.column,
-            path: nodeDecoder.path.string, keyLine: nodeDecoder.path.keyNode?.line,
-            keyColumn: nodeDecoder.path.keyNode?.column)
+            value, file: nodeDecoder.state.file, line: nodes.line(nodeDecoder.node),
+            column: nodes.column(nodeDecoder.node), path: nodeDecoder.path.string,
+            keyLine: keyNode.map { nodes.line($0) }, keyColumn: keyNode.map { nodes.column($0) })
     }
 }
 

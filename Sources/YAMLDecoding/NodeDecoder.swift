@@ -1,6 +1,7 @@
 /// The `Decoder` a type's `init(from:)` sees: one node, its coding path, and the shared state.
 struct NodeDecoder: Decoder {
-    let node: YAMLNode
+    /// The node, in `state.nodes` (or a missing value's handle: see `NodeStore`).
+    let node: Int
     let state: DecodingState
     let path: CodingPath
 
@@ -8,19 +9,20 @@ struct NodeDecoder: Decoder {
     var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        guard case .mapping(let pairs) = node.content else {
+        guard state.nodes.kind(node) == .mapping else {
             throw state.typeMismatch(
-                [String: Any].self, node, path, "expected a mapping, found \(Scalars.describe(node))")
+                [String: Any].self, node, path, "expected a mapping, found \(Scalars.describe(state.nodes, node))")
         }
-        let usage = state.beginUsage(node: node, pairs: pairs, path: path, keyType: Key.self)
-        return KeyedDecodingContainer(KeyedContainer<Key>(decoder: self, pairs: pairs, usage: usage))
+        let usage = state.beginUsage(node: node, path: path, keyType: Key.self)
+        return KeyedDecodingContainer(KeyedContainer<Key>(decoder: self, usage: usage))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        guard case .sequence(let items) = node.content else {
-            throw state.typeMismatch([Any].self, node, path, "expected a sequence, found \(Scalars.describe(node))")
+        guard state.nodes.kind(node) == .sequence else {
+            throw state.typeMismatch(
+                [Any].self, node, path, "expected a sequence, found \(Scalars.describe(state.nodes, node))")
         }
-        return UnkeyedContainer(decoder: self, items: items)
+        return UnkeyedContainer(decoder: self)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
@@ -28,29 +30,30 @@ struct NodeDecoder: Decoder {
     }
 
     /// A null node standing for a missing value, located at `node`.
-    func missingNode() -> YAMLNode {
-        YAMLNode(
-            content: .scalar("", .plain), line: node.line, column: node.column, tag: nil, anchor: nil,
-            expandedCount: 1, writtenCount: 1, height: 1)
+    func missingNode() -> Int {
+        NodeTable.missing(at: node)
     }
 }
 
 struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let decoder: NodeDecoder
-    let pairs: [YAMLNode.Pair]
     let usage: (index: Int, id: Int)
+    /// How many entries the mapping has.
+    let count: Int
     /// Key text to entry index, for mappings too long to search.
     let index: [String: Int]?
 
-    init(decoder: NodeDecoder, pairs: [YAMLNode.Pair], usage: (index: Int, id: Int)) {
+    init(decoder: NodeDecoder, usage: (index: Int, id: Int)) {
         self.decoder = decoder
-        self.pairs = pairs
         self.usage = usage
-        if pairs.count > 16 {
+        let nodes = decoder.state.nodes
+        let mapping = decoder.node
+        count = nodes.childCount(mapping)
+        if count > 16 {
             var index: [String: Int] = [:]
-            index.reserveCapacity(pairs.count)
-            for (position, pair) in pairs.enumerated() {
-                if let name = pair.key.scalarValue, index[name] == nil { index[name] = position }
+            index.reserveCapacity(count)
+            for position in 0..<count {
+                if let name = nodes.scalarValue(nodes.key(mapping, position)), index[name] == nil { index[name] = position }
             }
             self.index = index
         } else {
@@ -62,28 +65,36 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private var state: DecodingState { decoder.state }
 
     var allKeys: [Key] {
-        pairs.compactMap { pair in pair.key.scalarValue.flatMap { Key(stringValue: $0) } }
+        (0..<count).compactMap { entry in state.nodes.scalarValue(keyNode(entry)).flatMap { Key(stringValue: $0) } }
+    }
+
+    private func keyNode(_ entry: Int) -> Int { decoder.state.nodes.key(decoder.node, entry) }
+    private func valueNode(_ entry: Int) -> Int { decoder.state.nodes.value(decoder.node, entry) }
+
+    /// The entry (its position in the mapping) named `name`.
+    private func entry(named name: String) -> Int? {
+        if let index { return index[name] }
+        var name = name
+        return name.withUTF8 { bytes in
+            let isASCII = NodeTable.isASCII(bytes)
+            for entry in 0..<count where state.nodes.scalar(keyNode(entry), equalsUTF8: bytes, isASCII: isASCII) {
+                return entry
+            }
+            return nil
+        }
     }
 
     /// The entry for `key`, noting that the type asked for it.
     private func find(_ key: Key) -> Int? {
         let name = key.stringValue
-        let found: Int?
-        if let index {
-            found = index[name]
-        } else {
-            found = pairs.firstIndex { pair in
-                if case .scalar(let text, _) = pair.key.content { return text == name }
-                return false
-            }
-        }
+        let found = entry(named: name)
         state.noteQueried(name, usage: usage, found: found)
         return found
     }
 
-    private func required(_ key: Key) throws -> YAMLNode.Pair {
+    private func required(_ key: Key) throws -> Int {
         guard let found = find(key) else { throw state.keyNotFound(key, decoder.node, decoder.path) }
-        return pairs[found]
+        return found
     }
 
     func contains(_ key: Key) -> Bool {
@@ -91,37 +102,38 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        try required(key).value.isNull
+        state.nodes.isNull(valueNode(try required(key)))
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        let pair = try required(key)
-        return try state.decode(T.self, node: pair.value, path: decoder.path.appending(key, keyNode: pair.key))
+        let entry = try required(key)
+        return try state.decode(
+            T.self, node: valueNode(entry), path: decoder.path.appending(key, keyNode: keyNode(entry)))
     }
 
     /// Absent or null gives nil; a value that fails to decode is recorded and gives nil too,
     /// so that the other fields still decode and report.
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let found = find(key) else { return nil }
-        let pair = pairs[found]
-        if pair.value.isNull { return nil }
-        let path = decoder.path.appending(key, keyNode: pair.key)
+        let value = valueNode(found)
+        if state.nodes.isNull(value) { return nil }
+        let path = decoder.path.appending(key, keyNode: keyNode(found))
         do {
-            return try state.decode(T.self, node: pair.value, path: path)
+            return try state.decode(T.self, node: value, path: path)
         } catch {
-            try state.record(error, node: pair.value, path: path)
+            try state.record(error, node: value, path: path)
             return nil
         }
     }
 
     private func scalar<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try state.scalar(T.self, try required(key).value, parent: decoder.path, key: key)
+        try state.scalar(T.self, valueNode(try required(key)), parent: decoder.path, key: key)
     }
 
     private func scalarIfPresent<T: ScalarDecodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let found = find(key) else { return nil }
-        let value = pairs[found].value
-        if value.isNull { return nil }
+        let value = valueNode(found)
+        if state.nodes.isNull(value) { return nil }
         do {
             return try state.scalar(T.self, value, parent: decoder.path, key: key)
         } catch {
@@ -167,13 +179,11 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type, forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        let pair = try required(key)
-        return try child(pair, key).container(keyedBy: type)
+        try child(try required(key), key).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        let pair = try required(key)
-        return try child(pair, key).unkeyedContainer()
+        try child(try required(key), key).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
@@ -186,49 +196,50 @@ struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     private func superDecoder(named key: any CodingKey) throws -> any Decoder {
         let name = key.stringValue
-        let found = index?[name] ?? pairs.firstIndex { $0.key.scalarValue == name }
+        let found = entry(named: name)
         state.noteQueried(name, usage: usage, found: found)
         guard let found else {
             return NodeDecoder(node: decoder.missingNode(), state: state, path: decoder.path.appending(key))
         }
         return NodeDecoder(
-            node: pairs[found].value, state: state, path: decoder.path.appending(key, keyNode: pairs[found].key))
+            node: valueNode(found), state: state, path: decoder.path.appending(key, keyNode: keyNode(found)))
     }
 
-    private func child(_ pair: YAMLNode.Pair, _ key: Key) -> NodeDecoder {
-        NodeDecoder(node: pair.value, state: state, path: decoder.path.appending(key, keyNode: pair.key))
+    private func child(_ entry: Int, _ key: Key) -> NodeDecoder {
+        NodeDecoder(node: valueNode(entry), state: state, path: decoder.path.appending(key, keyNode: keyNode(entry)))
     }
 }
 
 struct UnkeyedContainer: UnkeyedDecodingContainer {
     let decoder: NodeDecoder
-    let items: [YAMLNode]
+    /// How many items the sequence has.
+    let itemCount: Int
     private(set) var currentIndex = 0
 
-    init(decoder: NodeDecoder, items: [YAMLNode]) {
+    init(decoder: NodeDecoder) {
         self.decoder = decoder
-        self.items = items
+        self.itemCount = decoder.state.nodes.childCount(decoder.node)
     }
 
     var codingPath: [any CodingKey] { decoder.codingPath }
-    var count: Int? { items.count }
-    var isAtEnd: Bool { currentIndex >= items.count }
+    var count: Int? { itemCount }
+    var isAtEnd: Bool { currentIndex >= itemCount }
     private var state: DecodingState { decoder.state }
     private var itemPath: CodingPath { decoder.path.appending(IndexKey(currentIndex)) }
 
-    private func current<T>(_ type: T.Type) throws -> YAMLNode {
-        guard currentIndex < items.count else {
+    private func current<T>(_ type: T.Type) throws -> Int {
+        guard currentIndex < itemCount else {
             let message = "expected another item, found the end of the sequence"
             throw DecodingError.valueNotFound(type, DecodingError.Context(
                 codingPath: itemPath.keys, debugDescription: message,
                 underlyingError: DecodeIssue(
                     diagnostics: [state.diagnostic(decoder.node, decoder.path, message)], fatal: false)))
         }
-        return items[currentIndex]
+        return state.nodes.item(decoder.node, currentIndex)
     }
 
     mutating func decodeNil() throws -> Bool {
-        guard try current(Never.self).isNull else { return false }
+        guard state.nodes.isNull(try current(Never.self)) else { return false }
         currentIndex += 1
         return true
     }
@@ -293,7 +304,7 @@ struct SingleValueContainer: SingleValueDecodingContainer {
     var codingPath: [any CodingKey] { decoder.codingPath }
     private var state: DecodingState { decoder.state }
 
-    func decodeNil() -> Bool { decoder.node.isNull }
+    func decodeNil() -> Bool { state.nodes.isNull(decoder.node) }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try state.decode(T.self, node: decoder.node, path: decoder.path)

@@ -3,20 +3,16 @@
 /// A `String` takes any scalar that is not null; `Bool`, integers and floating-point numbers
 /// take only plain (unquoted) scalars, or ones tagged with their type (`!!int "5"`).
 enum Scalars {
-    static let booleans: [String: Bool] = [
-        "true": true, "True": true, "TRUE": true, "false": false, "False": false, "FALSE": false,
-    ]
-
     /// How a node reads in "found …" messages: `'yes'`, `quoted '5'`, `null`, `a mapping`.
-    static func describe(_ node: YAMLNode) -> String {
-        switch node.content {
+    static func describe(_ nodes: NodeTable, _ node: Int) -> String {
+        switch nodes.kind(node) {
         case .mapping: return "a mapping"
         case .sequence: return "a sequence"
-        case .scalar(let text, let style):
-            if node.isNull { return "null" }
-            let shown = "'\(excerpt(text))'"
-            switch style {
-            case .plain: return node.tag == YAMLTag.str ? "the string \(shown)" : shown
+        case .scalar:
+            if nodes.isNull(node) { return "null" }
+            let shown = "'\(excerpt(nodes.string(node)))'"
+            switch nodes.style(node) {
+            case .plain: return nodes.tag(node) == YAMLTag.str ? "the string \(shown)" : shown
             case .singleQuoted, .doubleQuoted: return "quoted \(shown)"
             case .literal, .folded: return "the block scalar \(shown)"
             }
@@ -44,14 +40,19 @@ enum Scalars {
     }
 
     /// Whether a scalar is written as a plain, untagged one, or carries one of `tags`.
-    static func isTyped(_ node: YAMLNode, style: YAMLNode.ScalarStyle, as tags: String...) -> Bool {
-        if let tag = node.tag { return tags.contains(tag) }
-        return style == .plain
+    static func isTyped(_ nodes: NodeTable, _ node: Int, as tags: String...) -> Bool {
+        if let tag = nodes.tag(node) { return tags.contains(tag) }
+        return nodes.style(node) == .plain
     }
 
     /// The message for a tag the decoder does not understand, or nil when it is fine.
-    static func unsupportedTag(_ node: YAMLNode) -> String? {
-        guard let tag = node.tag else { return nil }
+    @inline(__always)
+    static func unsupportedTag(_ nodes: NodeTable, _ node: Int) -> String? {
+        guard let tag = nodes.tag(node) else { return nil }
+        return unsupported(tag)
+    }
+
+    private static func unsupported(_ tag: String) -> String? {
         switch tag {
         case YAMLTag.nonSpecific, YAMLTag.str, YAMLTag.null, YAMLTag.bool, YAMLTag.int, YAMLTag.float,
             YAMLTag.map, YAMLTag.seq:
@@ -62,38 +63,55 @@ enum Scalars {
         }
     }
 
-    static func string(_ node: YAMLNode) -> Result<String, ScalarMismatch> {
-        guard case .scalar(let text, _) = node.content, !node.isNull else {
-            return .failure("expected a string, found \(describe(node))")
+    static func string(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> String {
+        guard nodes.kind(node) == .scalar, !nodes.isNull(node) else {
+            throw ScalarMismatch("expected a string, found \(describe(nodes, node))")
         }
-        return .success(text)
+        return nodes.string(node)
     }
 
-    static func bool(_ node: YAMLNode) -> Result<Bool, ScalarMismatch> {
-        if case .scalar(let text, let style) = node.content, !node.isNull,
-            isTyped(node, style: style, as: YAMLTag.bool), let value = booleans[text]
+    static func bool(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Bool {
+        if nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.bool),
+            let value = boolean(nodes, node)
         {
-            return .success(value)
+            return value
         }
-        return .failure("expected true or false, found \(describe(node))")
+        throw ScalarMismatch("expected true or false, found \(describe(nodes, node))")
     }
 
-    static func integer<T: FixedWidthInteger>(_ node: YAMLNode, as type: T.Type) -> Result<T, ScalarMismatch> {
-        guard case .scalar(let text, let style) = node.content, !node.isNull,
-            isTyped(node, style: style, as: YAMLTag.int), let value = parseInteger(text)
+    /// `true`, `True`, `TRUE`, `false`, `False`, `FALSE` (YAML 1.2's booleans), or nil.
+    private static func boolean(_ nodes: NodeTable, _ node: Int) -> Bool? {
+        for (name, value) in asciiBooleans where nodes.scalar(node, equals: name) { return value }
+        return nil
+    }
+
+    /// The booleans, by their text.
+    private static let asciiBooleans: [(String, Bool)] = [
+        ("true", true), ("false", false), ("True", true), ("False", false), ("TRUE", true), ("FALSE", false),
+    ]
+
+    static func integer<T: FixedWidthInteger>(_ nodes: NodeTable, _ node: Int, as type: T.Type) throws(ScalarMismatch) -> T {
+        guard nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.int),
+            let value = nodes.withText(node, parseInteger)
         else {
-            return .failure("expected an integer, found \(describe(node))")
+            throw ScalarMismatch("expected an integer, found \(describe(nodes, node))")
         }
         guard let exact = value.flatMap({ T(exactly: $0) }) else {
-            return .failure("integer \(text) is out of range (\(T.min)...\(T.max))")
+            throw ScalarMismatch("integer \(nodes.string(node)) is out of range (\(T.min)...\(T.max))")
         }
-        return .success(exact)
+        return exact
     }
 
     /// A decimal integer (`[-+]?[0-9]+`): nil when the text is not one, `.some(nil)` when it
     /// is one too large for any supported type.
     static func parseInteger(_ text: String) -> Int128?? {
-        var utf8 = text.utf8[...]
+        var text = text
+        return text.withUTF8(parseInteger)
+    }
+
+    /// `parseInteger` of a text's UTF-8 bytes.
+    static func parseInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int128?? {
+        var utf8 = bytes[...]
         var negative = false
         if let sign = utf8.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
             negative = sign == UInt8(ascii: "-")
@@ -116,24 +134,23 @@ enum Scalars {
     }
 
     static func floating<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _ node: YAMLNode, as type: T.Type
-    ) -> Result<T, ScalarMismatch> {
-        guard case .scalar(let text, let style) = node.content, !node.isNull,
-            isTyped(node, style: style, as: YAMLTag.float, YAMLTag.int)
-        else {
-            return .failure("expected a number, found \(describe(node))")
+        _ nodes: NodeTable, _ node: Int, as type: T.Type
+    ) throws(ScalarMismatch) -> T {
+        guard nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.float, YAMLTag.int) else {
+            throw ScalarMismatch("expected a number, found \(describe(nodes, node))")
         }
+        let text = nodes.string(node)
         switch text {
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .success(T.infinity)
-        case "-.inf", "-.Inf", "-.INF": return .success(-T.infinity)
-        case ".nan", ".NaN", ".NAN": return .success(T.nan)
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return T.infinity
+        case "-.inf", "-.Inf", "-.INF": return -T.infinity
+        case ".nan", ".NaN", ".NAN": return T.nan
         default: break
         }
         guard isDecimalNumber(text), let value = T(text) else {
-            return .failure("expected a number, found \(describe(node))")
+            throw ScalarMismatch("expected a number, found \(describe(nodes, node))")
         }
-        guard value.isFinite else { return .failure("number \(text) is out of range") }
-        return .success(value)
+        guard value.isFinite else { throw ScalarMismatch("number \(text) is out of range") }
+        return value
     }
 
     /// YAML 1.2 core floats: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
@@ -164,27 +181,37 @@ enum Scalars {
 
 /// Types the decoder reads straight from a scalar, without going through `init(from:)`.
 protocol ScalarDecodable: Decodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<Self, ScalarMismatch>
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Self
+}
+
+extension ScalarDecodable {
+    /// `state.scalar(Self.self, …)` handed back as `T`, which is `Self` (nil otherwise): how
+    /// code that holds `T` and knows only that it is some scalar type reads one.
+    static func scalarValue<T>(
+        _ state: DecodingState, _ node: Int, parent: CodingPath, key: (any CodingKey)?
+    ) throws -> T? {
+        try state.scalar(Self.self, node, parent: parent, key: key) as? T
+    }
 }
 
 extension String: ScalarDecodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<String, ScalarMismatch> { Scalars.string(node) }
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> String { try Scalars.string(nodes, node) }
 }
 
 extension Bool: ScalarDecodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<Bool, ScalarMismatch> { Scalars.bool(node) }
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Bool { try Scalars.bool(nodes, node) }
 }
 
 extension Double: ScalarDecodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<Double, ScalarMismatch> { Scalars.floating(node, as: Double.self) }
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Double { try Scalars.floating(nodes, node, as: Double.self) }
 }
 
 extension Float: ScalarDecodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<Float, ScalarMismatch> { Scalars.floating(node, as: Float.self) }
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Float { try Scalars.floating(nodes, node, as: Float.self) }
 }
 
 extension FixedWidthInteger where Self: Decodable {
-    static func fromScalar(_ node: YAMLNode) -> Result<Self, ScalarMismatch> { Scalars.integer(node, as: Self.self) }
+    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Self { try Scalars.integer(nodes, node, as: Self.self) }
 }
 
 extension Int: ScalarDecodable {}
@@ -201,10 +228,10 @@ extension UInt64: ScalarDecodable {}
 extension UInt128: ScalarDecodable {}
 
 /// Why a scalar is not the value the model expects: the message, written as a string.
-struct ScalarMismatch: Error, ExpressibleByStringInterpolation {
+struct ScalarMismatch: Error {
     let message: String
 
-    init(stringLiteral value: String) {
-        self.message = value
+    init(_ message: String) {
+        self.message = message
     }
 }

@@ -1,9 +1,16 @@
+import Synchronization
+
 /// One node of a parsed YAML (or JSON) document: a scalar, a sequence or a mapping, with the
 /// 1-based line and column where it starts.
 ///
 /// Nodes are immutable and shared: an alias (`*name`) is the very node its anchor (`&name`)
 /// marks, not a copy, so its location is the anchor's. Merge keys (`<<: *base`) are already
 /// applied in the mappings a parse returns.
+///
+/// A node is a view of the parsed stream, which is stored flat (`NodeStore`): the views of a
+/// collection's children are made the first time its `content` (or `items`, `pairs`, a
+/// subscript) is read, and a node has one view at a time, so `===` tells whether two nodes
+/// are the same.
 public final class YAMLNode: Sendable {
     /// What a node is.
     public enum Kind: Sendable, Equatable {
@@ -38,57 +45,71 @@ public final class YAMLNode: Sendable {
         case mapping([Pair])
     }
 
-    /// What the node holds.
-    public let content: Content
-    /// The 1-based line where the node starts.
-    public let line: Int
-    /// The 1-based column (in Unicode scalars) where the node starts.
-    public let column: Int
-    /// The tag written on the node, resolved by libyaml (`!!str` is
-    /// `tag:yaml.org,2002:str`); nil when there is none.
-    public let tag: String?
-    /// The anchor written on the node (`&name` gives `name`); nil when there is none.
-    public let anchor: String?
-    /// How many nodes this subtree holds once every alias in it is expanded (saturating).
-    public let expandedCount: Int
-    /// How many nodes were written inside this subtree (aliases count as none).
-    public let writtenCount: Int
-    /// The nesting height of this subtree once aliases are expanded (a scalar is 1).
-    public let height: Int
+    let store: NodeStore
+    /// The node's index in `store`.
+    let index: Int
+    private var nodes: NodeTable { store.nodes }
+    /// A collection's content once made: held here so that the views of its children stay
+    /// the same objects as long as this node lives.
+    private let madeContent = Mutex<Content?>(nil)
 
-    init(
-        content: Content, line: Int, column: Int, tag: String?, anchor: String?,
-        expandedCount: Int, writtenCount: Int, height: Int
-    ) {
-        self.content = content
-        self.line = line
-        self.column = column
-        self.tag = tag
-        self.anchor = anchor
-        self.expandedCount = expandedCount
-        self.writtenCount = writtenCount
-        self.height = height
+    init(store: NodeStore, index: Int) {
+        self.store = store
+        self.index = index
     }
 
-    /// Whether this is a scalar, a sequence or a mapping.
-    public var kind: Kind {
-        switch content {
-        case .scalar: .scalar
-        case .sequence: .sequence
-        case .mapping: .mapping
+    /// What the node holds.
+    public var content: Content {
+        switch nodes.kind(index) {
+        case .scalar:
+            return .scalar(nodes.string(index), nodes.style(index))
+        case .sequence, .mapping:
+            return madeContent.withLock { made in
+                if let made { return made }
+                let content = makeContent()
+                made = content
+                return content
+            }
         }
     }
 
-    /// The text of a scalar; nil for a sequence or a mapping.
-    public var scalarValue: String? {
-        if case .scalar(let text, _) = content { return text }
-        return nil
+    private func makeContent() -> Content {
+        let count = nodes.childCount(index)
+        if nodes.kind(index) == .sequence {
+            return .sequence((0 ..< count).map { store.view(nodes.item(index, $0)) })
+        }
+        return .mapping((0 ..< count).map {
+            Pair(key: store.view(nodes.key(index, $0)), value: store.view(nodes.value(index, $0)))
+        })
     }
+
+    /// The 1-based line where the node starts.
+    public var line: Int { nodes.line(index) }
+    /// The 1-based column (in Unicode scalars) where the node starts.
+    public var column: Int { nodes.column(index) }
+    /// How many nodes this subtree holds once every alias in it is expanded (saturating).
+    public var expandedCount: Int { nodes.expandedCount(index) }
+    /// How many nodes were written inside this subtree (aliases count as none).
+    public var writtenCount: Int { nodes.writtenCount(index) }
+    /// The nesting height of this subtree once aliases are expanded (a scalar is 1).
+    public var height: Int { nodes.height(index) }
+
+    /// The tag written on the node, resolved by libyaml (`!!str` is
+    /// `tag:yaml.org,2002:str`); nil when there is none.
+    public var tag: String? { nodes.tag(index) }
+
+    /// The anchor written on the node (`&name` gives `name`); nil when there is none.
+    public var anchor: String? { nodes.anchor(index) }
+
+    /// Whether this is a scalar, a sequence or a mapping.
+    public var kind: Kind { nodes.kind(index) }
+
+    /// The text of a scalar; nil for a sequence or a mapping.
+    public var scalarValue: String? { nodes.scalarValue(index) }
 
     /// How a scalar was written; nil for a sequence or a mapping.
     public var scalarStyle: ScalarStyle? {
-        if case .scalar(_, let style) = content { return style }
-        return nil
+        nodes.kind(index) == .scalar ? nodes.style(index) : nil
     }
 
     /// The items of a sequence; nil for a scalar or a mapping.
@@ -105,16 +126,12 @@ public final class YAMLNode: Sendable {
 
     /// Whether this is a null: a plain `~`, `null`, `Null`, `NULL` or nothing at all, or a
     /// scalar tagged `!!null`.
-    public var isNull: Bool {
-        guard case .scalar(let text, let style) = content else { return false }
-        if let tag { return tag == YAMLTag.null }
-        return style == .plain && YAMLNode.isNullText(text)
-    }
+    public var isNull: Bool { nodes.isNull(index) }
 
     /// The value of the first entry whose key is a scalar with this text, in a mapping.
     public subscript(key: String) -> YAMLNode? {
-        guard case .mapping(let pairs) = content else { return nil }
-        return pairs.first { $0.key.scalarValue == key }?.value
+        guard let entry = nodes.entry(index, named: key), case .mapping(let pairs) = content else { return nil }
+        return pairs[entry].value
     }
 
     /// The item at `index` of a sequence; nil when out of range or not a sequence.
@@ -128,25 +145,7 @@ public final class YAMLNode: Sendable {
     ///
     /// The validation layer uses it to locate a `DecodingError`'s coding path.
     public func deepestNode(at codingPath: [any CodingKey]) -> YAMLNode {
-        var node = self
-        for key in codingPath {
-            if let index = key.intValue, key is IndexKey || node.kind == .sequence {
-                guard let item = node[index] else { break }
-                node = item
-            } else if let value = node[key.stringValue] {
-                node = value
-            } else {
-                break
-            }
-        }
-        return node
-    }
-
-    static func isNullText(_ text: String) -> Bool {
-        switch text {
-        case "", "~", "null", "Null", "NULL": true
-        default: false
-        }
+        store.view(nodes.deepestNode(index, at: codingPath))
     }
 }
 

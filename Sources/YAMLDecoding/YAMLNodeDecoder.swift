@@ -43,12 +43,12 @@ public struct YAMLNodeDecoder: Sendable {
 
     /// Decodes one document's root node. `file` is the name diagnostics carry.
     public func decode<T: Decodable>(_ type: T.Type, from node: YAMLNode, file: String) -> YAMLDecoded<T> {
-        let state = DecodingState(file: file, root: node, limits: limits, userInfo: userInfo)
+        let state = DecodingState(file: file, store: node.store, root: node.index, limits: limits, userInfo: userInfo)
         do {
-            let value = try state.decode(T.self, node: node, path: .root)
+            let value = try state.decode(T.self, node: node.index, path: .root)
             return YAMLDecoded(value: value, diagnostics: Diagnostic.sortedUnique(state.rootDiagnostics))
         } catch {
-            let found = state.rootDiagnostics + state.diagnostics(for: error, node: node, path: .root)
+            let found = state.rootDiagnostics + state.diagnostics(for: error, node: node.index, path: .root)
             return YAMLDecoded(value: nil, diagnostics: Diagnostic.sortedUnique(found))
         }
     }

@@ -29,7 +29,7 @@ public enum YAMLParser {
         contentsOf path: String, file: String? = nil, limits: YAMLLimits = .default
     ) throws(YAMLLoadError) -> [YAMLNode] {
         let name = file ?? path
-        let bytes = try FileInput.read(path: path, name: name, limit: limits.maxFileSize)
+        let bytes = try FileInput.read(path: path, name: name, limit: limits.fileSizeLimit)
         return try parseDocuments(bytes, file: name, limits: limits)
     }
 
@@ -40,8 +40,8 @@ public enum YAMLParser {
     static func load(
         _ bytes: [UInt8], file: String, limits: YAMLLimits
     ) throws(YAMLLoadError) -> (documents: [YAMLNode], diagnostics: [Diagnostic]) {
-        if bytes.count > limits.maxFileSize {
-            throw YAMLLoadError(file: file, line: 0, column: 0, FileInput.tooLargeMessage(limit: limits.maxFileSize))
+        if bytes.count > limits.fileSizeLimit {
+            throw YAMLLoadError(file: file, line: 0, column: 0, FileInput.tooLargeMessage(limit: limits.fileSizeLimit))
         }
         if bytes.isEmpty {
             throw YAMLLoadError(file: file, line: 0, column: 0, "file is empty")
@@ -200,18 +200,19 @@ enum BuildOutcome {
     case failed(YAMLLoadError)
 }
 
-/// Turns libyaml events into node trees, checking duplicate keys, aliases and limits.
+/// Turns libyaml events into a `NodeStore`, checking duplicate keys, aliases and limits.
+///
+/// Nodes are appended to flat arrays as they end. The children of every open collection wait
+/// in one shared buffer, the innermost collection's last, and move to the store's children
+/// array when their collection ends.
 struct TreeBuilder {
-    /// An open sequence or mapping: what has been read of it so far.
+    /// An open sequence or mapping: where its children start in `pending`, and what has been
+    /// counted of them so far. A mapping's children alternate key, value.
     struct Frame {
         var isMapping: Bool
         var mark: Mark
-        var tag: String?
-        var anchor: String?
-        var items: [YAMLNode] = []
-        var pairs: [YAMLNode.Pair] = []
-        /// A mapping's key whose value is being read.
-        var pendingKey: YAMLNode? = nil
+        var properties: NodeTable.Properties?
+        var start: Int
         var expanded = 1
         var written = 1
         var childHeight = 0
@@ -221,11 +222,14 @@ struct TreeBuilder {
     let limits: YAMLLimits
     let corrections: ColumnCorrections
 
+    private var nodes = NodeTable()
     private var stack: [Frame] = []
-    private var root: YAMLNode? = nil
-    private var documents: [YAMLNode] = []
+    /// The children read so far of every open collection, outermost first.
+    private var pending: [Int] = []
+    private var root: Int? = nil
+    private var documents: [Int] = []
     private var diagnostics: [Diagnostic] = []
-    private var anchors: [String: YAMLNode] = [:]
+    private var anchors: [String: Int] = [:]
     private var documentExpanded = 0
     private var documentWritten = 0
 
@@ -246,6 +250,11 @@ struct TreeBuilder {
         defer { yaml_parser_delete(parser) }
         yaml_parser_set_input_string(parser, base, source.count)
         yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+        // Placement files hold a node every 7 or 8 bytes: room for twice that many spares
+        // copying the arrays as they grow (pages not written to cost nothing).
+        nodes.records.reserveCapacity(source.count / 4 + 16)
+        nodes.children.reserveCapacity(source.count / 4 + 16)
+        nodes.text.reserveCapacity(source.count / 2 + 16)
 
         let event = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: 1)
         defer { event.deallocate() }
@@ -255,18 +264,19 @@ struct TreeBuilder {
             }
             defer { yaml_event_delete(event) }
             do {
-                if try handle(event.pointee) { break }
+                if try handle(event) { break }
             } catch {
                 return .failed(YAMLLoadError(diagnostics: Diagnostic.sortedUnique(diagnostics + error.diagnostics)))
             }
         }
-        return .parsed(documents, diagnostics)
+        let store = NodeStore(nodes)
+        return .parsed(documents.map { store.view($0) }, diagnostics)
     }
 
     /// Takes one event; returns true at the end of the stream.
-    private mutating func handle(_ event: yaml_event_t) throws(YAMLLoadError) -> Bool {
-        let mark = Mark(event.start_mark)
-        switch event.type {
+    private mutating func handle(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLLoadError) -> Bool {
+        let mark = Mark(event.pointee.start_mark)
+        switch event.pointee.type {
         case YAML_STREAM_END_EVENT:
             return true
         case YAML_DOCUMENT_START_EVENT:
@@ -278,36 +288,45 @@ struct TreeBuilder {
             if let root { documents.append(root) }
             root = nil
         case YAML_SCALAR_EVENT:
-            let data = event.data.scalar
+            let data = event.pointee.data.scalar
             try checkDepth(adding: 1, at: mark)
-            let text: String
+            let start = nodes.text.count
+            var isASCII = true
             if let value = data.value, data.length > 0 {
-                text = String(decoding: UnsafeBufferPointer(start: value, count: data.length), as: UTF8.self)
-            } else {
-                text = ""
+                let bytes = UnsafeBufferPointer(start: value, count: data.length)
+                isASCII = NodeTable.isASCII(bytes)
+                nodes.text.append(contentsOf: bytes)
             }
-            let node = makeNode(
-                .scalar(text, Self.style(data.style)), mark: mark, tag: Self.string(data.tag),
-                anchor: Self.string(data.anchor), expanded: 1, written: 1, height: 1)
+            let node = append(
+                .scalar, Self.style(data.style), mark: mark, start: start, count: nodes.text.count - start,
+                properties: Self.properties(tag: data.tag, anchor: data.anchor), counts: nil, isASCII: isASCII)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
         case YAML_ALIAS_EVENT:
-            let name = Self.string(event.data.alias.anchor) ?? ""
+            let name = Self.string(event.pointee.data.alias.anchor) ?? ""
             try addAlias(name, at: mark)
         case YAML_SEQUENCE_START_EVENT:
-            let data = event.data.sequence_start
+            let data = event.pointee.data.sequence_start
             try checkDepth(adding: 1, at: mark)
-            stack.append(Frame(isMapping: false, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor)))
+            stack.append(Frame(
+                isMapping: false, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
+                start: pending.count))
         case YAML_MAPPING_START_EVENT:
-            let data = event.data.mapping_start
+            let data = event.pointee.data.mapping_start
             try checkDepth(adding: 1, at: mark)
-            stack.append(Frame(isMapping: true, mark: mark, tag: Self.string(data.tag), anchor: Self.string(data.anchor)))
+            stack.append(Frame(
+                isMapping: true, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
+                start: pending.count))
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
-            let node = makeNode(
-                .sequence(frame.items), mark: frame.mark, tag: frame.tag, anchor: frame.anchor,
-                expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1)
+            let start = nodes.children.count
+            for child in pending[frame.start...] { nodes.children.append(UInt32(truncatingIfNeeded: child)) }
+            pending.removeSubrange(frame.start...)
+            let node = append(
+                .sequence, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
+                properties: frame.properties,
+                counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
@@ -323,45 +342,53 @@ struct TreeBuilder {
         return false
     }
 
-    private func makeNode(
-        _ content: YAMLNode.Content, mark: Mark, tag: String?, anchor: String?,
-        expanded: Int, written: Int, height: Int
-    ) -> YAMLNode {
-        let position = corrections.userPosition(mark)
-        return YAMLNode(
-            content: content, line: position.line, column: position.column, tag: tag, anchor: anchor,
-            expandedCount: expanded, writtenCount: written, height: height)
+    /// An event's tag and anchor; nil when it has neither.
+    private static func properties(
+        tag: UnsafeMutablePointer<yaml_char_t>?, anchor: UnsafeMutablePointer<yaml_char_t>?
+    ) -> NodeTable.Properties? {
+        if tag == nil && anchor == nil { return nil }
+        return NodeTable.Properties(tag: string(tag), anchor: string(anchor))
     }
 
-    private mutating func add(_ node: YAMLNode, isAlias: Bool) {
-        if !isAlias, let anchor = node.anchor { anchors[anchor] = node }
+    /// Adds a node record; returns its index.
+    private mutating func append(
+        _ kind: YAMLNode.Kind, _ style: YAMLNode.ScalarStyle, mark: Mark, start: Int, count: Int,
+        properties: NodeTable.Properties?, counts: NodeTable.Counts?, isASCII: Bool = true
+    ) -> Int {
+        let node = nodes.records.count
+        if let counts { nodes.counts.append(counts) }
+        if let properties { nodes.properties[node] = properties }
+        let position = corrections.userPosition(mark)
+        nodes.records.append(NodeTable.Record(
+            line: position.line, column: position.column, start: start, count: count,
+            counts: counts == nil ? 0 : nodes.counts.count - 1, kind: kind, style: style, isASCII: isASCII,
+            hasProperties: properties != nil))
+        return node
+    }
+
+    private mutating func add(_ node: Int, isAlias: Bool) {
+        if !isAlias, let anchor = nodes.anchor(node) { anchors[anchor] = node }
         guard !stack.isEmpty else {
             root = node
             return
         }
         let top = stack.count - 1
-        if !stack[top].isMapping {
-            stack[top].items.append(node)
-        } else if let key = stack[top].pendingKey {
-            stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
-            stack[top].pendingKey = nil
-        } else {
-            stack[top].pendingKey = node
-        }
-        stack[top].expanded = stack[top].expanded.addingSaturated(node.expandedCount)
-        if !isAlias { stack[top].written = stack[top].written.addingSaturated(node.writtenCount) }
-        if node.height > stack[top].childHeight { stack[top].childHeight = node.height }
+        pending.append(node)
+        stack[top].expanded = stack[top].expanded.addingSaturated(nodes.expandedCount(node))
+        if !isAlias { stack[top].written = stack[top].written.addingSaturated(nodes.writtenCount(node)) }
+        let height = nodes.height(node)
+        if height > stack[top].childHeight { stack[top].childHeight = height }
     }
 
     private mutating func addAlias(_ name: String, at mark: Mark) throws(YAMLLoadError) {
-        if stack.contains(where: { $0.anchor == name }) {
+        if stack.contains(where: { $0.properties?.anchor == name }) {
             throw error(at: mark, "alias '*\(name)' refers to a node that contains it (recursive aliases are not allowed)")
         }
         guard let target = anchors[name] else {
             throw error(at: mark, "undefined alias '*\(name)': no anchor '&\(name)' before it in this document")
         }
-        try checkDepth(adding: target.height, at: mark)
-        documentExpanded = documentExpanded.addingSaturated(target.expandedCount)
+        try checkDepth(adding: nodes.height(target), at: mark)
+        documentExpanded = documentExpanded.addingSaturated(nodes.expandedCount(target))
         let budget = limits.expansionBudget(writtenNodes: documentWritten)
         if documentExpanded > budget {
             throw error(at: mark, "alias '*\(name)' expands the document beyond the limit of \(budget) nodes")
@@ -381,104 +408,133 @@ struct TreeBuilder {
     }
 
     /// The path of the node being read, from the open collections.
-    private func currentPath() -> String {
+    ///
+    /// - Parameter pendingEnd: where the children of the innermost open collection end in
+    ///   `pending` (all of it unless a collection just closed still has its children there).
+    private func currentPath(pendingEnd: Int? = nil) -> String {
         var path = ""
-        for frame in stack {
+        for (level, frame) in stack.enumerated() {
+            let end = level + 1 < stack.count ? stack[level + 1].start : pendingEnd ?? pending.count
+            let count = end - frame.start
             if frame.isMapping {
-                path = appendingPath(path, key: frame.pendingKey?.scalarValue ?? "?")
+                // An odd number of children: the last one is a key whose value is being read.
+                let pendingKey = count % 2 == 1 ? nodes.scalarValue(pending[end - 1]) : nil
+                path = appendingPath(path, key: pendingKey ?? "?")
             } else {
-                path += "[\(frame.items.count)]"
+                path += "[\(count)]"
             }
         }
         return path
     }
 
-    /// Pairs keys with values, reports duplicate keys (keeping the first), applies merges.
-    private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> YAMLNode {
-        var pairs: [YAMLNode.Pair] = []
-        pairs.reserveCapacity(frame.pairs.count)
-        let useIndex = frame.pairs.count > 16
-        var index: [String: YAMLNode] = [:]
+    /// Pairs keys with values (taking them off `pending`), reports duplicate keys (keeping
+    /// the first), applies merges; returns the mapping's index.
+    private mutating func finishMapping(_ frame: Frame) throws(YAMLLoadError) -> Int {
+        let pairCount = (pending.count - frame.start) / 2
+        // The kept entries go straight to the children array, where the mapping will point.
+        let start = nodes.children.count
+        let useIndex = pairCount > 16
+        var index: [String: Int] = [:]
         var hasMerge = false
-        for pair in frame.pairs {
-            let key = pair.key
-            if let text = key.scalarValue {
-                let first: YAMLNode?
+        defer { pending.removeSubrange(frame.start...) }
+        for offset in 0 ..< pairCount {
+            let key = pending[frame.start + 2 * offset]
+            let value = pending[frame.start + 2 * offset + 1]
+            if nodes.kind(key) == .scalar {
+                let first: Int?
                 if useIndex {
+                    let text = nodes.string(key)
                     first = index[text]
                     if first == nil { index[text] = key }
                 } else {
-                    first = pairs.first { pair in
-                        if case .scalar(let other, _) = pair.key.content { return other == text }
-                        return false
-                    }?.key
+                    first = firstScalarKey(equalTo: key, amongKeptFrom: start)
                 }
                 if let first {
+                    let text = nodes.string(key)
                     diagnostics.append(Diagnostic(
-                        .error, file: file, line: key.line, column: key.column,
-                        path: appendingPath(currentPath(), key: text),
-                        message: "duplicate key '\(text)' (first defined at \(first.line):\(first.column))"))
+                        .error, file: file, line: nodes.line(key), column: nodes.column(key),
+                        path: appendingPath(currentPath(pendingEnd: frame.start), key: text),
+                        message: "duplicate key '\(text)' (first defined at \(nodes.line(first)):\(nodes.column(first)))"))
                     continue
                 }
-                if Self.isMergeKey(key) { hasMerge = true }
+                if isMergeKey(key) { hasMerge = true }
             }
-            pairs.append(pair)
+            nodes.children.append(UInt32(truncatingIfNeeded: key))
+            nodes.children.append(UInt32(truncatingIfNeeded: value))
         }
-        let position = corrections.userPosition(frame.mark)
         guard hasMerge else {
-            return YAMLNode(
-                content: .mapping(pairs), line: position.line, column: position.column, tag: frame.tag,
-                anchor: frame.anchor, expandedCount: frame.expanded, writtenCount: frame.written,
-                height: frame.childHeight + 1)
+            return append(
+                .mapping, .plain, mark: frame.mark, start: start, count: nodes.children.count - start,
+                properties: frame.properties,
+                counts: NodeTable.Counts(expanded: frame.expanded, written: frame.written, height: frame.childHeight + 1))
         }
-        let merged = try merge(pairs)
+        let kept = nodes.children[start...].map { Int($0) }
+        nodes.children.removeSubrange(start...)
+        let merged = try merge(kept, pendingEnd: frame.start)
+        for node in merged { nodes.children.append(UInt32(truncatingIfNeeded: node)) }
         var expanded = 1
         var height = 0
-        for pair in merged {
-            expanded = expanded.addingSaturated(pair.key.expandedCount).addingSaturated(pair.value.expandedCount)
-            height = max(height, pair.key.height, pair.value.height)
+        for node in merged {
+            expanded = expanded.addingSaturated(nodes.expandedCount(node))
+            height = max(height, nodes.height(node))
         }
-        return YAMLNode(
-            content: .mapping(merged), line: position.line, column: position.column, tag: frame.tag,
-            anchor: frame.anchor, expandedCount: expanded, writtenCount: frame.written, height: height + 1)
+        return append(
+            .mapping, .plain, mark: frame.mark, start: start, count: merged.count, properties: frame.properties,
+            counts: NodeTable.Counts(expanded: expanded, written: frame.written, height: height + 1))
     }
 
-    static func isMergeKey(_ key: YAMLNode) -> Bool {
-        guard case .scalar("<<", let style) = key.content else { return false }
-        if let tag = key.tag { return tag == YAMLTag.merge }
-        return style == .plain
+    /// The first key kept so far (in `nodes.children` from `start`, alternating with
+    /// values) that is a scalar with the same text as `key`.
+    private func firstScalarKey(equalTo key: Int, amongKeptFrom start: Int) -> Int? {
+        for position in stride(from: start, to: nodes.children.count, by: 2) {
+            let kept = Int(nodes.children[position])
+            if nodes.kind(kept) == .scalar && nodes.scalarsEqual(kept, key) { return kept }
+        }
+        return nil
+    }
+
+    /// Whether a key is the merge key: a plain `<<`, or one tagged `!!merge`.
+    private func isMergeKey(_ key: Int) -> Bool {
+        guard nodes.scalar(key, equals: "<<") else { return false }
+        if let tag = nodes.tag(key) { return tag == YAMLTag.merge }
+        return nodes.style(key) == .plain
     }
 
     /// Replaces each `<<` entry by the entries of the mapping(s) it names that the mapping
     /// does not set itself; among several merged mappings the first one wins.
-    private func merge(_ pairs: [YAMLNode.Pair]) throws(YAMLLoadError) -> [YAMLNode.Pair] {
+    ///
+    /// - Parameter entries: the mapping's keys and values, alternating.
+    private func merge(_ entries: [Int], pendingEnd: Int) throws(YAMLLoadError) -> [Int] {
         var seen = Set<String>()
-        for pair in pairs where !Self.isMergeKey(pair.key) {
-            if let text = pair.key.scalarValue { seen.insert(text) }
+        for offset in stride(from: 0, to: entries.count, by: 2) where !isMergeKey(entries[offset]) {
+            if let text = nodes.scalarValue(entries[offset]) { seen.insert(text) }
         }
-        var result: [YAMLNode.Pair] = []
-        for pair in pairs {
-            guard Self.isMergeKey(pair.key) else {
-                result.append(pair)
+        var result: [Int] = []
+        for offset in stride(from: 0, to: entries.count, by: 2) {
+            let key = entries[offset]
+            let value = entries[offset + 1]
+            guard isMergeKey(key) else {
+                result.append(key)
+                result.append(value)
                 continue
             }
-            let sources: [YAMLNode]
-            switch pair.value.content {
-            case .mapping: sources = [pair.value]
-            case .sequence(let items): sources = items
-            case .scalar: sources = [pair.value]
+            let sources: [Int]
+            switch nodes.kind(value) {
+            case .mapping, .scalar: sources = [value]
+            case .sequence: sources = (0 ..< nodes.childCount(value)).map { nodes.item(value, $0) }
             }
             for source in sources {
-                guard case .mapping(let sourcePairs) = source.content else {
-                    let position = (line: source.line, column: source.column)
+                guard nodes.kind(source) == .mapping else {
                     throw YAMLLoadError(
-                        file: file, line: position.line, column: position.column,
-                        path: appendingPath(currentPath(), key: "<<"),
-                        "merge key '<<' needs a mapping or a list of mappings, found \(Scalars.describe(source))")
+                        file: file, line: nodes.line(source), column: nodes.column(source),
+                        path: appendingPath(currentPath(pendingEnd: pendingEnd), key: "<<"),
+                        "merge key '<<' needs a mapping or a list of mappings, found \(Scalars.describe(nodes, source))")
                 }
-                for sourcePair in sourcePairs {
-                    if let text = sourcePair.key.scalarValue, !seen.insert(text).inserted { continue }
-                    result.append(sourcePair)
+                for entry in 0 ..< nodes.childCount(source) {
+                    let sourceKey = nodes.key(source, entry)
+                    if let text = nodes.scalarValue(sourceKey), !seen.insert(text).inserted { continue }
+                    result.append(sourceKey)
+                    result.append(nodes.value(source, entry))
                 }
             }
         }
