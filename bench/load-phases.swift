@@ -13,7 +13,7 @@
 //       bench/load-phases.swift Sources/Placement/*.swift -L/tmp/lp -lYAMLDecoding -lyaml -o /tmp/lp/load-phases
 //   /tmp/lp/load-phases bench/out/fleet-10k.yaml 5
 //
-// `load-phases FILE ROUNDS PHASE` (PHASE: parse, decode, merge, validate, load) repeats that
+// `load-phases FILE ROUNDS PHASE` (PHASE: parse, decode, fast, merge, validate, load) repeats that
 // phase alone, its inputs prepared once, for a profiler: `perf record -g /tmp/lp/load-phases …`.
 
 import Foundation
@@ -106,6 +106,8 @@ enum LoadPhases {
             case "parse": sink += (try? YAMLParser.parseDocuments(bytes, file: file))?.count ?? 0
             case "decode":
                 sink += roots.map { YAMLNodeDecoder().decode(PlacementDocument.self, from: $0, file: file).diagnostics.count }.reduce(0, +)
+            case "fast":
+                sink += roots.map { PlacementDocument.fastDecoded(from: $0)?.instances?.count ?? -1 }.reduce(0, +)
             case "merge":
                 var again = Merger(documents: documents)
                 again.merge()
@@ -113,7 +115,7 @@ enum LoadPhases {
             case "validate": sink += validate(merger.spec, declared: names).count
             case "load": sink += loadPlacement([PlacementSource(name: file, bytes: bytes)]).diagnostics.count
             default:
-                print("unknown phase '\(phase)' (parse, decode, merge, validate, load)")
+                print("unknown phase '\(phase)' (parse, decode, fast, merge, validate, load)")
                 exit(2)
             }
             best = min(best, cpu() - t0)

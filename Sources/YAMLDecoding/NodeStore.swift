@@ -19,7 +19,9 @@ struct NodeTable: NodeReading, Sendable {
         private var start32: UInt32
         private var count32: UInt32
         private var counts32: UInt32
-        /// Kind (2 bits), style (3 bits), `isASCII`, `hasProperties`.
+        let kind: YAMLNode.Kind
+        let style: YAMLNode.ScalarStyle
+        /// `isASCII`, `hasProperties`.
         private var flags: UInt8
 
         init(
@@ -31,19 +33,9 @@ struct NodeTable: NodeReading, Sendable {
             start32 = UInt32(truncatingIfNeeded: start)
             count32 = UInt32(truncatingIfNeeded: count)
             counts32 = UInt32(truncatingIfNeeded: counts)
-            let kindBits: UInt8 = switch kind {
-            case .scalar: 0
-            case .sequence: 1
-            case .mapping: 2
-            }
-            let styleBits: UInt8 = switch style {
-            case .plain: 0
-            case .singleQuoted: 1
-            case .doubleQuoted: 2
-            case .literal: 3
-            case .folded: 4
-            }
-            flags = kindBits | styleBits << 2 | (isASCII ? 1 << 5 : 0) | (hasProperties ? 1 << 6 : 0)
+            self.kind = kind
+            self.style = style
+            flags = (isASCII ? 1 : 0) | (hasProperties ? 2 : 0)
         }
 
         /// 1-based line and column (in Unicode scalars) where the node starts.
@@ -56,28 +48,10 @@ struct NodeTable: NodeReading, Sendable {
         /// A collection's index in `counts` (a scalar stands for one node of height 1).
         @inline(__always) var counts: Int { Int(counts32) }
 
-        @inline(__always) var kind: YAMLNode.Kind {
-            switch flags & 3 {
-            case 0: .scalar
-            case 1: .sequence
-            default: .mapping
-            }
-        }
-
-        @inline(__always) var style: YAMLNode.ScalarStyle {
-            switch flags >> 2 & 7 {
-            case 0: .plain
-            case 1: .singleQuoted
-            case 2: .doubleQuoted
-            case 3: .literal
-            default: .folded
-            }
-        }
-
         /// Whether a scalar's text is ASCII, which makes comparing texts comparing bytes.
-        @inline(__always) var isASCII: Bool { flags & 1 << 5 != 0 }
+        @inline(__always) var isASCII: Bool { flags & 1 != 0 }
         /// Whether the node has a tag or an anchor (in `properties`).
-        @inline(__always) var hasProperties: Bool { flags & 1 << 6 != 0 }
+        @inline(__always) var hasProperties: Bool { flags & 2 != 0 }
     }
 
     /// A node's tag and anchor, when it has one of them.
@@ -153,6 +127,10 @@ extension NodeReading {
     func line(_ n: Int) -> Int { record(n).line }
     @inline(__always)
     func column(_ n: Int) -> Int { record(n).column }
+
+    /// Whether node `n` has a tag or an anchor.
+    @inline(__always)
+    func hasProperties(_ n: Int) -> Bool { n >= 0 && records[n].hasProperties }
 
     @inline(__always)
     func tag(_ n: Int) -> String? {

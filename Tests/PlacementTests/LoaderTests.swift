@@ -98,3 +98,126 @@ import YAMLDecoding
         }
     }
 }
+
+/// The loader reads valid documents directly (`PlacementDocument.fastDecoded`) and leaves
+/// the rest to the YAML decoder: the direct reading must give the decoder's value, and only
+/// for documents the decoder reads without a diagnostic.
+@Suite struct FastReadingTests {
+    /// Both readings of every document of `text`; the direct one nil when it gave up.
+    func readings(_ text: String, file: String = "f.yaml") throws -> [(fast: PlacementDocument?, decoded: YAMLDecoded<PlacementDocument>)] {
+        try YAMLParser.parseDocuments(Array(text.utf8), file: file).map { root in
+            (PlacementDocument.fastDecoded(from: root), YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: file))
+        }
+    }
+
+    /// Every field, every device kind, nulls, quoted and block styles, JSON.
+    static let everyField = [
+        """
+        apiVersion: virtplace/v1
+        kind: "Placement"
+        metadata: {name: full}
+        policy:
+          moves: [live, 'cold', manual]
+          parallel: {total: 3, perHost: ~}
+          maxMovesPerRun: +7
+          shutdownTimeoutSeconds: 007
+          forceOff: True
+          cpuOvercommit: 2.5e0
+          backups: FALSE
+          live: {maxDowntimeMs: 10, bandwidthMiBps: 0, timeoutSeconds: 60, onTimeout: postcopy, autoConverge: true, copyStorage: never}
+        storage: {sharedPools: [shared, "nfs"], localPools: []}
+        hosts:
+          h1:
+            uri: qemu+ssh://root@h1:22/system?keyfile=/k
+            faultDomain: rack-1
+            labels: {zone: a, "quoted key": "v", '': empty}
+            state: cordoned
+            capacity: {vcpus: 16, memoryMiB: null}
+          h2: {uri: "test:///default", faultDomain: ~, labels: ~, state: ~, capacity: ~}
+        profiles:
+          small: {config: {vcpus: 1, memoryMiB: 512, autostart: false, tags: {tier: web}}}
+          lan:
+            devices:
+              eth0: {type: nic, network: lan, model: e1000}
+              old: {type: none}
+          empty: {}
+          nulls: {config: ~, devices: ~}
+        instances:
+          web-1:
+            host: h1
+            spread: web
+            profiles: [small, lan]
+            config:
+              memoryMiB: 1024
+              tags:
+                app: |
+                  two
+                  lines
+                note: >-
+                  folded
+                  text
+            devices:
+              root: {type: disk, pool: shared, volume: web-1.qcow2, boot: true, bus: sata, readOnly: false}
+              data: {type: "disk", pool: nfs, volume: 'data.img', boot: ~, bus: ~, readOnly: ~}
+              eth1: {type: nic, bridge: br0, mac: "52:54:00:AB:cd:01", model: ~}
+              eth2: {type: nic, network: ~, bridge: br1}
+              gone: {type: none}
+            state: running
+            moves: [live]
+            live: {timeoutSeconds: 30, onTimeout: abort}
+          web-2: {faultDomain: rack-1, profiles: ~, config: ~, devices: ~, state: stopped, moves: ~, live: ~, host: ~, spread: ~}
+          "web 3": {}
+        """,
+        "{\"metadata\": {\"name\": \"j\"}, \"instances\": {\"i\": {\"profiles\": [\"a\"], \"devices\": {\"n\": {\"type\": \"nic\", \"network\": \"n\", \"mac\": \"52:54:00:00:00:01\"}}}}}",
+        "metadata: {name: a}\n---\nhosts: {h: {uri: \"qemu:///system\"}}\n...\n",
+        "apiVersion: ~\nkind: ~\nmetadata: ~\npolicy: ~\nstorage: ~\nhosts: ~\nprofiles: ~\ninstances: ~\n",
+        "metadata: {name: x}\npolicy: {cpuOvercommit: 4, moves: []}\nstorage: {sharedPools: ~, localPools: ~}\n",
+    ]
+
+    @Test(arguments: everyField)
+    func validDocumentsAreReadDirectlyToTheDecodersValue(_ text: String) throws {
+        for (fast, decoded) in try readings(text) {
+            #expect(decoded.diagnostics.isEmpty, "\(decoded.diagnostics.map(\.formatted))")
+            if decoded.value != nil { #expect(fast != nil) }
+            #expect(fast == decoded.value)
+        }
+    }
+
+    /// What the direct reading leaves to the decoder although it may be valid: tags, anchors,
+    /// aliases, merges.
+    @Test(arguments: [
+        "metadata: {name: !!str x}\n",
+        "metadata: &m {name: x}\n",
+        "base: &b {vcpus: 1}\nmetadata: {name: x}\ninstances: {i: {config: *b}}\n",
+        "metadata: {name: x}\nprofiles: {p: {config: {<<: {vcpus: 1}}}}\n",
+    ])
+    func unusualDocumentsGoToTheDecoder(_ text: String) throws {
+        for (fast, _) in try readings(text) { #expect(fast == nil) }
+    }
+
+    /// No document the decoder has something to say about is read directly.
+    @Test func theBadInputCorpusGoesToTheDecoder() throws {
+        let directory = BadInputCorpusTests.directory
+        for name in BadInputCorpusTests.cases {
+            let bytes = Array(try Data(contentsOf: directory.appendingPathComponent(name)))
+            guard let roots = try? YAMLParser.parseDocuments(bytes, file: name) else { continue }
+            for root in roots {
+                let decoded = YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: name)
+                guard let fast = PlacementDocument.fastDecoded(from: root) else { continue }
+                #expect(decoded.diagnostics.isEmpty, "\(name): read directly, yet the decoder says \(decoded.diagnostics.map(\.formatted))")
+                #expect(fast == decoded.value, "\(name)")
+            }
+        }
+    }
+
+    @Test func theExamplesAreReadDirectly() throws {
+        let root = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        for path in ["examples/lab/placement.yaml", "examples/lab/hosts.yaml", "examples/fleet/placement.yaml"] {
+            let text = try String(contentsOfFile: "/" + root + "/" + path, encoding: .utf8)
+            for (fast, decoded) in try readings(text, file: path) {
+                #expect(fast != nil, "\(path)")
+                #expect(fast == decoded.value, "\(path)")
+            }
+        }
+    }
+}
