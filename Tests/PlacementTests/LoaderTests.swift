@@ -221,3 +221,63 @@ import YAMLDecoding
         }
     }
 }
+
+/// Mutants of valid documents: a scalar, key or line replaced, removed or repeated. Whatever
+/// the direct reading accepts, the decoder must accept without a diagnostic, to the same
+/// value; and the direct reading must not give up on everything (or this proves nothing).
+@Suite struct FastReadingMutationTests {
+    /// What a mutation puts in a scalar's place: other types, nulls, tags, anchors, flow
+    /// collections, near-miss keys and the values of other fields.
+    static let replacements = [
+        "~", "null", "", "true", "yes", "NO", "on", "0", "-1", "1.5", "0x10", "1e3", "\"7\"", "'x'",
+        "[]", "{}", "[a, b]", "{a: 1}", "!!str 1", "!!int 1", "&a x", "disk", "nic", "none", "live",
+        "cold", "manual", "abort", "running", "draining", "cordoned", "type", "pool", "volume",
+        "uri", "host", "hosts", "instances", "profiles", "config", "devices", "memoryMiB", "vcpus",
+        "tags", "mac", "network", "52:54:00:00:00:01", "\"a: b\"", "|\n  text", "é",
+    ]
+
+    /// One mutant of `text`.
+    static func mutate(_ text: String, _ random: inout SplitMix64) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let line = Int.random(in: 0..<lines.count, using: &random)
+        switch Int.random(in: 0..<4, using: &random) {
+        case 0: lines.remove(at: line)
+        case 1: lines.insert(lines[line], at: line)
+        case 2: lines[line] = String(repeating: " ", count: Int.random(in: 0..<8, using: &random))
+            + replacements.randomElement(using: &random)! + ": " + replacements.randomElement(using: &random)!
+        default:
+            // Replace one word (a run of letters, digits, '-' and '.') of the line.
+            let characters = Array(lines[line])
+            let starts = characters.indices.filter { i in
+                isWord(characters[i]) && (i == 0 || !isWord(characters[i - 1]))
+            }
+            guard let start = starts.randomElement(using: &random) else { break }
+            var end = start
+            while end < characters.count, isWord(characters[end]) { end += 1 }
+            lines[line] = String(characters[..<start]) + replacements.randomElement(using: &random)! + String(characters[end...])
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func isWord(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "-" || c == "." }
+
+    @Test(arguments: FastReadingTests.everyField.indices)
+    func whatIsReadDirectlyTheDecoderReadsToTheSameValue(_ index: Int) throws {
+        var random = SplitMix64(seed: 0x5EED_0000 + UInt64(index))
+        var (read, givenUp) = (0, 0)
+        for _ in 0..<1_000 {
+            var text = FastReadingTests.everyField[index]
+            for _ in 0..<Int.random(in: 1...3, using: &random) { text = Self.mutate(text, &random) }
+            guard let roots = try? YAMLParser.parseDocuments(Array(text.utf8), file: "m.yaml") else { continue }
+            for root in roots {
+                let decoded = YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: "m.yaml")
+                guard let fast = PlacementDocument.fastDecoded(from: root) else { givenUp += 1; continue }
+                read += 1
+                #expect(decoded.diagnostics.isEmpty, "read directly, yet the decoder says \(decoded.diagnostics.map(\.formatted)):\n\(text)")
+                #expect(fast == decoded.value, "\(text)")
+            }
+        }
+        // Both outcomes occur: the mutants exercise acceptance and giving up alike.
+        #expect(read > 50 && givenUp > 50, "read \(read), given up \(givenUp)")
+    }
+}
