@@ -1,20 +1,30 @@
-// Phase benchmark of `loadPlacement`: CPU seconds of parse, decode, merge, declared names and
-// validate, then of the whole `loadPlacement`, on one file (best of N rounds).
+// Phase benchmark of `loadPlacement` on one file: CPU seconds of each phase, best of N rounds.
 //
-// Run it through `bench/load --phases [ROUNDS]`, which generates bench/out/fleet-10k.yaml and
-// builds this file with the sources of YAMLDecoding and Placement (release settings, the
-// module's internals visible). By hand:
+//   parse     YAMLParser.parseDocuments: libyaml's events into a NodeStore
+//   read      PlacementDocument.fastDecoded: what the loader does with a valid document
+//   decode    YAMLNodeDecoder: what it does with any other (every diagnostic comes from here);
+//             timed for comparison, not part of a valid file's load
+//   merge     Merger.merge
+//   declared  Merger.declaredNames
+//   validate  validate(_:declared:)
+//   load      the whole loadPlacement (the phases but decode, plus sorting and freeing)
 //
-//   export PATH=/opt/swift/usr/bin:$PATH; mkdir -p /tmp/lp
-//   swiftc -O -wmo -parse-as-library -module-name YAMLDecoding -emit-module -emit-library -static \
-//       -I Sources/CYAML Sources/YAMLDecoding/*.swift -o /tmp/lp/libYAMLDecoding.a \
-//       -emit-module-path /tmp/lp/YAMLDecoding.swiftmodule
-//   swiftc -O -wmo -parse-as-library -I Sources/CYAML -I /tmp/lp -module-name LoadPhases \
-//       bench/load-phases.swift Sources/Placement/*.swift -L/tmp/lp -lYAMLDecoding -lyaml -o /tmp/lp/load-phases
-//   /tmp/lp/load-phases bench/out/fleet-10k.yaml 5
+// Run it with `bench/load --phases [ROUNDS]`, which generates bench/out/fleet-10k.yaml and
+// builds this file with the sources of YAMLDecoding and Placement in release settings (so it
+// sees their internals). By hand, from the repository:
 //
-// `load-phases FILE ROUNDS PHASE` (PHASE: parse, decode, merge, validate, load) repeats that
-// phase alone, its inputs prepared once, for a profiler: `perf record -g /tmp/lp/load-phases …`.
+//   export PATH=/opt/swift/usr/bin:$PATH; out=$(mktemp -d)
+//   swiftc -O -wmo -parse-as-library -package-name virtplace -module-name YAMLDecoding \
+//       -emit-module -emit-library -static -I Sources/CYAML Sources/YAMLDecoding/*.swift \
+//       -o $out/libYAMLDecoding.a -emit-module-path $out/YAMLDecoding.swiftmodule
+//   swiftc -O -wmo -parse-as-library -package-name virtplace -module-name LoadPhases \
+//       -I Sources/CYAML -I $out bench/load-phases.swift Sources/Placement/*.swift \
+//       -L$out -lYAMLDecoding -lyaml -o $out/load-phases
+//   $out/load-phases bench/out/fleet-10k.yaml 5
+//
+// `load-phases FILE ROUNDS PHASE` repeats one phase (parse, read, decode, merge, validate or
+// load) on inputs prepared once, for a profiler: `perf record -g $out/load-phases … 20 read`.
+// The machine is shared: compare CPU seconds, best of several rounds, never wall time.
 
 import Foundation
 import YAMLDecoding
@@ -31,7 +41,7 @@ enum LoadPhases {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2, let data = FileManager.default.contents(atPath: arguments[1]) else {
-            print("usage: load-phases FILE [ROUNDS]")
+            print("usage: load-phases FILE [ROUNDS [PHASE]]")
             exit(2)
         }
         let rounds = arguments.count >= 3 ? Int(arguments[2]) ?? 5 : 5
@@ -41,9 +51,9 @@ enum LoadPhases {
             repeatPhase(arguments[3], bytes: bytes, file: file, rounds: rounds)
             return
         }
-        let phases = ["parse", "decode", "merge", "declared", "validate", "loadPlacement"]
+        let phases = ["parse", "read", "decode", "merge", "declared", "validate", "load"]
         var best = [Double](repeating: .infinity, count: phases.count)
-        var counts = (decoded: 0, findings: 0, loaded: 0)
+        var counts = (unread: 0, decoded: 0, findings: 0, loaded: 0)
         for _ in 0..<rounds {
             var times: [Double] = []
             var t0 = cpu()
@@ -57,6 +67,8 @@ enum LoadPhases {
                 print(error)
                 exit(1)
             }
+            lap()
+            let read = roots.map { PlacementDocument.fastDecoded(from: $0) }
             lap()
             let decoded = roots.map { YAMLNodeDecoder().decode(PlacementDocument.self, from: $0, file: file) }
             lap()
@@ -73,15 +85,16 @@ enum LoadPhases {
             lap()
             let loaded = loadPlacement([PlacementSource(name: file, bytes: bytes)])
             lap()
-            counts = (decoded.reduce(0) { $0 + $1.diagnostics.count }, findings.count, loaded.diagnostics.count)
+            counts = (read.filter { $0 == nil }.count, decoded.reduce(0) { $0 + $1.diagnostics.count },
+                      findings.count, loaded.diagnostics.count)
             for (i, t) in times.enumerated() { best[i] = min(best[i], t) }
         }
         print("file: \(file) (\(bytes.count) bytes); CPU seconds, best of \(rounds)")
         for (name, t) in zip(phases, best) {
-            print(name.padding(toLength: 14, withPad: " ", startingAt: 0), String(format: "%.3f", t))
+            print(name.padding(toLength: 10, withPad: " ", startingAt: 0), String(format: "%.3f", t))
         }
-        print("parts total   ", String(format: "%.3f", best[0..<5].reduce(0, +)))
-        print("diagnostics: decode \(counts.decoded), validate \(counts.findings), loadPlacement \(counts.loaded)")
+        print("documents left to the decoder \(counts.unread); diagnostics: decode \(counts.decoded), "
+              + "validate \(counts.findings), load \(counts.loaded)")
     }
 
     /// Runs one phase `rounds` times on inputs prepared once; prints the best CPU time.
@@ -104,6 +117,7 @@ enum LoadPhases {
             let t0 = cpu()
             switch phase {
             case "parse": sink += (try? YAMLParser.parseDocuments(bytes, file: file))?.count ?? 0
+            case "read": sink += roots.map { PlacementDocument.fastDecoded(from: $0)?.instances?.count ?? 0 }.reduce(0, +)
             case "decode":
                 sink += roots.map { YAMLNodeDecoder().decode(PlacementDocument.self, from: $0, file: file).diagnostics.count }.reduce(0, +)
             case "merge":
@@ -113,7 +127,7 @@ enum LoadPhases {
             case "validate": sink += validate(merger.spec, declared: names).count
             case "load": sink += loadPlacement([PlacementSource(name: file, bytes: bytes)]).diagnostics.count
             default:
-                print("unknown phase '\(phase)' (parse, decode, merge, validate, load)")
+                print("unknown phase '\(phase)' (parse, read, decode, merge, validate, load)")
                 exit(2)
             }
             best = min(best, cpu() - t0)

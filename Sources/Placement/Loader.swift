@@ -35,7 +35,10 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
             continue
         }
         for root in roots {
-            let decoded = YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: source.name)
+            // A valid document is read directly; anything else goes through the decoder, which
+            // finds every problem (and reads valid documents to the same value).
+            let decoded = PlacementDocument.fastDecoded(from: root).map { YAMLDecoded<PlacementDocument>(value: $0, diagnostics: []) }
+                ?? YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: source.name)
             diagnostics.append(contentsOf: decoded.diagnostics)
             if let value = decoded.value {
                 documents.append(LoadedDocument(file: source.name, root: root, value: value))

@@ -88,7 +88,7 @@ final class DecodingState {
 
     let file: String
     /// The document's nodes, and its root.
-    let nodes: NodeTable
+    let nodes: NodeStore
     let root: Int
     let limits: YAMLLimits
     let userInfo: [CodingUserInfoKey: Any]
@@ -108,11 +108,11 @@ final class DecodingState {
 
     init(file: String, store: NodeStore, root: Int, limits: YAMLLimits, userInfo: [CodingUserInfoKey: Any]) {
         self.file = file
-        self.nodes = store.nodes
+        self.nodes = store
         self.root = root
         self.limits = limits
         self.userInfo = userInfo
-        self.visitBudget = limits.expansionBudget(writtenNodes: store.nodes.writtenCount(root))
+        self.visitBudget = limits.expansionBudget(writtenNodes: store.writtenCount(root))
     }
 
     // MARK: Errors and recovery
@@ -221,10 +221,18 @@ final class DecodingState {
         _ type: T.Type, node: Int, path: CodingPath
     ) throws -> T {
         let shape = shape(of: T.self)
-        if let scalarType = shape.scalarType {
+        switch shape {
+        case .string:
+            return try decodeScalar(T.self, String.self, node: node, path: path, shape: shape)
+        case .scalar(let scalarType):
             return try decodeScalar(T.self, scalarType, node: node, path: path, shape: shape)
+        case .collection(let collection):
+            return try decodeCollection(T.self, collection, node: node, path: path, shape: shape)
+        case .strings, .stringMap:
+            return try decodeStrings(T.self, node: node, path: path, shape: shape)
+        case .choice, .other:
+            return try decodeValue(T.self, node: node, path: path, shape: shape, entered: false)
         }
-        return try decodeValue(T.self, node: node, path: path, shape: shape)
     }
 
     /// `decode` of a scalar type, read straight from the node.
@@ -233,34 +241,64 @@ final class DecodingState {
         _ type: T.Type, _ scalarType: any ScalarDecodable.Type, node: Int, path: CodingPath, shape: TypeShape
     ) throws -> T {
         if let value: T = try scalarValue(scalarType, node, parent: path, key: nil) { return value }
-        return try decodeValue(T.self, node: node, path: path, shape: shape)
+        return try decodeValue(T.self, node: node, path: path, shape: shape, entered: false)
     }
 
-    /// `decode` of a collection element by element.
+    /// `decode` of a collection, element by element.
     @inline(never)
-    private func decodeCollection<T>(
-        _ collection: any SkippingCollection.Type, as type: T.Type, node: Int, path: CodingPath
-    ) throws -> T? {
-        activeDepth += 1
-        defer { activeDepth -= 1 }
-        return try collection.decodeSkipping(node: node, path: path, state: self) as? T
-    }
-
-    /// `decode` of anything but a scalar: the visit counted, the tag checked, then a
-    /// collection element by element, or a type through its `init(from:)` in a scope of its
-    /// own.
-    private func decodeValue<T: Decodable>(
-        _ type: T.Type, node: Int, path: CodingPath, shape: TypeShape
+    private func decodeCollection<T: Decodable>(
+        _ type: T.Type, _ collection: any SkippingCollection.Type, node: Int, path: CodingPath, shape: TypeShape
     ) throws -> T {
         try enter(node, path)
         if let message = Scalars.unsupportedTag(nodes, node) { throw typeMismatch(T.self, node, path, message) }
-        switch shape {
-        case .collection(let collection):
-            if let value = try decodeCollection(collection, as: T.self, node: node, path: path) { return value }
-        case .choice(let names, let list):
+        activeDepth += 1
+        let decoded: T?
+        do {
+            decoded = try collection.decodeSkipping(node: node, path: path, state: self) as? T
+        } catch {
+            activeDepth -= 1
+            throw error
+        }
+        activeDepth -= 1
+        if let decoded { return decoded }
+        return try decodeValue(T.self, node: node, path: path, shape: shape, entered: true)
+    }
+
+    /// `decode` of `[String]` or `[String: String]` (profiles, tags, labels: common), by code
+    /// made for them rather than the generic collections'.
+    @inline(never)
+    private func decodeStrings<T: Decodable>(_ type: T.Type, node: Int, path: CodingPath, shape: TypeShape) throws -> T {
+        try enter(node, path)
+        if let message = Scalars.unsupportedTag(nodes, node) { throw typeMismatch(T.self, node, path, message) }
+        activeDepth += 1
+        let decoded: Any
+        do {
+            if case .strings = shape {
+                decoded = try decodeStringArray(node: node, path: path)
+            } else {
+                decoded = try decodeStringMap(node: node, path: path)
+            }
+        } catch {
+            activeDepth -= 1
+            throw error
+        }
+        activeDepth -= 1
+        if let value = decoded as? T { return value }
+        return try decodeValue(T.self, node: node, path: path, shape: shape, entered: true)
+    }
+
+    /// `decode` of anything else: the visit counted and the tag checked (unless `entered`),
+    /// a string enum's value checked against its cases, then the type's `init(from:)` in a
+    /// scope of its own.
+    private func decodeValue<T: Decodable>(
+        _ type: T.Type, node: Int, path: CodingPath, shape: TypeShape, entered: Bool
+    ) throws -> T {
+        if !entered {
+            try enter(node, path)
+            if let message = Scalars.unsupportedTag(nodes, node) { throw typeMismatch(T.self, node, path, message) }
+        }
+        if case .choice(let names, let list) = shape {
             try checkChoice(names: names, list: list, T.self, node, path)
-        case .string, .scalar, .other:
-            break
         }
         activeDepth += 1
         defer { activeDepth -= 1 }
@@ -300,6 +338,9 @@ final class DecodingState {
         case scalar(any ScalarDecodable.Type)
         /// An array or a string-keyed dictionary, decoded element by element.
         case collection(any SkippingCollection.Type)
+        /// `[String]` and `[String: String]`: collections too, with code of their own.
+        case strings
+        case stringMap
         /// A string enum that lists its cases: its value is checked against them first.
         case choice(names: [String], list: String)
         /// Anything else: through its `init(from:)`.
@@ -310,7 +351,7 @@ final class DecodingState {
             switch self {
             case .string: String.self
             case .scalar(let type): type
-            case .collection, .choice, .other: nil
+            case .collection, .strings, .stringMap, .choice, .other: nil
             }
         }
     }
@@ -329,6 +370,10 @@ final class DecodingState {
         let shape: TypeShape
         if type == String.self {
             shape = .string
+        } else if type == [String].self {
+            shape = .strings
+        } else if type == [String: String].self {
+            shape = .stringMap
         } else if let scalarType = type as? any ScalarDecodable.Type {
             shape = .scalar(scalarType)
         } else if let collection = type as? any SkippingCollection.Type {
@@ -447,6 +492,53 @@ final class DecodingState {
 
     private func allNames<K: CodingKey & CaseIterable>(_ type: K.Type) -> [String] {
         K.allCases.map(\.stringValue)
+    }
+}
+
+extension DecodingState {
+    /// `[String].decodeSkipping`: a sequence of strings, the items that fail skipped.
+    func decodeStringArray(node: Int, path: CodingPath) throws -> [String] {
+        guard nodes.kind(node) == .sequence else {
+            throw typeMismatch([String].self, node, path, "expected a sequence, found \(Scalars.describe(nodes, node))")
+        }
+        let count = nodes.childCount(node)
+        var result: [String] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            let item = nodes.item(node, index)
+            // The item's path is built only for a problem.
+            do {
+                result.append(try scalar(String.self, item, parent: path, key: IndexKey(index)))
+            } catch {
+                try record(error, node: item, path: path.appending(IndexKey(index)))
+            }
+        }
+        return result
+    }
+
+    /// `[String: String].decodeSkipping`: a mapping of strings, the entries that fail skipped.
+    func decodeStringMap(node: Int, path: CodingPath) throws -> [String: String] {
+        guard nodes.kind(node) == .mapping else {
+            throw typeMismatch(
+                [String: String].self, node, path, "expected a mapping, found \(Scalars.describe(nodes, node))")
+        }
+        let count = nodes.childCount(node)
+        var result = [String: String](minimumCapacity: count)
+        for entry in 0..<count {
+            let key = nodes.key(node, entry)
+            let value = nodes.value(node, entry)
+            guard let name = nodes.scalarValue(key) else {
+                report(diagnostic(key, path, "mapping keys must be scalars, found \(Scalars.describe(nodes, key))"))
+                continue
+            }
+            // The value's path is built only for a problem.
+            do {
+                result[name] = try scalar(String.self, value, parent: path, key: NameKey(name))
+            } catch {
+                try record(error, node: value, path: path.appending(NameKey(name), keyNode: key))
+            }
+        }
+        return result
     }
 }
 

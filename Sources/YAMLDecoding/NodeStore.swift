@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// A node is named by its index. The decoder also uses negative handles: `-(i + 1)` is a
 /// null standing for a missing value, located where node `i` is (see `missing(at:)`).
-struct NodeTable: Sendable {
+struct NodeTable: NodeReading, Sendable {
     /// One node, in 24 bytes: every position and offset fits 32 bits, since inputs are at
     /// most `YAMLLimits.largestFileSize` (2 GiB) long.
     struct Record {
@@ -19,7 +19,9 @@ struct NodeTable: Sendable {
         private var start32: UInt32
         private var count32: UInt32
         private var counts32: UInt32
-        /// Kind (2 bits), style (3 bits), `isASCII`, `hasProperties`.
+        let kind: YAMLNode.Kind
+        let style: YAMLNode.ScalarStyle
+        /// `isASCII`, `hasProperties`.
         private var flags: UInt8
 
         init(
@@ -31,19 +33,9 @@ struct NodeTable: Sendable {
             start32 = UInt32(truncatingIfNeeded: start)
             count32 = UInt32(truncatingIfNeeded: count)
             counts32 = UInt32(truncatingIfNeeded: counts)
-            let kindBits: UInt8 = switch kind {
-            case .scalar: 0
-            case .sequence: 1
-            case .mapping: 2
-            }
-            let styleBits: UInt8 = switch style {
-            case .plain: 0
-            case .singleQuoted: 1
-            case .doubleQuoted: 2
-            case .literal: 3
-            case .folded: 4
-            }
-            flags = kindBits | styleBits << 2 | (isASCII ? 1 << 5 : 0) | (hasProperties ? 1 << 6 : 0)
+            self.kind = kind
+            self.style = style
+            flags = (isASCII ? 1 : 0) | (hasProperties ? 2 : 0)
         }
 
         /// 1-based line and column (in Unicode scalars) where the node starts.
@@ -56,28 +48,10 @@ struct NodeTable: Sendable {
         /// A collection's index in `counts` (a scalar stands for one node of height 1).
         @inline(__always) var counts: Int { Int(counts32) }
 
-        @inline(__always) var kind: YAMLNode.Kind {
-            switch flags & 3 {
-            case 0: .scalar
-            case 1: .sequence
-            default: .mapping
-            }
-        }
-
-        @inline(__always) var style: YAMLNode.ScalarStyle {
-            switch flags >> 2 & 7 {
-            case 0: .plain
-            case 1: .singleQuoted
-            case 2: .doubleQuoted
-            case 3: .literal
-            default: .folded
-            }
-        }
-
         /// Whether a scalar's text is ASCII, which makes comparing texts comparing bytes.
-        @inline(__always) var isASCII: Bool { flags & 1 << 5 != 0 }
+        @inline(__always) var isASCII: Bool { flags & 1 != 0 }
         /// Whether the node has a tag or an anchor (in `properties`).
-        @inline(__always) var hasProperties: Bool { flags & 1 << 6 != 0 }
+        @inline(__always) var hasProperties: Bool { flags & 2 != 0 }
     }
 
     /// A node's tag and anchor, when it has one of them.
@@ -100,17 +74,49 @@ struct NodeTable: Sendable {
     var properties: [Int: Properties] = [:]
     var counts: [Counts] = []
 
-    // MARK: Reading nodes
-
-    /// The record of node `n`, or for a missing value's handle, of the node it is located at.
-    @inline(__always)
-    private func record(_ n: Int) -> Record {
-        records[n >= 0 ? n : -n - 1]
-    }
 
     /// The handle of a null standing for a missing value, located where node `n` is.
     static func missing(at n: Int) -> Int {
         n >= 0 ? -n - 1 : n
+    }
+
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte >= 0x80 { return false }
+        return true
+    }
+
+    /// `""`, `~`, `null`, `Null`, `NULL`.
+    static func isNullText(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch bytes.count {
+        case 0: return true
+        case 1: return bytes[0] == UInt8(ascii: "~")
+        case 4:
+            let (a, b, c, d) = (bytes[0], bytes[1], bytes[2], bytes[3])
+            if a == UInt8(ascii: "n") { return b == UInt8(ascii: "u") && c == UInt8(ascii: "l") && d == UInt8(ascii: "l") }
+            guard a == UInt8(ascii: "N") else { return false }
+            return (b == UInt8(ascii: "u") && c == UInt8(ascii: "l") && d == UInt8(ascii: "l"))
+                || (b == UInt8(ascii: "U") && c == UInt8(ascii: "L") && d == UInt8(ascii: "L"))
+        default: return false
+        }
+    }
+}
+
+/// Read access to the nodes, for the builder's `NodeTable` and the finished `NodeStore`
+/// alike (the compiler specializes the readers for each).
+protocol NodeReading {
+    var records: [NodeTable.Record] { get }
+    var children: [UInt32] { get }
+    var text: [UInt8] { get }
+    var properties: [Int: NodeTable.Properties] { get }
+    var counts: [NodeTable.Counts] { get }
+}
+
+extension NodeReading {
+
+    /// The record of node `n`, or for a missing value's handle, of the node it is located at.
+    @inline(__always)
+    private func record(_ n: Int) -> NodeTable.Record {
+        records[n >= 0 ? n : -n - 1]
     }
 
     @inline(__always)
@@ -122,27 +128,37 @@ struct NodeTable: Sendable {
     @inline(__always)
     func column(_ n: Int) -> Int { record(n).column }
 
+    /// Whether node `n` has a tag or an anchor.
+    @inline(__always)
+    func hasProperties(_ n: Int) -> Bool { n >= 0 && records[n].hasProperties }
+
     @inline(__always)
     func tag(_ n: Int) -> String? {
         guard n >= 0, records[n].hasProperties else { return nil }
         return properties[n]?.tag
     }
 
+    @inline(__always)
     func anchor(_ n: Int) -> String? {
         guard n >= 0, records[n].hasProperties else { return nil }
         return properties[n]?.anchor
     }
 
+    @inline(__always)
     func expandedCount(_ n: Int) -> Int { countsOf(n).expanded }
+    @inline(__always)
     func writtenCount(_ n: Int) -> Int { countsOf(n).written }
+    @inline(__always)
     func height(_ n: Int) -> Int { countsOf(n).height }
 
-    private func countsOf(_ n: Int) -> Counts {
-        guard n >= 0, records[n].kind != .scalar else { return Counts(expanded: 1, written: 1, height: 1) }
+    @inline(__always)
+    private func countsOf(_ n: Int) -> NodeTable.Counts {
+        guard n >= 0, records[n].kind != .scalar else { return NodeTable.Counts(expanded: 1, written: 1, height: 1) }
         return counts[records[n].counts]
     }
 
     /// The text of a scalar (empty for anything else).
+    @inline(__always)
     func string(_ n: Int) -> String {
         guard n >= 0, records[n].kind == .scalar else { return "" }
         let r = records[n]
@@ -150,6 +166,7 @@ struct NodeTable: Sendable {
     }
 
     /// `body` of a scalar's UTF-8 text (empty for anything else).
+    @inline(__always)
     func withText<R>(_ n: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         guard n >= 0, records[n].kind == .scalar else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
         let r = records[n]
@@ -157,19 +174,22 @@ struct NodeTable: Sendable {
     }
 
     /// The text of a scalar; nil for a collection.
+    @inline(__always)
     func scalarValue(_ n: Int) -> String? {
         kind(n) == .scalar ? string(n) : nil
     }
 
     /// Whether node `n` is a scalar whose text equals `name` (as `String` compares them).
+    @inline(__always)
     func scalar(_ n: Int, equals name: String) -> Bool {
         var name = name
-        return name.withUTF8 { scalar(n, equalsUTF8: $0, isASCII: Self.isASCII($0)) }
+        return name.withUTF8 { scalar(n, equalsUTF8: $0, isASCII: NodeTable.isASCII($0)) }
     }
 
     /// Whether node `n` is a scalar whose text equals the string of these UTF-8 bytes (as
     /// `String` compares them). Equal bytes are equal strings; different ones can still be
     /// (`String` compares canonical equivalents equal) only when one of them is not ASCII.
+    @inline(__always)
     func scalar(_ n: Int, equalsUTF8 bytes: UnsafeBufferPointer<UInt8>, isASCII: Bool) -> Bool {
         guard n >= 0 else { return bytes.isEmpty }
         let r = records[n]
@@ -196,11 +216,6 @@ struct NodeTable: Sendable {
         }
     }
 
-    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        for byte in bytes where byte >= 0x80 { return false }
-        return true
-    }
-
     /// Whether node `n` is a null: a plain `~`, `null`, `Null`, `NULL` or nothing at all, or
     /// a scalar tagged `!!null`.
     @inline(__always)
@@ -211,22 +226,7 @@ struct NodeTable: Sendable {
         if r.hasProperties, let tag = properties[n]?.tag { return tag == YAMLTag.null }
         guard r.style == .plain, r.count <= 4 else { return false }
         return text.withUnsafeBufferPointer { all in
-            Self.isNullText(UnsafeBufferPointer(rebasing: all[r.start ..< r.start + r.count]))
-        }
-    }
-
-    /// `""`, `~`, `null`, `Null`, `NULL`.
-    static func isNullText(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch bytes.count {
-        case 0: return true
-        case 1: return bytes[0] == UInt8(ascii: "~")
-        case 4:
-            let (a, b, c, d) = (bytes[0], bytes[1], bytes[2], bytes[3])
-            if a == UInt8(ascii: "n") { return b == UInt8(ascii: "u") && c == UInt8(ascii: "l") && d == UInt8(ascii: "l") }
-            guard a == UInt8(ascii: "N") else { return false }
-            return (b == UInt8(ascii: "u") && c == UInt8(ascii: "l") && d == UInt8(ascii: "l"))
-                || (b == UInt8(ascii: "U") && c == UInt8(ascii: "L") && d == UInt8(ascii: "L"))
-        default: return false
+            NodeTable.isNullText(UnsafeBufferPointer(rebasing: all[r.start ..< r.start + r.count]))
         }
     }
 
@@ -272,15 +272,24 @@ struct NodeTable: Sendable {
     }
 }
 
-/// A parsed stream: its nodes, and the `YAMLNode` views made of them so far.
-final class NodeStore: Sendable {
-    let nodes: NodeTable
+/// A parsed stream: its nodes, and the `YAMLNode` views made of them so far. A class, so that
+/// the decoder passes one reference around rather than five arrays.
+final class NodeStore: NodeReading, Sendable {
+    let records: [NodeTable.Record]
+    let children: [UInt32]
+    let text: [UInt8]
+    let properties: [Int: NodeTable.Properties]
+    let counts: [NodeTable.Counts]
     /// The views made so far, so that a node has one view at a time (an alias and its anchor
     /// are the same object). Weak: a view lives as long as someone holds it.
     private let views = Mutex<[Int: WeakView]>([:])
 
     init(_ nodes: NodeTable) {
-        self.nodes = nodes
+        records = nodes.records
+        children = nodes.children
+        text = nodes.text
+        properties = nodes.properties
+        counts = nodes.counts
     }
 
     /// The view of node `n` (`n >= 0`): the one already made when someone holds it.

@@ -4,7 +4,7 @@
 /// take only plain (unquoted) scalars, or ones tagged with their type (`!!int "5"`).
 enum Scalars {
     /// How a node reads in "found …" messages: `'yes'`, `quoted '5'`, `null`, `a mapping`.
-    static func describe(_ nodes: NodeTable, _ node: Int) -> String {
+    static func describe<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int) -> String {
         switch nodes.kind(node) {
         case .mapping: return "a mapping"
         case .sequence: return "a sequence"
@@ -40,14 +40,14 @@ enum Scalars {
     }
 
     /// Whether a scalar is written as a plain, untagged one, or carries one of `tags`.
-    static func isTyped(_ nodes: NodeTable, _ node: Int, as tags: String...) -> Bool {
+    static func isTyped<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int, as tags: String...) -> Bool {
         if let tag = nodes.tag(node) { return tags.contains(tag) }
         return nodes.style(node) == .plain
     }
 
     /// The message for a tag the decoder does not understand, or nil when it is fine.
     @inline(__always)
-    static func unsupportedTag(_ nodes: NodeTable, _ node: Int) -> String? {
+    static func unsupportedTag<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int) -> String? {
         guard let tag = nodes.tag(node) else { return nil }
         return unsupported(tag)
     }
@@ -63,14 +63,14 @@ enum Scalars {
         }
     }
 
-    static func string(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> String {
+    static func string<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int) throws(ScalarMismatch) -> String {
         guard nodes.kind(node) == .scalar, !nodes.isNull(node) else {
             throw ScalarMismatch("expected a string, found \(describe(nodes, node))")
         }
         return nodes.string(node)
     }
 
-    static func bool(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Bool {
+    static func bool<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int) throws(ScalarMismatch) -> Bool {
         if nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.bool),
             let value = boolean(nodes, node)
         {
@@ -80,7 +80,7 @@ enum Scalars {
     }
 
     /// `true`, `True`, `TRUE`, `false`, `False`, `FALSE` (YAML 1.2's booleans), or nil.
-    private static func boolean(_ nodes: NodeTable, _ node: Int) -> Bool? {
+    private static func boolean<Nodes: NodeReading>(_ nodes: Nodes, _ node: Int) -> Bool? {
         for (name, value) in asciiBooleans where nodes.scalar(node, equals: name) { return value }
         return nil
     }
@@ -90,7 +90,7 @@ enum Scalars {
         ("true", true), ("false", false), ("True", true), ("False", false), ("TRUE", true), ("FALSE", false),
     ]
 
-    static func integer<T: FixedWidthInteger>(_ nodes: NodeTable, _ node: Int, as type: T.Type) throws(ScalarMismatch) -> T {
+    static func integer<T: FixedWidthInteger, Nodes: NodeReading>(_ nodes: Nodes, _ node: Int, as type: T.Type) throws(ScalarMismatch) -> T {
         guard nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.int),
             let value = nodes.withText(node, parseInteger)
         else {
@@ -134,7 +134,7 @@ enum Scalars {
     }
 
     static func floating<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _ nodes: NodeTable, _ node: Int, as type: T.Type
+        _ nodes: some NodeReading, _ node: Int, as type: T.Type
     ) throws(ScalarMismatch) -> T {
         guard nodes.kind(node) == .scalar, !nodes.isNull(node), isTyped(nodes, node, as: YAMLTag.float, YAMLTag.int) else {
             throw ScalarMismatch("expected a number, found \(describe(nodes, node))")
@@ -181,7 +181,7 @@ enum Scalars {
 
 /// Types the decoder reads straight from a scalar, without going through `init(from:)`.
 protocol ScalarDecodable: Decodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Self
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> Self
 }
 
 extension ScalarDecodable {
@@ -195,23 +195,23 @@ extension ScalarDecodable {
 }
 
 extension String: ScalarDecodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> String { try Scalars.string(nodes, node) }
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> String { try Scalars.string(nodes, node) }
 }
 
 extension Bool: ScalarDecodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Bool { try Scalars.bool(nodes, node) }
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> Bool { try Scalars.bool(nodes, node) }
 }
 
 extension Double: ScalarDecodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Double { try Scalars.floating(nodes, node, as: Double.self) }
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> Double { try Scalars.floating(nodes, node, as: Double.self) }
 }
 
 extension Float: ScalarDecodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Float { try Scalars.floating(nodes, node, as: Float.self) }
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> Float { try Scalars.floating(nodes, node, as: Float.self) }
 }
 
 extension FixedWidthInteger where Self: Decodable {
-    static func fromScalar(_ nodes: NodeTable, _ node: Int) throws(ScalarMismatch) -> Self { try Scalars.integer(nodes, node, as: Self.self) }
+    static func fromScalar(_ nodes: NodeStore, _ node: Int) throws(ScalarMismatch) -> Self { try Scalars.integer(nodes, node, as: Self.self) }
 }
 
 extension Int: ScalarDecodable {}

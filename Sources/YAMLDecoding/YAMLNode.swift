@@ -48,7 +48,7 @@ public final class YAMLNode: Sendable {
     let store: NodeStore
     /// The node's index in `store`.
     let index: Int
-    private var nodes: NodeTable { store.nodes }
+    private var nodes: NodeStore { store }
     /// A collection's content once made: held here so that the views of its children stay
     /// the same objects as long as this node lives.
     private let madeContent = Mutex<Content?>(nil)

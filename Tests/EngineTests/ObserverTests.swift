@@ -68,7 +68,8 @@ struct ObserverTests {
             ObserveTarget(name: "silent", uri: "qemu+tcp://127.0.0.98:\(listener.port)/system"),
             ObserveTarget(name: "host3", uri: Self.fixture("host3")),
         ])
-        #expect(clock.now - start < .seconds(5))
+        // Without the timeout the open would wait for ever; the margin allows for a busy machine.
+        #expect(clock.now - start < .seconds(30))
         #expect(fleet.hosts.map(\.reachable) == [false, true])
         #expect(fleet.hosts[0].error?.contains("no answer") == true)
     }

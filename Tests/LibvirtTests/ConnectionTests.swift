@@ -93,9 +93,13 @@ struct ConnectionTests {
     @Test("run with a timeout stops waiting for a stuck call")
     func runTimeout() async throws {
         let connection = try Fixture.connection("host3")
+        // The call stays stuck until the timeout has been seen, however busy the machine (a
+        // call that merely sleeps could finish first when other tests hold every thread).
+        let stuck = DispatchSemaphore(value: 0)
+        defer { stuck.signal() }
         await #expect {
             try await connection.run(timeout: .milliseconds(100)) { _ in
-                Thread.sleep(forTimeInterval: 1)
+                stuck.wait()
                 return 1
             }
         } throws: { error in
