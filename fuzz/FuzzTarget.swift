@@ -18,6 +18,16 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         require(!error.diagnostics.isEmpty, "a load error without diagnostics")
     }
 
+    // libyaml on a thread of its own, handing over batches of one to five events, builds
+    // what it builds on demand in one batch.
+    let eventsPerBatch = 1 + Int(bytes.last ?? 0) % 5
+    let (inline, threaded) = bytes.withUnsafeBufferPointer { buffer in
+        (summary(TreeBuilder(file: file, limits: limits, corrections: ColumnCorrections()).run(buffer, threaded: false)),
+         summary(TreeBuilder(file: file, limits: limits, corrections: ColumnCorrections())
+            .run(buffer, threaded: true, eventsPerBatch: eventsPerBatch)))
+    }
+    require(inline == threaded, "threaded parse differs:\n\(inline)\n---\n\(threaded)")
+
     let decoder = YAMLNodeDecoder(limits: limits)
     let model = decoder.decodeDocuments(FuzzPlacement.self, from: bytes, file: file)
     checkDiagnostics(model.diagnostics, file: file)
@@ -25,6 +35,35 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     checkDiagnostics(generic.diagnostics, file: file)
     require(generic.value == nil || model.value != nil, "the parse succeeded for one decode only")
     return 0
+}
+
+/// One run of the tree builder as text: the trees node by node, or where it stopped.
+private func summary(_ outcome: BuildOutcome) -> [String] {
+    func dump(_ node: YAMLNode, _ depth: Int, _ lines: inout [String]) {
+        let head = "\(depth) \(node.line):\(node.column) \(node.kind) \(node.tag ?? "-") \(node.anchor ?? "-")"
+        switch node.content {
+        case .scalar(let text, let style): lines.append("\(head) \(style) \(text.debugDescription)")
+        case .sequence(let items):
+            lines.append(head)
+            for item in items { dump(item, depth + 1, &lines) }
+        case .mapping(let pairs):
+            lines.append(head)
+            for pair in pairs {
+                dump(pair.key, depth + 1, &lines)
+                dump(pair.value, depth + 1, &lines)
+            }
+        }
+    }
+    switch outcome {
+    case .parsed(let documents, let diagnostics):
+        var lines = diagnostics.map(\.formatted)
+        for document in documents { dump(document, 0, &lines) }
+        return lines
+    case .rejected(let failure, let diagnostics):
+        return diagnostics.map(\.formatted) + ["\(failure.problem) \(failure.problemMark.line):\(failure.problemMark.column)"]
+    case .failed(let error):
+        return error.diagnostics.map(\.formatted)
+    }
 }
 
 private func require(_ condition: Bool, _ message: String) {

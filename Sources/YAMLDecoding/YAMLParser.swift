@@ -240,43 +240,45 @@ struct TreeBuilder {
     }
 
     /// Parses `source`, which must stay valid for the call.
-    consuming func run(_ source: UnsafeBufferPointer<UInt8>) -> BuildOutcome {
-        guard let base = source.baseAddress, !source.isEmpty else { return .parsed([], []) }
-        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
-        defer { parser.deallocate() }
-        guard yaml_parser_initialize(parser) == 1 else {
+    ///
+    /// - Parameters:
+    ///   - threaded: whether libyaml reads on a thread of its own while the tree is built
+    ///     (nil: when the input is at least `EventStream.threadThreshold` long).
+    ///   - eventsPerBatch: how many events libyaml hands over at a time.
+    consuming func run(
+        _ source: UnsafeBufferPointer<UInt8>, threaded: Bool? = nil, eventsPerBatch: Int = EventBatch.eventLimit
+    ) -> BuildOutcome {
+        guard !source.isEmpty else { return .parsed([], []) }
+        let reader = EventReader(source, eventsPerBatch: eventsPerBatch)
+        guard reader.isReady else {
             return .failed(YAMLLoadError(file: file, line: 0, column: 0, "out of memory while parsing"))
         }
-        defer { yaml_parser_delete(parser) }
-        yaml_parser_set_input_string(parser, base, source.count)
-        yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
         // Placement files hold a node every 7 or 8 bytes: room for twice that many spares
         // copying the arrays as they grow (pages not written to cost nothing).
         nodes.records.reserveCapacity(source.count / 4 + 16)
         nodes.children.reserveCapacity(source.count / 4 + 16)
         nodes.text.reserveCapacity(source.count / 2 + 16)
 
-        let event = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: 1)
-        defer { event.deallocate() }
-        while true {
-            guard yaml_parser_parse(parser, event) == 1 else {
-                return .rejected(LibyamlFailure(parser), diagnostics)
-            }
-            defer { yaml_event_delete(event) }
+        let events = EventStream(reader, threaded: threaded ?? (source.count >= EventStream.threadThreshold))
+        defer { events.finish() }
+        while let batch = events.next() {
             do {
-                if try handle(event) { break }
+                for event in batch.pointee.events {
+                    if try handle(event, text: batch.pointee.text) { break }
+                }
             } catch {
                 return .failed(YAMLLoadError(diagnostics: Diagnostic.sortedUnique(diagnostics + error.diagnostics)))
             }
+            if let failure = batch.pointee.failure { return .rejected(failure, diagnostics) }
         }
         let store = NodeStore(nodes)
         return .parsed(documents.map { store.view($0) }, diagnostics)
     }
 
     /// Takes one event; returns true at the end of the stream.
-    private mutating func handle(_ event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLLoadError) -> Bool {
-        let mark = Mark(event.pointee.start_mark)
-        switch event.pointee.type {
+    private mutating func handle(_ event: CopiedEvent, text: [UInt8]) throws(YAMLLoadError) -> Bool {
+        let mark = event.mark
+        switch event.type {
         case YAML_STREAM_END_EVENT:
             return true
         case YAML_DOCUMENT_START_EVENT:
@@ -288,36 +290,29 @@ struct TreeBuilder {
             if let root { documents.append(root) }
             root = nil
         case YAML_SCALAR_EVENT:
-            let data = event.pointee.data.scalar
             try checkDepth(adding: 1, at: mark)
             let start = nodes.text.count
             var isASCII = true
-            if let value = data.value, data.length > 0 {
-                let bytes = UnsafeBufferPointer(start: value, count: data.length)
-                isASCII = NodeTable.isASCII(bytes)
-                nodes.text.append(contentsOf: bytes)
+            if event.value.count > 0 {
+                text.withUnsafeBufferPointer { buffer in
+                    let bytes = UnsafeBufferPointer(rebasing: buffer[event.value.start ..< event.value.start + event.value.count])
+                    isASCII = NodeTable.isASCII(bytes)
+                    nodes.text.append(contentsOf: bytes)
+                }
             }
             let node = append(
-                .scalar, Self.style(data.style), mark: mark, start: start, count: nodes.text.count - start,
-                properties: Self.properties(tag: data.tag, anchor: data.anchor), counts: nil, isASCII: isASCII)
+                .scalar, Self.style(event.style), mark: mark, start: start, count: nodes.text.count - start,
+                properties: Self.properties(event, text), counts: nil, isASCII: isASCII)
             documentExpanded = documentExpanded.addingSaturated(1)
             documentWritten += 1
             add(node, isAlias: false)
         case YAML_ALIAS_EVENT:
-            let name = Self.string(event.pointee.data.alias.anchor) ?? ""
-            try addAlias(name, at: mark)
-        case YAML_SEQUENCE_START_EVENT:
-            let data = event.pointee.data.sequence_start
+            try addAlias(Self.string(event.value, text) ?? "", at: mark)
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             try checkDepth(adding: 1, at: mark)
             stack.append(Frame(
-                isMapping: false, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
-                start: pending.count))
-        case YAML_MAPPING_START_EVENT:
-            let data = event.pointee.data.mapping_start
-            try checkDepth(adding: 1, at: mark)
-            stack.append(Frame(
-                isMapping: true, mark: mark, properties: Self.properties(tag: data.tag, anchor: data.anchor),
-                start: pending.count))
+                isMapping: event.type == YAML_MAPPING_START_EVENT, mark: mark,
+                properties: Self.properties(event, text), start: pending.count))
         case YAML_SEQUENCE_END_EVENT:
             guard let frame = stack.popLast() else { break }
             let start = nodes.children.count
@@ -343,11 +338,9 @@ struct TreeBuilder {
     }
 
     /// An event's tag and anchor; nil when it has neither.
-    private static func properties(
-        tag: UnsafeMutablePointer<yaml_char_t>?, anchor: UnsafeMutablePointer<yaml_char_t>?
-    ) -> NodeTable.Properties? {
-        if tag == nil && anchor == nil { return nil }
-        return NodeTable.Properties(tag: string(tag), anchor: string(anchor))
+    private static func properties(_ event: CopiedEvent, _ text: [UInt8]) -> NodeTable.Properties? {
+        if event.tag.isAbsent && event.anchor.isAbsent { return nil }
+        return NodeTable.Properties(tag: string(event.tag, text), anchor: string(event.anchor, text))
     }
 
     /// Adds a node record; returns its index.
@@ -551,8 +544,11 @@ struct TreeBuilder {
         }
     }
 
-    static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
-        pointer.map { String(cString: $0) }
+    static func string(_ range: CopiedEvent.TextRange, _ text: [UInt8]) -> String? {
+        if range.isAbsent { return nil }
+        return text.withUnsafeBufferPointer { buffer in
+            String(decoding: UnsafeBufferPointer(rebasing: buffer[range.start ..< range.start + range.count]), as: UTF8.self)
+        }
     }
 }
 
