@@ -67,11 +67,12 @@ struct ConnectionTests {
         let clock = ContinuousClock()
         let start = clock.now
         await #expect {
-            _ = try await Connection.open(uri: "qemu+tcp://127.0.0.99/system", timeout: .seconds(10))
+            _ = try await Connection.open(uri: "qemu+tcp://127.0.0.99/system", timeout: .seconds(60))
         } throws: { error in
             (error as? LibvirtError)?.isConnectionFailure == true
         }
-        #expect(clock.now - start < .seconds(5))
+        // Well before the timeout: refused at once (the margin allows for a busy machine).
+        #expect(clock.now - start < .seconds(30))
     }
 
     @Test("run executes on the connection's queue and carries results and typed errors back")
