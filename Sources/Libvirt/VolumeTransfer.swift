@@ -1,4 +1,5 @@
 import CLibvirt
+import Placement
 import Foundation
 
 /// A volume copy that cannot start.
@@ -93,7 +94,7 @@ public enum VolumeTransfer {
         }
 
         let pump = Pump(upload: upload, totalBytes: total, interval: progressInterval,
-                        hasher: hashing ? StreamingSHA256() : nil, progress: progress)
+                        hasher: hashing ? SHA256() : nil, progress: progress)
         let opaque = Unmanaged.passRetained(pump)
         defer { opaque.release() }
 
@@ -118,7 +119,7 @@ public enum VolumeTransfer {
         }
         try check(virStreamFinish(upload))
         var final = pump.snapshot()
-        final.sha256 = pump.hasher?.finalize()
+        final.sha256 = pump.hasher?.hexDigest()
         progress?(final)
         return final
     }
@@ -149,7 +150,7 @@ public enum VolumeTransfer {
         }, opaque.toOpaque())
         if received < 0 { throw LibvirtError.last() }
         try check(virStreamFinish(download))
-        return VolumeChecksum(bytes: reader.bytes, sha256: reader.hasher.finalize())
+        return VolumeChecksum(bytes: reader.bytes, sha256: reader.hasher.hexDigest())
     }
 
     /// Aborts a stream after a failure, keeping the first error (the one already copied).
@@ -174,9 +175,9 @@ private final class Pump {
     /// The upload side's error, copied in the callback that saw it.
     var error: LibvirtError?
     /// Hashes what is sent, when asked.
-    let hasher: StreamingSHA256?
+    var hasher: SHA256?
 
-    init(upload: OpaquePointer, totalBytes: UInt64, interval: Duration, hasher: StreamingSHA256?,
+    init(upload: OpaquePointer, totalBytes: UInt64, interval: Duration, hasher: SHA256?,
          progress: ((TransferProgress) -> Void)?) {
         self.upload = upload
         self.totalBytes = totalBytes
@@ -231,6 +232,6 @@ private final class Pump {
 
 /// State of a checksum download, used only by the C callbacks on the reading thread.
 private final class Reader {
-    let hasher = StreamingSHA256()
+    var hasher = SHA256()
     var bytes: UInt64 = 0
 }
