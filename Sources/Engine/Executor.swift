@@ -243,16 +243,7 @@ public struct Executor: Sendable {
     /// record not followed by a failed one), as `host/pool/volume`: the only existing volumes
     /// a copy may overwrite.
     static func createdVolumes(in records: [JournalRecord]) -> Set<String> {
-        var created = Set<String>()
-        for r in records where r.op == "createVolume" {
-            guard let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] else { continue }
-            switch r.phase {
-            case .intent, .done: created.insert("\(host)/\(pool)/\(volume)")
-            case .failed: created.remove("\(host)/\(pool)/\(volume)")
-            default: break
-            }
-        }
-        return created
+        Set(Journal.createdVolumes(records).keys)
     }
 }
 

@@ -17,6 +17,10 @@ public struct JournalRecord: Codable, Equatable, Sendable {
         case finished
         /// The action was given up on or rolled back; `error` says why.
         case abandoned
+        /// A `createVolume` record carried into a fresh journal when the old one was rotated
+        /// (`Journal.rotate`): the volume is still one virtplace created. Belongs to no
+        /// unfinished action.
+        case carried
     }
 
     /// ISO 8601 time.
@@ -110,19 +114,101 @@ public final class Journal: @unchecked Sendable {
         return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(JournalRecord.self, from: Data($0)) }
     }
 
-    /// Actions that an earlier run started and never finished or abandoned, by instance: the
-    /// records of each such action's last attempt, oldest first.
-    public static func unfinished(_ records: [JournalRecord]) -> [String: [JournalRecord]] {
-        var open: [String: [JournalRecord]] = [:]
-        for r in records {
+    /// The volumes virtplace created or may have created (`host/pool/volume`), each with the
+    /// last record that names it: `createVolume` intents and successes add a volume, a
+    /// failure (nothing was created) removes it. A later copy may overwrite only these.
+    public static func createdVolumes(_ records: [JournalRecord]) -> [String: JournalRecord] {
+        var created: [String: JournalRecord] = [:]
+        for r in records where r.op == "createVolume" {
+            guard let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] else { continue }
             switch r.phase {
-            case .finished, .abandoned:
-                open[r.instance] = nil
-            default:
-                if r.step == 0 && r.phase == .intent { open[r.instance] = [] }
-                open[r.instance, default: []].append(r)
+            case .intent, .done, .carried: created["\(host)/\(pool)/\(volume)"] = r
+            case .failed: created["\(host)/\(pool)/\(volume)"] = nil
+            default: break
             }
         }
-        return open
+        return created
+    }
+
+    /// The journal's size past which `rotate` starts a fresh one: 8 MiB, some 25 000 records,
+    /// read on every run in a few tenths of a second.
+    public static let rotationSize = 8 << 20
+
+    /// What `rotate` did.
+    public struct Rotation: Equatable, Sendable {
+        /// The size of the journal that was set aside, in bytes.
+        public var bytes: Int
+        /// Where it was set aside (`journal.jsonl.1`).
+        public var previous: String
+        /// How many `createVolume` records were carried into the fresh journal.
+        public var carried: Int
+    }
+
+    /// Sets the journal at `path` aside as `PATH.1` (replacing an older one) and starts a
+    /// fresh one, when it has grown past `limit` bytes and no action in it is unfinished; nil
+    /// when it did nothing. The fresh journal begins with the `createVolume` records that
+    /// still name volumes virtplace created (phase `carried`), so that forgetting the old
+    /// journal never makes a volume virtplace created look like someone else's, nor the
+    /// other way round.
+    ///
+    /// Call it under the state lock, before anything reads the journal. `path` names the old
+    /// journal or the fresh one at every moment (the fresh one is written and `fsync`ed
+    /// beside it, then renamed over it), so a crash leaves one or the other, both whole.
+    /// - Throws: `EngineError.journal` when the files cannot be written; the journal is then
+    ///   as it was.
+    public static func rotate(
+        path: String, limit: Int = rotationSize, run: String, time: String = ISO8601DateFormatter().string(from: Date())
+    ) throws(EngineError) -> Rotation? {
+        var info = stat()
+        guard stat(path, &info) == 0, Int(info.st_size) > limit else { return nil }
+        let records = read(path: path)
+        guard unfinishedActions(records).isEmpty else { return nil }
+        let carried = createdVolumes(records).values
+            .sorted { ($0.detail["host"] ?? "", $0.detail["pool"] ?? "", $0.detail["volume"] ?? "") < ($1.detail["host"] ?? "", $1.detail["pool"] ?? "", $1.detail["volume"] ?? "") }
+            .map { r in
+                var detail = r.detail
+                detail["carriedFrom"] = r.run
+                return JournalRecord(time: time, run: run, instance: r.instance, uuid: r.uuid, action: r.action, step: r.step,
+                                     op: r.op, phase: .carried, detail: detail)
+            }
+        func fail(_ what: String) -> EngineError {
+            .journal(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let fresh = path + ".new"
+        let previous = path + ".1"
+        let staged = previous + ".new"
+        unlink(fresh)
+        unlink(staged)
+        // The fresh journal, whole and on disk before it takes the journal's name.
+        do {
+            let journal = try Journal(path: fresh)
+            for record in carried { try journal.append(record) }
+        } catch {
+            unlink(fresh)
+            throw error
+        }
+        // The old journal stays reachable under `.1` (a second name first, then the swap).
+        guard link(path, staged) == 0, rename(staged, previous) == 0 else {
+            let error = fail("cannot keep the old journal as \(previous)")
+            unlink(staged)
+            unlink(fresh)
+            throw error
+        }
+        guard rename(fresh, path) == 0 else {
+            let error = fail("cannot start a fresh journal")
+            unlink(fresh)
+            throw error
+        }
+        syncDirectory(of: path)
+        return Rotation(bytes: Int(info.st_size), previous: previous, carried: carried.count)
+    }
+
+    /// `fsync`s the directory holding `path`, so that renames in it are on disk.
+    private static func syncDirectory(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 }

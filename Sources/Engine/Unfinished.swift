@@ -87,15 +87,18 @@ public struct UnfinishedAction: Equatable, Sendable {
 }
 
 extension Journal {
-    /// The unfinished actions in `records`, in instance order. Unlike `unfinished`, the records
-    /// of one move span all its attempts: a resumed attempt (its first intent names an earlier
-    /// run as `origin`) adds to the move's records instead of replacing them, so that what an
-    /// earlier attempt did (say, defining the copy on the target) is never forgotten when a
-    /// resumed attempt is killed in turn.
+    /// The actions in `records` that an earlier run started and never finished or abandoned,
+    /// in instance order. The records of one move span all its attempts: a resumed attempt (its
+    /// first intent names an earlier run as `origin`) adds to the move's records instead of
+    /// replacing them, so that what an earlier attempt did (say, defining the copy on the
+    /// target) is never forgotten when a resumed attempt is killed in turn. Records carried
+    /// over by a rotation belong to no action.
     public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
         var open: [String: [JournalRecord]] = [:]
         for r in records {
             switch r.phase {
+            case .carried:
+                continue
             case .finished, .abandoned:
                 open[r.instance] = nil
             default:

@@ -108,6 +108,11 @@ struct ApplyCommand: Command {
             crashPoint: try testCrashPoint(context.environment))
         let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
 
+        // A large journal with nothing unfinished in it is set aside first (docs/operations.md).
+        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+            console.info(describe(rotation))
+        }
+
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
         let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
@@ -282,4 +287,11 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
     let what = plan == nil ? "Unfinished actions" : "Apply"
     s += "\n" + console.style("\(what) \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
     return s
+}
+
+/// The line a journal rotation is reported with.
+func describe(_ rotation: Journal.Rotation) -> String {
+    let mib = String(format: "%.1f", Double(rotation.bytes) / 1_048_576)
+    return "journal rotated: \(mib) MiB set aside as \(rotation.previous); "
+        + "\(rotation.carried) created-volume record\(rotation.carried == 1 ? "" : "s") carried over"
 }

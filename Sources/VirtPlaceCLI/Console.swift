@@ -20,7 +20,7 @@ struct Console: Sendable {
 
     /// Standard output, as is.
     func out(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Self.write(text, to: STDOUT_FILENO)
     }
 
     /// A line on standard output.
@@ -28,7 +28,24 @@ struct Console: Sendable {
 
     /// A line on standard error.
     func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Self.write(text + "\n", to: STDERR_FILENO)
+    }
+
+    /// Writes all of `text`, or as much as its reader takes: when the reader has gone (a
+    /// closed pipe: `virtplace apply | head`) the rest is dropped and the command goes on, so
+    /// that no step is cut short by its output. `FileHandle.write` would crash there, with
+    /// SIGPIPE ignored (`VirtPlace.main`).
+    static func write(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
     }
 
     /// A progress or information line on standard error, unless `--quiet`.

@@ -158,6 +158,10 @@ struct Reconciler {
         // host in backoff counts as unreachable). See docs/recovery.md.
         var held: [String: String] = [:]
         var recoveryClean = true
+        if let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+            log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
+                       "carried": rotation.carried])
+        }
         let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
         if !unfinished.isEmpty {
             let journal = try Journal(path: state.journalPath)

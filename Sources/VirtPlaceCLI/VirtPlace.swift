@@ -16,6 +16,10 @@ public enum VirtPlace {
 
     /// Runs the command line and exits the process with its exit code.
     public static func main(arguments: [String]) async -> Never {
+        // A closed output pipe must not kill an apply in the middle of a step, nor may a
+        // libvirt connection whose peer went away (libvirt asks applications to ignore
+        // SIGPIPE): writes fail with EPIPE instead, and are handled where they are made.
+        signal(SIGPIPE, SIG_IGN)
         let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment)
         exit(code.rawValue)
     }

@@ -274,7 +274,7 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
             "after record, steps name the saved definition")
     #expect(records.last?.phase == .finished)
     #expect(records.last?.detail["downtimeMs"] == "42")
-    #expect(Journal.unfinished(records).isEmpty)
+    #expect(Journal.unfinishedActions(records).isEmpty)
 }
 
 // MARK: Failures

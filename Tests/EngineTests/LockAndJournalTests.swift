@@ -65,8 +65,89 @@ import Testing
 
         let records = Journal.read(path: state.journalPath)
         #expect(records.count == 6)
-        let open = Journal.unfinished(records)
-        #expect(open.keys.sorted() == ["b"])
-        #expect(open["b"]?.last?.step == 1 && open["b"]?.last?.phase == .intent)
+        let open = Journal.unfinishedActions(records)
+        #expect(open.map(\.instance) == ["b"])
+        #expect(open.first?.records.last?.step == 1 && open.first?.records.last?.phase == .intent)
+    }
+
+    /// A journal of `actions` finished live moves and the given extra records.
+    func journal(at state: StateDirectory, actions: Int, extra: [JournalRecord] = []) throws -> Journal {
+        let journal = try Journal(path: state.journalPath)
+        for index in 0..<actions {
+            for (step, phase) in [(0, JournalRecord.Phase.intent), (0, .done), (-1, .finished)] {
+                try journal.append(JournalRecord(time: "t", run: "r\(index)", instance: "vm-\(index)", uuid: "u", action: "live",
+                                                 step: step, op: step < 0 ? "" : "migrateLive", phase: phase))
+            }
+        }
+        for record in extra { try journal.append(record) }
+        return journal
+    }
+
+    func createVolume(_ instance: String, _ volume: String, _ phase: JournalRecord.Phase, run: String = "r-copy") -> JournalRecord {
+        JournalRecord(time: "t", run: run, instance: instance, uuid: "u-\(instance)", action: "cold", step: 2, op: "createVolume",
+                      phase: phase, detail: ["host": "h2", "pool": "local", "volume": volume])
+    }
+
+    @Test func aSmallJournalIsLeftAlone() throws {
+        let state = try tempState()
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        _ = try journal(at: state, actions: 3)
+        let before = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
+        #expect(try Journal.rotate(path: state.journalPath, limit: before.count, run: "now") == nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath)) == before)
+        #expect(!FileManager.default.fileExists(atPath: state.journalPath + ".1"))
+        #expect(try Journal.rotate(path: state.path + "/missing.jsonl", limit: 0, run: "now") == nil)
+    }
+
+    @Test func aJournalWithAnUnfinishedActionIsNeverRotated() throws {
+        let state = try tempState()
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        _ = try journal(at: state, actions: 50, extra: [
+            JournalRecord(time: "t", run: "r-open", instance: "db-1", uuid: "u", action: "manual", step: 0, op: "record", phase: .intent),
+        ])
+        let before = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
+        #expect(try Journal.rotate(path: state.journalPath, limit: 100, run: "now") == nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath)) == before)
+    }
+
+    @Test func aLargeJournalIsSetAsideAndTheVolumesVirtplaceCreatedAreCarriedOver() throws {
+        let state = try tempState()
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        _ = try journal(at: state, actions: 50, extra: [
+            createVolume("arch-1", "a.img", .intent), createVolume("arch-1", "a.img", .done),
+            createVolume("arch-2", "b.img", .intent),  // a crash before the outcome: may exist
+            createVolume("arch-3", "c.img", .intent), createVolume("arch-3", "c.img", .failed),
+            JournalRecord(time: "t", run: "r-copy", instance: "arch-1", uuid: "u", action: "cold", step: -1, op: "", phase: .finished),
+            JournalRecord(time: "t", run: "r-copy", instance: "arch-2", uuid: "u", action: "cold", step: -1, op: "", phase: .abandoned),
+            JournalRecord(time: "t", run: "r-copy", instance: "arch-3", uuid: "u", action: "cold", step: -1, op: "", phase: .abandoned),
+        ])
+        // A fresh journal left half-written by a crash in an earlier rotation is written anew.
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: state.journalPath + ".new"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
+        let oldRecords = Journal.read(path: state.journalPath)
+
+        let rotation = try #require(try Journal.rotate(path: state.journalPath, limit: 100, run: "now"))
+        #expect(rotation == Journal.Rotation(bytes: before.count, previous: state.journalPath + ".1", carried: 2))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath + ".1")) == before)
+        #expect(!FileManager.default.fileExists(atPath: state.journalPath + ".new"))
+        let fresh = Journal.read(path: state.journalPath)
+        #expect(fresh.map(\.phase) == [.carried, .carried])
+        #expect(fresh.map { $0.detail["volume"] } == ["a.img", "b.img"])
+        #expect(fresh.map { $0.detail["carriedFrom"] } == ["r-copy", "r-copy"])
+        #expect(fresh.allSatisfy { $0.run == "now" })
+        #expect(Set(Journal.createdVolumes(fresh).keys) == Set(Journal.createdVolumes(oldRecords).keys))
+        #expect(Set(Journal.createdVolumes(fresh).keys) == ["h2/local/a.img", "h2/local/b.img"])
+        #expect(Journal.unfinishedActions(fresh).isEmpty)
+
+        // The fresh journal goes on as a journal; the next rotation replaces `.1`.
+        let next = try Journal(path: state.journalPath)
+        for index in 0..<20 {
+            try next.append(JournalRecord(time: "t", run: "r2", instance: "vm-\(index)", uuid: "u", action: "live", step: -1,
+                                          op: "", phase: .finished))
+        }
+        let second = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
+        #expect(try Journal.rotate(path: state.journalPath, limit: 100, run: "later")?.carried == 2)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath + ".1")) == second)
+        #expect(Set(Journal.createdVolumes(Journal.read(path: state.journalPath)).keys) == ["h2/local/a.img", "h2/local/b.img"])
     }
 }

@@ -280,7 +280,7 @@ func recoveryDecision(_ c: DecisionCase) {
             #expect(fleet.domain("uuid-web", "h2")?.state == "running")
             #expect(fleet.domain("uuid-web", "h1") == nil)
             #expect(records.contains { $0.op == "fallback" })
-            #expect(Journal.unfinished(records).isEmpty)
+            #expect(Journal.unfinishedActions(records).isEmpty)
         } else {
             #expect(r.status == .failed && r.message?.contains("migration refused") == true)
             #expect(fleet.domain("uuid-web", "h1")?.state == "running", "reported; the guest stays")
@@ -323,7 +323,7 @@ func recoveryDecision(_ c: DecisionCase) {
     #expect(fleet.domain("uuid-vm", "h2") == nil, "the copy it made is undefined")
     #expect(fleet.domain("uuid-vm", "h1")?.state == "running", "started again where it was")
     #expect(records.contains { $0.op == "rollBack" && $0.phase == .done })
-    #expect(Journal.unfinished(records).isEmpty)
+    #expect(Journal.unfinishedActions(records).isEmpty)
 }
 
 @Test func aMoveThatFailsPastThePointOfNoReturnIsLeftForTheNextRunToFinish() async throws {
