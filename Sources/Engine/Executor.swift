@@ -113,7 +113,7 @@ public struct Executor: Sendable {
     /// Actions of instances in `holding` (instance → why: recovery could not decide about
     /// them, see `recover`) are not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
-        let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
+        let shared = RunState(journal: journal.path)
         var items: [Item] = []
         for (index, wave) in plan.waves.enumerated() {
             for action in wave { items.append(Item(action: action, uuid: Self.uuid(of: action, in: plan), wave: index + 1)) }
@@ -238,20 +238,15 @@ public struct Executor: Sendable {
         let entries = plan.basis.domains.filter { $0.name == action.instance && $0.uuid != nil }
         return (entries.first { $0.host == action.from } ?? entries.first)?.uuid
     }
-
-    /// Volumes an earlier run created, or may have created (a `createVolume` intent or done
-    /// record not followed by a failed one), as `host/pool/volume`: the only existing volumes
-    /// a copy may overwrite.
-    static func createdVolumes(in records: [JournalRecord]) -> Set<String> {
-        Set(Journal.createdVolumes(records).keys)
-    }
 }
 
 /// What the actions of one run share.
 final class RunState: Sendable {
     private let created: Mutex<Set<String>>
 
-    init(createdVolumes: Set<String>) { created = Mutex(createdVolumes) }
+    /// Starts from the volumes the journal at `path` says earlier runs created, or may have
+    /// created (`Journal.createdVolumes`): the only existing volumes a copy may overwrite.
+    init(journal path: String) { created = Mutex(Set(Journal.createdVolumes(Journal.read(path: path)).keys)) }
 
     func markCreated(host: String, pool: String, volume: String) {
         _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }

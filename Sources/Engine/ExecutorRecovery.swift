@@ -29,7 +29,7 @@ extension Executor {
     /// the original run's), a roll-back restores the source, and an action virtplace cannot
     /// decide about is held: left alone and reported with what to do.
     public func recover(_ unfinished: [UnfinishedAction], hosts: [String], uris: [String: String] = [:]) async -> RecoveryReport {
-        let shared = RunState(createdVolumes: Self.createdVolumes(in: Journal.read(path: journal.path)))
+        let shared = RunState(journal: journal.path)
         var report = RecoveryReport()
         for u in unfinished {
             let result = await recover(u, hosts: hosts, uris: uris, shared: shared)

@@ -163,9 +163,8 @@ public final class Journal: @unchecked Sendable {
         guard stat(path, &info) == 0, Int(info.st_size) > limit else { return nil }
         let records = read(path: path)
         guard unfinishedActions(records).isEmpty else { return nil }
-        let carried = createdVolumes(records).values
-            .sorted { ($0.detail["host"] ?? "", $0.detail["pool"] ?? "", $0.detail["volume"] ?? "") < ($1.detail["host"] ?? "", $1.detail["pool"] ?? "", $1.detail["volume"] ?? "") }
-            .map { r in
+        let carried = createdVolumes(records).sorted { $0.key < $1.key }
+            .map { _, r in
                 var detail = r.detail
                 detail["carriedFrom"] = r.run
                 return JournalRecord(time: time, run: run, instance: r.instance, uuid: r.uuid, action: r.action, step: r.step,

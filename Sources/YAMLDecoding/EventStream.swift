@@ -17,6 +17,11 @@ struct CopiedEvent {
 
         static let absent = TextRange(start: 0, count: -1)
         var isAbsent: Bool { count < 0 }
+
+        /// These bytes of `text` (none when absent).
+        func bytes(in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: text[start ..< start + max(0, count)])
+        }
     }
 
     var type: yaml_event_type_t
@@ -48,7 +53,8 @@ struct EventBatch {
 final class EventReader {
     private let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
     private let event = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: 1)
-    private let initialized: Bool
+    /// Whether libyaml could set up its parser (it fails only when out of memory).
+    let isReady: Bool
     private let eventsPerBatch: Int
     private var finished = false
 
@@ -56,18 +62,15 @@ final class EventReader {
     /// batches of at most `eventsPerBatch` events (tests and the fuzzer make them small).
     init(_ source: UnsafeBufferPointer<UInt8>, eventsPerBatch: Int = EventBatch.eventLimit) {
         self.eventsPerBatch = max(1, eventsPerBatch)
-        initialized = yaml_parser_initialize(parser) == 1
-        if initialized, let base = source.baseAddress {
+        isReady = yaml_parser_initialize(parser) == 1
+        if isReady, let base = source.baseAddress {
             yaml_parser_set_input_string(parser, base, source.count)
             yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
         }
     }
 
-    /// Whether libyaml could set up its parser (it fails only when out of memory).
-    var isReady: Bool { initialized }
-
     deinit {
-        if initialized { yaml_parser_delete(parser) }
+        if isReady { yaml_parser_delete(parser) }
         parser.deallocate()
         event.deallocate()
     }
@@ -77,7 +80,6 @@ final class EventReader {
         batch.events.removeAll(keepingCapacity: true)
         batch.text.removeAll(keepingCapacity: true)
         batch.failure = nil
-        batch.isLast = finished
         while !finished, batch.events.count < eventsPerBatch, batch.text.count < EventBatch.textLimit {
             guard yaml_parser_parse(parser, event) == 1 else {
                 batch.failure = LibyamlFailure(parser)

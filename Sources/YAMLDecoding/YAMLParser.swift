@@ -295,7 +295,7 @@ struct TreeBuilder {
             var isASCII = true
             if event.value.count > 0 {
                 text.withUnsafeBufferPointer { buffer in
-                    let bytes = UnsafeBufferPointer(rebasing: buffer[event.value.start ..< event.value.start + event.value.count])
+                    let bytes = event.value.bytes(in: buffer)
                     isASCII = NodeTable.isASCII(bytes)
                     nodes.text.append(contentsOf: bytes)
                 }
@@ -546,9 +546,7 @@ struct TreeBuilder {
 
     static func string(_ range: CopiedEvent.TextRange, _ text: [UInt8]) -> String? {
         if range.isAbsent { return nil }
-        return text.withUnsafeBufferPointer { buffer in
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[range.start ..< range.start + range.count]), as: UTF8.self)
-        }
+        return text.withUnsafeBufferPointer { String(decoding: range.bytes(in: $0), as: UTF8.self) }
     }
 }
 

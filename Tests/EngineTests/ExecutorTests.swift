@@ -1,6 +1,6 @@
 import Foundation
 import Libvirt
-import Placement
+@testable import Placement
 import Synchronization
 import Testing
 @testable import Engine
@@ -59,21 +59,6 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
     var summary = Summary()
     for a in actions { summary.add(a.kind) }
     return Plan(fleet: "lab", basis: Basis(digest: "d", hosts: [], domains: domains), actions: actions, summary: summary)
-}
-
-extension Summary {
-    mutating func add(_ kind: ActionKind) {
-        switch kind {
-        case .live: live += 1
-        case .reboot: reboot += 1
-        case .cold: cold += 1
-        case .manual: manual += 1
-        case .update: update += 1
-        case .start: start += 1
-        case .stop: stop += 1
-        case .blocked: blocked += 1
-        }
-    }
 }
 
 // MARK: Scheduling
