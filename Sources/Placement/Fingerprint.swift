@@ -106,7 +106,7 @@ public struct DomainBasis: Codable, Equatable, Sendable {
         self.name = name; self.host = host; self.uuid = uuid; self.state = state; self.xmlDigest = xmlDigest
     }
 
-    private enum CodingKeys: String, CodingKey { case name, host, uuid, state, xmlDigest }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case name, host, uuid, state, xmlDigest }
 
     /// Encodes every key, absent values as null.
     public func encode(to encoder: any Encoder) throws {
@@ -118,14 +118,14 @@ public struct DomainBasis: Codable, Equatable, Sendable {
         try c.encode(xmlDigest, forKey: .xmlDigest)
     }
 
-    /// Decodes a domain-basis entry; absent keys are nil.
+    /// Decodes a domain-basis entry; every key must be there (null for none).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        host = try c.decodeIfPresent(String.self, forKey: .host)
-        uuid = try c.decodeIfPresent(String.self, forKey: .uuid)
-        state = try c.decodeIfPresent(String.self, forKey: .state)
-        xmlDigest = try c.decodeIfPresent(String.self, forKey: .xmlDigest)
+        host = try c.decodeNullable(String.self, forKey: .host)
+        uuid = try c.decodeNullable(String.self, forKey: .uuid)
+        state = try c.decodeNullable(String.self, forKey: .state)
+        xmlDigest = try c.decodeNullable(String.self, forKey: .xmlDigest)
     }
 }
 
@@ -192,4 +192,52 @@ public func staleness(of plan: Plan, against observed: ObservedFleet) -> [String
         changes.append("the observed fleet differs from the plan's basis (digest \(plan.basis.digest.prefix(12)) → \(now.digest.prefix(12)))")
     }
     return changes
+}
+
+// MARK: - The desired state's digest
+
+/// SHA-256 (hex) of a placement as loaded (after merging and defaults), so that a saved plan
+/// can say which desired state it was made from. It reads the values, not the files: comments,
+/// formatting, key order and how the documents are split over files do not change it.
+///
+/// The canonical form walks the value by reflection, so that a field added to the spec types
+/// is covered without anyone remembering to add it: each value is written with its type name,
+/// its fields by label in declaration order, strings length-prefixed, and the entries of
+/// dictionaries and sets sorted by their own canonical form (their iteration order changes
+/// from run to run).
+public func desiredStateDigest(_ spec: PlacementSpec) -> String {
+    var sha = SHA256()
+    sha.update("virtplace-desired/1\n")
+    sha.update(canonicalForm(spec))
+    return sha.hexDigest()
+}
+
+/// One value's canonical text (see `desiredStateDigest`).
+func canonicalForm(_ value: Any) -> String {
+    let mirror = Mirror(reflecting: value)
+    let type = String(reflecting: Swift.type(of: value))
+    func text(_ s: String) -> String { "\(s.utf8.count):\(s)" }
+    func fields() -> String {
+        mirror.children.map { "\($0.label ?? "_")=\(canonicalForm($0.value))" }.joined(separator: ",")
+    }
+    switch mirror.displayStyle {
+    case .optional:
+        guard let wrapped = mirror.children.first else { return "nil" }
+        return "some(\(canonicalForm(wrapped.value)))"
+    case .collection:
+        return "[\(mirror.children.map { canonicalForm($0.value) }.joined(separator: ","))]"
+    case .dictionary, .set:
+        return "\(type){\(mirror.children.map { canonicalForm($0.value) }.sorted().joined(separator: ","))}"
+    case .tuple:
+        return "(\(fields()))"
+    case .enum:
+        // A case without a payload has no children; one with a payload names its case by label.
+        if mirror.children.isEmpty { return "\(type).\(String(describing: value))" }
+        return "\(type).\(fields())"
+    case .struct, .class:
+        return "\(type){\(fields())}"
+    default:
+        if let s = value as? String { return "s" + text(s) }
+        return "\(type):" + text(String(describing: value))
+    }
 }

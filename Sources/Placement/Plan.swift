@@ -2,6 +2,8 @@
 /// the renderers show it, a saved plan file is its JSON, and the executor runs its steps.
 /// Every collection here is sorted, so the same inputs give a byte-identical plan.
 
+import Foundation
+
 /// A computed plan for one fleet.
 ///
 /// JSON (sorted keys): `{"actions":[…],"apiVersion":"virtplace/v1","basis":{…},"fleet":"lab",
@@ -31,6 +33,14 @@ public struct Plan: Codable, Equatable, Sendable {
     public var hosts: [PlanHost]
     /// The `policy.parallel` limits the waves were computed with; apply holds them at run time.
     public var parallel: ParallelSpec
+    /// SHA-256 (hex) of the desired state the plan was made from (`desiredStateDigest`), so
+    /// that `apply PLANFILE -f PATH...` can refuse a plan whose placement files have changed.
+    /// Empty until `sealed(desired:)`.
+    public var desiredDigest: String
+    /// SHA-256 (hex) of everything else in the plan (`computedContentDigest`): `apply PLANFILE`
+    /// refuses a plan whose content no longer matches it (an edited plan). Empty until
+    /// `sealed(desired:)`. It detects edits, it is not a signature: see docs/security.md.
+    public var contentDigest: String
 
     /// A plan value; `makePlan(desired:observed:)` is how plans are normally made.
     public init(fleet: String, basis: Basis, actions: [Action], summary: Summary,
@@ -40,13 +50,16 @@ public struct Plan: Codable, Equatable, Sendable {
         self.basis = basis; self.actions = actions; self.summary = summary
         self.notes = notes; self.unmanaged = unmanaged
         self.hosts = hosts; self.parallel = parallel
+        self.desiredDigest = ""; self.contentDigest = ""
     }
 
-    private enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case apiVersion, kind, fleet, basis, actions, summary, notes, unmanaged, hosts, parallel
+        case desiredDigest, contentDigest
     }
 
-    /// Decodes a plan; `hosts`, `parallel`, `notes` and `unmanaged` may be absent (older plans).
+    /// Decodes a plan strictly: every key `encode(to:)` writes must be there (a saved plan is
+    /// machine-written and sealed; see `readPlanFile`).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         apiVersion = try c.decode(String.self, forKey: .apiVersion)
@@ -55,10 +68,29 @@ public struct Plan: Codable, Equatable, Sendable {
         basis = try c.decode(Basis.self, forKey: .basis)
         actions = try c.decode([Action].self, forKey: .actions)
         summary = try c.decode(Summary.self, forKey: .summary)
-        notes = try c.decodeIfPresent([Note].self, forKey: .notes) ?? []
-        unmanaged = try c.decodeIfPresent([UnmanagedDomain].self, forKey: .unmanaged) ?? []
-        hosts = try c.decodeIfPresent([PlanHost].self, forKey: .hosts) ?? []
-        parallel = try c.decodeIfPresent(ParallelSpec.self, forKey: .parallel) ?? .init()
+        notes = try c.decode([Note].self, forKey: .notes)
+        unmanaged = try c.decode([UnmanagedDomain].self, forKey: .unmanaged)
+        hosts = try c.decode([PlanHost].self, forKey: .hosts)
+        parallel = try c.decode(ParallelSpec.self, forKey: .parallel)
+        desiredDigest = try c.decode(String.self, forKey: .desiredDigest)
+        contentDigest = try c.decode(String.self, forKey: .contentDigest)
+    }
+
+    /// Encodes every key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(apiVersion, forKey: .apiVersion)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(fleet, forKey: .fleet)
+        try c.encode(basis, forKey: .basis)
+        try c.encode(actions, forKey: .actions)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(notes, forKey: .notes)
+        try c.encode(unmanaged, forKey: .unmanaged)
+        try c.encode(hosts, forKey: .hosts)
+        try c.encode(parallel, forKey: .parallel)
+        try c.encode(desiredDigest, forKey: .desiredDigest)
+        try c.encode(contentDigest, forKey: .contentDigest)
     }
 
     /// True when nothing is to be done: no action at all, not even a blocked or deferred one.
@@ -90,7 +122,15 @@ public struct PlanHost: Codable, Equatable, Sendable {
         self.name = name; self.uri = uri; self.faultDomain = faultDomain
     }
 
-    private enum CodingKeys: String, CodingKey { case name, uri, faultDomain }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case name, uri, faultDomain }
+
+    /// Decodes a plan host; every key must be there (`faultDomain` may be null).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        uri = try c.decode(String.self, forKey: .uri)
+        faultDomain = try c.decodeNullable(String.self, forKey: .faultDomain)
+    }
 
     /// Encodes every key, `faultDomain` as null when absent.
     public func encode(to encoder: any Encoder) throws {
@@ -187,23 +227,22 @@ public struct Action: Codable, Equatable, Sendable {
     /// The reasons that refused a rung of the ladder or block the action.
     public var refusals: [Reason] { reasons.filter { $0.code.category == .refusal } }
 
-    private enum CodingKeys: String, CodingKey {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case instance, kind, from, to, reasons, steps, wave, deferred, fallback
     }
 
-    /// Decodes an action; `from`/`to`/`fallback` may be null or absent, `deferred` defaults to
-    /// false.
+    /// Decodes an action; every key must be there (`from`/`to`/`fallback` may be null).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         instance = try c.decode(String.self, forKey: .instance)
         kind = try c.decode(ActionKind.self, forKey: .kind)
-        from = try c.decodeIfPresent(String.self, forKey: .from)
-        to = try c.decodeIfPresent(String.self, forKey: .to)
-        reasons = try c.decodeIfPresent([Reason].self, forKey: .reasons) ?? []
-        steps = try c.decodeIfPresent([Step].self, forKey: .steps) ?? []
-        wave = try c.decodeIfPresent(Int.self, forKey: .wave) ?? 0
-        deferred = try c.decodeIfPresent(Bool.self, forKey: .deferred) ?? false
-        fallback = try c.decodeIfPresent(Fallback.self, forKey: .fallback)
+        from = try c.decodeNullable(String.self, forKey: .from)
+        to = try c.decodeNullable(String.self, forKey: .to)
+        reasons = try c.decode([Reason].self, forKey: .reasons)
+        steps = try c.decode([Step].self, forKey: .steps)
+        wave = try c.decode(Int.self, forKey: .wave)
+        deferred = try c.decode(Bool.self, forKey: .deferred)
+        fallback = try c.decodeNullable(Fallback.self, forKey: .fallback)
     }
 
     /// Encodes every key, `from`/`to`/`fallback` as null when absent, so the schema never varies.
@@ -313,4 +352,48 @@ public struct UnmanagedDomain: Codable, Equatable, Sendable {
     public var host: String
     /// An unmanaged-domain value.
     public init(name: String, host: String) { self.name = name; self.host = host }
+}
+
+extension KeyedDecodingContainer {
+    /// A value that must be present but may be null: a saved plan writes every key.
+    /// - Throws: `DecodingError.keyNotFound` when the key is absent, or what decoding throws.
+    func decodeNullable<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing required key '\(key.stringValue)'"))
+        }
+        return try decodeIfPresent(type, forKey: key)
+    }
+}
+
+// MARK: - Sealing
+
+extension Plan {
+    /// The plan with its digests set: `desiredDigest` from `desired` (the placement it was made
+    /// from; nil keeps the present one), then `contentDigest` over everything else.
+    public func sealed(desired: PlacementSpec?) -> Plan {
+        var plan = self
+        if let desired { plan.desiredDigest = desiredStateDigest(desired) }
+        plan.contentDigest = plan.computedContentDigest()
+        return plan
+    }
+
+    /// SHA-256 (hex) of the plan's canonical form: its JSON with sorted keys, no white space,
+    /// slashes unescaped, and `contentDigest` empty, after a domain-separation line. Every key
+    /// apply acts on (and every other key) is in it, so any edit that changes a value changes it.
+    public func computedContentDigest() -> String {
+        var copy = self
+        copy.contentDigest = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var sha = SHA256()
+        sha.update("virtplace-plan/1\n")
+        // A plan holds only strings, integers, booleans and nulls: encoding cannot fail. Should
+        // it, the digest is of nothing, and no saved plan can match it.
+        if let data = try? encoder.encode(copy) {
+            data.withUnsafeBytes { sha.update(UnsafeRawBufferPointer($0)) }
+        } else {
+            sha.update("unencodable\n")
+        }
+        return sha.hexDigest()
+    }
 }

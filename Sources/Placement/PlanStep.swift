@@ -199,19 +199,20 @@ extension Applies {
 }
 
 extension Step: Codable {
-    private enum Key: String, CodingKey {
+    private enum Key: String, CodingKey, CaseIterable {
         case op, host, from, to, pool, volume, backup, timeoutSeconds, forceOff
         case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools
         case bootPool, bootVolume, count, memoryMiB, applies, enabled, fleet, tags
         case key, target, bus, readOnly, network, bridge, mac, model
     }
 
-    /// Decodes a step from its flat JSON object; an unknown `op` is a data-corrupted error.
+    /// Decodes a step from its flat JSON object, every key its `op` writes required (optional
+    /// ones may be null); an unknown `op` is a data-corrupted error.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let op = try c.decode(String.self, forKey: .op)
         func s(_ k: Key) throws -> String { try c.decode(String.self, forKey: k) }
-        func o(_ k: Key) throws -> String? { try c.decodeIfPresent(String.self, forKey: k) }
+        func o(_ k: Key) throws -> String? { try c.decodeNullable(String.self, forKey: k) }
         switch op {
         case "record": self = .record(host: try s(.host))
         case "backupVolume":
@@ -227,8 +228,8 @@ extension Step: Codable {
                 timeoutSeconds: try c.decode(Int.self, forKey: .timeoutSeconds),
                 onTimeout: try c.decode(LiveTimeoutAction.self, forKey: .onTimeout),
                 autoConverge: try c.decode(Bool.self, forKey: .autoConverge),
-                copyDisks: try c.decodeIfPresent([String].self, forKey: .copyDisks) ?? [],
-                sharedPools: try c.decodeIfPresent([String].self, forKey: .sharedPools) ?? []))
+                copyDisks: try c.decode([String].self, forKey: .copyDisks),
+                sharedPools: try c.decode([String].self, forKey: .sharedPools)))
         case "transferVolume":
             self = .transferVolume(pool: try s(.pool), volume: try s(.volume), from: try s(.from), to: try s(.to))
         case "defineOnTarget": self = .defineOnTarget(host: try s(.host), from: try s(.from))
@@ -245,11 +246,11 @@ extension Step: Codable {
         case "setAutostart": self = .setAutostart(host: try s(.host), enabled: try c.decode(Bool.self, forKey: .enabled))
         case "setMetadata":
             self = .setMetadata(host: try s(.host), fleet: try s(.fleet),
-                                tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:])
+                                tags: try c.decode([String: String].self, forKey: .tags))
         case "attachDisk":
             self = .attachDisk(host: try s(.host), disk: DiskAttachment(
                 key: try o(.key), target: try o(.target), pool: try s(.pool), volume: try s(.volume),
-                bus: try o(.bus), readOnly: try c.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false),
+                bus: try o(.bus), readOnly: try c.decode(Bool.self, forKey: .readOnly)),
                 applies: try c.decode(Applies.self, forKey: .applies))
         case "attachNIC":
             self = .attachNIC(host: try s(.host), nic: NICAttachment(

@@ -42,7 +42,7 @@ public func summaryLine(_ plan: Plan) -> String {
 }
 
 /// The plan as JSON: sorted keys, pretty-printed, slashes unescaped. This is the saved-plan
-/// format; `decodePlan(_:)` reads it back.
+/// format; `readPlanFile` (or `decodePlan`) reads it back.
 /// - Throws: `EncodingError` (not expected: a plan holds only strings, integers and booleans).
 public func encodePlan(_ plan: Plan) throws -> Data {
     let encoder = JSONEncoder()
@@ -52,11 +52,6 @@ public func encodePlan(_ plan: Plan) throws -> Data {
     return data
 }
 
-/// Reads a plan written by `encodePlan(_:)`.
-/// - Throws: `DecodingError` when the data is not a plan.
-public func decodePlan(_ data: Data) throws -> Plan {
-    try JSONDecoder().decode(Plan.self, from: data)
-}
 
 // MARK: - JSON
 

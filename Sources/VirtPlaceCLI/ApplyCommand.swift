@@ -7,7 +7,7 @@ import Placement
 struct ApplyCommand: Command {
     static let name = "apply"
     static let abstract = "carry out the plan: move and update instances"
-    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [--auto-approve] [--dry-run]"]
+    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [-f PATH...] [--auto-approve] [--dry-run]"]
     static let options: [OptionSpec] = [
         fileOption,
         .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
@@ -18,7 +18,10 @@ struct ApplyCommand: Command {
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
     ('yes'); without a terminal it needs --auto-approve. With PLANFILE (from 'plan --out'),
-    applies exactly that plan, and refuses it when the hosts changed since it was made.
+    applies exactly that plan, and refuses it when the hosts changed since it was made. A saved
+    plan is checked whole before any host is contacted: its keys, names, numbers and URIs, and
+    its content digest (an edited plan is refused). With PLANFILE and -f PATH..., the plan must
+    also have been made from exactly that desired state.
     Before anything runs the hosts are observed again, and a plan that no longer holds is
     refused. The state directory's lock keeps two applies (or reconciles) from interleaving.
 
@@ -39,7 +42,8 @@ struct ApplyCommand: Command {
 
     enum Source: Equatable {
         case files([String])
-        case planFile(String)
+        /// A saved plan, and the placement files it must have been made from (none: no check).
+        case planFile(String, madeFrom: [String] = [])
     }
 
     var source: Source
@@ -53,10 +57,7 @@ struct ApplyCommand: Command {
             throw UsageError(message: "unexpected argument '\(arguments.positionals[1])' (apply takes one PLANFILE)", command: Self.name)
         }
         if let plan = arguments.positionals.first {
-            if !files.isEmpty {
-                throw UsageError(message: "give either -f PATH... or a PLANFILE, not both", command: Self.name)
-            }
-            source = .planFile(plan)
+            source = .planFile(plan, madeFrom: files.isEmpty ? [] : try requireFiles(arguments, command: Self.name))
         } else {
             if files.isEmpty {
                 throw UsageError(message: "missing -f PATH (a placement) or PLANFILE (a saved plan)", command: Self.name)
@@ -86,8 +87,16 @@ struct ApplyCommand: Command {
             let loaded = try loadPlacement(files, context: context).spec
             spec = loaded
             targets = observeTargets(loaded)
-        case .planFile(let path):
-            let plan = try readPlan(path)
+        case .planFile(let path, let madeFrom):
+            // Everything about the plan is checked before anything else happens: no lock, no
+            // journal, no connection for a plan that is not sound.
+            let plan = try readSavedPlan(path, context: context)
+            if !madeFrom.isEmpty {
+                let desired = try loadPlacement(madeFrom, context: context).spec
+                guard desiredStateDigest(desired) == plan.desiredDigest else {
+                    throw CLIError(message: "the plan '\(path)' was not made from the placement given with -f (its desired state differs); nothing was changed. Plan again.")
+                }
+            }
             saved = plan
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain) }
         }
@@ -197,26 +206,6 @@ struct ApplyCommand: Command {
     /// How old the observation a plan was made from (or checked against) may be when the plan
     /// starts to run; older, and the hosts are observed again first.
     static let freshObservation: Duration = .seconds(1)
-
-    /// Reads a saved plan, refusing one that cannot be applied on its own.
-    private func readPlan(_ path: String) throws -> Plan {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError(message: "cannot read the plan '\(path)': \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
-        }
-        let plan: Plan
-        do {
-            plan = try decodePlan(data)
-        } catch {
-            throw CLIError(message: "'\(path)' is not a saved plan (made by 'virtplace plan --out'): \(error)")
-        }
-        guard plan.apiVersion == "virtplace/v1", plan.kind == "Plan" else {
-            throw CLIError(message: "'\(path)' is not a saved plan: apiVersion '\(plan.apiVersion)', kind '\(plan.kind)'")
-        }
-        guard !plan.hosts.isEmpty else {
-            throw CLIError(message: "'\(path)' does not name its hosts (made by an older virtplace): plan again with 'virtplace plan --out'")
-        }
-        return plan
-    }
 
     private func refuseIfStale(_ plan: Plan, observed: ObservedFleet) throws {
         let changes = staleness(of: plan, against: observed)

@@ -11,8 +11,6 @@ func describe(_ error: any Error) -> (String, ExitCode) {
         return ("error: \(e.summary)", e.exitCode)
     case let e as CLIError:
         return ("error: \(e.message)", e.exitCode)
-    case let e as SnapshotError:
-        return ("error: \(e)", .failure)
     case let e as EngineError:
         return ("error: \(e)", .failure)
     default:

@@ -42,7 +42,7 @@ struct PlanCommand: Command {
         let spec = try loadPlacement(files, context: context).spec
         let fleet: ObservedFleet
         if let observed {
-            fleet = try loadSnapshot(path: observed, for: spec)
+            fleet = matchSnapshot(try readSnapshot(observed, context: context), to: spec, path: observed)
         } else {
             context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
             fleet = await observeFleet(spec)
@@ -50,7 +50,9 @@ struct PlanCommand: Command {
         for host in fleet.hosts where !host.reachable {
             context.console.err(context.console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
         }
-        let plan = makePlan(desired: spec, observed: fleet)
+        // Sealed: the digests let 'apply PLANFILE' refuse an edited plan, or one made from
+        // another desired state (docs/security.md).
+        let plan = makePlan(desired: spec, observed: fleet).sealed(desired: spec)
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
         if let out {
             try writeAtomically(try encodePlan(plan), to: out)

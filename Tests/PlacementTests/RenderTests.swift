@@ -67,7 +67,7 @@ let goldenCases: [GoldenCase] = [
 @Test("golden renders", arguments: goldenCases)
 func goldenRender(_ c: GoldenCase) throws {
     let (desired, observed) = showcase()
-    let plan = makePlan(desired: desired, observed: observed)
+    let plan = makePlan(desired: desired, observed: observed).sealed(desired: desired)
     try golden(c.file, render(plan, format: c.format, color: c.color, verbose: c.verbose))
 }
 
@@ -108,13 +108,13 @@ func emptyPlan(_ format: PlanFormat) throws {
 
 @Test func planJSONRoundTripsAndHasTheContractKeys() throws {
     let (desired, observed) = showcase()
-    let plan = makePlan(desired: desired, observed: observed)
+    let plan = makePlan(desired: desired, observed: observed).sealed(desired: desired)
     let data = try encodePlan(plan)
     #expect(try decodePlan(data) == plan)
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(object["apiVersion"] as? String == "virtplace/v1")
     #expect(object["kind"] as? String == "Plan")
-    for key in ["fleet", "basis", "actions", "summary"] { #expect(object[key] != nil, "\(key)") }
+    for key in ["fleet", "basis", "actions", "summary", "contentDigest", "desiredDigest"] { #expect(object[key] != nil, "\(key)") }
     let actions = try #require(object["actions"] as? [[String: Any]])
     for a in actions {
         for key in ["instance", "kind", "from", "to", "reasons", "steps", "wave"] { #expect(a[key] != nil, "\(key)") }
@@ -130,14 +130,13 @@ func emptyPlan(_ format: PlanFormat) throws {
         #expect(h.faultDomain == desired.hosts[h.name]?.faultDomain)
     }
     #expect(plan.parallel == desired.policy.parallel)
-    // A plan written before hosts and limits existed still decodes, with none.
-    var object = try #require(try JSONSerialization.jsonObject(with: try encodePlan(plan)) as? [String: Any])
+    // A plan written before hosts, limits and digests existed is refused: it cannot be checked.
+    var object = try #require(try JSONSerialization.jsonObject(with: try encodePlan(plan.sealed(desired: desired))) as? [String: Any])
     object["hosts"] = nil
     object["parallel"] = nil
-    let old = try decodePlan(try JSONSerialization.data(withJSONObject: object))
-    #expect(old.hosts.isEmpty)
-    #expect(old.parallel == ParallelSpec())
-    #expect(old.actions == plan.actions)
+    object["contentDigest"] = nil
+    object["desiredDigest"] = nil
+    #expect(throws: (any Error).self) { try decodePlan(try JSONSerialization.data(withJSONObject: object)) }
 }
 
 @Test func markdownEscapesTableCells() {

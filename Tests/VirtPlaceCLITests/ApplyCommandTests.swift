@@ -17,11 +17,13 @@ import Testing
         let b = try parse(["saved.json", "--dry-run"])
         #expect(b.source == .planFile("saved.json"))
         #expect(b.dryRun)
+        // With -f as well: the placement the plan must have been made from.
+        let c = try parse(["saved.json", "-f", "p.yaml", "-f", "hosts.yaml"])
+        #expect(c.source == .planFile("saved.json", madeFrom: ["p.yaml", "hosts.yaml"]))
     }
 
     static let bad: [([String], String)] = [
         ([], "missing -f PATH (a placement) or PLANFILE (a saved plan)"),
-        (["-f", "p.yaml", "saved.json"], "give either -f PATH... or a PLANFILE, not both"),
         (["a.json", "b.json"], "unexpected argument 'b.json' (apply takes one PLANFILE)"),
         (["-f", "-", "-f", "-"], "standard input (-) can be read only once"),
     ]

@@ -1,0 +1,42 @@
+import Foundation
+import Placement
+import YAMLDecoding
+
+/// Reads a saved plan (`apply PLANFILE`): the size bounded, then `readPlanFile` (keys, types,
+/// bounds, URIs, the content digest); every problem printed with its location. Nothing else
+/// happens first, so an edited or hostile plan is refused before any connection.
+/// - Throws: `ReportedFailure` (exit 1) when the plan cannot be used.
+func readSavedPlan(_ path: String, context: CommandContext) throws -> Plan {
+    let bytes = try readBounded(path, context: context, what: "saved plan")
+    let result = readPlanFile(bytes, file: path, allowTestDriver: HostURI.allowsTestDriver(context.environment))
+    guard let plan = result.plan else {
+        throw refusal(result.diagnostics, path: path, bytes: bytes, context: context, what: "saved plan")
+    }
+    return plan
+}
+
+/// Reads an `observe -o json` snapshot (`plan --observed`): the size bounded, then
+/// `readSnapshotFile`; every problem printed with its location.
+/// - Throws: `ReportedFailure` (exit 1) when the snapshot cannot be used.
+func readSnapshot(_ path: String, context: CommandContext) throws -> ObservedFleet {
+    let bytes = try readBounded(path, context: context, what: "snapshot")
+    let result = readSnapshotFile(bytes, file: path, allowTestDriver: HostURI.allowsTestDriver(context.environment))
+    guard let fleet = result.fleet else {
+        throw refusal(result.diagnostics, path: path, bytes: bytes, context: context, what: "snapshot")
+    }
+    return fleet
+}
+
+private func readBounded(_ path: String, context: CommandContext, what: String) throws -> [UInt8] {
+    do {
+        return try YAMLParser.readFile(atPath: path, limit: InputBounds.maxFileBytes)
+    } catch {
+        throw refusal(error.diagnostics, path: path, bytes: [], context: context, what: what)
+    }
+}
+
+private func refusal(_ diagnostics: [Diagnostic], path: String, bytes: [UInt8], context: CommandContext, what: String) -> ReportedFailure {
+    let errors = diagnostics.filter { $0.severity == .error }.count
+    context.console.err(renderDiagnostics(diagnostics, sources: [PlacementSource(name: path, bytes: bytes)], console: context.console))
+    return ReportedFailure(summary: "the \(what) '\(path)' cannot be used: \(errors) error\(errors == 1 ? "" : "s"); nothing was changed")
+}
