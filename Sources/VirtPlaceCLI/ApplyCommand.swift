@@ -201,19 +201,19 @@ struct ApplyCommand: Command {
     /// Reads a saved plan, refusing one that cannot be applied on its own.
     private func readPlan(_ path: String) throws -> Plan {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError(message: "cannot read the plan '\(path)': \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+            throw CLIError(message: "cannot read the plan '\(Escape.terminal(path))': \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
         }
         let plan: Plan
         do {
             plan = try decodePlan(data)
         } catch {
-            throw CLIError(message: "'\(path)' is not a saved plan (made by 'virtplace plan --out'): \(error)")
+            throw CLIError(message: "'\(Escape.terminal(path))' is not a saved plan (made by 'virtplace plan --out'): \(Escape.terminal("\(error)"))")
         }
         guard plan.apiVersion == "virtplace/v1", plan.kind == "Plan" else {
-            throw CLIError(message: "'\(path)' is not a saved plan: apiVersion '\(plan.apiVersion)', kind '\(plan.kind)'")
+            throw CLIError(message: "'\(Escape.terminal(path))' is not a saved plan: apiVersion '\(Escape.terminal(plan.apiVersion))', kind '\(Escape.terminal(plan.kind))'")
         }
         guard !plan.hosts.isEmpty else {
-            throw CLIError(message: "'\(path)' does not name its hosts (made by an older virtplace): plan again with 'virtplace plan --out'")
+            throw CLIError(message: "'\(Escape.terminal(path))' does not name its hosts (made by an older virtplace): plan again with 'virtplace plan --out'")
         }
         return plan
     }
@@ -221,13 +221,13 @@ struct ApplyCommand: Command {
     private func refuseIfStale(_ plan: Plan, observed: ObservedFleet) throws {
         let changes = staleness(of: plan, against: observed)
         guard !changes.isEmpty else { return }
-        let list = changes.map { "  - \($0)" }.joined(separator: "\n")
+        let list = changes.map { "  - \(Escape.terminal($0))" }.joined(separator: "\n")
         throw CLIError(message: "the plan is stale: the hosts changed since it was made; nothing was changed. Plan again.\n\(list)")
     }
 
     private func warnUnreachable(_ fleet: ObservedFleet, console: Console) {
         for host in fleet.hosts where !host.reachable {
-            console.err(console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
+            console.err(console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")
         }
     }
 
@@ -246,10 +246,10 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
     for (index, wave) in plan.waves.enumerated() where !wave.isEmpty {
         s += "\nwave \(index + 1):\n"
         for action in wave {
-            let route = action.from == action.to ? (action.from ?? "-") : "\(action.from ?? "-") → \(action.to ?? "-")"
-            s += "  \(console.style(action.kind.rawValue, .bold)) \(action.instance) \(route)\n"
+            let route = Escape.terminal(action.from == action.to ? (action.from ?? "-") : "\(action.from ?? "-") → \(action.to ?? "-")")
+            s += "  \(console.style(action.kind.rawValue, .bold)) \(Escape.terminal(action.instance)) \(route)\n"
             for (i, step) in action.steps.enumerated() {
-                s += "    \(i + 1). \(step.summary)\n"
+                s += "    \(i + 1). \(Escape.terminal(step.summary))\n"
             }
         }
     }
@@ -257,13 +257,15 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
 }
 
 /// The end of an apply: per action its outcome, per move its elapsed time and downtime, the
-/// notes (copies kept on sources, changes waiting for a restart), then a count.
+/// notes (copies kept on sources, changes waiting for a restart), then a count. Values are
+/// escaped for the terminal (`Escape.terminal`).
 func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console) -> String {
+    let t = Escape.terminal
     var s = "\n"
-    let width = report.actions.map(\.instance.count).max() ?? 0
+    let width = report.actions.map { t($0.instance).count }.max() ?? 0
     for r in report.actions {
-        let name = r.instance.padding(toLength: width, withPad: " ", startingAt: 0)
-        let route = r.from == r.to || r.to == nil ? (r.from ?? "-") : "\(r.from ?? "-") → \(r.to ?? "-")"
+        let name = t(r.instance).padding(toLength: width, withPad: " ", startingAt: 0)
+        let route = t(r.from == r.to || r.to == nil ? (r.from ?? "-") : "\(r.from ?? "-") → \(r.to ?? "-")")
         var line = "  \(name)  \(r.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(route)  "
         switch r.status {
         case .done:
@@ -273,12 +275,12 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
                 if let ms = r.migrationMs { line += " (migration job \(ms) ms)" }
             }
         case .failed:
-            line += console.style("failed", .red) + ": \(r.message ?? "")"
+            line += console.style("failed", .red) + ": \(t(r.message ?? ""))"
         case .blocked:
-            line += console.style("blocked", .yellow) + ": \(r.message ?? "")"
+            line += console.style("blocked", .yellow) + ": \(t(r.message ?? ""))"
         }
         s += line + "\n"
-        for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(note)\n" }
+        for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]

@@ -51,7 +51,7 @@ public enum VirtPlace {
         if first == "--version" { return await run(arguments: ["version"], environment: environment) }
         guard let type = commands.first(where: { $0.name == first }) else {
             let hint = closestName(first, in: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
-            plain.err("error: unknown command '\(first)'\(hint)\nRun 'virtplace --help' for the list of commands.")
+            plain.err("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'virtplace --help' for the list of commands.")
             return .failure
         }
         return await run(type, arguments: Array(arguments.dropFirst()), environment: environment)
