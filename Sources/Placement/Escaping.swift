@@ -107,8 +107,9 @@ public enum Escape {
             if character == "`" { run += 1; longest = max(longest, run) } else { run = 0 }
             if character == "|" { body += "\\|" } else { body.append(character) }
         }
+        if body.isEmpty { return "` `" }
         let fence = String(repeating: "`", count: longest + 1)
-        let pad = body.isEmpty || body.first == "`" || body.last == "`" ? " " : ""
+        let pad = body.first == "`" || body.last == "`" ? " " : ""
         return fence + pad + body + pad + fence
     }
 
