@@ -154,7 +154,7 @@ public enum Escape {
     /// raw. Those can only stand inside strings (JSON's own syntax is ASCII), where `\uHHHH`
     /// means the same character: the JSON decodes to the same values.
     public static func hardenedJSON(_ json: String) -> String {
-        guard json.utf8.contains(where: { $0 >= 0x7F }) else { return json }
+        guard json.unicodeScalars.contains(where: { $0.value >= 0x7F && isUnsafe($0) }) else { return json }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(json.utf8.count + 16)
         for scalar in json.unicodeScalars {
