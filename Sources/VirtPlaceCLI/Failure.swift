@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Placement
 
 /// Maps any error a command throws to the message the user sees and the exit code: the one
 /// place that does this.
@@ -11,12 +12,14 @@ func describe(_ error: any Error) -> (String, ExitCode) {
         return ("error: \(e.summary)", e.exitCode)
     case let e as CLIError:
         return ("error: \(e.message)", e.exitCode)
+    // One-line messages that quote paths, snapshot keys or libvirt's text: escaped whole, so
+    // that a line feed in them cannot start a line of its own (docs/security.md).
     case let e as SnapshotError:
-        return ("error: \(e)", .failure)
+        return ("error: \(Escape.terminal("\(e)"))", .failure)
     case let e as EngineError:
-        return ("error: \(e)", .failure)
+        return ("error: \(Escape.terminal("\(e)"))", .failure)
     default:
-        return ("error: \(error)", .failure)
+        return ("error: \(Escape.terminal("\(error)"))", .failure)
     }
 }
 

@@ -203,6 +203,18 @@ struct HostileOutputCLITests {
         #expect(coloured.out == "\u{1B}[32mok\u{1B}[0m\\x1b[2J\n")
     }
 
+    @Test("errors quoting paths, snapshot keys or libvirt's text stay on one line, nothing raw")
+    func errorMessages() {
+        let errors: [any Error] = [
+            SnapshotError.invalid(path: "snap\n.json", reason: "missing key '\u{1B}]0;owned\u{07}'\nforged"),
+            EngineError.stateDirectory(path: "/tmp/\u{1B}[2J", reason: hostile),
+        ]
+        for error in errors {
+            let (message, _) = describe(error)
+            #expect(rawUnsafe(message).isEmpty && !message.contains("\n"), "\(message)")
+        }
+    }
+
     @Test("board width: any reported width is bounded")
     func boardWidth() {
         #expect(boardColumns(0) == 80)
