@@ -7,7 +7,7 @@ import Placement
 func describe(_ error: any Error) -> (String, ExitCode) {
     switch error {
     case let e as UsageError:
-        return ("error: \(e.message)", .failure)
+        return ("error: \(Escape.terminal(e.message))", .failure)
     case let e as ReportedFailure:
         return ("error: \(e.summary)", e.exitCode)
     case let e as CLIError:

@@ -56,7 +56,7 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
                            ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
         guard let value = environment[name], !value.isEmpty else { continue }
         guard let step = Int(value), step >= 0 else {
-            throw CLIError(message: "\(name)=\(value): expected a step index (0, 1, …)")
+            throw CLIError(message: "\(name)=\(Escape.terminal(value)): expected a step index (0, 1, …)")
         }
         return CrashPoint(step: step, moment: moment, crash: kill)
     }

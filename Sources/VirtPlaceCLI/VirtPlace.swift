@@ -72,7 +72,8 @@ public enum VirtPlace {
             let console = Console(environment: environment, noColor: common.noColor, verbose: common.verbose, quiet: common.quiet)
             context = CommandContext(console: console, environment: environment, common: common)
         } catch {
-            plain.err("error: \(error.message)\nRun 'virtplace \(type.name) --help' for usage.")
+            // Usage errors are one line and quote the arguments as given: escaped whole.
+            plain.err("error: \(Escape.terminal(error.message))\nRun 'virtplace \(type.name) --help' for usage.")
             return .failure
         }
         do {
