@@ -129,7 +129,9 @@ public enum Escape {
     /// `jsonString(_:)` appended to UTF-8 bytes (for writers that build bytes).
     public static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        if !needsEscaping(text, keepingNewlines: false), !text.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C }) {
+        // Most values are plain ASCII with nothing to escape: one scan, one copy.
+        let plain = !text.utf8.contains { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }
+        if plain || (!text.utf8.contains { $0 == 0x22 || $0 == 0x5C } && !needsEscaping(text, keepingNewlines: false)) {
             bytes.append(contentsOf: text.utf8)
         } else {
             for scalar in text.unicodeScalars {
