@@ -1,17 +1,20 @@
 import Foundation
+import Placement
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
 
 /// The XML documents virtplace writes for libvirt: volumes, disk and interface devices, and a
-/// domain re-created from a recorded definition. Pure: text in, text out.
+/// domain re-created from a recorded definition. Pure: text in, text out. Every value goes
+/// through `Escape.xmlText` or `Escape.xmlAttribute` (values in attributes are quoted with
+/// `'`, which `xmlAttribute` escapes too).
 public enum DefinitionXML {
     /// A `<volume>` of `capacityBytes` (sparse: allocation 0) in `format` (`raw`, `qcow2`; nil
     /// lets the pool choose).
     public static func volume(name: String, capacityBytes: UInt64, format: String?) -> String {
-        var xml = "<volume><name>\(xmlEscaped(name))</name>"
+        var xml = "<volume><name>\(Escape.xmlText(name))</name>"
         xml += "<capacity unit='bytes'>\(capacityBytes)</capacity><allocation unit='bytes'>0</allocation>"
-        if let format { xml += "<target><format type='\(xmlEscaped(format))'/></target>" }
+        if let format { xml += "<target><format type='\(Escape.xmlAttribute(format))'/></target>" }
         return xml + "</volume>"
     }
 
@@ -24,9 +27,9 @@ public enum DefinitionXML {
     public static func volumeDisk(pool: String, volume: String, format: String?, target: String, bus: String?,
                                   readOnly: Bool, bootOrder: Int? = nil) -> String {
         var xml = "<disk type='volume' device='disk'>"
-        if let format { xml += "<driver name='qemu' type='\(xmlEscaped(format))'/>" }
-        xml += "<source pool='\(xmlEscaped(pool))' volume='\(xmlEscaped(volume))'/>"
-        xml += "<target dev='\(xmlEscaped(target))' bus='\(xmlEscaped(bus ?? busFor(target: target)))'/>"
+        if let format { xml += "<driver name='qemu' type='\(Escape.xmlAttribute(format))'/>" }
+        xml += "<source pool='\(Escape.xmlAttribute(pool))' volume='\(Escape.xmlAttribute(volume))'/>"
+        xml += "<target dev='\(Escape.xmlAttribute(target))' bus='\(Escape.xmlAttribute(bus ?? busFor(target: target)))'/>"
         if readOnly { xml += "<readonly/>" }
         if let bootOrder { xml += "<boot order='\(bootOrder)'/>" }
         return xml + "</disk>"
@@ -37,12 +40,12 @@ public enum DefinitionXML {
     public static func interface(network: String?, bridge: String?, mac: String?, model: String?) -> String {
         var xml: String
         if let network {
-            xml = "<interface type='network'><source network='\(xmlEscaped(network))'/>"
+            xml = "<interface type='network'><source network='\(Escape.xmlAttribute(network))'/>"
         } else {
-            xml = "<interface type='bridge'><source bridge='\(xmlEscaped(bridge ?? ""))'/>"
+            xml = "<interface type='bridge'><source bridge='\(Escape.xmlAttribute(bridge ?? ""))'/>"
         }
-        if let mac { xml += "<mac address='\(xmlEscaped(mac.lowercased()))'/>" }
-        if let model { xml += "<model type='\(xmlEscaped(model))'/>" }
+        if let mac { xml += "<mac address='\(Escape.xmlAttribute(mac.lowercased()))'/>" }
+        if let model { xml += "<model type='\(Escape.xmlAttribute(model))'/>" }
         return xml + "</interface>"
     }
 

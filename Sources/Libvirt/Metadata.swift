@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -30,7 +31,10 @@ public struct VirtplaceMetadata: Equatable, Sendable {
         self.tags = tags
     }
 
-    /// The element without a prefix, as `virDomainSetMetadata` takes it.
+    /// The element without a prefix, as `virDomainSetMetadata` takes it. The fleet name and
+    /// tag keys are escaped by `Escape.xmlAttribute`, tag values by `Escape.xmlText`: tabs,
+    /// line feeds and CRs read back as they were; a character XML cannot hold is written as
+    /// U+FFFD (validation refuses such names and tags before anything is applied).
     public var elementXML: String {
         render(prefix: "", namespaceDeclaration: "")
     }
@@ -42,11 +46,11 @@ public struct VirtplaceMetadata: Equatable, Sendable {
     }
 
     private func render(prefix: String, namespaceDeclaration: String) -> String {
-        var xml = "<\(prefix)instance\(namespaceDeclaration) fleet=\"\(xmlEscaped(fleet))\""
+        var xml = "<\(prefix)instance\(namespaceDeclaration) fleet=\"\(Escape.xmlAttribute(fleet))\""
         guard !tags.isEmpty else { return xml + "/>" }
         xml += ">"
         for key in tags.keys.sorted() {
-            xml += "<\(prefix)tag key=\"\(xmlEscaped(key))\">\(xmlEscaped(tags[key] ?? ""))</\(prefix)tag>"
+            xml += "<\(prefix)tag key=\"\(Escape.xmlAttribute(key))\">\(Escape.xmlText(tags[key] ?? ""))</\(prefix)tag>"
         }
         return xml + "</\(prefix)instance>"
     }

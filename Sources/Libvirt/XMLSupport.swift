@@ -835,23 +835,6 @@ private func isXMLCharacter(_ value: UInt32) -> Bool {
 
 // MARK: - Writing and sizes
 
-/// Escapes text for use in XML content and attribute values.
-func xmlEscaped(_ text: String) -> String {
-    var escaped = ""
-    escaped.reserveCapacity(text.count)
-    for character in text {
-        switch character {
-        case "&": escaped += "&amp;"
-        case "<": escaped += "&lt;"
-        case ">": escaped += "&gt;"
-        case "\"": escaped += "&quot;"
-        case "'": escaped += "&apos;"
-        default: escaped.append(character)
-        }
-    }
-    return escaped
-}
-
 /// A size in libvirt's scaled-integer notation (`<memory unit='KiB'>…`), in bytes. libvirt's
 /// default unit is KiB for domain memory and bytes for storage.
 func bytes(_ element: XMLElement?, defaultUnit: String) -> UInt64? {

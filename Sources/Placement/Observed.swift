@@ -238,12 +238,12 @@ public struct ObservedHostdev: Codable, Equatable, Sendable {
 
 extension ObservedFleet {
     /// The snapshot as `observe -o json` writes it: keys sorted, pretty-printed, `/` unescaped,
-    /// so that equal fleets give equal bytes.
+    /// so that equal fleets give equal bytes; strings by the one JSON rule (`Escape.hardenedJSON`).
     /// - Throws: `EncodingError` (not expected for these values).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        return Data(Escape.hardenedJSON(String(decoding: try encoder.encode(self), as: UTF8.self)).utf8)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may

@@ -47,7 +47,9 @@ public func summaryLine(_ plan: Plan) -> String {
 public func encodePlan(_ plan: Plan) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    var data = try encoder.encode(plan)
+    // JSONEncoder escapes the C0 controls but not DEL, C1, bidi or separator characters.
+    let json = Escape.hardenedJSON(String(decoding: try encoder.encode(plan), as: UTF8.self))
+    var data = Data(json.utf8)
     data.append(0x0A)
     return data
 }
@@ -65,6 +67,7 @@ private func renderJSON(_ plan: Plan) -> String {
 // MARK: - Text
 
 /// How an action's route reads: `host1 → host2`, `host1` in place, `-` for no (single) host.
+/// Raw: the text renderer escapes it for the terminal.
 func route(_ a: Action) -> String {
     switch (a.from, a.to) {
     case (let f?, let t?) where f != t: "\(f) → \(t)"
@@ -75,7 +78,8 @@ func route(_ a: Action) -> String {
 }
 
 /// The reason in a few words: what causes the action; for a move, the first refused rung too;
-/// for a deferred one, why it waits. A blocked action's blockers are listed separately.
+/// for a deferred one, why it waits. A blocked action's blockers are listed separately. Raw:
+/// the messages quote names from outside, and each renderer escapes the result its way.
 func briefReason(_ a: Action) -> String {
     var parts = a.causes.map(\.message)
     if a.kind.isMove, let refused = a.refusals.first { parts.append(refused.message) }
@@ -114,7 +118,10 @@ private func pad(_ s: String, _ width: Int) -> String {
 
 private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     var out: [String] = []
-    let rows = plan.actions.map { a in (kind: a.kind.rawValue, instance: a.instance, route: route(a), why: briefReason(a)) }
+    // Every value from outside (names, reasons quoting them, steps) is escaped for the
+    // terminal before it is padded: no control reaches the terminal, no newline starts a line.
+    let t = Escape.terminal
+    let rows = plan.actions.map { a in (kind: a.kind.rawValue, instance: t(a.instance), route: t(route(a)), why: t(briefReason(a))) }
     let kindWidth = rows.map(\.kind.count).max() ?? 0
     let instanceWidth = rows.map(\.instance.count).max() ?? 0
     let routeWidth = rows.map(\.route.count).max() ?? 0
@@ -125,27 +132,27 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         var line = "\(kind)  \(pad(row.instance, instanceWidth))  \(pad(row.route, routeWidth))  \(row.why)"
         while line.last == " " { line.removeLast() }
         out.append(line)
-        for r in blockers(a) { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
+        for r in blockers(a) { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         guard verbose else { continue }
         if a.wave > 0 { out.append("\(indent)wave \(a.wave)") }
         if a.kind != .blocked {
-            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(r.message) [\(r.code.rawValue)]") }
+            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         }
-        for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(step.summary)") }
+        for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(t(step.summary))") }
         if let fallback = a.fallback {
-            out.append("\(indent)if the migration fails and the guest still runs on \(a.from ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
+            out.append("\(indent)if the migration fails and the guest still runs on \(a.from.map(t) ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
         }
     }
     if verbose {
         if !plan.notes.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Notes:")
-            for n in plan.notes { out.append("  \(n.instance): \(n.message) [\(n.code.rawValue)]") }
+            for n in plan.notes { out.append("  \(t(n.instance)): \(t(n.message)) [\(n.code.rawValue)]") }
         }
         if !plan.unmanaged.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Unmanaged (never touched):")
-            for u in plan.unmanaged { out.append("  \(u.name) on \(u.host)") }
+            for u in plan.unmanaged { out.append("  \(t(u.name)) on \(t(u.host))") }
         }
     }
     if !out.isEmpty { out.append("") }
@@ -155,31 +162,21 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
 
 // MARK: - Markdown
 
-private func cell(_ s: String) -> String {
-    var r = ""
-    for c in s {
-        switch c {
-        case "|": r += "\\|"
-        case "<": r += "&lt;"
-        case ">": r += "&gt;"
-        case "\n": r += "<br>"
-        default: r.append(c)
-        }
-    }
-    return r
-}
+// Names are code spans (`Escape.markdownCode`), prose is escaped text (`Escape.markdownText`):
+// no value can end a cell or a row, or open a link, an image, emphasis or an HTML tag.
 
 private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
-    var out: [String] = ["### virtplace plan: `\(cell(plan.fleet))`", ""]
+    let code = Escape.markdownCode, text = Escape.markdownText
+    var out: [String] = ["### virtplace plan: \(code(plan.fleet))", ""]
     if !plan.actions.isEmpty {
         out.append("| Action | Instance | From | To | Wave | Why |")
         out.append("| --- | --- | --- | --- | --- | --- |")
         for a in plan.actions {
             let kind = a.kind == .blocked ? "**blocked**" : (a.deferred ? "\(a.kind.rawValue) (deferred)" : a.kind.rawValue)
-            var why = cell(briefReason(a))
-            for r in blockers(a) { why += "<br>• \(cell(r.message)) (`\(r.code.rawValue)`)" }
+            var why = text(briefReason(a))
+            for r in blockers(a) { why += "<br>• \(text(r.message)) (`\(r.code.rawValue)`)" }
             let wave = a.wave > 0 ? String(a.wave) : "–"
-            out.append("| \(kind) | `\(cell(a.instance))` | \(cell(a.from ?? "–")) | \(cell(a.to ?? "–")) | \(wave) | \(why) |")
+            out.append("| \(kind) | \(code(a.instance)) | \(a.from.map(text) ?? "–") | \(a.to.map(text) ?? "–") | \(wave) | \(why) |")
         }
         out.append("")
     }
@@ -191,9 +188,9 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
             out.append("<details><summary>Steps</summary>")
             out.append("")
             for a in detailed {
-                out.append("**\(cell(a.instance))** (\(a.kind.rawValue), wave \(a.wave))")
+                out.append("**\(text(a.instance))** (\(a.kind.rawValue), wave \(a.wave))")
                 out.append("")
-                for (n, step) in a.steps.enumerated() { out.append("\(n + 1). \(cell(step.summary))") }
+                for (n, step) in a.steps.enumerated() { out.append("\(n + 1). \(text(step.summary))") }
                 out.append("")
             }
             out.append("</details>")
@@ -202,8 +199,8 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
             out.append("")
             out.append("<details><summary>Notes</summary>")
             out.append("")
-            for n in plan.notes { out.append("- `\(cell(n.instance))`: \(cell(n.message)) (`\(n.code.rawValue)`)") }
-            for u in plan.unmanaged { out.append("- `\(cell(u.name))` on \(cell(u.host)): unmanaged, never touched") }
+            for n in plan.notes { out.append("- \(code(n.instance)): \(text(n.message)) (`\(n.code.rawValue)`)") }
+            for u in plan.unmanaged { out.append("- \(code(u.name)) on \(text(u.host)): unmanaged, never touched") }
             out.append("")
             out.append("</details>")
         }

@@ -1,18 +1,20 @@
 /// `observe` as text: one block per host (address, fault domain, capacity, reachability), then
-/// a table of its domains. Pure.
+/// a table of its domains. Pure. Every value (names seen on the hosts included, which no
+/// file vouches for) is escaped for the terminal (`Escape.terminal`).
 public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [], style: (String, TextStyle) -> String = { s, _ in s }) -> String {
+    let t = Escape.terminal
     var out: [String] = []
     for host in fleet.hosts {
-        let fd = host.faultDomain.map { "  fault domain \($0)" } ?? ""
+        let fd = host.faultDomain.map { "  fault domain \(t($0))" } ?? ""
         if !host.reachable {
-            out.append(style(host.name, .bold) + "  \(host.uri)\(fd)  " + style("unreachable", .red) + ": \(host.error ?? "no answer")")
+            out.append(style(t(host.name), .bold) + "  \(t(host.uri))\(fd)  " + style("unreachable", .red) + ": \(t(host.error ?? "no answer"))")
             out.append("")
             continue
         }
         let used = host.domains.filter { $0.state == "running" || $0.state == "paused" }
         let usedMiB = used.reduce(0) { $0 + $1.memoryMiB }
         let usedVcpus = used.reduce(0) { $0 + $1.vcpus }
-        out.append(style(host.name, .bold) + "  \(host.uri)\(fd)  \(host.capacity.vcpus) CPUs, \(host.capacity.memoryMiB) MiB;"
+        out.append(style(t(host.name), .bold) + "  \(t(host.uri))\(fd)  \(host.capacity.vcpus) CPUs, \(host.capacity.memoryMiB) MiB;"
                    + " running: \(usedVcpus) vCPUs, \(usedMiB) MiB; \(host.domains.count) domain\(host.domains.count == 1 ? "" : "s")")
         if host.domains.isEmpty {
             out.append("  (no domains)")
@@ -26,8 +28,8 @@ public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [
                 let nics = d.nics.map { n in "\(n.mac ?? "?")@\(n.network ?? n.bridge ?? n.type)" }.joined(separator: " ")
                 let tags = d.tags.keys.sorted().map { "\($0)=\(d.tags[$0] ?? "")" }.joined(separator: ",")
                 let name = managedNames.isEmpty || managedNames.contains(d.name) ? d.name : d.name + " (unmanaged)"
-                rows.append([name, d.state, "\(d.vcpus)", "\(d.memoryMiB) MiB", disks.isEmpty ? "-" : disks,
-                             nics.isEmpty ? "-" : nics, tags.isEmpty ? "-" : tags])
+                rows.append([t(name), t(d.state), "\(d.vcpus)", "\(d.memoryMiB) MiB", disks.isEmpty ? "-" : t(disks),
+                             nics.isEmpty ? "-" : t(nics), tags.isEmpty ? "-" : t(tags)])
             }
             out.append(contentsOf: table(rows).map { "  " + $0 })
         }

@@ -210,13 +210,13 @@ struct ApplyCommand: Command {
     private func refuseIfStale(_ plan: Plan, observed: ObservedFleet) throws {
         let changes = staleness(of: plan, against: observed)
         guard !changes.isEmpty else { return }
-        let list = changes.map { "  - \($0)" }.joined(separator: "\n")
+        let list = changes.map { "  - \(Escape.terminal($0))" }.joined(separator: "\n")
         throw CLIError(message: "the plan is stale: the hosts changed since it was made; nothing was changed. Plan again.\n\(list)")
     }
 
     private func warnUnreachable(_ fleet: ObservedFleet, console: Console) {
         for host in fleet.hosts where !host.reachable {
-            console.err(console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
+            console.err(console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")
         }
     }
 
@@ -235,10 +235,10 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
     for (index, wave) in plan.waves.enumerated() where !wave.isEmpty {
         s += "\nwave \(index + 1):\n"
         for action in wave {
-            let route = action.from == action.to ? (action.from ?? "-") : "\(action.from ?? "-") → \(action.to ?? "-")"
-            s += "  \(console.style(action.kind.rawValue, .bold)) \(action.instance) \(route)\n"
+            let route = Escape.terminal(action.from == action.to ? (action.from ?? "-") : "\(action.from ?? "-") → \(action.to ?? "-")")
+            s += "  \(console.style(action.kind.rawValue, .bold)) \(Escape.terminal(action.instance)) \(route)\n"
             for (i, step) in action.steps.enumerated() {
-                s += "    \(i + 1). \(step.summary)\n"
+                s += "    \(i + 1). \(Escape.terminal(step.summary))\n"
             }
         }
     }
@@ -246,13 +246,15 @@ func renderDryRun(_ plan: Plan, console: Console) -> String {
 }
 
 /// The end of an apply: per action its outcome, per move its elapsed time and downtime, the
-/// notes (copies kept on sources, changes waiting for a restart), then a count.
+/// notes (copies kept on sources, changes waiting for a restart), then a count. Values are
+/// escaped for the terminal (`Escape.terminal`).
 func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console) -> String {
+    let t = Escape.terminal
     var s = "\n"
-    let width = report.actions.map(\.instance.count).max() ?? 0
+    let width = report.actions.map { t($0.instance).count }.max() ?? 0
     for r in report.actions {
-        let name = r.instance.padding(toLength: width, withPad: " ", startingAt: 0)
-        let route = r.from == r.to || r.to == nil ? (r.from ?? "-") : "\(r.from ?? "-") → \(r.to ?? "-")"
+        let name = t(r.instance).padding(toLength: width, withPad: " ", startingAt: 0)
+        let route = t(r.from == r.to || r.to == nil ? (r.from ?? "-") : "\(r.from ?? "-") → \(r.to ?? "-")")
         var line = "  \(name)  \(r.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(route)  "
         switch r.status {
         case .done:
@@ -262,12 +264,12 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
                 if let ms = r.migrationMs { line += " (migration job \(ms) ms)" }
             }
         case .failed:
-            line += console.style("failed", .red) + ": \(r.message ?? "")"
+            line += console.style("failed", .red) + ": \(t(r.message ?? ""))"
         case .blocked:
-            line += console.style("blocked", .yellow) + ": \(r.message ?? "")"
+            line += console.style("blocked", .yellow) + ": \(t(r.message ?? ""))"
         }
         s += line + "\n"
-        for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(note)\n" }
+        for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]

@@ -6,7 +6,9 @@ import Synchronization
 /// Shows an apply as it runs. On a terminal: a live bar per running action (memory or disk
 /// transferred, rate, time left), with finished steps scrolling above the bars. Elsewhere (a
 /// pipe, a CI log): one line per step, and one line every `lineInterval` during long
-/// transfers. Events arrive from many tasks; a lock keeps the output whole.
+/// transfers. Events arrive from many tasks; a lock keeps the output whole. Every value in an
+/// event (instance and host names, step summaries, libvirt's messages) is escaped for the
+/// terminal (`Escape.terminal`) as the event arrives.
 final class ApplyProgress: Sendable {
     private struct Row {
         var instance: String
@@ -38,37 +40,42 @@ final class ApplyProgress: Sendable {
 
     /// Receives one executor event.
     func handle(_ event: ExecutionEvent) {
+        let t = Escape.terminal
         state.withLock { state in
             switch event {
             case let .waveStarted(wave, count):
                 emit("wave \(wave): \(count) action\(count == 1 ? "" : "s")", &state)
-            case let .actionStarted(instance, kind, from, to):
-                let route = from == to || to == nil ? (from ?? "-") : "\(from ?? "-") → \(to ?? "-")"
+            case let .actionStarted(rawInstance, kind, from, to):
+                let instance = t(rawInstance)
+                let route = t(from == to || to == nil ? (from ?? "-") : "\(from ?? "-") → \(to ?? "-")")
                 state.rows.append(Row(instance: instance, title: "\(kind.rawValue) \(route)", status: "starting"))
                 state.steps[instance] = 0
                 if !live { emit("\(instance): \(kind.rawValue) \(route)", &state) }
                 redraw(&state, force: true)
-            case let .stepStarted(instance, index, step):
+            case let .stepStarted(rawInstance, index, step):
+                let instance = t(rawInstance)
                 // In line mode the first progress line of a step comes `lineInterval` after it began.
                 let now = ContinuousClock.now
-                update(instance, &state) { $0.status = "\(index + 1). \(step.summary)"; $0.transfer = nil; $0.lastLine = now }
+                update(instance, &state) { $0.status = "\(index + 1). \(t(step.summary))"; $0.transfer = nil; $0.lastLine = now }
                 redraw(&state, force: true)
-            case let .stepFinished(instance, index, step, outcome, seconds):
+            case let .stepFinished(rawInstance, index, step, outcome, seconds):
+                let instance = t(rawInstance), summary = t(step.summary)
                 let total = state.steps[instance].map { $0 + 1 } ?? 1
                 state.steps[instance] = total
                 let text: String
                 switch outcome {
                 case .done(let note):
-                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("done", .green)
-                        + String(format: " (%.1f s)", seconds) + (note.map { ": \($0)" } ?? "")
+                    text = "\(instance): \(index + 1). \(summary): " + console.style("done", .green)
+                        + String(format: " (%.1f s)", seconds) + (note.map { ": \(t($0))" } ?? "")
                 case .skipped(let why):
-                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("skipped", .dim) + ": \(why)"
+                    text = "\(instance): \(index + 1). \(summary): " + console.style("skipped", .dim) + ": \(t(why))"
                 case .failed(let message):
-                    text = "\(instance): \(index + 1). \(step.summary): " + console.style("failed", .red) + ": \(message)"
+                    text = "\(instance): \(index + 1). \(summary): " + console.style("failed", .red) + ": \(t(message))"
                 }
                 update(instance, &state) { $0.transfer = nil }
                 emit(text, &state)
-            case let .transfer(instance, status):
+            case let .transfer(rawInstance, status):
+                let instance = t(rawInstance)
                 var due = false
                 let now = ContinuousClock.now
                 update(instance, &state) { row in
@@ -84,15 +91,16 @@ final class ApplyProgress: Sendable {
                     emit("\(instance): " + describe(status), &state)
                 }
             case let .actionFinished(report):
-                state.rows.removeAll { $0.instance == report.instance }
-                let route = report.from == report.to || report.to == nil ? (report.from ?? "-") : "\(report.from ?? "-") → \(report.to ?? "-")"
-                var text = "\(report.instance): \(report.kind.rawValue) \(route): "
+                let instance = t(report.instance)
+                state.rows.removeAll { $0.instance == instance }
+                let route = t(report.from == report.to || report.to == nil ? (report.from ?? "-") : "\(report.from ?? "-") → \(report.to ?? "-")")
+                var text = "\(instance): \(report.kind.rawValue) \(route): "
                 switch report.status {
                 case .done:
                     text += console.style("done", .green) + String(format: " in %.1f s", report.elapsedSeconds)
                     if let d = report.downtimeMs { text += ", downtime \(d) ms" }
-                case .failed: text += console.style("failed", .red) + ": \(report.message ?? "")"
-                case .blocked: text += console.style("blocked", .yellow) + ": \(report.message ?? "")"
+                case .failed: text += console.style("failed", .red) + ": \(t(report.message ?? ""))"
+                case .blocked: text += console.style("blocked", .yellow) + ": \(t(report.message ?? ""))"
                 }
                 emit(text, &state)
             }
@@ -128,7 +136,7 @@ final class ApplyProgress: Sendable {
         guard state.drawn > 0 else { return }
         var s = ""
         for _ in 0..<state.drawn { s += "\u{1B}[1A\u{1B}[2K" }
-        console.out(s + "\r")
+        console.control(s + "\r")
         state.drawn = 0
     }
 
@@ -177,7 +185,7 @@ final class ApplyProgress: Sendable {
                 parts.append("disk \(mib(d))/\(mib(dt))")
             }
         case .volume(let name):
-            parts.append("\(name) \(mib(t.processedBytes))/\(mib(t.totalBytes))")
+            parts.append("\(Escape.terminal(name)) \(mib(t.processedBytes))/\(mib(t.totalBytes))")
         }
         if t.bytesPerSecond > 0 { parts.append("\(mib(t.bytesPerSecond))/s") }
         if let left = t.remainingSeconds { parts.append(String(format: "~%.0f s left", left.rounded(.up))) }
@@ -185,14 +193,22 @@ final class ApplyProgress: Sendable {
         return parts.joined(separator: ", ")
     }
 
-    /// The terminal's width (80 when it cannot be told).
+    /// The terminal's width as the terminal itself reports it (80 when it cannot be told),
+    /// within `boardColumns`. `COLUMNS` in the environment is not read.
     private func terminalColumns() -> Int {
         var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
-        return Int(size.ws_col)
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 else { return 80 }
+        return boardColumns(Int(size.ws_col))
     }
 
     private func mib(_ bytes: UInt64) -> String {
         String(format: "%.1f MiB", Double(bytes) / 1_048_576)
     }
+}
+
+/// A terminal width bounded to what the board can use: 80 for none (0), at least 20, at
+/// most 512, so that a strange or hostile report cannot make board lines unbounded or
+/// negative in length.
+func boardColumns(_ reported: Int) -> Int {
+    reported <= 0 ? 80 : min(max(reported, 20), 512)
 }

@@ -2,12 +2,21 @@ import Foundation
 import Placement
 
 /// Where a command writes, and how: the only place that prints.
+///
+/// Whatever the stream (a terminal, a pipe, a CI log), no raw control character leaves here:
+/// values are escaped where they are put into the text (`Escape.terminal`), and `out`/`err`
+/// pass everything through `Escape.terminalOutput` as the last guard, which keeps line feeds
+/// and, when colour is on, our own colour sequences. Only `control` writes raw, for the
+/// progress board's cursor movements.
 struct Console: Sendable {
     var color: Bool
     var stdoutIsTerminal: Bool
     var stdinIsTerminal: Bool
     var verbose: Bool
     var quiet: Bool
+    /// Where `out` and `err` write (tests point them at a pipe).
+    var outputDescriptor: Int32 = STDOUT_FILENO
+    var errorDescriptor: Int32 = STDERR_FILENO
 
     init(environment: [String: String], noColor: Bool, verbose: Bool, quiet: Bool) {
         stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
@@ -18,17 +27,24 @@ struct Console: Sendable {
         self.quiet = quiet
     }
 
-    /// Standard output, as is.
+    /// Standard output, every control character shown visibly but line feeds and (with
+    /// colour) our colour sequences.
     func out(_ text: String) {
-        Self.write(text, to: STDOUT_FILENO)
+        Self.write(Escape.terminalOutput(text, keepingColor: color), to: outputDescriptor)
+    }
+
+    /// Cursor movements of the progress board on standard output, written raw: only ever
+    /// constant sequences of our own, never a value.
+    func control(_ sequence: String) {
+        Self.write(sequence, to: outputDescriptor)
     }
 
     /// A line on standard output.
     func line(_ text: String = "") { out(text + "\n") }
 
-    /// A line on standard error.
+    /// A line on standard error, guarded as `out` is.
     func err(_ text: String) {
-        Self.write(text + "\n", to: STDERR_FILENO)
+        Self.write(Escape.terminalOutput(text + "\n", keepingColor: color), to: errorDescriptor)
     }
 
     /// Writes all of `text`, or as much as its reader takes: when the reader has gone (a

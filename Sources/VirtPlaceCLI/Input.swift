@@ -25,15 +25,15 @@ func readSources(_ paths: [String]) throws -> [PlacementSource] {
         }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CLIError(message: "\(path): no such file or directory")
+            throw CLIError(message: "\(Escape.terminal(path)): no such file or directory")
         }
         if isDirectory.boolValue {
             let names: [String]
             do { names = try fm.contentsOfDirectory(atPath: path) } catch {
-                throw CLIError(message: "\(path): cannot list the directory: \(error.localizedDescription)")
+                throw CLIError(message: "\(Escape.terminal(path)): cannot list the directory: \(error.localizedDescription)")
             }
             let files = names.filter { n in [".yaml", ".yml", ".json"].contains { n.hasSuffix($0) } && !n.hasPrefix(".") }.sorted()
-            if files.isEmpty { throw CLIError(message: "\(path): no *.yaml, *.yml or *.json file in this directory") }
+            if files.isEmpty { throw CLIError(message: "\(Escape.terminal(path)): no *.yaml, *.yml or *.json file in this directory") }
             let base = path.hasSuffix("/") ? path : path + "/"
             for f in files { sources.append(try readFile(base + f)) }
         } else {
@@ -45,7 +45,7 @@ func readSources(_ paths: [String]) throws -> [PlacementSource] {
 
 private func readFile(_ path: String) throws -> PlacementSource {
     guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw CLIError(message: "\(path): cannot open the file (\(String(cString: strerror(errno))))")
+        throw CLIError(message: "\(Escape.terminal(path)): cannot open the file (\(String(cString: strerror(errno))))")
     }
     defer { try? handle.close() }
     // Read one byte more than the limit: the YAML layer then reports the size as an error
@@ -71,7 +71,11 @@ func loadPlacement(_ paths: [String], context: CommandContext) throws -> LoadedP
 }
 
 /// Diagnostics as the user sees them: the message, the source line, a caret under the column.
+/// The file name, path, message and source line are escaped for the terminal
+/// (`Escape.terminal`): the caret is placed by the escaped text before the column, so it
+/// stays under the character it points at.
 func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], console: Console) -> String {
+    let t = Escape.terminal
     var linesByFile: [String: [Substring]] = [:]
     for s in sources {
         let text = String(decoding: s.bytes, as: UTF8.self)
@@ -80,15 +84,17 @@ func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], 
     var out: [String] = []
     for d in diagnostics {
         let label = d.severity == .error ? console.style("error", .red) : console.style("warning", .yellow)
-        let place = d.path.isEmpty ? "" : "\(d.path): "
-        out.append(console.style("\(d.file):\(d.line):\(d.column):", .bold) + " \(label): \(place)\(d.message)")
+        let place = d.path.isEmpty ? "" : "\(t(d.path)): "
+        out.append(console.style("\(t(d.file)):\(d.line):\(d.column):", .bold) + " \(label): \(place)\(t(d.message))")
         if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count {
-            let line = String(lines[d.line - 1]).replacingOccurrences(of: "\r", with: "")
+            var line = Substring(lines[d.line - 1])
+            if line.hasSuffix("\r") { line = line.dropLast() }  // a CRLF file
             if line.utf8.count <= 300 {
-                out.append("  " + line)
-                // The column counts characters; tabs are kept so the caret lines up.
-                let prefix = line.prefix(max(0, d.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-                out.append("  " + prefix + console.style("^", .green))
+                out.append("  " + t(String(line)))
+                // The column counts Unicode scalars: the caret goes after the escaped text of
+                // the scalars before it (a tab shown as `\t` counts two).
+                let before = String(String.UnicodeScalarView(line.unicodeScalars.prefix(max(0, d.column - 1))))
+                out.append("  " + String(repeating: " ", count: t(before).count) + console.style("^", .green))
             }
         }
     }

@@ -48,7 +48,7 @@ struct PlanCommand: Command {
             fleet = await observeFleet(spec)
         }
         for host in fleet.hosts where !host.reachable {
-            context.console.err(context.console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
+            context.console.err(context.console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")
         }
         // Sealed: the digests let 'apply PLANFILE' refuse an edited plan, or one made from
         // another desired state (docs/security.md).
@@ -56,7 +56,7 @@ struct PlanCommand: Command {
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
         if let out {
             try writeAtomically(try encodePlan(plan), to: out)
-            context.console.info("plan saved to \(out): apply it with 'virtplace apply \(out)'")
+            context.console.info("plan saved to \(Escape.terminal(out)): apply it with 'virtplace apply \(Escape.terminal(out))'")
         }
         return detailedExitCode && !plan.isEmpty ? .changesPending : .success
     }
@@ -67,6 +67,6 @@ func writeAtomically(_ data: Data, to path: String) throws {
     do {
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw CLIError(message: "cannot write '\(path)': \(error.localizedDescription)")
+        throw CLIError(message: "cannot write '\(Escape.terminal(path))': \(error.localizedDescription)")
     }
 }

@@ -254,7 +254,8 @@ final class JSONLog: Sendable {
         object["time"] = iso(Date())
         if object["level"] == nil { object["level"] = "info" }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        console.out(String(decoding: data, as: UTF8.self) + "\n")
+        // One JSON rule (`Escape.hardenedJSON`): no raw DEL, C1, bidi or separator character either.
+        console.out(Escape.hardenedJSON(String(decoding: data, as: UTF8.self)) + "\n")
     }
 
     /// An executor event as a log line: steps and actions with their durations; transfers are

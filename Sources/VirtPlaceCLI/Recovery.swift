@@ -15,10 +15,10 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
     if !abandon.isEmpty {
         let given = await executor.abandon(abandon, among: unfinished)
         for name in given {
-            console.line("Forgot the unfinished move of \(name) (--abandon): it is planned afresh from what the hosts show.")
+            console.line("Forgot the unfinished move of \(Escape.terminal(name)) (--abandon): it is planned afresh from what the hosts show.")
         }
         for name in abandon where !given.contains(name) {
-            console.err(console.style("warning:", .yellow) + " --abandon \(name): no earlier run left anything unfinished for it")
+            console.err(console.style("warning:", .yellow) + " --abandon \(Escape.terminal(name)): no earlier run left anything unfinished for it")
         }
         unfinished.removeAll { given.contains($0.instance) }
     }
@@ -56,7 +56,7 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
                            ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
         guard let value = environment[name], !value.isEmpty else { continue }
         guard let step = Int(value), step >= 0 else {
-            throw CLIError(message: "\(name)=\(value): expected a step index (0, 1, …)")
+            throw CLIError(message: "\(name)=\(Escape.terminal(value)): expected a step index (0, 1, …)")
         }
         return CrashPoint(step: step, moment: moment, crash: kill)
     }
@@ -67,8 +67,8 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
 func describeUnfinished(_ unfinished: [UnfinishedAction], intro: String) -> String {
     var s = intro + "\n"
     for u in unfinished {
-        let what = u.action.map { a in "\(a.kind.rawValue) \(a.from ?? "-") → \(a.to ?? "-")" } ?? "an action the journal does not describe"
-        s += "  \(u.instance): \(what), run \(u.origin), stopped \(u.progress)\n"
+        let what = u.action.map { a in Escape.terminal("\(a.kind.rawValue) \(a.from ?? "-") → \(a.to ?? "-")") } ?? "an action the journal does not describe"
+        s += "  \(Escape.terminal(u.instance)): \(what), run \(Escape.terminal(u.origin)), stopped \(Escape.terminal("\(u.progress)"))\n"
     }
     return s
 }
@@ -76,16 +76,17 @@ func describeUnfinished(_ unfinished: [UnfinishedAction], intro: String) -> Stri
 /// How recovery dealt with each unfinished action: what was done, and for a held instance
 /// the whole message (what was found, what to do).
 func renderRecovery(_ report: RecoveryReport, console: Console) -> String {
+    let t = Escape.terminal
     var s = ""
     for r in report.actions {
         switch r.status {
         case .done:
-            s += "  \(r.instance): " + console.style("recovered", .green)
-            s += r.notes.isEmpty ? "\n" : ": " + r.notes.joined(separator: "; ") + "\n"
+            s += "  \(t(r.instance)): " + console.style("recovered", .green)
+            s += r.notes.isEmpty ? "\n" : ": " + t(r.notes.joined(separator: "; ")) + "\n"
         case .failed:
-            s += "  \(r.instance): " + console.style("recovery failed", .red) + ": \(r.message ?? "")\n"
+            s += "  \(t(r.instance)): " + console.style("recovery failed", .red) + ": \(t(r.message ?? ""))\n"
         case .blocked:
-            s += "  \(r.instance): " + console.style("left alone", .yellow) + ": \(r.message ?? "")\n"
+            s += "  \(t(r.instance)): " + console.style("left alone", .yellow) + ": \(t(r.message ?? ""))\n"
         }
     }
     return s.isEmpty ? "" : s + "\n"

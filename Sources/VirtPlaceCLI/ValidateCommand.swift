@@ -24,7 +24,7 @@ struct ValidateCommand: Command {
     func run(_ context: CommandContext) async throws -> ExitCode {
         let loaded = try loadPlacement(files, context: context)
         let spec = loaded.spec
-        context.console.info("\(loaded.fileCount) file(s): fleet '\(spec.metadata.name)', \(spec.hosts.count) hosts, \(spec.profiles.count) profiles, \(spec.instances.count) instances: valid.")
+        context.console.info("\(loaded.fileCount) file(s): fleet '\(Escape.terminal(spec.metadata.name))', \(spec.hosts.count) hosts, \(spec.profiles.count) profiles, \(spec.instances.count) instances: valid.")
         return .success
     }
 }

@@ -51,7 +51,7 @@ public enum VirtPlace {
         if first == "--version" { return await run(arguments: ["version"], environment: environment) }
         guard let type = commands.first(where: { $0.name == first }) else {
             let hint = closestName(first, in: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
-            plain.err("error: unknown command '\(first)'\(hint)\nRun 'virtplace --help' for the list of commands.")
+            plain.err("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'virtplace --help' for the list of commands.")
             return .failure
         }
         return await run(type, arguments: Array(arguments.dropFirst()), environment: environment)
@@ -72,7 +72,8 @@ public enum VirtPlace {
             let console = Console(environment: environment, noColor: common.noColor, verbose: common.verbose, quiet: common.quiet)
             context = CommandContext(console: console, environment: environment, common: common)
         } catch {
-            plain.err("error: \(error.message)\nRun 'virtplace \(type.name) --help' for usage.")
+            // Usage errors are one line and quote the arguments as given: escaped whole.
+            plain.err("error: \(Escape.terminal(error.message))\nRun 'virtplace \(type.name) --help' for usage.")
             return .failure
         }
         do {

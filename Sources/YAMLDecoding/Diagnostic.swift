@@ -28,7 +28,10 @@ public struct Diagnostic: Error, Equatable, Hashable, Sendable, Codable {
         self.path = path; self.message = message
     }
 
-    /// `FILE:LINE:COLUMN: error: PATH: message` (the PATH part left out when empty).
+    /// `FILE:LINE:COLUMN: error: PATH: message` (the PATH part left out when empty). Raw: the
+    /// file name, path and message may quote anything the input holds, so whoever prints it
+    /// escapes it for its output (the CLI's diagnostics go through `Escape.terminal`, log
+    /// lines through JSON; docs/security.md, "Strings in outputs").
     public var formatted: String {
         let place = path.isEmpty ? "" : "\(path): "
         return "\(file):\(line):\(column): \(severity.rawValue): \(place)\(message)"
