@@ -276,6 +276,19 @@ final class FakeFleet: FleetDriver, Sendable {
         try await define(xml: recordedXML, on: host)
     }
 
+    /// A fake definition (`fake:HOST:UUID`) reads as the domain recorded from it.
+    func readDefinition(_ xml: String) throws -> ObservedDomain {
+        let parts = xml.split(separator: ":").map(String.init)
+        guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
+            throw LibvirtError(code: .xmlError, message: "not a fake definition")
+        }
+        return Self.observed(original, live: false)
+    }
+
+    func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
+        try readDefinition(recordedXML)
+    }
+
     func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
         try reachable(host)
         return state.withLock { s in
