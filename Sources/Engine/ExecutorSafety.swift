@@ -106,14 +106,18 @@ extension ActionRunner {
         let down = census.unreachable.keys.sorted()
         guard !down.isEmpty else { return }
         // A host that did not answer may hold a copy. The move's own hosts must answer, except
-        // a target the journal shows nothing was defined on; a third host is accepted only
+        // a target the journal shows nothing was defined on, and (for the start on the target)
+        // a source the journal shows this move undefined; a third host is accepted only
         // when the journal proves the only copy was the move's own (recorded on its source,
         // shut down there by this move or recorded shut off). A plain start (not a move)
         // checks the hosts that answer.
         let proven = down.allSatisfy { h in
-            if h == host || h == from { return false }
+            if h == host { return false }
+            if h == from { return what == .start && sourceUndefined }
             if h == to { return !targetCopyBegun && !earlierTargetCopy }
-            return !isMove || journalKnowsTheOnlyCopy
+            // Before the shutdown the running copy is in sight on the source, and nothing is
+            // created yet: the checks of the define and the start come later.
+            return !isMove || what == .shutdown || journalKnowsTheOnlyCopy
         }
         guard proven else {
             let reasons = down.map { "\($0): \(census.unreachable[$0] ?? "no answer")" }.joined(separator: "; ")

@@ -58,6 +58,8 @@ struct ActionRunner {
     /// refused): from then on its data may be newer than the source's, and the move is never
     /// rolled back past the source's undefine.
     var targetMayHaveRun: Bool
+    /// This move's `undefineSource` ended done or skipped: the source holds no definition.
+    var sourceUndefined: Bool
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
         self.executor = executor; self.action = action; self.active = action; self.uuid = uuid; self.shared = shared
@@ -69,6 +71,7 @@ struct ActionRunner {
         earlierTargetCopy = resuming?.targetCopyBegun ?? false
         ownShutdown = resuming?.shutDownByTheMove ?? false
         targetMayHaveRun = resuming?.startMayHaveRun ?? false
+        sourceUndefined = resuming?.sourceUndefined ?? false
     }
 
     /// How a run of steps ended.
@@ -231,6 +234,7 @@ struct ActionRunner {
                 return .journalFailed(index: index, message: describe(error))
             }
             if case .migrateLive = step { pointOfNoReturn = true }
+            if case .undefineSource = step, current.kind != .live { sourceUndefined = true }
             if crashes(at: index, .afterOutcome) { return .crashed }
         }
         return .completed

@@ -60,6 +60,12 @@ public struct UnfinishedAction: Equatable, Sendable {
         records.contains { $0.op == "shutdown" && ($0.phase == .done || $0.phase == .skipped) }
     }
 
+    /// Whether the move's `undefineSource` ended done or skipped: its source holds no
+    /// definition of it any more.
+    public var sourceUndefined: Bool {
+        records.contains { $0.op == "undefineSource" && ($0.phase == .done || $0.phase == .skipped) }
+    }
+
     /// Whether a `start` of the move may have run the domain: a start step that began and was
     /// not refused (an intent whose outcome is missing counts: the process may have died
     /// after libvirt started it).
