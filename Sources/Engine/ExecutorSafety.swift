@@ -124,7 +124,9 @@ extension ActionRunner {
             throw StepFailure("\(verb) refused: \(down.joined(separator: ", ")) did not answer (\(reasons)), so virtplace cannot tell whether another copy of \(active.instance) is there, and the journal does not prove where the only copy is. Nothing was changed by this step; run apply again when every host answers.")
         }
         if isMove {
-            notes.append("\(down.joined(separator: ", ")) did not answer when \(verb); the journal shows the only copy was the one this move took from \(from ?? "its source")")
+            let why = what == .shutdown ? "the guest ran on \(from ?? "its source") in sight, and nothing was made yet"
+                : "the journal shows the only copy was the one this move took from \(from ?? "its source")"
+            notes.append("\(down.joined(separator: ", ")) did not answer when \(verb); \(why)")
         }
     }
 
@@ -146,6 +148,12 @@ extension ActionRunner {
         let stage = copiesMade ? "before defining it on \(to)" : "before the shutdown"
         func fail(_ why: String) -> StepFailure {
             StepFailure("checked \(stage): \(why); \(copiesMade ? "nothing was defined on \(to)" : "the guest was not shut down")")
+        }
+        do {
+            try await driver.connect(to)
+            _ = try await driver.domain(uuid: uuid, on: to)
+        } catch {
+            throw fail("\(to) does not answer (\(describe(error)))")
         }
         let xml: String
         do { xml = try recordedXML() } catch { throw fail(describe(error)) }
