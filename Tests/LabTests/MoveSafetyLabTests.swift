@@ -62,7 +62,7 @@ import Testing
         let name = Lab.uniqueName("vdie")
         defer { lab.removeGuest(name) }
         defer { restartLab(lab) }
-        let facts = try lab.createGuest("localdisk", name, host: 1, ["--wait", "--disk-size", "96"])
+        let facts = try lab.createGuest("localdisk", name, host: 1, ["--wait", "--disk-size", "48"])
         let sum = try #require(facts["disk.vda.sha256"])
         let sourceFile = lab.localDir(1) + "/\(name)-disk.img"
         let targetFile = lab.localDir(2) + "/\(name)-disk.img"
