@@ -22,6 +22,9 @@ public struct ExecutionOptions: Sendable {
     public var stopRequested: @Sendable () -> Bool = { false }
     /// Fault domains by host name, written into the records moves make.
     public var faultDomains: [String: String]
+    /// Every host of the fleet (names as in the placement): before a step defines or starts a
+    /// copy of a guest, its UUID is looked up on each of them (besides the move's own hosts).
+    public var hosts: [String]
     /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
     public var crashPoint: CrashPoint?
 
@@ -29,10 +32,10 @@ public struct ExecutionOptions: Sendable {
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
                 statePollInterval: Duration = .milliseconds(250), deviceConfirmTimeout: Duration = .seconds(5),
                 run: String = ExecutionOptions.newRunID(), faultDomains: [String: String] = [:],
-                crashPoint: CrashPoint? = nil) {
+                hosts: [String] = [], crashPoint: CrashPoint? = nil) {
         self.parallel = parallel; self.jobPollInterval = jobPollInterval; self.statePollInterval = statePollInterval
         self.deviceConfirmTimeout = deviceConfirmTimeout; self.run = run
-        self.faultDomains = faultDomains; self.crashPoint = crashPoint
+        self.faultDomains = faultDomains; self.hosts = hosts; self.crashPoint = crashPoint
     }
 
     /// A run id: UTC time and process id (`20250101T120000Z-4242`).

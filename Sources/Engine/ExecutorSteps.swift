@@ -21,6 +21,8 @@ struct StepFailure: Error, CustomStringConvertible {
 struct ActionRunner {
     let executor: Executor
     let action: Action
+    /// The action whose steps run: `action`, or the fallback move it switched to.
+    var active: Action
     let uuid: String?
     let shared: RunState
     /// The run that started the move: it names the move's record and backups, so that a
@@ -46,14 +48,30 @@ struct ActionRunner {
     /// Set by a failed live migration that left the guest running on its source only, with
     /// the target answering and holding nothing of it: the fallback may run.
     var fallbackReady = false
+    /// An earlier attempt of this move had begun to define the copy on the target: a copy
+    /// found there may be this move's (and only then).
+    let earlierTargetCopy: Bool
+    /// This move shut the guest down itself (its `shutdown` step ended done, or found it shut
+    /// off on its source): only that counts as "shut down", never "gone from the source".
+    var ownShutdown: Bool
+    /// A `start` of this move may have run the copy on the target (an attempt that was not
+    /// refused): from then on its data may be newer than the source's, and the move is never
+    /// rolled back past the source's undefine.
+    var targetMayHaveRun: Bool
+    /// This move's `undefineSource` ended done or skipped: the source holds no definition.
+    var sourceUndefined: Bool
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
-        self.executor = executor; self.action = action; self.uuid = uuid; self.shared = shared
+        self.executor = executor; self.action = action; self.active = action; self.uuid = uuid; self.shared = shared
         self.resuming = resuming
         origin = resuming?.origin ?? executor.options.run
         recordPath = resuming?.recordPath
         pointOfNoReturn = resuming?.pastPointOfNoReturn ?? false
         targetCopyBegun = resuming?.targetCopyBegun ?? false
+        earlierTargetCopy = resuming?.targetCopyBegun ?? false
+        ownShutdown = resuming?.shutDownByTheMove ?? false
+        targetMayHaveRun = resuming?.startMayHaveRun ?? false
+        sourceUndefined = resuming?.sourceUndefined ?? false
     }
 
     /// How a run of steps ended.
@@ -107,6 +125,7 @@ struct ActionRunner {
             current = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
                              reasons: action.reasons, steps: fallback.steps, wave: action.wave)
             kind = fallback.kind
+            active = current
             pointOfNoReturn = false
             end = await runSteps(current, uuid: uuid)
         }
@@ -129,6 +148,17 @@ struct ActionRunner {
         case .failed(let index, let message):
             let op = current.steps[index].op
             if pointOfNoReturn {
+                // Past the source's undefine, the move is put back only while the copy on the
+                // target has never run (its volumes hold nothing newer than the source's).
+                if current.kind.isMove, current.kind != .live, !targetMayHaveRun {
+                    let rollback = await rollBack(current, uuid: uuid)
+                    if rollback.done {
+                        try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
+                                                     error: message)
+                        return finish(.failed, "\(op): \(message); the move could not finish, so it was put back: \(rollback.text)")
+                    }
+                    return finish(.failed, "\(op): \(message); it could not be put back on \(current.from ?? "its source") (\(rollback.text)): the next run finishes it")
+                }
                 // Never abandoned: the next run finishes it from the journal.
                 return finish(.failed, "\(op): \(message); the move is past the point where it could be undone, so the next run finishes it")
             }
@@ -204,6 +234,7 @@ struct ActionRunner {
                 return .journalFailed(index: index, message: describe(error))
             }
             if case .migrateLive = step { pointOfNoReturn = true }
+            if case .undefineSource = step, current.kind != .live { sourceUndefined = true }
             if crashes(at: index, .afterOutcome) { return .crashed }
         }
         return .completed
@@ -215,42 +246,6 @@ struct ActionRunner {
         guard let point = executor.options.crashPoint, point.step == index, point.moment == moment else { return false }
         point.crash()
         return true
-    }
-
-    /// Puts a move that failed before its point of no return back as it was: the copy it
-    /// defined on the target (inactive: the move never starts it before the source is
-    /// undefined) is undefined — its volumes are kept —, and the domain is started again on its
-    /// source when it ran before the move. Journalled as `rollBack` records.
-    mutating func rollBack(_ current: Action, uuid: String) async -> (done: Bool, text: String) {
-        guard let from = current.from, let to = current.to else { return (false, "the action names no source and target") }
-        var detail: [String: String] = ["from": from, "to": to, "origin": origin]
-        if let recordPath { detail["record"] = recordPath }
-        try? await writeActionRecord(op: "rollBack", phase: .intent, detail: detail)
-        do {
-            guard let source = try await driver.domain(uuid: uuid, on: from), source.persistent else {
-                throw StepFailure("\(from) no longer defines it")
-            }
-            var did: [String] = []
-            if let copy = try await driver.domain(uuid: uuid, on: to) {
-                guard targetCopyBegun else { throw StepFailure("\(to) has a copy of it that this move did not make") }
-                guard !copy.isActive else { throw StepFailure("the copy on \(to) is \(copy.state)") }
-                try await driver.undefine(uuid: uuid, on: to)
-                did.append("the copy defined on \(to) was undefined (its volumes are kept)")
-            }
-            if source.isActive {
-                did.append("it still runs on \(from)")
-            } else if recordedState() == "running" {
-                for pool in Set(source.config.disks.compactMap(\.pool)).sorted() { try? await driver.refreshPool(pool, on: from) }
-                try await driver.start(uuid: uuid, on: from)
-                did.append("started again on \(from)")
-            }
-            let text = did.isEmpty ? "nothing had changed" : did.joined(separator: "; ")
-            try? await writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
-            return (true, text)
-        } catch {
-            try? await writeActionRecord(op: "rollBack", phase: .failed, detail: detail, error: describe(error))
-            return (false, describe(error))
-        }
     }
 
     // MARK: Journal
@@ -427,7 +422,7 @@ struct ActionRunner {
     }
 
     /// The recorded definition's text.
-    private func recordedXML() throws -> String {
+    func recordedXML() throws -> String {
         guard let recordPath, let data = FileManager.default.contents(atPath: recordPath) else {
             throw StepFailure("no recorded definition to define from (the record step did not run)")
         }
@@ -451,10 +446,24 @@ struct ActionRunner {
     }
 
     private mutating func shutdown(on host: String, uuid: String, timeoutSeconds: Int, forceOff: Bool) async throws -> StepOutcome {
+        let isMoveSource = active.kind.isMove && host == active.from
         guard let facts = try await driver.domain(uuid: uuid, on: host) else {
-            return .skipped("not defined on \(host) any more")
+            // Gone is not shut down: only this move's own undefine, or the move's outcome
+            // already holding (the only copy on its target), explains it.
+            if !isMoveSource || pointOfNoReturn { return .skipped("not defined on \(host) any more: this move undefined it") }
+            if let outcome = await onlyOnTarget(uuid: uuid) { return .skipped(outcome) }
+            throw StepFailure(await vanished(from: host, during: "before the shutdown"))
         }
-        if facts.isShutOff { return .skipped("already shut off on \(host)") }
+        if facts.isShutOff {
+            if isMoveSource { ownShutdown = true }
+            return .skipped("already shut off on \(host)")
+        }
+        if isMoveSource {
+            // Everything the rest of the move needs that can be known now is checked before
+            // the guest goes down: one copy, the target's answer, definition, storage, networks.
+            try await ensureOneCopy(.shutdown, on: host, uuid: uuid)
+            try await checkTarget(uuid: uuid, copiesMade: false)
+        }
         let deadline = clock.now + .seconds(max(0, timeoutSeconds))
         var nextRequest = clock.now
         while clock.now < deadline {
@@ -464,8 +473,14 @@ struct ActionRunner {
                 nextRequest = clock.now + .seconds(10)
             }
             try await Task.sleep(for: executor.options.statePollInterval)
-            guard let now = try await driver.domain(uuid: uuid, on: host) else { return .done("gone from \(host)") }
-            if now.isShutOff { return .done("shut off") }
+            guard let now = try await driver.domain(uuid: uuid, on: host) else {
+                if isMoveSource, let outcome = await onlyOnTarget(uuid: uuid) { return .done(outcome) }
+                throw StepFailure(await vanished(from: host, during: "while virtplace was shutting it down"))
+            }
+            if now.isShutOff {
+                if isMoveSource { ownShutdown = true }
+                return .done("shut off")
+            }
         }
         guard forceOff else {
             throw StepFailure("did not shut down within \(timeoutSeconds) s, and forceOff is false: gave up (it still runs on \(host))")
@@ -473,6 +488,7 @@ struct ActionRunner {
         try await driver.destroy(uuid: uuid, on: host)
         let after = try await require(host, uuid: uuid)
         guard after.isShutOff else { throw StepFailure("forced off, but libvirt says it is \(after.state)") }
+        if isMoveSource { ownShutdown = true }
         notes.append("forced off after \(timeoutSeconds) s without a graceful shutdown")
         return .done("did not shut down within \(timeoutSeconds) s: forced off")
     }
@@ -532,10 +548,13 @@ struct ActionRunner {
         return .done("copied \(mebibytes(copy.bytes)) (\(mebibytes(result.dataBytes)) of data) in \(String(format: "%.1f", result.elapsed.seconds)) s, SHA-256 \(sent.prefix(16))… verified on \(to)")
     }
 
-    private func defineOnTarget(_ host: String, from: String, uuid: String) async throws -> StepOutcome {
+    private mutating func defineOnTarget(_ host: String, from: String, uuid: String) async throws -> StepOutcome {
         if let there = try await driver.domain(uuid: uuid, on: host), there.persistent {
-            return .skipped("already defined on \(host)")
+            if earlierTargetCopy { return .skipped("already defined on \(host) (by this move's earlier attempt)") }
+            if try await driver.domain(uuid: uuid, on: from) == nil { return .skipped("defined on \(host), and no longer on \(from)") }
         }
+        try await ensureOneCopy(.define, on: host, uuid: uuid)
+        try await checkTarget(uuid: uuid, copiesMade: true)
         let xml = try recordedXML()
         try await driver.define(xml: xml, on: host)
         guard let defined = try await driver.domain(uuid: uuid, on: host), defined.persistent else {
@@ -544,10 +563,13 @@ struct ActionRunner {
         return .done("defined on \(host) from \(recordPath ?? "the record")")
     }
 
-    private func recreate(on host: String, from: String, bootPool: String, bootVolume: String, uuid: String) async throws -> StepOutcome {
+    private mutating func recreate(on host: String, from: String, bootPool: String, bootVolume: String, uuid: String) async throws -> StepOutcome {
         if try await driver.domain(uuid: uuid, on: host) != nil {
-            return .skipped("already defined on \(host)")
+            if earlierTargetCopy { return .skipped("already defined on \(host) (by this move's earlier attempt)") }
+            if try await driver.domain(uuid: uuid, on: from) == nil { return .skipped("defined on \(host), and no longer on \(from)") }
         }
+        try await ensureOneCopy(.define, on: host, uuid: uuid)
+        try await checkTarget(uuid: uuid, copiesMade: true)
         let xml = try recordedXML()
         guard let volume = try await driver.volume(pool: bootPool, name: bootVolume, on: host) else {
             throw StepFailure("no boot volume \(bootPool)/\(bootVolume) on \(host)")
@@ -602,27 +624,31 @@ struct ActionRunner {
         return .done("undefined on \(host); its volumes are kept")
     }
 
-    private func start(on host: String, uuid: String) async throws -> StepOutcome {
+    private mutating func start(on host: String, uuid: String) async throws -> StepOutcome {
         let facts = try await require(host, uuid: uuid)
-        if facts.isRunning { return .skipped("already running on \(host)") }
-        guard facts.isShutOff else { throw StepFailure("it is \(facts.state) on \(host), not shut off: not started") }
-        // Never a second running copy: the move's other host must not run it.
-        for other in Set([action.from, action.to].compactMap { $0 }).subtracting([host]).sorted() {
-            let there: DomainFacts?
-            do {
-                there = try await driver.domain(uuid: uuid, on: other)
-            } catch {
-                throw StepFailure("cannot check that \(other) does not run it (\(describe(error))): not started")
-            }
-            if let there, there.isActive {
-                throw StepFailure("it is \(there.state) on \(other): a second copy is never started")
-            }
+        let movesTarget = active.kind.isMove && host == active.to
+        if facts.isRunning {
+            if movesTarget { targetMayHaveRun = true }
+            return .skipped("already running on \(host)")
         }
+        guard facts.isShutOff else { throw StepFailure("it is \(facts.state) on \(host), not shut off: not started") }
+        // Never a second copy: every host of the fleet is asked first.
+        try await ensureOneCopy(.start, on: host, uuid: uuid)
+        let mayHaveRunBefore = targetMayHaveRun
+        if movesTarget { targetMayHaveRun = true }
         // Volumes made elsewhere in a shared pool are unknown here until the pool is re-read.
         for pool in Set(facts.config.disks.compactMap(\.pool)).sorted() {
             try? await driver.refreshPool(pool, on: host)
         }
-        try await driver.start(uuid: uuid, on: host)
+        do {
+            try await driver.start(uuid: uuid, on: host)
+        } catch {
+            // libvirt refused: the copy did not run (a lost reply is caught by the look-up below).
+            if movesTarget, (try? await driver.domain(uuid: uuid, on: host))?.isShutOff == true {
+                targetMayHaveRun = mayHaveRunBefore
+            }
+            throw error
+        }
         let after = try await require(host, uuid: uuid)
         guard after.isRunning else { throw StepFailure("started, but libvirt says it is \(after.state)") }
         return .done("running on \(host)")

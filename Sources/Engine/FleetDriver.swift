@@ -48,12 +48,20 @@ public protocol FleetDriver: Sendable {
     func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws
     /// Defines a domain re-created from a recorded definition, booting from a pool volume.
     func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws
+    /// Reads a definition as `define` would take it (identity, disks, interfaces), without
+    /// defining anything: a move checks the one it will define before it shuts the guest down.
+    func readDefinition(_ xml: String) throws -> ObservedDomain
+    /// The definition `recreate` would define, built and read back, without defining anything.
+    func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain
 
     /// The volume's facts, nil when the pool has no such volume (the pool is refreshed and
     /// asked again before saying so: files appear behind libvirt's back in shared pools).
     func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts?
     /// Re-scans a pool, so that volumes made elsewhere (a shared directory) are known.
     func refreshPool(_ pool: String, on host: String) async throws
+    /// Whether the host has a network of that name (a move checks the target's before it
+    /// shuts the guest down).
+    func hasNetwork(_ name: String, on host: String) async throws -> Bool
     /// Creates an empty (sparse) volume of that capacity and format.
     func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws
     /// Clones a volume on its own host under another name.
@@ -90,6 +98,21 @@ extension FleetDriver {
     public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
         try await undefine(uuid: uuid, on: host)
     }
+
+    /// libvirt's domain XML, read by `ObservedDomain.parse`.
+    public func readDefinition(_ xml: String) throws -> ObservedDomain {
+        try ObservedDomain.parse(xml: xml, state: "shutoff")
+    }
+
+    /// `DefinitionXML.recreatedDomain`, as `LibvirtFleet.recreate` builds it, then read back.
+    public func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
+        let disk = DefinitionXML.volumeDisk(pool: boot.pool, volume: boot.volume, format: format, target: target,
+                                            bus: boot.bus, readOnly: boot.readOnly, bootOrder: 1)
+        return try ObservedDomain.parse(xml: try DefinitionXML.recreatedDomain(from: recordedXML, bootDisk: disk), state: "shutoff")
+    }
+
+    /// Drivers without networks: every network is there.
+    public func hasNetwork(_ name: String, on host: String) async throws -> Bool { true }
 
     /// Whether the host's connection is still up, without reconnecting (a live migration's
     /// watchdog aborts the job when the destination goes away). Drivers without connections

@@ -186,6 +186,18 @@ public final class LibvirtFleet: FleetDriver {
         try await on(host) { connection in try connection.lookupStoragePool(name: pool).refresh() }
     }
 
+    /// `virNetworkLookupByName`: false when the host has no such network.
+    public func hasNetwork(_ name: String, on host: String) async throws -> Bool {
+        try await on(host) { connection in
+            do {
+                _ = try connection.lookupNetwork(name: name)
+                return true
+            } catch let error as LibvirtError where error.code == .noNetwork {
+                return false
+            }
+        }
+    }
+
     /// `virStorageVolCreateXML` (sparse: allocation 0).
     public func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
         let xml = DefinitionXML.volume(name: name, capacityBytes: capacityBytes, format: format)

@@ -78,6 +78,11 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
             }
             return .hold("\(move): \(to) is unreachable and may hold the copy the move defined there, so \(name) stays \(copies[from]?.phrase ?? "as it is") on \(from) until \(to) answers; then `virtplace apply` finishes the move. To run it on \(from) now instead: `\(virsh(from)) start \(name)`; once \(to) answers, undefine the copy there, keeping its volumes (`\(virsh(to)) undefine \(name)`), and run `virtplace apply --abandon \(name)`.")
         }
+        if kind != .live, down == [from], u.sourceUndefined, u.targetCopyBegun, copies.count == 1, copies[to]?.persistent == true {
+            // The journal proves the source holds nothing of it any more: the copy on the
+            // target is the only one; finish there rather than leave it down.
+            return .finish
+        }
         if kind == .live, down == [to], let source = copies[from], source.state == "running", copies.count == 1 {
             return .abandon("\(to) is unreachable and \(name) runs on \(from): the migration did not complete; the plan decides afresh")
         }

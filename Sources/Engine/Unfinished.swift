@@ -54,6 +54,28 @@ public struct UnfinishedAction: Equatable, Sendable {
         records.contains { ["recreate", "defineOnTarget", "migrateLive"].contains($0.op) && $0.phase == .intent }
     }
 
+    /// Whether the move shut the guest down itself: its `shutdown` step ended done or skipped
+    /// (found it shut off on its source). A guest that merely left its source does not count.
+    public var shutDownByTheMove: Bool {
+        records.contains { $0.op == "shutdown" && ($0.phase == .done || $0.phase == .skipped) }
+    }
+
+    /// Whether the move's `undefineSource` ended done or skipped: its source holds no
+    /// definition of it any more.
+    public var sourceUndefined: Bool {
+        records.contains { $0.op == "undefineSource" && ($0.phase == .done || $0.phase == .skipped) }
+    }
+
+    /// Whether a `start` of the move may have run the domain: a start step that began and was
+    /// not refused (an intent whose outcome is missing counts: the process may have died
+    /// after libvirt started it).
+    public var startMayHaveRun: Bool {
+        let starts = records.filter { $0.op == "start" && $0.step >= 0 }
+        return Set(starts.map { "\($0.run)/\($0.step)" }).contains { key in
+            !starts.contains { "\($0.run)/\($0.step)" == key && $0.phase == .failed }
+        }
+    }
+
     /// Whether the move is past its point of no return: for a live move, the migration is done;
     /// for the others, the source's undefine had begun. Before it, a move can be rolled back
     /// (the source still holds the domain, intact); after it, only finished.

@@ -114,6 +114,7 @@ struct ApplyCommand: Command {
         let options = ExecutionOptions(
             parallel: spec?.policy.parallel ?? saved?.parallel ?? .init(),
             faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
+            hosts: targets.map(\.name),
             crashPoint: try testCrashPoint(context.environment))
         let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
 

@@ -150,6 +150,7 @@ struct Reconciler {
         var options = ExecutionOptions(
             parallel: spec.policy.parallel,
             faultDomains: Dictionary(all.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
+            hosts: all.map(\.name),
             crashPoint: try testCrashPoint(context.environment))
         let stop = self.stop
         options.stopRequested = { stop.requested }

@@ -59,6 +59,8 @@ final class FakeFleet: FleetDriver, Sendable {
         var capacityMiB = 65536
         /// Domains that refuse to start.
         var failStart: Set<String> = []
+        /// Hosts that refuse to start anything.
+        var failStartOn: Set<String> = []
     }
 
     struct State: Sendable {
@@ -105,6 +107,8 @@ final class FakeFleet: FleetDriver, Sendable {
         state.withLock { $0.volumes[host]?["\(pool)/\(name)"] = volume }
     }
     func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
+    /// Takes a domain away from a host behind the executor's back (an operator's virsh).
+    func remove(_ uuid: String, from host: String) { _ = state.withLock { $0.hosts[host]?.removeValue(forKey: uuid) } }
     func domain(_ uuid: String, _ host: String) -> FakeDomain? { state.withLock { $0.hosts[host]?[uuid] } }
     func volume(_ pool: String, _ name: String, _ host: String) -> FakeVolume? { state.withLock { $0.volumes[host]?["\(pool)/\(name)"] } }
     var calls: [String] { state.withLock { $0.calls } }
@@ -210,7 +214,7 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func start(uuid: String, on host: String) async throws {
-        if state.withLock({ $0.knobs.failStart.contains(uuid) }) {
+        if state.withLock({ $0.knobs.failStart.contains(uuid) || $0.knobs.failStartOn.contains(host) }) {
             throw LibvirtError(code: .operationFailed, message: "could not start: no room for the guest's memory")
         }
         try withDomain("start", host, uuid) { d in
@@ -274,6 +278,19 @@ final class FakeFleet: FleetDriver, Sendable {
 
     func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
         try await define(xml: recordedXML, on: host)
+    }
+
+    /// A fake definition (`fake:HOST:UUID`) reads as the domain recorded from it.
+    func readDefinition(_ xml: String) throws -> ObservedDomain {
+        let parts = xml.split(separator: ":").map(String.init)
+        guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
+            throw LibvirtError(code: .xmlError, message: "not a fake definition")
+        }
+        return Self.observed(original, live: false)
+    }
+
+    func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
+        try readDefinition(recordedXML)
     }
 
     func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {

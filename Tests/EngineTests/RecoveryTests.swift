@@ -257,6 +257,19 @@ func recoveryDecision(_ c: DecisionCase) {
     for word in c.says { #expect(message.contains(word), "\(message)") }
 }
 
+@Test func aSourceThatDoesNotAnswerAfterTheMoveUndefinedItThereDoesNotHoldTheMove() {
+    // The journal proves nothing is left on h1: the copy on h2 is the only one; finish there.
+    let past = unfinished(.reboot, ops: [("record", .intent), ("shutdown", .done), ("defineOnTarget", .intent),
+                                         ("undefineSource", .done), ("start", .failed)])
+    #expect(decideRecovery(past, copies: ["h2": off], unreachable: ["h1"]) == .finish)
+    // Its undefine only begun: h1 may still define it, so the move waits for h1.
+    let begun = unfinished(.reboot, ops: [("record", .intent), ("shutdown", .done), ("defineOnTarget", .done),
+                                          ("undefineSource", .intent)])
+    guard case .hold = decideRecovery(begun, copies: ["h2": off], unreachable: ["h1"]) else {
+        Issue.record("expected hold"); return
+    }
+}
+
 @Test func aJournalWithoutTheActionIsHeldWithInstructions() {
     let records = [JournalRecord(time: "t", run: "r0", instance: "vm", uuid: "uuid-vm", action: "manual", step: 0, op: "record", phase: .intent)]
     let decision = decideRecovery(UnfinishedAction(instance: "vm", records: records), copies: ["h1": running], unreachable: [])
