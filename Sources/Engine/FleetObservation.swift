@@ -1,5 +1,6 @@
 import Foundation
 import Placement
+import YAMLDecoding
 
 /// The hosts of a placement as observation targets, sorted by name.
 public func observeTargets(_ spec: PlacementSpec) -> [ObserveTarget] {
@@ -19,8 +20,11 @@ public func observeFleet(_ spec: PlacementSpec, observer: Observer = Observer())
 /// are dropped.
 /// - Throws: `SnapshotError` when the file cannot be read or is not a snapshot.
 public func loadSnapshot(path: String, for spec: PlacementSpec) throws(SnapshotError) -> ObservedFleet {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw .unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot read it" : "no such file")
+    let data: Data
+    do {
+        data = Data(try FileInput.read(atPath: path, limit: maxSavedFileBytes))
+    } catch {
+        throw .unreadable(path: path, reason: error.reason)
     }
     let fleet: ObservedFleet
     do {

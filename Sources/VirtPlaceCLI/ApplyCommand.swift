@@ -115,7 +115,10 @@ struct ApplyCommand: Command {
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        if dryRun { try state.checkIfPresent() }
+        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: !dryRun) { warning in
+            console.err(console.style("warning:", .yellow) + " " + warning)
+        })
         if dryRun {
             let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {
@@ -200,9 +203,7 @@ struct ApplyCommand: Command {
 
     /// Reads a saved plan, refusing one that cannot be applied on its own.
     private func readPlan(_ path: String) throws -> Plan {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError(message: "cannot read the plan '\(path)': \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
-        }
+        let data = try readInputFile(path, what: "plan")
         let plan: Plan
         do {
             plan = try decodePlan(data)

@@ -60,11 +60,13 @@ struct PlanCommand: Command {
     }
 }
 
-/// Writes a file whole or not at all (a temporary file renamed over the target).
+/// Writes a file whole or not at all, private (0600), and only over a regular file: a device,
+/// FIFO, directory or symlink at `path` is refused and left alone (`SafeFile`).
+/// - Throws: `CLIError` saying why.
 func writeAtomically(_ data: Data, to path: String) throws {
     do {
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try SafeFile.write(data, to: path, permissions: SafeFile.privateMode)
     } catch {
-        throw CLIError(message: "cannot write '\(path)': \(error.localizedDescription)")
+        throw CLIError(message: error.description)
     }
 }
