@@ -300,6 +300,8 @@ public final class Journal: @unchecked Sendable {
     private static func describeDecoding(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "not a record" }
         switch error {
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return "a wrong value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
         case .dataCorrupted: return "not JSON"
         case .keyNotFound(let key, _): return "no '\(key.stringValue)'"
         case .typeMismatch(_, let context), .valueNotFound(_, let context):

@@ -18,9 +18,14 @@ struct Scratch {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     func done() { try? FileManager.default.removeItem(atPath: path) }
+    /// The placement with an instance, for `plan` (written by `placementAndSnapshot`).
+    var planned: String { path + "/planned.yaml" }
 
-    /// A placement with one host and one instance, and a snapshot of that host where the
-    /// instance is not defined: `plan --observed` plans it without libvirt.
+    /// A placement with one host (libvirt's test driver) and one instance, and a snapshot of
+    /// that host where the instance is not defined: `plan --observed` plans it without
+    /// libvirt. `apply` and `reconcile` get the same host and no instance: they observe it
+    /// and change nothing, so that these tests never race other tests on the test driver's
+    /// domain, which every test in this process shares.
     func placementAndSnapshot() throws -> (placement: String, snapshot: String) {
         let placement = path + "/placement.yaml"
         try """
@@ -29,9 +34,17 @@ struct Scratch {
         metadata: {name: hostile}
         hosts:
           h1: {uri: "test:///default"}
+        instances: {}
+        """.write(toFile: placement, atomically: false, encoding: .utf8)
+        try """
+        apiVersion: virtplace/v1
+        kind: Placement
+        metadata: {name: hostile}
+        hosts:
+          h1: {uri: "test:///default"}
         instances:
           test: {host: h1}
-        """.write(toFile: placement, atomically: false, encoding: .utf8)
+        """.write(toFile: path + "/planned.yaml", atomically: false, encoding: .utf8)
         let snapshot = path + "/observed.json"
         let fleet = ObservedFleet(hosts: [ObservedHost(name: "h1", uri: "test:///default", reachable: true,
                                                        capacity: ObservedCapacity(vcpus: 8, memoryMiB: 8192))])
@@ -144,11 +157,11 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func planOutRefusesADeviceNode() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         let device = scratch.path + "/null"
         // A character device 1:3, as /dev/null; without root, /dev/null's own type is the witness.
         let target = mknod(device, S_IFCHR | 0o666, nullDeviceNumber) == 0 ? device : "/dev/null"
-        let code = await virtplace(["plan", "-q", "-f", placement, "--observed", snapshot, "--out", target])
+        let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
         #expect(code == .failure)
         #expect(fileType(target) == S_IFCHR, "the device was replaced")
     }
@@ -156,10 +169,10 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func planOutNeverReplacesDevNull() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         for target in ["/dev/null", "/dev/full"] {
             #expect(fileType(target) == S_IFCHR)
-            let code = await virtplace(["plan", "-q", "-f", placement, "--observed", snapshot, "--out", target])
+            let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
             #expect(code == .failure)
             #expect(fileType(target) == S_IFCHR, "\(target) was replaced")
         }
@@ -169,11 +182,11 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func planOutRefusesASymlink() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         let (victim, bytes) = try scratch.victim()
         let link = scratch.path + "/plan.json"
         #expect(symlink(victim, link) == 0)
-        let code = await virtplace(["plan", "-q", "-f", placement, "--observed", snapshot, "--out", link])
+        let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", link])
         #expect(code == .failure)
         #expect(fileType(link) == S_IFLNK, "the symlink was replaced")
         #expect(try Data(contentsOf: URL(fileURLWithPath: victim)) == bytes)
@@ -182,13 +195,13 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func planOutRefusesAFIFOAndADirectory() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         let fifo = scratch.path + "/fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
         let directory = scratch.path + "/dir"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         for target in [fifo, directory] {
-            let code = await virtplace(["plan", "-q", "-f", placement, "--observed", snapshot, "--out", target])
+            let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
             #expect(code == .failure)
         }
         #expect(fileType(fifo) == S_IFIFO)
@@ -199,12 +212,12 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func planOutReplacesARegularFileWholeAndPrivate() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         let out = scratch.path + "/out/plan.json"
         try FileManager.default.createDirectory(atPath: scratch.path + "/out", withIntermediateDirectories: false)
         try Data("old".utf8).write(to: URL(fileURLWithPath: out))
         chmod(out, 0o644)
-        let code = await virtplace(["plan", "-q", "-f", placement, "--observed", snapshot, "--out", out])
+        let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", out])
         #expect(code == .success)
         #expect(fileType(out) == S_IFREG)
         #expect(fileMode(out) == 0o600)
@@ -392,8 +405,8 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     func planToAFullStandardOutputFails(_ format: [String]) throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("exec \"$VP\" plan -f \(placement) --observed \(snapshot) \(format.joined(separator: " ")) > /dev/full", in: scratch.path)
+        let (_, snapshot) = try scratch.placementAndSnapshot()
+        let r = try shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) \(format.joined(separator: " ")) > /dev/full", in: scratch.path)
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains("standard output"), "\(r.stderr)")
     }
@@ -416,8 +429,8 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func aClosedStandardOutputFails() throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("exec \"$VP\" plan -f \(placement) --observed \(snapshot) --out plan.json >&-", in: scratch.path)
+        let (_, snapshot) = try scratch.placementAndSnapshot()
+        let r = try shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) --out plan.json >&-", in: scratch.path)
         #expect(r.status == 1, "\(r)")
         let saved = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/plan.json"))
         #expect(try decodePlan(saved).kind == "Plan", "the plan file holds the plan, not the console output")
@@ -427,8 +440,8 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func aReaderThatWentAwayIsNotAnError() throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("{ \"$VP\" plan -f \(placement) --observed \(snapshot) -v; echo $? > status; } | true", in: scratch.path)
+        let (_, snapshot) = try scratch.placementAndSnapshot()
+        let r = try shell("{ \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) -v; echo $? > status; } | true", in: scratch.path)
         let status = try String(contentsOfFile: scratch.path + "/status", encoding: .utf8)
         #expect(status == "0\n", "\(r)")
     }
@@ -473,15 +486,15 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     @Test func fifosAndDevicesAreRefusedAsInputs() throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let (placement, snapshot) = try scratch.placementAndSnapshot()
+        let (_, snapshot) = try scratch.placementAndSnapshot()
         let fifo = scratch.path + "/fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
         let runs = [
             "\"$VP\" validate -f \(fifo)",
             "\"$VP\" validate -f /dev/zero",
             "echo x | \"$VP\" validate -f /dev/stdin",
-            "\"$VP\" plan -f \(placement) --observed \(fifo)",
-            "\"$VP\" plan -f \(placement) --observed /dev/zero",
+            "\"$VP\" plan -f \(scratch.planned) --observed \(fifo)",
+            "\"$VP\" plan -f \(scratch.planned) --observed /dev/zero",
             "\"$VP\" apply --auto-approve \(fifo)",
             "\"$VP\" apply --auto-approve /dev/zero",
         ]
