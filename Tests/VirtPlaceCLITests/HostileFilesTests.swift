@@ -425,6 +425,19 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
         #expect(r.status == 1, "validate: \(r)")
     }
 
+    /// apply and reconcile may have changed hosts before a write failed: exit 3, never 0; a
+    /// dry run changed nothing: exit 1.
+    @Test func applyAndReconcileToAFullStandardOutputFail() throws {
+        let scratch = try Scratch()
+        defer { scratch.done() }
+        let (placement, _) = try scratch.placementAndSnapshot()
+        for (command, status) in [("apply --auto-approve", Int32(3)), ("reconcile", 3), ("apply --dry-run", 1)] {
+            let r = try shell("exec \"$VP\" \(command) -f \(placement) > /dev/full", in: scratch.path)
+            #expect(r.status == status, "\(command): \(r)")
+            #expect(r.stderr.contains("cannot write to standard output"), "\(command): \(r.stderr)")
+        }
+    }
+
     /// A closed standard output: the error is reported, nothing written elsewhere by mistake.
     @Test func aClosedStandardOutputFails() throws {
         let scratch = try Scratch()
