@@ -78,6 +78,12 @@ public final class Journal: @unchecked Sendable {
         do {
             try Self.requireRegular(fd, path: path)
             repaired = try Self.repairTornTail(fd, path: path)
+            // A journal just created: its name on disk too, or an fsynced record could vanish
+            // with the directory entry of its file.
+            var info = stat()
+            if fstat(fd, &info) == 0 && info.st_size == 0 {
+                SafeFile.syncDirectory((path as NSString).deletingLastPathComponent)
+            }
         } catch {
             close(fd)
             throw error

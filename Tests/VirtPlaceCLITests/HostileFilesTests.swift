@@ -106,9 +106,20 @@ struct ShellResult {
     var seconds: Double
 }
 
+/// `shellBlocking` on a thread of its own, awaited: waiting for the child never holds one of
+/// the few threads of Swift's cooperative pool, which the other tests of this process need.
+func shell(_ script: String, in directory: String, timeout: Double = 15) async throws -> ShellResult {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try shellBlocking(script, in: directory, timeout: timeout) })
+        }
+        thread.start()
+    }
+}
+
 /// Runs `script` with `/bin/sh -c`, `$VP` naming the binary, in `directory`; kills it (its
 /// process group, by the PID of the child this started) after `timeout` seconds. Standard output and error go to files, read afterwards.
-func shell(_ script: String, in directory: String, timeout: Double = 15) throws -> ShellResult {
+func shellBlocking(_ script: String, in directory: String, timeout: Double) throws -> ShellResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", script]
@@ -402,76 +413,76 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
 
     /// A full disk under standard output: exit 1 and an error on stderr, not 0.
     @Test(arguments: [["-o", "json"], ["-o", "text"], ["-o", "markdown"]])
-    func planToAFullStandardOutputFails(_ format: [String]) throws {
+    func planToAFullStandardOutputFails(_ format: [String]) async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) \(format.joined(separator: " ")) > /dev/full", in: scratch.path)
+        let r = try await shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) \(format.joined(separator: " ")) > /dev/full", in: scratch.path)
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains("standard output"), "\(r.stderr)")
     }
 
-    @Test func observeAndValidateToAFullOutputFail() throws {
+    @Test func observeAndValidateToAFullOutputFail() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (placement, _) = try scratch.placementAndSnapshot()
         for command in ["observe", "observe -o json"] {
-            let r = try shell("exec \"$VP\" \(command) -f \(placement) > /dev/full", in: scratch.path)
+            let r = try await shell("exec \"$VP\" \(command) -f \(placement) > /dev/full", in: scratch.path)
             #expect(r.status == 1, "\(command): \(r)")
             #expect(r.stderr.contains("standard output"), "\(command): \(r.stderr)")
         }
         // validate says "valid" on standard error: when that cannot be written, it fails too.
-        let r = try shell("exec \"$VP\" validate -f \(placement) 2> /dev/full", in: scratch.path)
+        let r = try await shell("exec \"$VP\" validate -f \(placement) 2> /dev/full", in: scratch.path)
         #expect(r.status == 1, "validate: \(r)")
     }
 
     /// apply and reconcile may have changed hosts before a write failed: exit 3, never 0; a
     /// dry run changed nothing: exit 1.
-    @Test func applyAndReconcileToAFullStandardOutputFail() throws {
+    @Test func applyAndReconcileToAFullStandardOutputFail() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (placement, _) = try scratch.placementAndSnapshot()
         for (command, status) in [("apply --auto-approve", Int32(3)), ("reconcile", 3), ("apply --dry-run", 1)] {
-            let r = try shell("exec \"$VP\" \(command) -f \(placement) > /dev/full", in: scratch.path)
+            let r = try await shell("exec \"$VP\" \(command) -f \(placement) > /dev/full", in: scratch.path)
             #expect(r.status == status, "\(command): \(r)")
             #expect(r.stderr.contains("cannot write to standard output"), "\(command): \(r.stderr)")
         }
     }
 
     /// A closed standard output: the error is reported, nothing written elsewhere by mistake.
-    @Test func aClosedStandardOutputFails() throws {
+    @Test func aClosedStandardOutputFails() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) --out plan.json >&-", in: scratch.path)
+        let r = try await shell("exec \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) --out plan.json >&-", in: scratch.path)
         #expect(r.status == 1, "\(r)")
         let saved = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/plan.json"))
         #expect(try decodePlan(saved).kind == "Plan", "the plan file holds the plan, not the console output")
     }
 
     /// A reader that went away is not an error, nor a crash.
-    @Test func aReaderThatWentAwayIsNotAnError() throws {
+    @Test func aReaderThatWentAwayIsNotAnError() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
-        let r = try shell("{ \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) -v; echo $? > status; } | true", in: scratch.path)
+        let r = try await shell("{ \"$VP\" plan -f \(scratch.planned) --observed \(snapshot) -v; echo $? > status; } | true", in: scratch.path)
         let status = try String(contentsOfFile: scratch.path + "/status", encoding: .utf8)
         #expect(status == "0\n", "\(r)")
     }
 
-    @Test func aClosedStandardInputIsAnErrorNotACrash() throws {
+    @Test func aClosedStandardInputIsAnErrorNotACrash() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let r = try shell("exec \"$VP\" validate -f - <&-", in: scratch.path)
+        let r = try await shell("exec \"$VP\" validate -f - <&-", in: scratch.path)
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains("standard input is closed"), "\(r.stderr)")
     }
 
     /// An endless standard input is cut at the 10 MiB limit, not read to the end of memory.
-    @Test func anEndlessStandardInputStopsAtTheLimit() throws {
+    @Test func anEndlessStandardInputStopsAtTheLimit() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let r = try shell("yes | \"$VP\" validate -f -", in: scratch.path, timeout: 20)
+        let r = try await shell("yes | \"$VP\" validate -f -", in: scratch.path, timeout: 20)
         #expect(r.status == 1, "\(r)")
         #expect(r.stderr.contains("10 MiB"), "\(r.stderr)")
         #expect(r.seconds < 5)
@@ -480,10 +491,10 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     /// A standard input that never sends (and never closes): refused after 5 seconds. The
     /// pipeline lasts as long as its `sleep`; virtplace's own status and time are written down
     /// by the shell as it ends.
-    @Test func aSilentStandardInputTimesOut() throws {
+    @Test func aSilentStandardInputTimesOut() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
-        let r = try shell("""
+        let r = try await shell("""
             start=$(date +%s%N)
             sleep 9 | { "$VP" validate -f -; echo "$? $(( ($(date +%s%N) - start) / 1000000 ))" > result; }
             """, in: scratch.path, timeout: 20)
@@ -496,7 +507,7 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
 
     /// A FIFO with no writer blocked the open for ever; a device was read to the limit. Both
     /// are refused at once, for -f, --observed and a saved plan, and so is /dev/stdin.
-    @Test func fifosAndDevicesAreRefusedAsInputs() throws {
+    @Test func fifosAndDevicesAreRefusedAsInputs() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
@@ -512,7 +523,7 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
             "\"$VP\" apply --auto-approve /dev/zero",
         ]
         for script in runs {
-            let r = try shell(script, in: scratch.path, timeout: 10)
+            let r = try await shell(script, in: scratch.path, timeout: 10)
             #expect(r.status == 1, "\(script): \(r)")
             #expect(r.seconds < 5, "\(script): \(r.seconds) s")
             #expect(r.stderr.contains("regular file"), "\(script): \(r.stderr)")
@@ -521,13 +532,13 @@ func shell(_ script: String, in directory: String, timeout: Double = 15) throws 
     }
 
     /// A regular file through standard input (`-f - < FILE`, `-f /dev/stdin < FILE`) still works.
-    @Test func aRegularFileOnStandardInputIsRead() throws {
+    @Test func aRegularFileOnStandardInputIsRead() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (placement, _) = try scratch.placementAndSnapshot()
         for script in ["\"$VP\" validate -f - < \(placement)", "cat \(placement) | \"$VP\" validate -f -",
                        "\"$VP\" validate -f /dev/stdin < \(placement)"] {
-            let r = try shell(script, in: scratch.path)
+            let r = try await shell(script, in: scratch.path)
             #expect(r.status == 0, "\(script): \(r)")
         }
     }
