@@ -242,10 +242,15 @@ struct ActionRunner {
 
     /// Whether the test crash point is here; calls its `crash` (which, in the CLI, does not
     /// return: the process is killed).
+    /// Compiled into debug builds only: a release build never stops here, whatever is set.
     private func crashes(at index: Int, _ moment: CrashPoint.Moment) -> Bool {
+        #if DEBUG
         guard let point = executor.options.crashPoint, point.step == index, point.moment == moment else { return false }
         point.crash()
         return true
+        #else
+        return false
+        #endif
     }
 
     // MARK: Journal
@@ -804,37 +809,6 @@ func randomMAC() -> String {
     var generator = SystemRandomNumberGenerator()
     let bytes = (0..<3).map { _ in UInt8.random(in: 0...255, using: &generator) }
     return "52:54:00:" + bytes.map { String(format: "%02x", $0) }.joined(separator: ":")
-}
-
-/// Writes a file readable by its owner only (saved definitions may hold passwords).
-/// Durable: written to a temporary file, `fsync`ed, renamed over `path`, the directory
-/// `fsync`ed — a journal record that names the file is never ahead of it.
-func writePrivate(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw POSIXFailure(path: temporary, errno: errno) }
-    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd) == 0
-    let error = errno
-    close(fd)
-    guard written == data.count, synced else {
-        unlink(temporary)
-        throw POSIXFailure(path: temporary, errno: error)
-    }
-    guard rename(temporary, path) == 0 else {
-        let error = errno
-        unlink(temporary)
-        throw POSIXFailure(path: path, errno: error)
-    }
-    let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directory >= 0 { _ = fsync(directory); close(directory) }
-}
-
-/// A failed system call on a file.
-struct POSIXFailure: Error, LocalizedError {
-    var path: String
-    var errno: Int32
-    var errorDescription: String? { "\(path): \(String(cString: strerror(errno)))" }
 }
 
 /// `12.5 MiB`.

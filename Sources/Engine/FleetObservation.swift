@@ -1,5 +1,6 @@
 import Foundation
 import Placement
+import YAMLDecoding
 
 /// The hosts of a placement as observation targets, sorted by name.
 public func observeTargets(_ spec: PlacementSpec) -> [ObserveTarget] {

@@ -1,8 +1,10 @@
 import Foundation
+import YAMLDecoding
 
 /// An exclusive lock on the state directory, so that two applies or reconciles never
 /// interleave. It is an `flock` on `STATE/lock`: the kernel drops it when its process dies, so
-/// a lock left by a dead process is simply taken over. The file says who holds it.
+/// a lock left by a dead process is simply taken over. The file says who holds it. It is
+/// opened with `O_NOFOLLOW` and must be a regular file (docs/security.md).
 public final class StateLock: @unchecked Sendable {
     // Safe: `fd` is set once in init and closed once in deinit; nothing else mutates it.
     private let fd: Int32
@@ -13,8 +15,18 @@ public final class StateLock: @unchecked Sendable {
     ///   process holds it; `EngineError.lockFailed` when the file cannot be opened.
     public init(state: StateDirectory, clock: () -> Date = Date.init) throws(EngineError) {
         path = state.lockPath
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .lockFailed(path: path, reason: String(cString: strerror(errno))) }
+        // Never through a symlink (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK), and only
+        // a regular file: what is written to it below must not land anywhere else.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            throw .lockFailed(path: path, reason: code == ELOOP ? "it is a symbolic link: refused" : String(cString: strerror(code)))
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw .lockFailed(path: path, reason: "it is \(FileInput.kind(info.st_mode)), not a regular file: refused")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let holder = Self.readHolder(fd)

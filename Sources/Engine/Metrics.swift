@@ -83,18 +83,14 @@ private func escapeLabel(_ s: String) -> String {
         .replacingOccurrences(of: "\n", with: "\\n")
 }
 
-/// Writes `text` to `path` atomically: a reader (node-exporter's textfile collector) sees the
-/// old file or the new one, never half of one.
+/// Writes `text` to `path` atomically (`SafeFile`, mode 0644): a reader (node-exporter's
+/// textfile collector) sees the old file or the new one, never half of one; a symlink, device
+/// or anything else that is not a regular file at `path` is refused, never replaced.
 /// - Throws: `EngineError.metrics` when the file cannot be written.
 public func writeMetrics(_ text: String, to path: String) throws(EngineError) {
-    let dir = (path as NSString).deletingLastPathComponent
-    let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
-    guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-        throw .metrics(path: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))")
-    }
-    guard rename(tmp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(tmp)
-        throw .metrics(path: path, reason: reason)
+    do {
+        try SafeFile.write(Data(text.utf8), to: path, permissions: SafeFile.publicMode)
+    } catch {
+        throw .metrics(path: path, reason: error.reason)
     }
 }

@@ -125,7 +125,10 @@ struct ApplyCommand: Command {
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        if dryRun { try state.checkIfPresent() }
+        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: !dryRun) { warning in
+            console.err(console.style("warning:", .yellow) + " " + warning)
+        })
         if dryRun {
             let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {

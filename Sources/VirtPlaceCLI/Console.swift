@@ -1,5 +1,6 @@
 import Foundation
 import Placement
+import Synchronization
 
 /// Where a command writes, and how: the only place that prints.
 ///
@@ -8,6 +9,11 @@ import Placement
 /// pass everything through `Escape.terminalOutput` as the last guard, which keeps line feeds
 /// and, when colour is on, our own colour sequences. Only `control` writes raw, for the
 /// progress board's cursor movements.
+///
+/// A write that fails (a full disk, a closed descriptor, an I/O error) is remembered in
+/// `failures`, and the entry point turns it into an error message and a non-zero exit code: a
+/// truncated `plan -o json` never exits 0. A reader that went away (EPIPE: `virtplace plan |
+/// head`) is not a failure: the rest of the output is dropped and the command goes on.
 struct Console: Sendable {
     var color: Bool
     var stdoutIsTerminal: Bool
@@ -17,26 +23,29 @@ struct Console: Sendable {
     /// Where `out` and `err` write (tests point them at a pipe).
     var outputDescriptor: Int32 = STDOUT_FILENO
     var errorDescriptor: Int32 = STDERR_FILENO
+    /// The writes that failed, shared by every copy of this console.
+    let failures: OutputFailures
 
-    init(environment: [String: String], noColor: Bool, verbose: Bool, quiet: Bool) {
+    init(environment: [String: String], noColor: Bool, verbose: Bool, quiet: Bool, failures: OutputFailures = OutputFailures()) {
         stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
         stdinIsTerminal = isatty(STDIN_FILENO) == 1
         color = stdoutIsTerminal && !noColor && environment["NO_COLOR"].map(\.isEmpty) != false
             && environment["TERM"] != "dumb"
         self.verbose = verbose
         self.quiet = quiet
+        self.failures = failures
     }
 
     /// Standard output, every control character shown visibly but line feeds and (with
     /// colour) our colour sequences.
     func out(_ text: String) {
-        Self.write(Escape.terminalOutput(text, keepingColor: color), to: outputDescriptor)
+        failures.note(Self.write(Escape.terminalOutput(text, keepingColor: color), to: outputDescriptor), stream: "standard output")
     }
 
     /// Cursor movements of the progress board on standard output, written raw: only ever
     /// constant sequences of our own, never a value.
     func control(_ sequence: String) {
-        Self.write(sequence, to: outputDescriptor)
+        failures.note(Self.write(sequence, to: outputDescriptor), stream: "standard output")
     }
 
     /// A line on standard output.
@@ -44,25 +53,80 @@ struct Console: Sendable {
 
     /// A line on standard error, guarded as `out` is.
     func err(_ text: String) {
-        Self.write(Escape.terminalOutput(text + "\n", keepingColor: color), to: errorDescriptor)
+        failures.note(Self.write(Escape.terminalOutput(text + "\n", keepingColor: color), to: errorDescriptor), stream: "standard error")
+    }
+
+    /// How a write ended.
+    enum WriteResult: Equatable, Sendable {
+        case written
+        /// The reader went away (EPIPE): the rest was dropped, and that is not an error.
+        case readerGone
+        /// The write failed with this errno.
+        case failed(Int32)
     }
 
     /// Writes all of `text`, or as much as its reader takes: when the reader has gone (a
     /// closed pipe: `virtplace apply | head`) the rest is dropped and the command goes on, so
     /// that no step is cut short by its output. `FileHandle.write` would crash there, with
-    /// SIGPIPE ignored (`VirtPlace.main`).
-    static func write(_ text: String, to descriptor: Int32) {
+    /// SIGPIPE ignored (`VirtPlace.main`). A descriptor left non-blocking by whoever started
+    /// virtplace is waited on, not given up on.
+    @discardableResult
+    static func write(_ text: String, to descriptor: Int32) -> WriteResult {
+        if closedAtStart.withLock({ $0.contains(descriptor) }) { return .failed(EBADF) }
         var text = text
-        text.withUTF8 { bytes in
+        return text.withUTF8 { bytes -> WriteResult in
+            guard let base = bytes.baseAddress else { return .written }
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
+                let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+                if written < 0 {
+                    switch errno {
+                    case EINTR: continue
+                    case EAGAIN:
+                        var wanted = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&wanted, 1, 1000)
+                        continue
+                    case EPIPE: return .readerGone
+                    case let code: return .failed(code)
+                    }
+                }
+                guard written > 0 else { return .failed(EIO) }
                 offset += written
             }
+            return .written
         }
     }
+
+    /// Makes sure descriptors 0, 1 and 2 are what whoever started virtplace gave it. When one
+    /// was closed (`>&-`, `<&-`), the next file opened would take its number and console
+    /// output would land in it (or `-f -` read it). A closed one gets /dev/null, opened so
+    /// that using it fails (write-only for standard input, read-only for the others); one
+    /// that the Swift runtime already took for itself (it opens descriptors before `main`
+    /// runs; they are close-on-exec, which an inherited descriptor never is) is left to it,
+    /// and marked unusable. Either way, reading or writing that stream fails with a message.
+    static func guardStandardDescriptors() {
+        var unusable: Set<Int32> = []
+        for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0 {
+                if flags & FD_CLOEXEC != 0 { unusable.insert(descriptor) }
+                continue
+            }
+            unusable.insert(descriptor)
+            let opened = open("/dev/null", (descriptor == STDIN_FILENO ? O_WRONLY : O_RDONLY))
+            if opened >= 0 && opened != descriptor {
+                _ = dup2(opened, descriptor)
+                close(opened)
+            }
+        }
+        closedAtStart.withLock { $0 = unusable }
+    }
+
+    /// The standard descriptors that were closed when virtplace started (`guardStandardDescriptors`).
+    static let closedAtStart = Mutex<Set<Int32>>([])
+
+    /// Whether standard input was closed when virtplace started.
+    static var standardInputClosed: Bool { closedAtStart.withLock { $0.contains(STDIN_FILENO) } }
 
     /// A progress or information line on standard error, unless `--quiet`.
     func info(_ text: String) { if !quiet { err(text) } }
@@ -95,5 +159,31 @@ extension Console {
             }
             return "\u{1B}[\(code)m\(text)\u{1B}[0m"
         }
+    }
+}
+
+/// The console writes that failed in a run, shared by every console of the run (a class, so
+/// that copies of a `Console` share it).
+final class OutputFailures: Sendable {
+    private let first = Mutex<(stream: String, code: Int32)?>(nil)
+    private let changes = Mutex(false)
+
+    /// Whether the command run may change hosts (apply, reconcile): a failed write then exits
+    /// 3 ("finished, but something failed"), not 1 ("nothing was changed").
+    var changesHosts: Bool {
+        get { changes.withLock { $0 } }
+        set { changes.withLock { $0 = newValue } }
+    }
+
+    init() {}
+
+    func note(_ result: Console.WriteResult, stream: String) {
+        guard case .failed(let code) = result else { return }
+        first.withLock { if $0 == nil { $0 = (stream, code) } }
+    }
+
+    /// The first failure, as a message: `cannot write to standard output: No space left on device`.
+    var message: String? {
+        first.withLock { $0.map { "cannot write to \($0.stream): \(String(cString: strerror($0.code)))" } }
     }
 }

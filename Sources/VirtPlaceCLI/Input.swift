@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Placement
 import YAMLDecoding
@@ -13,14 +14,17 @@ struct LoadedPlacement {
 }
 
 /// Reads `-f` paths (files, directories, `-`) into sources, in order; a directory gives its
-/// `*.yaml`, `*.yml` and `*.json` files sorted by name.
+/// `*.yaml`, `*.yml` and `*.json` files sorted by name. Every input is bounded: regular files
+/// only (a FIFO, device or socket is refused before it is read), at most 10 MiB each, and
+/// standard input refused when it is closed, a terminal, or silent for 5 seconds
+/// (`FileInput`, docs/security.md).
+/// - Throws: `CLIError` naming the input and the reason.
 func readSources(_ paths: [String]) throws -> [PlacementSource] {
     var sources: [PlacementSource] = []
     let fm = FileManager.default
     for path in paths {
         if path == "-" {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            sources.append(PlacementSource(name: "<stdin>", bytes: Array(data)))
+            sources.append(PlacementSource(name: "<stdin>", bytes: try readStandardInput()))
             continue
         }
         var isDirectory: ObjCBool = false
@@ -44,14 +48,26 @@ func readSources(_ paths: [String]) throws -> [PlacementSource] {
 }
 
 private func readFile(_ path: String) throws -> PlacementSource {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw CLIError(message: "\(Escape.terminal(path)): cannot open the file (\(String(cString: strerror(errno))))")
+    do {
+        return PlacementSource(name: path, bytes: try FileInput.read(atPath: path, limit: maxInputBytes))
+    } catch {
+        throw CLIError(message: "\(Escape.terminal(path)): \(Escape.terminal(error.reason))")
     }
-    defer { try? handle.close() }
-    // Read one byte more than the limit: the YAML layer then reports the size as an error
-    // with the file's name, without this process reading a huge file whole.
-    let data = (try? handle.read(upToCount: maxInputBytes + 1)) ?? Data()
-    return PlacementSource(name: path, bytes: Array(data))
+}
+
+/// Standard input (`-f -`), bounded in size and time.
+private func readStandardInput() throws -> [UInt8] {
+    if Console.standardInputClosed {
+        throw CLIError(message: "-f -: standard input is closed: nothing to read")
+    }
+    if isatty(STDIN_FILENO) == 1 {
+        throw CLIError(message: "-f -: standard input is a terminal: pipe the placement in ('cat FILE | virtplace ... -f -') or give the file")
+    }
+    do {
+        return try FileInput.readStream(descriptor: STDIN_FILENO, limit: maxInputBytes)
+    } catch {
+        throw CLIError(message: "-f - (standard input): \(Escape.terminal(error.reason))")
+    }
 }
 
 /// Loads and validates the placement; prints every diagnostic with its source line and a

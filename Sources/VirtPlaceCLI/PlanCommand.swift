@@ -10,7 +10,7 @@ struct PlanCommand: Command {
     static let options: [OptionSpec] = [
         fileOption,
         .value("output", short: "o", "FORMAT", help: "text (default), json, or markdown (a table for a pull-request comment)"),
-        .value("out", "PLANFILE", help: "also save the plan as JSON, for 'virtplace apply PLANFILE'"),
+        .value("out", "PLANFILE", help: "also save the plan as JSON, for 'virtplace apply PLANFILE' (mode 0600, written whole; only over a regular file)"),
         .value("observed", "SNAPSHOT", help: "plan against a saved 'observe -o json' snapshot: no libvirt access at all"),
         .flag("detailed-exitcode", help: "exit 0 when there is nothing to do, 2 when changes are pending"),
     ]
@@ -62,11 +62,13 @@ struct PlanCommand: Command {
     }
 }
 
-/// Writes a file whole or not at all (a temporary file renamed over the target).
+/// Writes a file whole or not at all, private (0600), and only over a regular file: a device,
+/// FIFO, directory or symlink at `path` is refused and left alone (`SafeFile`).
+/// - Throws: `CLIError` saying why.
 func writeAtomically(_ data: Data, to path: String) throws {
     do {
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try SafeFile.write(data, to: path, permissions: SafeFile.privateMode)
     } catch {
-        throw CLIError(message: "cannot write '\(Escape.terminal(path))': \(error.localizedDescription)")
+        throw CLIError(message: Escape.terminal("\(error)"))
     }
 }

@@ -118,6 +118,8 @@ struct Reconciler {
                 try writeMetrics(renderMetrics(metrics, totals: totals, fleet: fleetName), to: path)
             } catch {
                 log.write(["event": "metrics-error", "level": "error", "message": "\(error)"])
+                // A write that failed is an error of the pass (exit 3: the pass itself ran).
+                if code == .success { return .partial }
             }
         }
         return code
@@ -163,7 +165,11 @@ struct Reconciler {
             log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
                        "carried": rotation.carried])
         }
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        let log = self.log, console = context.console
+        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: true) { warning in
+            log.write(["event": "journal-repaired", "level": "warning", "message": warning])
+            console.err("warning: " + warning)
+        })
         if !unfinished.isEmpty {
             let journal = try Journal(path: state.journalPath)
             let log = self.log

@@ -45,12 +45,15 @@ func recoverUnfinished(_ found: [UnfinishedAction], abandon: [String], ask: Bool
     return report
 }
 
-/// `VIRTPLACE_TEST_KILL_AFTER_STEP=N` / `VIRTPLACE_TEST_KILL_BEFORE_STEP=N`: tests only. The
+/// `VIRTPLACE_TEST_KILL_AFTER_STEP=N` / `VIRTPLACE_TEST_KILL_BEFORE_STEP=N`: tests only, and
+/// debug builds only (the lab tests run debug builds): a release build reads neither variable,
+/// and the executor's check is compiled out too (`scripts/check-release-hooks` proves it). The
 /// process kills itself (SIGKILL) at that step boundary of any action (N counts from 0, as
 /// the journal's `step`): after step N's outcome is journalled, or after its intent is
 /// journalled and before it runs. Unset (or empty), nil: nothing happens.
 /// - Throws: `CLIError` when the value is not a step index.
 func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
+    #if DEBUG
     let kill: @Sendable () -> Void = { _ = Foundation.kill(getpid(), SIGKILL) }
     for (name, moment) in [("VIRTPLACE_TEST_KILL_AFTER_STEP", CrashPoint.Moment.afterOutcome),
                            ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
@@ -60,7 +63,42 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
         }
         return CrashPoint(step: step, moment: moment, crash: kill)
     }
+    #endif
     return nil
+}
+
+/// Reads the journal for an apply or reconcile, under the lock: a torn last line (a write cut
+/// short) is repaired first and reported through `warn` (with `repair` false, a dry run, only
+/// reported); a line that cannot be read holds the whole run. See docs/recovery.md.
+/// - Throws: `EngineError` when the journal cannot be read (a symlink, not a regular file);
+///   `CLIError` (exit 1, nothing changed) when a line of it cannot be read.
+func readJournal(_ state: StateDirectory, repair: Bool, warn: (String) -> Void) throws -> [JournalRecord] {
+    let path = state.journalPath
+    var contents = try Journal.load(path: path)
+    if let torn = contents.tornTail {
+        let what = "the journal '\(path)' ends in a torn line (line \(torn.line), \(torn.bytes) bytes, no newline: a write cut short by a crash or a full disk)"
+        let fix = torn.whole ? "it holds a whole record, which is kept and given its newline" : "it is not a whole record (its write never finished, so no step ran after it) and is cut off"
+        if repair {
+            if let done = try Journal.repairTornTail(path: path) {
+                warn("\(what): \(done.whole ? "kept it and added the newline" : "cut it off")")
+            }
+            contents = try Journal.load(path: path)
+        } else {
+            warn("\(what): \(fix) by the next apply")
+        }
+    }
+    if !contents.unreadable.isEmpty {
+        let lines = contents.unreadable.prefix(5).map { "  line \($0.line): \($0.reason): \($0.excerpt)" }.joined(separator: "\n")
+        let more = contents.unreadable.count > 5 ? "\n  … and \(contents.unreadable.count - 5) more" : ""
+        throw CLIError(message: """
+            the journal '\(path)' has \(contents.unreadable.count) line\(contents.unreadable.count == 1 ? "" : "s") that cannot be read:
+            \(lines)\(more)
+            Such a line may be the record of a move left half done, so nothing was changed. Look at the line (the instance \
+            it names), check that instance on every host (virsh list --all), then repair the line or delete it, and run again \
+            (docs/recovery.md).
+            """)
+    }
+    return contents.records
 }
 
 /// The unfinished actions, one line each: instance, move, how far it got.

@@ -20,12 +20,24 @@ public enum VirtPlace {
         // libvirt connection whose peer went away (libvirt asks applications to ignore
         // SIGPIPE): writes fail with EPIPE instead, and are handled where they are made.
         signal(SIGPIPE, SIG_IGN)
+        Console.guardStandardDescriptors()
         let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment)
         exit(code.rawValue)
     }
 
-    /// Runs the command line and returns the exit code (for tests, nothing exits).
+    /// Runs the command line and returns the exit code (for tests, nothing exits). Output that
+    /// could not be written (a full disk under standard output) makes it an error: exit 1, or
+    /// 3 for an apply or reconcile that had already changed things (`Console`).
     static func run(arguments: [String], environment: [String: String]) async -> ExitCode {
+        let failures = OutputFailures()
+        let code = await run(arguments: arguments, environment: environment, failures: failures)
+        guard let message = failures.message else { return code }
+        Console.write("error: \(message)\n", to: STDERR_FILENO)
+        guard code == .success || code == .changesPending else { return code }
+        return failures.changesHosts ? .partial : .failure
+    }
+
+    private static func run(arguments: [String], environment: [String: String], failures: OutputFailures) async -> ExitCode {
         // Common options may come before the command (`virtplace --state-dir D plan …`): they
         // are read as if they followed it.
         var arguments = arguments
@@ -40,25 +52,26 @@ public enum VirtPlace {
             }
         }
         if !leading.isEmpty, !arguments.isEmpty { arguments.insert(contentsOf: leading, at: 1) }
-        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false)
+        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false, failures: failures)
         guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
             if arguments.first == "help", arguments.count > 1 {
-                return await run(arguments: [arguments[1], "--help"], environment: environment)
+                return await run(arguments: [arguments[1], "--help"], environment: environment, failures: failures)
             }
             plain.out(topLevelHelp)
             return arguments.isEmpty ? .failure : .success
         }
-        if first == "--version" { return await run(arguments: ["version"], environment: environment) }
+        if first == "--version" { return await run(arguments: ["version"], environment: environment, failures: failures) }
         guard let type = commands.first(where: { $0.name == first }) else {
             let hint = closestName(first, in: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
             plain.err("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'virtplace --help' for the list of commands.")
             return .failure
         }
-        return await run(type, arguments: Array(arguments.dropFirst()), environment: environment)
+        return await run(type, arguments: Array(arguments.dropFirst()), environment: environment, failures: failures)
     }
 
-    private static func run(_ type: any Command.Type, arguments: [String], environment: [String: String]) async -> ExitCode {
-        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false)
+    private static func run(_ type: any Command.Type, arguments: [String], environment: [String: String],
+                            failures: OutputFailures) async -> ExitCode {
+        let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false, failures: failures)
         let command: any Command
         let context: CommandContext
         do {
@@ -69,13 +82,16 @@ public enum VirtPlace {
             }
             let common = try CommonOptions(parsed, environment: environment, command: type.name)
             command = try type.init(arguments: parsed, common: common)
-            let console = Console(environment: environment, noColor: common.noColor, verbose: common.verbose, quiet: common.quiet)
+            let console = Console(environment: environment, noColor: common.noColor, verbose: common.verbose, quiet: common.quiet,
+                                  failures: failures)
             context = CommandContext(console: console, environment: environment, common: common)
         } catch {
             // Usage errors are one line and quote the arguments as given: escaped whole.
             plain.err("error: \(Escape.terminal(error.message))\nRun 'virtplace \(type.name) --help' for usage.")
             return .failure
         }
+        if let apply = command as? ApplyCommand { failures.changesHosts = !apply.dryRun }
+        if command is ReconcileCommand { failures.changesHosts = true }
         do {
             return try await command.run(context)
         } catch {

@@ -29,7 +29,7 @@ public enum YAMLParser {
         contentsOf path: String, file: String? = nil, limits: YAMLLimits = .default
     ) throws(YAMLLoadError) -> [YAMLNode] {
         let name = file ?? path
-        let bytes = try FileInput.read(path: path, name: name, limit: limits.fileSizeLimit)
+        let bytes = try readFile(atPath: path, name: name, limit: limits.fileSizeLimit)
         return try parseDocuments(bytes, file: name, limits: limits)
     }
 
