@@ -136,7 +136,7 @@ struct ApplyCommand: Command {
 
         let plan: Plan
         if let spec {
-            plan = makePlan(desired: spec, observed: observed)
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
         } else if let saved {
             do {
                 try refuseIfStale(saved, observed: observed)

@@ -50,7 +50,7 @@ struct PlanCommand: Command {
         for host in fleet.hosts where !host.reachable {
             context.console.err(context.console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
         }
-        let plan = makePlan(desired: spec, observed: fleet)
+        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes())
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
         if let out {
             try writeAtomically(try encodePlan(plan), to: out)

@@ -205,7 +205,7 @@ struct Reconciler {
             }
         }
 
-        let plan = makePlan(desired: spec, observed: observed)
+        let plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }

@@ -55,6 +55,9 @@ final class FakeFleet: FleetDriver, Sendable {
         var unreachable: Set<String> = []
         /// Volume copies that arrive damaged.
         var corruptCopies = false
+        /// Volume copies that fail half-way (the target pool fills up): part of the bytes
+        /// written, then an error.
+        var failCopies = false
         /// What each host offers, as observation reports it.
         var capacityMiB = 65536
         /// Domains that refuse to start.
@@ -292,6 +295,13 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
+    func deleteVolume(pool: String, name: String, on host: String) async throws {
+        try mutate("deleteVolume", host, "\(pool)/\(name)") { s in
+            guard s.volumes[host]?["\(pool)/\(name)"] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
+            s.volumes[host]?["\(pool)/\(name)"] = nil
+        }
+    }
+
     func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
         try mutate("cloneVolume", host, "\(pool)/\(name)") { s in
             guard let v = s.volumes[host]?["\(pool)/\(name)"] else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
@@ -303,9 +313,13 @@ final class FakeFleet: FleetDriver, Sendable {
                     progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         try reachable(from)
         let key = "\(pool)/\(name)"
-        let corrupt = state.withLock { $0.knobs.corruptCopies }
+        let (corrupt, fail) = state.withLock { ($0.knobs.corruptCopies, $0.knobs.failCopies) }
         let source = try mutate("copyVolume", to, key) { s -> FakeVolume in
             guard let v = s.volumes[from]?[key], s.volumes[to]?[key] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: to) }
+            if fail {
+                s.volumes[to]?[key]?.content = String(v.content.prefix(v.content.count / 2))
+                throw LibvirtError(code: .systemError, domain: 18, message: "cannot write data: No space left on device")
+            }
             s.volumes[to]?[key]?.content = corrupt ? v.content + "!" : v.content
             return v
         }
