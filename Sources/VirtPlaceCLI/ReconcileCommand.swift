@@ -182,7 +182,7 @@ struct Reconciler {
             recoveryClean = report.clean
         }
 
-        let seen = await fleet.observe()
+        let seen = await fleet.observe(observer: Observer(refreshPools: true))
         let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let observed = ObservedFleet(hosts: all.map { t in
             byName[t.name] ?? ObservedHost(name: t.name, uri: LibvirtURI.redacted(t.uri), reachable: false,
