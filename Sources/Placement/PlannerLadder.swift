@@ -123,6 +123,21 @@ struct MoveProfile: Sendable {
         }
     }
 
+    /// When the copies into one pool of `host` do not fit: the pool's free space (a leftover
+    /// this move reuses counts as free) and what other moves of the plan copy into it. nil
+    /// when they fit, or when the sizes are not known.
+    func shortfall(_ need: PoolNeed, on host: HostInfo, charged: [String: Int64]) -> (free: Int64, other: Int64)? {
+        guard let bytes = need.bytes, let pool = host.pools[need.pool], let available = pool.availableBytes else { return nil }
+        let other = max(charged[need.pool] ?? 0, 0)
+        var reusable: Int64 = 0
+        for v in localVolumes where v.pool == need.pool && pool.leftovers.contains(v.volume) {
+            reusable = saturatingAdd(reusable, pool.allocation[v.volume] ?? 0)
+        }
+        let free = saturatingAdd(available, reusable)
+        // `>=`: a need that saturated at the bound never fits, whatever a pool claims.
+        return saturatingAdd(bytes, other) >= free ? (free, other) : nil
+    }
+
     /// Why `host` cannot hold the instance at all (memory and vCPUs aside): its state, pools,
     /// volumes, free space, networks. `charged`: bytes other moves of the plan already copy into
     /// each of its pools.
@@ -150,19 +165,9 @@ struct MoveProfile: Sendable {
             }
         }
         for need in poolNeeds {
-            guard let bytes = need.bytes, let pool = host.pools[need.pool], let available = pool.availableBytes else { continue }
-            let other = max(charged[need.pool] ?? 0, 0)
-            // A leftover of an earlier attempt is reused: the space it takes counts as free.
-            var reusable: Int64 = 0
-            for v in localVolumes where v.pool == need.pool && pool.leftovers.contains(v.volume) {
-                reusable = saturatingAdd(reusable, pool.allocation[v.volume] ?? 0)
-            }
-            let free = saturatingAdd(available, reusable)
-            // `>=`: a need that saturated at the bound never fits, whatever a pool claims.
-            if saturatingAdd(bytes, other) >= free {
-                let others = other > 0 ? ", and other moves of this plan copy \(mebibytesText(other)) into it" : ""
-                r.append(Reason(.targetSpace, "\(host.name) has \(mebibytesText(free)) free in pool \(need.pool)\(others); copying \(need.volumes.joined(separator: ", ")) needs \(mebibytesText(bytes)) (allocated bytes + 5 %, + 64 MiB kept free)"))
-            }
+            guard let short = shortfall(need, on: host, charged: charged), let bytes = need.bytes else { continue }
+            let others = short.other > 0 ? ", and other moves of this plan copy \(mebibytesText(short.other)) into it" : ""
+            r.append(Reason(.targetSpace, "\(host.name) has \(mebibytesText(short.free)) free in pool \(need.pool)\(others); copying \(need.volumes.joined(separator: ", ")) needs \(mebibytesText(bytes)) (allocated bytes + 5 %, + 64 MiB kept free)"))
         }
         for v in sharedVolumes {
             if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) {

@@ -326,8 +326,7 @@ extension MoveProfile {
             if let pool = host.pools[v.pool], pool.volumes.contains(v.volume), !pool.leftovers.contains(v.volume) { return false }
         }
         for v in sharedVolumes { if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) { return false } }
-        if poolNeeds.contains(where: { $0.bytes != nil && host.pools[$0.pool]?.availableBytes != nil }),
-           !targetProblems(host, charged: charged).isEmpty { return false }
+        for need in poolNeeds where shortfall(need, on: host, charged: charged) != nil { return false }
         for v in attachVolumes { if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) { return false } }
         for (net, _) in networks where !host.networks.contains(net) { return false }
         for (br, _) in bridges where !host.bridges.contains(br) { return false }

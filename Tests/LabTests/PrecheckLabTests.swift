@@ -24,6 +24,62 @@ extension Lab {
     func libDir(_ i: Int) -> String { dir + "/hosts/host\(i)/lib" }
 }
 
+/// A dir pool `name` on host1 (an ordinary directory) and host2 (a tmpfs of `mebibytes` in
+/// host2's mount namespace); `remove()` takes both away.
+struct SmallPool {
+    let lab: Lab
+    let name: String
+    var inside: String { "/var/lib/libvirt/\(name)" }
+
+    init(lab: Lab, name: String, mebibytes: Int) throws {
+        self.lab = lab
+        self.name = name
+        for i in [1, 2] { try FileManager.default.createDirectory(atPath: lab.libDir(i) + "/\(name)", withIntermediateDirectories: true) }
+        let mounted = lab.inHost(2, ["/bin/mount", "-t", "tmpfs", "-o", "size=\(mebibytes)m", "tmpfs", "/var/lib/libvirt/\(name)"])
+        guard mounted.status == 0 else { throw Lab.Unavailable(description: "tmpfs in host2: \(mounted.output)") }
+        for i in [1, 2] {
+            let defined = lab.virsh(i, ["pool-define-as", name, "dir", "--target", "/var/lib/libvirt/\(name)"])
+            let started = lab.virsh(i, ["pool-start", name])
+            guard defined.status == 0, started.status == 0 else { throw Lab.Unavailable(description: "pool \(name): \(defined.output) \(started.output)") }
+        }
+    }
+
+    func remove(volumes: [String]) {
+        for i in [1, 2] {
+            for v in volumes { _ = lab.virsh(i, ["vol-delete", "--pool", name, v]) }
+            _ = lab.virsh(i, ["pool-destroy", name])
+            _ = lab.virsh(i, ["pool-undefine", name])
+        }
+        lab.inHost(2, ["/bin/umount", inside])
+        for i in [1, 2] { try? FileManager.default.removeItem(atPath: lab.libDir(i) + "/\(name)") }
+    }
+
+    /// Starts filling host2's pool as soon as `volume` appears there (something else taking
+    /// the space during a copy); ends by itself (dd stops at a full file system; 60 s at most).
+    func fillWhenCreated(_ volume: String) throws -> Process {
+        let filler = Process()
+        filler.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        filler.arguments = ["60", "/usr/bin/nsenter", "-t", lab.daemonPID(2) ?? "0", "-m", "--", "/bin/sh", "-c",
+                            "i=0; while [ ! -e \(inside)/\(volume) ] && [ $i -lt 4000 ]; do sleep 0.01; i=$((i+1)); done; dd if=/dev/zero of=\(inside)/filler bs=1M 2>/dev/null; true"]
+        try filler.run()
+        return filler
+    }
+
+    /// Whether host2's pool holds `volume`, by virsh (after a refresh) and by the directory.
+    func holds(_ volume: String) -> (virsh: Bool, disk: Bool) {
+        _ = lab.virsh(2, ["pool-refresh", name])
+        let listed = lab.virsh(2, ["vol-list", name]).stdout
+        let files = lab.inHost(2, ["/bin/ls", "-a", inside]).stdout
+        return (listed.contains(volume), files.split(separator: "\n").contains { $0 == volume })
+    }
+
+    func freeSpace() -> Bool { lab.inHost(2, ["/bin/rm", "-f", "\(inside)/filler"]).status == 0 }
+
+    func sha256OnHost2(_ volume: String) -> String? {
+        lab.inHost(2, ["/usr/bin/sha256sum", "\(inside)/\(volume)"]).stdout.split(separator: " ").first.map(String.init)
+    }
+}
+
 /// A placement with the lab's hosts and its own `storage:` (the helper's is fixed).
 private func writePlacement(_ vp: VirtPlace, storage: String, _ instances: String) throws -> String {
     let text = """
@@ -131,28 +187,14 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
         let name = Lab.uniqueName("full")
-        let pool = "small-\(name.suffix(6))"
-        let inside = "/var/lib/libvirt/\(pool)"
         let volume = "\(name)-disk.img"
-        for i in [1, 2] { try FileManager.default.createDirectory(atPath: lab.libDir(i) + "/\(pool)", withIntermediateDirectories: true) }
-        let mounted = lab.inHost(2, ["/bin/mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", inside])
-        try #require(mounted.status == 0, "\(mounted.output)")
+        let pool = try SmallPool(lab: lab, name: "small-\(name.suffix(6))", mebibytes: 160)
         defer {
-            for i in [1, 2] {
-                _ = lab.virsh(i, ["vol-delete", "--pool", pool, volume])
-                _ = lab.virsh(i, ["pool-destroy", pool])
-                _ = lab.virsh(i, ["pool-undefine", pool])
-            }
-            lab.inHost(2, ["/bin/umount", inside])
-            for i in [1, 2] { try? FileManager.default.removeItem(atPath: lab.libDir(i) + "/\(pool)") }
+            pool.remove(volumes: [volume])
             lab.removeGuest(name)
         }
-        for i in [1, 2] {
-            #expect(lab.virsh(i, ["pool-define-as", pool, "dir", "--target", inside]).status == 0)
-            #expect(lab.virsh(i, ["pool-start", pool]).status == 0)
-        }
-        _ = try lab.createGuest("localdisk", name, host: 1, ["--pool", pool, "--disk-size", "64", "--stopped", "--no-nic"])
-        let source = lab.libDir(1) + "/\(pool)/\(volume)"
+        _ = try lab.createGuest("localdisk", name, host: 1, ["--pool", pool.name, "--disk-size", "64", "--stopped", "--no-nic"])
+        let source = lab.libDir(1) + "/\(pool.name)/\(volume)"
         let original = try #require(lab.sha256(source))
         let placement = try vp.placement("""
           \(name):
@@ -162,12 +204,7 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
         let first = planCodes(vp, placement)
         #expect(!first.codes.contains("target.space"), "\(first.output)")
 
-        // Something else fills the pool as soon as the copy has begun.
-        let filler = Process()
-        filler.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        filler.arguments = ["60", "/usr/bin/nsenter", "-t", lab.daemonPID(2) ?? "0", "-m", "--", "/bin/sh", "-c",
-                            "i=0; while [ ! -e \(inside)/\(volume) ] && [ $i -lt 4000 ]; do sleep 0.01; i=$((i+1)); done; dd if=/dev/zero of=\(inside)/filler bs=1M 2>/dev/null; true"]
-        try filler.run()
+        let filler = try pool.fillWhenCreated(volume)
         let r = vp.apply(placement)
         filler.waitUntilExit()
         #expect(r.status == 3, "\(r.output)")
@@ -176,11 +213,8 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
 
         // The witnesses: one definition, on host1, shut off; no volume of it on host2.
         #expect(lab.whereIs(name) == [1: "shut off"], "\(lab.whereIs(name))")
-        #expect(lab.virsh(2, ["pool-refresh", pool]).status == 0)
-        let listed = lab.virsh(2, ["vol-list", pool]).stdout
-        #expect(!listed.contains(volume), "no debris in virsh: \(listed)")
-        let files = lab.inHost(2, ["/bin/ls", "-a", inside]).stdout
-        #expect(!files.contains(volume), "no debris on disk: \(files)")
+        let held = pool.holds(volume)
+        #expect(!held.virsh && !held.disk, "no debris: \(held)")
         #expect(lab.sha256(source) == original, "the source volume is unchanged")
 
         // While the pool is full, the plan says so; never a volume left behind.
@@ -189,13 +223,61 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
         #expect(!waiting.codes.contains("target.volume-exists"), "\(waiting.output)")
 
         // Space freed: a plain apply converges.
-        #expect(lab.inHost(2, ["/bin/rm", "-f", "\(inside)/filler"]).status == 0)
+        #expect(pool.freeSpace())
         let again = vp.apply(placement)
         #expect(again.status == 0, "\(again.output)")
         #expect(lab.whereIs(name) == [2: "shut off"], "\(lab.whereIs(name))")
-        let copied = lab.inHost(2, ["/usr/bin/sha256sum", "\(inside)/\(volume)"]).stdout.split(separator: " ").first.map(String.init)
-        #expect(copied == original, "the copy on host2 is whole")
+        #expect(pool.sha256OnHost2(volume) == original, "the copy on host2 is whole")
         #expect(lab.sha256(source) == original, "the source copy is kept, unchanged")
+        expectConverged(vp, placement)
+    }
+
+    /// The same with a live move that copies the disk (copy-storage, slowed to 8 MiB/s): the
+    /// target pool fills during the migration, which fails; the guest never stops (heartbeat,
+    /// boot id), no fallback to a reboot move (it would meet the same full pool), the volume
+    /// created for the copy is removed; once space is freed the live move completes.
+    @Test func aLiveCopyIntoAPoolThatFillsUpLeavesNoDebrisAndTheGuestRunsOn() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("lfull")
+        let volume = "\(name)-disk.img"
+        let pool = try SmallPool(lab: lab, name: "small-\(name.suffix(6))", mebibytes: 160)
+        defer {
+            pool.remove(volumes: [volume])
+            lab.removeGuest(name)
+        }
+        _ = try lab.createGuest("localdisk", name, host: 1, ["--pool", pool.name, "--disk-size", "64", "--wait"])
+        let source = lab.libDir(1) + "/\(pool.name)/\(volume)"
+        let original = try #require(lab.sha256(source))
+        let before = try #require(lab.waitHeartbeat(name, after: 0))
+        let boot = lab.bootID(name)
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            moves: [live, reboot]
+            live: {bandwidthMiBps: 8}
+        """)
+
+        let filler = try pool.fillWhenCreated(volume)
+        let r = vp.apply(placement)
+        filler.waitUntilExit()
+        #expect(r.status == 3, "\(r.output)")
+        #expect(r.stdout.contains("failed: migrateLive"), "\(r.stdout)")
+        #expect(r.stdout.contains("no fallback to reboot"), "\(r.stdout)")
+        #expect(r.stdout.contains("removed the incomplete copy"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [1: "running"], "one copy, running on its source: \(lab.whereIs(name))")
+        #expect(lab.waitHeartbeat(name, after: before + 2) != nil, "the heartbeat goes on")
+        #expect(lab.bootID(name) == boot, "never stopped")
+        let held = pool.holds(volume)
+        #expect(!held.virsh && !held.disk, "no debris: \(held)")
+        #expect(lab.sha256(source) == original)
+
+        #expect(pool.freeSpace())
+        let again = vp.apply(placement)
+        #expect(again.status == 0, "\(again.output)")
+        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
+        #expect(lab.bootID(name) == boot, "moved live: the same boot")
+        #expect(pool.sha256OnHost2(volume) == original, "the disk arrived whole")
         expectConverged(vp, placement)
     }
 
