@@ -151,13 +151,16 @@ struct FleetIndex: Sendable {
             var hostDomains: [ObservedDomain] = []
             var used = Resources.zero
             if let obs, reachable {
+                // Only worth knowing when the journal names volumes of virtplace's own.
                 var inUse = Set<String>()
-                for d in obs.domains { for disk in d.disks { if let p = disk.pool, let v = disk.volume { inUse.insert("\(p)/\(v)") } } }
+                if !own.isEmpty {
+                    for d in obs.domains { for disk in d.disks { if let p = disk.pool, let v = disk.volume { inUse.insert("\(p)/\(v)") } } }
+                }
                 for pool in obs.pools where pool.active {
                     var allocation: [String: Int64] = [:]
                     for v in pool.volumes { allocation[v.name] = max(v.allocationBytes, 0) }
                     let names = Set(pool.volumes.map(\.name))
-                    let leftovers = names.filter { own.contains("\(name)/\(pool.name)/\($0)") && !inUse.contains("\(pool.name)/\($0)") }
+                    let leftovers: Set<String> = own.isEmpty ? [] : names.filter { own.contains("\(name)/\(pool.name)/\($0)") && !inUse.contains("\(pool.name)/\($0)") }
                     pools[pool.name] = PoolInfo(volumes: names, allocation: allocation,
                                                 availableBytes: pool.availableBytes.map { max($0, 0) }, leftovers: leftovers)
                 }
