@@ -507,6 +507,7 @@ struct ActionRunner {
         guard let source = try await driver.volume(pool: pool, name: volume, on: from) else {
             throw StepFailure("no volume \(pool)/\(volume) on \(from) to copy")
         }
+        var createdNow = false
         if let existing = try await driver.volume(pool: pool, name: volume, on: to) {
             // Once the target defines the domain, its copy is the domain's: it may have run and
             // written to it since. Never overwritten, not even with the source's bytes.
@@ -532,11 +533,17 @@ struct ActionRunner {
         } else {
             try await createVolumeForCopy(pool: pool, volume: volume, capacityBytes: source.capacityBytes, format: source.format,
                                           on: to, for: step.op)
+            createdNow = true
         }
-        // From here the target volume is virtplace's own (journalled `createVolume`), and no
-        // domain on the target uses it (checked above): a copy that fails, or that does not
-        // verify, is provably incomplete, and is removed (journalled `deleteVolume`).
+        // From here the target volume is virtplace's own (journalled `createVolume`). A copy
+        // that fails, or that does not verify, is provably incomplete: the volume this step
+        // created is removed (journalled `deleteVolume`); one an earlier attempt created stays,
+        // still journalled as virtplace's, for the next run to reuse.
         func incomplete(_ why: String) async -> StepFailure {
+            guard createdNow else {
+                notes.append("the incomplete copy \(to) \(pool)/\(volume) (virtplace's own, from an earlier attempt) is left for the next run to reuse")
+                return StepFailure("\(why); the incomplete copy on \(to) is virtplace's own and is reused by the next run")
+            }
             if await deleteOwnVolume(pool: pool, volume: volume, on: to) {
                 notes.append("removed the incomplete copy \(to) \(pool)/\(volume) (virtplace had created it for this move)")
                 return StepFailure("\(why); the incomplete copy on \(to) was removed")

@@ -152,3 +152,23 @@ private let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1
     #expect(!fleet.calls.contains { $0.hasPrefix("copyVolume") })
     #expect(!records.contains { $0.op == "deleteVolume" })
 }
+
+@Test func aReusedLeftoverWhoseCopyFailsAgainStaysForTheNextRun() async throws {
+    // Only the attempt that created a volume removes it; a leftover of an earlier attempt
+    // that fails again stays, still virtplace's, for the next run to reuse.
+    let fleet = localGuestFleet()
+    fleet.set { $0.failCopies = true }
+    let state = try stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    try await journal.record(JournalRecord(time: "t", run: "r0", instance: "arch", uuid: "uuid-arch", action: "cold", step: -1,
+                                           op: "createVolume", phase: .done,
+                                           detail: ["host": "h2", "pool": "local", "volume": "a.img", "for": "transferVolume"]))
+    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "0123"), on: "h2")
+    let (report, records, _) = try await execute(coldPlan, on: fleet, state: state)
+    #expect(report.actions.first?.status == .failed)
+    #expect(report.actions.first?.message?.contains("reused by the next run") == true, "\(report.actions.first?.message ?? "")")
+    #expect(fleet.volume("local", "a.img", "h2") != nil)
+    #expect(!fleet.calls.contains { $0.hasPrefix("deleteVolume") })
+    #expect(!records.contains { $0.op == "deleteVolume" })
+    #expect(state.ownVolumes() == ["h2/local/a.img"])
+}
