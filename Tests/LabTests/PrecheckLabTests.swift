@@ -305,6 +305,48 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
         #expect(lab.whereIs(name) == [1: "shut off"])
     }
 
+    /// `state: running` for a 512 MiB guest on a host the file declares with 300 MiB: the
+    /// start is refused (`start.capacity`), the guest stays shut off; with room declared, a
+    /// plain apply starts it.
+    @Test func aStartBeyondTheDeclaredCapacityIsRefused() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("cap")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("shutoff", name, host: 1, ["--memory", "512", "--no-nic"])
+        let hosts = try String(contentsOfFile: lab.hostsYAML, encoding: .utf8)
+        func placement(memoryMiB: Int) throws -> String {
+            // The lab's hosts, host1 with a declared memory capacity.
+            let declared = hosts.replacingOccurrences(of: "    faultDomain: fd-1\n    labels: {lab: \"\(lab.env["LAB_ID"] ?? "")\", rack: r1}",
+                                                      with: "    faultDomain: fd-1\n    labels: {lab: \"\(lab.env["LAB_ID"] ?? "")\", rack: r1}\n    capacity: {memoryMiB: \(memoryMiB)}")
+            let text = """
+            apiVersion: virtplace/v1
+            kind: Placement
+            metadata: {name: labtest}
+            \(declared)
+            instances:
+              \(name):
+                host: host1
+                state: running
+            """
+            let path = vp.workDir + "/capacity-\(memoryMiB).yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let small = try placement(memoryMiB: 300)
+        #expect(try String(contentsOfFile: small, encoding: .utf8).contains("capacity: {memoryMiB: 300}"))
+        let r = vp.run(["apply", "-f", small, "--auto-approve"])
+        #expect(r.status == 3, "\(r.output)")
+        #expect(r.stdout.contains("start.capacity"), "\(r.stdout)")
+        #expect(lab.whereIs(name) == [1: "shut off"], "not started: \(lab.whereIs(name))")
+
+        let roomy = try placement(memoryMiB: 1024)
+        let again = vp.run(["apply", "-f", roomy, "--auto-approve"])
+        #expect(again.status == 0, "\(again.output)")
+        #expect(lab.whereIs(name) == [1: "running"], "\(lab.whereIs(name))")
+        #expect(lab.waitHeartbeat(name, after: -1) != nil, "it boots")
+    }
+
     /// Three members of a spread group on two fault domains (fd-1: host1, host3; fd-2: host2),
     /// all on host1: one moves to fd-2, the others share fd-1; apply exits 0, and a second
     /// apply has nothing to do (no permanent exit 3).
