@@ -255,6 +255,11 @@ final class RunState: Sendable {
         _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }
     }
 
+    /// After virtplace deleted a volume it had created (an incomplete copy).
+    func forget(host: String, pool: String, volume: String) {
+        _ = created.withLock { $0.remove("\(host)/\(pool)/\(volume)") }
+    }
+
     func wasCreated(host: String, pool: String, volume: String) -> Bool {
         created.withLock { $0.contains("\(host)/\(pool)/\(volume)") }
     }

@@ -101,10 +101,22 @@ extension ActionRunner {
             case (.some(let s), .some(let t)): place = "it is \(s.state) on \(m.from) and \(t.state) on \(m.to): an operator must decide"
             case (.none, .none): place = "it is on neither host (the definition is saved in \(recordPath ?? "the records"))"
             }
-            if !created.isEmpty { notes.append("created for the copy and left on \(m.to): \(created.joined(separator: ", "))") }
-            // Only a clean failure may fall back to the next rung: the guest runs on the
-            // source, and the target (answering) holds nothing of it.
-            fallbackReady = after.source?.isRunning == true && after.target == nil
+            let clean = after.source?.isRunning == true && after.target == nil
+            if !created.isEmpty {
+                if clean {
+                    // The guest runs on the source only: the copies made for it on the target
+                    // are virtplace's own (journalled) and incomplete. Removed, journalled.
+                    await removeIncompleteCopies(created, on: m.to)
+                } else {
+                    notes.append("created for the copy and left on \(m.to): \(created.joined(separator: ", "))")
+                }
+            }
+            // Only a clean failure may fall back to the next rung (the guest runs on the
+            // source, and the target, answering, holds nothing of it), and only for a cause a
+            // reboot move avoids: what the target lacks, a reboot move lacks too.
+            let cause = LiveFailureCause.classify(failure, timedOut: watch.timedOut != nil, lostDestination: watch.lostDestination)
+            liveFailure = cause
+            fallbackReady = clean && cause.rebootAvoids
             throw StepFailure("\(message); \(place)")
         }
         guard let arrived = after.target, arrived.isRunning, arrived.persistent, after.source == nil else {
@@ -177,6 +189,20 @@ extension ActionRunner {
         let s = after.source.map { "\($0.state) on \(m.from)" } ?? "gone from \(m.from)"
         let t = after.target.map { "\($0.state)\($0.persistent ? "" : " (transient)") on \(m.to)" } ?? "not on \(m.to)"
         return "it is \(s) and \(t)"
+    }
+
+    /// Removes volumes this migration created on `to` for a copy that did not happen (the guest
+    /// still runs on its source only), each journalled (`deleteVolume`), each reported.
+    private mutating func removeIncompleteCopies(_ created: [String], on to: String) async {
+        for item in created {
+            guard let slash = item.firstIndex(of: "/") else { continue }
+            let pool = String(item[..<slash]), volume = String(item[item.index(after: slash)...])
+            if await deleteOwnVolume(pool: pool, volume: volume, on: to) {
+                notes.append("removed the incomplete copy \(item) this move had created on \(to)")
+            } else {
+                notes.append("the incomplete copy \(item) this move created on \(to) could not be removed: it is virtplace's own, and the next run reuses it")
+            }
+        }
     }
 
     /// Creates the target volume of a copied disk (same size and format), unless it exists;

@@ -60,6 +60,8 @@ struct ActionRunner {
     var targetMayHaveRun: Bool
     /// This move's `undefineSource` ended done or skipped: the source holds no definition.
     var sourceUndefined: Bool
+    /// Why the live migration failed, when it did (decides the fallback).
+    var liveFailure: LiveFailureCause?
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
         self.executor = executor; self.action = action; self.active = action; self.uuid = uuid; self.shared = shared
@@ -128,6 +130,9 @@ struct ActionRunner {
             active = current
             pointOfNoReturn = false
             end = await runSteps(current, uuid: uuid)
+        } else if case .failed(let index, _) = end, let fallback = action.fallback, let cause = liveFailure,
+                  !cause.rebootAvoids, case .migrateLive = current.steps[index] {
+            notes.append("no fallback to \(fallback.kind.rawValue): \(cause.summary), which a \(fallback.kind.rawValue) move would meet too")
         }
 
         switch end {
@@ -285,6 +290,27 @@ struct ActionRunner {
         }
         shared.markCreated(host: host, pool: pool, volume: volume)
         try? await writeActionRecord(op: "createVolume", phase: .done, detail: detail)
+    }
+
+    /// Deletes a volume virtplace created for a copy of this move that did not finish,
+    /// journalled before (intent) and after (done: the journal no longer counts it as
+    /// virtplace's; failed: it still does, and a retry reuses it). Returns whether it is gone.
+    func deleteOwnVolume(pool: String, volume: String, on host: String) async -> Bool {
+        let detail = ["host": host, "pool": pool, "volume": volume, "why": "incomplete copy"]
+        do {
+            try await writeActionRecord(op: "deleteVolume", phase: .intent, detail: detail)
+        } catch {
+            return false
+        }
+        do {
+            try await driver.deleteVolume(pool: pool, name: volume, on: host)
+        } catch {
+            try? await writeActionRecord(op: "deleteVolume", phase: .failed, detail: detail, error: describe(error))
+            return false
+        }
+        shared.forget(host: host, pool: pool, volume: volume)
+        try? await writeActionRecord(op: "deleteVolume", phase: .done, detail: detail)
+        return true
     }
 
     /// What a step needs to be finished or undone: its hosts and objects, the saved definition.
@@ -502,6 +528,7 @@ struct ActionRunner {
         guard let source = try await driver.volume(pool: pool, name: volume, on: from) else {
             throw StepFailure("no volume \(pool)/\(volume) on \(from) to copy")
         }
+        var createdNow = false
         if let existing = try await driver.volume(pool: pool, name: volume, on: to) {
             // Once the target defines the domain, its copy is the domain's: it may have run and
             // written to it since. Never overwritten, not even with the source's bytes.
@@ -523,30 +550,58 @@ struct ActionRunner {
             guard shared.wasCreated(host: to, pool: pool, volume: volume) else {
                 throw StepFailure("\(to) already has a different \(pool)/\(volume) that virtplace did not create: not overwritten")
             }
+            notes.append("reused \(to) \(pool)/\(volume), which virtplace had created for an earlier copy that did not finish")
         } else {
             try await createVolumeForCopy(pool: pool, volume: volume, capacityBytes: source.capacityBytes, format: source.format,
                                           on: to, for: step.op)
+            createdNow = true
+        }
+        // From here the target volume is virtplace's own (journalled `createVolume`). A copy
+        // that fails, or that does not verify, is provably incomplete: the volume this step
+        // created is removed (journalled `deleteVolume`); one an earlier attempt created stays,
+        // still journalled as virtplace's, for the next run to reuse.
+        func incomplete(_ why: String) async -> StepFailure {
+            guard createdNow else {
+                notes.append("the incomplete copy \(to) \(pool)/\(volume) (virtplace's own, from an earlier attempt) is left for the next run to reuse")
+                return StepFailure("\(why); the incomplete copy on \(to) is virtplace's own and is reused by the next run")
+            }
+            if await deleteOwnVolume(pool: pool, volume: volume, on: to) {
+                notes.append("removed the incomplete copy \(to) \(pool)/\(volume) (virtplace had created it for this move)")
+                return StepFailure("\(why); the incomplete copy on \(to) was removed")
+            }
+            notes.append("the incomplete copy \(to) \(pool)/\(volume) could not be removed: it is virtplace's own, and the next run reuses it")
+            return StepFailure("\(why); the incomplete copy on \(to) is virtplace's own and is reused by the next run")
         }
         let instance = action.instance
         let events = executor.events
         let label = "\(pool)/\(volume)"
-        let result = try await driver.copyVolume(pool: pool, name: volume, from: from, to: to) { p in
-            let seconds = p.elapsed.seconds
-            let rate = seconds > 0 ? UInt64(Double(p.bytesCovered) / seconds) : 0
-            let left = rate > 0 && p.totalBytes > p.bytesCovered ? Double(p.totalBytes - p.bytesCovered) / Double(rate) : nil
-            events(.transfer(instance: instance, TransferStatus(kind: .volume(label), processedBytes: p.bytesCovered,
-                                                                totalBytes: p.totalBytes, bytesPerSecond: rate,
-                                                                elapsedSeconds: seconds, remainingSeconds: left)))
+        let result: TransferProgress
+        do {
+            result = try await driver.copyVolume(pool: pool, name: volume, from: from, to: to) { p in
+                let seconds = p.elapsed.seconds
+                let rate = seconds > 0 ? UInt64(Double(p.bytesCovered) / seconds) : 0
+                let left = rate > 0 && p.totalBytes > p.bytesCovered ? Double(p.totalBytes - p.bytesCovered) / Double(rate) : nil
+                events(.transfer(instance: instance, TransferStatus(kind: .volume(label), processedBytes: p.bytesCovered,
+                                                                    totalBytes: p.totalBytes, bytesPerSecond: rate,
+                                                                    elapsedSeconds: seconds, remainingSeconds: left)))
+            }
+        } catch {
+            throw await incomplete("copy of \(pool)/\(volume) to \(to) failed: \(describe(error))")
         }
         // Verified by a read-back: the copy's size and SHA-256 (holes as zeros) against the
         // digest of what the source sent.
-        let copy = try await driver.checksum(pool: pool, name: volume, on: to)
-        guard let sent = result.sha256 else { throw StepFailure("the copy was not hashed") }
+        let copy: VolumeChecksum
+        do {
+            copy = try await driver.checksum(pool: pool, name: volume, on: to)
+        } catch {
+            throw await incomplete("the copy of \(pool)/\(volume) on \(to) could not be read back: \(describe(error))")
+        }
+        guard let sent = result.sha256 else { throw await incomplete("the copy was not hashed") }
         guard copy.bytes == source.capacityBytes, result.bytesCovered == source.capacityBytes else {
-            throw StepFailure("copy of \(pool)/\(volume) to \(to) has \(copy.bytes) bytes, the source \(source.capacityBytes): the copy is left on \(to) for inspection")
+            throw await incomplete("copy of \(pool)/\(volume) to \(to) has \(copy.bytes) bytes, the source \(source.capacityBytes)")
         }
         guard copy.sha256 == sent else {
-            throw StepFailure("copy of \(pool)/\(volume) to \(to) differs (SHA-256 \(copy.sha256.prefix(16))… ≠ \(sent.prefix(16))…): the copy is left on \(to) for inspection")
+            throw await incomplete("copy of \(pool)/\(volume) to \(to) differs (SHA-256 \(copy.sha256.prefix(16))… ≠ \(sent.prefix(16))…)")
         }
         try? await driver.refreshPool(pool, on: to)
         notes.append("source copy kept: \(from) \(pool)/\(volume)")

@@ -64,6 +64,8 @@ public protocol FleetDriver: Sendable {
     func hasNetwork(_ name: String, on host: String) async throws -> Bool
     /// Creates an empty (sparse) volume of that capacity and format.
     func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws
+    /// Deletes a volume. Only for an incomplete copy virtplace created itself (journalled).
+    func deleteVolume(pool: String, name: String, on host: String) async throws
     /// Clones a volume on its own host under another name.
     func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws
     /// Copies a volume's bytes into the existing volume of the same pool and name on `to`,

@@ -318,14 +318,20 @@ public final class Journal: @unchecked Sendable {
 
     /// The volumes virtplace created or may have created (`host/pool/volume`), each with the
     /// last record that names it: `createVolume` intents and successes add a volume, a
-    /// failure (nothing was created) removes it. A later copy may overwrite only these.
+    /// failure (nothing was created) removes it, and so does a `deleteVolume` that removed it
+    /// (an incomplete copy). A later copy may overwrite only these.
     public static func createdVolumes(_ records: [JournalRecord]) -> [String: JournalRecord] {
         var created: [String: JournalRecord] = [:]
-        for r in records where r.op == "createVolume" {
+        for r in records where r.op == "createVolume" || r.op == "deleteVolume" {
             guard let host = r.detail["host"], let pool = r.detail["pool"], let volume = r.detail["volume"] else { continue }
+            let key = "\(host)/\(pool)/\(volume)"
+            if r.op == "deleteVolume" {
+                if r.phase == .done { created[key] = nil }
+                continue
+            }
             switch r.phase {
-            case .intent, .done, .carried: created["\(host)/\(pool)/\(volume)"] = r
-            case .failed: created["\(host)/\(pool)/\(volume)"] = nil
+            case .intent, .done, .carried: created[key] = r
+            case .failed: created[key] = nil
             default: break
             }
         }

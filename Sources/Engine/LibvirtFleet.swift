@@ -204,6 +204,15 @@ public final class LibvirtFleet: FleetDriver {
         try await on(host) { connection in _ = try connection.lookupStoragePool(name: pool).createVolume(xml: xml) }
     }
 
+    /// `virStorageVolDelete`.
+    public func deleteVolume(pool: String, name: String, on host: String) async throws {
+        try await on(host) { connection in
+            let handle = try connection.lookupStoragePool(name: pool)
+            try? handle.refresh()
+            try handle.lookupVolume(name: name).delete()
+        }
+    }
+
     /// `virStorageVolCreateXMLFrom` on the same host, on a thread of its own (it copies data).
     public func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
         try await connection(host).runDedicated { connection in

@@ -14,6 +14,13 @@ public struct StateDirectory: Sendable {
     /// Saved domain definitions and records of manual moves, by domain UUID.
     public var recordsPath: String { path + "/records" }
 
+    /// The volumes the journal says virtplace created for copies (`host/pool/volume`), for
+    /// the planner (`makePlan(ownVolumes:)`): a leftover of a failed copy is reused, not a
+    /// blocker. Empty when there is no journal (a plan preview without a state directory).
+    public func ownVolumes() -> Set<String> {
+        Set(Journal.createdVolumes(Journal.read(path: journalPath)).keys)
+    }
+
     /// Creates the directory (its missing parents too) and `records/` with mode 0700 when
     /// missing, and checks both (see the type).
     /// - Throws: `EngineError.stateDirectory` when one cannot be created, is not a directory,

@@ -78,15 +78,16 @@ extension Connection {
         calls.perHost += 2
         var observed: [ObservedPool] = []
         for pool in pools {
+            let isActive = active.contains(pool.name)
+            if isActive && refresh {
+                // Before the description: its free space is as of the last refresh.
+                try pool.refresh()
+                calls.perHost += 1
+            }
             let description = try pool.poolDescription()
             calls.perHost += 1
-            let isActive = active.contains(pool.name)
             var volumes: [ObservedVolume] = []
             if isActive {
-                if refresh {
-                    try pool.refresh()
-                    calls.perHost += 1
-                }
                 let handles = try pool.listVolumes()
                 calls.perHost += 1
                 for volume in handles {

@@ -191,6 +191,14 @@ public final class StorageVolume: @unchecked Sendable {
         try ObservedVolume(volumeXML: xml())
     }
 
+    /// Deletes the volume and its data (`virStorageVolDelete`). virtplace calls it only on a
+    /// copy it created itself and that is provably incomplete (a failed copy).
+    /// - Throws: `LibvirtError`.
+    public func delete() throws {
+        MutatingCalls.record("virStorageVolDelete")
+        _ = try check(virStorageVolDelete(handle, 0))
+    }
+
     /// The pool holding this volume (`virStoragePoolLookupByVolume`).
     /// - Throws: `LibvirtError`.
     public func pool() throws -> StoragePool {

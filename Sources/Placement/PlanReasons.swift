@@ -28,6 +28,9 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case placeDrained = "place.drained"
     /// Stays off its declared host because that host takes nothing new (a note).
     case placeHeld = "place.held"
+    /// Shares a fault domain with another member of its spread group because the group has
+    /// more members than there are fault domains, or no other fault domain can take it (a note).
+    case placeSpreadShared = "place.spread-shared"
     /// No host can take it; the `target.*` reasons that follow say why.
     case placeNoHost = "place.no-host"
 
@@ -45,6 +48,16 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case targetVolumeExists = "target.volume-exists"
     /// A declared disk's volume is not in the target's pool.
     case targetVolumeMissing = "target.volume-missing"
+    /// The target pool has too little free space for the volumes copied into it.
+    case targetSpace = "target.space"
+    /// A volume of a pool listed as shared that the source has and the target does not: the
+    /// pool is not the same storage everywhere.
+    case targetSharedVolumeMissing = "target.shared-volume-missing"
+    /// A volume virtplace created on the target for an earlier, failed copy, used by no
+    /// domain: the copy reuses it (a note).
+    case targetVolumeLeftover = "target.volume-leftover"
+    /// Starting the domain where it is defined would exceed that host's capacity.
+    case startCapacity = "start.capacity"
     case targetNetwork = "target.network"
     case targetBridge = "target.bridge"
     /// No host in the declared fault domain.
@@ -116,7 +129,7 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
              .driftVcpus, .driftMemory, .driftAutostart, .driftTags, .driftFleet,
              .driftDisk, .driftNIC, .driftState:
             .cause
-        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred:
+        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .targetVolumeLeftover, .placeSpreadShared:
             .info
         default:
             .refusal

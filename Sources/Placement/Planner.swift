@@ -9,8 +9,12 @@
 /// the config, device and lifecycle drift to correct; then the moves are ordered into waves
 /// under the capacity and `parallel` limits, and moves beyond `maxMovesPerRun` are deferred.
 /// Domains the file does not declare are listed as unmanaged and never touched.
-public func makePlan(desired: PlacementSpec, observed: ObservedFleet) -> Plan {
-    var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed))
+///
+/// `ownVolumes` are the volumes virtplace's journal says it created for a copy
+/// (`host/pool/volume`, see `Journal.createdVolumes`): one left on a target by a failed copy
+/// and used by no domain there is reused by the retry (reported), never a blocker.
+public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes: Set<String> = []) -> Plan {
+    var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed, own: ownVolumes))
     return planner.run(observed: observed)
 }
 
@@ -29,8 +33,13 @@ struct Planner {
     /// Usage per host in the end state being built: movers gone from their sources, their
     /// targets charged, updates' growth added.
     var projected: [Resources]
-    /// Per spread group: which member holds each fault domain (`spreadKey` → name).
-    var spreadHolders: [String: [String: String]] = [:]
+    /// Per spread group: which members hold each fault domain (`spreadKey` → names).
+    var spreadHolders: [String: [String: [String]]] = [:]
+    /// Per spread group: how many members one fault domain may hold (the best spread).
+    var spreadLimit: [String: Int] = [:]
+    /// Bytes the assigned moves copy into each pool of each host (host index → pool → bytes),
+    /// so that two copies into one pool are checked against its free space together.
+    var poolCharged: [Int: [String: Int64]] = [:]
 
     init(spec: PlacementSpec, fleet: FleetIndex) {
         self.spec = spec
@@ -105,20 +114,63 @@ struct Planner {
             case .success(let a):
                 assignments[i] = a
                 projected[a.target] += p.footprintTarget
+                charge(p, on: a.target, sign: 1)
                 arrivals[a.target].append(i)
-                if let g = s.spreadGroup { spreadHolders[g, default: [:]][fleet.hosts[a.target].spreadKey] = s.name }
+                if let g = s.spreadGroup { spreadHolders[g, default: [:]][fleet.hosts[a.target].spreadKey, default: []].append(s.name) }
             case .failure(let b):
-                let drift = s.drift.reasons(running: s.domain.isRunning, host: fleet.hosts[s.source].name)
-                outcomes[i] = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
                 projected[s.source] += p.footprintNow
+                if let g = s.spreadGroup, s.movesForSpreadOnly {
+                    // The best spread possible: a member no other fault domain can take stays
+                    // where it is, sharing (a note, not a blocked action: the plan converges).
+                    let key = fleet.hosts[s.source].spreadKey
+                    let others = (spreadHolders[g]?[key] ?? []).joined(separator: ", ")
+                    let why = grouped(b.reasons).filter { $0.code != .placeNoHost }.map(\.message).prefix(3).joined(separator: "; ")
+                    subjects[i].notes.append(Note(instance: s.name, code: .placeSpreadShared, message:
+                        "spread group \(g): stays on \(fleet.hosts[s.source].name)\(others.isEmpty ? "" : ", sharing \(spreadKeyName(key)) with \(others)"): no host in another fault domain can take it\(why.isEmpty ? "" : " (\(why))")"))
+                    for r in b.reasons where r.code == .targetSpread {
+                        subjects[i].notes.append(Note(instance: s.name, code: r.code, message: r.message))
+                    }
+                    spreadHolders[g, default: [:]][key, default: []].append(s.name)
+                    var stay = s
+                    stay.mode = nil
+                    stay.causes = []
+                    stay.spreadGroup = nil
+                    outcomes[i] = decide(stay)
+                    if case .update(let delta) = outcomes[i] {
+                        projected[s.source] += delta
+                        if delta.memoryMiB > 0 || delta.vcpus > 0 { growing[s.source, default: []].append(i) }
+                    }
+                } else {
+                    let drift = s.drift.reasons(running: s.domain.isRunning, host: fleet.hosts[s.source].name)
+                    outcomes[i] = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
+                }
                 let evicted = repair(s.source, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
                 for e in evicted {
-                    if let a = assignments.removeValue(forKey: e), let g = subjects[e].spreadGroup {
-                        spreadHolders[g]?[fleet.hosts[a.target].spreadKey] = nil
+                    if let a = assignments.removeValue(forKey: e) {
+                        if case .move(let ep) = outcomes[e] { charge(ep, on: a.target, sign: -1) }
+                        if let g = subjects[e].spreadGroup {
+                            spreadHolders[g]?[fleet.hosts[a.target].spreadKey]?.removeAll { $0 == subjects[e].name }
+                        }
                     }
                     queue.append(e)
                 }
             }
+        }
+
+        // Starts: a domain is started only where the host's capacity holds every domain
+        // defined there in the end state, this one included (defined domains hold their room,
+        // running or not). Otherwise the start is refused: the file must move it or declare
+        // more capacity.
+        for (i, outcome) in outcomes.enumerated() {
+            guard case .update(let delta) = outcome, subjects[i].drift.lifecycle == .start else { continue }
+            let h = subjects[i].source
+            let host = fleet.hosts[h]
+            guard !projected[h].fits(in: host.capacity) else { continue }
+            let s = subjects[i]
+            let need = s.domain.footprint + delta.positivePart
+            outcomes[i] = .blocked(to: host.name, reasons: s.drift.reasons(running: false, host: host.name) + [
+                Reason(.startCapacity, "not started: \(host.name) can hold \(host.capacity.memoryMiB) MiB and \(host.capacity.vcpus) vCPUs, and the domains defined there would reserve \(projected[h].memoryMiB) MiB and \(projected[h].vcpus) vCPUs with it (\(need.memoryMiB) MiB, \(need.vcpus) vCPUs); move it (host or faultDomain) or declare more capacity")])
+            projected[h] -= delta
         }
 
         // Jobs and waves.
@@ -229,6 +281,16 @@ struct Planner {
                     hosts: hosts, parallel: spec.policy.parallel)
     }
 
+    /// Adds (`sign` 1) or takes back (-1) the bytes a move copies into `host`'s pools.
+    private mutating func charge(_ p: MoveProfile, on host: Int, sign: Int64) {
+        for need in p.poolNeeds {
+            guard let bytes = need.bytes else { continue }
+            let copied = max(saturatingAdd(bytes, -copySpaceReserve), 0)
+            let current = poolCharged[host, default: [:]][need.pool] ?? 0
+            poolCharged[host, default: [:]][need.pool] = max(saturatingAdd(current, sign * copied), 0)
+        }
+    }
+
     /// What to do with a subject before any target is chosen.
     private func decide(_ s: Subject) -> Outcome {
         let source = fleet.hosts[s.source].name
@@ -242,7 +304,7 @@ struct Planner {
             return .blocked(to: targetName(s.mode), reasons: s.causes + driftReasons + s.blockers)
         }
         if needsMove {
-            let p = makeMoveProfile(s.desired, s.domain, drift: s.drift, fleet: fleet)
+            let p = makeMoveProfile(s.desired, s.domain, drift: s.drift, fleet: fleet, source: fleet.hosts[s.source])
             if !p.anyRungPossible {
                 let here = fleet.hosts[s.source]
                 return .blocked(to: targetName(s.mode), reasons: s.causes + driftReasons + p.evaluate(from: here, to: here).refusals)
@@ -298,11 +360,12 @@ struct Planner {
         let source = fleet.hosts[job.source]
         let target = fleet.hosts[job.target]
         var best: (score: (Int, Int), choice: RelayChoice)?
-        for host in fleet.hosts where host.index != job.source && host.index != job.target && p.accepts(host) {
+        for host in fleet.hosts where host.index != job.source && host.index != job.target
+            && p.accepts(host, charged: poolCharged[host.index] ?? [:]) {
             let after = usage[host.index] + job.release
             guard after.fits(in: host.capacity),
                   let k1 = p.bestRung(from: source, to: host), let k2 = p.bestRung(from: host, to: target) else { continue }
-            let score = (-(host.capacity.memoryMiB - after.memoryMiB), host.index)
+            let score = (saturatingSubtract(after.memoryMiB, host.capacity.memoryMiB), host.index)
             if let current = best, current.score <= score { continue }
             best = (score, RelayChoice(via: host.index, first: k1, second: k2))
         }

@@ -231,7 +231,7 @@ extension Drift {
             default: break
             }
         }
-        return target - domain.footprint
+        return target.clamped - domain.footprint
     }
 
     /// Why a correction cannot be made on `host`: a pool, volume or network it lacks.

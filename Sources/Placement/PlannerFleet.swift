@@ -8,11 +8,14 @@ struct Resources: Equatable, Sendable {
 
     static let zero = Resources(memoryMiB: 0, vcpus: 0)
 
+    // Saturating: values come from snapshots and libvirt, and a sum that wrapped would make a
+    // full host "fit" anything; one that trapped would kill the plan. A saturated sum stays at
+    // the bound, which fits in no real host.
     static func + (a: Resources, b: Resources) -> Resources {
-        Resources(memoryMiB: a.memoryMiB &+ b.memoryMiB, vcpus: a.vcpus &+ b.vcpus)
+        Resources(memoryMiB: saturatingAdd(a.memoryMiB, b.memoryMiB), vcpus: saturatingAdd(a.vcpus, b.vcpus))
     }
     static func - (a: Resources, b: Resources) -> Resources {
-        Resources(memoryMiB: a.memoryMiB &- b.memoryMiB, vcpus: a.vcpus &- b.vcpus)
+        Resources(memoryMiB: saturatingSubtract(a.memoryMiB, b.memoryMiB), vcpus: saturatingSubtract(a.vcpus, b.vcpus))
     }
     static func += (a: inout Resources, b: Resources) { a = a + b }
     static func -= (a: inout Resources, b: Resources) { a = a - b }
@@ -24,11 +27,49 @@ struct Resources: Equatable, Sendable {
     func fits(in capacity: Resources) -> Bool {
         memoryMiB <= capacity.memoryMiB && vcpus <= capacity.vcpus
     }
+
+    /// Each component clamped into `0...Resources.bound`: what one domain or one host counts
+    /// for, whatever a snapshot or libvirt claims. Sums of clamped values over any number of
+    /// domains a bounded input can hold stay far from `Int.max`.
+    var clamped: Resources {
+        Resources(memoryMiB: min(max(memoryMiB, 0), Resources.bound), vcpus: min(max(vcpus, 0), Resources.bound))
+    }
+
+    /// 2^40 MiB (1 EiB) and 2^40 vCPUs: beyond any host; more counts as this much.
+    static let bound = 1 << 40
+}
+
+/// `a + b`, held at `Int.max`/`Int.min` instead of trapping or wrapping.
+func saturatingAdd(_ a: Int, _ b: Int) -> Int {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    guard overflow else { return sum }
+    return b > 0 ? Int.max : Int.min
+}
+
+/// `a - b`, held at `Int.max`/`Int.min` instead of trapping or wrapping.
+func saturatingSubtract(_ a: Int, _ b: Int) -> Int {
+    let (difference, overflow) = a.subtractingReportingOverflow(b)
+    guard overflow else { return difference }
+    return b < 0 ? Int.max : Int.min
+}
+
+/// `a + b` on byte counts, held at `Int64.max`.
+func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    guard overflow else { return sum }
+    return b > 0 ? Int64.max : Int64.min
 }
 
 /// An active storage pool of a host.
 struct PoolInfo: Sendable {
     var volumes: Set<String>
+    /// Bytes each volume takes in the pool (its allocation), by name, as far as reported.
+    var allocation: [String: Int64] = [:]
+    /// Space left in the pool, bytes, when the observation says (old snapshots may not).
+    var availableBytes: Int64?
+    /// Volumes virtplace's journal says it created here (for a copy) that no domain on this
+    /// host uses: a retry may reuse them, so they never block a move.
+    var leftovers: Set<String> = []
 }
 
 /// One host as the planner sees it.
@@ -79,7 +120,8 @@ struct FleetIndex: Sendable {
     let overcommit: Double
     let sharedPools: Set<String>
 
-    init(spec: PlacementSpec, observed: ObservedFleet) {
+    /// - Parameter own: volumes virtplace's journal says it created, as `host/pool/volume`.
+    init(spec: PlacementSpec, observed: ObservedFleet, own: Set<String> = []) {
         var observedByName: [String: ObservedHost] = [:]
         for host in observed.hosts where observedByName[host.name] == nil { observedByName[host.name] = host }
         let names = Set(spec.hosts.keys).union(observedByName.keys).sorted()
@@ -109,8 +151,18 @@ struct FleetIndex: Sendable {
             var hostDomains: [ObservedDomain] = []
             var used = Resources.zero
             if let obs, reachable {
+                // Only worth knowing when the journal names volumes of virtplace's own.
+                var inUse = Set<String>()
+                if !own.isEmpty {
+                    for d in obs.domains { for disk in d.disks { if let p = disk.pool, let v = disk.volume { inUse.insert("\(p)/\(v)") } } }
+                }
                 for pool in obs.pools where pool.active {
-                    pools[pool.name] = PoolInfo(volumes: Set(pool.volumes.map(\.name)))
+                    var allocation: [String: Int64] = [:]
+                    for v in pool.volumes { allocation[v.name] = max(v.allocationBytes, 0) }
+                    let names = Set(pool.volumes.map(\.name))
+                    let leftovers: Set<String> = own.isEmpty ? [] : names.filter { own.contains("\(name)/\(pool.name)/\($0)") && !inUse.contains("\(pool.name)/\($0)") }
+                    pools[pool.name] = PoolInfo(volumes: names, allocation: allocation,
+                                                availableBytes: pool.availableBytes.map { max($0, 0) }, leftovers: leftovers)
                 }
                 for net in obs.networks where net.active {
                     networks.insert(net.name)
@@ -126,7 +178,7 @@ struct FleetIndex: Sendable {
                 index: index, name: name, declared: hostSpec != nil, observed: obs != nil,
                 reachable: reachable, problem: problem, state: hostSpec?.state ?? .active,
                 faultDomain: fd, spreadKey: fd.map { "fd:\($0)" } ?? "host:\(name)",
-                cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)),
+                cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)).clamped,
                 cpuModel: obs?.cpuModel, pools: pools, networks: networks, bridges: bridges))
             hostByName[name] = index
             domains.append(hostDomains)
@@ -174,7 +226,7 @@ extension ObservedDomain {
     /// What the domain reserves on its host: running or not, a defined domain holds its room;
     /// a pending (next-restart) change counts when it is larger.
     var footprint: Resources {
-        Resources(memoryMiB: max(memoryMiB, configMemoryMiB ?? 0, 0), vcpus: max(vcpus, configVcpus ?? 0, 0))
+        Resources(memoryMiB: max(memoryMiB, configMemoryMiB ?? 0, 0), vcpus: max(vcpus, configVcpus ?? 0, 0)).clamped
     }
 
     /// Disks that name storage (cdroms without media are not storage).

@@ -8,6 +8,46 @@ struct LocalVolume: Sendable {
     let volume: String
     /// Guest target (`vdb`).
     let target: String
+    /// Bytes it takes in its pool on the source (allocation), when the source lists it.
+    var allocation: Int64? = nil
+}
+
+/// A volume on a pool the file declares shared, as the source sees it.
+struct SharedVolume: Sendable {
+    let pool: String
+    let volume: String
+    let target: String
+}
+
+/// Space a copy needs in a target pool.
+struct PoolNeed: Sendable {
+    let pool: String
+    /// Bytes the copies take plus the margin (`copySpaceNeeded`); nil when the source does not
+    /// list the size of every volume (a snapshot without volume lists): not checked.
+    let bytes: Int64?
+    /// The volumes copied into it, for messages.
+    let volumes: [String]
+}
+
+/// The margin a copy needs: the copied volumes' allocated bytes plus 5 %, plus 64 MiB the pool
+/// keeps free (file-system metadata, qcow2 tables growing during a live copy). Saturating:
+/// sizes come from snapshots and libvirt.
+func copySpaceNeeded(_ allocations: [Int64]) -> Int64 {
+    var total: Int64 = copySpaceReserve
+    for a in allocations {
+        let bytes = max(a, 0)
+        total = saturatingAdd(total, saturatingAdd(bytes, bytes / 20))
+    }
+    return total
+}
+
+/// What every target pool keeps free beyond the copies: 64 MiB.
+let copySpaceReserve: Int64 = 64 << 20
+
+/// `1234567890` → `1177.4 MiB`.
+func mebibytesText(_ bytes: Int64) -> String {
+    let mib = Double(bytes) / 1_048_576
+    return mib >= 10 ? "\(Int(mib.rounded())) MiB" : String(format: "%.1f MiB", mib)
 }
 
 /// What a moving instance needs from a target, and what its own side refuses, per rung.
@@ -25,6 +65,12 @@ struct MoveProfile: Sendable {
     let pools: [(pool: String, user: String)]
     /// Non-shared volumes that are copied.
     let localVolumes: [LocalVolume]
+    /// Space the copies need per target pool (sorted by pool).
+    let poolNeeds: [PoolNeed]
+    /// Volumes on declared-shared pools that the source lists: every target must list them too.
+    let sharedVolumes: [SharedVolume]
+    /// The source host's name, for messages.
+    let sourceName: String
     /// The declared-shared pools its disks use (sorted): a live move may pass UNSAFE for them.
     let sharedPools: [String]
     /// Declared disks attached after the move: their volume must be on the target.
@@ -77,8 +123,25 @@ struct MoveProfile: Sendable {
         }
     }
 
-    /// Why `host` cannot hold the instance at all (capacity aside): its state, pools, networks.
-    func targetProblems(_ host: HostInfo) -> [Reason] {
+    /// When the copies into one pool of `host` do not fit: the pool's free space (a leftover
+    /// this move reuses counts as free) and what other moves of the plan copy into it. nil
+    /// when they fit, or when the sizes are not known.
+    func shortfall(_ need: PoolNeed, on host: HostInfo, charged: [String: Int64]) -> (free: Int64, other: Int64)? {
+        guard let bytes = need.bytes, let pool = host.pools[need.pool], let available = pool.availableBytes else { return nil }
+        let other = max(charged[need.pool] ?? 0, 0)
+        var reusable: Int64 = 0
+        for v in localVolumes where v.pool == need.pool && pool.leftovers.contains(v.volume) {
+            reusable = saturatingAdd(reusable, pool.allocation[v.volume] ?? 0)
+        }
+        let free = saturatingAdd(available, reusable)
+        // `>=`: a need that saturated at the bound never fits, whatever a pool claims.
+        return saturatingAdd(bytes, other) >= free ? (free, other) : nil
+    }
+
+    /// Why `host` cannot hold the instance at all (memory and vCPUs aside): its state, pools,
+    /// volumes, free space, networks. `charged`: bytes other moves of the plan already copy into
+    /// each of its pools.
+    func targetProblems(_ host: HostInfo, charged: [String: Int64] = [:]) -> [Reason] {
         var r: [Reason] = []
         if !host.declared {
             r.append(Reason(.targetUnknown, "\(host.name) is not a host of the file"))
@@ -97,8 +160,18 @@ struct MoveProfile: Sendable {
             r.append(Reason(.targetPool, "\(host.name) has no active pool \(pool) (\(user))"))
         }
         for v in localVolumes {
-            if let pool = host.pools[v.pool], pool.volumes.contains(v.volume) {
-                r.append(Reason(.targetVolumeExists, "\(host.name) already has a volume \(v.pool)/\(v.volume); it would be overwritten"))
+            if let pool = host.pools[v.pool], pool.volumes.contains(v.volume), !pool.leftovers.contains(v.volume) {
+                r.append(Reason(.targetVolumeExists, "\(host.name) already has a volume \(v.pool)/\(v.volume) that virtplace did not create; it would be overwritten"))
+            }
+        }
+        for need in poolNeeds {
+            guard let short = shortfall(need, on: host, charged: charged), let bytes = need.bytes else { continue }
+            let others = short.other > 0 ? ", and other moves of this plan copy \(mebibytesText(short.other)) into it" : ""
+            r.append(Reason(.targetSpace, "\(host.name) has \(mebibytesText(short.free)) free in pool \(need.pool)\(others); copying \(need.volumes.joined(separator: ", ")) needs \(mebibytesText(bytes)) (allocated bytes + 5 %, + 64 MiB kept free)"))
+        }
+        for v in sharedVolumes {
+            if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) {
+                r.append(Reason(.targetSharedVolumeMissing, "pool \(v.pool) is listed as shared, but \(host.name) does not have \(v.volume) that \(sourceName) has (disk \(v.target)): not the same storage on every host"))
             }
         }
         for v in attachVolumes {
@@ -117,7 +190,8 @@ struct MoveProfile: Sendable {
 }
 
 /// Builds the profile of a domain that is to move.
-func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift: Drift, fleet: FleetIndex) -> MoveProfile {
+func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift: Drift, fleet: FleetIndex,
+                     source: HostInfo) -> MoveProfile {
     let stopFirst = domain.isRunning && desired.state == .stopped
     let runningLadder = domain.isRunning && !stopFirst
     var live: [Reason] = []
@@ -152,6 +226,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
 
     var pools: [String: String] = [:]
     var locals: [LocalVolume] = []
+    var sharedVolumes: [SharedVolume] = []
     var shared = Set<String>()
     for disk in domain.storageDisks {
         if disk.sourceType == "network" { continue }
@@ -160,11 +235,23 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
             continue
         }
         if pools[pool] == nil { pools[pool] = "disk \(disk.target)" }
+        let sourcePool = source.pools[pool]
         if fleet.sharedPools.contains(pool) {
             shared.insert(pool)
+            // Only what the source lists can be compared (old snapshots list no volumes).
+            if sourcePool?.volumes.contains(volume) == true {
+                sharedVolumes.append(SharedVolume(pool: pool, volume: volume, target: disk.target))
+            }
         } else {
-            locals.append(LocalVolume(pool: pool, volume: volume, target: disk.target))
+            locals.append(LocalVolume(pool: pool, volume: volume, target: disk.target, allocation: sourcePool?.allocation[volume]))
         }
+    }
+    var needs: [PoolNeed] = []
+    for pool in Set(locals.map(\.pool)).sorted() {
+        let copied = locals.filter { $0.pool == pool }
+        let sizes = copied.compactMap(\.allocation)
+        needs.append(PoolNeed(pool: pool, bytes: sizes.count == copied.count ? copySpaceNeeded(sizes) : nil,
+                              volumes: copied.map(\.volume)))
     }
     if desired.live.copyStorage == .never, !locals.isEmpty {
         let list = locals.map { "\($0.target) (\($0.pool)/\($0.volume))" }.joined(separator: ", ")
@@ -212,11 +299,13 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
     var target = now
     if let v = desired.config.vcpus { target.vcpus = v }
     if let m = desired.config.memoryMiB { target.memoryMiB = m }
+    target = target.clamped
     return MoveProfile(
         name: desired.name, runningLadder: runningLadder, stopFirst: stopFirst, allowed: desired.moves,
         hostPassthrough: domain.cpuMode == "host-passthrough", sourceRefusals: refusals,
         pools: pools.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-        localVolumes: locals, sharedPools: shared.sorted(), attachVolumes: attach,
+        localVolumes: locals, poolNeeds: needs, sharedVolumes: sharedVolumes, sourceName: source.name,
+        sharedPools: shared.sorted(), attachVolumes: attach,
         networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         boot: boot.disk, footprintNow: now, footprintTarget: target)

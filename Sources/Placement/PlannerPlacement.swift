@@ -39,6 +39,9 @@ struct Subject: Sendable {
     var notes: [Note] = []
 
     var name: String { desired.name }
+
+    /// Its only cause is its spread group.
+    var movesForSpreadOnly: Bool { !causes.isEmpty && causes.allSatisfy { $0.code == .placeSpread } }
 }
 
 extension Planner {
@@ -81,17 +84,28 @@ extension Planner {
         }
     }
 
-    /// Members of a spread group go to distinct fault domains. Members pinned by `host` or
-    /// `faultDomain` keep theirs; of the others, the first (by name) in each fault domain stays
-    /// and the rest move to fault domains no member holds.
+    /// Members of a spread group go to distinct fault domains, and when the group has more
+    /// members than there are fault domains, as evenly as possible: no fault domain holds more
+    /// than `ceil(members / fault domains)` of them, and no two differ by more than one (where
+    /// members can move). Members pinned by `host` or `faultDomain` keep theirs; of the others,
+    /// the first (by name) in each fault domain stay, the rest move to the fault domains that
+    /// hold the fewest members. The fault domains counted are those with a host that takes new
+    /// instances, and those where a member is now (on a host that is not drained).
     mutating func spread(_ subjects: inout [Subject]) {
         var groups: [String: [Int]] = [:]
         for i in subjects.indices {
             if let g = subjects[i].desired.spread { groups[g, default: []].append(i) }
         }
+        let open = Set(fleet.hosts.filter(\.takesNew).map(\.spreadKey))
         for g in groups.keys.sorted() {
             guard let members = groups[g] else { continue }
-            var holder: [String: String] = [:]
+            var keys = open
+            for i in members where fleet.hosts[subjects[i].source].state != .drained {
+                keys.insert(fleet.hosts[subjects[i].source].spreadKey)
+            }
+            let limit = max(1, (members.count + max(keys.count, 1) - 1) / max(keys.count, 1))
+            spreadLimit[g] = limit
+            var holders: [String: [String]] = [:]
             var free: [Int] = []
             for i in members {
                 let s = subjects[i]
@@ -103,23 +117,64 @@ extension Planner {
                     case .faultDomain(let fd)?: key = "fd:\(fd)"
                     default: key = fleet.hosts[s.source].spreadKey
                     }
-                    if holder[key] == nil { holder[key] = s.name }
+                    holders[key, default: []].append(s.name)
                 } else {
                     free.append(i)
                 }
             }
+            var movers: [Int] = []
+            var stayers: [Int] = []
             for i in free where subjects[i].mode == nil {
                 let key = fleet.hosts[subjects[i].source].spreadKey
-                if let other = holder[key] {
-                    subjects[i].causes.append(Reason(.placeSpread, "spread group \(g): \(spreadKeyName(key)) also holds \(other)"))
-                    subjects[i].mode = .anywhere(preferFaultDomain: nil)
+                if (holders[key]?.count ?? 0) >= limit {
+                    movers.append(i)
                 } else {
-                    holder[key] = subjects[i].name
+                    holders[key, default: []].append(subjects[i].name)
+                    stayers.append(i)
                 }
             }
+            // Evenness: while a fault domain that takes members holds two fewer than the
+            // fullest one, the last staying member (by name) of the fullest one moves too.
+            var expected = holders.mapValues(\.count)
+            for _ in movers {
+                // A mover lands, in the end, in the emptiest open fault domain.
+                if let emptiest = open.min(by: { (expected[$0] ?? 0, $0) < (expected[$1] ?? 0, $1) }) {
+                    expected[emptiest, default: 0] += 1
+                }
+            }
+            while let emptiest = open.min(by: { (expected[$0] ?? 0, $0) < (expected[$1] ?? 0, $1) }) {
+                let low = expected[emptiest] ?? 0
+                let candidates = stayers.filter { (expected[fleet.hosts[subjects[$0].source].spreadKey] ?? 0) >= low + 2 }
+                guard let pick = candidates.max(by: {
+                    let a = fleet.hosts[subjects[$0].source].spreadKey, b = fleet.hosts[subjects[$1].source].spreadKey
+                    return (expected[a] ?? 0, subjects[$0].name) < (expected[b] ?? 0, subjects[$1].name)
+                }) else { break }
+                let key = fleet.hosts[subjects[pick].source].spreadKey
+                stayers.removeAll { $0 == pick }
+                holders[key]?.removeAll { $0 == subjects[pick].name }
+                expected[key, default: 0] -= 1
+                expected[emptiest, default: 0] += 1
+                movers.append(pick)
+            }
+            for i in movers {
+                let key = fleet.hosts[subjects[i].source].spreadKey
+                let others = (holders[key] ?? []).joined(separator: ", ")
+                let why = others.isEmpty ? "\(spreadKeyName(key)) holds more members than another fault domain" : "\(spreadKeyName(key)) also holds \(others)"
+                subjects[i].causes.append(Reason(.placeSpread, "spread group \(g): \(why)"))
+                subjects[i].mode = .anywhere(preferFaultDomain: nil)
+            }
             for i in free where isAnywhere(subjects[i].mode) { subjects[i].spreadGroup = g }
-            spreadHolders[g] = holder
+            spreadHolders[g] = holders
         }
+    }
+
+    /// How many members of the subject's spread group one fault domain may hold, when the
+    /// subject moves for the spread alone. A member that must move for another reason (its
+    /// host is drained, its fault domain declared) is not held back by the spread: it only
+    /// prefers the fault domains holding the fewest members.
+    func spreadLimit(for s: Subject) -> Int? {
+        guard let g = s.spreadGroup, s.movesForSpreadOnly else { return nil }
+        return spreadLimit[g] ?? 1
     }
 
     private func isAnywhere(_ mode: TargetMode?) -> Bool {
@@ -167,28 +222,31 @@ extension Planner {
         var best: (score: (Int, Int, Int, Int), host: Int, kind: MoveKind)?
         for c in candidates where c != s.source {
             let host = fleet.hosts[c]
-            guard p.accepts(host) else { continue }
-            if used[host.spreadKey] != nil { continue }
+            guard p.accepts(host, charged: poolCharged[c] ?? [:]) else { continue }
+            if let limit = spreadLimit(for: s), (used[host.spreadKey]?.count ?? 0) >= limit { continue }
             let after = projected[c] + p.footprintTarget
             guard after.fits(in: host.capacity) else { continue }
             guard let kind = p.bestRung(from: source, to: host) else { continue }
-            let pref = preferFD != nil && host.faultDomain == preferFD ? 0 : 1
-            let score = (pref, kind.ladderIndex, -(host.capacity.memoryMiB - after.memoryMiB), c)
+            // Spread members go to the fault domain holding the fewest members first.
+            let pref = s.spreadGroup != nil ? (used[host.spreadKey]?.count ?? 0)
+                : (preferFD != nil && host.faultDomain == preferFD ? 0 : 1)
+            let score = (pref, kind.ladderIndex, saturatingSubtract(after.memoryMiB, host.capacity.memoryMiB), c)
             if let current = best, current.score <= score { continue }
             best = (score, c, kind)
         }
         if let best {
             let host = fleet.hosts[best.host]
             let evaluation = p.evaluate(from: source, to: host)
-            return .success(Assignment(target: best.host, kind: evaluation.kind ?? best.kind, refusals: evaluation.refusals))
+            return .success(Assignment(target: best.host, kind: evaluation.kind ?? best.kind,
+                                       refusals: evaluation.refusals + p.leftoverNotes(host)))
         }
         // Nothing fits: say why, host by host for a declared host, else grouped by code.
         var problems: [Reason] = []
         for c in candidates where c != s.source {
             let host = fleet.hosts[c]
-            var r = p.targetProblems(host)
-            if r.isEmpty, let holder = used[host.spreadKey] {
-                r.append(Reason(.targetSpread, "\(spreadKeyName(host.spreadKey)) already holds \(holder) of spread group \(s.spreadGroup ?? "")"))
+            var r = p.targetProblems(host, charged: poolCharged[c] ?? [:])
+            if r.isEmpty, let limit = spreadLimit(for: s), let holders = used[host.spreadKey], holders.count >= limit {
+                r.append(Reason(.targetSpread, "\(spreadKeyName(host.spreadKey)) already holds \(holders.joined(separator: ", ")) of spread group \(s.spreadGroup ?? "")"))
             }
             if r.isEmpty { r += capacityProblems(host, need: p.footprintTarget) }
             if r.isEmpty { r += p.evaluate(from: source, to: host).refusals }
@@ -206,11 +264,11 @@ extension Planner {
     func capacityProblems(_ host: HostInfo, need: Resources) -> [Reason] {
         var r: [Reason] = []
         let used = projected[host.index]
-        if used.memoryMiB + need.memoryMiB > host.capacity.memoryMiB {
-            r.append(.targetCapacityMemory(host: host.name, free: host.capacity.memoryMiB - used.memoryMiB, need: need.memoryMiB))
+        if saturatingAdd(used.memoryMiB, need.memoryMiB) > host.capacity.memoryMiB {
+            r.append(.targetCapacityMemory(host: host.name, free: saturatingSubtract(host.capacity.memoryMiB, used.memoryMiB), need: need.memoryMiB))
         }
-        if used.vcpus + need.vcpus > host.capacity.vcpus {
-            r.append(.targetCapacityVcpus(host: host.name, free: host.capacity.vcpus - used.vcpus, need: need.vcpus,
+        if saturatingAdd(used.vcpus, need.vcpus) > host.capacity.vcpus {
+            r.append(.targetCapacityVcpus(host: host.name, free: saturatingSubtract(host.capacity.vcpus, used.vcpus), need: need.vcpus,
                                           cpus: host.cpus, overcommit: fleet.overcommit))
         }
         return r
@@ -252,11 +310,23 @@ extension MoveKind {
 }
 
 extension MoveProfile {
+    /// Notes for volumes an earlier failed copy left on `host` that this move reuses.
+    func leftoverNotes(_ host: HostInfo) -> [Reason] {
+        localVolumes.compactMap { v in
+            guard let pool = host.pools[v.pool], pool.leftovers.contains(v.volume) else { return nil }
+            return Reason(.targetVolumeLeftover, "\(host.name) has \(v.pool)/\(v.volume), left by an earlier copy that did not finish (virtplace created it, no domain uses it): the copy reuses it")
+        }
+    }
+
     /// `targetProblems(host).isEmpty`, without building messages.
-    func accepts(_ host: HostInfo) -> Bool {
+    func accepts(_ host: HostInfo, charged: [String: Int64] = [:]) -> Bool {
         guard host.takesNew else { return false }
         for (pool, _) in pools where host.pools[pool] == nil { return false }
-        for v in localVolumes { if let pool = host.pools[v.pool], pool.volumes.contains(v.volume) { return false } }
+        for v in localVolumes {
+            if let pool = host.pools[v.pool], pool.volumes.contains(v.volume), !pool.leftovers.contains(v.volume) { return false }
+        }
+        for v in sharedVolumes { if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) { return false } }
+        for need in poolNeeds where shortfall(need, on: host, charged: charged) != nil { return false }
         for v in attachVolumes { if let pool = host.pools[v.pool], !pool.volumes.contains(v.volume) { return false } }
         for (net, _) in networks where !host.networks.contains(net) { return false }
         for (br, _) in bridges where !host.bridges.contains(br) { return false }

@@ -143,13 +143,13 @@ struct ApplyCommand: Command {
         }
 
         console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
-        let observed = await fleet.observe()
+        let observed = await fleet.observe(observer: Observer(refreshPools: true))
         let observedAt = ContinuousClock.now
         warnUnreachable(observed, console: console)
 
         let plan: Plan
         if let spec {
-            plan = makePlan(desired: spec, observed: observed)
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
         } else if let saved {
             do {
                 try refuseIfStale(saved, observed: observed)
@@ -185,7 +185,7 @@ struct ApplyCommand: Command {
         // observation under a second old (--auto-approve), observe again and compare.
         if ContinuousClock.now - observedAt > Self.freshObservation {
             console.info("observing again before running…")
-            try refuseIfStale(plan, observed: await fleet.observe())
+            try refuseIfStale(plan, observed: await fleet.observe(observer: Observer(refreshPools: true)))
         }
 
         let journal = try Journal(path: state.journalPath)

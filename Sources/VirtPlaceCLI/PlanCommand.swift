@@ -45,14 +45,15 @@ struct PlanCommand: Command {
             fleet = matchSnapshot(try readSnapshot(observed, context: context), to: spec, path: observed)
         } else {
             context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-            fleet = await observeFleet(spec)
+            fleet = await observeFleet(spec, observer: Observer(refreshPools: true))
         }
         for host in fleet.hosts where !host.reachable {
             context.console.err(context.console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")
         }
         // Sealed: the digests let 'apply PLANFILE' refuse an edited plan, or one made from
         // another desired state (docs/security.md).
-        let plan = makePlan(desired: spec, observed: fleet).sealed(desired: spec)
+        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes())
+            .sealed(desired: spec)
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
         if let out {
             try writeAtomically(try encodePlan(plan), to: out)

@@ -189,7 +189,7 @@ struct Reconciler {
             recoveryClean = report.clean
         }
 
-        let seen = await fleet.observe()
+        let seen = await fleet.observe(observer: Observer(refreshPools: true))
         let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let observed = ObservedFleet(hosts: all.map { t in
             byName[t.name] ?? ObservedHost(name: t.name, uri: LibvirtURI.redacted(t.uri), reachable: false,
@@ -212,7 +212,7 @@ struct Reconciler {
             }
         }
 
-        let plan = makePlan(desired: spec, observed: observed)
+        let plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }

@@ -55,6 +55,9 @@ final class FakeFleet: FleetDriver, Sendable {
         var unreachable: Set<String> = []
         /// Volume copies that arrive damaged.
         var corruptCopies = false
+        /// Volume copies that fail half-way (the target pool fills up): part of the bytes
+        /// written, then an error.
+        var failCopies = false
         /// What each host offers, as observation reports it.
         var capacityMiB = 65536
         /// Domains that refuse to start.
@@ -105,6 +108,10 @@ final class FakeFleet: FleetDriver, Sendable {
     func add(_ domain: FakeDomain, on host: String) { state.withLock { $0.hosts[host]?[domain.uuid] = domain } }
     func addVolume(_ pool: String, _ name: String, _ volume: FakeVolume, on host: String) {
         state.withLock { $0.volumes[host]?["\(pool)/\(name)"] = volume }
+    }
+    /// Takes a volume away from a host behind the executor's back (storage that went missing).
+    func removeVolume(_ pool: String, _ name: String, on host: String) {
+        _ = state.withLock { $0.volumes[host]?.removeValue(forKey: "\(pool)/\(name)") }
     }
     func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
     /// Takes a domain away from a host behind the executor's back (an operator's virsh).
@@ -309,6 +316,13 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
+    func deleteVolume(pool: String, name: String, on host: String) async throws {
+        try mutate("deleteVolume", host, "\(pool)/\(name)") { s in
+            guard s.volumes[host]?["\(pool)/\(name)"] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
+            s.volumes[host]?["\(pool)/\(name)"] = nil
+        }
+    }
+
     func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
         try mutate("cloneVolume", host, "\(pool)/\(name)") { s in
             guard let v = s.volumes[host]?["\(pool)/\(name)"] else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
@@ -320,9 +334,13 @@ final class FakeFleet: FleetDriver, Sendable {
                     progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         try reachable(from)
         let key = "\(pool)/\(name)"
-        let corrupt = state.withLock { $0.knobs.corruptCopies }
+        let (corrupt, fail) = state.withLock { ($0.knobs.corruptCopies, $0.knobs.failCopies) }
         let source = try mutate("copyVolume", to, key) { s -> FakeVolume in
             guard let v = s.volumes[from]?[key], s.volumes[to]?[key] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: to) }
+            if fail {
+                s.volumes[to]?[key]?.content = String(v.content.prefix(v.content.count / 2))
+                throw LibvirtError(code: .systemError, domain: 18, message: "cannot write data: No space left on device")
+            }
             s.volumes[to]?[key]?.content = corrupt ? v.content + "!" : v.content
             return v
         }

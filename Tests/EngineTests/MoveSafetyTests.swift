@@ -67,9 +67,13 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     var vm = guest("vm")
     vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/shared/vm.img", pool: "shared", volume: "vm.img")]
     fleet.add(vm, on: "h1")
-    // Called shared, but only h1 has the volume.
+    // Shared and on both hosts when the plan is made (so the planner's own check passes), then
+    // gone from h2 before the move runs: the executor's check before the shutdown catches it.
     fleet.addVolume("shared", "vm.img", .init(capacity: 1 << 20, content: "bytes"), on: "h1")
+    fleet.addVolume("shared", "vm.img", .init(capacity: 1 << 20, content: "bytes"), on: "h2")
     let plan = rebootPlan(fleet, storage: StorageSpec(sharedPools: ["shared"], localPools: []))
+    #expect(plan.summary.reboot == 1)
+    fleet.removeVolume("shared", "vm.img", on: "h2")
     let report = try await run(plan, on: fleet, hosts: ["h1", "h2", "h3"], state: try stateDirectory())
     let r = try #require(report.actions.first)
     #expect(r.status == .failed)

@@ -98,13 +98,11 @@ import Testing
         #expect(lab.waitHeartbeat(name, after: beat) != nil, "its heartbeat goes on")
         #expect(lab.sha256(sourceFile) == sum, "the source volume is intact")
 
-        // host2 comes back. The partial copy virtplace made there is its own (journalled), but
-        // reusing or removing it is the planner's part of issue 21 (branch e2-prechecks: until
-        // it is merged the plan blocks on it, `target.volume-exists`): removed here by hand, as
-        // an operator does today. Then a rerun moves the guest, and nothing is left to do.
+        // host2 comes back. The partial copy virtplace made there is its own (journalled): the
+        // rerun reuses it (no `target.volume-exists` block, no operator step), moves the guest,
+        // and nothing is left to do.
         restartLab(lab)
         #expect(lab.sha256(targetFile) != sum, "the copy on host2 was cut short")
-        #expect(lab.virsh(2, ["vol-delete", "--pool", "local", "\(name)-disk.img"]).status == 0)
         let again = vp.apply(placement)
         #expect(again.status == 0, "\(again.output)")
         #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")

@@ -6,6 +6,8 @@ import Testing
 struct ReasonCase: Sendable, CustomTestStringConvertible {
     let code: ReasonCode
     let scenario: Scenario
+    /// Volumes the journal says virtplace created (`host/pool/volume`).
+    var own: Set<String> = []
     var testDescription: String { "\(code.rawValue): \(scenario.name)" }
 }
 
@@ -22,8 +24,9 @@ func twoHosts(_ h1: [ObservedDomain] = [], _ h2: [ObservedDomain] = [], h1Pools:
 
 func rc(_ code: ReasonCode, _ name: String, _ observed: ObservedFleet, states: [String: HostState] = [:],
         capacity: [String: CapacitySpec] = [:], policy: PolicySpec = PolicySpec(),
-        _ instances: [String: InstanceSpec], _ expected: [Expect]) -> ReasonCase {
-    ReasonCase(code: code, scenario: scenario(name, observed, states: states, capacity: capacity, policy: policy, instances, expected))
+        own: Set<String> = [], _ instances: [String: InstanceSpec], _ expected: [Expect]) -> ReasonCase {
+    ReasonCase(code: code, scenario: scenario(name, observed, states: states, capacity: capacity, policy: policy, instances, expected),
+               own: own)
 }
 
 let toH2 = InstanceSpec(host: "h2")
@@ -89,10 +92,30 @@ let reasonCases: [ReasonCase] = [
        ["web-1": toH2], [expect(.blocked, "web-1", "h1", "h2")]),
     rc(.targetFaultDomain, "declared fault domain has no host", twoHosts([dom("web-1")]),
        ["web-1": InstanceSpec(faultDomain: "fd-9")], [expect(.blocked, "web-1", "h1", nil, .placeFaultDomain)]),
-    rc(.targetSpread, "more spread members than fault domains",
-       twoHosts([dom("a-1"), dom("a-3")], [dom("a-2")]),
-       ["a-1": InstanceSpec(spread: "a"), "a-2": InstanceSpec(spread: "a"), "a-3": InstanceSpec(spread: "a")],
-       [expect(.blocked, "a-3", "h1", nil, .placeSpread, .placeNoHost)]),
+    rc(.targetSpread, "the only fault domain with room for a spread member holds its share (a note)",
+       twoHosts([dom("a-1"), dom("a-2"), dom("a-3")], [dom("a-4")],
+                extra: [host("h3", fd: "fd-3", domains: [dom("a-5"), dom("a-6")])]), states: ["h2": .cordoned],
+       ["a-1": InstanceSpec(spread: "a"), "a-2": InstanceSpec(spread: "a"), "a-3": InstanceSpec(spread: "a"),
+        "a-4": InstanceSpec(spread: "a"), "a-5": InstanceSpec(host: "h3", spread: "a"), "a-6": InstanceSpec(host: "h3", spread: "a")],
+       []),
+    rc(.placeSpreadShared, "a spread member no other fault domain has room for stays (a note)",
+       twoHosts([dom("a-1"), dom("a-2")], [dom("filler", mem: 16384)]),
+       ["a-1": InstanceSpec(spread: "a"), "a-2": InstanceSpec(spread: "a")], []),
+    rc(.targetSpace, "the target pool has too little free space for the copy",
+       ObservedFleet(hosts: [
+           sizedHost("h1", space: ["local": 1 << 40], volumes: ["local": ["web-1.qcow2": 1 << 30]],
+                     domains: [dom("web-1", disks: [localDisk("web-1")])]),
+           sizedHost("h2", space: ["local": 512 << 20]),
+       ]), ["web-1": toH2], [expect(.blocked, "web-1", "h1", "h2")]),
+    rc(.targetSharedVolumeMissing, "a pool listed as shared lacks the volume on the target",
+       twoHosts([dom("web-1")], h1Volumes: ["shared": ["web-1.qcow2"]]), ["web-1": toH2],
+       [expect(.blocked, "web-1", "h1", "h2")]),
+    rc(.targetVolumeLeftover, "an earlier failed copy left virtplace's own volume on the target",
+       twoHosts([dom("web-1", state: "shutoff", disks: [localDisk("web-1")])], h2Volumes: ["local": ["web-1.qcow2"]]),
+       own: ["h2/local/web-1.qcow2"], ["web-1": toH2], [expect(.cold, "web-1", "h1", "h2")]),
+    rc(.startCapacity, "starting the domain would exceed its host's declared capacity",
+       twoHosts([dom("web-1", state: "shutoff", mem: 512)]), capacity: ["h1": CapacitySpec(memoryMiB: 300)],
+       ["web-1": InstanceSpec(state: .running)], [expect(.blocked, "web-1", "h1", "h1", .driftState)]),
 
     rc(.liveNotAllowed, "live not in the instance's moves", twoHosts([dom("web-1")]), ["web-1": toH2(moves: [.reboot])],
        [expect(.reboot, "web-1", "h1", "h2")]),
@@ -177,7 +200,7 @@ let reasonCases: [ReasonCase] = [
 
 @Test("every reason code", arguments: reasonCases)
 func reasonCode(_ c: ReasonCase) {
-    let plan = makePlan(desired: c.scenario.spec, observed: c.scenario.observed)
+    let plan = makePlan(desired: c.scenario.spec, observed: c.scenario.observed, ownVolumes: c.own)
     #expect(plan.codes.contains(c.code), "\(c.code.rawValue) not in \(plan.actions.map(\.reasons)) \(plan.notes)")
     check(plan, c.scenario.expected)
 }

@@ -150,14 +150,27 @@ final class CountingListener: @unchecked Sendable {
 
     // MARK: - A real plan, its placement, and the cross-check
 
+    /// A placement of one host with a test-driver file of its own: `test:///default` is one
+    /// state shared by every test of this process, which other suites change while this runs.
     func placement(_ dir: String, tag: String) throws -> String {
+        let host = dir + "/host-h1.xml"
+        try """
+        <node>
+          <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads><mhz>2000</mhz></cpu>
+          <memory>8388608</memory>
+          <domain type='test'>
+            <name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+            <memory>131072</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+          </domain>
+        </node>
+        """.write(toFile: host, atomically: true, encoding: .utf8)
         let path = dir + "/placement-\(tag).yaml"
         try """
         apiVersion: virtplace/v1
         kind: Placement
         metadata: {name: lab}
         hosts:
-          h1: {uri: "test:///default"}
+          h1: {uri: "test://\(host)"}
         instances:
           test: {host: h1, config: {tags: {tier: \(tag)}}}
         """.write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,0 +1,174 @@
+import Foundation
+import Libvirt
+import Placement
+import Testing
+@testable import Engine
+
+// Issue 21: a failed live migration falls back to a reboot move only for causes a reboot move
+// avoids; a failed copy leaves no debris of virtplace's own, and never touches a volume
+// virtplace did not create.
+
+// MARK: Classifying a failed live migration
+
+struct CauseCase: Sendable, CustomTestStringConvertible {
+    let error: LibvirtError
+    var timedOut = false
+    var lost = false
+    let expected: LiveFailureCause
+    var testDescription: String { "code \(error.code.rawValue) domain \(error.domain) timedOut \(timedOut) lost \(lost) → \(expected)" }
+}
+
+let causeCases: [CauseCase] = [
+    CauseCase(error: LibvirtError(code: .operationAborted, message: "canceled by client"), timedOut: true, expected: .timeout),
+    CauseCase(error: LibvirtError(code: .operationAborted, message: "canceled by client"), expected: .cancelled),
+    CauseCase(error: LibvirtError(code: .operationTimeout, message: "t"), expected: .liveOnly),
+    CauseCase(error: LibvirtError(code: .migrateUnsafe, message: "Unsafe migration"), expected: .liveOnly),
+    CauseCase(error: LibvirtError(code: .operationUnsupported, message: "x"), expected: .liveOnly),
+    CauseCase(error: LibvirtError(code: .argumentUnsupported, message: "x"), expected: .liveOnly),
+    CauseCase(error: LibvirtError(code: .cpuIncompatible, message: "x"), expected: .cpuIncompatible),
+    CauseCase(error: LibvirtError(code: .noNetwork, message: "x"), expected: .networkMissing),
+    CauseCase(error: LibvirtError(code: .noStorageVolume, message: "x"), expected: .storageMissing),
+    CauseCase(error: LibvirtError(code: .noStoragePool, message: "x"), expected: .storageMissing),
+    CauseCase(error: LibvirtError(code: .configUnsupported, message: "x"), expected: .targetUnsupported),
+    CauseCase(error: LibvirtError(code: .rpc, domain: 7, message: "x"), expected: .targetUnreachable),
+    CauseCase(error: LibvirtError(code: .systemError, domain: 7, message: "Connection reset"), expected: .targetUnreachable),
+    CauseCase(error: LibvirtError(code: .systemError, domain: 18, message: "No space left on device"), expected: .unknown),
+    CauseCase(error: LibvirtError(code: .operationFailed, domain: 10, message: "QEMU failed"), expected: .unknown),
+    CauseCase(error: LibvirtError(code: .internalError, domain: 10, message: "x"), lost: true, expected: .targetUnreachable),
+    // The text says "timed out", the code does not: the code decides.
+    CauseCase(error: LibvirtError(code: .internalError, domain: 10, message: "migration timed out, Unsafe migration"), expected: .unknown),
+]
+
+@Test("a failed live migration is classified by code, never by its text", arguments: causeCases)
+func liveFailureIsClassifiedByCode(_ c: CauseCase) {
+    let cause = LiveFailureCause.classify(c.error, timedOut: c.timedOut, lostDestination: c.lost)
+    #expect(cause == c.expected)
+    #expect(cause.rebootAvoids == [.timeout, .liveOnly].contains(c.expected))
+}
+
+// MARK: Fallback only where it helps
+
+@Test func aLiveMigrationThatFailsForWhatTheTargetLacksDoesNotFallBack() async throws {
+    for (error, fallsBack) in [(LibvirtError(code: .noStorageVolume, message: "no volume"), false),
+                               (LibvirtError(code: .cpuIncompatible, message: "cpu"), false),
+                               (LibvirtError(code: .operationFailed, domain: 10, message: "qemu could not open the disk"), false),
+                               (LibvirtError(code: .migrateUnsafe, message: "Unsafe migration"), true)] {
+        let fleet = FakeFleet(hosts: ["h1", "h2"])
+        fleet.add(guest("web"), on: "h1")
+        fleet.set { $0.migration["uuid-web"] = .fail(error) }
+        let plan = planFor(placement(["web": InstanceSpec(host: "h2", moves: [.live, .reboot])], hosts: ["h1", "h2"]), fleet)
+        #expect(plan.actions.first { $0.instance == "web" }?.fallback?.kind == .reboot)
+        let (report, records, _) = try await execute(plan, on: fleet)
+        let r = try #require(report.actions.first)
+        if fallsBack {
+            #expect(r.status == .done && r.kind == .reboot, "\(error): \(r.message ?? "")")
+            #expect(fleet.domain("uuid-web", "h2")?.state == "running")
+            #expect(records.contains { $0.op == "fallback" })
+        } else {
+            #expect(r.status == .failed, "\(error)")
+            #expect(r.notes.contains { $0.contains("no fallback to reboot") }, "\(r.notes)")
+            #expect(!records.contains { $0.op == "fallback" })
+            #expect(!fleet.calls.contains { $0.hasPrefix("shutdown") }, "never shut down for a fallback that cannot help")
+            #expect(fleet.domain("uuid-web", "h1")?.state == "running", "still running on its source")
+            #expect(fleet.domain("uuid-web", "h2") == nil)
+        }
+    }
+}
+
+// MARK: No debris
+
+private func localGuestFleet(content: String = "0123456789abcdef") -> FakeFleet {
+    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    var arch = guest("arch", state: "shutoff")
+    arch.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/a.img", pool: "local", volume: "a.img")]
+    fleet.add(arch, on: "h1")
+    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: content), on: "h1")
+    return fleet
+}
+
+private let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
+                                        steps: [.record(host: "h1"), .transferVolume(pool: "local", volume: "a.img", from: "h1", to: "h2"),
+                                                .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1")], wave: 1)],
+                                uuids: ["arch": "uuid-arch"])
+
+@Test func aCopyThatFailsHalfWayLeavesNoDebrisAndIsReported() async throws {
+    let fleet = localGuestFleet()
+    fleet.set { $0.failCopies = true }
+    let state = try stateDirectory()
+    let (report, records, _) = try await execute(coldPlan, on: fleet, state: state)
+    let r = try #require(report.actions.first)
+    #expect(r.status == .failed)
+    #expect(r.message?.contains("the incomplete copy on h2 was removed") == true, "\(r.message ?? "")")
+    #expect(r.notes.contains { $0.contains("removed the incomplete copy h2 local/a.img") }, "\(r.notes)")
+    #expect(fleet.volume("local", "a.img", "h2") == nil, "no debris")
+    #expect(fleet.volume("local", "a.img", "h1")?.content == "0123456789abcdef", "the source is untouched")
+    #expect(fleet.domain("uuid-arch", "h1") != nil && fleet.domain("uuid-arch", "h2") == nil)
+    // Journalled: created (intent before the call), then deleted; no longer counted as virtplace's.
+    let ops = records.filter { $0.op == "createVolume" || $0.op == "deleteVolume" }.map { "\($0.op) \($0.phase.rawValue)" }
+    #expect(ops == ["createVolume intent", "createVolume done", "deleteVolume intent", "deleteVolume done"], "\(ops)")
+    #expect(Journal.createdVolumes(records).isEmpty)
+    #expect(state.ownVolumes().isEmpty)
+    // The rerun converges once the copy can succeed.
+    fleet.set { $0.failCopies = false }
+    let (again, _, _) = try await execute(coldPlan, on: fleet, state: state)
+    #expect(again.actions.first?.status == .done, "\(again.actions.first?.message ?? "")")
+    #expect(fleet.volume("local", "a.img", "h2")?.content == "0123456789abcdef")
+}
+
+@Test func aDebrisThatCannotBeRemovedIsVirtplacesOwnAndReusedByTheNextPlan() async throws {
+    // The target stops answering right after the copy failed: the volume stays, the journal
+    // says it is virtplace's, and the planner reuses it instead of blocking forever.
+    let fleet = localGuestFleet()
+    fleet.set { $0.failCopies = true }
+    let state = try stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    let detail = ["host": "h2", "pool": "local", "volume": "a.img", "for": "transferVolume"]
+    try await journal.record(JournalRecord(time: "t", run: "r0", instance: "arch", uuid: "uuid-arch", action: "cold", step: -1,
+                                           op: "createVolume", phase: .done, detail: detail))
+    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "01234567"), on: "h2")
+    let observed = fleet.observed(faultDomains: ["h1": "fd-h1", "h2": "fd-h2"])
+    let spec = placement(["arch": InstanceSpec(host: "h2")], hosts: ["h1", "h2"])
+    let plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
+    let a = try #require(plan.actions.first { $0.instance == "arch" })
+    #expect(a.kind == .cold, "\(a.reasons)")
+    #expect(a.reasons.contains { $0.code == .targetVolumeLeftover })
+    fleet.set { $0.failCopies = false }
+    let (report, _, _) = try await execute(plan, on: fleet, state: state)
+    let r = try #require(report.actions.first)
+    #expect(r.status == .done, "\(r.message ?? "")")
+    #expect(r.notes.contains { $0.contains("reused h2 local/a.img") }, "\(r.notes)")
+    #expect(fleet.volume("local", "a.img", "h2")?.content == "0123456789abcdef")
+}
+
+@Test func aPreExistingSameNamedVolumeIsNeverDeleted() async throws {
+    let fleet = localGuestFleet()
+    fleet.set { $0.failCopies = true }
+    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "someone else's"), on: "h2")
+    let (report, records, _) = try await execute(coldPlan, on: fleet)
+    #expect(report.actions.first?.status == .failed)
+    #expect(report.actions.first?.message?.contains("not overwritten") == true)
+    #expect(fleet.volume("local", "a.img", "h2")?.content == "someone else's", "kept, untouched")
+    #expect(!fleet.calls.contains { $0.hasPrefix("deleteVolume") })
+    #expect(!fleet.calls.contains { $0.hasPrefix("copyVolume") })
+    #expect(!records.contains { $0.op == "deleteVolume" })
+}
+
+@Test func aReusedLeftoverWhoseCopyFailsAgainStaysForTheNextRun() async throws {
+    // Only the attempt that created a volume removes it; a leftover of an earlier attempt
+    // that fails again stays, still virtplace's, for the next run to reuse.
+    let fleet = localGuestFleet()
+    fleet.set { $0.failCopies = true }
+    let state = try stateDirectory()
+    let journal = try Journal(path: state.journalPath)
+    try await journal.record(JournalRecord(time: "t", run: "r0", instance: "arch", uuid: "uuid-arch", action: "cold", step: -1,
+                                           op: "createVolume", phase: .done,
+                                           detail: ["host": "h2", "pool": "local", "volume": "a.img", "for": "transferVolume"]))
+    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "0123"), on: "h2")
+    let (report, records, _) = try await execute(coldPlan, on: fleet, state: state)
+    #expect(report.actions.first?.status == .failed)
+    #expect(report.actions.first?.message?.contains("reused by the next run") == true, "\(report.actions.first?.message ?? "")")
+    #expect(fleet.volume("local", "a.img", "h2") != nil)
+    #expect(!fleet.calls.contains { $0.hasPrefix("deleteVolume") })
+    #expect(!records.contains { $0.op == "deleteVolume" })
+    #expect(state.ownVolumes() == ["h2/local/a.img"])
+}
