@@ -82,7 +82,9 @@ func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], 
         let label = d.severity == .error ? console.style("error", .red) : console.style("warning", .yellow)
         let place = d.path.isEmpty ? "" : "\(d.path): "
         out.append(console.style("\(d.file):\(d.line):\(d.column):", .bold) + " \(label): \(place)\(d.message)")
-        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count {
+        // The length is checked before the line is copied: copying a long line once per
+        // diagnostic made a one-line file with many errors quadratic.
+        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count, lines[d.line - 1].utf8.count <= 301 {
             let line = String(lines[d.line - 1]).replacingOccurrences(of: "\r", with: "")
             if line.utf8.count <= 300 {
                 out.append("  " + line)
