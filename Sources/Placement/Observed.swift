@@ -247,7 +247,9 @@ extension ObservedFleet {
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
-    /// be left out, see the `init(from:)` of each type).
+    /// be left out, see the `init(from:)` of each type), with Foundation's decoder: for values
+    /// this process wrote. A file from outside goes through `readSnapshotFile`, which checks
+    /// keys, bounds, names, duplicates and URIs and locates every problem.
     /// - Throws: `DecodingError` naming the path of what is missing or mistyped.
     public init(jsonData: Data) throws {
         self = try JSONDecoder().decode(ObservedFleet.self, from: jsonData)

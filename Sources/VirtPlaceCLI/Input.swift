@@ -102,7 +102,9 @@ func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], 
         let label = d.severity == .error ? console.style("error", .red) : console.style("warning", .yellow)
         let place = d.path.isEmpty ? "" : "\(t(d.path)): "
         out.append(console.style("\(t(d.file)):\(d.line):\(d.column):", .bold) + " \(label): \(place)\(t(d.message))")
-        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count {
+        // The length is checked before the line is copied: copying a long line once per
+        // diagnostic made a one-line file with many errors quadratic.
+        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count, lines[d.line - 1].utf8.count <= 301 {
             var line = Substring(lines[d.line - 1])
             if line.hasSuffix("\r") { line = line.dropLast() }  // a CRLF file
             if line.utf8.count <= 300 {

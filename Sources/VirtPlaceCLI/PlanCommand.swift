@@ -19,7 +19,12 @@ struct PlanCommand: Command {
     a blocked action; then a summary line. With -v: waves, every reason and step, notes, and
     domains that the file does not manage.
 
-    Exit codes: 0 success; 1 an error (invalid file, unreadable snapshot); with
+    A saved plan (and -o json) carries a digest of its content and one of the placement it was
+    made from: 'apply PLANFILE' refuses it when edited, and 'apply PLANFILE -f PATH...' when
+    the placement differs. A snapshot is checked as strictly as a placement file (keys, bounds,
+    names, duplicates, URIs; every problem with its place). See docs/security.md.
+
+    Exit codes: 0 success; 1 an error (invalid file, unreadable or unsound snapshot); with
     --detailed-exitcode, 2 when there are changes (blocked actions count as changes).
     """
 

@@ -35,8 +35,16 @@ private func readBounded(_ path: String, context: CommandContext, what: String) 
     }
 }
 
+/// At most this many problems of a plan or snapshot are shown (a hostile file can hold
+/// millions); the count says how many there were.
+let shownDiagnostics = 100
+
 private func refusal(_ diagnostics: [Diagnostic], path: String, bytes: [UInt8], context: CommandContext, what: String) -> ReportedFailure {
     let errors = diagnostics.filter { $0.severity == .error }.count
-    context.console.err(renderDiagnostics(diagnostics, sources: [PlacementSource(name: path, bytes: bytes)], console: context.console))
+    let shown = Array(diagnostics.prefix(shownDiagnostics))
+    context.console.err(renderDiagnostics(shown, sources: [PlacementSource(name: path, bytes: bytes)], console: context.console))
+    if diagnostics.count > shown.count {
+        context.console.err("… and \(diagnostics.count - shown.count) more not shown")
+    }
     return ReportedFailure(summary: "the \(what) '\(path)' cannot be used: \(errors) error\(errors == 1 ? "" : "s"); nothing was changed")
 }

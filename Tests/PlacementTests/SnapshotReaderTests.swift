@@ -106,3 +106,22 @@ import YAMLDecoding
                       at: "hosts[0].domains[0].nics", "at most \(InputBounds.maxDevices)")
     }
 }
+
+/// The fuzzers' seeds are real files, made with the test driver: both readers accept them
+/// (with the test driver allowed), and refuse them without it.
+@Test func theFuzzSeedsAreSoundFiles() throws {
+    let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fuzz")
+    var seen = 0
+    for (folder, isPlan) in [("corpus-plan", true), ("corpus-snapshot", false)] {
+        let dir = fuzz.appendingPathComponent(folder)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where name.hasSuffix(".json") {
+            let bytes = Array(try Data(contentsOf: dir.appendingPathComponent(name)))
+            let diagnostics = isPlan ? readPlanFile(bytes, file: name, allowTestDriver: true).diagnostics
+                                     : readSnapshotFile(bytes, file: name, allowTestDriver: true).diagnostics
+            #expect(diagnostics.isEmpty, "\(folder)/\(name): \(diagnostics.map(\.formatted))")
+            seen += 1
+        }
+    }
+    #expect(seen >= 5)
+}

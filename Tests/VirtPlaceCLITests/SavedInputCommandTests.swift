@@ -120,6 +120,20 @@ final class CountingListener: @unchecked Sendable {
         #expect(listener.count == 0)
     }
 
+    /// A one-line plan with 50,000 broken actions: refused quickly (rendering its errors used to
+    /// copy the whole line once per error: 281 s for this file in a release build).
+    @Test func manyErrorsOnOneLineAreRefusedQuickly() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var object = try #require(try JSONSerialization.jsonObject(with: try encodePlan(plan(uri: "qemu+tcp://10.0.0.1/system"))) as? [String: Any])
+        object["actions"] = Array(repeating: 0, count: 50_000)
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        #expect(!text.contains("\n"))
+        let started = ContinuousClock.now
+        #expect(try await apply(text, in: dir) == .failure)
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     /// The witness works: the same plan, unedited, does connect to the listener.
     @Test func theUneditedPlanDoesConnect() async throws {
         let listener = try CountingListener()
