@@ -11,14 +11,26 @@ public struct PlacementSource: Sendable {
 public struct LoadResult: Sendable {
     /// The merged, validated placement; nil when any error was found.
     public var spec: PlacementSpec?
-    /// Errors and warnings, in file order then line order.
+    /// Errors and warnings, in file order then line order; at most
+    /// `LoadOptions.maxDiagnosticsPerFile` a file, then one that counts the rest.
     public var diagnostics: [Diagnostic]
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    /// Every error and warning found, including those `diagnostics` leaves out.
+    public var errorCount: Int
+    public var warningCount: Int
+    public var hasErrors: Bool { errorCount > 0 }
+
+    public init(spec: PlacementSpec?, diagnostics: [Diagnostic], errorCount: Int? = nil, warningCount: Int? = nil) {
+        self.spec = spec
+        self.diagnostics = diagnostics
+        self.errorCount = errorCount ?? diagnostics.filter { $0.severity == .error }.count
+        self.warningCount = warningCount ?? diagnostics.count - self.errorCount
+    }
 }
 
 /// Parses, decodes, merges and validates placement sources: every diagnostic of every file at
-/// once, each with its location. Pure: no file system, no libvirt.
-public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
+/// once (up to `options.maxDiagnosticsPerFile` a file, then one that counts the rest), each
+/// with its location. Pure: no file system, no libvirt.
+public func loadPlacement(_ sources: [PlacementSource], options: LoadOptions = .init()) -> LoadResult {
     var diagnostics: [Diagnostic] = []
     var documents: [LoadedDocument] = []
     // Cross-document checks (references, the fleet name) would only add noise about what a
@@ -53,7 +65,7 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
     diagnostics.append(contentsOf: merger.diagnostics)
 
     if complete {
-        let findings = validate(merger.spec, declared: merger.declaredNames())
+        let findings = validate(merger.spec, declared: merger.declaredNames(), options: options)
         diagnostics.append(contentsOf: findings.map { merger.locate($0) })
     }
 
@@ -62,8 +74,44 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
         let fa = order[$0.file] ?? Int.max, fb = order[$1.file] ?? Int.max
         return (fa, $0.line, $0.column, $0.message) < (fb, $1.line, $1.column, $1.message)
     }
-    let failed = diagnostics.contains { $0.severity == .error }
-    return LoadResult(spec: failed ? nil : merger.spec, diagnostics: diagnostics)
+    // The validator counts what it left out in its last finding ("N more problems").
+    let errors = diagnostics.filter { $0.severity == .error }.count
+    return LoadResult(spec: errors > 0 ? nil : merger.spec, diagnostics: capped(diagnostics, perFile: options.maxDiagnosticsPerFile),
+                      errorCount: errors, warningCount: diagnostics.count - errors)
+}
+
+/// The first `limit` diagnostics of each file, in order, and for a file that has more, one
+/// more at the first left out that counts them (an error when any of them is).
+func capped(_ diagnostics: [Diagnostic], perFile limit: Int) -> [Diagnostic] {
+    guard diagnostics.count > limit else { return diagnostics }
+    var shown: [String: Int] = [:]
+    var left: [String: (first: Diagnostic, count: Int, error: Bool)] = [:]
+    var result: [Diagnostic] = []
+    var files: [String] = []
+    for d in diagnostics {
+        let count = shown[d.file, default: 0]
+        if count == 0 { files.append(d.file) }
+        if count < limit {
+            shown[d.file] = count + 1
+            result.append(d)
+        } else if let previous = left[d.file] {
+            left[d.file] = (previous.first, previous.count + 1, previous.error || d.severity == .error)
+        } else {
+            left[d.file] = (d, 1, d.severity == .error)
+        }
+    }
+    for file in files {
+        guard let rest = left[file] else { continue }
+        let summary = Diagnostic(rest.error ? .error : .warning, file: file, line: rest.first.line, column: rest.first.column,
+                                 path: "", message: "\(rest.count) more problem\(rest.count == 1 ? "" : "s") in this file not shown (only the first \(limit) are)")
+        // After the file's last shown diagnostic.
+        if let last = result.lastIndex(where: { $0.file == file }) {
+            result.insert(summary, at: last + 1)
+        } else {
+            result.append(summary)
+        }
+    }
+    return result
 }
 
 /// A decoded document and where it came from.

@@ -58,13 +58,13 @@ private func readFile(_ path: String) throws -> PlacementSource {
 /// caret; throws `ReportedFailure` (exit 1) when there is an error.
 func loadPlacement(_ paths: [String], context: CommandContext) throws -> LoadedPlacement {
     let sources = try readSources(paths)
-    let result = loadPlacement(sources)
+    let result = loadPlacement(sources, options: context.loadOptions)
     if !result.diagnostics.isEmpty {
         context.console.err(renderDiagnostics(result.diagnostics, sources: sources, console: context.console))
     }
     guard let spec = result.spec else {
-        let errors = result.diagnostics.filter { $0.severity == .error }.count
-        let warnings = result.diagnostics.count - errors
+        let errors = result.errorCount
+        let warnings = result.warningCount
         throw ReportedFailure(summary: "\(errors) error\(errors == 1 ? "" : "s")" + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "") + "; nothing was changed")
     }
     return LoadedPlacement(spec: spec, fileCount: sources.count, warnings: result.diagnostics)
@@ -82,14 +82,14 @@ func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], 
         let label = d.severity == .error ? console.style("error", .red) : console.style("warning", .yellow)
         let place = d.path.isEmpty ? "" : "\(d.path): "
         out.append(console.style("\(d.file):\(d.line):\(d.column):", .bold) + " \(label): \(place)\(d.message)")
-        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count {
+        // Only short lines are shown, and their length is known without reading them: a
+        // diagnostic costs the same however long its line is.
+        if d.line >= 1, let lines = linesByFile[d.file], d.line <= lines.count, lines[d.line - 1].utf8.count <= 300 {
             let line = String(lines[d.line - 1]).replacingOccurrences(of: "\r", with: "")
-            if line.utf8.count <= 300 {
-                out.append("  " + line)
-                // The column counts characters; tabs are kept so the caret lines up.
-                let prefix = line.prefix(max(0, d.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-                out.append("  " + prefix + console.style("^", .green))
-            }
+            out.append("  " + line)
+            // The column counts characters; tabs are kept so the caret lines up.
+            let prefix = line.prefix(max(0, d.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            out.append("  " + prefix + console.style("^", .green))
         }
     }
     return out.joined(separator: "\n")

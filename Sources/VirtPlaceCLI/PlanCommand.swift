@@ -45,7 +45,7 @@ struct PlanCommand: Command {
             fleet = try loadSnapshot(path: observed, for: spec)
         } else {
             context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-            fleet = await observeFleet(spec)
+            fleet = await observeFleet(spec, allowTestDriver: context.allowTestDriver)
         }
         for host in fleet.hosts where !host.reachable {
             context.console.err(context.console.style("warning:", .yellow) + " host '\(host.name)' is unreachable: \(host.error ?? "no answer"); actions that touch it are blocked")
