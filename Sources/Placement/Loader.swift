@@ -36,6 +36,8 @@ public func loadPlacement(_ sources: [PlacementSource], options: LoadOptions = .
     // Cross-document checks (references, the fleet name) would only add noise about what a
     // broken file might have said: they run when every file parsed and every root decoded.
     var complete = true
+    // Validation findings counted but not built (past its own bound).
+    var unlisted: (file: String, count: Int, error: Bool)? = nil
 
     for source in sources {
         let roots: [YAMLNode]
@@ -65,8 +67,13 @@ public func loadPlacement(_ sources: [PlacementSource], options: LoadOptions = .
     diagnostics.append(contentsOf: merger.diagnostics)
 
     if complete {
-        let findings = validate(merger.spec, declared: merger.declaredNames(), options: options)
-        diagnostics.append(contentsOf: findings.map { merger.locate($0) })
+        let validation = validateCounting(merger.spec, declared: merger.declaredNames(), options: options)
+        let located = validation.findings.map { merger.locate($0) }
+        diagnostics.append(contentsOf: located)
+        if validation.omitted > 0 {
+            // Counted with the file the last built finding is in (the first file if none).
+            unlisted = (located.last?.file ?? sources.first?.name ?? "<input>", validation.omitted, validation.omittedError)
+        }
     }
 
     let order = Dictionary(sources.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
@@ -74,16 +81,21 @@ public func loadPlacement(_ sources: [PlacementSource], options: LoadOptions = .
         let fa = order[$0.file] ?? Int.max, fb = order[$1.file] ?? Int.max
         return (fa, $0.line, $0.column, $0.message) < (fb, $1.line, $1.column, $1.message)
     }
-    // The validator counts what it left out in its last finding ("N more problems").
-    let errors = diagnostics.filter { $0.severity == .error }.count
-    return LoadResult(spec: errors > 0 ? nil : merger.spec, diagnostics: capped(diagnostics, perFile: options.maxDiagnosticsPerFile),
-                      errorCount: errors, warningCount: diagnostics.count - errors)
+    var errors = diagnostics.filter { $0.severity == .error }.count
+    var warnings = diagnostics.count - errors
+    if let unlisted {
+        if unlisted.error { errors += unlisted.count } else { warnings += unlisted.count }
+    }
+    return LoadResult(spec: errors > 0 ? nil : merger.spec,
+                      diagnostics: capped(diagnostics, perFile: options.maxDiagnosticsPerFile, unlisted: unlisted),
+                      errorCount: errors, warningCount: warnings)
 }
 
-/// The first `limit` diagnostics of each file, in order, and for a file that has more, one
-/// more at the first left out that counts them (an error when any of them is).
-func capped(_ diagnostics: [Diagnostic], perFile limit: Int) -> [Diagnostic] {
-    guard diagnostics.count > limit else { return diagnostics }
+/// The first `limit` diagnostics of each file, in order, and for a file that has more (or the
+/// file of `unlisted`, problems counted and never built), one more after its last shown that
+/// counts them (an error when any of them is).
+func capped(_ diagnostics: [Diagnostic], perFile limit: Int, unlisted: (file: String, count: Int, error: Bool)? = nil) -> [Diagnostic] {
+    guard diagnostics.count > limit || unlisted != nil else { return diagnostics }
     var shown: [String: Int] = [:]
     var left: [String: (first: Diagnostic, count: Int, error: Bool)] = [:]
     var result: [Diagnostic] = []
@@ -99,6 +111,14 @@ func capped(_ diagnostics: [Diagnostic], perFile limit: Int) -> [Diagnostic] {
         } else {
             left[d.file] = (d, 1, d.severity == .error)
         }
+    }
+    if let unlisted {
+        if !files.contains(unlisted.file) { files.append(unlisted.file) }
+        let last = result.last { $0.file == unlisted.file }
+        let at = left[unlisted.file]?.first ?? last
+            ?? Diagnostic(.error, file: unlisted.file, line: 0, column: 0, path: "", message: "")
+        let previous = left[unlisted.file]
+        left[unlisted.file] = (at, (previous?.count ?? 0) + unlisted.count, (previous?.error ?? false) || unlisted.error)
     }
     for file in files {
         guard let rest = left[file] else { continue }

@@ -35,16 +35,26 @@ public struct LoadOptions: Sendable, Equatable {
 }
 
 /// Checks a merged placement for what decoding cannot see: references, names, ranges,
-/// conflicts. Returns the findings in the order found, at most `options.maxDiagnosticsPerFile`
+/// conflicts. Returns the findings in the order found, at most `Validation.maximumFindings(options)`
 /// of them and then one that counts the rest; no libvirt, no I/O.
 public func validate(_ spec: PlacementSpec, declared: DeclaredNames = .init(), options: LoadOptions = .init()) -> [Finding] {
+    let result = validateCounting(spec, declared: declared, options: options)
+    var findings = result.findings
+    if result.omitted > 0 {
+        findings.append(Finding(result.omittedError ? .error : .warning, [],
+                                "\(result.omitted) more problem\(result.omitted == 1 ? "" : "s") not listed"))
+    }
+    return findings
+}
+
+/// `validate`'s findings, and how many more it counted without building them (an error among
+/// them or not).
+func validateCounting(_ spec: PlacementSpec, declared: DeclaredNames, options: LoadOptions)
+    -> (findings: [Finding], omitted: Int, omittedError: Bool)
+{
     var v = Validator(spec: spec, declared: declared, options: options)
     v.run()
-    if v.omitted > 0 {
-        v.findings.append(Finding(v.omittedError ? .error : .warning, [],
-                                  "\(v.omitted) more problem\(v.omitted == 1 ? "" : "s") not listed (only the first \(options.maxDiagnosticsPerFile) are)"))
-    }
-    return v.findings
+    return (v.findings, v.omitted, v.omittedError)
 }
 
 /// Names written in the input whose entries may have failed to decode.
@@ -64,17 +74,43 @@ private struct Validator {
     /// `storage.sharedPools` then `storage.localPools`: the pools a disk may name.
     let pools: [String]
     var findings: [Finding] = []
-    /// Findings past `options.maxDiagnosticsPerFile`: counted, not built (their messages, with
-    /// suggestions, are never computed).
+    /// Findings past `maximumFindings`: counted, not built (their messages, with suggestions,
+    /// are never computed). Ten times a file's share, so that the first by line, which is
+    /// what the report shows, are almost always among those built.
     var omitted = 0
     var omittedError = false
+    var maximumFindings: Int { options.maxDiagnosticsPerFile.multipliedReportingOverflow(by: 10).partialValue }
+    /// "Did you mean" searches left: each may compare against every host, so only the first
+    /// `maxDiagnosticsPerFile` findings that want one get one.
+    var suggestionsLeft: Int
 
     init(spec: PlacementSpec, declared: DeclaredNames, options: LoadOptions) {
         self.spec = spec
         self.declared = declared
         self.options = options
         self.pools = spec.storage.sharedPools + spec.storage.localPools
+        self.suggestionsLeft = options.maxDiagnosticsPerFile
     }
+
+    /// `" (did you mean 'x'?)"` while the suggestion budget lasts.
+    mutating func hint(_ word: String, _ kind: CandidateKind) -> String {
+        guard findings.count < maximumFindings, suggestionsLeft > 0 else { return "" }
+        suggestionsLeft -= 1
+        if let index = candidates[kind] { return index.hint(for: word) }
+        // Built the first time a name of this kind is unknown: a valid file never pays for it.
+        let names: Set<String>
+        switch kind {
+        case .host: names = declared.hosts.union(spec.hosts.keys)
+        case .profile: names = declared.profiles.union(spec.profiles.keys)
+        case .faultDomain: names = Set(spec.hosts.values.compactMap(\.faultDomain)).union(declared.faultDomains)
+        }
+        let index = SuggestionIndex(names.sorted())
+        candidates[kind] = index
+        return index.hint(for: word)
+    }
+
+    enum CandidateKind { case host, profile, faultDomain }
+    var candidates: [CandidateKind: SuggestionIndex] = [:]
 
     mutating func error(_ path: @autoclosure () -> [String], _ message: @autoclosure () -> String, atKey: Bool = false) {
         record(.error, path, message, atKey: atKey)
@@ -84,7 +120,7 @@ private struct Validator {
     }
 
     mutating func record(_ severity: Diagnostic.Severity, _ path: () -> [String], _ message: () -> String, atKey: Bool) {
-        guard findings.count < options.maxDiagnosticsPerFile else {
+        guard findings.count < maximumFindings else {
             omitted += 1
             if severity == .error { omittedError = true }
             return
@@ -141,13 +177,19 @@ private struct Validator {
             error(["policy", "cpuOvercommit"], "must be a number greater than 0 and at most \(Int(SpecBounds.cpuOvercommitMaximum)), found \(p.cpuOvercommit)")
         }
         duplicates(p.moves.map(\.rawValue), ["policy", "moves"], what: "move kind")
-        checkLive(p.live, ["policy", "live"])
+        var stated = LiveOverrideSpec()
+        stated.maxDowntimeMs = p.live.maxDowntimeMs
+        stated.bandwidthMiBps = p.live.bandwidthMiBps
+        stated.timeoutSeconds = p.live.timeoutSeconds
+        checkLive(stated, ["policy", "live"])
     }
 
-    mutating func checkLive(_ live: LivePolicySpec, _ path: @autoclosure () -> [String]) {
-        bounded(live.maxDowntimeMs, SpecBounds.maxDowntimeMs, path() + ["maxDowntimeMs"])
-        bounded(live.bandwidthMiBps, SpecBounds.bandwidthMiBps, path() + ["bandwidthMiBps"])
-        bounded(live.timeoutSeconds, SpecBounds.timeoutSeconds, path() + ["timeoutSeconds"])
+    /// The live settings a file states (the policy's, or an instance's overrides alone: a
+    /// policy value out of range is reported once, at the policy).
+    mutating func checkLive(_ live: LiveOverrideSpec, _ path: @autoclosure () -> [String]) {
+        if let v = live.maxDowntimeMs { bounded(v, SpecBounds.maxDowntimeMs, path() + ["maxDowntimeMs"]) }
+        if let v = live.bandwidthMiBps { bounded(v, SpecBounds.bandwidthMiBps, path() + ["bandwidthMiBps"]) }
+        if let v = live.timeoutSeconds { bounded(v, SpecBounds.timeoutSeconds, path() + ["timeoutSeconds"]) }
     }
 
     mutating func checkStorage() {
@@ -215,6 +257,7 @@ private struct Validator {
             case .disk(let d):
                 check(d.volume, .object, what: "volume name", p + ["volume"])
                 if !pools.contains(d.pool) {
+                    // A handful of pools: no budget needed.
                     let pools = self.pools
                     error(p + ["pool"], "unknown pool \(quotedForMessage(d.pool)) (\(Suggestion.closest(to: d.pool, among: pools).map { "did you mean '\($0)'? " } ?? "")declare it in storage.sharedPools or storage.localPools)")
                 }
@@ -257,11 +300,7 @@ private struct Validator {
 
     mutating func checkInstances() {
         let faultDomains = Set(spec.hosts.values.compactMap(\.faultDomain))
-        // Candidates for "did you mean", built once (not once per finding).
         let spec = self.spec
-        let hostNames = declared.hosts.union(spec.hosts.keys).sorted()
-        let profileNames = declared.profiles.union(spec.profiles.keys).sorted()
-        let faultDomainNames = faultDomains.union(declared.faultDomains).sorted()
         var macOwners: [String: DeviceOwner] = [:]
         var volumeOwners: [VolumeID: DeviceOwner] = [:]
         var spreadGroups: [String: [String]] = [:]
@@ -286,11 +325,13 @@ private struct Validator {
                         warning(["instances", name, "host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
                     }
                 } else if !declared.hosts.contains(host) {
-                    error(["instances", name, "host"], "unknown host \(quotedForMessage(host))" + Suggestion.hint(for: host, among: hostNames))
+                    let hint = hint(host, .host)
+                    error(["instances", name, "host"], "unknown host \(quotedForMessage(host))" + hint)
                 }
             }
             if let fd = inst.faultDomain, !faultDomains.contains(fd), !declared.faultDomains.contains(fd) {
-                error(["instances", name, "faultDomain"], "unknown fault domain \(quotedForMessage(fd)) (no host is in it)" + Suggestion.hint(for: fd, among: faultDomainNames))
+                let hint = hint(fd, .faultDomain)
+                error(["instances", name, "faultDomain"], "unknown fault domain \(quotedForMessage(fd)) (no host is in it)" + hint)
             }
             if let group = inst.spread {
                 check(group, .name, what: "spread group", ["instances", name, "spread"])
@@ -298,13 +339,14 @@ private struct Validator {
             }
 
             for (i, profile) in inst.profiles.enumerated() where spec.profiles[profile] == nil && !declared.profiles.contains(profile) {
-                error(["instances", name, "profiles", "[\(i)]"], "unknown profile \(quotedForMessage(profile))" + Suggestion.hint(for: profile, among: profileNames))
+                let hint = hint(profile, .profile)
+                error(["instances", name, "profiles", "[\(i)]"], "unknown profile \(quotedForMessage(profile))" + hint)
             }
             duplicates(inst.profiles, ["instances", name, "profiles"], what: "profile")
             if let moves = inst.moves { duplicates(moves.map(\.rawValue), ["instances", name, "moves"], what: "move kind") }
             checkConfig(inst.config, ["instances", name, "config"])
             checkDevices(inst.devices, ["instances", name, "devices"])
-            if let live = inst.live { checkLive(live.applied(to: spec.policy.live), ["instances", name, "live"]) }
+            if let live = inst.live { checkLive(live, ["instances", name, "live"]) }
 
             // What the merged instance means (as `spec.desired(name)` has it): one boot disk,
             // no device twice, no MAC or volume shared with another instance.

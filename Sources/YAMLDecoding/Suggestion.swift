@@ -17,35 +17,10 @@ public enum Suggestion {
     /// The candidate closest to `name`, when it is close enough to be a likely typo: the same
     /// but for case, or within an edit distance (insert, delete, substitute, swap two
     /// neighbours; case ignored) of a third of the name's length, at least 1 and at most 3.
-    /// Among equally close candidates, the first in string order.
+    /// Among equally close candidates, the first in string order. For many names against the
+    /// same candidates, build a `SuggestionIndex` once.
     public static func closest<Candidates: Sequence<String>>(to name: String, among candidates: Candidates) -> String? {
-        let word = Array(name.lowercased().unicodeScalars)
-        guard !word.isEmpty, word.count <= maximumNameLength else { return nil }
-        let allowed = allowedDistance(forLength: word.count)
-        var best: (candidate: String, distance: Int)? = nil
-        var looked = 0
-        var other: [Unicode.Scalar] = []
-        other.reserveCapacity(maximumNameLength)
-        for candidate in candidates {
-            looked += 1
-            if looked > maximumCandidates { break }
-            if candidate == name { continue }
-            // Cheap length test on the bytes first: a scalar is 1 to 4 bytes.
-            let bytes = candidate.utf8.count
-            if bytes + allowed < word.count || bytes > 4 * (maximumNameLength + allowed) { continue }
-            other.removeAll(keepingCapacity: true)
-            for scalar in candidate.lowercased().unicodeScalars {
-                other.append(scalar)
-                if other.count > maximumNameLength { break }
-            }
-            if other.count > maximumNameLength || abs(other.count - word.count) > allowed { continue }
-            let limit = min(allowed, best?.distance ?? allowed)
-            let distance = boundedDistance(word, other, limit: limit)
-            guard distance <= limit else { continue }
-            if let current = best, (current.distance, current.candidate) <= (distance, candidate) { continue }
-            best = (candidate, distance)
-        }
-        return best?.candidate
+        SuggestionIndex(candidates).closest(to: name)
     }
 
     /// `" (did you mean 'x'?)"`, or nothing.
@@ -74,7 +49,20 @@ public enum Suggestion {
     static func boundedDistance(_ x: [Unicode.Scalar], _ y: [Unicode.Scalar], limit: Int) -> Int {
         let past = limit + 1
         if abs(x.count - y.count) > limit { return past }
-        if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
+        // A common prefix or suffix never changes the distance: compare what is left.
+        var prefix = 0
+        while prefix < x.count, prefix < y.count, x[prefix] == y[prefix] { prefix += 1 }
+        var suffix = 0
+        while suffix < x.count - prefix, suffix < y.count - prefix, x[x.count - 1 - suffix] == y[y.count - 1 - suffix] { suffix += 1 }
+        if prefix > 0 || suffix > 0 {
+            return bandedDistance(Array(x[prefix..<(x.count - suffix)]), Array(y[prefix..<(y.count - suffix)]), limit: limit)
+        }
+        return bandedDistance(x, y, limit: limit)
+    }
+
+    private static func bandedDistance(_ x: [Unicode.Scalar], _ y: [Unicode.Scalar], limit: Int) -> Int {
+        let past = limit + 1
+        if x.isEmpty || y.isEmpty { return min(max(x.count, y.count), past) }
         let width = y.count + 1
         var previous2 = [Int](repeating: past, count: width)
         var previous = [Int](repeating: past, count: width)
@@ -103,5 +91,67 @@ public enum Suggestion {
             swap(&previous, &current)
         }
         return min(previous[y.count], past)
+    }
+}
+
+/// Candidates prepared once for many "did you mean" searches: each lower-cased into scalars,
+/// with its length and a 64-bit signature of the characters it holds, so that most candidates
+/// are dismissed by two integer comparisons before any edit distance is computed.
+public struct SuggestionIndex: Sendable {
+    private let names: [String]
+    private let scalars: [[Unicode.Scalar]]
+    private let signatures: [UInt64]
+
+    /// The first `Suggestion.maximumCandidates` of `candidates`; those longer than
+    /// `Suggestion.maximumNameLength` are never suggested.
+    public init<Candidates: Sequence<String>>(_ candidates: Candidates) {
+        var names: [String] = []
+        var scalars: [[Unicode.Scalar]] = []
+        var signatures: [UInt64] = []
+        for candidate in candidates.prefix(Suggestion.maximumCandidates) {
+            guard candidate.utf8.count <= 4 * Suggestion.maximumNameLength else { continue }
+            let lowered = Array(candidate.lowercased().unicodeScalars)
+            guard !lowered.isEmpty, lowered.count <= Suggestion.maximumNameLength else { continue }
+            names.append(candidate)
+            scalars.append(lowered)
+            signatures.append(Self.signature(lowered))
+        }
+        self.names = names
+        self.scalars = scalars
+        self.signatures = signatures
+    }
+
+    /// See `Suggestion.closest(to:among:)`.
+    public func closest(to name: String) -> String? {
+        let word = Array(name.lowercased().unicodeScalars)
+        guard !word.isEmpty, word.count <= Suggestion.maximumNameLength else { return nil }
+        let allowed = Suggestion.allowedDistance(forLength: word.count)
+        let signature = Self.signature(word)
+        var best: (candidate: String, distance: Int)? = nil
+        for index in names.indices {
+            let other = scalars[index]
+            // Each edit adds or removes at most one character kind (two for a substitution),
+            // so the signatures of names within `allowed` differ in at most 2 × allowed bits.
+            guard abs(other.count - word.count) <= allowed,
+                  (signature ^ signatures[index]).nonzeroBitCount <= 2 * allowed,
+                  names[index] != name else { continue }
+            let limit = best?.distance ?? allowed
+            let distance = Suggestion.boundedDistance(word, other, limit: limit)
+            guard distance <= limit else { continue }
+            if let current = best, (current.distance, current.candidate) <= (distance, names[index]) { continue }
+            best = (names[index], distance)
+        }
+        return best?.candidate
+    }
+
+    /// `" (did you mean 'x'?)"`, or nothing.
+    public func hint(for name: String) -> String {
+        closest(to: name).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+
+    private static func signature(_ scalars: [Unicode.Scalar]) -> UInt64 {
+        var bits: UInt64 = 0
+        for scalar in scalars { bits |= 1 << UInt64(scalar.value % 64) }
+        return bits
     }
 }
