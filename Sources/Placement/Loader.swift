@@ -151,6 +151,8 @@ struct Merger {
     /// A host, profile or instance comes from the first document that names it
     /// (`entryOrigin`).
     var sectionOrigin: [String: Int] = [:]
+    /// Entries of the hosts, profiles and instances mappings by name, built when first needed.
+    let entryIndex = EntryIndex()
 
     init(documents: [LoadedDocument]) { self.documents = documents }
 
@@ -267,7 +269,19 @@ struct Merger {
     }
 
     func location(document: Int, path: [String], atKey: Bool) -> (line: Int, column: Int) {
-        documents[document].root.location(of: path, atKey: atKey)
+        let root = documents[document].root
+        // hosts, profiles and instances may hold hundreds of thousands of entries: their
+        // entries are found through an index built once, not by a scan per finding.
+        if path.count >= 2, ["hosts", "profiles", "instances"].contains(path[0]),
+           let section = root.pairs?.first(where: { $0.key.scalarValue == path[0] }) {
+            let entries = entryIndex.entries(document: document, section: section)
+            guard let pair = entries[path[1]] else { return (section.value.line, section.value.column) }
+            if path.count == 2 {
+                return atKey ? (pair.key.line, pair.key.column) : (pair.value.line, pair.value.column)
+            }
+            return pair.value.location(of: Array(path.dropFirst(2)), atKey: atKey, start: (pair.value.line, pair.value.column))
+        }
+        return root.location(of: path, atKey: atKey)
     }
 }
 
@@ -280,13 +294,31 @@ func displayPath(_ path: [String]) -> String {
     return s
 }
 
+/// The entries of a document's section (hosts, profiles, instances) by name (the first of a
+/// name wins), built once per section: a reference type so that `Merger.locate` stays a plain
+/// function of the merger.
+final class EntryIndex {
+    private var built: [String: [String: YAMLNode.Pair]] = [:]
+
+    func entries(document: Int, section: YAMLNode.Pair) -> [String: YAMLNode.Pair] {
+        let key = "\(document)/\(section.key.scalarValue ?? "")"
+        if let entries = built[key] { return entries }
+        var entries: [String: YAMLNode.Pair] = [:]
+        for pair in section.value.pairs ?? [] {
+            if let name = pair.key.scalarValue, entries[name] == nil { entries[name] = pair }
+        }
+        built[key] = entries
+        return entries
+    }
+}
+
 extension YAMLNode {
     /// The 1-based line and column of the node at `path` (mapping keys by name, `[i]` for
     /// sequence items), or of the deepest node that exists on the way. With `atKey`, the
     /// position of the last mapping key rather than its value.
-    func location(of path: [String], atKey: Bool) -> (line: Int, column: Int) {
+    func location(of path: [String], atKey: Bool, start: (line: Int, column: Int)? = nil) -> (line: Int, column: Int) {
         var node = self
-        var at = (line: line, column: column)
+        var at = start ?? (line: line, column: column)
         for (i, component) in path.enumerated() {
             let last = i == path.count - 1
             if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast()),

@@ -73,6 +73,8 @@ private struct Validator {
     let options: LoadOptions
     /// `storage.sharedPools` then `storage.localPools`: the pools a disk may name.
     let pools: [String]
+    /// The same, for lookups: a file may list many pools, and every disk names one.
+    let poolSet: Set<String>
     var findings: [Finding] = []
     /// Findings past `maximumFindings`: counted, not built (their messages, with suggestions,
     /// are never computed). Ten times a file's share, so that the first by line, which is
@@ -89,6 +91,7 @@ private struct Validator {
         self.declared = declared
         self.options = options
         self.pools = spec.storage.sharedPools + spec.storage.localPools
+        self.poolSet = Set(pools)
         self.suggestionsLeft = options.maxDiagnosticsPerFile
     }
 
@@ -256,7 +259,7 @@ private struct Validator {
             switch device {
             case .disk(let d):
                 check(d.volume, .object, what: "volume name", p + ["volume"])
-                if !pools.contains(d.pool) {
+                if !poolSet.contains(d.pool) {
                     // A handful of pools: no budget needed.
                     let pools = self.pools
                     error(p + ["pool"], "unknown pool \(quotedForMessage(d.pool)) (\(Suggestion.closest(to: d.pool, among: pools).map { "did you mean '\($0)'? " } ?? "")declare it in storage.sharedPools or storage.localPools)")
@@ -286,7 +289,7 @@ private struct Validator {
         guard isValidName(key) else { return false }
         switch device {
         case .disk(let d):
-            return NameKind.object.allows(d.volume) && pools.contains(d.pool)
+            return NameKind.object.allows(d.volume) && poolSet.contains(d.pool)
                 && (d.bus.map { diskBuses.contains($0) } ?? true)
         case .nic(let n):
             return (n.network == nil) != (n.bridge == nil) && (n.mac.map { macProblem($0) == nil } ?? true)
@@ -459,10 +462,28 @@ private struct ProfileMerge {
 
     /// Adds `devices`, replacing entries of the same key, as `Dictionary.merge` does.
     static func put(_ devices: [String: DeviceSpec], into merged: inout [(key: String, device: DeviceSpec)]) {
+        if merged.isEmpty {
+            // The keys of one dictionary are distinct: nothing to replace.
+            merged.append(contentsOf: devices.map { ($0.key, $0.value) })
+            return
+        }
+        if merged.count * devices.count <= 256 {
+            for (key, device) in devices {
+                if let index = merged.firstIndex(where: { $0.key == key }) {
+                    merged[index].device = device
+                } else {
+                    merged.append((key, device))
+                }
+            }
+            return
+        }
+        // Many devices (a hostile file can hold hundreds of thousands): look keys up by hash.
+        var position = Dictionary(merged.enumerated().map { ($0.element.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for (key, device) in devices {
-            if let index = merged.firstIndex(where: { $0.key == key }) {
+            if let index = position[key] {
                 merged[index].device = device
             } else {
+                position[key] = merged.count
                 merged.append((key, device))
             }
         }
