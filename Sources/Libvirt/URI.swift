@@ -22,17 +22,21 @@ public enum LibvirtURI {
 extension LibvirtError {
     /// This error with anything of `uri` that may be secret taken out of its message: libvirt
     /// formats some messages with the URI it was given, or with a query parameter's value (a
-    /// key file's path). The URI is shown as `HostURI.redacted` gives it; the query, each query
-    /// value and a password are replaced by `<redacted>`.
+    /// key file's path). The URI is shown as `HostURI.redacted` gives it; the query, the values
+    /// of path and free-string parameters (and any value holding `/` or `%`) and a password are
+    /// replaced by `<redacted>`.
     func redacting(uri: String) -> LibvirtError {
         var secrets: [String] = []
         if let mark = uri.firstIndex(of: "?") {
             let query = uri[uri.index(after: mark)...]
             secrets.append(String(query))
             for pair in query.split(whereSeparator: { $0 == "&" || $0 == ";" }) {
+                // Paths (key files, certificate directories) and free strings; not the short
+                // keywords (`mode=direct`) whose words libvirt's messages use for themselves.
                 if let equals = pair.firstIndex(of: "=") {
-                    let value = pair[pair.index(after: equals)...]
-                    if value.count >= 2 { secrets.append(String(value)) }
+                    let name = pair[..<equals], value = pair[pair.index(after: equals)...]
+                    let free = ["keyfile", "pkipath", "known_hosts", "tls_priority"].contains(String(name))
+                    if value.count >= 2, free || value.contains("/") || value.contains("%") { secrets.append(String(value)) }
                 }
             }
         }

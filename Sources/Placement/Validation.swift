@@ -35,8 +35,8 @@ public struct LoadOptions: Sendable, Equatable {
 }
 
 /// Checks a merged placement for what decoding cannot see: references, names, ranges,
-/// conflicts. Returns the findings in the order found, at most `Validation.maximumFindings(options)`
-/// of them and then one that counts the rest; no libvirt, no I/O.
+/// conflicts. Returns the findings in the order found, at most ten times
+/// `options.maxDiagnosticsPerFile` of them and then one that counts the rest; no libvirt, no I/O.
 public func validate(_ spec: PlacementSpec, declared: DeclaredNames = .init(), options: LoadOptions = .init()) -> [Finding] {
     let result = validateCounting(spec, declared: declared, options: options)
     var findings = result.findings
