@@ -354,8 +354,9 @@ private actor ConnectionCache {
             }
         }
         let uri = target.uri
+        let allowTestDriver = target.allowTestDriver
         let timeout = self.timeout
-        let task = Task { try await Connection.open(uri: uri, timeout: timeout) }
+        let task = Task { try await Connection.open(uri: uri, allowTestDriver: allowTestDriver, timeout: timeout) }
         open[target.name] = task
         return try await task.value
     }

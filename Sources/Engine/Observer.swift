@@ -10,10 +10,14 @@ public struct ObserveTarget: Equatable, Sendable {
     public var faultDomain: String?
     /// The file's capacity override; nil takes what the host reports.
     public var capacity: ObservedCapacity?
+    /// Whether `uri` may use the test driver (`test://`); `Connection` refuses it otherwise.
+    public var allowTestDriver: Bool
 
     /// A host to observe; `capacity` overrides what the host reports.
-    public init(name: String, uri: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil) {
+    public init(name: String, uri: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil,
+                allowTestDriver: Bool = false) {
         self.name = name; self.uri = uri; self.faultDomain = faultDomain; self.capacity = capacity
+        self.allowTestDriver = allowTestDriver
     }
 }
 
@@ -50,7 +54,7 @@ public struct Observer: Sendable {
     public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
         let timeout = connectTimeout
         return await observeWithCalls(targets) { target in
-            try await Connection.open(uri: target.uri, timeout: timeout)
+            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: timeout)
         }
     }
 
@@ -99,7 +103,7 @@ public struct Observer: Sendable {
     /// failure makes the host `reachable: false`.
     public func observe(_ target: ObserveTarget) async -> HostObservation {
         do {
-            let connection = try await Connection.open(uri: target.uri, timeout: connectTimeout)
+            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: connectTimeout)
             return try await observe(target, on: connection)
         } catch {
             return Self.unreachable(target, error: Self.describe(error))

@@ -50,7 +50,7 @@ public struct Sighting: Equatable, Sendable {
 public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], unreachable: Set<String>,
                            uris: [String: String] = [:]) -> RecoveryDecision {
     let name = u.instance
-    func virsh(_ host: String) -> String { "virsh -c \(uris[host] ?? "URI-OF-\(host)")" }
+    func virsh(_ host: String) -> String { "virsh -c \(uris[host].map(HostURI.redacted) ?? "URI-OF-\(host)")" }
     let again = "then run `virtplace apply` again"
     let giveUp = "or, to make virtplace forget the earlier move and plan afresh, `virtplace apply --abandon \(name)`"
 

@@ -1,5 +1,6 @@
 import CLibvirt
 import Foundation
+import Placement
 
 /// An open connection to one libvirt daemon (or the in-process test driver).
 ///
@@ -20,12 +21,21 @@ public final class Connection: @unchecked Sendable {
 
     /// Opens a connection (blocking) with libvirt's default authentication callbacks; on remote
     /// URIs, sends keepalives every 5 s and drops the connection after 3 unanswered ones.
-    /// - Throws: `LibvirtError` (`.systemError` for a refused or unreachable host,
-    ///   `.authFailed`, `.noConnect`, …).
-    public init(uri: String) throws {
+    ///
+    /// The URI must pass `HostURI`'s allow-list first, whatever it came from (a placement file
+    /// validated it already; a saved plan or snapshot may not have): no URI reaches libvirt that
+    /// could make it run a program, open a local file or start an embedded driver.
+    /// `allowTestDriver` admits `test://` URIs (only the tests set it).
+    /// - Throws: `LibvirtError` (`.invalidArg` for a URI the allow-list refuses, `.systemError`
+    ///   for a refused or unreachable host, `.authFailed`, `.noConnect`, …). Its message shows
+    ///   the URI redacted: libvirt's own messages about a URI are replaced when they quote it.
+    public init(uri: String, allowTestDriver: Bool = false) throws {
+        if let problem = HostURI.problem(uri, allowTestDriver: allowTestDriver) {
+            throw LibvirtError(code: .invalidArg, message: problem)
+        }
         LibvirtLibrary.ensureInitialized()
         guard let handle = virConnectOpenAuth(uri, defaultAuth(), 0) else {
-            throw LibvirtError.last()
+            throw LibvirtError.last().redacting(uri: uri)
         }
         self.handle = handle
         self.uri = LibvirtURI.redacted(uri)
@@ -39,7 +49,7 @@ public final class Connection: @unchecked Sendable {
     /// Opens a connection on a thread of its own, giving up after `timeout`.
     /// - Throws: `LibvirtError` from libvirt, or `.operationTimeout` when the daemon did not
     ///   answer in time (a host whose packets are dropped can take minutes to refuse).
-    public static func open(uri: String, timeout: Duration? = nil) async throws -> Connection {
+    public static func open(uri: String, allowTestDriver: Bool = false, timeout: Duration? = nil) async throws -> Connection {
         let redacted = LibvirtURI.redacted(uri)
         return try await runOnDedicatedThread(
             name: "libvirt-open",
@@ -47,7 +57,7 @@ public final class Connection: @unchecked Sendable {
             timeoutError: {
                 LibvirtError(code: .operationTimeout, message: "no answer from \(redacted) within \(timeout ?? .zero)")
             },
-            { try Connection(uri: uri) }
+            { try Connection(uri: uri, allowTestDriver: allowTestDriver) }
         )
     }
 

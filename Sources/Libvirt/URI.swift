@@ -18,3 +18,56 @@ public enum LibvirtURI {
         return !(rest.first == "/" || rest.isEmpty)
     }
 }
+
+extension LibvirtError {
+    /// This error with anything of `uri` that may be secret taken out of its message: libvirt
+    /// formats some messages with the URI it was given, or with a query parameter's value (a
+    /// key file's path). The URI is shown as `HostURI.redacted` gives it; the query, the values
+    /// of path and free-string parameters (and any value holding `/` or `%`) and a password are
+    /// replaced by `<redacted>`.
+    func redacting(uri: String) -> LibvirtError {
+        var secrets: [String] = []
+        if let mark = uri.firstIndex(of: "?") {
+            let query = uri[uri.index(after: mark)...]
+            secrets.append(String(query))
+            for pair in query.split(whereSeparator: { $0 == "&" || $0 == ";" }) {
+                // Paths (key files, certificate directories) and free strings; not the short
+                // keywords (`mode=direct`) whose words libvirt's messages use for themselves.
+                if let equals = pair.firstIndex(of: "=") {
+                    let name = pair[..<equals], value = pair[pair.index(after: equals)...]
+                    let free = ["keyfile", "pkipath", "known_hosts", "tls_priority"].contains(String(name))
+                    if value.count >= 2, free || value.contains("/") || value.contains("%") { secrets.append(String(value)) }
+                }
+            }
+        }
+        if let start = uri.firstRange(of: "://")?.upperBound {
+            let authority = uri[start...].prefix { $0 != "/" && $0 != "?" }
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                let password = authority[authority.index(after: colon)..<at]
+                if !password.isEmpty { secrets.append(String(password)) }
+            }
+        }
+        var message = message.replacingAll(uri, with: HostURI.redacted(uri))
+        for secret in secrets.sorted(by: { $0.count > $1.count }) {
+            message = message.replacingAll(secret, with: "<redacted>")
+        }
+        var copy = self
+        copy.message = message
+        return copy
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (no Foundation in this file's callers' hot paths).
+    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty, contains(target) else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

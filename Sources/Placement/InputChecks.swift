@@ -117,7 +117,7 @@ struct InputFindings {
 
     /// A host, domain (instance) or fleet name as the placement file allows it.
     mutating func placementName(_ name: String, _ path: InputPath, _ what: String) {
-        if !isValidName(name) { error(path, "invalid \(what) name '\(shown(name))' (\(nameRule))") }
+        if !isValidName(name) { error(path, "invalid \(what) name '\(shown(name))' (\(NameKind.name.rule))") }
     }
 
     /// A name or identifier that libvirt reported (a domain on a host, a pool, a volume, …).

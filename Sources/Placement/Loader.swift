@@ -11,19 +11,33 @@ public struct PlacementSource: Sendable {
 public struct LoadResult: Sendable {
     /// The merged, validated placement; nil when any error was found.
     public var spec: PlacementSpec?
-    /// Errors and warnings, in file order then line order.
+    /// Errors and warnings, in file order then line order; at most
+    /// `LoadOptions.maxDiagnosticsPerFile` a file, then one that counts the rest.
     public var diagnostics: [Diagnostic]
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    /// Every error and warning found, including those `diagnostics` leaves out.
+    public var errorCount: Int
+    public var warningCount: Int
+    public var hasErrors: Bool { errorCount > 0 }
+
+    public init(spec: PlacementSpec?, diagnostics: [Diagnostic], errorCount: Int? = nil, warningCount: Int? = nil) {
+        self.spec = spec
+        self.diagnostics = diagnostics
+        self.errorCount = errorCount ?? diagnostics.filter { $0.severity == .error }.count
+        self.warningCount = warningCount ?? diagnostics.count - self.errorCount
+    }
 }
 
 /// Parses, decodes, merges and validates placement sources: every diagnostic of every file at
-/// once, each with its location. Pure: no file system, no libvirt.
-public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
+/// once (up to `options.maxDiagnosticsPerFile` a file, then one that counts the rest), each
+/// with its location. Pure: no file system, no libvirt.
+public func loadPlacement(_ sources: [PlacementSource], options: LoadOptions = .init()) -> LoadResult {
     var diagnostics: [Diagnostic] = []
     var documents: [LoadedDocument] = []
     // Cross-document checks (references, the fleet name) would only add noise about what a
     // broken file might have said: they run when every file parsed and every root decoded.
     var complete = true
+    // Validation findings counted but not built (past its own bound).
+    var unlisted: (file: String, count: Int, error: Bool)? = nil
 
     for source in sources {
         let roots: [YAMLNode]
@@ -53,8 +67,13 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
     diagnostics.append(contentsOf: merger.diagnostics)
 
     if complete {
-        let findings = validate(merger.spec, declared: merger.declaredNames())
-        diagnostics.append(contentsOf: findings.map { merger.locate($0) })
+        let validation = validateCounting(merger.spec, declared: merger.declaredNames(), options: options)
+        let located = validation.findings.map { merger.locate($0) }
+        diagnostics.append(contentsOf: located)
+        if validation.omitted > 0 {
+            // Counted with the file the last built finding is in (the first file if none).
+            unlisted = (located.last?.file ?? sources.first?.name ?? "<input>", validation.omitted, validation.omittedError)
+        }
     }
 
     let order = Dictionary(sources.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
@@ -62,8 +81,57 @@ public func loadPlacement(_ sources: [PlacementSource]) -> LoadResult {
         let fa = order[$0.file] ?? Int.max, fb = order[$1.file] ?? Int.max
         return (fa, $0.line, $0.column, $0.message) < (fb, $1.line, $1.column, $1.message)
     }
-    let failed = diagnostics.contains { $0.severity == .error }
-    return LoadResult(spec: failed ? nil : merger.spec, diagnostics: diagnostics)
+    var errors = diagnostics.filter { $0.severity == .error }.count
+    var warnings = diagnostics.count - errors
+    if let unlisted {
+        if unlisted.error { errors += unlisted.count } else { warnings += unlisted.count }
+    }
+    return LoadResult(spec: errors > 0 ? nil : merger.spec,
+                      diagnostics: capped(diagnostics, perFile: options.maxDiagnosticsPerFile, unlisted: unlisted),
+                      errorCount: errors, warningCount: warnings)
+}
+
+/// The first `limit` diagnostics of each file, in order, and for a file that has more (or the
+/// file of `unlisted`, problems counted and never built), one more after its last shown that
+/// counts them (an error when any of them is).
+func capped(_ diagnostics: [Diagnostic], perFile limit: Int, unlisted: (file: String, count: Int, error: Bool)? = nil) -> [Diagnostic] {
+    guard diagnostics.count > limit || unlisted != nil else { return diagnostics }
+    var shown: [String: Int] = [:]
+    var left: [String: (first: Diagnostic, count: Int, error: Bool)] = [:]
+    var result: [Diagnostic] = []
+    var files: [String] = []
+    for d in diagnostics {
+        let count = shown[d.file, default: 0]
+        if count == 0 { files.append(d.file) }
+        if count < limit {
+            shown[d.file] = count + 1
+            result.append(d)
+        } else if let previous = left[d.file] {
+            left[d.file] = (previous.first, previous.count + 1, previous.error || d.severity == .error)
+        } else {
+            left[d.file] = (d, 1, d.severity == .error)
+        }
+    }
+    if let unlisted {
+        if !files.contains(unlisted.file) { files.append(unlisted.file) }
+        let last = result.last { $0.file == unlisted.file }
+        let at = left[unlisted.file]?.first ?? last
+            ?? Diagnostic(.error, file: unlisted.file, line: 0, column: 0, path: "", message: "")
+        let previous = left[unlisted.file]
+        left[unlisted.file] = (at, (previous?.count ?? 0) + unlisted.count, (previous?.error ?? false) || unlisted.error)
+    }
+    for file in files {
+        guard let rest = left[file] else { continue }
+        let summary = Diagnostic(rest.error ? .error : .warning, file: file, line: rest.first.line, column: rest.first.column,
+                                 path: "", message: "\(rest.count) more problem\(rest.count == 1 ? "" : "s") in this file not shown (only the first \(limit) are)")
+        // After the file's last shown diagnostic.
+        if let last = result.lastIndex(where: { $0.file == file }) {
+            result.insert(summary, at: last + 1)
+        } else {
+            result.append(summary)
+        }
+    }
+    return result
 }
 
 /// A decoded document and where it came from.
@@ -83,6 +151,8 @@ struct Merger {
     /// A host, profile or instance comes from the first document that names it
     /// (`entryOrigin`).
     var sectionOrigin: [String: Int] = [:]
+    /// Entries of the hosts, profiles and instances mappings by name, built when first needed.
+    let entryIndex = EntryIndex()
 
     init(documents: [LoadedDocument]) { self.documents = documents }
 
@@ -199,7 +269,19 @@ struct Merger {
     }
 
     func location(document: Int, path: [String], atKey: Bool) -> (line: Int, column: Int) {
-        documents[document].root.location(of: path, atKey: atKey)
+        let root = documents[document].root
+        // hosts, profiles and instances may hold hundreds of thousands of entries: their
+        // entries are found through an index built once, not by a scan per finding.
+        if path.count >= 2, ["hosts", "profiles", "instances"].contains(path[0]),
+           let section = root.pairs?.first(where: { $0.key.scalarValue == path[0] }) {
+            let entries = entryIndex.entries(document: document, section: section)
+            guard let pair = entries[path[1]] else { return (section.value.line, section.value.column) }
+            if path.count == 2 {
+                return atKey ? (pair.key.line, pair.key.column) : (pair.value.line, pair.value.column)
+            }
+            return pair.value.location(of: Array(path.dropFirst(2)), atKey: atKey, start: (pair.value.line, pair.value.column))
+        }
+        return root.location(of: path, atKey: atKey)
     }
 }
 
@@ -212,13 +294,31 @@ func displayPath(_ path: [String]) -> String {
     return s
 }
 
+/// The entries of a document's section (hosts, profiles, instances) by name (the first of a
+/// name wins), built once per section: a reference type so that `Merger.locate` stays a plain
+/// function of the merger.
+final class EntryIndex {
+    private var built: [String: [String: YAMLNode.Pair]] = [:]
+
+    func entries(document: Int, section: YAMLNode.Pair) -> [String: YAMLNode.Pair] {
+        let key = "\(document)/\(section.key.scalarValue ?? "")"
+        if let entries = built[key] { return entries }
+        var entries: [String: YAMLNode.Pair] = [:]
+        for pair in section.value.pairs ?? [] {
+            if let name = pair.key.scalarValue, entries[name] == nil { entries[name] = pair }
+        }
+        built[key] = entries
+        return entries
+    }
+}
+
 extension YAMLNode {
     /// The 1-based line and column of the node at `path` (mapping keys by name, `[i]` for
     /// sequence items), or of the deepest node that exists on the way. With `atKey`, the
     /// position of the last mapping key rather than its value.
-    func location(of path: [String], atKey: Bool) -> (line: Int, column: Int) {
+    func location(of path: [String], atKey: Bool, start: (line: Int, column: Int)? = nil) -> (line: Int, column: Int) {
         var node = self
-        var at = (line: line, column: column)
+        var at = start ?? (line: line, column: column)
         for (i, component) in path.enumerated() {
             let last = i == path.count - 1
             if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast()),

@@ -18,12 +18,43 @@ public struct Finding: Equatable, Sendable {
     public var dottedPath: String { path.joined(separator: ".") }
 }
 
+/// What loading and validation accept beyond the file itself, as the command passes it in.
+public struct LoadOptions: Sendable, Equatable {
+    /// Accept `test://` host URIs: the in-process test driver, which reads any local file its
+    /// path names. Only when the environment has `VIRTPLACE_ALLOW_TEST_DRIVER=1` (the tests).
+    public var allowTestDriver: Bool
+    /// Diagnostics reported per file (and findings per validation); past that, one more
+    /// diagnostic counts the rest, so that a hostile file cannot make the report (or the
+    /// suggestions and locations behind it) unbounded.
+    public var maxDiagnosticsPerFile: Int
+
+    public init(allowTestDriver: Bool = false, maxDiagnosticsPerFile: Int = 100) {
+        self.allowTestDriver = allowTestDriver
+        self.maxDiagnosticsPerFile = max(1, maxDiagnosticsPerFile)
+    }
+}
+
 /// Checks a merged placement for what decoding cannot see: references, names, ranges,
-/// conflicts. Returns every finding, sorted by path; no libvirt, no I/O.
-public func validate(_ spec: PlacementSpec, declared: DeclaredNames = .init()) -> [Finding] {
-    var v = Validator(spec: spec, declared: declared)
+/// conflicts. Returns the findings in the order found, at most ten times
+/// `options.maxDiagnosticsPerFile` of them and then one that counts the rest; no libvirt, no I/O.
+public func validate(_ spec: PlacementSpec, declared: DeclaredNames = .init(), options: LoadOptions = .init()) -> [Finding] {
+    let result = validateCounting(spec, declared: declared, options: options)
+    var findings = result.findings
+    if result.omitted > 0 {
+        findings.append(Finding(result.omittedError ? .error : .warning, [],
+                                "\(result.omitted) more problem\(result.omitted == 1 ? "" : "s") not listed"))
+    }
+    return findings
+}
+
+/// `validate`'s findings, and how many more it counted without building them (an error among
+/// them or not).
+func validateCounting(_ spec: PlacementSpec, declared: DeclaredNames, options: LoadOptions)
+    -> (findings: [Finding], omitted: Int, omittedError: Bool)
+{
+    var v = Validator(spec: spec, declared: declared, options: options)
     v.run()
-    return v.findings
+    return (v.findings, v.omitted, v.omittedError)
 }
 
 /// Names written in the input whose entries may have failed to decode.
@@ -39,28 +70,96 @@ public struct DeclaredNames: Sendable {
 private struct Validator {
     let spec: PlacementSpec
     let declared: DeclaredNames
+    let options: LoadOptions
     /// `storage.sharedPools` then `storage.localPools`: the pools a disk may name.
     let pools: [String]
+    /// The same, for lookups: a file may list many pools, and every disk names one.
+    let poolSet: Set<String>
     var findings: [Finding] = []
+    /// Findings past `maximumFindings`: counted, not built (their messages, with suggestions,
+    /// are never computed). Ten times a file's share, so that the first by line, which is
+    /// what the report shows, are almost always among those built.
+    var omitted = 0
+    var omittedError = false
+    var maximumFindings: Int { options.maxDiagnosticsPerFile.multipliedReportingOverflow(by: 10).partialValue }
+    /// "Did you mean" searches left: each may compare against every host, so only the first
+    /// `maxDiagnosticsPerFile` findings that want one get one.
+    var suggestionsLeft: Int
 
-    init(spec: PlacementSpec, declared: DeclaredNames) {
+    init(spec: PlacementSpec, declared: DeclaredNames, options: LoadOptions) {
         self.spec = spec
         self.declared = declared
+        self.options = options
         self.pools = spec.storage.sharedPools + spec.storage.localPools
+        self.poolSet = Set(pools)
+        self.suggestionsLeft = options.maxDiagnosticsPerFile
     }
 
-    mutating func error(_ path: [String], _ message: String, atKey: Bool = false) {
-        findings.append(Finding(.error, path, message, atKey: atKey))
+    /// `" (did you mean 'x'?)"` while the suggestion budget lasts.
+    mutating func hint(_ word: String, _ kind: CandidateKind) -> String {
+        guard findings.count < maximumFindings, suggestionsLeft > 0 else { return "" }
+        suggestionsLeft -= 1
+        if let index = candidates[kind] { return index.hint(for: word) }
+        // Built the first time a name of this kind is unknown: a valid file never pays for it.
+        let names: Set<String>
+        switch kind {
+        case .host: names = declared.hosts.union(spec.hosts.keys)
+        case .profile: names = declared.profiles.union(spec.profiles.keys)
+        case .faultDomain: names = Set(spec.hosts.values.compactMap(\.faultDomain)).union(declared.faultDomains)
+        }
+        let index = SuggestionIndex(names.sorted())
+        candidates[kind] = index
+        return index.hint(for: word)
     }
-    mutating func warning(_ path: [String], _ message: String, atKey: Bool = false) {
-        findings.append(Finding(.warning, path, message, atKey: atKey))
+
+    enum CandidateKind { case host, profile, faultDomain }
+    var candidates: [CandidateKind: SuggestionIndex] = [:]
+
+    mutating func error(_ path: @autoclosure () -> [String], _ message: @autoclosure () -> String, atKey: Bool = false) {
+        record(.error, path, message, atKey: atKey)
+    }
+    mutating func warning(_ path: @autoclosure () -> [String], _ message: @autoclosure () -> String, atKey: Bool = false) {
+        record(.warning, path, message, atKey: atKey)
+    }
+
+    mutating func record(_ severity: Diagnostic.Severity, _ path: () -> [String], _ message: () -> String, atKey: Bool) {
+        guard findings.count < maximumFindings else {
+            omitted += 1
+            if severity == .error { omittedError = true }
+            return
+        }
+        findings.append(Finding(severity, path(), message(), atKey: atKey))
+    }
+
+    /// A string of kind `kind` at `path`: an error when it breaks the kind's rule.
+    mutating func check(_ text: String, _ kind: NameKind, what: String, _ path: @autoclosure () -> [String], atKey: Bool = false) {
+        if kind.allows(text) { return }
+        error(path(), kind.problem(text, what: what) ?? "invalid \(what)", atKey: atKey)
+    }
+
+    /// An integer at `path` that must lie in `range`.
+    mutating func bounded(_ v: Int, _ range: ClosedRange<Int>, _ path: @autoclosure () -> [String]) {
+        if !range.contains(v) { error(path(), "must be between \(range.lowerBound) and \(range.upperBound), found \(v)") }
+    }
+
+    /// Tags or labels: keys and values that libvirt stores and gives back unchanged.
+    mutating func checkTags(_ tags: [String: String], _ path: @autoclosure () -> [String], what: String) {
+        if tags.count > SpecBounds.tagCount {
+            error(path(), "\(tags.count) \(what)s (at most \(SpecBounds.tagCount))")
+        }
+        // Sorting the keys only orders the findings: skip it when every entry is fine.
+        guard tags.contains(where: { !NameKind.tagKey.allows($0.key) || !NameKind.tagValue.allows($0.value) }) else { return }
+        for key in tags.keys.sorted() {
+            check(key, .tagKey, what: "\(what) key", path() + [key], atKey: true)
+            if let value = tags[key] { check(value, .tagValue, what: "\(what) value", path() + [key]) }
+        }
     }
 
     mutating func run() {
         if spec.metadata.name.isEmpty {
             if !declared.metadataWritten { error(["metadata", "name"], "the fleet needs a name: set metadata.name") }
-        } else if !isValidName(spec.metadata.name) {
-            error(["metadata", "name"], "invalid fleet name '\(spec.metadata.name)' (\(nameRule))")
+        } else {
+            check(spec.metadata.name, .name, what: "fleet name", ["metadata", "name"])
         }
         checkPolicy()
         checkStorage()
@@ -73,28 +172,36 @@ private struct Validator {
 
     mutating func checkPolicy() {
         let p = spec.policy
-        positive(p.parallel.total, ["policy", "parallel", "total"])
-        positive(p.parallel.perHost, ["policy", "parallel", "perHost"])
-        nonNegative(p.maxMovesPerRun, ["policy", "maxMovesPerRun"])
-        nonNegative(p.shutdownTimeoutSeconds, ["policy", "shutdownTimeoutSeconds"])
-        if !(p.cpuOvercommit > 0) || !p.cpuOvercommit.isFinite {
-            error(["policy", "cpuOvercommit"], "must be a number greater than 0, found \(p.cpuOvercommit)")
+        bounded(p.parallel.total, SpecBounds.parallelTotal, ["policy", "parallel", "total"])
+        bounded(p.parallel.perHost, SpecBounds.parallelPerHost, ["policy", "parallel", "perHost"])
+        bounded(p.maxMovesPerRun, SpecBounds.maxMovesPerRun, ["policy", "maxMovesPerRun"])
+        bounded(p.shutdownTimeoutSeconds, SpecBounds.shutdownTimeoutSeconds, ["policy", "shutdownTimeoutSeconds"])
+        if !(p.cpuOvercommit > 0 && p.cpuOvercommit <= SpecBounds.cpuOvercommitMaximum) {
+            error(["policy", "cpuOvercommit"], "must be a number greater than 0 and at most \(Int(SpecBounds.cpuOvercommitMaximum)), found \(p.cpuOvercommit)")
         }
         duplicates(p.moves.map(\.rawValue), ["policy", "moves"], what: "move kind")
-        checkLive(p.live, ["policy", "live"])
+        var stated = LiveOverrideSpec()
+        stated.maxDowntimeMs = p.live.maxDowntimeMs
+        stated.bandwidthMiBps = p.live.bandwidthMiBps
+        stated.timeoutSeconds = p.live.timeoutSeconds
+        checkLive(stated, ["policy", "live"])
     }
 
-    mutating func checkLive(_ live: LivePolicySpec, _ path: @autoclosure () -> [String]) {
-        nonNegative(live.maxDowntimeMs, path() + ["maxDowntimeMs"])
-        nonNegative(live.bandwidthMiBps, path() + ["bandwidthMiBps"])
-        positive(live.timeoutSeconds, path() + ["timeoutSeconds"])
+    /// The live settings a file states (the policy's, or an instance's overrides alone: a
+    /// policy value out of range is reported once, at the policy).
+    mutating func checkLive(_ live: LiveOverrideSpec, _ path: @autoclosure () -> [String]) {
+        if let v = live.maxDowntimeMs { bounded(v, SpecBounds.maxDowntimeMs, path() + ["maxDowntimeMs"]) }
+        if let v = live.bandwidthMiBps { bounded(v, SpecBounds.bandwidthMiBps, path() + ["bandwidthMiBps"]) }
+        if let v = live.timeoutSeconds { bounded(v, SpecBounds.timeoutSeconds, path() + ["timeoutSeconds"]) }
     }
 
     mutating func checkStorage() {
+        for (i, pool) in spec.storage.sharedPools.enumerated() { check(pool, .object, what: "pool name", ["storage", "sharedPools", "[\(i)]"]) }
+        for (i, pool) in spec.storage.localPools.enumerated() { check(pool, .object, what: "pool name", ["storage", "localPools", "[\(i)]"]) }
         duplicates(spec.storage.sharedPools, ["storage", "sharedPools"], what: "pool")
         duplicates(spec.storage.localPools, ["storage", "localPools"], what: "pool")
         for pool in Set(spec.storage.sharedPools).intersection(spec.storage.localPools).sorted() {
-            error(["storage", "localPools"], "pool '\(pool)' is listed as both shared and local")
+            error(["storage", "localPools"], "pool \(quotedForMessage(pool)) is listed as both shared and local")
         }
     }
 
@@ -105,21 +212,23 @@ private struct Validator {
         for name in spec.hosts.keys.sorted() {
             guard let host = spec.hosts[name] else { continue }
             let path = ["hosts", name]
-            if !isValidName(name) { error(path, "invalid host name '\(name)' (\(nameRule))", atKey: true) }
-            if let problem = uriProblem(host.uri) {
-                error(path + ["uri"], problem)
-            } else {
-                let normalized = normalizedURI(host.uri)
-                if let other = byURI[normalized] {
-                    error(path + ["uri"], "host '\(other)' has the same URI '\(host.uri)': one libvirt daemon cannot be two hosts")
+            check(name, .name, what: "host name", path, atKey: true)
+            do {
+                let uri = try HostURI(host.uri, allowTestDriver: options.allowTestDriver)
+                let key = uri.daemonKey
+                if let other = byURI[key] {
+                    error(path + ["uri"], "host '\(other)' has the same URI '\(HostURI.redacted(host.uri))': one libvirt daemon cannot be two hosts")
                 } else {
-                    byURI[normalized] = name
+                    byURI[key] = name
                 }
+            } catch let refusal {
+                error(path + ["uri"], refusal.description)
             }
-            if let fd = host.faultDomain, fd.isEmpty { error(path + ["faultDomain"], "must not be empty") }
+            if let fd = host.faultDomain { check(fd, .name, what: "fault domain", path + ["faultDomain"]) }
+            checkTags(host.labels, path + ["labels"], what: "label")
             if let cap = host.capacity {
-                if let v = cap.vcpus { positive(v, path + ["capacity", "vcpus"]) }
-                if let v = cap.memoryMiB { positive(v, path + ["capacity", "memoryMiB"]) }
+                if let v = cap.vcpus { bounded(v, SpecBounds.hostVCPUs, path + ["capacity", "vcpus"]) }
+                if let v = cap.memoryMiB { bounded(v, SpecBounds.hostMemoryMiB, path + ["capacity", "memoryMiB"]) }
             }
         }
     }
@@ -129,37 +238,34 @@ private struct Validator {
     mutating func checkProfile(_ name: String) {
         guard let profile = spec.profiles[name] else { return }
         let path = ["profiles", name]
+        check(name, .name, what: "profile name", path, atKey: true)
         checkConfig(profile.config, path + ["config"])
         checkDevices(profile.devices, path + ["devices"])
     }
 
     mutating func checkConfig(_ config: ConfigSpec, _ path: @autoclosure () -> [String]) {
-        if let v = config.vcpus { positive(v, path() + ["vcpus"]) }
-        if let v = config.memoryMiB { positive(v, path() + ["memoryMiB"]) }
-        // Sorting the keys only orders the findings: skip it when every key is plainly fine.
-        guard let tags = config.tags, tags.keys.contains(where: { !isPlainOneLine($0) }) else { return }
-        for key in tags.keys.sorted() where key.isEmpty || key.contains(where: { $0.isNewline }) {
-            error(path() + ["tags", key], "invalid tag key '\(key)' (must be non-empty, one line)", atKey: true)
-        }
+        if let v = config.vcpus { bounded(v, SpecBounds.vcpus, path() + ["vcpus"]) }
+        if let v = config.memoryMiB { bounded(v, SpecBounds.memoryMiB, path() + ["memoryMiB"]) }
+        if let tags = config.tags { checkTags(tags, path() + ["tags"], what: "tag") }
     }
 
     mutating func checkDevices(_ devices: [String: DeviceSpec], _ path: @autoclosure () -> [String]) {
         // Sorting the keys only orders the findings: skip it when every device is plainly fine.
-        guard devices.values.contains(where: { !isPlainlyFine($0) }) else { return }
+        guard devices.contains(where: { !isPlainlyFine($0.key, $0.value) }) else { return }
         for key in devices.keys.sorted() {
             guard let device = devices[key] else { continue }
             let p = path() + [key]
+            check(key, .name, what: "device key", p, atKey: true)
             switch device {
             case .disk(let d):
-                if d.volume.isEmpty || d.volume.contains("/") {
-                    error(p + ["volume"], "invalid volume name '\(d.volume)' (a name inside the pool, without '/')")
-                }
-                if !pools.contains(d.pool) {
-                    let hint = closestName(d.pool, in: pools).map { "did you mean '\($0)'? " } ?? ""
-                    error(p + ["pool"], "unknown pool '\(d.pool)' (\(hint)declare it in storage.sharedPools or storage.localPools)")
+                check(d.volume, .object, what: "volume name", p + ["volume"])
+                if !poolSet.contains(d.pool) {
+                    // A handful of pools: no budget needed.
+                    let pools = self.pools
+                    error(p + ["pool"], "unknown pool \(quotedForMessage(d.pool)) (\(Suggestion.closest(to: d.pool, among: pools).map { "did you mean '\($0)'? " } ?? "")declare it in storage.sharedPools or storage.localPools)")
                 }
                 if let bus = d.bus, !diskBuses.contains(bus) {
-                    error(p + ["bus"], "unknown disk bus '\(bus)' (expected one of: virtio, sata, scsi, ide, usb)")
+                    error(p + ["bus"], "unknown disk bus \(quotedForMessage(bus)) (expected one of: virtio, sata, scsi, ide, usb)")
                 }
             case .nic(let n):
                 if n.network == nil && n.bridge == nil {
@@ -167,6 +273,9 @@ private struct Validator {
                 } else if n.network != nil && n.bridge != nil {
                     error(p + ["bridge"], "a nic has a network or a bridge, not both")
                 }
+                if let network = n.network { check(network, .object, what: "network name", p + ["network"]) }
+                if let bridge = n.bridge { check(bridge, .bridge, what: "bridge name", p + ["bridge"]) }
+                if let model = n.model { check(model, .name, what: "NIC model", p + ["model"]) }
                 if let mac = n.mac, let problem = macProblem(mac) { error(p + ["mac"], problem) }
             case .none:
                 break
@@ -176,13 +285,17 @@ private struct Validator {
 
     /// Whether a device certainly passes `checkDevices` (false is a "maybe"): the cheap test
     /// the common, valid device takes.
-    func isPlainlyFine(_ device: DeviceSpec) -> Bool {
+    func isPlainlyFine(_ key: String, _ device: DeviceSpec) -> Bool {
+        guard isValidName(key) else { return false }
         switch device {
         case .disk(let d):
-            return !d.volume.isEmpty && !d.volume.utf8.contains(UInt8(ascii: "/")) && pools.contains(d.pool)
+            return NameKind.object.allows(d.volume) && poolSet.contains(d.pool)
                 && (d.bus.map { diskBuses.contains($0) } ?? true)
         case .nic(let n):
             return (n.network == nil) != (n.bridge == nil) && (n.mac.map { macProblem($0) == nil } ?? true)
+                && (n.network.map { NameKind.object.allows($0) } ?? true)
+                && (n.bridge.map { NameKind.bridge.allows($0) } ?? true)
+                && (n.model.map { isValidName($0) } ?? true)
         case .none:
             return true
         }
@@ -190,6 +303,7 @@ private struct Validator {
 
     mutating func checkInstances() {
         let faultDomains = Set(spec.hosts.values.compactMap(\.faultDomain))
+        let spec = self.spec
         var macOwners: [String: DeviceOwner] = [:]
         var volumeOwners: [VolumeID: DeviceOwner] = [:]
         var spreadGroups: [String: [String]] = [:]
@@ -203,7 +317,7 @@ private struct Validator {
         for position in order {
             let (name, inst) = spec.instances[position]
             // Paths are built only for a finding: most instances have none.
-            if !isValidName(name) { error(["instances", name], "invalid domain name '\(name)' (\(nameRule))", atKey: true) }
+            check(name, .name, what: "domain name", ["instances", name], atKey: true)
 
             if inst.host != nil && inst.faultDomain != nil {
                 error(["instances", name, "faultDomain"], "an instance has a host or a faultDomain, not both")
@@ -214,22 +328,28 @@ private struct Validator {
                         warning(["instances", name, "host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
                     }
                 } else if !declared.hosts.contains(host) {
-                    error(["instances", name, "host"], "unknown host '\(host)'" + didYouMean(host, declared.hosts.union(spec.hosts.keys)))
+                    let hint = hint(host, .host)
+                    error(["instances", name, "host"], "unknown host \(quotedForMessage(host))" + hint)
                 }
             }
             if let fd = inst.faultDomain, !faultDomains.contains(fd), !declared.faultDomains.contains(fd) {
-                error(["instances", name, "faultDomain"], "unknown fault domain '\(fd)' (no host is in it)" + didYouMean(fd, faultDomains.union(declared.faultDomains)))
+                let hint = hint(fd, .faultDomain)
+                error(["instances", name, "faultDomain"], "unknown fault domain \(quotedForMessage(fd)) (no host is in it)" + hint)
             }
-            if let group = inst.spread { spreadGroups[group, default: []].append(name) }
+            if let group = inst.spread {
+                check(group, .name, what: "spread group", ["instances", name, "spread"])
+                spreadGroups[group, default: []].append(name)
+            }
 
             for (i, profile) in inst.profiles.enumerated() where spec.profiles[profile] == nil && !declared.profiles.contains(profile) {
-                error(["instances", name, "profiles", "[\(i)]"], "unknown profile '\(profile)'" + didYouMean(profile, declared.profiles.union(spec.profiles.keys)))
+                let hint = hint(profile, .profile)
+                error(["instances", name, "profiles", "[\(i)]"], "unknown profile \(quotedForMessage(profile))" + hint)
             }
             duplicates(inst.profiles, ["instances", name, "profiles"], what: "profile")
             if let moves = inst.moves { duplicates(moves.map(\.rawValue), ["instances", name, "moves"], what: "move kind") }
             checkConfig(inst.config, ["instances", name, "config"])
             checkDevices(inst.devices, ["instances", name, "devices"])
-            if let live = inst.live { checkLive(live.applied(to: spec.policy.live), ["instances", name, "live"]) }
+            if let live = inst.live { checkLive(live, ["instances", name, "live"]) }
 
             // What the merged instance means (as `spec.desired(name)` has it): one boot disk,
             // no device twice, no MAC or volume shared with another instance.
@@ -247,14 +367,14 @@ private struct Validator {
                 case .disk(let d):
                     let id = VolumeID(pool: d.pool, volume: d.volume)
                     if let other = volumeOwners[id] {
-                        error(devicePath(name, key, inst) + ["volume"], "volume '\(d.pool)/\(d.volume)' is also used by \(other)")
+                        error(Self.devicePath(spec, name, key, inst) + ["volume"], "volume '\(d.pool)/\(d.volume)' is also used by \(other)")
                     } else {
                         volumeOwners[id] = DeviceOwner(instance: name, key: key)
                     }
                 case .nic(let n):
                     if let mac = n.mac, macProblem(mac) == nil {
                         if let other = macOwners[mac] {
-                            error(devicePath(name, key, inst) + ["mac"], "MAC \(mac) is also used by \(other)")
+                            error(Self.devicePath(spec, name, key, inst) + ["mac"], "MAC \(mac) is also used by \(other)")
                         } else {
                             macOwners[mac] = DeviceOwner(instance: name, key: key)
                         }
@@ -306,7 +426,7 @@ private struct Validator {
 
     /// Where an instance's device is stated: its own `devices` when it names the key, else the
     /// instance (the device came from a profile).
-    func devicePath(_ name: String, _ key: String, _ inst: InstanceSpec) -> [String] {
+    static func devicePath(_ spec: PlacementSpec, _ name: String, _ key: String, _ inst: InstanceSpec) -> [String] {
         if inst.devices[key] != nil { return ["instances", name, "devices", key] }
         for p in inst.profiles.reversed() where spec.profiles[p]?.devices[key] != nil {
             return ["profiles", p, "devices", key]
@@ -316,24 +436,18 @@ private struct Validator {
 
     // MARK: small checks
 
-    mutating func positive(_ v: Int, _ path: @autoclosure () -> [String]) {
-        if v <= 0 { error(path(), "must be greater than 0, found \(v)") }
-    }
-    mutating func nonNegative(_ v: Int, _ path: @autoclosure () -> [String]) {
-        if v < 0 { error(path(), "must not be negative, found \(v)") }
-    }
     mutating func duplicates(_ items: [String], _ path: @autoclosure () -> [String], what: String) {
         if items.count < 2 { return }
         if items.count <= 16 {
             // A few items: comparing each with those before it is cheaper than a set.
             for i in 1..<items.count where items[..<i].contains(items[i]) {
-                error(path() + ["[\(i)]"], "\(what) '\(items[i])' listed twice")
+                error(path() + ["[\(i)]"], "\(what) \(quotedForMessage(items[i])) listed twice")
             }
             return
         }
         var seen = Set<String>()
         for (i, item) in items.enumerated() where !seen.insert(item).inserted {
-            error(path() + ["[\(i)]"], "\(what) '\(item)' listed twice")
+            error(path() + ["[\(i)]"], "\(what) \(quotedForMessage(item)) listed twice")
         }
     }
 }
@@ -348,10 +462,28 @@ private struct ProfileMerge {
 
     /// Adds `devices`, replacing entries of the same key, as `Dictionary.merge` does.
     static func put(_ devices: [String: DeviceSpec], into merged: inout [(key: String, device: DeviceSpec)]) {
+        if merged.isEmpty {
+            // The keys of one dictionary are distinct: nothing to replace.
+            merged.append(contentsOf: devices.map { ($0.key, $0.value) })
+            return
+        }
+        if merged.count * devices.count <= 256 {
+            for (key, device) in devices {
+                if let index = merged.firstIndex(where: { $0.key == key }) {
+                    merged[index].device = device
+                } else {
+                    merged.append((key, device))
+                }
+            }
+            return
+        }
+        // Many devices (a hostile file can hold hundreds of thousands): look keys up by hash.
+        var position = Dictionary(merged.enumerated().map { ($0.element.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for (key, device) in devices {
-            if let index = merged.firstIndex(where: { $0.key == key }) {
+            if let index = position[key] {
                 merged[index].device = device
             } else {
+                position[key] = merged.count
                 merged.append((key, device))
             }
         }
@@ -384,26 +516,6 @@ private enum VolumeID: Hashable {
 
 /// The buses a disk may name.
 private let diskBuses: Set<String> = ["virtio", "sata", "scsi", "ide", "usb"]
-
-/// Whether `text` is certainly a valid tag key (non-empty, one line); false is a "maybe":
-/// non-empty ASCII without line-break bytes.
-private func isPlainOneLine(_ text: String) -> Bool {
-    !text.isEmpty && text.utf8.allSatisfy { $0 < 0x80 && !(0x0A...0x0D).contains($0) }
-}
-
-let nameRule = "letters, digits, '.', '_', '+', '-'; starting with a letter, digit or '_'; at most 64 characters"
-
-/// Domain, host, profile and fleet names: what libvirt and a shell both take without quoting.
-func isValidName(_ name: String) -> Bool {
-    guard !name.isEmpty, name.utf8.count <= 64 else { return false }
-    for (i, b) in name.utf8.enumerated() {
-        let alnum = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-        if alnum || b == 0x5F { continue }
-        if i > 0 && (b == 0x2E || b == 0x2B || b == 0x2D) { continue }
-        return false
-    }
-    return true
-}
 
 /// Why `mac` is not a usable unicast MAC address, or nil.
 func macProblem(_ mac: String) -> String? {
@@ -447,126 +559,4 @@ private func isPlainUnicastMAC(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         if value != 0 { nonZero = true }
     }
     return first & 1 == 0 && nonZero
-}
-
-/// Why `uri` is not a libvirt connection URI we can use, or nil.
-func uriProblem(_ uri: String) -> String? {
-    if isPlainValidURI(uri) { return nil }
-    let chars = Array(uri)
-    guard let at = (0..<max(0, chars.count - 2)).first(where: { chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/" }) else {
-        return "malformed URI '\(uri)' (expected driver[+transport]://[user@]host[:port]/path, like qemu+tcp://10.0.0.1/system)"
-    }
-    let scheme = String(chars[..<at])
-    let parts = scheme.split(separator: "+", omittingEmptySubsequences: false)
-    let drivers = ["qemu", "test", "xen", "lxc", "vbox", "bhyve", "ch", "vmware", "esx", "libxl"]
-    let transports = ["tcp", "tls", "ssh", "libssh", "libssh2", "unix", "ext"]
-    guard let driver = parts.first, drivers.contains(String(driver)), parts.count <= 2 else {
-        return "malformed URI '\(uri)': unknown driver '\(scheme)' (expected e.g. qemu, qemu+ssh, qemu+tcp, qemu+tls, test)"
-    }
-    if parts.count == 2, !transports.contains(String(parts[1])) {
-        return "malformed URI '\(uri)': unknown transport '\(parts[1])' (expected one of: \(transports.joined(separator: ", ")))"
-    }
-    let rest = String(chars[(at + 3)...])
-    guard let slash = rest.firstIndex(of: "/") else {
-        return "malformed URI '\(uri)': no path (add /system or /session)"
-    }
-    let authority = rest[..<slash]
-    if authority.contains(where: { $0 == " " }) || uri.contains(where: { $0.isWhitespace }) {
-        return "malformed URI '\(uri)': contains white space"
-    }
-    if parts.count == 2, parts[1] != "unix", parts[1] != "ext", authority.split(separator: "@").last.map({ $0.isEmpty || $0.hasPrefix(":") }) ?? true {
-        return "malformed URI '\(uri)': a remote transport needs a host"
-    }
-    if let port = authority.split(separator: "@").last?.split(separator: ":").dropFirst().first,
-       !(Int(port).map { (1...65535).contains($0) } ?? false) {
-        return "malformed URI '\(uri)': bad port '\(port)'"
-    }
-    return nil
-}
-
-/// Whether `uri` certainly passes `uriProblem` (false is a "maybe"): printable ASCII
-/// `driver[+transport]://host/path` with a known driver and transport and a host of letters,
-/// digits, `.`, `-` and `_` only (no user, no port), as most files write it.
-private func isPlainValidURI(_ uri: String) -> Bool {
-    let bytes = uri.utf8
-    guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
-    var scheme: [UInt8] = []
-    var iterator = bytes.makeIterator()
-    // The scheme: up to the first ':', which must start "://".
-    while let byte = iterator.next() {
-        if byte == UInt8(ascii: ":") { break }
-        scheme.append(byte)
-    }
-    guard iterator.next() == UInt8(ascii: "/"), iterator.next() == UInt8(ascii: "/") else { return false }
-    let parts = scheme.split(separator: UInt8(ascii: "+"), omittingEmptySubsequences: false)
-    guard parts.count <= 2, let driver = parts.first,
-        plainURIDrivers.contains(String(decoding: driver, as: UTF8.self))
-    else { return false }
-    var transport: String? = nil
-    if parts.count == 2 {
-        let name = String(decoding: parts[1], as: UTF8.self)
-        guard plainURITransports.contains(name) else { return false }
-        transport = name
-    }
-    var hostLength = 0
-    var sawSlash = false
-    while let byte = iterator.next() {
-        if byte == UInt8(ascii: "/") {
-            sawSlash = true
-            break
-        }
-        let plain = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-            || byte == UInt8(ascii: "_")
-        guard plain else { return false }
-        hostLength += 1
-    }
-    guard sawSlash else { return false }
-    // A remote transport needs a host.
-    if let transport, transport != "unix", transport != "ext", hostLength == 0 { return false }
-    return true
-}
-
-private let plainURIDrivers: Set<String> = ["qemu", "test", "xen", "lxc", "vbox", "bhyve", "ch", "vmware", "esx", "libxl"]
-private let plainURITransports: Set<String> = ["tcp", "tls", "ssh", "libssh", "libssh2", "unix", "ext"]
-
-/// The URI without its query, for comparing two hosts.
-func normalizedURI(_ uri: String) -> String {
-    // Without a query or capitals there is nothing to take off or lower.
-    if uri.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "?") && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
-        return uri
-    }
-    return String(uri.split(separator: "?", maxSplits: 1).first ?? "").lowercased()
-}
-
-func didYouMean<S: Sequence<String>>(_ word: String, _ candidates: S) -> String {
-    closestName(word, in: Array(candidates)).map { " (did you mean '\($0)'?)" } ?? ""
-}
-
-/// The candidate nearest to `word`, when close enough to be a typo.
-public func closestName(_ word: String, in candidates: [String]) -> String? {
-    var best: (name: String, distance: Int)?
-    for c in candidates.sorted() {
-        let d = levenshtein(word.lowercased(), c.lowercased())
-        if d < best?.distance ?? Int.max { best = (c, d) }
-    }
-    guard let best, best.distance <= max(2, word.count / 3) else { return nil }
-    return best.name
-}
-
-/// Edit distance between two strings.
-public func levenshtein(_ a: String, _ b: String) -> Int {
-    let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }

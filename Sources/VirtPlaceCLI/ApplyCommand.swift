@@ -86,7 +86,7 @@ struct ApplyCommand: Command {
         case .files(let files):
             let loaded = try loadPlacement(files, context: context).spec
             spec = loaded
-            targets = observeTargets(loaded)
+            targets = observeTargets(loaded, allowTestDriver: context.allowTestDriver)
         case .planFile(let path, let madeFrom):
             // Everything about the plan is checked before anything else happens: no lock, no
             // journal, no connection for a plan that is not sound.
@@ -98,7 +98,7 @@ struct ApplyCommand: Command {
                 }
             }
             saved = plan
-            targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain) }
+            targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
         }
 
         // The lock for the whole apply (a dry run changes nothing and takes none).

@@ -1,4 +1,5 @@
 import Placement
+import YAMLDecoding
 
 /// A small command-line parser: options declared per command, `--name value`, `--name=value`,
 /// `-x value`, bundled flags are not supported (none of ours are single letters that combine).
@@ -81,7 +82,7 @@ func parseArguments(_ arguments: [String], options: [OptionSpec], command: Strin
         }
         guard let option = found else {
             let known = options.map { "--\($0.name)" }
-            let hint = closestName(arg.split(separator: "=").first.map(String.init) ?? arg, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = Suggestion.closest(to: arg.split(separator: "=").first.map(String.init) ?? arg, among: known).map { " (did you mean '\($0)'?)" } ?? ""
             throw UsageError(message: "unknown option '\(arg)'\(hint)", command: command)
         }
         if option.valueName == nil {

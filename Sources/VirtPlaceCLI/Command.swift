@@ -1,10 +1,18 @@
 import Foundation
+import Placement
 
 /// What every command gets: its parsed options, the console, the environment.
 struct CommandContext: Sendable {
     var console: Console
     var environment: [String: String]
     var common: CommonOptions
+
+    /// Whether host URIs may use the test driver (`test://`, which reads local files): only
+    /// when the environment has `VIRTPLACE_ALLOW_TEST_DRIVER=1`, as virtplace's own tests set it.
+    var allowTestDriver: Bool { HostURI.allowsTestDriver(environment) }
+
+    /// How placement files are loaded and validated for this run.
+    var loadOptions: LoadOptions { LoadOptions(allowTestDriver: allowTestDriver) }
 }
 
 /// Options every command takes.

@@ -74,13 +74,13 @@ private func readStandardInput() throws -> [UInt8] {
 /// caret; throws `ReportedFailure` (exit 1) when there is an error.
 func loadPlacement(_ paths: [String], context: CommandContext) throws -> LoadedPlacement {
     let sources = try readSources(paths)
-    let result = loadPlacement(sources)
+    let result = loadPlacement(sources, options: context.loadOptions)
     if !result.diagnostics.isEmpty {
         context.console.err(renderDiagnostics(result.diagnostics, sources: sources, console: context.console))
     }
     guard let spec = result.spec else {
-        let errors = result.diagnostics.filter { $0.severity == .error }.count
-        let warnings = result.diagnostics.count - errors
+        let errors = result.errorCount
+        let warnings = result.warningCount
         throw ReportedFailure(summary: "\(errors) error\(errors == 1 ? "" : "s")" + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "") + "; nothing was changed")
     }
     return LoadedPlacement(spec: spec, fileCount: sources.count, warnings: result.diagnostics)

@@ -29,7 +29,7 @@ struct ObserveCommand: Command {
     func run(_ context: CommandContext) async throws -> ExitCode {
         let spec = try loadPlacement(files, context: context).spec
         context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-        let observations = await Observer(refreshPools: true).observeWithCalls(observeTargets(spec))
+        let observations = await Observer(refreshPools: true).observeWithCalls(observeTargets(spec, allowTestDriver: context.allowTestDriver))
         let fleet = ObservedFleet(hosts: observations.map(\.host))
         if context.common.verbose {
             let calls = observations.map(\.calls)

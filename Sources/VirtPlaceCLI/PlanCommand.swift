@@ -50,7 +50,7 @@ struct PlanCommand: Command {
             fleet = matchSnapshot(try readSnapshot(observed, context: context), to: spec, path: observed)
         } else {
             context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-            fleet = await observeFleet(spec, observer: Observer(refreshPools: true))
+            fleet = await observeFleet(spec, observer: Observer(refreshPools: true), allowTestDriver: context.allowTestDriver)
         }
         for host in fleet.hosts where !host.reachable {
             context.console.err(context.console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")

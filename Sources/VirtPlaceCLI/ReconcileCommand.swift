@@ -128,7 +128,7 @@ struct Reconciler {
     private mutating func run(_ metrics: inout PassMetrics) async throws -> (ExitCode, String) {
         // The placement: a file that does not load stops the pass before anything changes.
         let sources = try readSources(command.files)
-        let loaded = loadPlacement(sources)
+        let loaded = loadPlacement(sources, options: context.loadOptions)
         for d in loaded.diagnostics {
             log.write(["event": "diagnostic", "level": d.severity.rawValue, "message": d.formatted])
         }
@@ -146,7 +146,7 @@ struct Reconciler {
 
         // Hosts in backoff are not contacted this pass: they count as unreachable.
         let now = Date()
-        let all = observeTargets(spec)
+        let all = observeTargets(spec, allowTestDriver: context.allowTestDriver)
         let resting = Set(all.filter { (backoff[$0.name]?.next ?? .distantPast) > now }.map(\.name))
         let fleet = LibvirtFleet(targets: all.filter { !resting.contains($0.name) })
         var options = ExecutionOptions(

@@ -62,7 +62,7 @@ public enum VirtPlace {
         }
         if first == "--version" { return await run(arguments: ["version"], environment: environment, failures: failures) }
         guard let type = commands.first(where: { $0.name == first }) else {
-            let hint = closestName(first, in: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = Suggestion.closest(to: first, among: commands.map { $0.name }).map { " (did you mean '\(Escape.terminal($0))'?)" } ?? ""
             plain.err("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'virtplace --help' for the list of commands.")
             return .failure
         }

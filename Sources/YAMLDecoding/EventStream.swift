@@ -155,6 +155,10 @@ final class EventStream: @unchecked Sendable {
     private let done = Semaphore(0)
     private let stop = Atomic<Bool>(false)
     private var joined = false
+    /// The producer thread, joined by `finish` so that everything it holds (this stream, the
+    /// reader and libyaml's parser) is released before the input's parse returns, not moments
+    /// later on the producer's own thread (which the fuzzer's leak check saw as a leak).
+    private var thread: pthread_t? = nil
 
     /// A stream of `reader`'s events, read on a thread of its own when `threaded` (and a
     /// thread can be had).
@@ -165,7 +169,8 @@ final class EventStream: @unchecked Sendable {
         slots = .allocate(capacity: count)
         slots.initialize(repeating: EventBatch(), count: count)
         if threaded {
-            self.threaded = startThread { [self] in produce() }
+            thread = startThread { [self] in produce() }
+            self.threaded = thread != nil
         }
     }
 
@@ -197,6 +202,15 @@ final class EventStream: @unchecked Sendable {
         stop.store(true, ordering: .releasing)
         free.signal()  // the producer may be waiting for a slot
         done.wait()
+        if let thread {
+            self.thread = nil
+            // Never join from the producer itself (it would wait for itself): there, let it go.
+            if pthread_equal(thread, pthread_self()) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
+        }
     }
 
     private func produce() {
@@ -250,8 +264,9 @@ private final class Semaphore: @unchecked Sendable {
     }
 }
 
-/// Runs `body` on a new detached thread; false when no thread could be had.
-private func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+/// Runs `body` on a new thread, to be joined (or detached) by the caller; nil when no thread
+/// could be had.
+private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     final class Box: Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -265,8 +280,7 @@ private func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     }, box)
     guard started == 0 else {
         Unmanaged<Box>.fromOpaque(box).release()
-        return false
+        return nil
     }
-    pthread_detach(thread)
-    return true
+    return thread
 }

@@ -5,7 +5,10 @@ public enum YAMLParser {
     /// Parses every document of a stream (`---` separates them) into a node tree each.
     ///
     /// `file` is the name diagnostics carry. Files whose name ends in `.json`, or whose first
-    /// character is `{` or `[`, get the JSON allowances described in `docs/yaml.md`.
+    /// character is `{` or `[`, get the JSON allowances described in `docs/yaml.md`; a file
+    /// named `*.json`, and standard input (`<stdin>`) that starts with `{` or `[`, must be
+    /// strict JSON (RFC 8259): a trailing comma, a comment, single quotes, an unquoted key or
+    /// `NaN` is an error at its place.
     ///
     /// - Throws: `YAMLLoadError` for a file over `limits.maxFileSize`, an empty file, a
     ///   byte-order mark, invalid UTF-8, a syntax error, tabs used for indentation, duplicate
@@ -55,6 +58,15 @@ public enum YAMLParser {
             throw YAMLLoadError(file: file, line: position.line, column: position.column, message)
         }
         let json = bytes.withUnsafeBufferPointer { SourceText.looksLikeJSON($0, file: file) }
+        // A file that says it is JSON is held to JSON's grammar, which libyaml does not check.
+        let jsonProblem = bytes.withUnsafeBufferPointer { buffer in
+            StrictJSON.applies(file: file, bytes: buffer)
+                ? StrictJSON.firstProblem(buffer).map { (SourceText.position(ofByte: $0.offset, in: buffer), $0.message) }
+                : nil
+        }
+        if let (position, message) = jsonProblem {
+            throw YAMLLoadError(file: file, line: position.line, column: position.column, "invalid JSON: \(message)")
+        }
 
         // libyaml rejects a few things that YAML or JSON allow (a tab where a space would do,
         // a JSON surrogate-pair escape); each rejection of that kind is repaired in a copy

@@ -22,7 +22,7 @@ struct ConnectionTests {
 
     @Test("free memory on the default test host")
     func freeMemory() throws {
-        let connection = try Connection(uri: "test:///default")
+        let connection = try Connection(uri: "test:///default", allowTestDriver: true)
         #expect(try connection.freeMemoryBytes() > 0)
     }
 
@@ -58,7 +58,7 @@ struct ConnectionTests {
         // libxml2 itself warns on stderr about the missing file ("I/O warning : failed to load
         // external entity"): test driver only, so no stderr check here.
         _ = capturingStandardError {
-            #expect(throws: LibvirtError.self) { try Connection(uri: "test:///nonexistent/host.xml") }
+            #expect(throws: LibvirtError.self) { try Connection(uri: "test:///nonexistent/host.xml", allowTestDriver: true) }
         }
     }
 
@@ -77,7 +77,7 @@ struct ConnectionTests {
 
     @Test("run executes on the connection's queue and carries results and typed errors back")
     func run() async throws {
-        let connection = try await Connection.open(uri: Fixture.uri("host2"))
+        let connection = try await Connection.open(uri: Fixture.uri("host2"), allowTestDriver: true)
         let names = try await connection.run { try $0.listAllDomains().map(\.name).sorted() }
         #expect(names == ["app-1", "web-2"])
         await #expect {

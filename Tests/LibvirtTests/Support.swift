@@ -17,7 +17,7 @@ enum Fixture {
     }
 
     static func connection(_ name: String = "host1") throws -> Connection {
-        try Connection(uri: uri(name))
+        try Connection(uri: uri(name), allowTestDriver: true)
     }
 }
 

@@ -24,7 +24,9 @@ import YAMLDecoding
         let url = Self.directory.appendingPathComponent(name)
         let bytes = Array(try Data(contentsOf: url))
         let result = loadPlacement([PlacementSource(name: name, bytes: bytes)])
-        let actual = result.diagnostics.map(\.formatted).joined(separator: "\n") + "\n"
+        // As the user sees them: escaped for the terminal (a tab in a key shows as `\t`), the
+        // same text `virtplace validate` prints (scripts/check-examples compares that).
+        let actual = result.diagnostics.map { Escape.terminal($0.formatted) }.joined(separator: "\n") + "\n"
         let expectedURL = url.appendingPathExtension("expected")
         if ProcessInfo.processInfo.environment["VIRTPLACE_RECORD"] == "1" {
             try actual.write(to: expectedURL, atomically: true, encoding: .utf8)

@@ -205,7 +205,8 @@ import YAMLDecoding
                 let decoded = YAMLNodeDecoder().decode(PlacementDocument.self, from: root, file: name)
                 guard let fast = PlacementDocument.fastDecoded(from: root) else { continue }
                 #expect(decoded.diagnostics.isEmpty, "\(name): read directly, yet the decoder says \(decoded.diagnostics.map(\.formatted))")
-                #expect(fast == decoded.value, "\(name)")
+                // NaN (hostile-numbers-nan.yaml) is not equal to itself: compare the texts then.
+                #expect(fast == decoded.value || decoded.value.map { "\($0)" } == "\(fast)", "\(name)")
             }
         }
     }

@@ -67,3 +67,73 @@ import Testing
         #expect(Set(types) == Set(DeviceType.allCases.map(\.rawValue)))
     }
 }
+
+/// The bounds of every number are the same in the code (`SpecBounds`), the schema's `minimum`
+/// (or `exclusiveMinimum`) and `maximum`, and docs/reference.md's "Bounds and name rules" table.
+@Suite struct BoundsConsistencyTests {
+    /// Schema path (`*` = any name), reference row, and the code's range.
+    static let integers: [(schema: [String], reference: String, range: ClosedRange<Int>)] = [
+        (["policy", "parallel", "total"], "policy.parallel.total", SpecBounds.parallelTotal),
+        (["policy", "parallel", "perHost"], "policy.parallel.perHost", SpecBounds.parallelPerHost),
+        (["policy", "maxMovesPerRun"], "policy.maxMovesPerRun", SpecBounds.maxMovesPerRun),
+        (["policy", "shutdownTimeoutSeconds"], "policy.shutdownTimeoutSeconds", SpecBounds.shutdownTimeoutSeconds),
+        (["policy", "live", "maxDowntimeMs"], "policy.live.maxDowntimeMs", SpecBounds.maxDowntimeMs),
+        (["policy", "live", "bandwidthMiBps"], "policy.live.bandwidthMiBps", SpecBounds.bandwidthMiBps),
+        (["policy", "live", "timeoutSeconds"], "policy.live.timeoutSeconds", SpecBounds.timeoutSeconds),
+        (["instances", "*", "live", "maxDowntimeMs"], "policy.live.maxDowntimeMs", SpecBounds.maxDowntimeMs),
+        (["instances", "*", "live", "bandwidthMiBps"], "policy.live.bandwidthMiBps", SpecBounds.bandwidthMiBps),
+        (["instances", "*", "live", "timeoutSeconds"], "policy.live.timeoutSeconds", SpecBounds.timeoutSeconds),
+        (["hosts", "*", "capacity", "vcpus"], "hosts.NAME.capacity.vcpus", SpecBounds.hostVCPUs),
+        (["hosts", "*", "capacity", "memoryMiB"], "hosts.NAME.capacity.memoryMiB", SpecBounds.hostMemoryMiB),
+        (["instances", "*", "config", "vcpus"], "instances.NAME.config.vcpus", SpecBounds.vcpus),
+        (["instances", "*", "config", "memoryMiB"], "instances.NAME.config.memoryMiB", SpecBounds.memoryMiB),
+        (["profiles", "*", "config", "vcpus"], "instances.NAME.config.vcpus", SpecBounds.vcpus),
+        (["profiles", "*", "config", "memoryMiB"], "instances.NAME.config.memoryMiB", SpecBounds.memoryMiB),
+    ]
+
+    func schemaNode(_ path: [String]) throws -> [String: Any] {
+        let data = try Data(contentsOf: SchemaTests.schemaURL)
+        var node = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for step in path {
+            if step == "*" {
+                node = try #require(node["additionalProperties"] as? [String: Any])
+            } else {
+                node = try #require((node["properties"] as? [String: Any])?[step] as? [String: Any], "no \(step) in \(path)")
+            }
+        }
+        return node
+    }
+
+    /// The reference table's rows: field → (minimum, maximum) as written.
+    func referenceRows() throws -> [String: (String, String)] {
+        let url = ReferenceDocTests.root.appendingPathComponent("docs/reference.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let section = try #require(text.range(of: "## Bounds and name rules"))
+        var rows: [String: (String, String)] = [:]
+        for line in text[section.upperBound...].split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 4 else { continue }
+            rows[cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = (cells[2], cells[3])
+        }
+        return rows
+    }
+
+    @Test(arguments: 0..<integers.count)
+    func integerBoundsAgree(_ index: Int) throws {
+        let (path, row, range) = Self.integers[index]
+        let node = try schemaNode(path)
+        #expect(node["minimum"] as? Int == range.lowerBound, "schema minimum of \(path)")
+        #expect(node["maximum"] as? Int == range.upperBound, "schema maximum of \(path)")
+        let rows = try referenceRows()
+        let written = try #require(rows[row], "no row for \(row) in docs/reference.md")
+        #expect(written.0 == "\(range.lowerBound)" && written.1 == "\(range.upperBound)", "docs/reference.md's \(row)")
+    }
+
+    @Test func overcommitBoundsAgree() throws {
+        let node = try schemaNode(["policy", "cpuOvercommit"])
+        #expect(node["exclusiveMinimum"] as? Int == 0)
+        #expect(node["maximum"] as? Double == SpecBounds.cpuOvercommitMaximum)
+        let written = try #require(try referenceRows()["policy.cpuOvercommit"])
+        #expect(written.0 == "> 0" && written.1 == "\(Int(SpecBounds.cpuOvercommitMaximum))")
+    }
+}

@@ -84,7 +84,7 @@ struct HostileOutputCLITests {
         try node.write(toFile: path, atomically: true, encoding: .utf8)
 
         let hostName = "host\u{1B}[2J\u{1B}]0;owned\u{07}"
-        let observations = await Observer().observeWithCalls([ObserveTarget(name: hostName, uri: "test://" + path)])
+        let observations = await Observer().observeWithCalls([ObserveTarget(name: hostName, uri: "test://" + path, allowTestDriver: true)])
         let fleet = ObservedFleet(hosts: observations.map(\.host))
         let host = try #require(fleet.hosts.first)
         #expect(host.reachable, "\(host.error ?? "")")

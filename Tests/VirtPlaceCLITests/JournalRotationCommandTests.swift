@@ -59,7 +59,7 @@ import Testing
         let (state, placement) = try prepare(bytes: Journal.rotationSize + 1)
         defer { try? FileManager.default.removeItem(atPath: (state as NSString).deletingLastPathComponent) }
         let code = await VirtPlace.run(arguments: ["apply", "-q", "--no-color", "--auto-approve", "--state-dir", state, "-f", placement],
-                                       environment: [:])
+                                       environment: ["VIRTPLACE_ALLOW_TEST_DRIVER": "1"])
         #expect(code == .success)
         check(state)
     }
@@ -67,7 +67,7 @@ import Testing
     @Test func reconcileRotatesALargeJournal() async throws {
         let (state, placement) = try prepare(bytes: Journal.rotationSize + 1)
         defer { try? FileManager.default.removeItem(atPath: (state as NSString).deletingLastPathComponent) }
-        let code = await VirtPlace.run(arguments: ["reconcile", "-q", "--state-dir", state, "-f", placement], environment: [:])
+        let code = await VirtPlace.run(arguments: ["reconcile", "-q", "--state-dir", state, "-f", placement], environment: ["VIRTPLACE_ALLOW_TEST_DRIVER": "1"])
         #expect(code == .success)
         check(state)
     }
@@ -77,7 +77,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: (state as NSString).deletingLastPathComponent) }
         let before = try Data(contentsOf: URL(fileURLWithPath: state + "/journal.jsonl"))
         let code = await VirtPlace.run(arguments: ["apply", "-q", "--no-color", "--dry-run", "--state-dir", state, "-f", placement],
-                                       environment: [:])
+                                       environment: ["VIRTPLACE_ALLOW_TEST_DRIVER": "1"])
         #expect(code == .success)
         #expect(try Data(contentsOf: URL(fileURLWithPath: state + "/journal.jsonl")) == before)
         #expect(!FileManager.default.fileExists(atPath: state + "/journal.jsonl.1"))

@@ -373,7 +373,40 @@ import Testing
 
     @Test func jsonErrorsAreLocated() {
         #expect(parseErrors("{\"a\": 1,\n \"b\" 2}", file: "p.json")
-            == ["p.json:2:6: error: did not find expected ',' or '}' (while parsing a flow mapping at 1:1)"])
+            == ["p.json:2:6: error: invalid JSON: expected ':' after the key"])
+    }
+
+    /// libyaml reads JSON as YAML flow style and lets all of these through; a `.json` file (or
+    /// standard input starting with `{` or `[`) is held to RFC 8259, each at its place.
+    @Test(arguments: [
+        ("{\"a\": 1,}", "p.json:1:8: error: invalid JSON: trailing comma before '}' (JSON allows none)"),
+        ("[1, 2,\n]", "p.json:1:6: error: invalid JSON: trailing comma before ']' (JSON allows none)"),
+        ("{\"a\": 1} // note", "p.json:1:10: error: invalid JSON: comments are not JSON"),
+        ("{\"a\": 1,\n # note\n \"b\": 2}", "p.json:2:2: error: invalid JSON: comments are not JSON"),
+        ("{'a': 1}", "p.json:1:2: error: invalid JSON: single quotes are not JSON (use double quotes)"),
+        ("{a: 1}", "p.json:1:2: error: invalid JSON: expected a key in double quotes, found unquoted 'a' (JSON strings and keys need double quotes)"),
+        ("{\"a\": NaN}", "p.json:1:7: error: invalid JSON: 'NaN' is not a JSON number (JSON has no NaN or infinity)"),
+        ("{\"a\": -Infinity}", "p.json:1:7: error: invalid JSON: '-Infinity' is not a JSON number (JSON has no NaN or infinity)"),
+        ("{\"a\": 01}", "p.json:1:7: error: invalid JSON: a number with a leading zero is not JSON"),
+        ("{\"a\": 1.}", "p.json:1:7: error: invalid JSON: a number needs digits after its '.'"),
+        ("{\"a\": \"x\ty\"}", "p.json:1:9: error: invalid JSON: a control character in a string (write it as an escape, like \\n or \\t)"),
+        ("{\"a\": \"\\q\"}", "p.json:1:8: error: invalid JSON: invalid escape '\\q' (JSON has \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"),
+        ("{\"a\": tru}", "p.json:1:7: error: invalid JSON: expected a value, found unquoted 'tru' (JSON strings and keys need double quotes)"),
+        ("{\"a\": 1} {\"b\": 2}", "p.json:1:10: error: invalid JSON: more after the JSON value: a JSON file holds one value"),
+        ("{\"a\": [1, 2}", "p.json:1:12: error: invalid JSON: expected ',' or ']'"),
+        ("{\"a\": \"x", "p.json:1:7: error: invalid JSON: a string with no closing '\"'"),
+    ])
+    func strictJSON(_ text: String, _ expected: String) {
+        #expect(parseErrors(text, file: "p.json") == [expected])
+    }
+
+    @Test func strictJSONAppliesToJSONNamesAndToStandardInputThatStartsAsJSON() {
+        #expect(parseErrors("{\"a\": 1,}", file: "<stdin>") == ["<stdin>:1:8: error: invalid JSON: trailing comma before '}' (JSON allows none)"])
+        // YAML flow style in a YAML file, or YAML on standard input, stays YAML.
+        #expect(parseErrors("{a: 1, b: [x, y,],}", file: "p.yaml").isEmpty)
+        #expect(parseErrors("a: 1\n", file: "<stdin>").isEmpty)
+        // Valid JSON, with every allowance libyaml needs repaired, still parses.
+        #expect(parseErrors("\t{\"a\": [1, -2.5e3, true, null, \"\\ud83d\\ude00\\/\"], \"b\":{}}", file: "p.json").isEmpty)
     }
 }
 
