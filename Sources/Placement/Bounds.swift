@@ -138,9 +138,16 @@ func isStorableText(_ text: String) -> Bool {
     return !first.properties.isWhitespace && !last.properties.isWhitespace
 }
 
-/// `'text'` for a message: control characters as `\u{…}` escapes, at most 80 characters.
+/// `'text'` for a message (`shown` between quotes).
 func quotedForMessage(_ text: String) -> String {
-    var out = "'"
+    "'" + shown(text) + "'"
+}
+
+/// A value as a message quotes it, for every reader's diagnostics: at most 80 characters;
+/// tab, LF and CR as `\t`, `\n`, `\r`; other controls and U+FFFE/U+FFFF as `\u{…}`; `'` and
+/// `\` escaped, so that the quoted text is unambiguous.
+func shown(_ text: String) -> String {
+    var out = ""
     var count = 0
     for scalar in text.unicodeScalars {
         count += 1
@@ -159,5 +166,5 @@ func quotedForMessage(_ text: String) -> String {
             out.unicodeScalars.append(scalar)
         }
     }
-    return out + "'"
+    return out
 }

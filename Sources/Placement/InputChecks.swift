@@ -222,16 +222,6 @@ func isUUID(_ text: String) -> Bool {
     return true
 }
 
-/// A value as a diagnostic quotes it: at most 64 characters, control characters as `\u{…}`.
-func shown(_ text: String) -> String {
-    var out = ""
-    for (i, scalar) in text.unicodeScalars.enumerated() {
-        if i == 64 { out += "…"; break }
-        out += isControl(scalar) ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
-    }
-    return out
-}
-
 /// Reads one JSON (or YAML) document for a plan or snapshot reader: the root node, or the
 /// diagnostics that say why there is none.
 func parseSingleDocument(_ bytes: [UInt8], file: String, what: String) -> (root: YAMLNode?, diagnostics: [Diagnostic]) {
@@ -248,4 +238,23 @@ func parseSingleDocument(_ bytes: [UInt8], file: String, what: String) -> (root:
                                  message: documents.isEmpty ? "empty: expected \(what)" : "\(documents.count) documents: expected one, \(what)")])
     }
     return (root, [])
+}
+
+/// What the plan and snapshot readers share: one document decoded strictly into `T` (no
+/// unknown key, every type checked), then the semantic checks of `check`; the value only when
+/// nothing is an error, every diagnostic sorted and unique.
+func readSavedDocument<T: Decodable>(
+    _ type: T.Type, _ bytes: [UInt8], file: String, what: String,
+    check: (T, inout InputFindings) -> Void
+) -> (value: T?, diagnostics: [Diagnostic]) {
+    let parsed = parseSingleDocument(bytes, file: file, what: what)
+    guard let root = parsed.root else { return (nil, parsed.diagnostics) }
+    let limits = YAMLLimits(maxFileSize: InputBounds.maxFileBytes, maxDepth: 64,
+                            minExpandedNodes: YAMLLimits.default.minExpandedNodes, expansionFactor: 1)
+    let decoded = YAMLNodeDecoder(limits: limits).decode(T.self, from: root, file: file)
+    guard let value = decoded.value, !decoded.hasErrors else { return (nil, decoded.diagnostics) }
+    var findings = InputFindings(root: root, file: file)
+    check(value, &findings)
+    let diagnostics = Diagnostic.sortedUnique(decoded.diagnostics + findings.diagnostics)
+    return (diagnostics.contains { $0.severity == .error } ? nil : value, diagnostics)
 }

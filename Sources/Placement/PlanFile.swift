@@ -22,18 +22,12 @@ public struct PlanFileResult: Sendable {
 ///   - file: the name diagnostics carry.
 ///   - allowTestDriver: whether `test://` URIs are allowed (`HostURI.allowsTestDriver`).
 public func readPlanFile(_ bytes: [UInt8], file: String, allowTestDriver: Bool) -> PlanFileResult {
-    let parsed = parseSingleDocument(bytes, file: file, what: "a saved plan (made by 'virtplace plan --out')")
-    guard let root = parsed.root else { return PlanFileResult(plan: nil, diagnostics: parsed.diagnostics) }
-    let limits = YAMLLimits(maxFileSize: InputBounds.maxFileBytes, maxDepth: 64,
-                            minExpandedNodes: YAMLLimits.default.minExpandedNodes, expansionFactor: 1)
-    let decoded = YAMLNodeDecoder(limits: limits).decode(Plan.self, from: root, file: file)
-    guard let plan = decoded.value, !decoded.hasErrors else {
-        return PlanFileResult(plan: nil, diagnostics: decoded.diagnostics)
+    let read = readSavedDocument(Plan.self, bytes, file: file, what: "a saved plan (made by 'virtplace plan --out')") { plan, findings in
+        var checker = PlanChecker(plan: plan, findings: findings, allowTestDriver: allowTestDriver)
+        checker.check()
+        findings = checker.findings
     }
-    var checker = PlanChecker(plan: plan, findings: InputFindings(root: root, file: file), allowTestDriver: allowTestDriver)
-    checker.check()
-    let diagnostics = Diagnostic.sortedUnique(decoded.diagnostics + checker.findings.diagnostics)
-    return PlanFileResult(plan: diagnostics.contains { $0.severity == .error } ? nil : plan, diagnostics: diagnostics)
+    return PlanFileResult(plan: read.value, diagnostics: read.diagnostics)
 }
 
 /// Reads a plan from JSON bytes, throwing the first problem (for callers that have no use for

@@ -21,18 +21,13 @@ public struct SnapshotFileResult: Sendable {
 ///   - file: the name diagnostics carry.
 ///   - allowTestDriver: whether `test://` URIs are allowed (`HostURI.allowsTestDriver`).
 public func readSnapshotFile(_ bytes: [UInt8], file: String, allowTestDriver: Bool) -> SnapshotFileResult {
-    let parsed = parseSingleDocument(bytes, file: file, what: "an observe snapshot (made by 'virtplace observe -o json')")
-    guard let root = parsed.root else { return SnapshotFileResult(fleet: nil, diagnostics: parsed.diagnostics) }
-    let limits = YAMLLimits(maxFileSize: InputBounds.maxFileBytes, maxDepth: 64,
-                            minExpandedNodes: YAMLLimits.default.minExpandedNodes, expansionFactor: 1)
-    let decoded = YAMLNodeDecoder(limits: limits).decode(ObservedFleet.self, from: root, file: file)
-    guard let fleet = decoded.value, !decoded.hasErrors else {
-        return SnapshotFileResult(fleet: nil, diagnostics: decoded.diagnostics)
+    let read = readSavedDocument(ObservedFleet.self, bytes, file: file,
+                                 what: "an observe snapshot (made by 'virtplace observe -o json')") { fleet, findings in
+        var checker = SnapshotChecker(findings: findings, allowTestDriver: allowTestDriver)
+        checker.check(fleet)
+        findings = checker.findings
     }
-    var checker = SnapshotChecker(findings: InputFindings(root: root, file: file), allowTestDriver: allowTestDriver)
-    checker.check(fleet)
-    let diagnostics = Diagnostic.sortedUnique(decoded.diagnostics + checker.findings.diagnostics)
-    return SnapshotFileResult(fleet: diagnostics.contains { $0.severity == .error } ? nil : fleet, diagnostics: diagnostics)
+    return SnapshotFileResult(fleet: read.value, diagnostics: read.diagnostics)
 }
 
 extension ObservedDomain {

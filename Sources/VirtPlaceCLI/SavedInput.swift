@@ -7,24 +7,31 @@ import YAMLDecoding
 /// happens first, so an edited or hostile plan is refused before any connection.
 /// - Throws: `ReportedFailure` (exit 1) when the plan cannot be used.
 func readSavedPlan(_ path: String, context: CommandContext) throws -> Plan {
-    let bytes = try readBounded(path, context: context, what: "saved plan")
-    let result = readPlanFile(bytes, file: path, allowTestDriver: HostURI.allowsTestDriver(context.environment))
-    guard let plan = result.plan else {
-        throw refusal(result.diagnostics, path: path, bytes: bytes, context: context, what: "saved plan")
+    try readSaved(path, context: context, what: "saved plan") { bytes, allow in
+        let result = readPlanFile(bytes, file: path, allowTestDriver: allow)
+        return (result.plan, result.diagnostics)
     }
-    return plan
 }
 
 /// Reads an `observe -o json` snapshot (`plan --observed`): the size bounded, then
 /// `readSnapshotFile`; every problem printed with its location.
 /// - Throws: `ReportedFailure` (exit 1) when the snapshot cannot be used.
 func readSnapshot(_ path: String, context: CommandContext) throws -> ObservedFleet {
-    let bytes = try readBounded(path, context: context, what: "snapshot")
-    let result = readSnapshotFile(bytes, file: path, allowTestDriver: HostURI.allowsTestDriver(context.environment))
-    guard let fleet = result.fleet else {
-        throw refusal(result.diagnostics, path: path, bytes: bytes, context: context, what: "snapshot")
+    try readSaved(path, context: context, what: "snapshot") { bytes, allow in
+        let result = readSnapshotFile(bytes, file: path, allowTestDriver: allow)
+        return (result.fleet, result.diagnostics)
     }
-    return fleet
+}
+
+/// The bounded read and the refusal both saved files share; `read` is the strict reader.
+private func readSaved<T>(_ path: String, context: CommandContext, what: String,
+                          _ read: ([UInt8], Bool) -> (T?, [Diagnostic])) throws -> T {
+    let bytes = try readBounded(path, context: context, what: what)
+    let (value, diagnostics) = read(bytes, context.allowTestDriver)
+    guard let value else {
+        throw refusal(diagnostics, path: path, bytes: bytes, context: context, what: what)
+    }
+    return value
 }
 
 private func readBounded(_ path: String, context: CommandContext, what: String) throws -> [UInt8] {
