@@ -115,7 +115,7 @@ struct ApplyCommand: Command {
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        let unfinished = Journal.unfinishedActions(Journal.records(path: state.journalPath))
         if dryRun {
             let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {

@@ -162,7 +162,7 @@ struct Reconciler {
             log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
                        "carried": rotation.carried])
         }
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        let unfinished = Journal.unfinishedActions(Journal.records(path: state.journalPath))
         if !unfinished.isEmpty {
             let journal = try Journal(path: state.journalPath)
             let log = self.log
