@@ -249,7 +249,7 @@ final class RunState: Sendable {
 
     /// Starts from the volumes the journal at `path` says earlier runs created, or may have
     /// created (`Journal.createdVolumes`): the only existing volumes a copy may overwrite.
-    init(journal path: String) { created = Mutex(Set(Journal.createdVolumes(Journal.read(path: path)).keys)) }
+    init(journal path: String) { created = Mutex(Set(Journal.createdVolumes(Journal.records(path: path)).keys)) }
 
     func markCreated(host: String, pool: String, volume: String) {
         _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }

@@ -115,7 +115,7 @@ extension Journal {
     /// replacing them, so that what an earlier attempt did (say, defining the copy on the
     /// target) is never forgotten when a resumed attempt is killed in turn. Records carried
     /// over by a rotation belong to no action.
-    public static func unfinishedActions(_ records: [JournalRecord]) -> [UnfinishedAction] {
+    public static func unfinishedActions(_ records: some Sequence<JournalRecord>) -> [UnfinishedAction] {
         var open: [String: [JournalRecord]] = [:]
         for r in records {
             switch r.phase {

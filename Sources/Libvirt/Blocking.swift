@@ -46,11 +46,16 @@ func raceDeadline<T: Sendable>(
             race.install(continuation)
             if let timeout {
                 // A dispatch timer, not a sleeping task: it fires on time even when blocking
-                // work holds every thread of the cooperative pool. When the race is over by
-                // then, its outcome is dropped like any late one.
-                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval) {
-                    race.finish(.failure(timeoutError()))
-                }
+                // work holds every thread of the cooperative pool. The race cancels it when it
+                // ends, so that it does not hold its handler (and the race) until the deadline:
+                // with `asyncAfter`, every call kept some 600 bytes for the whole timeout (2
+                // minutes for an observation), which a reconcile loop saw as growth
+                // (`bench/soak`).
+                let timer = DispatchSource.makeTimerSource(queue: .global())
+                timer.schedule(deadline: .now() + timeout.timeInterval)
+                timer.setEventHandler { [weak race] in race?.finish(.failure(timeoutError())) }
+                race.install(timer)
+                timer.resume()
             }
             start { race.finish($0) }
         }
@@ -65,6 +70,8 @@ private final class Race<T: Sendable>: Sendable {
         var continuation: CheckedContinuation<T, any Error>?
         var early: Result<T, any Error>?
         var finished = false
+        /// The deadline's timer, cancelled when the race ends.
+        var timer: DeadlineTimer?
     }
     private let state = Mutex(State())
 
@@ -80,16 +87,32 @@ private final class Race<T: Sendable>: Sendable {
         if let early { continuation.resume(with: early) }
     }
 
-    func finish(_ result: Result<T, any Error>) {
-        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
-            guard !state.finished else { return nil }
-            state.finished = true
-            defer { state.continuation = nil }
-            if state.continuation == nil { state.early = result }
-            return state.continuation
+    /// Keeps the deadline's timer to cancel it when the race ends (at once if it has ended).
+    func install(_ timer: any DispatchSourceTimer) {
+        let over: Bool = state.withLock { state in
+            if !state.finished { state.timer = DeadlineTimer(source: timer) }
+            return state.finished
         }
+        if over { timer.cancel() }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let (continuation, timer): (CheckedContinuation<T, any Error>?, DeadlineTimer?) = state.withLock { state in
+            guard !state.finished else { return (nil, nil) }
+            state.finished = true
+            defer { state.continuation = nil; state.timer = nil }
+            if state.continuation == nil { state.early = result }
+            return (state.continuation, state.timer)
+        }
+        timer?.source.cancel()
         continuation?.resume(with: result)
     }
+}
+
+/// A race's deadline timer. `@unchecked Sendable`: a dispatch source may be cancelled from any
+/// thread (dispatch objects are thread-safe); nothing else is done with it once stored.
+private struct DeadlineTimer: @unchecked Sendable {
+    let source: any DispatchSourceTimer
 }
 
 extension Duration {

@@ -228,8 +228,7 @@ struct DomainDefinitionFacts {
 }
 
 extension VirtplaceMetadata {
-    /// The virtplace element inside a domain's `<metadata>`, matched by namespace (as
-    /// `element(inMetadata:)` does on FoundationXML's tree).
+    /// The virtplace element inside a domain's `<metadata>`, matched by namespace.
     static func element(inMetadata metadata: XMLTree.Element) -> XMLTree.Element? {
         metadata.childElements.first { element in
             element.isInNamespace(namespace) && element.hasLocalName("instance")

@@ -1,8 +1,5 @@
 import Foundation
 import Placement
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// What virtplace records in a managed domain's XML, in namespace `urn:virtplace:1`:
 ///
@@ -55,37 +52,14 @@ public struct VirtplaceMetadata: Equatable, Sendable {
         return xml + "</\(prefix)instance>"
     }
 
-    /// Reads the element as `virDomainGetMetadata` returns it (or either form above).
+    /// Reads the element as `virDomainGetMetadata` returns it (or either form above), with
+    /// `parseXMLTree` (FoundationXML keeps every document it parses: see `parseXML`).
     /// - Throws: `DomainXMLError` when it is not an `instance` element with a `fleet`.
     public init(elementXML: String) throws {
-        let root = try parseXML(elementXML, expectingRoot: "instance")
-        guard let metadata = Self(element: root) else {
+        let root = try parseXMLTree(elementXML, expectingRoot: "instance")
+        guard let fleet = root.attribute("fleet") else {
             throw DomainXMLError("virtplace metadata without a fleet attribute")
         }
-        self = metadata
-    }
-
-    /// Reads an `instance` element; nil when it has no `fleet`.
-    init?(element: XMLElement) {
-        guard let fleet = element.attribute("fleet") else { return nil }
-        self.fleet = fleet
-        self.tags = Self.tags(in: element)
-    }
-
-    /// The `key` → text of the element's `tag` children (later duplicates win).
-    static func tags(in element: XMLElement) -> [String: String] {
-        var tags: [String: String] = [:]
-        for child in element.childElements where (child.localName ?? child.name) == "tag" {
-            guard let key = child.attribute("key") else { continue }
-            tags[key] = child.stringValue ?? ""
-        }
-        return tags
-    }
-
-    /// The virtplace element inside a domain's `<metadata>`, matched by namespace.
-    static func element(inMetadata metadata: XMLElement) -> XMLElement? {
-        metadata.childElements.first { element in
-            element.uri == namespace && (element.localName ?? element.name) == "instance"
-        }
+        self.init(fleet: fleet, tags: Self.tags(in: root))
     }
 }

@@ -46,7 +46,7 @@ public final class Network: @unchecked Sendable {
     }
 
     static func bridge(inXML xml: String) throws(DomainXMLError) -> String? {
-        try parseXML(xml, expectingRoot: "network").element("bridge")?.attribute("name")
+        try parseXMLTree(xml, expectingRoot: "network").element("bridge")?.attribute("name")
     }
 }
 

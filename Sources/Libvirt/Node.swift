@@ -55,7 +55,7 @@ extension HostCapabilities {
     /// Reads `<capabilities><host><uuid>`, `<cpu><model>` and `<cpu><arch>`.
     /// - Throws: `DomainXMLError`.
     public init(xml: String) throws {
-        let host = try parseXML(xml, expectingRoot: "capabilities").element("host")
+        let host = try parseXMLTree(xml, expectingRoot: "capabilities").element("host")
         self.init(
             uuid: host?.element("uuid")?.trimmedText,
             cpuModel: host?.element(path: "cpu/model")?.trimmedText,

@@ -120,7 +120,7 @@ public struct StoragePoolDescription: Equatable, Sendable {
     /// Reads a `<pool>` document.
     /// - Throws: `DomainXMLError`.
     public init(xml: String) throws {
-        let root = try parseXML(xml, expectingRoot: "pool")
+        let root = try parseXMLTree(xml, expectingRoot: "pool")
         name = root.element("name")?.trimmedText ?? ""
         type = root.attribute("type") ?? ""
         path = root.element(path: "target/path")?.trimmedText
@@ -218,7 +218,7 @@ extension ObservedVolume {
     /// Reads a `<volume>` document (name, target path, capacity, allocation, format).
     /// - Throws: `DomainXMLError`.
     public init(volumeXML xml: String) throws {
-        let root = try parseXML(xml, expectingRoot: "volume")
+        let root = try parseXMLTree(xml, expectingRoot: "volume")
         guard let name = root.element("name")?.trimmedText else { throw DomainXMLError("<volume> without <name>") }
         self.init(
             name: name,

@@ -67,6 +67,9 @@ struct ReconcileCommand: Command {
         var code = ExitCode.success
         repeat {
             code = await reconciler.pass()
+            // What the pass freed goes back to the kernel while the loop sleeps (see
+            // ProcessMemory): otherwise malloc arenas keep it and RSS creeps up pass by pass.
+            ProcessMemory.releaseFreed()
             guard let interval, !stop.requested else { break }
             log.write(["event": "sleep", "seconds": interval])
             let wake = Date().addingTimeInterval(interval)

@@ -70,6 +70,43 @@ import Testing
         #expect(open.first?.records.last?.step == 1 && open.first?.records.last?.phase == .intent)
     }
 
+    /// `Journal.records(path:)` streams the file 64 KiB at a time: it must read exactly what
+    /// reading the whole file and splitting it at line feeds reads, whatever falls on a chunk
+    /// boundary. The witness is a plain split of the file's bytes, decoded record by record.
+    @Test func streamedRecordsAreTheWholeFileSplitAtLineFeeds() throws {
+        let state = try tempState()
+        defer { try? FileManager.default.removeItem(atPath: state.path) }
+        let journal = try Journal(path: state.journalPath)
+        // Records of many sizes (one longer than a chunk), so that line feeds fall at many
+        // offsets around the 64 KiB boundaries; empty lines and a torn last line besides.
+        for index in 0..<900 {
+            let pad = String(repeating: "x", count: index == 450 ? 70_000 : index % 97)
+            try journal.append(JournalRecord(time: "t", run: "r", instance: "vm-\(index)", uuid: nil, action: "live",
+                                             step: index % 3, op: "migrateLive", phase: .done, detail: ["pad": pad]))
+        }
+        let handle = try #require(FileHandle(forWritingAtPath: state.journalPath))
+        handle.seekToEndOfFile()
+        handle.write(Data("\n\n".utf8))
+        handle.write(Data(#"{"time":"t","run":"r1","inst"#.utf8))
+        try handle.close()
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
+        #expect(bytes.count > 3 * (64 << 10))
+        let decoder = JSONDecoder()
+        let expected = bytes.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(JournalRecord.self, from: Data($0)) }
+        let streamed = Array(Journal.records(path: state.journalPath))
+        #expect(streamed.count == 900)
+        #expect(streamed == expected)
+        #expect(streamed[450].detail["pad"]?.count == 70_000)
+        // Iterating again reads the file again; a missing file has no records.
+        #expect(Array(Journal.records(path: state.journalPath)).count == 900)
+        #expect(Array(Journal.records(path: state.path + "/missing.jsonl")).isEmpty)
+        // The last line counts without its line feed.
+        try Data(#"{"action":"live","detail":{},"instance":"a","op":"","phase":"finished","run":"r","step":-1,"time":"t"}"#.utf8)
+            .write(to: URL(fileURLWithPath: state.path + "/one.jsonl"))
+        #expect(Array(Journal.records(path: state.path + "/one.jsonl")).map(\.instance) == ["a"])
+    }
+
     /// A journal of `actions` finished live moves and the given extra records.
     func journal(at state: StateDirectory, actions: Int, extra: [JournalRecord] = []) throws -> Journal {
         let journal = try Journal(path: state.journalPath)
