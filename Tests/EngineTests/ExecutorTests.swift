@@ -166,6 +166,12 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
     #expect(at("start into") > at("end slow"), "\(order)")
 }
 
+/// The seeds of a random test: `defaults`, or only `VIRTPLACE_TEST_SEED=N` to replay one.
+func randomSeeds(_ defaults: ClosedRange<Int>) -> [Int] {
+    if let text = ProcessInfo.processInfo.environment["VIRTPLACE_TEST_SEED"], let seed = Int(text) { return [seed] }
+    return Array(defaults)
+}
+
 /// A small deterministic generator (SplitMix64) for the random fleets below.
 struct Seeded: RandomNumberGenerator {
     var state: UInt64
@@ -181,8 +187,9 @@ struct Seeded: RandomNumberGenerator {
 /// Random tight fleets (4 hosts of 4 GiB, domains of 0.5–1.5 GiB, pins elsewhere, live and
 /// reboot moves, migrations of random length): whatever order the actions end in, no host
 /// ever holds more than its capacity, and the fleet converges.
-@Test(.serialized, arguments: 1...24)
+@Test(.serialized, arguments: randomSeeds(1...24))
 func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
+    print("pipelinedWavesNeverOverfillAHost: seed \(seed) (replay: VIRTPLACE_TEST_SEED=\(seed))")
     var rng = Seeded(state: UInt64(seed) &* 7919)
     let hosts = ["h1", "h2", "h3", "h4"]
     let fleet = FakeFleet(hosts: hosts)
