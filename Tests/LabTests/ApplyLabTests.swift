@@ -261,6 +261,53 @@ import Testing
         #expect(lab.whereIs(name) == [2: "shut off"])
     }
 
+    /// The fleet changes while the confirmation prompt waits: after "yes", apply observes
+    /// again, refuses the plan as stale (exit 1) and changes nothing (the witness).
+    @Test func aPlanThatWentStaleDuringThePromptIsRefusedAfterYes() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("prompt")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("shutoff", name, host: 1, ["--no-nic"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+        """)
+        // `script` gives apply a terminal; its input is a pipe this test writes the answer to.
+        let command = [VirtPlace.binary, "apply", "-f", placement, "-f", lab.hostsYAML, "--state-dir", vp.stateDir]
+            .map { "'\($0)'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        process.environment = env
+        let input = Pipe()
+        process.standardInput = input
+        let out = vp.workDir + "/prompt.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }   // the child this test started
+        let deadline = Date().addingTimeInterval(60)
+        func output() -> String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        while Date() < deadline, !output().contains("Only 'yes' will be accepted") { usleep(50_000) }
+        #expect(output().contains("Only 'yes' will be accepted"), "no prompt: \(output())")
+        // While it waits: the domain's definition changes behind its back.
+        #expect(lab.virsh(1, ["setmem", name, "96M", "--config"]).status == 0)
+        expectUntouched(lab, "the apply answered yes to a stale plan") {
+            input.fileHandleForWriting.write(Data("yes\n".utf8))
+            let end = Date().addingTimeInterval(120)
+            while process.isRunning, Date() < end { usleep(50_000) }
+            process.waitUntilExit()
+        }
+        #expect(process.terminationStatus == 1, "exit \(process.terminationStatus): \(output())")
+        #expect(output().contains("the plan is stale"), "\(output())")
+        #expect(output().contains("\(name): definition changed on host1"), "\(output())")
+        #expect(lab.whereIs(name) == [1: "shut off"], "nothing moved")
+    }
+
     @Test func aSavedPlanIsAppliedExactlyAndRefusedOnceStale() throws {
         let lab = try Lab.require()
         let vp = try VirtPlace(lab: lab)
