@@ -15,9 +15,13 @@ struct ObserverTests {
 
     @Test("hosts observed in parallel; an unreachable one is isolated; order as given")
     func fleet() async throws {
+        // A port this test holds without listening: connections to it are refused, certainly
+        // (an address merely assumed closed could be some lab's).
+        let closed = try SilentListener(address: "127.0.0.1", port: 0, listening: false)
+        defer { closed.close() }
         let targets = [
             ObserveTarget(name: "host2", uri: Self.fixture("host2"), faultDomain: "fd-2"),
-            ObserveTarget(name: "down", uri: "qemu+tcp://127.0.0.99/system?keyfile=/secret/key", faultDomain: "fd-9",
+            ObserveTarget(name: "down", uri: "qemu+tcp://127.0.0.1:\(closed.port)/system?keyfile=/secret/key", faultDomain: "fd-9",
                           capacity: ObservedCapacity(vcpus: 4, memoryMiB: 4096)),
             ObserveTarget(name: "host1", uri: Self.fixture("host1"), faultDomain: "fd-1"),
             ObserveTarget(name: "bogus", uri: "nosuchdriver:///system"),
@@ -32,7 +36,7 @@ struct ObserverTests {
         #expect(fleet.hosts.map(\.reachable) == [true, false, true, false])
 
         let down = fleet.hosts[1]
-        #expect(down.uri == "qemu+tcp://127.0.0.99/system")
+        #expect(down.uri == "qemu+tcp://127.0.0.1:\(closed.port)/system")
         #expect(down.error?.isEmpty == false)
         #expect(down.faultDomain == "fd-9")
         #expect(down.capacity == ObservedCapacity(vcpus: 4, memoryMiB: 4096))
@@ -83,13 +87,14 @@ struct ObserverTests {
 }
 
 /// A TCP socket that listens (the kernel completes connections into its backlog) but never
-/// accepts or answers: what a hung daemon looks like to a client.
+/// accepts or answers: what a hung daemon looks like to a client. With `listening: false` it
+/// only holds the port: connections are refused, and no one else can take it meanwhile.
 struct SilentListener {
     let descriptor: Int32
     /// The port it listens on (the one asked for, or the kernel's choice for 0).
     let port: UInt16
 
-    init(address: String, port: UInt16) throws {
+    init(address: String, port: UInt16, listening: Bool = true) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.descriptor = descriptor
         var reuse: Int32 = 1
@@ -103,7 +108,7 @@ struct SilentListener {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(descriptor, 8) == 0 else {
+        guard bound == 0, !listening || listen(descriptor, 8) == 0 else {
             Glibc.close(descriptor)
             throw POSIXError(.EADDRINUSE)
         }

@@ -57,7 +57,7 @@ let manualKillPoints: [(variable: String, step: Int)] =
             // again; otherwise the earlier move is finished first.
             #expect(rerun.stdout.contains("An earlier run left unfinished") == (point.step > 0), "\(label): \(rerun.stdout)")
             lab.expectManualMoveDone(g, on: target, tags: ["round": "\(index)"], autostart: true, label)
-            expectConverged(vp, placement)
+            expectConverged(vp, placement, reconcilePass: index == manualKillPoints.count - 1)
 
             // The operator removes what virtplace kept on the source: copies and backups.
             lab.deleteVolumes("local", prefix: "\(name)-", host: host)
@@ -65,6 +65,75 @@ let manualKillPoints: [(variable: String, step: Int)] =
             #expect(lab.waitNewBoot(name, other: boot, timeout: 30) != nil, "\(label): booted on host\(target)")
             host = target
         }
+    }
+
+    /// A reboot move (running guest) and a cold move (shut off), each with its volume in
+    /// `local` so that it is transferred, killed right after each step's outcome (the step
+    /// list is read from `plan -o json`, so a step added later is killed too). After each kill
+    /// a plain apply converges, judged by virsh (exactly one copy, on the target, in the right
+    /// state) and sha256sum (the volume arrived whole), then by the "nothing changed" witness.
+    @Test func rebootAndColdMovesKilledAtEveryStepBoundaryConvergeOnTheNextApply() throws {
+        let lab = try Lab.require()
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("rkill")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("localdisk", name, host: 1, ["--disk-size", "4", "--no-nic", "--wait"])
+        let volume = "\(name)-disk.img"
+        let original = try #require(lab.sha256(lab.localDir(1) + "/" + volume))
+        var host = 1
+        for kind in ["reboot", "cold"] {
+            let running = kind == "reboot"
+            if !running {
+                #expect(lab.virsh(host, ["destroy", name]).status == 0, "shut off for the cold moves")
+            }
+            var step = 1
+            while true {
+                let target = host == 1 ? 2 : 1
+                let placement = try vp.placement("""
+                  \(name):
+                    host: host\(target)
+                    moves: [\(kind)]
+                """)
+                // The steps of this move, from the plan itself.
+                let planned = vp.run(["plan", "-f", placement, "-f", lab.hostsYAML, "-o", "json"])
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any], "\(planned.output)")
+                let action = try #require((json["actions"] as? [[String: Any]])?.first, "\(planned.stdout)")
+                #expect(action["kind"] as? String == kind, "\(planned.stdout)")
+                let ops = ((action["steps"] as? [[String: Any]]) ?? []).compactMap { $0["op"] as? String }
+                guard step < ops.count else { break }
+                let label = "\(kind) host\(host) → host\(target), killed after step \(step) (\(ops[step]) of \(ops))"
+                let boot = lab.bootID(name)
+
+                let killed = Lab.run(VirtPlace.binary, ["apply", "-f", placement, "-f", lab.hostsYAML, "--auto-approve",
+                                                        "--state-dir", vp.stateDir],
+                                     environment: ["VIRTPLACE_TEST_KILL_AFTER_STEP": "\(step)", "NO_COLOR": "1"])
+                #expect(killed.status == SIGKILL, "\(label): killed (status \(killed.status)): \(killed.output)")
+                #expect(lab.whereIs(name).values.filter { $0 == "running" }.count <= 1, "\(label): \(lab.whereIs(name))")
+
+                let rerun = vp.apply(placement)
+                #expect(rerun.status == 0, "\(label): rerun: \(rerun.output)")
+                let state = running ? "running" : "shut off"
+                #expect(lab.whereIs(name) == [target: state], "\(label): exactly one copy, \(state) on host\(target): \(lab.whereIs(name))")
+                #expect(lab.sha256(lab.localDir(target) + "/" + volume) == original, "\(label): the volume arrived whole")
+                expectConverged(vp, placement, reconcilePass: false)
+
+                // The operator removes the source copy virtplace kept, so the next move copies again.
+                lab.deleteVolumes("local", prefix: "\(name)-", host: host)
+                if running {
+                    // The next move shuts it down: it must have booted far enough to hear ACPI.
+                    #expect(lab.waitNewBoot(name, other: boot, timeout: 30) != nil, "\(label): booted on host\(target)")
+                }
+                host = target
+                step += 1
+            }
+            #expect(step > 2, "\(kind): only \(step - 1) kill points")
+        }
+        // One reconcile pass too, at the end, judged by the same witness.
+        let last = try vp.placement("""
+          \(name):
+            host: host\(host)
+        """)
+        expectConverged(vp, last)
     }
 
     /// Killed once the copy on the target is defined; then someone starts the guest again on

@@ -139,4 +139,109 @@ struct TestDriverFleet {
             }
         }
     }
+
+    /// A host that keeps failing is retried with backoff (interval × 2^n), not every pass: a
+    /// listener of the test's own stands in for the host, accepts and hangs up, and counts the
+    /// connections; `reconcile --interval 1s` runs some seven passes meanwhile.
+    @Test func reconcileBacksOffFromAHostThatKeepsFailing() async throws {
+        let fleet = try TestDriverFleet()
+        defer { fleet.remove() }
+        let listener = try CountingListener()
+        defer { listener.close() }
+        let path = fleet.root + "/backoff.yaml"
+        try """
+        apiVersion: virtplace/v1
+        kind: Placement
+        metadata: {name: claims}
+        hosts:
+          h1: {uri: "test://\(fleet.node)"}
+          h2: {uri: "qemu+tcp://127.0.0.1:\(listener.port)/system"}
+        instances:
+          vm-run: {host: h1}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: virtplaceBinary)
+        process.arguments = ["reconcile", "-f", path, "--interval", "1s", "--state-dir", fleet.state]
+        var env = ProcessInfo.processInfo.environment
+        env["VIRTPLACE_ALLOW_TEST_DRIVER"] = "1"
+        process.environment = env
+        let out = fleet.root + "/reconcile.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        func log() -> String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        func passes() -> Int { log().components(separatedBy: #""event":"pass-end""#).count - 1 }
+        // Seven passes (an explicit count, read from its own log), then SIGTERM to this child.
+        let deadline = Date().addingTimeInterval(60)
+        // Polling the child's log; Task.sleep yields this thread to the other tests meanwhile.
+        while passes() < 7, Date() < deadline, process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let n = passes()
+        let contacts = listener.accepted
+        #expect(n >= 7, "\(n) passes: \(log())")
+        // Without backoff, every pass would connect; with it, passes 1, 2, 4 (and 8) do.
+        #expect(contacts >= 2 && contacts <= 4, "\(contacts) connections over \(n) passes")
+        #expect(log().contains("not contacted: backing off until"), "\(log())")
+    }
+}
+
+/// The `virtplace` built beside this test bundle.
+let virtplaceBinary: String = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+    let candidates = [bundle.appendingPathComponent("virtplace").path,
+                      bundle.deletingLastPathComponent().appendingPathComponent("virtplace").path,
+                      URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                          .deletingLastPathComponent().appendingPathComponent(".build/debug/virtplace").path]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[candidates.count - 1]
+}()
+
+/// A TCP listener on 127.0.0.1 (a port the kernel picks) that accepts each connection, hangs
+/// up at once, and counts them: a host that always fails, and a witness of each attempt.
+final class CountingListener: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+    private let lock = NSLock()
+    private var count = 0
+    private var closed = false
+
+    struct Failed: Error { var what: String }
+
+    init() throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard sock >= 0 else { throw Failed(what: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(sock, 16) == 0 else { _ = Glibc.close(sock); throw Failed(what: "bind/listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) }
+        }
+        fd = sock
+        port = UInt16(bigEndian: address.sin_port)
+        Thread { [self] in
+            while true {
+                let client = accept(sock, nil, nil)
+                if client < 0 { return }
+                lock.lock(); count += 1; lock.unlock()
+                _ = Glibc.close(client)
+            }
+        }.start()
+    }
+
+    var accepted: Int { lock.lock(); defer { lock.unlock() }; return count }
+
+    func close() {
+        lock.lock(); defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
+        shutdown(fd, Int32(SHUT_RDWR))
+        _ = Glibc.close(fd)
+    }
 }
