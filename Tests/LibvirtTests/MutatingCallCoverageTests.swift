@@ -96,83 +96,148 @@ let libvirtCallTable: [String: CallClass] = [
         return names
     }
 
-    /// One Swift source: its path relative to the root and its code with comments blanked out
-    /// and string literals emptied (interpolations kept as code). Lengths are kept, so offsets
-    /// into the code are offsets into the file.
+    /// One Swift source, as UTF-8 bytes: its path relative to the root, its text, and its code
+    /// with comments blanked out and string literals emptied (interpolations kept as code),
+    /// byte for byte, so offsets into the code are offsets into the text. Scanned once.
     struct Source {
         var path: String
-        var text: [Character]
-        var code: [Character]
+        var text: [UInt8]
+        var code: [UInt8]
+        /// Offsets of the identifiers `func`, `init` and `deinit` in the code, ascending.
+        var declarations: [Int] = []
+        /// `MutatingCalls.record("NAME")` in the code: where, and NAME (read from the text).
+        var records: [(offset: Int, name: String)] = []
+        /// Every identifier in the code, with its offset.
+        var identifiers: [(offset: Int, name: String)] = []
+        /// Offsets where each line starts.
+        var lineStarts: [Int] = [0]
+
+        init(path: String, text: [UInt8]) {
+            self.path = path
+            self.text = text
+            code = MutatingCallCoverageTests.codeOnly(text)
+            for (i, byte) in text.enumerated() where byte == UInt8(ascii: "\n") { lineStarts.append(i + 1) }
+            var i = 0
+            while i < code.count {
+                guard isIdentifierStart(code[i]), i == 0 || !isIdentifierByte(code[i - 1]) else { i += 1; continue }
+                var j = i
+                while j < code.count, isIdentifierByte(code[j]) { j += 1 }
+                let name = String(decoding: code[i..<j], as: UTF8.self)
+                identifiers.append((i, name))
+                if name == "func" || name == "init" || name == "deinit" { declarations.append(i) }
+                if name == "MutatingCalls", code[j...].starts(with: Array(".record(".utf8)) {
+                    let open = j + ".record(".utf8.count
+                    var name = ""
+                    if open < text.count, text[open] == UInt8(ascii: "\"") {
+                        let rest = text[(open + 1)...]
+                        name = String(decoding: rest.prefix { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+                    }
+                    records.append((open, name))
+                }
+                i = j
+            }
+        }
+
+        func line(_ offset: Int) -> Int {
+            var low = 0, high = lineStarts.count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if lineStarts[mid] <= offset { low = mid } else { high = mid - 1 }
+            }
+            return low + 1
+        }
+
+        /// The names counted by `MutatingCalls.record` between the start of the Swift function
+        /// enclosing `offset` and `offset`.
+        func recordsBefore(_ offset: Int) -> [String] {
+            let start = declarations.last { $0 < offset } ?? 0
+            return records.filter { $0.offset > start && $0.offset < offset }.map(\.name)
+        }
     }
 
-    static func sources() throws -> [Source] {
+    static func isIdentifierStart(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) || b == UInt8(ascii: "_")
+    }
+    static func isIdentifierByte(_ b: UInt8) -> Bool { isIdentifierStart(b) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) }
+
+    /// Every source under Sources/, scanned once for all the tests here.
+    static let scanned: [Source] = {
         let base = root.appendingPathComponent("Sources")
         guard let walker = FileManager.default.enumerator(atPath: base.path) else { return [] }
         var result: [Source] = []
         for case let relative as String in walker where relative.hasSuffix(".swift") {
-            let text = Array(try String(contentsOfFile: base.appendingPathComponent(relative).path, encoding: .utf8))
-            result.append(Source(path: "Sources/" + relative, text: text, code: codeOnly(text)))
+            guard let data = FileManager.default.contents(atPath: base.appendingPathComponent(relative).path) else { continue }
+            result.append(Source(path: "Sources/" + relative, text: Array(data)))
         }
         return result.sorted { $0.path < $1.path }
+    }()
+
+    static func sources() throws -> [Source] {
+        guard !scanned.isEmpty else { throw CocoaError(.fileReadNoSuchFile) }
+        return scanned
     }
 
     /// Blanks comments and the contents of string literals (keeping `\(…)` interpolations as
-    /// code), character for character.
-    static func codeOnly(_ text: [Character]) -> [Character] {
+    /// code), byte for byte.
+    static func codeOnly(_ text: [UInt8]) -> [UInt8] {
         var out = text
         var i = 0
+        let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n"), quote = UInt8(ascii: "\""), hash = UInt8(ascii: "#")
+        let slash = UInt8(ascii: "/"), star = UInt8(ascii: "*"), backslash = UInt8(ascii: "\\")
+        let open = UInt8(ascii: "("), close = UInt8(ascii: ")")
         // A stack of contexts: code (with the paren depth of an interpolation), or a string
         // (single-line or multi-line, with its raw-string hash count).
         enum Context { case code(parens: Int), string(multiline: Bool, hashes: Int) }
         var stack: [Context] = [.code(parens: 0)]
-        func at(_ s: String, _ j: Int) -> Bool {
-            let cs = Array(s)
-            guard j + cs.count <= text.count else { return false }
-            return Array(text[j..<(j + cs.count)]) == cs
+        func at(_ bytes: [UInt8], _ j: Int) -> Bool {
+            guard j + bytes.count <= text.count else { return false }
+            for k in 0..<bytes.count where text[j + k] != bytes[k] { return false }
+            return true
         }
+        func blank(_ k: Int) { if text[k] != newline { out[k] = space } }
         while i < text.count {
             switch stack[stack.count - 1] {
             case .code(let parens):
-                if at("//", i) {
-                    while i < text.count, text[i] != "\n" { out[i] = " "; i += 1 }
+                if text[i] == slash, i + 1 < text.count, text[i + 1] == slash {
+                    while i < text.count, text[i] != newline { out[i] = space; i += 1 }
                     continue
                 }
-                if at("/*", i) {
+                if text[i] == slash, i + 1 < text.count, text[i + 1] == star {
                     var depth = 0
                     repeat {
-                        if at("/*", i) { depth += 1; out[i] = " "; out[i + 1] = " "; i += 2; continue }
-                        if at("*/", i) { depth -= 1; out[i] = " "; out[i + 1] = " "; i += 2; continue }
-                        if text[i] != "\n" { out[i] = " " }
+                        if at([slash, star], i) { depth += 1; blank(i); blank(i + 1); i += 2; continue }
+                        if at([star, slash], i) { depth -= 1; blank(i); blank(i + 1); i += 2; continue }
+                        blank(i)
                         i += 1
                     } while i < text.count && depth > 0
                     continue
                 }
                 var hashes = 0
-                while i + hashes < text.count, text[i + hashes] == "#" { hashes += 1 }
-                if i + hashes < text.count, text[i + hashes] == "\"" {
-                    let multiline = at("\"\"\"", i + hashes)
+                while i + hashes < text.count, text[i + hashes] == hash { hashes += 1 }
+                if i + hashes < text.count, text[i + hashes] == quote {
+                    let multiline = at([quote, quote, quote], i + hashes)
                     i += hashes + (multiline ? 3 : 1)
                     stack.append(.string(multiline: multiline, hashes: hashes))
                     continue
                 }
-                if text[i] == "(" { stack[stack.count - 1] = .code(parens: parens + 1) }
-                if text[i] == ")" {
+                if text[i] == open { stack[stack.count - 1] = .code(parens: parens + 1) }
+                if text[i] == close {
                     if parens == 0 && stack.count > 1 { stack.removeLast(); i += 1; continue }
                     stack[stack.count - 1] = .code(parens: parens - 1)
                 }
                 i += 1
             case .string(let multiline, let hashes):
-                let close = (multiline ? "\"\"\"" : "\"") + String(repeating: "#", count: hashes)
-                if at(close, i) { i += close.count; stack.removeLast(); continue }
-                let interpolation = "\\" + String(repeating: "#", count: hashes) + "("
+                let closing = (multiline ? [quote, quote, quote] : [quote]) + [UInt8](repeating: hash, count: hashes)
+                if at(closing, i) { i += closing.count; stack.removeLast(); continue }
+                let interpolation = [backslash] + [UInt8](repeating: hash, count: hashes) + [open]
                 if at(interpolation, i) {
-                    for k in i..<(i + interpolation.count) { out[k] = " " }
+                    for k in i..<(i + interpolation.count) { out[k] = space }
                     i += interpolation.count
                     stack.append(.code(parens: 0))
                     continue
                 }
-                if hashes == 0, text[i] == "\\", i + 1 < text.count { out[i] = " "; out[i + 1] = " "; i += 2; continue }
-                if text[i] != "\n" { out[i] = " " }
+                if hashes == 0, text[i] == backslash, i + 1 < text.count { blank(i); blank(i + 1); i += 2; continue }
+                blank(i)
                 i += 1
             }
         }
@@ -189,42 +254,13 @@ let libvirtCallTable: [String: CallClass] = [
     }
 
     static func mentions(in sources: [Source], functions: Set<String>) throws -> [Mention] {
-        let identifier = try Regex(#"\bvir[A-Z][A-Za-z0-9_]*\b"#)
         var found: [Mention] = []
         for source in sources {
-            let code = String(source.code)
-            for match in code.matches(of: identifier) {
-                let name = String(code[match.range])
-                guard functions.contains(name) else { continue }
-                let offset = code.distance(from: code.startIndex, to: match.range.lowerBound)
-                let line = source.code[..<offset].filter { $0 == "\n" }.count + 1
-                found.append(Mention(function: name, path: source.path, line: line, offset: offset))
+            for (offset, name) in source.identifiers where name.hasPrefix("vir") && functions.contains(name) {
+                found.append(Mention(function: name, path: source.path, line: source.line(offset), offset: offset))
             }
         }
         return found
-    }
-
-    /// The names counted by `MutatingCalls.record("…")` between the start of the Swift function
-    /// enclosing `offset` and `offset`.
-    static func recordsBefore(_ offset: Int, in source: Source) throws -> [String] {
-        let code = String(source.code[..<offset])
-        let declaration = try Regex(#"\b(func|init|deinit)\b"#)
-        let start = code.matches(of: declaration).last.map { code.distance(from: code.startIndex, to: $0.range.lowerBound) } ?? 0
-        // The record's argument is a string literal: read it from the text, at the place the
-        // code says `MutatingCalls.record(`.
-        let scope = String(source.code[start..<offset])
-        let text = String(source.text[start..<offset])
-        var names: [String] = []
-        var searchFrom = scope.startIndex
-        while let r = scope.range(of: "MutatingCalls.record(", range: searchFrom..<scope.endIndex) {
-            let at = scope.distance(from: scope.startIndex, to: r.upperBound)
-            let rest = text.dropFirst(at)
-            if rest.first == "\"", let end = rest.dropFirst().firstIndex(of: "\"") {
-                names.append(String(rest[rest.index(after: rest.startIndex)..<end]))
-            }
-            searchFrom = r.upperBound
-        }
-        return names
     }
 
     @Test func everyLibvirtFunctionTheSourcesNameIsClassifiedAndOnlyTheLibvirtModuleNamesThem() throws {
@@ -251,7 +287,7 @@ let libvirtCallTable: [String: CallClass] = [
             guard case .mutating(let alias)? = libvirtCallTable[mention.function], let source = byPath[mention.path] else { continue }
             checked += 1
             let counted = alias ?? mention.function
-            let records = try Self.recordsBefore(mention.offset, in: source)
+            let records = source.recordsBefore(mention.offset)
             #expect(records.contains(counted),
                     "\(mention): changes a host but is not counted: put MutatingCalls.record(\"\(counted)\") before it in the same function (found \(records))")
         }
@@ -261,37 +297,31 @@ let libvirtCallTable: [String: CallClass] = [
     @Test func theCounterIsOnlyFedByTheLibvirtModuleAndOnlyWithMutatingFunctions() throws {
         var records = 0
         for source in try Self.sources() {
-            let code = String(source.code)
-            var from = code.startIndex
-            while let r = code.range(of: "MutatingCalls.record(", range: from..<code.endIndex) {
+            for record in source.records {
                 records += 1
-                let offset = code.distance(from: code.startIndex, to: r.upperBound)
-                let line = source.code[..<offset].filter { $0 == "\n" }.count + 1
-                let rest = source.text[offset...]
-                var name = ""
-                if rest.first == "\"" { name = String(rest.dropFirst().prefix { $0 != "\"" }) }
+                let line = source.line(record.offset)
                 #expect(source.path.hasPrefix("Sources/Libvirt/"), "\(source.path):\(line): the counter is fed outside the Libvirt module")
-                if case .mutating(nil)? = libvirtCallTable[name] {} else {
-                    #expect(Bool(false), "\(source.path):\(line): counts \"\(name)\", which the table does not call a mutating libvirt function")
+                if case .mutating(nil)? = libvirtCallTable[record.name] {} else {
+                    #expect(Bool(false), "\(source.path):\(line): counts \"\(record.name)\", which the table does not call a mutating libvirt function")
                 }
-                from = r.upperBound
             }
         }
         #expect(records >= 20, "only \(records) MutatingCalls.record calls found: the scan is broken")
     }
 
     @Test func theScannerSeesThroughCommentsStringsAndInterpolations() {
-        let sample = Array(#"""
+        let sample = #"""
         // virDomainDestroy(a) in a comment
         let s = "virDomainDestroy(\(virDomainGetName(d)))" /* virDomainShutdown */
         let t = #"virDomainSuspend"#; virDomainResume(d)
-        """#)
-        let code = String(MutatingCallCoverageTests.codeOnly(sample))
+        """#
+        let bytes = Array(sample.utf8)
+        let code = String(decoding: MutatingCallCoverageTests.codeOnly(bytes), as: UTF8.self)
         #expect(!code.contains("virDomainDestroy"))
         #expect(!code.contains("virDomainShutdown"))
         #expect(!code.contains("virDomainSuspend"))
         #expect(code.contains("virDomainGetName(d)"), "an interpolation is code: \(code)")
         #expect(code.contains("virDomainResume(d)"))
-        #expect(code.count == sample.count)
+        #expect(code.utf8.count == bytes.count)
     }
 }
