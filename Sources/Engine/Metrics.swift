@@ -74,8 +74,10 @@ public func renderMetrics(_ pass: PassMetrics, totals: MetricsTotals, fleet: Str
     return out.joined(separator: "\n") + "\n"
 }
 
+/// Whole numbers without a fraction; others with every digit that tells them apart (a Unix
+/// time with a fraction has 10 digits before the point: 6 significant ones lost minutes).
 private func format(_ v: Double) -> String {
-    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
 }
 
 private func escapeLabel(_ s: String) -> String {

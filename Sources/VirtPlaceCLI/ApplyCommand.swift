@@ -182,8 +182,9 @@ struct ApplyCommand: Command {
         if !autoApprove { try confirm(scheduled.count, console: console) }
 
         // The plan must still hold when it runs: unless it was just checked against an
-        // observation under a second old (--auto-approve), observe again and compare.
-        if ContinuousClock.now - observedAt > Self.freshObservation {
+        // observation under a second old (--auto-approve), observe again and compare. After a
+        // prompt, always: the fleet may have changed however quickly the answer came.
+        if !autoApprove || ContinuousClock.now - observedAt > Self.freshObservation {
             console.info("observing again before running…")
             try refuseIfStale(plan, observed: await fleet.observe(observer: Observer(refreshPools: true)))
         }

@@ -113,7 +113,7 @@ struct Reconciler {
         totals.add(metrics)
         log.write(["event": "pass-end", "exitCode": Int(code.rawValue), "seconds": rounded(metrics.durationSeconds)])
         if context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" {
-            // Tests read this line to prove that a converged pass changed nothing.
+            // A diagnostic: tests judge "nothing changed" with virsh, and show this beside it.
             context.console.err("libvirt mutating calls: \(MutatingCalls.total)")
         }
         if let path = command.metricsFile {

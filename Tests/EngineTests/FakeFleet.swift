@@ -47,7 +47,14 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     struct Knobs: Sendable {
+        /// How long a migration takes (a simulated duration; tests that depend on an order or
+        /// an overlap use `gates` and `rendezvous` instead, which are explicit signals).
         var migrationTime: Duration = .milliseconds(50)
+        /// Per UUID: the migration finishes when the test opens this signal, not after a time.
+        var gates: [String: Signal] = [:]
+        /// When above 1: each migration waits until this many are running at once (then all of
+        /// them go on), so an overlap the limits allow is certain, not a matter of timing.
+        var rendezvous = 0
         /// Per UUID, overriding `migrationTime`.
         var migrationTimes: [String: Duration] = [:]
         var migration: [String: MigrationBehaviour] = [:]
@@ -77,6 +84,10 @@ final class FakeFleet: FleetDriver, Sendable {
         /// (the fake's "XML" is only a reference).
         var recorded: [String: FakeDomain] = [:]
         var postcopy: Set<String> = []
+        /// Signals that end a `.hang` migration, by UUID: opened by an abort or post-copy.
+        var hangs: [String: Signal] = [:]
+        /// Migrations waiting at the rendezvous.
+        var meeting: [Signal] = []
         /// Moves running now per host, and the most seen at once.
         var moving: [String: Int] = [:]
         var maxMoving: [String: Int] = [:]
@@ -384,24 +395,44 @@ final class FakeFleet: FleetDriver, Sendable {
                 Self.noteUsage(to, &s)
             }
         }
+        // An explicit signal where the test asked for one; else the simulated duration.
+        let (gate, meeting) = state.withLock { s -> (Signal?, Signal?) in
+            let gate = s.knobs.gates[uuid]
+            guard s.knobs.rendezvous > 1 else { return (gate, nil) }
+            if s.meeting.count + 1 >= s.knobs.rendezvous {
+                for waiting in s.meeting { waiting.open() }
+                s.meeting = []
+                return (gate, nil)
+            }
+            let mine = Signal()
+            s.meeting.append(mine)
+            return (gate, mine)
+        }
+        if let meeting { await meeting.wait() }
+        func elapse() async throws {
+            if let gate { await gate.wait() } else if meeting == nil && state.withLock({ $0.knobs.rendezvous }) <= 1 { try await Task.sleep(for: time) }
+        }
         switch behaviour {
         case .succeed:
-            try await Task.sleep(for: time)
+            try await elapse()
             move()
         case .fail(let error):
-            try await Task.sleep(for: time)
+            try await elapse()
             throw error
         case .lostReply:
-            try await Task.sleep(for: time)
+            try await elapse()
             move()
             throw LibvirtError(code: .rpc, message: "connection lost before the Finish reply")
         case .hang:
-            while true {
-                try await Task.sleep(for: .milliseconds(20))
-                let (aborted, postcopy) = state.withLock { ($0.aborted.contains(uuid), $0.postcopy.contains(uuid)) }
-                if aborted { throw LibvirtError(code: .operationAborted, message: "operation aborted: job 'migration out' canceled by client") }
-                if postcopy { move(); return }
-            }
+            // Until the executor aborts the job or switches it to post-copy (each opens the
+            // signal); the deadline only ends a test whose executor never does.
+            let ended = state.withLock { s in s.hangs[uuid, default: Signal()] }
+            state.withLock { $0.hangs[uuid] = ended }
+            await ended.wait(deadline: .seconds(60))
+            let (aborted, postcopy) = state.withLock { ($0.aborted.contains(uuid), $0.postcopy.contains(uuid)) }
+            if postcopy { move(); return }
+            if aborted { throw LibvirtError(code: .operationAborted, message: "operation aborted: job 'migration out' canceled by client") }
+            throw LibvirtError(code: .operationTimeout, message: "the fake migration hung for 60 s: nothing aborted it")
         }
     }
 
@@ -421,11 +452,23 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
-        _ = try mutate("abortJob", host, uuid) { $0.aborted.insert(uuid) }
+        let ended = try mutate("abortJob", host, uuid) { s -> Signal in
+            s.aborted.insert(uuid)
+            let signal = s.hangs[uuid, default: Signal()]
+            s.hangs[uuid] = signal
+            return signal
+        }
+        ended.open()
     }
 
     func startPostCopy(uuid: String, on host: String) async throws {
-        _ = try mutate("startPostCopy", host, uuid) { $0.postcopy.insert(uuid) }
+        let ended = try mutate("startPostCopy", host, uuid) { s -> Signal in
+            s.postcopy.insert(uuid)
+            let signal = s.hangs[uuid, default: Signal()]
+            s.hangs[uuid] = signal
+            return signal
+        }
+        ended.open()
     }
 
     func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
@@ -433,3 +476,54 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 }
 
+
+/// A one-shot signal between a test and the fake: `wait()` returns once `open()` was called.
+/// A deadline ends the wait of a test whose code never signals (it then fails on what it
+/// checks, rather than hanging); `timedOut` says it happened.
+final class Signal: Sendable {
+    private struct State {
+        var open = false
+        var timedOut = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    var isOpen: Bool { state.withLock { $0.open } }
+    var timedOut: Bool { state.withLock { $0.timedOut } }
+
+    func open() { release(timedOut: false) }
+
+    private func release(timedOut: Bool) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard !s.open else { return [] }
+            s.open = true
+            s.timedOut = timedOut
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait(deadline: Duration = .seconds(10)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let now = self.state.withLock { s -> Bool in
+                        if s.open { return true }
+                        s.waiters.append(c)
+                        return false
+                    }
+                    if now { c.resume() }
+                }
+            }
+            group.addTask {
+                // Not synchronisation: only the end of a wait that nothing will end.
+                if (try? await Task.sleep(for: deadline)) != nil { self.release(timedOut: true) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

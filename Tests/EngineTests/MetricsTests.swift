@@ -29,6 +29,17 @@ import Testing
         }
     }
 
+    @Test func aFractionalTimestampKeepsItsSeconds() {
+        var pass = PassMetrics()
+        pass.endedAt = 1_796_649_227.597
+        pass.durationSeconds = 2.75
+        let text = renderMetrics(pass, totals: .init(), fleet: "x")
+        let line = text.split(separator: "\n").first { $0.hasPrefix("virtplace_last_pass_timestamp_seconds") } ?? ""
+        let value = Double(line.split(separator: " ").last ?? "") ?? 0
+        #expect(abs(value - 1_796_649_227.597) < 0.001, "\(line)")
+        #expect(text.contains("virtplace_last_pass_duration_seconds{fleet=\"x\"} 2.75\n"))
+    }
+
     @Test func labelsAreEscaped() {
         var pass = PassMetrics()
         pass.downtimes = ["a\"b\\c": 1]

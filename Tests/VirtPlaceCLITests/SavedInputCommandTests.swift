@@ -6,47 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// A listening socket on 127.0.0.1 that accepts and at once closes every connection, counting
-/// them.
-final class CountingListener: @unchecked Sendable {
-    let fd: Int32
-    let port: Int
-    private let lock = NSLock()
-    private var accepted = 0
-    var count: Int { lock.lock(); defer { lock.unlock() }; return accepted }
-
-    init() throws {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socketFD, $0, length) == 0 && listen(socketFD, 16) == 0 && getsockname(socketFD, $0, &length) == 0
-            }
-        }
-        try #require(socketFD >= 0 && bound)
-        fd = socketFD
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread { [self] in self.acceptLoop() }.start()
-    }
-
-    private func acceptLoop() {
-        while true {
-            let connection = accept(fd, nil, nil)
-            if connection < 0 { if errno == EINTR { continue }; return }
-            lock.lock(); accepted += 1; lock.unlock()
-            close(connection)
-        }
-    }
-
-    var uri: String { "qemu+tcp://127.0.0.1:\(port)/system" }
-
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
-}
-
 /// `apply PLANFILE` and `plan --observed SNAPSHOT` with files someone else wrote (hostile-input
 /// suite, issue 12). The witness that no connection is made is a TCP listener of the test's own
 /// that the plan's hosts point at; the witness that no program runs is a marker file the
@@ -97,19 +56,19 @@ final class CountingListener: @unchecked Sendable {
     func anEditedPlanIsRefusedWithoutAConnection(_ index: Int) async throws {
         let (old, new) = Self.edits[index]
         let listener = try CountingListener()
-        defer { listener.stop() }
+        defer { listener.close() }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let text = String(decoding: try encodePlan(plan(uri: listener.uri)), as: UTF8.self)
         #expect(text.contains(old))
         let code = try await apply(text.replacingOccurrences(of: old, with: new), in: dir)
         #expect(code == .failure)
-        #expect(listener.count == 0)
+        #expect(listener.accepted == 0)
     }
 
     @Test func aDuplicatedActionIsRefusedWithoutAConnection() async throws {
         let listener = try CountingListener()
-        defer { listener.stop() }
+        defer { listener.close() }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var object = try #require(try JSONSerialization.jsonObject(with: try encodePlan(plan(uri: listener.uri))) as? [String: Any])
@@ -117,7 +76,7 @@ final class CountingListener: @unchecked Sendable {
         object["actions"] = actions + actions
         let text = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         #expect(try await apply(text, in: dir) == .failure)
-        #expect(listener.count == 0)
+        #expect(listener.accepted == 0)
     }
 
     /// A one-line plan with 50,000 broken actions: refused quickly (rendering its errors used to
@@ -137,12 +96,12 @@ final class CountingListener: @unchecked Sendable {
     /// The witness works: the same plan, unedited, does connect to the listener.
     @Test func theUneditedPlanDoesConnect() async throws {
         let listener = try CountingListener()
-        defer { listener.stop() }
+        defer { listener.close() }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let text = String(decoding: try encodePlan(plan(uri: listener.uri)), as: UTF8.self)
         _ = try await apply(text, in: dir)
-        #expect(listener.count >= 1)
+        #expect(listener.accepted >= 1)
     }
 
     // MARK: - URIs
