@@ -62,17 +62,17 @@ struct ConnectionTests {
         }
     }
 
-    @Test("a refused host is a connection failure, reported quickly")
+    /// Refused at once, not given up after the timeout: the error is libvirt's refusal, not the
+    /// timeout's `operationTimeout` (judged by what happened, not by a wall-clock bound, which
+    /// a busy machine running every suite at once on two threads can exceed).
+    @Test("a refused host is a connection failure, refused at once rather than timed out", .timeLimit(.minutes(2)))
     func refused() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
         await #expect {
             _ = try await Connection.open(uri: "qemu+tcp://127.0.0.99/system", timeout: .seconds(60))
         } throws: { error in
-            (error as? LibvirtError)?.isConnectionFailure == true
+            guard let error = error as? LibvirtError else { return false }
+            return error.isConnectionFailure && error.code != .operationTimeout
         }
-        // Well before the timeout: refused at once (the margin allows for a busy machine).
-        #expect(clock.now - start < .seconds(30))
     }
 
     @Test("run executes on the connection's queue and carries results and typed errors back")
