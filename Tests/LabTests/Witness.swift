@@ -46,7 +46,10 @@ extension Lab {
             let pools = words(lists["pools"])
             facts["\(host) domains"] = domains.sorted().joined(separator: " ")
             facts["\(host) pools"] = pools.sorted().joined(separator: " ")
-            var commands: [String] = []
+            // The pools re-read first: a shared directory's listing on one host is libvirt's
+            // cached view, which another host's new file (or virtplace's own pool refresh
+            // before planning) changes without any change to the storage.
+            var commands: [String] = ["echo @@refresh@@"] + pools.map { "pool-refresh \($0)" }
             for d in domains {
                 commands += ["echo @@domain \(d) xml-inactive@@", "dumpxml --inactive --security-info \(d)",
                              "echo @@domain \(d) xml-live@@", "dumpxml --security-info \(d)",
@@ -57,12 +60,17 @@ extension Lab {
             for p in pools { commands += ["echo @@pool \(p) volumes@@", "vol-list \(p)"] }
             commands.append("echo @@end@@")
             let details = sections(virsh(i, [commands.joined(separator: "; ")], timeout: 120).stdout)
-            for (key, value) in details where key != "end" {
+            for (key, value) in details where key != "end" && key != "refresh" {
                 if key.hasSuffix(" info") {
                     // Only what an operation changes, not the CPU time a running guest uses.
                     let wanted = ["Persistent:", "Autostart:", "Managed save:", "State:", "UUID:", "Max memory:", "CPU(s):"]
                     let kept = value.split(separator: "\n").filter { line in wanted.contains { line.hasPrefix($0) } }
                     facts["\(host) \(key)"] = kept.joined(separator: "\n")
+                } else if key.hasSuffix(" volumes") {
+                    // Name and path of each volume, not virsh's column padding (its width
+                    // follows the longest name in the pool).
+                    let rows = value.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+                    facts["\(host) \(key)"] = rows.filter { !$0.isEmpty }.joined(separator: "\n")
                 } else {
                     facts["\(host) \(key)"] = value.trimmingCharacters(in: .whitespacesAndNewlines)
                 }
