@@ -162,26 +162,19 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
 // MARK: Writing: plan --out and reconcile --metrics-file
 
 @Suite struct HostileOutputFileTests {
-    /// `plan --out` over a device node: refused, and the node is still a device. A node of
-    /// our own (mknod, as root) stands for /dev/null; `/dev/null` itself is in
-    /// `planOutNeverReplacesDevNull`.
+    /// `plan --out` over a device node (a /dev/null and a /dev/full of our own, made with
+    /// mknod as root in the scratch directory): refused, and each node is still a device. The
+    /// machine's own /dev is never the target: a regression would replace it for every other
+    /// process (it once did, while this test was written against the old code). Without root
+    /// (no mknod) /dev/null itself, which such a run cannot replace, is the witness.
     @Test func planOutRefusesADeviceNode() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
-        let device = scratch.path + "/null"
-        // A character device 1:3, as /dev/null; without root, /dev/null's own type is the witness.
-        let target = mknod(device, S_IFCHR | 0o666, nullDeviceNumber) == 0 ? device : "/dev/null"
-        let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
-        #expect(code == .failure)
-        #expect(fileType(target) == S_IFCHR, "the device was replaced")
-    }
-
-    @Test func planOutNeverReplacesDevNull() async throws {
-        let scratch = try Scratch()
-        defer { scratch.done() }
-        let (_, snapshot) = try scratch.placementAndSnapshot()
-        for target in ["/dev/null", "/dev/full"] {
+        for (name, minor) in [("null", 3), ("full", 7)] {
+            let device = scratch.path + "/" + name
+            let made = mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | minor)) == 0
+            let target = made ? device : "/dev/null"
             #expect(fileType(target) == S_IFCHR)
             let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
             #expect(code == .failure)
