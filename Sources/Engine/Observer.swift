@@ -124,7 +124,7 @@ public struct Observer: Sendable {
     private static func unreachable(_ target: ObserveTarget, error: String) -> HostObservation {
         HostObservation(
             host: ObservedHost(
-                name: target.name, uri: LibvirtURI.redacted(target.uri), reachable: false, error: error,
+                name: target.name, uri: HostURI.redacted(target.uri), reachable: false, error: error,
                 faultDomain: target.faultDomain, capacity: target.capacity ?? ObservedCapacity(vcpus: 0, memoryMiB: 0)
             ),
             calls: ObservationCalls()

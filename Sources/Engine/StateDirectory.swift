@@ -18,7 +18,7 @@ public struct StateDirectory: Sendable {
     /// the planner (`makePlan(ownVolumes:)`): a leftover of a failed copy is reused, not a
     /// blocker. Empty when there is no journal (a plan preview without a state directory).
     public func ownVolumes() -> Set<String> {
-        Set(Journal.createdVolumes(Journal.read(path: journalPath)).keys)
+        Set(Journal.createdVolumes(Journal.records(path: journalPath)).keys)
     }
 
     /// Creates the directory (its missing parents too) and `records/` with mode 0700 when

@@ -15,7 +15,7 @@ import Placement
 /// job-stats polling on `run` is not stuck behind them.
 public final class Connection: @unchecked Sendable {
     let handle: OpaquePointer
-    /// The URI this connection was opened with, without its query (see `LibvirtURI.redacted`).
+    /// The URI this connection was opened with, without its query (see `HostURI.redacted`).
     public let uri: String
     private let queue: DispatchQueue
 
@@ -38,7 +38,7 @@ public final class Connection: @unchecked Sendable {
             throw LibvirtError.last().redacting(uri: uri)
         }
         self.handle = handle
-        self.uri = LibvirtURI.redacted(uri)
+        self.uri = HostURI.redacted(uri)
         self.queue = DispatchQueue(label: "virtplace.libvirt.\(self.uri)")
         if LibvirtURI.isRemote(uri), virConnectSetKeepAlive(handle, 5, 3) < 0 {
             // Keepalive is a safeguard, not a requirement: a daemon without it still works.
@@ -50,7 +50,7 @@ public final class Connection: @unchecked Sendable {
     /// - Throws: `LibvirtError` from libvirt, or `.operationTimeout` when the daemon did not
     ///   answer in time (a host whose packets are dropped can take minutes to refuse).
     public static func open(uri: String, allowTestDriver: Bool = false, timeout: Duration? = nil) async throws -> Connection {
-        let redacted = LibvirtURI.redacted(uri)
+        let redacted = HostURI.redacted(uri)
         return try await runOnDedicatedThread(
             name: "libvirt-open",
             timeout: timeout,

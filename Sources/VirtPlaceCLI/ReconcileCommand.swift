@@ -195,7 +195,7 @@ struct Reconciler {
         let seen = await fleet.observe(observer: Observer(refreshPools: true))
         let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let observed = ObservedFleet(hosts: all.map { t in
-            byName[t.name] ?? ObservedHost(name: t.name, uri: LibvirtURI.redacted(t.uri), reachable: false,
+            byName[t.name] ?? ObservedHost(name: t.name, uri: HostURI.redacted(t.uri), reachable: false,
                                            error: "not contacted: backing off until \(iso(backoff[t.name]?.next ?? now)) after \(backoff[t.name]?.failures ?? 0) failures",
                                            faultDomain: t.faultDomain)
         })

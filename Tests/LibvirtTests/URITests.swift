@@ -1,4 +1,5 @@
 import Libvirt
+import Placement
 import Testing
 
 @Suite("URIs")
@@ -11,7 +12,7 @@ struct URITests {
         ("qemu:///system?socket=/run/x", "qemu:///system"),
     ])
     func redaction(uri: String, expected: String) {
-        #expect(LibvirtURI.redacted(uri) == expected)
+        #expect(HostURI.redacted(uri) == expected)
     }
 
     @Test("remote URIs are those with a host or a transport", arguments: [
