@@ -1,30 +1,13 @@
 import CLibvirt
 import Foundation
 
-/// A libvirt domain handle (freed with `virDomainFree`). The name and UUID are cached in the
-/// handle: reading them makes no RPC. Every other method is one blocking call (see
+/// A libvirt domain (`LibvirtObject`: freed with `virDomainFree`). The name and UUID are cached
+/// in the handle: reading them makes no RPC. Every other method is one blocking call (see
 /// `Connection` for running them off the cooperative pool).
-///
-/// `@unchecked Sendable`: the handle is immutable and libvirt's domain objects are
-/// reference-counted and safe to use from several threads.
-public final class Domain: @unchecked Sendable {
-    let handle: OpaquePointer
-    /// The connection the domain was looked up on, kept open as long as the domain is used.
-    public let connection: Connection
-
+public final class Domain: LibvirtObject, @unchecked Sendable {
     /// Takes ownership of a `virDomainPtr`.
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virDomainFree(handle)
-    }
-
-    /// The domain's name (cached, no RPC).
-    public var name: String {
-        virDomainGetName(handle).map { String(cString: $0) } ?? ""
+        super.init(handle: handle, connection: connection, kind: Kind(free: virDomainFree, name: virDomainGetName))
     }
 
     /// The domain's UUID in its canonical lower-case form (cached, no RPC).
@@ -299,13 +282,7 @@ extension Connection {
     /// Every domain on the host, or those matching `filter` (`virConnectListAllDomains`).
     /// - Throws: `LibvirtError`.
     public func listAllDomains(_ filter: DomainListFilter = []) throws -> [Domain] {
-        var list: UnsafeMutablePointer<virDomainPtr?>?
-        let count = try check(virConnectListAllDomains(handle, &list, filter.rawValue))
-        defer { free(list) }
-        guard let list else { return [] }
-        return (0..<Int(count)).compactMap { index in
-            list[index].map { Domain(handle: $0, connection: self) }
-        }
+        try takeList({ virConnectListAllDomains(handle, $0, filter.rawValue) }) { Domain(handle: $0, connection: self) }
     }
 
     /// The domain called `name`.
@@ -340,8 +317,9 @@ extension Connection {
 
     /// State and reason of every domain, and for active ones the vCPUs and memory in use, in
     /// one call (`virConnectGetAllDomainStats` with `STATE|BALLOON|VCPU` and `NOWAIT`, so a
-    /// domain busy with a job does not hold it up), keyed by UUID. Drivers that report no
-    /// balloon or vCPU figures (the test driver) leave those nil.
+    /// domain busy with a job does not hold it up), keyed by name (unique on a host; libvirt
+    /// formats a domain's UUID for its debug log at every read of it, a name it just returns).
+    /// Drivers that report no balloon or vCPU figures (the test driver) leave those nil.
     /// - Throws: `LibvirtError` (`.noSupport` where the driver lacks bulk stats).
     public func allDomainRuntimes() throws -> [String: DomainRuntime] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
@@ -355,7 +333,8 @@ extension Connection {
             guard let record = records[index], let domain = record.pointee.dom else { continue }
             let parameters = TypedParameterReader(pointer: record.pointee.params, count: record.pointee.nparams)
             guard let state = parameters.int("state.state") else { continue }
-            runtimes[uuidString(of: domain)] = DomainRuntime(
+            guard let name = virDomainGetName(domain) else { continue }
+            runtimes[String(cString: name)] = DomainRuntime(
                 status: DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0),
                 vcpus: parameters.uint("vcpu.current").map { Int($0) },
                 memoryKiB: parameters.ulonglong("balloon.current")

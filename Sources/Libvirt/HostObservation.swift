@@ -38,8 +38,8 @@ extension Connection {
     /// per volume its XML, per network its XML; per domain its XML, plus
     /// `virDomainSnapshotNum` only for domains listed as having snapshots. State and live
     /// vCPUs/memory come from one `virConnectGetAllDomainStats` (drivers that lack the live
-    /// figures cost one `virDomainGetInfo` per active domain); persistence, autostart and "has
-    /// snapshots" from filtered `virConnectListAllDomains` calls.
+    /// figures cost one `virDomainGetInfo` per active domain); persistence (not transient), autostart
+    /// and "has snapshots" from filtered `virConnectListAllDomains` calls.
     ///
     /// - Parameters:
     ///   - name: the host's key in the desired-state file.
@@ -121,10 +121,15 @@ extension Connection {
     }
 
     private func observeDomains(volumes: VolumeIndex, calls: inout ObservationCalls) throws -> [ObservedDomain] {
-        let domains = try listAllDomains().sorted { $0.name < $1.name }
-        let persistent = Set(try listAllDomains(.persistent).map(\.uuid))
-        let autostart = Set(try listAllDomains(.autostart).map(\.uuid))
-        let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.uuid))
+        // Domains are matched by name, unique on a host: reading a name costs nothing, where
+        // libvirt formats the UUID for its debug log at every read (the UUID comes from the XML).
+        // Names read once (each read makes a String), not at every comparison of the sort.
+        let domains = try listAllDomains().map { (name: $0.name, domain: $0) }.sorted { $0.name < $1.name }
+        // Transient, autostart and snapshot-holding domains are few: each list returns only
+        // those, where a list of persistent ones would return nearly every domain again.
+        let transient = Set(try listAllDomains(.transient).map(\.name))
+        let autostart = Set(try listAllDomains(.autostart).map(\.name))
+        let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.name))
         calls.perHost += 4
         // One bulk call for every state (and live vCPUs/memory); drivers without it fall back
         // to calls per domain.
@@ -132,14 +137,18 @@ extension Connection {
         calls.perHost += 1
         calls.domains = domains.count
 
-        var observed: [ObservedDomain] = []
-        for domain in domains {
-            let uuid = domain.uuid
+        // Every call first, then the reading: between two calls this thread does no more than
+        // libvirt's client does, so each answer is taken as soon as it comes, as a program that
+        // only fetches would take it (on a busy machine, a thread that works between its calls
+        // waits longer for a core after each); the XML is read once the host has answered all.
+        var fetched: [(xml: String, name: String, runtime: DomainRuntime, snapshots: Int)] = []
+        fetched.reserveCapacity(domains.count)
+        for (name, domain) in domains {
             // A domain undefined since the list is gone: skip it rather than fail the host.
             guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
             calls.perDomain += 1
             var runtime: DomainRuntime
-            if let known = runtimes[uuid] {
+            if let known = runtimes[name] {
                 runtime = known
             } else {
                 guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
@@ -153,18 +162,21 @@ extension Connection {
                 runtime.memoryKiB = runtime.memoryKiB ?? info.memoryKiB
             }
             var snapshots = 0
-            if withSnapshots.contains(uuid) {
+            if withSnapshots.contains(name) {
                 snapshots = try ignoring(.noDomain, { try domain.snapshotCount() }) ?? 0
                 calls.perDomain += 1
             }
-            observed.append(try ObservedDomain.parse(
-                xml: xml, state: runtime.status.state.name, stateReason: runtime.status.reasonName,
-                persistent: persistent.contains(uuid), autostart: autostart.contains(uuid),
-                snapshotCount: snapshots,
-                liveVcpus: runtime.isActive ? runtime.vcpus : nil,
-                liveMemoryMiB: runtime.isActive ? runtime.memoryKiB.map { Int($0 >> 10) } : nil,
+            fetched.append((xml, name, runtime, snapshots))
+        }
+        let observed = try fetched.map { domain in
+            try ObservedDomain.parse(
+                xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
+                persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
+                snapshotCount: domain.snapshots,
+                liveVcpus: domain.runtime.isActive ? domain.runtime.vcpus : nil,
+                liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
                 volumes: volumes
-            ))
+            )
         }
         return observed
     }

@@ -1,29 +1,12 @@
 import CLibvirt
 import Foundation
 import Placement
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
-/// A virtual network handle (freed with `virNetworkFree`); the name is cached (no RPC).
-///
-/// `@unchecked Sendable`: an immutable handle to a thread-safe, reference-counted libvirt object.
-public final class Network: @unchecked Sendable {
-    let handle: OpaquePointer
-    public let connection: Connection
-
+/// A virtual network (`LibvirtObject`: freed with `virNetworkFree`; the name is cached, no RPC).
+public final class Network: LibvirtObject, @unchecked Sendable {
+    /// Takes ownership of a `virNetworkPtr`.
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virNetworkFree(handle)
-    }
-
-    /// The network's name (cached, no RPC).
-    public var name: String {
-        virNetworkGetName(handle).map { String(cString: $0) } ?? ""
+        super.init(handle: handle, connection: connection, kind: Kind(free: virNetworkFree, name: virNetworkGetName))
     }
 
     /// Whether the network is started.
@@ -64,13 +47,7 @@ extension Connection {
     /// The host's virtual networks (`virConnectListAllNetworks`).
     /// - Throws: `LibvirtError`.
     public func listAllNetworks(_ filter: NetworkListFilter = []) throws -> [Network] {
-        var list: UnsafeMutablePointer<virNetworkPtr?>?
-        let count = try check(virConnectListAllNetworks(handle, &list, filter.rawValue))
-        defer { free(list) }
-        guard let list else { return [] }
-        return (0..<Int(count)).compactMap { index in
-            list[index].map { Network(handle: $0, connection: self) }
-        }
+        try takeList({ virConnectListAllNetworks(handle, $0, filter.rawValue) }) { Network(handle: $0, connection: self) }
     }
 
     /// The network called `name`.

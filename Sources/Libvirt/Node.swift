@@ -1,8 +1,5 @@
 import CLibvirt
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 extension Connection {
     /// CPUs, memory and topology (`virNodeGetInfo`).

@@ -1,29 +1,12 @@
 import CLibvirt
 import Foundation
 import Placement
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
-/// A storage pool handle (freed with `virStoragePoolFree`); the name is cached (no RPC).
-///
-/// `@unchecked Sendable`: an immutable handle to a thread-safe, reference-counted libvirt object.
-public final class StoragePool: @unchecked Sendable {
-    let handle: OpaquePointer
-    public let connection: Connection
-
+/// A storage pool (`LibvirtObject`: freed with `virStoragePoolFree`; the name is cached, no RPC).
+public final class StoragePool: LibvirtObject, @unchecked Sendable {
+    /// Takes ownership of a `virStoragePoolPtr`.
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virStoragePoolFree(handle)
-    }
-
-    /// The pool's name (cached, no RPC).
-    public var name: String {
-        virStoragePoolGetName(handle).map { String(cString: $0) } ?? ""
+        super.init(handle: handle, connection: connection, kind: Kind(free: virStoragePoolFree, name: virStoragePoolGetName))
     }
 
     /// Whether the pool is started.
@@ -64,13 +47,7 @@ public final class StoragePool: @unchecked Sendable {
     /// The pool's volumes (`virStoragePoolListAllVolumes`).
     /// - Throws: `LibvirtError`.
     public func listVolumes() throws -> [StorageVolume] {
-        var list: UnsafeMutablePointer<virStorageVolPtr?>?
-        let count = try check(virStoragePoolListAllVolumes(handle, &list, 0))
-        defer { free(list) }
-        guard let list else { return [] }
-        return (0..<Int(count)).compactMap { index in
-            list[index].map { StorageVolume(handle: $0, connection: connection) }
-        }
+        try takeList({ virStoragePoolListAllVolumes(handle, $0, 0) }) { StorageVolume(handle: $0, connection: connection) }
     }
 
     /// The volume called `name` in this pool.
@@ -130,25 +107,12 @@ public struct StoragePoolDescription: Equatable, Sendable {
     }
 }
 
-/// A storage volume handle (freed with `virStorageVolFree`); name and key are cached (no RPC).
-///
-/// `@unchecked Sendable`: an immutable handle to a thread-safe, reference-counted libvirt object.
-public final class StorageVolume: @unchecked Sendable {
-    let handle: OpaquePointer
-    public let connection: Connection
-
+/// A storage volume (`LibvirtObject`: freed with `virStorageVolFree`); name and key are cached
+/// (no RPC).
+public final class StorageVolume: LibvirtObject, @unchecked Sendable {
+    /// Takes ownership of a `virStorageVolPtr`.
     init(handle: OpaquePointer, connection: Connection) {
-        self.handle = handle
-        self.connection = connection
-    }
-
-    deinit {
-        virStorageVolFree(handle)
-    }
-
-    /// The volume's name (cached, no RPC).
-    public var name: String {
-        virStorageVolGetName(handle).map { String(cString: $0) } ?? ""
+        super.init(handle: handle, connection: connection, kind: Kind(free: virStorageVolFree, name: virStorageVolGetName))
     }
 
     /// The volume's key, unique on the host (the path for file-based pools; cached, no RPC).
@@ -246,13 +210,7 @@ extension Connection {
     /// The host's storage pools (`virConnectListAllStoragePools`).
     /// - Throws: `LibvirtError`.
     public func listAllStoragePools(_ filter: StoragePoolListFilter = []) throws -> [StoragePool] {
-        var list: UnsafeMutablePointer<virStoragePoolPtr?>?
-        let count = try check(virConnectListAllStoragePools(handle, &list, filter.rawValue))
-        defer { free(list) }
-        guard let list else { return [] }
-        return (0..<Int(count)).compactMap { index in
-            list[index].map { StoragePool(handle: $0, connection: self) }
-        }
+        try takeList({ virConnectListAllStoragePools(handle, $0, filter.rawValue) }) { StoragePool(handle: $0, connection: self) }
     }
 
     /// The pool called `name`.

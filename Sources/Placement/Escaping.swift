@@ -247,11 +247,17 @@ public enum Escape {
     /// Whether `text` has an unsafe character (a line feed not counted when `keepingNewlines`).
     /// ASCII text is checked byte by byte; the rest scalar by scalar.
     private static func needsEscaping(_ text: String, keepingNewlines: Bool) -> Bool {
-        var ascii = true
-        for byte in text.utf8 {
-            if byte >= 0x80 { ascii = false; break }
-            if byte == 0x7F || (byte < 0x20 && !(keepingNewlines && byte == 0x0A)) { return true }
+        // Over the bytes in place: a whole `observe -o json` snapshot (1 MB) passes through here
+        // on its way to the terminal.
+        var text = text
+        let ascii: Bool? = text.withUTF8 { bytes in
+            for byte in bytes {
+                if byte >= 0x80 { return false }
+                if byte == 0x7F || (byte < 0x20 && !(keepingNewlines && byte == 0x0A)) { return nil }
+            }
+            return true
         }
+        guard let ascii else { return true }
         if ascii { return false }
         return text.unicodeScalars.contains { isUnsafe($0) && !(keepingNewlines && $0 == "\n") }
     }

@@ -237,13 +237,13 @@ public struct ObservedHostdev: Codable, Equatable, Sendable {
 // MARK: - JSON snapshots
 
 extension ObservedFleet {
-    /// The snapshot as `observe -o json` writes it: keys sorted, pretty-printed, `/` unescaped,
-    /// so that equal fleets give equal bytes; strings by the one JSON rule (`Escape.hardenedJSON`).
+    /// The snapshot as `observe -o json` writes it (without the final newline): keys sorted,
+    /// pretty-printed, `/` unescaped, so that equal fleets give equal bytes; strings by the one
+    /// JSON rule (`Escape.appendJSONString`). `SortedJSONEncoder`: what JSONEncoder would
+    /// write, in a tenth of the time.
     /// - Throws: `EncodingError` (not expected for these values).
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return Data(Escape.hardenedJSON(String(decoding: try encoder.encode(self), as: UTF8.self)).utf8)
+        Data(try SortedJSONEncoder.encode(self))
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may

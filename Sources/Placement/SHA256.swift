@@ -136,28 +136,45 @@ public struct SHA256: Sendable {
         return state
     }
 
-    /// Compresses whole 64-byte blocks into `state`.
+    /// Compresses whole 64-byte blocks into `state`: the schedule kept in 16 words, rounds
+    /// written out eight at a time with the working variables renamed instead of shifted.
     private static func compress(_ state: inout State, blocks: UnsafeRawBufferPointer) {
         k.withUnsafeBufferPointer { k in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { w in
                 var offset = 0
                 while offset + 64 <= blocks.count {
                     for i in 0..<16 {
                         w[i] = UInt32(bigEndian: blocks.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
                     }
-                    for i in 16..<64 {
-                        let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
-                        let s1 = w[i - 2].rotatedRight(17) ^ w[i - 2].rotatedRight(19) ^ (w[i - 2] >> 10)
-                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+                    var a = state.a, b = state.b, c = state.c, d = state.d
+                    var e = state.e, f = state.f, g = state.g, h = state.h
+                    @inline(__always) func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                                                 _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32, _ kw: UInt32) {
+                        let t1 = h &+ (e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)) &+ ((e & f) ^ (~e & g)) &+ kw
+                        let t2 = (a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                        d = d &+ t1
+                        h = t1 &+ t2
                     }
-                    var (a, b, c, d, e, f, g, h) = (state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h)
-                    for i in 0..<64 {
-                        let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-                        let choice = (e & f) ^ (~e & g)
-                        let t1 = h &+ s1 &+ choice &+ k[i] &+ w[i]
-                        let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-                        let majority = (a & b) ^ (a & c) ^ (b & c)
-                        (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ s0 &+ majority)
+                    @inline(__always) func schedule(_ i: Int) -> UInt32 {
+                        if i >= 16 {
+                            let w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15]
+                            let s0 = w15.rotatedRight(7) ^ w15.rotatedRight(18) ^ (w15 >> 3)
+                            let s1 = w2.rotatedRight(17) ^ w2.rotatedRight(19) ^ (w2 >> 10)
+                            w[i & 15] = w[i & 15] &+ s0 &+ w[(i - 7) & 15] &+ s1
+                        }
+                        return w[i & 15] &+ k[i]
+                    }
+                    var i = 0
+                    while i < 64 {
+                        round(a, b, c, &d, e, f, g, &h, schedule(i))
+                        round(h, a, b, &c, d, e, f, &g, schedule(i + 1))
+                        round(g, h, a, &b, c, d, e, &f, schedule(i + 2))
+                        round(f, g, h, &a, b, c, d, &e, schedule(i + 3))
+                        round(e, f, g, &h, a, b, c, &d, schedule(i + 4))
+                        round(d, e, f, &g, h, a, b, &c, schedule(i + 5))
+                        round(c, d, e, &f, g, h, a, &b, schedule(i + 6))
+                        round(b, c, d, &e, f, g, h, &a, schedule(i + 7))
+                        i += 8
                     }
                     state.a &+= a; state.b &+= b; state.c &+= c; state.d &+= d
                     state.e &+= e; state.f &+= f; state.g &+= g; state.h &+= h

@@ -278,23 +278,43 @@ public struct DesiredInstance: Equatable, Sendable {
     }
 }
 
+/// The profiles an instance lists, merged in order: config overlaid field by field, devices by
+/// key, a later profile's device replacing an earlier one's (a `none` device stays, for the
+/// instance's own devices to be merged over). The one profile merge: `desired` and validation
+/// both go through it.
+public struct ProfileMerge: Equatable, Sendable {
+    /// The profiles merged, in the order the instance lists them.
+    public var names: [String]
+    public var config: ConfigSpec
+    public var devices: [String: DeviceSpec]
+}
+
 extension PlacementSpec {
+    /// Merges the profiles `names` in order; unknown profiles are skipped (validation reports
+    /// them).
+    public func mergeProfiles(_ names: [String]) -> ProfileMerge {
+        var merge = ProfileMerge(names: names, config: ConfigSpec(), devices: [:])
+        for p in names {
+            guard let profile = profiles[p] else { continue }
+            merge.config = merge.config.overlaid(by: profile.config)
+            merge.devices.merge(profile.devices) { _, new in new }
+        }
+        return merge
+    }
+
     /// Profiles in order, then the instance: config overlaid field by field, devices merged by
     /// key (a `none` device removes what a profile added), moves and live settings from the
     /// policy unless the instance overrides them. Unknown profiles are skipped (validation
     /// reports them).
-    public func desired(_ name: String) -> DesiredInstance? {
+    ///
+    /// - Parameter merged: `mergeProfiles` of the instance's profiles when the caller has it
+    ///   (validation keeps the last one: instances of a fleet mostly list the same few); any
+    ///   other merge is ignored.
+    public func desired(_ name: String, profiles merged: ProfileMerge? = nil) -> DesiredInstance? {
         guard let spec = instances[name] else { return nil }
-        var config = ConfigSpec()
-        var devices: [String: DeviceSpec] = [:]
-        for p in spec.profiles {
-            guard let profile = profiles[p] else { continue }
-            config = config.overlaid(by: profile.config)
-            devices.merge(profile.devices) { _, new in new }
-        }
-        config = config.overlaid(by: spec.config)
-        devices.merge(spec.devices) { _, new in new }
-        devices = devices.filter { $0.value != .none }
+        let profiles = merged.flatMap { $0.names == spec.profiles ? $0 : nil } ?? mergeProfiles(spec.profiles)
+        let config = profiles.config.overlaid(by: spec.config)
+        let devices = profiles.devices.merging(spec.devices) { _, new in new }.filter { $0.value != .none }
         return DesiredInstance(
             name: name, host: spec.host, faultDomain: spec.faultDomain, spread: spec.spread,
             config: config, devices: devices, state: spec.state,

@@ -351,9 +351,13 @@ private struct Validator {
             checkDevices(inst.devices, ["instances", name, "devices"])
             if let live = inst.live { checkLive(live, ["instances", name, "live"]) }
 
-            // What the merged instance means (as `spec.desired(name)` has it): one boot disk,
+            // What the merged instance means (`spec.desired`): one boot disk,
             // no device twice, no MAC or volume shared with another instance.
-            guard let devices = mergedDevices(inst, profiles: &profileMerge) else { continue }
+            if profileMerge?.names != inst.profiles { profileMerge = spec.mergeProfiles(inst.profiles) }
+            // Not positive vCPUs or memory are reported elsewhere.
+            guard let desired = spec.desired(name, profiles: profileMerge),
+                  (desired.config.vcpus ?? 1) > 0, (desired.config.memoryMiB ?? 1) > 0 else { continue }
+            let devices = desired.devices.sorted { $0.key < $1.key }.map { (key: $0.key, device: $0.value) }
             var bootCount = 0
             for entry in devices { if case .disk(let d) = entry.device, d.boot { bootCount += 1 } }
             if bootCount > 1 {
@@ -392,38 +396,6 @@ private struct Validator {
         }
     }
 
-    /// The instance's devices once its profiles are merged, `none` entries removed, sorted by
-    /// key: `spec.desired(name)`'s `devices` in `deviceKeys` order, without building the rest
-    /// of it. Nil when the merged vCPUs or memory are not positive (reported elsewhere).
-    ///
-    /// - Parameter profiles: the merge of the last instance's profiles, reused when this one
-    ///   lists the same (instances of a fleet mostly share a few lists).
-    func mergedDevices(_ inst: InstanceSpec, profiles: inout ProfileMerge?) -> [(key: String, device: DeviceSpec)]? {
-        if profiles?.names != inst.profiles {
-            var merge = ProfileMerge(names: inst.profiles)
-            for p in inst.profiles {
-                guard let profile = spec.profiles[p] else { continue }
-                if let v = profile.config.vcpus { merge.vcpus = v }
-                if let v = profile.config.memoryMiB { merge.memoryMiB = v }
-                ProfileMerge.put(profile.devices, into: &merge.devices)
-            }
-            profiles = merge
-        }
-        var vcpus = profiles?.vcpus
-        var memoryMiB = profiles?.memoryMiB
-        var merged = profiles?.devices ?? []
-        merged.reserveCapacity(merged.count + inst.devices.count)
-        if let v = inst.config.vcpus { vcpus = v }
-        if let v = inst.config.memoryMiB { memoryMiB = v }
-        ProfileMerge.put(inst.devices, into: &merged)
-        if (vcpus ?? 1) <= 0 || (memoryMiB ?? 1) <= 0 { return nil }
-        merged.removeAll { entry in
-            if case .none = entry.device { return true } else { return false }
-        }
-        merged.sort { $0.key < $1.key }
-        return merged
-    }
-
     /// Where an instance's device is stated: its own `devices` when it names the key, else the
     /// instance (the device came from a profile).
     static func devicePath(_ spec: PlacementSpec, _ name: String, _ key: String, _ inst: InstanceSpec) -> [String] {
@@ -454,42 +426,6 @@ private struct Validator {
 
 /// What a list of profiles gives an instance: the last vCPUs and memory they state, and their
 /// devices merged by key.
-private struct ProfileMerge {
-    var names: [String]
-    var vcpus: Int? = nil
-    var memoryMiB: Int? = nil
-    var devices: [(key: String, device: DeviceSpec)] = []
-
-    /// Adds `devices`, replacing entries of the same key, as `Dictionary.merge` does.
-    static func put(_ devices: [String: DeviceSpec], into merged: inout [(key: String, device: DeviceSpec)]) {
-        if merged.isEmpty {
-            // The keys of one dictionary are distinct: nothing to replace.
-            merged.append(contentsOf: devices.map { ($0.key, $0.value) })
-            return
-        }
-        if merged.count * devices.count <= 256 {
-            for (key, device) in devices {
-                if let index = merged.firstIndex(where: { $0.key == key }) {
-                    merged[index].device = device
-                } else {
-                    merged.append((key, device))
-                }
-            }
-            return
-        }
-        // Many devices (a hostile file can hold hundreds of thousands): look keys up by hash.
-        var position = Dictionary(merged.enumerated().map { ($0.element.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        for (key, device) in devices {
-            if let index = position[key] {
-                merged[index].device = device
-            } else {
-                position[key] = merged.count
-                merged.append((key, device))
-            }
-        }
-    }
-}
-
 /// Who uses a volume or a MAC address first: shown as `web-1.root`.
 private struct DeviceOwner: CustomStringConvertible {
     var instance: String

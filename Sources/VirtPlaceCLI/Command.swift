@@ -60,6 +60,9 @@ protocol Command: Sendable {
     static var options: [OptionSpec] { get }
     /// Paragraphs after the options in `--help`.
     static var discussion: String { get }
+    /// Whether the command needs libvirt's event loop (keepalive, events), or makes only short
+    /// calls and exits (see `LibvirtLibrary.initializeWithoutEventLoop`). Default: it needs it.
+    static var needsEventLoop: Bool { get }
 
     /// Reads and checks the arguments: throws `UsageError` for anything wrong, touches nothing.
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError)
@@ -69,6 +72,7 @@ protocol Command: Sendable {
 
 extension Command {
     static var discussion: String { "" }
+    static var needsEventLoop: Bool { true }
     static var allOptions: [OptionSpec] { options + CommonOptions.specs }
 
     /// The `--help` text.

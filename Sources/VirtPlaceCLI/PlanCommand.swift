@@ -14,6 +14,7 @@ struct PlanCommand: Command {
         .value("observed", "SNAPSHOT", help: "plan against a saved 'observe -o json' snapshot: no libvirt access at all"),
         .flag("detailed-exitcode", help: "exit 0 when there is nothing to do, 2 when changes are pending"),
     ]
+    static let needsEventLoop = false
     static let discussion = """
     One line per action: kind, instance, from → to, and the reason; the blocking reasons under
     a blocked action; then a summary line. With -v: waves, every reason and step, notes, and

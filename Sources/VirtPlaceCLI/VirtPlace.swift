@@ -21,23 +21,27 @@ public enum VirtPlace {
         // SIGPIPE): writes fail with EPIPE instead, and are handled where they are made.
         signal(SIGPIPE, SIG_IGN)
         Console.guardStandardDescriptors()
-        let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment)
+        let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment, ownsProcess: true)
         exit(code.rawValue)
     }
 
     /// Runs the command line and returns the exit code (for tests, nothing exits). Output that
     /// could not be written (a full disk under standard output) makes it an error: exit 1, or
     /// 3 for an apply or reconcile that had already changed things (`Console`).
-    static func run(arguments: [String], environment: [String: String]) async -> ExitCode {
+    /// `ownsProcess`: the process runs this one command and exits (`main`), so process-wide
+    /// set-up may follow the command (`Command.needsEventLoop`); tests run many in one process.
+    static func run(arguments: [String], environment: [String: String], ownsProcess: Bool = false) async -> ExitCode {
         let failures = OutputFailures()
-        let code = await run(arguments: arguments, environment: environment, failures: failures)
+        let code = await run(arguments: arguments, environment: environment, failures: failures, ownsProcess: ownsProcess)
         guard let message = failures.message else { return code }
         Console.write("error: \(message)\n", to: STDERR_FILENO)
         guard code == .success || code == .changesPending else { return code }
         return failures.changesHosts ? .partial : .failure
     }
 
-    private static func run(arguments: [String], environment: [String: String], failures: OutputFailures) async -> ExitCode {
+    private static func run(
+        arguments: [String], environment: [String: String], failures: OutputFailures, ownsProcess: Bool
+    ) async -> ExitCode {
         // Common options may come before the command (`virtplace --state-dir D plan …`): they
         // are read as if they followed it.
         var arguments = arguments
@@ -55,22 +59,23 @@ public enum VirtPlace {
         let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false, failures: failures)
         guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
             if arguments.first == "help", arguments.count > 1 {
-                return await run(arguments: [arguments[1], "--help"], environment: environment, failures: failures)
+                return await run(arguments: [arguments[1], "--help"], environment: environment, failures: failures, ownsProcess: ownsProcess)
             }
             plain.out(topLevelHelp)
             return arguments.isEmpty ? .failure : .success
         }
-        if first == "--version" { return await run(arguments: ["version"], environment: environment, failures: failures) }
+        if first == "--version" { return await run(arguments: ["version"], environment: environment, failures: failures, ownsProcess: ownsProcess) }
         guard let type = commands.first(where: { $0.name == first }) else {
             let hint = Suggestion.closest(to: first, among: commands.map { $0.name }).map { " (did you mean '\(Escape.terminal($0))'?)" } ?? ""
             plain.err("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'virtplace --help' for the list of commands.")
             return .failure
         }
-        return await run(type, arguments: Array(arguments.dropFirst()), environment: environment, failures: failures)
+        return await run(type, arguments: Array(arguments.dropFirst()), environment: environment, failures: failures,
+                         ownsProcess: ownsProcess)
     }
 
     private static func run(_ type: any Command.Type, arguments: [String], environment: [String: String],
-                            failures: OutputFailures) async -> ExitCode {
+                            failures: OutputFailures, ownsProcess: Bool) async -> ExitCode {
         let plain = Console(environment: environment, noColor: true, verbose: false, quiet: false, failures: failures)
         let command: any Command
         let context: CommandContext
@@ -92,6 +97,7 @@ public enum VirtPlace {
         }
         if let apply = command as? ApplyCommand { failures.changesHosts = !apply.dryRun }
         if command is ReconcileCommand { failures.changesHosts = true }
+        if ownsProcess, !type.needsEventLoop { LibvirtLibrary.initializeWithoutEventLoop() }
         do {
             return try await command.run(context)
         } catch {

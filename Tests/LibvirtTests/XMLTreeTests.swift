@@ -45,8 +45,9 @@ struct XMLTreeTests {
             line += " @\(name)=\((attribute.stringValue ?? "").debugDescription)"
             if !lookups.contains(localPart(name)) { lookups.append(localPart(name)) }
         }
-        for name in lookups { line += " ?\(name)=\(element.attribute(name)?.debugDescription ?? "nil")" }
-        line += " text=\((element.stringValue ?? "").debugDescription) trimmed=\(element.trimmedText?.debugDescription ?? "nil")"
+        for name in lookups { line += " ?\(name)=\(element.attribute(forName: name)?.stringValue?.debugDescription ?? "nil")" }
+        let trimmed = (element.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        line += " text=\((element.stringValue ?? "").debugDescription) trimmed=\(trimmed.isEmpty ? "nil" : trimmed.debugDescription)"
         return [line] + element.childElements.flatMap { dump($0, depth: depth + 1) }
     }
 

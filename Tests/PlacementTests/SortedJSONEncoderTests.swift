@@ -1,12 +1,19 @@
 import Foundation
 import Placement
 import Testing
-@testable import VirtPlaceCLI
 
-/// `observe -o json` writes the snapshot by hand (`ObservedJSONWriter`); these tests hold it
-/// to JSONEncoder's bytes (`ObservedFleet.jsonData()`, what `plan --observed` reads back).
-@Suite("observe -o json: the snapshot writer")
-struct ObserveJSONTests {
+/// What Foundation's JSONEncoder writes for `value` with the options `SortedJSONEncoder` stands
+/// in for, strings then hardened (`Escape.hardenedJSON`): the independent witness.
+private func foundationJSON<Value: Encodable>(_ value: Value) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    return Escape.hardenedJSON(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// `observe -o json` (`ObservedFleet.jsonData()`) writes the snapshot with `SortedJSONEncoder`;
+/// these tests hold it to JSONEncoder's bytes.
+@Suite("SortedJSONEncoder: JSONEncoder's bytes, for snapshots")
+struct SortedJSONEncoderTests {
     /// A fleet with every field of every type set (see `everyFieldSet`), awkward strings, and
     /// an unreachable host.
     static let full = ObservedFleet(hosts: [
@@ -52,13 +59,39 @@ struct ObserveJSONTests {
         ObservedFleet(hosts: [ObservedHost(name: "", uri: "", reachable: true)]),
     ])
     func sameAsJSONEncoder(fleet: ObservedFleet) throws {
-        let expected = String(decoding: try fleet.jsonData(), as: UTF8.self) + "\n"
-        #expect(encodeObserved(fleet) == expected)
+        #expect(String(decoding: try fleet.jsonData(), as: UTF8.self) == (try foundationJSON(fleet)))
     }
 
     @Test("it reads back as the same fleet")
     func roundTrip() throws {
-        #expect(try ObservedFleet(jsonData: Data(encodeObserved(Self.full).utf8)) == Self.full)
+        #expect(try ObservedFleet(jsonData: Self.full.jsonData()) == Self.full)
+    }
+
+    /// Shapes the snapshot types do not have: nested and empty containers of every kind,
+    /// optionals in arrays, floats, unsigned and narrow integers, top-level scalars.
+    struct Shapes: Encodable {
+        var nested: [[String: [Int?]]] = [["b": [1, nil]], [:], ["a": []]]
+        var floats: [Double] = [0, 1.5, -2, 1e300, 0.1]
+        var small: Float = 3.25
+        var unsigned: UInt64 = .max
+        var narrow: [Int8] = [-128, 127]
+        var empty: [String] = []
+        var none: String? = nil
+        var flag = false
+    }
+
+    @Test("other shapes: the same bytes as JSONEncoder")
+    func otherShapes() throws {
+        #expect(String(decoding: try SortedJSONEncoder.encode(Shapes()), as: UTF8.self) == (try foundationJSON(Shapes())))
+        #expect(String(decoding: try SortedJSONEncoder.encode([String: Bool]()), as: UTF8.self) == (try foundationJSON([String: Bool]())))
+        #expect(String(decoding: try SortedJSONEncoder.encode("a/b\u{7F}"), as: UTF8.self) == (try foundationJSON("a/b\u{7F}")))
+        #expect(String(decoding: try SortedJSONEncoder.encode(42), as: UTF8.self) == (try foundationJSON(42)))
+    }
+
+    @Test("a float JSON cannot hold is refused, as JSONEncoder refuses it")
+    func nonFinite() {
+        #expect(throws: EncodingError.self) { try SortedJSONEncoder.encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try foundationJSON([Double.nan]) }
     }
 
     @Test("the full fleet sets every field of every type, so a new field cannot go unwritten")
