@@ -38,6 +38,19 @@ public class LibvirtObject: @unchecked Sendable {
     }
 }
 
+/// Filters for `Connection.listAllNetworks` and `listAllStoragePools`, which take the same
+/// flags (`VIR_CONNECT_LIST_NETWORKS_*`, `VIR_CONNECT_LIST_STORAGE_POOLS_*`); empty lists all.
+public struct ListFilter: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let inactive = Self(rawValue: 1 << 0)
+    public static let active = Self(rawValue: 1 << 1)
+    public static let persistent = Self(rawValue: 1 << 2)
+    public static let transient = Self(rawValue: 1 << 3)
+    public static let autostart = Self(rawValue: 1 << 4)
+    public static let noAutostart = Self(rawValue: 1 << 5)
+}
+
 /// The objects of a list that a `virConnectListAll…` call fills (`fill` gets where to put it):
 /// each handle wrapped by `wrap`, the list itself freed.
 /// - Throws: `LibvirtError` when the call fails.

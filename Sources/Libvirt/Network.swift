@@ -33,20 +33,10 @@ public final class Network: LibvirtObject, @unchecked Sendable {
     }
 }
 
-/// Filters for `Connection.listAllNetworks`; empty lists all.
-public struct NetworkListFilter: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let inactive = Self(rawValue: 1 << 0)
-    public static let active = Self(rawValue: 1 << 1)
-    public static let persistent = Self(rawValue: 1 << 2)
-    public static let transient = Self(rawValue: 1 << 3)
-}
-
 extension Connection {
     /// The host's virtual networks (`virConnectListAllNetworks`).
     /// - Throws: `LibvirtError`.
-    public func listAllNetworks(_ filter: NetworkListFilter = []) throws -> [Network] {
+    public func listAllNetworks(_ filter: ListFilter = []) throws -> [Network] {
         try takeList({ virConnectListAllNetworks(handle, $0, filter.rawValue) }) { Network(handle: $0, connection: self) }
     }
 

@@ -5,25 +5,19 @@ func bytes(_ element: XMLTree.Element?, defaultUnit: String) -> UInt64? {
     return scaledBytes(element.trimmedText, unit: element.attribute("unit"), defaultUnit: defaultUnit)
 }
 
+/// Bytes per unit of libvirt's scaled integers, by lower-cased unit name.
+private let unitBytes: [String: UInt64] = [
+    "b": 1, "bytes": 1,
+    "k": 1 << 10, "kib": 1 << 10, "kb": 1_000,
+    "m": 1 << 20, "mib": 1 << 20, "mb": 1_000_000,
+    "g": 1 << 30, "gib": 1 << 30, "gb": 1_000_000_000,
+    "t": 1 << 40, "tib": 1 << 40, "tb": 1_000_000_000_000,
+    "p": 1 << 50, "pib": 1 << 50, "pb": 1_000_000_000_000_000,
+    "e": 1 << 60, "eib": 1 << 60, "eb": 1_000_000_000_000_000_000,
+]
+
 private func scaledBytes(_ text: String?, unit: String?, defaultUnit: String) -> UInt64? {
-    guard let text, let value = UInt64(text) else { return nil }
-    let multiplier: UInt64
-    switch (unit ?? defaultUnit).lowercased() {
-    case "b", "bytes": multiplier = 1
-    case "k", "kib": multiplier = 1 << 10
-    case "kb": multiplier = 1_000
-    case "m", "mib": multiplier = 1 << 20
-    case "mb": multiplier = 1_000_000
-    case "g", "gib": multiplier = 1 << 30
-    case "gb": multiplier = 1_000_000_000
-    case "t", "tib": multiplier = 1 << 40
-    case "tb": multiplier = 1_000_000_000_000
-    case "p", "pib": multiplier = 1 << 50
-    case "pb": multiplier = 1_000_000_000_000_000
-    case "e", "eib": multiplier = 1 << 60
-    case "eb": multiplier = 1_000_000_000_000_000_000
-    default: return nil
-    }
+    guard let text, let value = UInt64(text), let multiplier = unitBytes[(unit ?? defaultUnit).lowercased()] else { return nil }
     let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
     return overflow ? nil : product
 }

@@ -194,22 +194,10 @@ extension ObservedVolume {
     }
 }
 
-/// Filters for `Connection.listAllStoragePools`; empty lists all.
-public struct StoragePoolListFilter: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let inactive = Self(rawValue: 1 << 0)
-    public static let active = Self(rawValue: 1 << 1)
-    public static let persistent = Self(rawValue: 1 << 2)
-    public static let transient = Self(rawValue: 1 << 3)
-    public static let autostart = Self(rawValue: 1 << 4)
-    public static let noAutostart = Self(rawValue: 1 << 5)
-}
-
 extension Connection {
     /// The host's storage pools (`virConnectListAllStoragePools`).
     /// - Throws: `LibvirtError`.
-    public func listAllStoragePools(_ filter: StoragePoolListFilter = []) throws -> [StoragePool] {
+    public func listAllStoragePools(_ filter: ListFilter = []) throws -> [StoragePool] {
         try takeList({ virConnectListAllStoragePools(handle, $0, filter.rawValue) }) { StoragePool(handle: $0, connection: self) }
     }
 

@@ -145,29 +145,39 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 }
 
-private struct UnkeyedContainer: UnkeyedEncodingContainer {
+/// Where an unkeyed or single-value container puts each value: its scalar `encode`s, written
+/// once here.
+private protocol ValueSink {
+    var codingPath: [any CodingKey] { get }
+    func put(_ value: Node)
+}
+
+extension ValueSink {
+    func encodeNil() throws { put(.literal("null")) }
+    func encode(_ value: Bool) throws { put(.literal(value ? "true" : "false")) }
+    func encode(_ value: String) throws { put(.string(value)) }
+    func encode(_ value: Double) throws { put(.literal(try literal(value, codingPath))) }
+    func encode(_ value: Float) throws { put(.literal(try literal(value, codingPath))) }
+    func encode(_ value: Int) throws { put(.literal(String(value))) }
+    func encode(_ value: Int8) throws { put(.literal(String(value))) }
+    func encode(_ value: Int16) throws { put(.literal(String(value))) }
+    func encode(_ value: Int32) throws { put(.literal(String(value))) }
+    func encode(_ value: Int64) throws { put(.literal(String(value))) }
+    func encode(_ value: UInt) throws { put(.literal(String(value))) }
+    func encode(_ value: UInt8) throws { put(.literal(String(value))) }
+    func encode(_ value: UInt16) throws { put(.literal(String(value))) }
+    func encode(_ value: UInt32) throws { put(.literal(String(value))) }
+    func encode(_ value: UInt64) throws { put(.literal(String(value))) }
+    func encode<Value: Encodable>(_ value: Value) throws { put(try node(value, at: codingPath)) }
+}
+
+private struct UnkeyedContainer: UnkeyedEncodingContainer, ValueSink {
     let array: ArrayNode
     let codingPath: [any CodingKey]
     var count: Int { array.elements.count }
 
-    private func put(_ value: Node) { array.elements.append(value) }
+    func put(_ value: Node) { array.elements.append(value) }
 
-    mutating func encodeNil() throws { put(.literal("null")) }
-    mutating func encode(_ value: Bool) throws { put(.literal(value ? "true" : "false")) }
-    mutating func encode(_ value: String) throws { put(.string(value)) }
-    mutating func encode(_ value: Double) throws { put(.literal(try literal(value, codingPath))) }
-    mutating func encode(_ value: Float) throws { put(.literal(try literal(value, codingPath))) }
-    mutating func encode(_ value: Int) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int8) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int16) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int32) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int64) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt8) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt16) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt32) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt64) throws { put(.literal(String(value))) }
-    mutating func encode<Value: Encodable>(_ value: Value) throws { put(try node(value, at: codingPath)) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = ObjectNode()
@@ -188,28 +198,11 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
     }
 }
 
-private struct SingleValueContainer: SingleValueEncodingContainer {
+private struct SingleValueContainer: SingleValueEncodingContainer, ValueSink {
     let encoder: NodeEncoder
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    private func put(_ value: Node) { encoder.node = value }
-
-    mutating func encodeNil() throws { put(.literal("null")) }
-    mutating func encode(_ value: Bool) throws { put(.literal(value ? "true" : "false")) }
-    mutating func encode(_ value: String) throws { put(.string(value)) }
-    mutating func encode(_ value: Double) throws { put(.literal(try literal(value, codingPath))) }
-    mutating func encode(_ value: Float) throws { put(.literal(try literal(value, codingPath))) }
-    mutating func encode(_ value: Int) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int8) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int16) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int32) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: Int64) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt8) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt16) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt32) throws { put(.literal(String(value))) }
-    mutating func encode(_ value: UInt64) throws { put(.literal(String(value))) }
-    mutating func encode<Value: Encodable>(_ value: Value) throws { put(try node(value, at: codingPath)) }
+    func put(_ value: Node) { encoder.node = value }
 }
 
 // MARK: - Writing
