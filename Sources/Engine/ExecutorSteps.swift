@@ -134,6 +134,12 @@ struct ActionRunner {
                   !cause.rebootAvoids, case .migrateLive = current.steps[index] {
             notes.append("no fallback to \(fallback.kind.rawValue): \(cause.summary), which a \(fallback.kind.rawValue) move would meet too")
         }
+        if case .failed(let index, let message) = end, current.kind == .reboot, let fallback = action.fallback,
+           fallback.kind == .manual, let switched = await rebootFallback(current, failedAt: index, message, fallback, uuid: uuid) {
+            current = switched
+            kind = fallback.kind
+            end = await runSteps(current, uuid: uuid)
+        }
 
         switch end {
         case .completed:
