@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Placement
 
 /// How many libvirt calls observing a host took: `perHost` does not grow with the number of
@@ -137,49 +138,94 @@ extension Connection {
         calls.perHost += 1
         calls.domains = domains.count
 
-        // Every call first, then the reading: between two calls this thread does no more than
-        // libvirt's client does, so each answer is taken as soon as it comes, as a program that
-        // only fetches would take it (on a busy machine, a thread that works between its calls
-        // waits longer for a core after each); the XML is read once the host has answered all.
-        var fetched: [(xml: String, name: String, runtime: DomainRuntime, snapshots: Int)] = []
-        fetched.reserveCapacity(domains.count)
-        for (name, domain) in domains {
-            // A domain undefined since the list is gone: skip it rather than fail the host.
-            guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
-            calls.perDomain += 1
-            var runtime: DomainRuntime
-            if let known = runtimes[name] {
-                runtime = known
-            } else {
-                guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
-                calls.perDomain += 1
-                runtime = DomainRuntime(status: status)
+        // The domains in a few slices, each fetched and read on a thread of its own: several
+        // calls in flight on the connection (the daemon serves 5 at once), so one answer's
+        // round trip and reading no longer wait for the one before. Each slice makes every call
+        // first and reads the XML after: between two calls its thread does no more than
+        // libvirt's client does, and on a busy machine a thread that works between its calls
+        // waits longer for a core after each.
+        let slices = Self.slices(of: domains.count)
+        let results = onThreads(slices.count) { slice in
+            Result { () throws -> (domains: [ObservedDomain], calls: ObservationCalls) in
+                var calls = ObservationCalls()
+                var fetched: [(xml: String, name: String, runtime: DomainRuntime, snapshots: Int)] = []
+                fetched.reserveCapacity(slices[slice].count)
+                for (name, domain) in domains[slices[slice]] {
+                    // A domain undefined since the list is gone: skip it rather than fail the host.
+                    guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
+                    calls.perDomain += 1
+                    var runtime: DomainRuntime
+                    if let known = runtimes[name] {
+                        runtime = known
+                    } else {
+                        guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
+                        calls.perDomain += 1
+                        runtime = DomainRuntime(status: status)
+                    }
+                    if runtime.isActive, runtime.vcpus == nil || runtime.memoryKiB == nil {
+                        guard let info = try ignoring(.noDomain, { try domain.info() }) else { continue }
+                        calls.perDomain += 1
+                        runtime.vcpus = runtime.vcpus ?? info.vcpus
+                        runtime.memoryKiB = runtime.memoryKiB ?? info.memoryKiB
+                    }
+                    var snapshots = 0
+                    if withSnapshots.contains(name) {
+                        snapshots = try ignoring(.noDomain, { try domain.snapshotCount() }) ?? 0
+                        calls.perDomain += 1
+                    }
+                    fetched.append((xml, name, runtime, snapshots))
+                }
+                let observed = try fetched.map { domain in
+                    try ObservedDomain.parse(
+                        xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
+                        persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
+                        snapshotCount: domain.snapshots,
+                        liveVcpus: domain.runtime.isActive ? domain.runtime.vcpus : nil,
+                        liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
+                        volumes: volumes
+                    )
+                }
+                return (observed, calls)
             }
-            if runtime.isActive, runtime.vcpus == nil || runtime.memoryKiB == nil {
-                guard let info = try ignoring(.noDomain, { try domain.info() }) else { continue }
-                calls.perDomain += 1
-                runtime.vcpus = runtime.vcpus ?? info.vcpus
-                runtime.memoryKiB = runtime.memoryKiB ?? info.memoryKiB
-            }
-            var snapshots = 0
-            if withSnapshots.contains(name) {
-                snapshots = try ignoring(.noDomain, { try domain.snapshotCount() }) ?? 0
-                calls.perDomain += 1
-            }
-            fetched.append((xml, name, runtime, snapshots))
         }
-        let observed = try fetched.map { domain in
-            try ObservedDomain.parse(
-                xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
-                persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
-                snapshotCount: domain.snapshots,
-                liveVcpus: domain.runtime.isActive ? domain.runtime.vcpus : nil,
-                liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
-                volumes: volumes
-            )
+        var observed: [ObservedDomain] = []
+        observed.reserveCapacity(domains.count)
+        for result in results {
+            let slice = try result.get()
+            observed.append(contentsOf: slice.domains)
+            calls.perDomain += slice.calls.perDomain
         }
         return observed
     }
+}
+
+extension Connection {
+    /// Consecutive ranges of `count` domains, one per thread that observes them: up to 4
+    /// (fewer than the daemon's 5 calls per connection), none smaller than 32 domains.
+    static func slices(of count: Int) -> [Range<Int>] {
+        let threads = max(1, min(4, count / 32))
+        return (0..<threads).map { slice in count * slice / threads..<count * (slice + 1) / threads }
+    }
+}
+
+/// `body(0)` … `body(count - 1)`, each on a thread of its own (the first on the calling
+/// thread), all at once; their results in that order.
+private func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let results = Mutex<[Int: T]>([:])
+    let group = DispatchGroup()
+    for index in 1..<max(1, count) {
+        group.enter()
+        let thread = Thread {
+            let result = body(index)
+            results.withLock { $0[index] = result }
+            group.leave()
+        }
+        thread.name = "libvirt-observe"
+        thread.start()
+    }
+    let first = body(0)
+    group.wait()
+    return results.withLock { done in [first] + (1..<max(1, count)).compactMap { done[$0] } }
 }
 
 /// Returns nil when `body` fails with `code`; rethrows anything else.

@@ -48,7 +48,11 @@ private final class ArrayNode {
 }
 
 private final class ObjectNode {
+    /// The coding-key type that filled it: objects of one type mostly have the same keys in
+    /// the same order, so the writer sorts each such list once (`Writer.order`).
+    let keyType: ObjectIdentifier?
     var entries: [(key: String, value: Node)] = []
+    init(keyType: ObjectIdentifier? = nil) { self.keyType = keyType }
 }
 
 /// Formats a float as JSONEncoder does: `description`, without a trailing `.0`.
@@ -83,7 +87,7 @@ private final class NodeEncoder: Encoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         if case .object(let object) = node { return KeyedEncodingContainer(KeyedContainer(object: object, codingPath: codingPath)) }
-        let object = ObjectNode()
+        let object = ObjectNode(keyType: ObjectIdentifier(Key.self))
         node = .object(object)
         return KeyedEncodingContainer(KeyedContainer(object: object, codingPath: codingPath))
     }
@@ -124,7 +128,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        let nested = ObjectNode()
+        let nested = ObjectNode(keyType: ObjectIdentifier(NestedKey.self))
         put(.object(nested), key)
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(object: nested, codingPath: codingPath + [key]))
     }
@@ -180,7 +184,7 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer, ValueSink {
 
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        let nested = ObjectNode()
+        let nested = ObjectNode(keyType: ObjectIdentifier(NestedKey.self))
         put(.object(nested))
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(object: nested, codingPath: codingPath))
     }
@@ -226,6 +230,18 @@ private func utf8Precedes(_ a: String, _ b: String) -> Bool {
 private struct Writer {
     var bytes: [UInt8] = []
     private var depth = 0
+    /// The last key list written per coding-key type, and its sorted order.
+    private var orders: [ObjectIdentifier: (keys: [String], order: [Int])] = [:]
+
+    /// The indices of `object`'s entries in key order: from the cache when the last object of
+    /// its type had the same keys (a snapshot's thousand domains have), else sorted.
+    private mutating func order(_ object: ObjectNode) -> [Int] {
+        let keys = object.entries.map(\.key)
+        if let type = object.keyType, let cached = orders[type], cached.keys == keys { return cached.order }
+        let order = keys.indices.sorted { utf8Precedes(keys[$0], keys[$1]) }
+        if let type = object.keyType { orders[type] = (keys, order) }
+        return order
+    }
 
     mutating func write(_ node: Node) {
         switch node {
@@ -238,11 +254,12 @@ private struct Writer {
                 writer.write(array.elements[index])
             }
         case .object(let object):
-            let entries = object.entries.sorted { utf8Precedes($0.key, $1.key) }
-            container(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), count: entries.count) { writer, index in
-                Escape.appendJSONString(entries[index].key, to: &writer.bytes)
+            let order = order(object)
+            container(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), count: order.count) { writer, index in
+                let entry = object.entries[order[index]]
+                Escape.appendJSONString(entry.key, to: &writer.bytes)
                 writer.bytes.append(contentsOf: " : ".utf8)
-                writer.write(entries[index].value)
+                writer.write(entry.value)
             }
         case .deferred(let encoder):
             write(encoder.node ?? .object(ObjectNode()))
