@@ -19,14 +19,16 @@ let fixtureRun = "run-crashed"
 /// The hosts of every scenario.
 let fixtureHosts = ["h1", "h2"]
 
-/// Runs `plan` with a crash point, as a killed process would leave it.
+/// Runs `plan` with a crash point, as a killed process would leave it (a crash point whose
+/// `crash` returns makes the runner stop there and write nothing more).
+@discardableResult
 func crashRun(_ plan: Plan, on fleet: FakeFleet, step: Int, moment: CrashPoint.Moment, state: StateDirectory,
-              run: String = fixtureRun) async throws {
+              run: String = fixtureRun) async throws -> ExecutionReport {
     let journal = try Journal(path: state.journalPath)
     let options = ExecutionOptions(parallel: ParallelSpec(total: 4, perHost: 2), jobPollInterval: .milliseconds(20),
                                    statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200),
                                    run: run, crashPoint: CrashPoint(step: step, moment: moment, crash: {}))
-    _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
+    return await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
 }
 
 /// Runs `plan` to its end under run `run`.
@@ -38,7 +40,7 @@ func fullRun(_ plan: Plan, on fleet: FakeFleet, state: StateDirectory, run: Stri
 }
 
 /// Recovers what the journal at `state` holds unfinished, as the next apply would.
-func recoverRun(_ fleet: FakeFleet, state: StateDirectory, run: String, crashAt: Int? = nil) async throws -> RecoveryReport {
+func recoverRun(_ fleet: FakeFleet, state: StateDirectory, run: String = "run-recovery", crashAt: Int? = nil) async throws -> RecoveryReport {
     let journal = try Journal(path: state.journalPath)
     let options = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
                                    deviceConfirmTimeout: .milliseconds(200), run: run,
@@ -57,7 +59,9 @@ struct JournalScenario: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-private func manualFleet() -> FakeFleet {
+/// A guest as a manual move meets it: boot volume on the source's local pool (transferred), a
+/// data volume on the shared pool, two NICs, autostart, tags.
+func manualFleet() -> FakeFleet {
     let fleet = FakeFleet(hosts: ["h1", "h2"])
     var vm = FakeFleet.FakeDomain(uuid: "uuid-vm", name: "vm", autostart: true)
     vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/vm-boot.img", pool: "local", volume: "vm-boot.img", bootOrder: 1),
@@ -72,7 +76,7 @@ private func manualFleet() -> FakeFleet {
     return fleet
 }
 
-private func manualSpec() -> PlacementSpec {
+func manualSpec() -> PlacementSpec {
     var policy = PolicySpec()
     policy.backups = true
     var spec = placement(["vm": InstanceSpec(host: "h2", config: ConfigSpec(tags: ["tier": "db", "moved": "yes"]),
@@ -81,7 +85,8 @@ private func manualSpec() -> PlacementSpec {
     return spec
 }
 
-private func otherFleet(_ kind: String) -> FakeFleet {
+/// A guest for a reboot, cold or live move: one volume on the source's local pool.
+func otherFleet(_ kind: String) -> FakeFleet {
     let fleet = FakeFleet(hosts: ["h1", "h2"])
     var vm = guest("vm", state: kind == "cold" ? "shutoff" : "running")
     vm.autostart = true
@@ -91,26 +96,11 @@ private func otherFleet(_ kind: String) -> FakeFleet {
     return fleet
 }
 
-private func otherSpec(_ kind: String) -> PlacementSpec {
+func otherSpec(_ kind: String) -> PlacementSpec {
     var spec = placement(["vm": InstanceSpec(host: "h2", moves: kind == "live" ? [.live] : (kind == "cold" ? [.cold] : [.reboot]))],
                          hosts: ["h1", "h2"])
     spec.storage = StorageSpec(sharedPools: ["shared"], localPools: ["local"])
     return spec
-}
-
-private let coldDebrisPlan = handPlan(
-    [Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
-            steps: [.record(host: "h1"), .transferVolume(pool: "local", volume: "a.img", from: "h1", to: "h2"),
-                    .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1")], wave: 1)],
-    uuids: ["arch": "uuid-arch"])
-
-private func archFleet() -> FakeFleet {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
-    var arch = guest("arch", state: "shutoff")
-    arch.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/a.img", pool: "local", volume: "a.img")]
-    fleet.add(arch, on: "h1")
-    fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "0123456789abcdef"), on: "h1")
-    return fleet
 }
 
 /// Every scenario: a move of each kind killed after each step's intent and after each outcome,
@@ -168,32 +158,19 @@ let journalScenarios: [JournalScenario] = {
         return fleet
     })
     all.append(JournalScenario(name: "manual-rolled-back", uuid: "uuid-vm", recovers: false) { state in
-        let fleet = FakeFleet(hosts: ["h1", "h2"])
-        var vm = guest("vm")
-        vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/shared/b.img", pool: "shared", volume: "b.img", bootOrder: 1),
-                    ObservedDisk(target: "vdb", sourceType: "volume", path: "/shared/d.img", pool: "shared", volume: "d.img")]
-        fleet.add(vm, on: "h1")
-        fleet.addVolume("shared", "b.img", .init(capacity: 1024, content: "boot"), on: "h1")
-        fleet.addVolume("shared", "b.img", .init(capacity: 1024, content: "boot"), on: "h2")
-        fleet.addVolume("shared", "d.img", .init(capacity: 1024, content: "data"), on: "h1")
-        let steps: [Step] = [.record(host: "h1"), .shutdown(host: "h1", timeoutSeconds: 5, forceOff: true),
-                             .recreate(host: "h2", from: "h1", bootPool: "shared", bootVolume: "b.img"),
-                             .attachDisk(host: "h2", disk: DiskAttachment(key: nil, target: "vdb", pool: "shared", volume: "d.img",
-                                                                          bus: nil, readOnly: false), applies: .restart),
-                             .undefineSource(host: "h1"), .start(host: "h2")]
-        try await fullRun(handPlan([Action(instance: "vm", kind: .manual, from: "h1", to: "h2", reasons: [], steps: steps, wave: 1)],
-                                   uuids: ["vm": "uuid-vm"]), on: fleet, state: state)
+        let (fleet, plan) = rollBackFleetAndPlan()
+        try await fullRun(plan, on: fleet, state: state)
         return fleet
     })
     all.append(JournalScenario(name: "cold-copy-failed-debris-removed", uuid: "uuid-arch", recovers: false) { state in
-        let fleet = archFleet()
+        let fleet = localGuestFleet()
         fleet.set { $0.failCopies = true }
-        try await fullRun(coldDebrisPlan, on: fleet, state: state)
+        try await fullRun(coldPlan, on: fleet, state: state)
         return fleet
     })
     all.append(JournalScenario(name: "cold-copy-killed-after-transfer-intent", uuid: "uuid-arch") { state in
-        let fleet = archFleet()
-        try await crashRun(coldDebrisPlan, on: fleet, step: 2, moment: .afterIntent, state: state)
+        let fleet = localGuestFleet()
+        try await crashRun(coldPlan, on: fleet, step: 2, moment: .afterIntent, state: state)
         return fleet
     })
     all.append(JournalScenario(name: "manual-finished-then-rotated", uuid: "uuid-vm", recovers: false) { state in
@@ -224,7 +201,7 @@ let journalScenarios: [JournalScenario] = {
 
 /// The unfinished actions of the journal at `state`, read as the code under test reads them.
 func fixtureUnfinished(_ state: StateDirectory) -> [UnfinishedAction] {
-    Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    (try? Journal.load(path: state.journalPath))?.unfinished ?? []
 }
 
 /// The volumes the journal at `state` counts as virtplace's, as the code under test reads them.
@@ -339,5 +316,36 @@ func oldJournalIsRecoveredAsBefore(_ scenario: JournalScenario) async throws {
         try (encoder.encode(view) + Data("\n".utf8)).write(to: URL(fileURLWithPath: out + "/\(scenario.name).expect.json"))
         return
     }
-    Issue.record("not yet compared")
+    let name = scenario.name
+    let expected = try JSONDecoder().decode(JournalExpectation.self, from: Data(contentsOf: journalFixtures.appendingPathComponent("\(name).expect.json")))
+    let fixture = try Data(contentsOf: journalFixtures.appendingPathComponent("\(name).jsonl"))
+    // The old state directory's paths, as this test's.
+    func rebased<T: Codable>(_ value: T) throws -> T {
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self).replacingOccurrences(of: expected.stateDir, with: state.path)
+        return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+    var reading = expected
+    reading.recovery = nil
+    reading.held = nil
+
+    // The journal this virtplace wrote for the same run reads as the old one did.
+    let mine = journalView(state: state, fleet: fleet, uuid: scenario.uuid)
+    #expect(mine == (try rebased(reading)), "\(name): this release's own journal")
+
+    // The old journal, byte for byte: the same unfinished actions, own volumes and decisions.
+    try fixture.write(to: URL(fileURLWithPath: state.journalPath))
+    let contents = try Journal.load(path: state.journalPath)
+    #expect(contents.unreadable.isEmpty && contents.tornTail == nil, "\(name): \(contents.unreadable)")
+    #expect(contents.records == String(decoding: fixture, as: UTF8.self).split(separator: "\n").count, "\(name): every line a record")
+    var old = journalView(state: state, fleet: fleet, uuid: scenario.uuid)
+    old.stateDir = expected.stateDir
+    #expect(old == reading, "\(name): the old journal")
+
+    // Recovered from it as that release recovered: the same outcome, word for word.
+    guard scenario.recovers, let before = expected.recovery else { return }
+    let text = String(decoding: fixture, as: UTF8.self).replacingOccurrences(of: expected.stateDir, with: state.path)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: state.journalPath))
+    let report = try await recoverRun(fleet, state: state, run: "run-recovery")
+    #expect(outcomes(report) == (try rebased(before)), "\(name): recovery")
+    #expect(report.held == (try rebased(expected.held ?? [:])), "\(name): held")
 }
