@@ -225,6 +225,14 @@ extension JournalRecord {
 
 // MARK: Encoding
 
+/// A field of a format-0 record's `detail`, as an error names it (`no 'detail.host'`).
+private struct DetailKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
 /// A record of a journal format this virtplace does not read.
 struct NewerJournalFormat: Error, CustomStringConvertible {
     var version: Int
@@ -313,7 +321,8 @@ extension JournalRecord: Codable {
         let seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
         func required(_ key: String) throws -> String {
             guard let value = d[key] else {
-                throw DecodingError.keyNotFound(Key.detail, .init(codingPath: [Key.detail], debugDescription: "no detail.\(key)"))
+                throw DecodingError.keyNotFound(DetailKey(stringValue: "detail.\(key)"),
+                                                .init(codingPath: [Key.detail], debugDescription: "no detail.\(key)"))
             }
             return value
         }
