@@ -272,3 +272,31 @@ extension ActionRunner {
         }
     }
 }
+
+extension ActionRunner {
+    /// A maintenance reboot move that failed falls back to the plan's `manual` move when that
+    /// can help: not after a failed shutdown (a manual move begins with the same shutdown), and
+    /// only once the reboot move is put back (the guest defined, and running if it ran, on its
+    /// source only). Returns the manual action to run, or nil (the failure stands; a note says
+    /// why there was no fallback).
+    mutating func rebootFallback(_ current: Action, failedAt index: Int, _ message: String, _ fallback: Fallback,
+                                 uuid: String) async -> Action? {
+        if case .shutdown = current.steps[index] {
+            notes.append("no fallback to manual: the shutdown failed, and a manual move begins with the same shutdown")
+            return nil
+        }
+        guard !targetMayHaveRun else { return nil }
+        let rollback = await rollBack(current, uuid: uuid)
+        guard rollback.done else { return nil }
+        notes.append("the reboot move failed at \(current.steps[index].op) (\(message)) and was put back (\(rollback.text)); it fell back to a manual move, as the file allows")
+        try? await writeActionRecord(.fallback(to: fallback.kind), error: message)
+        let manual = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
+                            reasons: action.reasons, steps: fallback.steps, wave: action.wave)
+        active = manual
+        pointOfNoReturn = false
+        targetCopyBegun = false
+        ownShutdown = false
+        sourceUndefined = false
+        return manual
+    }
+}

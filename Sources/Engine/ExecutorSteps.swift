@@ -62,6 +62,8 @@ struct ActionRunner {
     var sourceUndefined: Bool
     /// Why the live migration failed, when it did (decides the fallback).
     var liveFailure: LiveFailureCause?
+    /// What was tried so far (the report's `attempts`).
+    var attempts: [ActionReport.Attempt] = []
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
         self.executor = executor; self.action = action; self.active = action; self.uuid = uuid; self.shared = shared
@@ -98,7 +100,8 @@ struct ActionRunner {
             let report = ActionReport(
                 instance: action.instance, kind: kind, from: action.from, to: action.to, status: status,
                 message: message, elapsedSeconds: (clock.now - started).seconds, migrationMs: migrationMs,
-                downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped)
+                downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped,
+                attempts: attempts.isEmpty ? [] : attempts.dropLast() + [ActionReport.Attempt(kind: kind, failure: status == .done ? nil : message)])
             executor.events(.actionFinished(report))
             return report
         }
@@ -118,9 +121,12 @@ struct ActionRunner {
         }
 
         var current = action
+        attempts.append(ActionReport.Attempt(kind: action.kind, failure: nil))
         var end = await runSteps(current, uuid: uuid)
         if case .failed(let index, let message) = end, fallbackReady, let fallback = action.fallback,
-           case .migrateLive = current.steps[index] {
+           attempts.count < ActionReport.maxAttempts, case .migrateLive = current.steps[index] {
+            attempts[attempts.count - 1].failure = "\(current.steps[index].op): \(message)"
+            attempts.append(ActionReport.Attempt(kind: fallback.kind, failure: nil))
             // The file allows the next rung: the guest still runs on its source only.
             notes.append("the live migration failed (\(message)); the guest still ran on \(action.from ?? "its source") only, so the move fell back to \(fallback.kind.rawValue), as the file allows")
             try? await writeActionRecord(.fallback(to: fallback.kind), error: message)
@@ -133,6 +139,12 @@ struct ActionRunner {
         } else if case .failed(let index, _) = end, let fallback = action.fallback, let cause = liveFailure,
                   !cause.rebootAvoids, case .migrateLive = current.steps[index] {
             notes.append("no fallback to \(fallback.kind.rawValue): \(cause.summary), which a \(fallback.kind.rawValue) move would meet too")
+        }
+        if case .failed(let index, let message) = end, current.kind == .reboot, let fallback = action.fallback,
+           fallback.kind == .manual, let switched = await rebootFallback(current, failedAt: index, message, fallback, uuid: uuid) {
+            current = switched
+            kind = fallback.kind
+            end = await runSteps(current, uuid: uuid)
         }
 
         switch end {

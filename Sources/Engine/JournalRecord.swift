@@ -359,12 +359,23 @@ extension JournalRecord: Codable {
             e.origin = d["origin"]; e.definition = d["record"]; e.result = d["result"]; e.why = d["why"]; e.seconds = seconds
             // The action, a JSON string inside the record; one that does not decode is left
             // out, as the release that wrote it did (recovery then holds the instance).
-            e.action = d["action"].flatMap { try? JSONDecoder().decode(Action.self, from: Data($0.utf8)) }
+            e.action = d["action"].flatMap(format0Action)
             if let planned = e.action?.steps, planned.indices.contains(index), planned[index].op == op { e.step = planned[index] }
             entry = .step(e)
         }
             return JournalRecord(time: time, run: run, instance: instance, uuid: uuid, kind: kind, entry: entry,
                              error: try c.decodeIfPresent(String.self, forKey: .error))
+    }
+
+    /// The action of a format-0 record, from the JSON that release wrote: without the keys an
+    /// action gained since (`id`, `dependsOn`: a move resumed on its own waits on nothing), which
+    /// are given their empty values. Nil when it is not an action.
+    static func format0Action(_ text: String) -> Action? {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { return nil }
+        if object["id"] == nil { object["id"] = 0 }
+        if object["dependsOn"] == nil { object["dependsOn"] = [Int]() }
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+        return try? JSONDecoder().decode(Action.self, from: data)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -9,12 +9,13 @@ import Synchronization
 struct ReconcileCommand: Command {
     static let name = "reconcile"
     static let abstract = "unattended drift correction: apply --auto-approve, locked, capped, logged"
-    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH]"]
+    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .value("interval", "DURATION", help: "keep running: one pass per interval (30s, 5m, 1h30m) until SIGTERM or SIGINT"),
         .value("max-moves", "N", help: "at most N moves per pass (with policy.maxMovesPerRun, the smaller applies)"),
         .value("metrics-file", "PATH", help: "write Prometheus text metrics to PATH after each pass (atomically)"),
+        eventsOption,
     ]
     static let discussion = """
     Each pass: take the state directory's lock (a pass that finds it held exits 1 and says who
@@ -33,6 +34,11 @@ struct ReconcileCommand: Command {
     run to finish. A host that keeps failing is retried with backoff (interval × 2^n, at most
     an hour), not hammered; the other hosts are reconciled meanwhile.
 
+    Hosts under maintenance (hosts.NAME.maintenance) are evacuated: live and cold moves at once,
+    moves with downtime from the due date on; each maintenance move logs a
+    maintenance-move-started and a maintenance-move-finished line (and, with --events FILE,
+    appends them there). See docs/operations.md.
+
     Exit codes (of the last pass): 0 converged or every action done; 1 nothing was changed
     (invalid file, lock held); 3 an action failed or was blocked, or a host was unreachable.
     """
@@ -41,6 +47,7 @@ struct ReconcileCommand: Command {
     var interval: Double?
     var maxMoves: Int?
     var metricsFile: String?
+    var eventsFile: String?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
@@ -58,6 +65,7 @@ struct ReconcileCommand: Command {
             maxMoves = n
         }
         metricsFile = arguments.value("metrics-file")
+        eventsFile = arguments.value("events")
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -142,6 +150,7 @@ struct Reconciler {
             spec.policy.maxMovesPerRun = spec.policy.maxMovesPerRun == 0 ? cap : min(spec.policy.maxMovesPerRun, cap)
         }
 
+        try checkEventsFile(command.eventsFile)
         let state = StateDirectory(path: context.common.stateDir)
         try state.prepare()
         let lock = try StateLock(state: state)
@@ -220,7 +229,8 @@ struct Reconciler {
             }
         }
 
-        let plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes)
+        let plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock())
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }
@@ -234,7 +244,8 @@ struct Reconciler {
                 statusByInstance[action.instance] = "deferred"
                 metrics.actions[.init(kind: action.kind.rawValue, outcome: "deferred"), default: 0] += 1
                 log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
-                           "message": "over the move cap for this pass: the next pass takes it up"])
+                           "message": action.reasons.first { $0.code == .orderDeferred }?.message
+                               ?? "over the move cap for this pass: the next pass takes it up"])
             }
         }
 
@@ -242,10 +253,14 @@ struct Reconciler {
         if plan.actions.contains(where: \.isScheduled) {
             let journal = try journal ?? Journal(path: state.journalPath, contents: contents)
             let log = self.log
+            let records = MaintenanceEvents(plan: plan, hosts: spec.hosts, path: command.eventsFile) { log.write($0) }
             let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { event in
                 log.event(event)
+                records.handle(event)
             }
             let report = await executor.run(plan, holding: held)
+            for (final, n) in records.counts { metrics.maintenanceMoves[final, default: 0] += n }
+            for problem in records.errors { log.write(["event": "events-error", "level": "error", "message": problem]) }
             for r in report.actions {
                 metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
                 statusByInstance[r.instance] = r.status == .done ? "changed" : (r.status == .failed ? "failed" : "blocked")

@@ -65,7 +65,14 @@ func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout: LiveT
 }
 
 /// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
+/// A plan of hand-made actions; an action without an id gets its position (1-based), as the
+/// planner numbers them. Dependencies are only those the actions list.
 func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
+    let actions = actions.enumerated().map { i, a in
+        var a = a
+        if a.id == 0 { a.id = i + 1 }
+        return a
+    }
     let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
     var summary = Summary()
     for a in actions { summary.add(a.kind) }
@@ -144,7 +151,7 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
         // Wave 2, independent of "slow": starts before "slow" ends.
         Action(instance: "other", kind: .live, from: "h3", to: "h4", reasons: [], steps: [liveStep("h3", "h4")], wave: 2),
         // Wave 2, into h1 (from a host no one else uses): waits for "slow" to leave h1.
-        Action(instance: "into", kind: .live, from: "h5", to: "h1", reasons: [], steps: [liveStep("h5", "h1")], wave: 2),
+        Action(instance: "into", kind: .live, from: "h5", to: "h1", reasons: [], steps: [liveStep("h5", "h1")], wave: 2, dependsOn: [1]),
     ]
     let uuids = Dictionary(uniqueKeysWithValues: actions.map { ($0.instance, "uuid-\($0.instance)") })
     // perHost 2: the limits would let "into" start at once; only its dependency holds it.
@@ -293,21 +300,30 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
 
 @Test func aFailedActionDoesNotStopItsWaveAndBlocksWhatCountedOnIt() async throws {
     let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
-    for name in ["a", "b", "c"] { fleet.add(guest(name), on: name == "c" ? "h2" : "h1") }
+    for name in ["a", "b", "c", "d", "e"] { fleet.add(guest(name), on: ["c", "d"].contains(name) ? "h2" : "h1") }
     fleet.set { $0.migration["uuid-a"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
     let actions = [
         Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
         Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),
         // Counted on the room "a" was to free on h1.
-        Action(instance: "c", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2),
+        Action(instance: "c", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2, dependsOn: [1]),
+        // Onto the same host, but with room there without "a" leaving: not held up by it.
+        Action(instance: "d", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2, dependsOn: [2]),
+        // Waits on "c" (blocked): blocked in turn, transitively.
+        Action(instance: "e", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 3, dependsOn: [3]),
     ]
-    let (report, _, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b", "c": "uuid-c"]), on: fleet)
+    let (report, _, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b", "c": "uuid-c", "d": "uuid-d", "e": "uuid-e"]), on: fleet)
     let byName = Dictionary(uniqueKeysWithValues: report.actions.map { ($0.instance, $0) })
     #expect(byName["a"]?.status == .failed)
     #expect(byName["a"]?.message?.contains("migration refused") == true)
     #expect(byName["a"]?.message?.contains("running on h1") == true, "the failure says where the domain is")
     #expect(byName["b"]?.status == .done)
     #expect(byName["c"]?.status == .blocked)
+    #expect(byName["c"]?.message?.contains("room on h1 that the move of a (#1, h1 → h2) was to free") == true, "\(byName["c"]?.message ?? "")")
+    #expect(byName["d"]?.status == .done)
+    #expect(byName["e"]?.status == .blocked)
+    #expect(byName["e"]?.message?.contains("(#3, h2 → h1) was to free, and that move was blocked") == true, "\(byName["e"]?.message ?? "")")
+    #expect(byName["a"]?.attempts == [ActionReport.Attempt(kind: .live, failure: byName["a"]?.message)])
     #expect(fleet.domain("uuid-a", "h1")?.state == "running")
 }
 
