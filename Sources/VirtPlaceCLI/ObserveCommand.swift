@@ -6,12 +6,12 @@ import Placement
 struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
-    static let usage = ["observe -f PATH... [-o text|json]"]
+    static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
     /// What `-o` takes.
-    static let formats = ["text", "json"]
+    static let formats = ["text", "json"] + PictureFormat.allCases.map(\.rawValue)
     static let options: [OptionSpec] = [
         fileOption,
-        outputOption(formats, help: "text (default): a table per host; json: a snapshot for 'plan --observed'"),
+        outputOption(formats, help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
@@ -44,6 +44,8 @@ struct ObserveCommand: Command {
         }
         if format == "json" {
             context.console.out(encodeObserved(fleet))
+        } else if let picture = PictureFormat(rawValue: format) {
+            context.console.out(renderObservedPicture(fleet, desired: spec, format: picture))
         } else {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
             // Hosts under maintenance: each instance's maintenance status, as plan shows it.
