@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 
 /// A step that could not be completed: the action stops there.
@@ -382,7 +381,7 @@ struct ActionRunner {
             return try await setMemory(mib, applies: applies, on: host, uuid: uuid)
         case .setAutostart(let host, let enabled): return try await setAutostart(enabled, on: host, uuid: uuid)
         case .setMetadata(let host, let fleet, let tags):
-            return try await setMetadata(VirtplaceMetadata(fleet: fleet, tags: tags), on: host, uuid: uuid)
+            return try await setMetadata(fleet: fleet, tags: tags, on: host, uuid: uuid)
         case .attachDisk(let host, let disk, let applies): return try await attachDisk(disk, applies: applies, on: host, uuid: uuid)
         case .attachNIC(let host, let nic, let applies): return try await attachNIC(nic, applies: applies, on: host, uuid: uuid)
         }
@@ -575,7 +574,7 @@ struct ActionRunner {
         let instance = action.instance
         let events = executor.events
         let label = "\(pool)/\(volume)"
-        let result: TransferProgress
+        let result: VolumeCopyProgress
         do {
             result = try await driver.copyVolume(pool: pool, name: volume, from: from, to: to) { p in
                 let seconds = p.elapsed.seconds
@@ -590,7 +589,7 @@ struct ActionRunner {
         }
         // Verified by a read-back: the copy's size and SHA-256 (holes as zeros) against the
         // digest of what the source sent.
-        let copy: VolumeChecksum
+        let copy: VolumeDigest
         do {
             copy = try await driver.checksum(pool: pool, name: volume, on: to)
         } catch {
@@ -779,14 +778,14 @@ struct ActionRunner {
         return .done("autostart \(enabled ? "on" : "off")")
     }
 
-    private func setMetadata(_ metadata: VirtplaceMetadata, on host: String, uuid: String) async throws -> StepOutcome {
-        func holds(_ d: ObservedDomain?) -> Bool { d?.fleet == metadata.fleet && d?.tags == metadata.tags }
+    private func setMetadata(fleet: String, tags: [String: String], on host: String, uuid: String) async throws -> StepOutcome {
+        func holds(_ d: ObservedDomain?) -> Bool { d?.fleet == fleet && d?.tags == tags }
         let facts = try await require(host, uuid: uuid)
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if !holds(facts.config) { scope.insert(.config) }
         if facts.isRunning, !holds(facts.live) { scope.insert(.live) }
-        if scope.isEmpty { return .skipped("metadata already says fleet \(metadata.fleet) with these tags") }
-        try await driver.setMetadata(uuid: uuid, on: host, metadata: metadata, scope: scope)
+        if scope.isEmpty { return .skipped("metadata already says fleet \(fleet) with these tags") }
+        try await driver.setMetadata(uuid: uuid, on: host, fleet: fleet, tags: tags, scope: scope)
         let after = try await require(host, uuid: uuid)
         guard holds(after.config), !after.isRunning || holds(after.live) else {
             throw StepFailure("libvirt accepted the metadata, but the XML does not show it")
@@ -803,13 +802,13 @@ struct ActionRunner {
         }
         let facts = try await require(host, uuid: uuid)
         let wantLive = applies == .live && facts.isRunning
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if !has(facts.config) { scope.insert(.config) }
         if wantLive, !has(facts.live) { scope.insert(.live) }
         if scope.isEmpty { return .skipped("\(disk.pool)/\(disk.volume) is attached already") }
         let taken = Set(facts.config.disks.map(\.target) + (facts.live?.disks.map(\.target) ?? []))
         let prefix = disk.bus.map { ["scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"][$0] ?? "vd" } ?? "vd"
-        let target = disk.target.flatMap { taken.contains($0) ? nil : $0 } ?? DefinitionXML.freeTarget(prefix: prefix, taken: taken)
+        let target = disk.target.flatMap { taken.contains($0) ? nil : $0 } ?? DiskTarget.free(prefix: prefix, taken: taken)
         try await driver.attachDisk(uuid: uuid, on: host, disk: disk, target: target, format: volume.format, scope: scope)
         try await confirm(host: host, uuid: uuid, what: "disk \(disk.pool)/\(disk.volume)") { f in
             has(f.config) && (!wantLive || has(f.live))
@@ -829,7 +828,7 @@ struct ActionRunner {
         let wantLive = applies == .live && facts.isRunning
         let inConfig = facts.config.nics.first(where: matches)
         let inLive = facts.live?.nics.first(where: matches)
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if inConfig == nil { scope.insert(.config) }
         if wantLive, inLive == nil { scope.insert(.live) }
         if scope.isEmpty { return .skipped("the NIC is attached already") }
@@ -875,10 +874,8 @@ func mebibytes(_ bytes: UInt64) -> String {
 func describe(_ error: any Error) -> String {
     switch error {
     case let e as StepFailure: e.message
-    case let e as LibvirtError: e.message
     case let e as DriverError: e.description
     case let e as EngineError: e.description
-    case let e as DomainXMLError: e.message
     case is CancellationError: "cancelled"
     default: String(describing: error)
     }
