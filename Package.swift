@@ -46,7 +46,7 @@ let package = Package(
         // Libvirt only for the tests of LibvirtFleet and the observer over the test driver.
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"]),
         // Real libvirt daemons and QEMU guests: needs `lab/lab up` (see docs/lab.md).
-        .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement"]),
+        .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

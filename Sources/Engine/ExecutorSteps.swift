@@ -574,7 +574,7 @@ struct ActionRunner {
         let instance = action.instance
         let events = executor.events
         let label = "\(pool)/\(volume)"
-        let result: VolumeCopyProgress
+        let result: TransferProgress
         do {
             result = try await driver.copyVolume(pool: pool, name: volume, from: from, to: to) { p in
                 let seconds = p.elapsed.seconds
@@ -589,7 +589,7 @@ struct ActionRunner {
         }
         // Verified by a read-back: the copy's size and SHA-256 (holes as zeros) against the
         // digest of what the source sent.
-        let copy: VolumeDigest
+        let copy: VolumeChecksum
         do {
             copy = try await driver.checksum(pool: pool, name: volume, on: to)
         } catch {

@@ -93,9 +93,9 @@ public protocol VolumeStorage: Sendable {
     /// Copies a volume's bytes into the existing volume of the same pool and name on `to`,
     /// hashing what is sent; `progress` is called as it goes, the final figures returned.
     func copyVolume(pool: String, name: String, from: String, to: String,
-                    progress: @escaping @Sendable (VolumeCopyProgress) -> Void) async throws -> VolumeCopyProgress
+                    progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress
     /// Reads a volume back whole: size and SHA-256.
-    func checksum(pool: String, name: String, on host: String) async throws -> VolumeDigest
+    func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum
 }
 
 /// Live migration and its job.
@@ -184,37 +184,6 @@ public struct MigrationJob: Equatable, Sendable {
         self.memoryTotal = memoryTotal; self.memoryProcessed = memoryProcessed; self.memoryBps = memoryBps
         self.diskTotal = diskTotal; self.diskProcessed = diskProcessed; self.diskBps = diskBps
     }
-}
-
-/// How far a volume copy has come (and, at its end, what it sent).
-public struct VolumeCopyProgress: Equatable, Sendable {
-    /// Bytes of the volume covered so far: data sent plus holes skipped.
-    public var bytesCovered: UInt64
-    /// Bytes of data actually sent.
-    public var dataBytes: UInt64
-    /// The source volume's size as stored (the end of the stream).
-    public var totalBytes: UInt64
-    /// Time since the copy started.
-    public var elapsed: Duration
-    /// SHA-256 of the bytes sent, holes counted as zeros; only on the final figures.
-    public var sha256: String?
-
-    /// A progress value.
-    public init(bytesCovered: UInt64, dataBytes: UInt64, totalBytes: UInt64, elapsed: Duration, sha256: String? = nil) {
-        self.bytesCovered = bytesCovered; self.dataBytes = dataBytes; self.totalBytes = totalBytes
-        self.elapsed = elapsed; self.sha256 = sha256
-    }
-}
-
-/// A volume's size and content digest, as read back from its host.
-public struct VolumeDigest: Equatable, Sendable {
-    /// Bytes read (data and holes): the volume's capacity.
-    public var bytes: UInt64
-    /// SHA-256 of the content, holes counted as zeros.
-    public var sha256: String
-
-    /// A digest value.
-    public init(bytes: UInt64, sha256: String) { self.bytes = bytes; self.sha256 = sha256 }
 }
 
 /// What the executor reads about a domain on one host before and after each step.

@@ -254,22 +254,19 @@ public final class LibvirtFleet: FleetDriver {
 
     /// `VolumeTransfer.copy` (sparse streams, hashing) on a thread of its own.
     public func copyVolume(pool: String, name: String, from: String, to: String,
-                           progress: @escaping @Sendable (VolumeCopyProgress) -> Void) async throws -> VolumeCopyProgress {
+                           progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         let destination = try await connection(to)
         return try await dedicated(from) { source in
             let sourceVolume = try source.lookupStoragePool(name: pool).lookupVolume(name: name)
             let targetVolume = try destination.lookupStoragePool(name: pool).lookupVolume(name: name)
-            return VolumeCopyProgress(try VolumeTransfer.copy(from: sourceVolume, to: targetVolume, hashing: true) {
-                progress(VolumeCopyProgress($0))
-            })
+            return try VolumeTransfer.copy(from: sourceVolume, to: targetVolume, hashing: true, progress: progress)
         }
     }
 
     /// `VolumeTransfer.checksum` (a sparse download) on a thread of its own.
-    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeDigest {
+    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
         try await dedicated(host) { connection in
-            let sum = try VolumeTransfer.checksum(of: connection.lookupStoragePool(name: pool).lookupVolume(name: name))
-            return VolumeDigest(bytes: sum.bytes, sha256: sum.sha256)
+            try VolumeTransfer.checksum(of: connection.lookupStoragePool(name: pool).lookupVolume(name: name))
         }
     }
 
@@ -480,12 +477,6 @@ extension MigrationJob {
     }
 }
 
-extension VolumeCopyProgress {
-    /// A copy's progress from the Libvirt layer's.
-    init(_ p: TransferProgress) {
-        self.init(bytesCovered: p.bytesCovered, dataBytes: p.dataBytes, totalBytes: p.totalBytes, elapsed: p.elapsed, sha256: p.sha256)
-    }
-}
 
 /// The domain with this UUID on the connection's host, nil when there is none.
 private func lookup(_ uuid: String, on connection: Connection) throws -> Domain? {

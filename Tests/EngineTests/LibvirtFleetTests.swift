@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Libvirt
 import Testing
 
@@ -42,4 +42,22 @@ func liveFailureIsClassifiedByCode(_ c: CauseCase) {
     #expect(cause == c.expected)
     #expect(DriverError(c.error).description == c.error.message, "libvirt's message reaches the report as it was")
     #expect(cause.rebootAvoids == [.timeout, .liveOnly].contains(c.expected))
+}
+
+@Test func aMigrationRequestBecomesTheFlagsAndParametersLibvirtWasAlwaysGiven() {
+    let always: MigrationFlags = [.live, .persistDestination, .undefineSource, .abortOnError]
+    #expect(MigrationRequest().flags == always)
+    let all = MigrationRequest(copyDisks: ["vdb"], sharedStorageDeclared: true, autoConverge: true, allowPostCopy: true, bandwidthMiBps: 5)
+    #expect(all.flags == always.union([.nonSharedDisk, .unsafe, .autoConverge, .postcopy]))
+    #expect(MigrationRequest(copyDisks: ["vda"]).flags == always.union(.nonSharedDisk))
+    #expect(DefinitionScope([.live, .config]).libvirt.rawValue == DomainModification([.live, .config]).rawValue)
+    #expect(DefinitionScope.config.libvirt.rawValue == DomainModification.config.rawValue)
+}
+
+@Test func aJobOfNoKindIsNoJob() {
+    #expect(MigrationJob(JobStats(type: .none)) == nil)
+    var stats = JobStats(type: .completed)
+    stats.downtimeMs = 42
+    stats.timeElapsedMs = 900
+    #expect(MigrationJob(stats) == MigrationJob(timeElapsedMs: 900, downtimeMs: 42))
 }

@@ -389,7 +389,7 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func copyVolume(pool: String, name: String, from: String, to: String,
-                    progress: @escaping @Sendable (VolumeCopyProgress) -> Void) async throws -> VolumeCopyProgress {
+                    progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         try reachable(from)
         let key = "\(pool)/\(name)"
         let (corrupt, fail) = state.withLock { ($0.knobs.corruptCopies, $0.knobs.failCopies) }
@@ -402,16 +402,16 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
             s.volumes[to]?[key]?.content = corrupt ? v.content + "!" : v.content
             return v
         }
-        return VolumeCopyProgress(bytesCovered: source.capacity, dataBytes: source.capacity, totalBytes: source.capacity,
+        return TransferProgress(bytesCovered: source.capacity, dataBytes: source.capacity, totalBytes: source.capacity,
                                 elapsed: .milliseconds(1), sha256: SHA256.hex(source.content))
     }
 
-    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeDigest {
+    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
         try reachable(host)
         guard let v = state.withLock({ $0.volumes[host]?["\(pool)/\(name)"] }) else {
             throw DriverError.noVolume(pool: pool, volume: name, host: host)
         }
-        return VolumeDigest(bytes: v.capacity, sha256: SHA256.hex(v.content))
+        return VolumeChecksum(bytes: v.capacity, sha256: SHA256.hex(v.content))
     }
 
     /// Records the request, so that tests can check what was asked.
@@ -494,18 +494,17 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
-        let ended = try mutate("abortJob", host, uuid) { s -> Signal in
-            s.aborted.insert(uuid)
-            let signal = s.hangs[uuid, default: Signal()]
-            s.hangs[uuid] = signal
-            return signal
-        }
-        ended.open()
+        try endHang("abortJob", host, uuid) { $0.aborted.insert(uuid) }
     }
 
     public func startPostCopy(uuid: String, on host: String) async throws {
-        let ended = try mutate("startPostCopy", host, uuid) { s -> Signal in
-            s.postcopy.insert(uuid)
+        try endHang("startPostCopy", host, uuid) { $0.postcopy.insert(uuid) }
+    }
+
+    /// Records the call and what it did, then ends a `.hang` migration of the domain.
+    private func endHang(_ op: String, _ host: String, _ uuid: String, _ mark: (inout State) -> Void) throws {
+        let ended = try mutate(op, host, uuid) { s -> Signal in
+            mark(&s)
             let signal = s.hangs[uuid, default: Signal()]
             s.hangs[uuid] = signal
             return signal
