@@ -44,7 +44,7 @@ let package = Package(
         // libvirt's in-process test driver (test:///...): no daemon.
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Placement"], resources: [.copy("Fixtures")]),
         // Libvirt only for the tests of LibvirtFleet and the observer over the test driver.
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"], exclude: ["Fixtures"]),
         // Real libvirt daemons and QEMU guests: needs `lab/lab up` (see docs/lab.md).
         .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"]),
     ],

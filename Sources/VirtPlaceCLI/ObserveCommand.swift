@@ -6,14 +6,16 @@ import Placement
 struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
-    static let usage = ["observe -f PATH... [-o text|json]"]
+    static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'"),
+        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
-    as unreachable with the reason, and the others are still listed. Exit 0 when at least one
+    as unreachable with the reason, and the others are still listed. With a host under
+    maintenance (hosts.NAME.maintenance), the text output ends with each instance's maintenance
+    status there (pending live, pending cold, reboot due DATE, ...). Exit 0 when at least one
     host answered, 1 when none did (or the placement is invalid).
     """
 
@@ -23,7 +25,7 @@ struct ObserveCommand: Command {
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
         files = try requireFiles(arguments, command: Self.name)
-        format = try outputFormat(arguments, allowed: ["text", "json"], command: Self.name)
+        format = try outputFormat(arguments, allowed: ["text", "json"] + PictureFormat.allCases.map(\.rawValue), command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -40,8 +42,14 @@ struct ObserveCommand: Command {
         }
         if format == "json" {
             context.console.out(encodeObserved(fleet))
+        } else if let picture = PictureFormat(rawValue: format) {
+            context.console.out(renderObservedPicture(fleet, desired: spec, format: picture))
         } else {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
+            // Hosts under maintenance: each instance's maintenance status, as plan shows it.
+            if spec.hosts.values.contains(where: { $0.maintenance != nil }) {
+                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock())))
+            }
         }
         guard fleet.hosts.contains(where: \.reachable) || fleet.hosts.isEmpty else {
             throw CLIError(message: "no host answered")

@@ -89,6 +89,8 @@ public final class FakeFleet: FleetDriver, Sendable {
         public var failStart: Set<String> = []
         /// Hosts that refuse to start anything.
         public var failStartOn: Set<String> = []
+        /// Hosts that refuse a domain definition (`define`; `recreate` is not refused).
+        public var failDefineOn: Set<String> = []
         /// What observation reports as each host's fault domain.
         public var faultDomains: [String: String] = [:]
 
@@ -251,6 +253,14 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func define(xml: String, on host: String) async throws {
+        if state.withLock({ $0.knobs.failDefineOn.contains(host) }) {
+            throw DriverError.failed(.configUnsupported, message: "unsupported configuration: the target refuses the definition")
+        }
+        try defineAny(xml: xml, on: host)
+    }
+
+    /// `define` without the `failDefineOn` knob (what `recreate` does: a new definition).
+    private func defineAny(xml: String, on host: String) throws {
         let parts = xml.split(separator: ":").map(String.init)
         guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
             throw DriverError.failed(.badDefinition, message: "not a fake definition")
@@ -342,7 +352,7 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
-        try await define(xml: recordedXML, on: host)
+        try defineAny(xml: recordedXML, on: host)
     }
 
     /// A fake definition (`fake:HOST:UUID`) reads as the domain recorded from it.

@@ -30,7 +30,7 @@ public func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = 
         onEvent(e)
     }
     let report = await executor.run(plan)
-    return (report, Journal.read(path: state.journalPath), events.withLock { $0 })
+    return (report, Array(Journal.records(path: state.journalPath)), events.withLock { $0 })
 }
 
 /// A placement of fleet `lab` over fake hosts (`fake://NAME`, fault domain `fd-NAME`).
@@ -66,8 +66,14 @@ public func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout
                                onTimeout: onTimeout, autoConverge: false, copyDisks: []))
 }
 
-/// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
+/// A plan of hand-made actions; an action without an id gets its position (1-based), as the
+/// planner numbers them. Dependencies are only those the actions list.
 public func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
+    let actions = actions.enumerated().map { i, a in
+        var a = a
+        if a.id == 0 { a.id = i + 1 }
+        return a
+    }
     let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
     var summary = Summary()
     for a in actions { summary.add(a.kind) }
