@@ -32,7 +32,7 @@ func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = Paralle
         onEvent(e)
     }
     let report = await executor.run(plan)
-    return (report, Journal.read(path: state.journalPath), events.withLock { $0 })
+    return (report, Array(Journal.records(path: state.journalPath)), events.withLock { $0 })
 }
 
 func placement(_ instances: [String: InstanceSpec], hosts: [String] = ["h1", "h2", "h3"],
@@ -278,19 +278,21 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
     let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
     let (report, records, _) = try await execute(plan, on: fleet)
     #expect(report.done == 1)
-    let steps = records.filter { $0.step >= 0 }
+    let steps = records.filter { $0.stepIndex >= 0 }
     let action = try #require(plan.actions.first)
     #expect(steps.count == action.steps.count * 2)
     for (i, step) in action.steps.enumerated() {
-        let mine = steps.filter { $0.step == i }
+        let mine = steps.filter { $0.stepIndex == i }
         #expect(mine.map(\.phase) == [.intent, .done], "\(step.op)")
         #expect(mine.allSatisfy { $0.op == step.op && $0.uuid == "uuid-web" && $0.instance == "web" })
+        #expect(mine.allSatisfy { if case .step(let e) = $0.entry { e.step == step } else { false } }, "each names its step")
     }
-    #expect(records.first?.detail["action"] != nil, "the first intent carries the action, to run it again")
-    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.detail["record"] != nil },
+    guard case .step(let first) = records.first?.entry else { Issue.record("no step record first"); return }
+    #expect(first.action == action, "the first intent carries the action, to run it again")
+    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.definition != nil },
             "after record, steps name the saved definition")
-    #expect(records.last?.phase == .finished)
-    #expect(records.last?.detail["downtimeMs"] == "42")
+    guard case .finished(let finished) = records.last?.entry else { Issue.record("not finished"); return }
+    #expect(finished.downtimeMs == 42)
     #expect(Journal.unfinishedActions(records).isEmpty)
 }
 
@@ -507,7 +509,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(first.actions.first?.status == .failed)
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff", "left shut off on h1: half done")
 
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.map(\.instance) == ["batch"])
     #expect(unfinished.first?.changedSomething == true)
     #expect(unfinished.first?.action == plan.actions.first)
@@ -519,7 +521,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(r.status == .done, "\(r.message ?? "")")
     #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
     #expect(fleet.domain("uuid-batch", "h1") == nil)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty)
 }
 
 @Test func anActionThatChangedNothingIsLeftToThePlan() async throws {
@@ -532,26 +534,24 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     // Stops right after `record`: nothing on the hosts changed.
     options.stopRequested = { FileManager.default.fileExists(atPath: state.recordsPath + "/uuid-web") }
     _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == false)
     let calls = fleet.calls.count
     let report = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
         .recover(unfinished, hosts: ["h1", "h2"])
     #expect(report.clean && report.actions.allSatisfy { $0.stepsDone == 0 }, "given up, not run: \(report.actions)")
     #expect(fleet.calls.count == calls)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty, "closed in the journal")
     #expect(fleet.domain("uuid-web", "h1")?.state == "running")
 }
 
 @Test func aMigrationInterruptedInItsMiddleIsNotHalfDone() {
-    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: String? = nil) -> JournalRecord {
-        JournalRecord(time: "t", run: "r1", instance: "web", uuid: "u", action: "live", step: step, op: op, phase: phase,
-                      detail: action.map { ["action": $0] } ?? [:])
+    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: Action? = nil) -> JournalRecord {
+        testRecord("web", step, op, phase, action: action)
     }
     let action = Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
                         steps: [.record(host: "h1"), liveStep("h1", "h2"), .setAutostart(host: "h2", enabled: true)], wave: 1)
-    let json = String(decoding: (try? JSONEncoder().encode(action)) ?? Data(), as: UTF8.self)
-    let crashedInMigration = [record(0, "record", .intent, action: json), record(0, "record", .done), record(1, "migrateLive", .intent)]
+    let crashedInMigration = [record(0, "record", .intent, action: action), record(0, "record", .done), record(1, "migrateLive", .intent)]
     #expect(Journal.unfinishedActions(crashedInMigration).first?.changedSomething == false)
     let crashedAfter = crashedInMigration + [record(1, "migrateLive", .done), record(2, "setAutostart", .intent)]
     #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
@@ -575,7 +575,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff")
 
     fleet.set { $0.failStart = [] }
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == true)
     let journal = try Journal(path: state.journalPath)
     let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
