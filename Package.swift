@@ -51,21 +51,26 @@ let package = Package(
         .target(name: "Placement", dependencies: ["YAMLDecoding"]),
         // The only module that touches the libvirt C API.
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Placement"]),
-        // Observe hosts, execute plans, journal, lock.
+        // Observe hosts, execute plans, journal, lock. Only LibvirtFleet.swift imports Libvirt:
+        // the executor speaks the driver protocol in Engine's own types (FleetDriver.swift).
         .target(name: "Engine", dependencies: ["Placement", "Libvirt"]),
         // Argument parsing, commands, terminal output, exit codes.
         .target(name: "VirtPlaceCLI", dependencies: ["YAMLDecoding", "Placement", "Libvirt", "Engine", "CBuildInfo"]),
         .executableTarget(name: "virtplace", dependencies: ["VirtPlaceCLI"]),
 
+        // Shared by the unit-test targets: the in-memory fleet (no libvirt) and common fixtures.
+        .target(name: "TestSupport", dependencies: ["Engine", "Placement"], path: "Tests/TestSupport"),
+
         // Unit tests: no daemon.
         .testTarget(name: "YAMLDecodingTests", dependencies: ["YAMLDecoding"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "YAMLDecoding"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VirtPlaceCLITests", dependencies: ["VirtPlaceCLI", "Engine", "Placement"]),
+        .testTarget(name: "VirtPlaceCLITests", dependencies: ["VirtPlaceCLI", "Engine", "Placement", "TestSupport"]),
         // libvirt's in-process test driver (test:///...): no daemon.
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Placement"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement"], exclude: ["Fixtures"]),
+        // Libvirt only for the tests of LibvirtFleet and the observer over the test driver.
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"], exclude: ["Fixtures"]),
         // Real libvirt daemons and QEMU guests: needs `lab/lab up` (see docs/lab.md).
-        .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement"]),
+        .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,7 +50,11 @@ struct ObserveCommand: Command {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
             // Hosts under maintenance: each instance's maintenance status, as plan shows it.
             if spec.hosts.values.contains(where: { $0.maintenance != nil }) {
-                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock())))
+                // Moves begun and not ended, as the journal shows them (read only, no lock).
+                let journal = try? readJournal(StateDirectory(path: context.common.stateDir), repair: false) { _ in }
+                let inProgress = Set((journal?.unfinished ?? []).map(\.instance))
+                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock()),
+                                                            inProgress: inProgress))
             }
         }
         guard fleet.hosts.contains(where: \.reachable) || fleet.hosts.isEmpty else {
