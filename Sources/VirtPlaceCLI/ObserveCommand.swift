@@ -7,9 +7,11 @@ struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
     static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
+    /// What `-o` takes.
+    static let formats = ["text", "json"] + PictureFormat.allCases.map(\.rawValue)
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
+        outputOption(formats, help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
@@ -25,7 +27,7 @@ struct ObserveCommand: Command {
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
         files = try requireFiles(arguments, command: Self.name)
-        format = try outputFormat(arguments, allowed: ["text", "json"] + PictureFormat.allCases.map(\.rawValue), command: Self.name)
+        format = try outputFormat(arguments, allowed: Self.formats, command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
