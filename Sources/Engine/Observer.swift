@@ -71,8 +71,9 @@ public struct Observer: Sendable {
     public func observeWithCalls(
         _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
     ) async -> [HostObservation] {
-        await withTaskGroup(of: (Int, HostObservation).self) { group in
+        let observed = await withTaskGroup(of: (Int, HostObservation, Connection?).self) { group in
             var results = [HostObservation?](repeating: nil, count: targets.count)
+            var connections = [Connection?](repeating: nil, count: targets.count)
             var next = 0
             func startNext() {
                 guard next < targets.count else { return }
@@ -82,22 +83,69 @@ public struct Observer: Sendable {
                 group.addTask {
                     do {
                         let connection = try await connect(target)
-                        return (index, try await observe(target, on: connection))
+                        return (index, try await observe(target, on: connection), connection)
                     } catch {
-                        return (index, Self.unreachable(target, error: Self.describe(error)))
+                        return (index, Self.unreachable(target, error: Self.describe(error)), nil)
                     }
                 }
             }
             for _ in 0..<min(maxConcurrentHosts, targets.count) { startNext() }
-            while let (index, observation) = await group.next() {
+            while let (index, observation, connection) = await group.next() {
                 results[index] = observation
+                connections[index] = connection
                 startNext()
             }
-            return results.enumerated().map { index, result in
+            let hosts = results.enumerated().map { index, result in
                 result ?? Self.unreachable(targets[index], error: "not observed")
             }
+            return (hosts, connections)
+        }
+        return await checkPlatforms(observed.0, on: observed.1)
+    }
+
+    /// Asks every reachable host whether it can run each guest platform seen in the fleet
+    /// (`Connection.checkPlatform`), hosts in parallel, and records the answers in
+    /// `platformChecks`: the planner decides CPU and machine compatibility from them, live or
+    /// from a snapshot. At most `maxPlatforms` distinct platforms are asked about (the rest go
+    /// unchecked: libvirt still refuses them when the move runs). A host whose check fails
+    /// keeps what it answered so far; its observation stands.
+    func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
+        var platforms: [String: ObservedDomain] = [:]
+        for host in hosts where host.host.reachable {
+            for domain in host.host.domains {
+                guard let key = domain.platformKey, platforms[key] == nil, platforms.count < Self.maxPlatforms else { continue }
+                platforms[key] = domain
+            }
+        }
+        guard !platforms.isEmpty else { return hosts }
+        let guests = platforms.sorted { $0.key < $1.key }.map(\.value)
+        let timeout = observeTimeout
+        return await withTaskGroup(of: (Int, [ObservedPlatformCheck], Int).self) { group in
+            for (index, connection) in connections.enumerated() {
+                guard let connection, hosts[index].host.reachable else { continue }
+                group.addTask {
+                    let answers = try? await connection.run(timeout: timeout) { connection in
+                        var checks: [ObservedPlatformCheck] = []
+                        for guest in guests {
+                            guard let check = try? connection.checkPlatform(of: guest) else { continue }
+                            checks.append(check)
+                        }
+                        return checks
+                    }
+                    return (index, answers ?? [], guests.count * 2)
+                }
+            }
+            var result = hosts
+            while let (index, checks, calls) = await group.next() {
+                result[index].host.platformChecks = checks
+                result[index].calls.perHost += calls
+            }
+            return result
         }
     }
+
+    /// Distinct guest platforms asked about in one observation.
+    static let maxPlatforms = 64
 
     /// Observes one host on a new connection, which is closed afterwards. Never throws: a
     /// failure makes the host `reachable: false`.
