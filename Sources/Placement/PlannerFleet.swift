@@ -23,6 +23,10 @@ struct Resources: Equatable, Sendable {
     /// Each component clamped at zero from below.
     var positivePart: Resources { Resources(memoryMiB: max(memoryMiB, 0), vcpus: max(vcpus, 0)) }
     var isZero: Bool { memoryMiB == 0 && vcpus == 0 }
+    /// The larger of each component.
+    func union(_ other: Resources) -> Resources {
+        Resources(memoryMiB: max(memoryMiB, other.memoryMiB), vcpus: max(vcpus, other.vcpus))
+    }
 
     func fits(in capacity: Resources) -> Bool {
         memoryMiB <= capacity.memoryMiB && vcpus <= capacity.vcpus
@@ -100,9 +104,13 @@ struct HostInfo: Sendable {
     let pools: [String: PoolInfo]
     let networks: Set<String>
     let bridges: Set<String>
+    /// Its maintenance event, when the file declares one.
+    let maintenance: MaintenanceSpec?
 
     /// Takes instances that are not on it yet.
-    var takesNew: Bool { declared && reachable && state == .active }
+    var takesNew: Bool { declared && reachable && state == .active && maintenance == nil }
+    /// Everything on it moves elsewhere: drained, or under maintenance.
+    var evacuated: Bool { state == .drained || maintenance != nil }
 }
 
 /// Where one observed domain is: host index and position in that host's domain list.
@@ -192,7 +200,8 @@ struct FleetIndex: Sendable {
                 cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)).clamped,
                 cpuModel: obs?.cpuModel,
                 platformChecks: reachable ? Dictionary((obs?.platformChecks ?? []).map { ($0.platform, $0) }, uniquingKeysWith: { a, _ in a }) : [:],
-                pools: pools, networks: networks, bridges: bridges))
+                pools: pools, networks: networks, bridges: bridges,
+                maintenance: hostSpec?.maintenance))
             hostByName[name] = index
             domains.append(hostDomains)
             usage.append(used)

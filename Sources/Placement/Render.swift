@@ -116,6 +116,22 @@ private func pad(_ s: String, _ width: Int) -> String {
     return n >= width ? s : s + String(repeating: " ", count: width - n)
 }
 
+/// `, after #3 web-1, #5 db-2` for an action that waits on others (see `Action.dependsOn`);
+/// empty when it waits on none.
+private func waitsOn(_ a: Action, in plan: Plan) -> String {
+    guard !a.dependsOn.isEmpty else { return "" }
+    let names = a.dependsOn.map { id in
+        let name = plan.actions.indices.contains(id - 1) ? plan.actions[id - 1].instance : "?"
+        return "#\(id) \(Escape.terminal(name))"
+    }
+    return " (#\(a.id)), after \(names.joined(separator: ", "))"
+}
+
+/// The `policy.parallel` limits the plan runs under, for the verbose renders.
+func limitsLine(_ p: ParallelSpec) -> String {
+    "moves at once: \(p.total) in all, \(p.perHost) per host, \(p.incomingLimit) arriving and \(p.outgoingLimit) leaving per host"
+}
+
 private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     var out: [String] = []
     // Every value from outside (names, reasons quoting them, steps) is escaped for the
@@ -134,7 +150,7 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         out.append(line)
         for r in blockers(a) { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         guard verbose else { continue }
-        if a.wave > 0 { out.append("\(indent)wave \(a.wave)") }
+        if a.wave > 0 { out.append("\(indent)wave \(a.wave)" + waitsOn(a, in: plan)) }
         if a.kind != .blocked {
             for r in a.reasons where r.code.category == .refusal || r.code == .manualBootDisk {
                 out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]")
@@ -149,11 +165,19 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     for n in plan.notes where n.code == .instanceMigrating && !verbose {
         out.append("waiting  \(t(n.instance))  \(t(n.message)) [\(n.code.rawValue)]")
     }
+    let (maintenance, otherNotes) = splitMaintenanceNotes(plan.notes)
+    if !maintenance.isEmpty {
+        if !out.isEmpty { out.append("") }
+        out.append("Maintenance:")
+        for n in maintenance { out.append("  \(t(n.instance)): \(t(n.message))") }
+    }
     if verbose {
-        if !plan.notes.isEmpty {
+        if !out.isEmpty { out.append("") }
+        out.append("Limits: \(limitsLine(plan.parallel))")
+        if !otherNotes.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Notes:")
-            for n in plan.notes { out.append("  \(t(n.instance)): \(t(n.message)) [\(n.code.rawValue)]") }
+            for n in otherNotes { out.append("  \(t(n.instance)): \(t(n.message)) [\(n.code.rawValue)]") }
         }
         if !plan.unmanaged.isEmpty {
             if !out.isEmpty { out.append("") }
@@ -164,6 +188,20 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     if !out.isEmpty { out.append("") }
     out.append(summaryLine(plan))
     return out.joined(separator: "\n") + "\n"
+}
+
+/// `Maintenance:` and one line per instance on a host under maintenance (its status note),
+/// for `observe`; empty when there is none. Escaped for the terminal.
+public func renderMaintenanceStatus(_ plan: Plan) -> String {
+    let notes = splitMaintenanceNotes(plan.notes).maintenance
+    guard !notes.isEmpty else { return "" }
+    return "\nMaintenance:\n" + notes.map { "  \(Escape.terminal($0.instance)): \(Escape.terminal($0.message))\n" }.joined()
+}
+
+/// The maintenance status notes (`maintenance.*`, shown whatever the verbosity), and the rest.
+func splitMaintenanceNotes(_ notes: [Note]) -> (maintenance: [Note], others: [Note]) {
+    let isStatus: (Note) -> Bool = { $0.code.rawValue.hasPrefix("maintenance.") }
+    return (notes.filter(isStatus), notes.filter { !isStatus($0) })
 }
 
 // MARK: - Markdown
@@ -187,14 +225,24 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
         out.append("")
     }
     out.append("**\(summaryLine(plan))**")
+    let maintenance = splitMaintenanceNotes(plan.notes).maintenance
+    if !maintenance.isEmpty {
+        out.append("")
+        out.append("| Maintenance | Status |")
+        out.append("| --- | --- |")
+        for n in maintenance { out.append("| \(code(n.instance)) | \(text(n.message)) |") }
+    }
     if verbose {
+        out.append("")
+        out.append("Limits: \(text(limitsLine(plan.parallel)))")
         let detailed = plan.actions.filter { !$0.steps.isEmpty }
         if !detailed.isEmpty {
             out.append("")
             out.append("<details><summary>Steps</summary>")
             out.append("")
             for a in detailed {
-                out.append("**\(text(a.instance))** (\(a.kind.rawValue), wave \(a.wave))")
+                let after = a.dependsOn.map { id in "#\(id) \(plan.actions.indices.contains(id - 1) ? code(plan.actions[id - 1].instance) : "?")" }
+                out.append("**\(text(a.instance))** (#\(a.id), \(a.kind.rawValue), wave \(a.wave)\(after.isEmpty ? "" : ", after " + after.joined(separator: ", ")))")
                 out.append("")
                 for (n, step) in a.steps.enumerated() { out.append("\(n + 1). \(text(step.summary))") }
                 out.append("")

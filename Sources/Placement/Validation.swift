@@ -174,6 +174,8 @@ private struct Validator {
         let p = spec.policy
         bounded(p.parallel.total, SpecBounds.parallelTotal, ["policy", "parallel", "total"])
         bounded(p.parallel.perHost, SpecBounds.parallelPerHost, ["policy", "parallel", "perHost"])
+        if let v = p.parallel.perHostIn { bounded(v, SpecBounds.parallelPerHost, ["policy", "parallel", "perHostIn"]) }
+        if let v = p.parallel.perHostOut { bounded(v, SpecBounds.parallelPerHost, ["policy", "parallel", "perHostOut"]) }
         bounded(p.maxMovesPerRun, SpecBounds.maxMovesPerRun, ["policy", "maxMovesPerRun"])
         bounded(p.shutdownTimeoutSeconds, SpecBounds.shutdownTimeoutSeconds, ["policy", "shutdownTimeoutSeconds"])
         if !(p.cpuOvercommit > 0 && p.cpuOvercommit <= SpecBounds.cpuOvercommitMaximum) {
@@ -229,6 +231,12 @@ private struct Validator {
             if let cap = host.capacity {
                 if let v = cap.vcpus { bounded(v, SpecBounds.hostVCPUs, path + ["capacity", "vcpus"]) }
                 if let v = cap.memoryMiB { bounded(v, SpecBounds.hostMemoryMiB, path + ["capacity", "memoryMiB"]) }
+            }
+            if let m = host.maintenance {
+                if m.dueSeconds == nil {
+                    error(path + ["maintenance", "due"], "invalid due time \(quotedForMessage(m.due)): expected \(MaintenanceTime.rule)")
+                }
+                if let reason = m.reason { check(reason, .tagValue, what: "maintenance reason", path + ["maintenance", "reason"]) }
             }
         }
     }
@@ -326,6 +334,8 @@ private struct Validator {
                 if let h = spec.hosts[host] {
                     if h.state == .drained {
                         warning(["instances", name, "host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
+                    } else if h.maintenance != nil {
+                        warning(["instances", name, "host"], "host '\(host)' is under maintenance: the instance is placed elsewhere until the maintenance entry is removed")
                     }
                 } else if !declared.hosts.contains(host) {
                     let hint = hint(host, .host)

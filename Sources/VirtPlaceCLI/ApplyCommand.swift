@@ -7,13 +7,17 @@ import Placement
 struct ApplyCommand: Command {
     static let name = "apply"
     static let abstract = "carry out the plan: move and update instances"
-    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [-f PATH...] [--auto-approve] [--dry-run]"]
+    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run] [--now INSTANCE]... [--events FILE]",
+                        "apply PLANFILE [-f PATH...] [--auto-approve] [--dry-run] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
         .flag("dry-run", help: "print what would be done, step by step, and change nothing"),
         .value("abandon", "INSTANCE", repeatable: true,
                help: "forget what an earlier run left unfinished for INSTANCE (after putting it right by hand); repeatable"),
+        .value("now", "INSTANCE", repeatable: true,
+               help: "move INSTANCE off its host under maintenance now, even with downtime, not at the due date; repeatable"),
+        eventsOption,
     ]
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
@@ -35,6 +39,10 @@ struct ApplyCommand: Command {
     found and what to do; after putting it right by hand, --abandon INSTANCE makes virtplace
     forget the earlier move. See docs/recovery.md.
 
+    On a host under maintenance (hosts.NAME.maintenance), moves with downtime wait for the due
+    date unless --now INSTANCE (or the instance's maintenance.proactive) asks for them earlier;
+    --events FILE records each maintenance move's start and end (docs/operations.md).
+
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
     blocked (the others were applied).
@@ -50,6 +58,8 @@ struct ApplyCommand: Command {
     var autoApprove: Bool
     var dryRun: Bool
     var abandon: [String]
+    var moveNow: [String]
+    var eventsFile: String?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         let files = arguments.all("file")
@@ -67,6 +77,11 @@ struct ApplyCommand: Command {
         autoApprove = arguments.flag("auto-approve")
         dryRun = arguments.flag("dry-run")
         abandon = arguments.all("abandon")
+        moveNow = arguments.all("now")
+        eventsFile = arguments.value("events")
+        if case .planFile = source, !moveNow.isEmpty {
+            throw UsageError(message: "--now changes the plan: it applies with -f PATH..., not to a saved plan (plan again instead)", command: Self.name)
+        }
         if dryRun && !abandon.isEmpty {
             throw UsageError(message: "--abandon changes the journal: it cannot be combined with --dry-run", command: Self.name)
         }
@@ -85,6 +100,7 @@ struct ApplyCommand: Command {
         switch source {
         case .files(let files):
             let loaded = try loadPlacement(files, context: context).spec
+            try checkMoveNow(moveNow, in: loaded)
             spec = loaded
             targets = observeTargets(loaded, allowTestDriver: context.allowTestDriver)
         case .planFile(let path, let madeFrom):
@@ -100,6 +116,8 @@ struct ApplyCommand: Command {
             saved = plan
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
         }
+
+        if !dryRun { try checkEventsFile(eventsFile) }
 
         // The lock for the whole apply (a dry run changes nothing and takes none).
         let state = StateDirectory(path: context.common.stateDir)
@@ -118,25 +136,29 @@ struct ApplyCommand: Command {
             crashPoint: try testCrashPoint(context.environment))
         let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
 
-        // A large journal with nothing unfinished in it is set aside first (docs/operations.md).
-        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+        // The journal, read once for the whole run; a large one with nothing unfinished in it
+        // is set aside (docs/operations.md).
+        if dryRun { try state.checkIfPresent() }
+        let contents = try readJournal(state, repair: !dryRun) { warning in
+            console.err(console.style("warning:", .yellow) + " " + warning)
+        }
+        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
             console.info(describe(rotation))
         }
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
-        if dryRun { try state.checkIfPresent() }
-        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: !dryRun) { warning in
-            console.err(console.style("warning:", .yellow) + " " + warning)
-        })
+        let unfinished = contents.unfinished
+        var journal: Journal?
         if dryRun {
             let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {
                 console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
             }
         } else {
-            let journal = try Journal(path: state.journalPath)
-            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
+            let opened = try Journal(path: state.journalPath, contents: contents)
+            journal = opened
+            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { progress.handle($0) }
             recovery = try await recoverUnfinished(unfinished, abandon: abandon, ask: !autoApprove, executor: executor,
                                                    targets: targets, console: console)
             progress.finish()
@@ -149,7 +171,9 @@ struct ApplyCommand: Command {
 
         let plan: Plan
         if let spec {
-            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
+            // The journal's own volumes as recovery left them (`contents` for a dry run).
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock(moveNow: moveNow))
         } else if let saved {
             do {
                 try refuseIfStale(saved, observed: observed)
@@ -189,11 +213,17 @@ struct ApplyCommand: Command {
             try refuseIfStale(plan, observed: await fleet.observe(observer: Observer(refreshPools: true)))
         }
 
-        let journal = try Journal(path: state.journalPath)
-        let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
+        let records = MaintenanceEvents(plan: plan, hosts: spec?.hosts ?? [:], path: eventsFile)
+        let executor = Executor(driver: fleet, state: state, journal: try journal ?? Journal(path: state.journalPath, contents: contents),
+                                options: options) { event in
+            progress.handle(event)
+            records.handle(event)
+        }
         console.line("")
         let report = await executor.run(plan, holding: recovery.held)
         progress.finish()
+        for line in records.manualNeeded { console.err(console.style("error:", .red) + " " + Escape.terminal(line)) }
+        for problem in records.errors { console.err(console.style("warning:", .yellow) + " " + Escape.terminal(problem)) }
         console.out(renderApplySummary(report, plan: plan, console: console))
         debugCalls(context)
         return report.failed + report.blocked + plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
@@ -274,6 +304,7 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
             line += console.style("blocked", .yellow) + ": \(t(r.message ?? ""))"
         }
         s += line + "\n"
+        if r.status == .failed, let tried = r.triedSummary { s += "  \(String(repeating: " ", count: width))    \(t(tried))\n" }
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0

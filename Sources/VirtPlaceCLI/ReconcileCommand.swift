@@ -9,12 +9,13 @@ import Synchronization
 struct ReconcileCommand: Command {
     static let name = "reconcile"
     static let abstract = "unattended drift correction: apply --auto-approve, locked, capped, logged"
-    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH]"]
+    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .value("interval", "DURATION", help: "keep running: one pass per interval (30s, 5m, 1h30m) until SIGTERM or SIGINT"),
         .value("max-moves", "N", help: "at most N moves per pass (with policy.maxMovesPerRun, the smaller applies)"),
         .value("metrics-file", "PATH", help: "write Prometheus text metrics to PATH after each pass (atomically)"),
+        eventsOption,
     ]
     static let discussion = """
     Each pass: take the state directory's lock (a pass that finds it held exits 1 and says who
@@ -33,6 +34,11 @@ struct ReconcileCommand: Command {
     run to finish. A host that keeps failing is retried with backoff (interval × 2^n, at most
     an hour), not hammered; the other hosts are reconciled meanwhile.
 
+    Hosts under maintenance (hosts.NAME.maintenance) are evacuated: live and cold moves at once,
+    moves with downtime from the due date on; each maintenance move logs a
+    maintenance-move-started and a maintenance-move-finished line (and, with --events FILE,
+    appends them there). See docs/operations.md.
+
     Exit codes (of the last pass): 0 converged or every action done; 1 nothing was changed
     (invalid file, lock held); 3 an action failed or was blocked, or a host was unreachable.
     """
@@ -41,6 +47,7 @@ struct ReconcileCommand: Command {
     var interval: Double?
     var maxMoves: Int?
     var metricsFile: String?
+    var eventsFile: String?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
@@ -58,6 +65,7 @@ struct ReconcileCommand: Command {
             maxMoves = n
         }
         metricsFile = arguments.value("metrics-file")
+        eventsFile = arguments.value("events")
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -142,6 +150,7 @@ struct Reconciler {
             spec.policy.maxMovesPerRun = spec.policy.maxMovesPerRun == 0 ? cap : min(spec.policy.maxMovesPerRun, cap)
         }
 
+        try checkEventsFile(command.eventsFile)
         let state = StateDirectory(path: context.common.stateDir)
         try state.prepare()
         let lock = try StateLock(state: state)
@@ -164,19 +173,24 @@ struct Reconciler {
         // host in backoff counts as unreachable). See docs/recovery.md.
         var held: [String: String] = [:]
         var recoveryClean = true
-        if let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+        // The journal, read once for the pass; a large one with nothing unfinished in it is
+        // set aside.
+        let log = self.log, console = context.console
+        let contents = try readJournal(state, repair: true) { warning in
+            log.write(["event": "journal-repaired", "level": "warning", "message": warning])
+            console.err("warning: " + warning)
+        }
+        if let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
             log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
                        "carried": rotation.carried])
         }
-        let log = self.log, console = context.console
-        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: true) { warning in
-            log.write(["event": "journal-repaired", "level": "warning", "message": warning])
-            console.err("warning: " + warning)
-        })
+        let unfinished = contents.unfinished
+        // Opened (created when missing) only when something is to be appended.
+        var journal: Journal?
         if !unfinished.isEmpty {
-            let journal = try Journal(path: state.journalPath)
-            let log = self.log
-            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { log.event($0) }
+            let opened = try Journal(path: state.journalPath, contents: contents)
+            journal = opened
+            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { log.event($0) }
             let uris = Dictionary(all.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
             let report = await executor.recover(unfinished, hosts: all.map(\.name), uris: uris)
             for r in report.actions {
@@ -215,7 +229,8 @@ struct Reconciler {
             }
         }
 
-        let plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
+        let plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock())
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }
@@ -234,18 +249,23 @@ struct Reconciler {
                 statusByInstance[action.instance] = "deferred"
                 metrics.actions[.init(kind: action.kind.rawValue, outcome: "deferred"), default: 0] += 1
                 log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
-                           "message": "over the move cap for this pass: the next pass takes it up"])
+                           "message": action.reasons.first { $0.code == .orderDeferred }?.message
+                               ?? "over the move cap for this pass: the next pass takes it up"])
             }
         }
 
         var failed = false
         if plan.actions.contains(where: \.isScheduled) {
-            let journal = try Journal(path: state.journalPath)
+            let journal = try journal ?? Journal(path: state.journalPath, contents: contents)
             let log = self.log
+            let records = MaintenanceEvents(plan: plan, hosts: spec.hosts, path: command.eventsFile) { log.write($0) }
             let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { event in
                 log.event(event)
+                records.handle(event)
             }
             let report = await executor.run(plan, holding: held)
+            for (final, n) in records.counts { metrics.maintenanceMoves[final, default: 0] += n }
+            for problem in records.errors { log.write(["event": "events-error", "level": "error", "message": problem]) }
             for r in report.actions {
                 metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
                 statusByInstance[r.instance] = r.status == .done ? "changed" : (r.status == .failed ? "failed" : "blocked")
