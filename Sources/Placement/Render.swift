@@ -160,12 +160,18 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         guard verbose else { continue }
         if a.wave > 0 { out.append("\(indent)wave \(a.wave)" + waitsOn(a, in: plan)) }
         if a.kind != .blocked {
-            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
+            for r in a.reasons where r.code.category == .refusal || r.code == .manualBootDisk {
+                out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]")
+            }
         }
         for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(t(step.summary))") }
         if let fallback = a.fallback {
             out.append("\(indent)if the migration fails and the guest still runs on \(a.from.map(t) ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
         }
+    }
+    // Someone else's migration is shown without -v: the instance is waited for, not planned.
+    for n in plan.notes where n.code == .instanceMigrating && !verbose {
+        out.append("waiting  \(t(n.instance))  \(t(n.message)) [\(n.code.rawValue)]")
     }
     let (maintenance, otherNotes) = splitMaintenanceNotes(plan.notes)
     if !maintenance.isEmpty {
@@ -193,11 +199,16 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
 }
 
 /// `Maintenance:` and one line per instance on a host under maintenance (its status note),
-/// for `observe`; empty when there is none. Escaped for the terminal.
-public func renderMaintenanceStatus(_ plan: Plan) -> String {
+/// for `observe`; empty when there is none. Instances in `inProgress` (a move the journal shows
+/// begun and not ended) say so instead. Escaped for the terminal.
+public func renderMaintenanceStatus(_ plan: Plan, inProgress: Set<String> = []) -> String {
     let notes = splitMaintenanceNotes(plan.notes).maintenance
     guard !notes.isEmpty else { return "" }
-    return "\nMaintenance:\n" + notes.map { "  \(Escape.terminal($0.instance)): \(Escape.terminal($0.message))\n" }.joined()
+    return "\nMaintenance:\n" + notes.map { note in
+        let status = inProgress.contains(note.instance)
+            ? "in progress (a move has begun and not ended: running now, or the next run finishes it)" : note.message
+        return "  \(Escape.terminal(note.instance)): \(Escape.terminal(status))\n"
+    }.joined()
 }
 
 /// The maintenance status notes (`maintenance.*`, shown whatever the verbosity), and the rest.
