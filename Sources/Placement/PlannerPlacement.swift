@@ -26,7 +26,7 @@ enum TargetMode: Sendable {
 /// A declared instance found on exactly one host.
 struct Subject: Sendable {
     let desired: DesiredInstance
-    let source: Int
+    let source: HostIndex
     let domain: ObservedDomain
     let drift: Drift
     /// Why it moves.
@@ -193,7 +193,7 @@ func spreadKeyName(_ key: String) -> String {
 
 /// A mover's chosen target.
 struct Assignment: Sendable {
-    let target: Int
+    let target: HostIndex
     let kind: MoveKind
     let refusals: [Reason]
 }
@@ -211,7 +211,7 @@ extension Planner {
             return .failure(Blocked(to: name, reasons: [Reason(.targetUnknown, "\(name) is not a host of the file")]))
         case .faultDomain(let fd)?:
             candidates = fleet.hostsByFaultDomain[fd] ?? []
-            if candidates.isEmpty || candidates == [s.source] {
+            if candidates.isEmpty || candidates == [s.source.raw] {
                 return .failure(Blocked(to: nil, reasons: [Reason(.targetFaultDomain, "no other host is in fault domain \(fd)")]))
             }
         case .anywhere(let fd)?:
@@ -222,11 +222,11 @@ extension Planner {
         }
         let used = s.spreadGroup.flatMap { spreadHolders[$0] } ?? [:]
         var best: (score: (Int, Int, Int, Int), host: Int, kind: MoveKind)?
-        for c in candidates where c != s.source {
+        for c in candidates where c != s.source.raw {
             let host = fleet.hosts[c]
-            guard p.accepts(host, charged: poolCharged[c] ?? [:]) else { continue }
+            guard p.accepts(host, charged: poolCharged[HostIndex(c)] ?? [:]) else { continue }
             if let limit = spreadLimit(for: s), (used[host.spreadKey]?.count ?? 0) >= limit { continue }
-            let after = projected[c] + p.footprintTarget
+            let after = projected[HostIndex(c)] + p.footprintTarget
             guard after.fits(in: host.capacity) else { continue }
             guard let kind = p.bestRung(from: source, to: host) else { continue }
             // Spread members go to the fault domain holding the fewest members first.
@@ -239,14 +239,14 @@ extension Planner {
         if let best {
             let host = fleet.hosts[best.host]
             let evaluation = p.evaluate(from: source, to: host)
-            return .success(Assignment(target: best.host, kind: evaluation.kind ?? best.kind,
+            return .success(Assignment(target: HostIndex(best.host), kind: evaluation.kind ?? best.kind,
                                        refusals: evaluation.refusals + p.leftoverNotes(host)))
         }
         // Nothing fits: say why, host by host for a declared host, else grouped by code.
         var problems: [Reason] = []
-        for c in candidates where c != s.source {
+        for c in candidates where c != s.source.raw {
             let host = fleet.hosts[c]
-            var r = p.targetProblems(host, charged: poolCharged[c] ?? [:])
+            var r = p.targetProblems(host, charged: poolCharged[HostIndex(c)] ?? [:])
             if r.isEmpty, let limit = spreadLimit(for: s), let holders = used[host.spreadKey], holders.count >= limit {
                 r.append(Reason(.targetSpread, "\(spreadKeyName(host.spreadKey)) already holds \(holders.joined(separator: ", ")) of spread group \(s.spreadGroup ?? "")"))
             }
@@ -265,7 +265,7 @@ extension Planner {
     /// Memory and vCPU shortfalls of `host` for `need`, against the projected usage.
     func capacityProblems(_ host: HostInfo, need: Resources) -> [Reason] {
         var r: [Reason] = []
-        let used = projected[host.index]
+        let used = projected[HostIndex(host.index)]
         if saturatingAdd(used.memoryMiB, need.memoryMiB) > host.capacity.memoryMiB {
             r.append(.targetCapacityMemory(host: host.name, free: saturatingSubtract(host.capacity.memoryMiB, used.memoryMiB), need: need.memoryMiB))
         }
