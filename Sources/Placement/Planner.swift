@@ -24,7 +24,7 @@ public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes
 }
 
 /// What happens to one subject.
-private enum Outcome {
+enum Outcome {
     case unchanged
     case blocked(to: String?, reasons: [Reason])
     case update(delta: Resources)
@@ -51,7 +51,7 @@ struct PerHost<Value>: Sendable where Value: Sendable {
     init(repeating value: Value, count: Int) { values = Array(repeating: value, count: count) }
     subscript(h: HostIndex) -> Value {
         get { values[h.raw] }
-        set { values[h.raw] = newValue }
+        _modify { yield &values[h.raw] }
     }
 }
 
@@ -60,7 +60,7 @@ extension Array where Element == HostInfo {
 }
 
 /// One declared instance found on exactly one host, and what the planner made of it.
-private struct Case {
+struct Case {
     var subject: Subject
     var outcome: Outcome = .unchanged
     /// A mover's target, once chosen.
@@ -74,10 +74,14 @@ private struct Case {
 private struct Book {
     var cases: [Case]
     var early: [Action]
+    /// Declared instances, subjects or not.
+    var declared: Int
     var indices: [SubjectIndex] { cases.indices.map { SubjectIndex(raw: $0) } }
+    // Changed in place, never copied out and back (a copy of a subject costs a retain per
+    // field; one of its notes would be copied on every append).
     subscript(i: SubjectIndex) -> Case {
         get { cases[i.raw] }
-        set { cases[i.raw] = newValue }
+        _modify { yield &cases[i.raw] }
     }
 }
 
@@ -132,7 +136,8 @@ struct Planner {
         refuseStartsWithoutRoom(&book)
         let ordering = order(&book)
         var actions = self.actions(book, ordering)
-        let maintenanceNotes = maintenanceStatus(subjects: book.cases.map(\.subject), actions: &actions)
+        let maintenanceNotes = fleet.hosts.contains { $0.maintenance != nil }
+            ? maintenanceStatus(subjects: book.cases.lazy.map(\.subject), actions: &actions) : []
         return assemble(observed: observed, book: book, actions: actions, notes: maintenanceNotes)
     }
 
@@ -140,8 +145,11 @@ struct Planner {
     /// drift, blockers and placement cause; the others are blocked at once. Then spread groups.
     private mutating func gather() -> Book {
         var early: [Action] = []
-        var subjects: [Subject] = []
-        for d in spec.desiredInstances {
+        var cases: [Case] = []
+        cases.reserveCapacity(spec.instances.count)
+        // Computed: profiles merged into every instance. Once per plan.
+        let declared = spec.desiredInstances
+        for d in declared {
             let refs = fleet.locations[d.name] ?? []
             guard let ref = refs.first else {
                 early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host,
@@ -162,10 +170,10 @@ struct Planner {
                 s.blockers.append(.domainState(domain.state, host: fleet.hosts[ref.host].name))
             }
             classify(&s)
-            subjects.append(s)
+            cases.append(Case(subject: s))
         }
-        spread(&subjects)
-        return Book(cases: subjects.map { Case(subject: $0) }, early: early)
+        spread(&cases)
+        return Book(cases: cases, early: early, declared: declared.count)
     }
 
     /// Phase 2: what each subject needs, without targets yet; the projected usage without the
@@ -173,14 +181,14 @@ struct Planner {
     private mutating func decideAll(_ book: inout Book) -> Arrivals {
         var arrivals = Arrivals(onHost: PerHost(repeating: [], count: fleet.hosts.count))
         for i in book.indices {
-            let s = book[i].subject
-            book[i].outcome = decide(s)
+            book[i].outcome = decide(book[i].subject)
+            let source = book[i].subject.source
             switch book[i].outcome {
             case .move(let p):
-                projected[s.source] -= p.footprintNow
+                projected[source] -= p.footprintNow
             case .update(let delta):
-                projected[s.source] += delta
-                if delta.memoryMiB > 0 || delta.vcpus > 0 { arrivals.growing[s.source, default: []].append(i) }
+                projected[source] += delta
+                if delta.memoryMiB > 0 || delta.vcpus > 0 { arrivals.growing[source, default: []].append(i) }
             case .unchanged, .blocked:
                 break
             }
@@ -366,7 +374,7 @@ struct Planner {
 
     /// Phase 7: the summary, notes, unmanaged domains and basis around the actions.
     private func assemble(observed: ObservedFleet, book: Book, actions: [Action], notes extra: [Note]) -> Plan {
-        let instances = spec.desiredInstances.count
+        let instances = book.declared
         var summary = Summary()
         summary.instances = instances
         var touched = Set<String>()

@@ -59,7 +59,7 @@ extension Planner {
 
     /// The maintenance status of every instance on a host under maintenance (notes), and the
     /// live moves' fallbacks removed before the due date.
-    func maintenanceStatus(subjects: [Subject], actions: inout [Action]) -> [Note] {
+    func maintenanceStatus(subjects: some Sequence<Subject>, actions: inout [Action]) -> [Note] {
         var notes: [Note] = []
         for s in subjects {
             let host = fleet.hosts[s.source]

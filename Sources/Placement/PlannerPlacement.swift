@@ -93,24 +93,24 @@ extension Planner {
     /// the first (by name) in each fault domain stay, the rest move to the fault domains that
     /// hold the fewest members. The fault domains counted are those with a host that takes new
     /// instances, and those where a member is now (on a host that is not drained).
-    mutating func spread(_ subjects: inout [Subject]) {
+    mutating func spread(_ cases: inout [Case]) {
         var groups: [String: [Int]] = [:]
-        for i in subjects.indices {
-            if let g = subjects[i].desired.spread { groups[g, default: []].append(i) }
+        for i in cases.indices {
+            if let g = cases[i].subject.desired.spread { groups[g, default: []].append(i) }
         }
         let open = Set(fleet.hosts.filter(\.takesNew).map(\.spreadKey))
         for g in groups.keys.sorted() {
             guard let members = groups[g] else { continue }
             var keys = open
-            for i in members where !fleet.hosts[subjects[i].source].evacuated {
-                keys.insert(fleet.hosts[subjects[i].source].spreadKey)
+            for i in members where !fleet.hosts[cases[i].subject.source].evacuated {
+                keys.insert(fleet.hosts[cases[i].subject.source].spreadKey)
             }
             let limit = max(1, (members.count + max(keys.count, 1) - 1) / max(keys.count, 1))
             spreadLimit[g] = limit
             var holders: [String: [String]] = [:]
             var free: [Int] = []
             for i in members {
-                let s = subjects[i]
+                let s = cases[i].subject
                 let pinned = s.desired.faultDomain != nil || (s.desired.host != nil && !isAnywhere(s.mode))
                 if pinned || !s.blockers.isEmpty {
                     let key: String
@@ -126,12 +126,12 @@ extension Planner {
             }
             var movers: [Int] = []
             var stayers: [Int] = []
-            for i in free where subjects[i].mode == nil {
-                let key = fleet.hosts[subjects[i].source].spreadKey
+            for i in free where cases[i].subject.mode == nil {
+                let key = fleet.hosts[cases[i].subject.source].spreadKey
                 if (holders[key]?.count ?? 0) >= limit {
                     movers.append(i)
                 } else {
-                    holders[key, default: []].append(subjects[i].name)
+                    holders[key, default: []].append(cases[i].subject.name)
                     stayers.append(i)
                 }
             }
@@ -146,26 +146,26 @@ extension Planner {
             }
             while let emptiest = open.min(by: { (expected[$0] ?? 0, $0) < (expected[$1] ?? 0, $1) }) {
                 let low = expected[emptiest] ?? 0
-                let candidates = stayers.filter { (expected[fleet.hosts[subjects[$0].source].spreadKey] ?? 0) >= low + 2 }
+                let candidates = stayers.filter { (expected[fleet.hosts[cases[$0].subject.source].spreadKey] ?? 0) >= low + 2 }
                 guard let pick = candidates.max(by: {
-                    let a = fleet.hosts[subjects[$0].source].spreadKey, b = fleet.hosts[subjects[$1].source].spreadKey
-                    return (expected[a] ?? 0, subjects[$0].name) < (expected[b] ?? 0, subjects[$1].name)
+                    let a = fleet.hosts[cases[$0].subject.source].spreadKey, b = fleet.hosts[cases[$1].subject.source].spreadKey
+                    return (expected[a] ?? 0, cases[$0].subject.name) < (expected[b] ?? 0, cases[$1].subject.name)
                 }) else { break }
-                let key = fleet.hosts[subjects[pick].source].spreadKey
+                let key = fleet.hosts[cases[pick].subject.source].spreadKey
                 stayers.removeAll { $0 == pick }
-                holders[key]?.removeAll { $0 == subjects[pick].name }
+                holders[key]?.removeAll { $0 == cases[pick].subject.name }
                 expected[key, default: 0] -= 1
                 expected[emptiest, default: 0] += 1
                 movers.append(pick)
             }
             for i in movers {
-                let key = fleet.hosts[subjects[i].source].spreadKey
+                let key = fleet.hosts[cases[i].subject.source].spreadKey
                 let others = (holders[key] ?? []).joined(separator: ", ")
                 let why = others.isEmpty ? "\(spreadKeyName(key)) holds more members than another fault domain" : "\(spreadKeyName(key)) also holds \(others)"
-                subjects[i].causes.append(Reason(.placeSpread, "spread group \(g): \(why)"))
-                subjects[i].mode = .anywhere(preferFaultDomain: nil)
+                cases[i].subject.causes.append(Reason(.placeSpread, "spread group \(g): \(why)"))
+                cases[i].subject.mode = .anywhere(preferFaultDomain: nil)
             }
-            for i in free where isAnywhere(subjects[i].mode) { subjects[i].spreadGroup = g }
+            for i in free where isAnywhere(cases[i].subject.mode) { cases[i].subject.spreadGroup = g }
             spreadHolders[g] = holders
         }
     }
