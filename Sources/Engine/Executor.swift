@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 
@@ -116,7 +115,7 @@ public struct Executor: Sendable {
     /// Actions of instances in `holding` (instance → why: recovery could not decide about
     /// them, see `recover`) are not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
-        let shared = RunState(journal: journal.path)
+        let shared = RunState(journal: journal)
         var items: [Item] = []
         for (index, wave) in plan.waves.enumerated() {
             for action in wave { items.append(Item(action: action, uuid: Self.uuid(of: action, in: plan), wave: index + 1)) }
@@ -293,9 +292,10 @@ struct MoveSlots {
 final class RunState: Sendable {
     private let created: Mutex<Set<String>>
 
-    /// Starts from the volumes the journal at `path` says earlier runs created, or may have
-    /// created (`Journal.createdVolumes`): the only existing volumes a copy may overwrite.
-    init(journal path: String) { created = Mutex(Set(Journal.createdVolumes(Journal.records(path: path)).keys)) }
+    /// Starts from the volumes the journal says virtplace created, or may have created
+    /// (`Journal.ownVolumes`, kept as it is appended to: nothing is read again): the only
+    /// existing volumes a copy may overwrite.
+    init(journal: Journal) { created = Mutex(journal.ownVolumes) }
 
     func markCreated(host: String, pool: String, volume: String) {
         _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }

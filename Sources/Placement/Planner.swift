@@ -522,7 +522,7 @@ struct Planner {
             // A failed live migration that leaves the guest running on its source falls back to
             // the next rung the file allows, to the same target (whose room this move holds).
             var fallback: Fallback?
-            if let next = p.fallbackRung(after: a.kind) {
+            if let next = p.fallbackRung(after: a.kind, afterReboot: rebootFallsToManual(s)) {
                 let fallbackHop = Hop(kind: next, from: source.name, to: target.name, first: true, final: true)
                 fallback = Fallback(kind: ActionKind(next),
                                     steps: moveSteps(fallbackHop, subject: s, profile: p, runningBefore: s.domain.isRunning,

@@ -11,18 +11,25 @@ public enum PlanFormat: String, CaseIterable, Sendable {
     case json
     /// A table for a pull-request comment, then the summary line.
     case markdown
+    /// The plan as a picture, one SVG document (`renderPicture`).
+    case svg
+    /// The picture, the action table and every reason in one self-contained HTML page.
+    case html
 }
 
 /// Renders `plan`. The result ends with a newline (print it with `terminator: ""`).
 ///
 /// `color` adds ANSI colours to the text format only; `verbose` adds waves, every reason,
 /// every step, notes and unmanaged domains to the text and markdown formats. JSON is always
-/// the whole plan.
-public func render(_ plan: Plan, format: PlanFormat, color: Bool, verbose: Bool) -> String {
+/// the whole plan; the SVG and HTML pictures draw `fleet` (the placement and the observed fleet
+/// the plan was made from) when given, else only what the plan names.
+public func render(_ plan: Plan, format: PlanFormat, color: Bool, verbose: Bool, fleet: PictureFleet? = nil) -> String {
     switch format {
     case .text: renderText(plan, color: color, verbose: verbose)
     case .json: renderJSON(plan)
     case .markdown: renderMarkdown(plan, verbose: verbose)
+    case .svg: renderPicture(plan, fleet: fleet, format: .svg)
+    case .html: renderPicture(plan, fleet: fleet, format: .html)
     }
 }
 
@@ -92,7 +99,8 @@ func briefReason(_ a: Action) -> String {
     return parts.joined(separator: "; ")
 }
 
-private func blockers(_ a: Action) -> [Reason] {
+/// A blocked action's blockers, unless its brief reason already is the only one.
+func blockers(_ a: Action) -> [Reason] {
     guard a.kind == .blocked else { return [] }
     let listed = a.refusals
     // A lone blocker already shown as the brief reason is not repeated.
@@ -185,11 +193,16 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
 }
 
 /// `Maintenance:` and one line per instance on a host under maintenance (its status note),
-/// for `observe`; empty when there is none. Escaped for the terminal.
-public func renderMaintenanceStatus(_ plan: Plan) -> String {
+/// for `observe`; empty when there is none. Instances in `inProgress` (a move the journal shows
+/// begun and not ended) say so instead. Escaped for the terminal.
+public func renderMaintenanceStatus(_ plan: Plan, inProgress: Set<String> = []) -> String {
     let notes = splitMaintenanceNotes(plan.notes).maintenance
     guard !notes.isEmpty else { return "" }
-    return "\nMaintenance:\n" + notes.map { "  \(Escape.terminal($0.instance)): \(Escape.terminal($0.message))\n" }.joined()
+    return "\nMaintenance:\n" + notes.map { note in
+        let status = inProgress.contains(note.instance)
+            ? "in progress (a move has begun and not ended: running now, or the next run finishes it)" : note.message
+        return "  \(Escape.terminal(note.instance)): \(Escape.terminal(status))\n"
+    }.joined()
 }
 
 /// The maintenance status notes (`maintenance.*`, shown whatever the verbosity), and the rest.

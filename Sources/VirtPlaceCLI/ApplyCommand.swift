@@ -136,25 +136,29 @@ struct ApplyCommand: Command {
             crashPoint: try testCrashPoint(context.environment))
         let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
 
-        // A large journal with nothing unfinished in it is set aside first (docs/operations.md).
-        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+        // The journal, read once for the whole run; a large one with nothing unfinished in it
+        // is set aside (docs/operations.md).
+        if dryRun { try state.checkIfPresent() }
+        let contents = try readJournal(state, repair: !dryRun) { warning in
+            console.err(console.style("warning:", .yellow) + " " + warning)
+        }
+        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
             console.info(describe(rotation))
         }
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
         var recovery = RecoveryReport()
-        if dryRun { try state.checkIfPresent() }
-        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: !dryRun) { warning in
-            console.err(console.style("warning:", .yellow) + " " + warning)
-        })
+        let unfinished = contents.unfinished
+        var journal: Journal?
         if dryRun {
             let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
             if !shown.isEmpty {
                 console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
             }
         } else {
-            let journal = try Journal(path: state.journalPath)
-            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { progress.handle($0) }
+            let opened = try Journal(path: state.journalPath, contents: contents)
+            journal = opened
+            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { progress.handle($0) }
             recovery = try await recoverUnfinished(unfinished, abandon: abandon, ask: !autoApprove, executor: executor,
                                                    targets: targets, console: console)
             progress.finish()
@@ -167,7 +171,9 @@ struct ApplyCommand: Command {
 
         let plan: Plan
         if let spec {
-            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes(), clock: planningClock(moveNow: moveNow))
+            // The journal's own volumes as recovery left them (`contents` for a dry run).
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock(moveNow: moveNow))
         } else if let saved {
             do {
                 try refuseIfStale(saved, observed: observed)
@@ -207,9 +213,9 @@ struct ApplyCommand: Command {
             try refuseIfStale(plan, observed: await fleet.observe(observer: Observer(refreshPools: true)))
         }
 
-        let journal = try Journal(path: state.journalPath)
         let records = MaintenanceEvents(plan: plan, hosts: spec?.hosts ?? [:], path: eventsFile)
-        let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { event in
+        let executor = Executor(driver: fleet, state: state, journal: try journal ?? Journal(path: state.journalPath, contents: contents),
+                                options: options) { event in
             progress.handle(event)
             records.handle(event)
         }

@@ -173,19 +173,24 @@ struct Reconciler {
         // host in backoff counts as unreachable). See docs/recovery.md.
         var held: [String: String] = [:]
         var recoveryClean = true
-        if let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+        // The journal, read once for the pass; a large one with nothing unfinished in it is
+        // set aside.
+        let log = self.log, console = context.console
+        let contents = try readJournal(state, repair: true) { warning in
+            log.write(["event": "journal-repaired", "level": "warning", "message": warning])
+            console.err("warning: " + warning)
+        }
+        if let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
             log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
                        "carried": rotation.carried])
         }
-        let log = self.log, console = context.console
-        let unfinished = Journal.unfinishedActions(try readJournal(state, repair: true) { warning in
-            log.write(["event": "journal-repaired", "level": "warning", "message": warning])
-            console.err("warning: " + warning)
-        })
+        let unfinished = contents.unfinished
+        // Opened (created when missing) only when something is to be appended.
+        var journal: Journal?
         if !unfinished.isEmpty {
-            let journal = try Journal(path: state.journalPath)
-            let log = self.log
-            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { log.event($0) }
+            let opened = try Journal(path: state.journalPath, contents: contents)
+            journal = opened
+            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { log.event($0) }
             let uris = Dictionary(all.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
             let report = await executor.recover(unfinished, hosts: all.map(\.name), uris: uris)
             for r in report.actions {
@@ -224,7 +229,8 @@ struct Reconciler {
             }
         }
 
-        let plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes(), clock: planningClock())
+        let plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock())
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }
@@ -245,7 +251,7 @@ struct Reconciler {
 
         var failed = false
         if plan.actions.contains(where: \.isScheduled) {
-            let journal = try Journal(path: state.journalPath)
+            let journal = try journal ?? Journal(path: state.journalPath, contents: contents)
             let log = self.log
             let records = MaintenanceEvents(plan: plan, hosts: spec.hosts, path: command.eventsFile) { log.write($0) }
             let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { event in

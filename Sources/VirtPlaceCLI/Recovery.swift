@@ -67,26 +67,16 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
     return nil
 }
 
-/// Reads the journal for an apply or reconcile, under the lock: a torn last line (a write cut
-/// short) is repaired first and reported through `warn` (with `repair` false, a dry run, only
-/// reported); a line that cannot be read holds the whole run. See docs/recovery.md.
+/// Reads the journal for an apply or reconcile, once, under the lock (`Journal.load`): a line
+/// that cannot be read holds the whole run (nothing is changed, not even a torn last line); a
+/// torn last line (a write cut short) is then repaired and reported through `warn` (with
+/// `repair` false, a dry run, only reported). What it returns stays true of the journal after
+/// the repair. See docs/recovery.md.
 /// - Throws: `EngineError` when the journal cannot be read (a symlink, not a regular file);
 ///   `CLIError` (exit 1, nothing changed) when a line of it cannot be read.
-func readJournal(_ state: StateDirectory, repair: Bool, warn: (String) -> Void) throws -> [JournalRecord] {
+func readJournal(_ state: StateDirectory, repair: Bool, warn: (String) -> Void) throws -> Journal.Contents {
     let path = state.journalPath
     var contents = try Journal.load(path: path)
-    if let torn = contents.tornTail {
-        let what = "the journal '\(path)' ends in a torn line (line \(torn.line), \(torn.bytes) bytes, no newline: a write cut short by a crash or a full disk)"
-        let fix = torn.whole ? "it holds a whole record, which is kept and given its newline" : "it is not a whole record (its write never finished, so no step ran after it) and is cut off"
-        if repair {
-            if let done = try Journal.repairTornTail(path: path) {
-                warn("\(what): \(done.whole ? "kept it and added the newline" : "cut it off")")
-            }
-            contents = try Journal.load(path: path)
-        } else {
-            warn("\(what): \(fix) by the next apply")
-        }
-    }
     if !contents.unreadable.isEmpty {
         let lines = contents.unreadable.prefix(5).map { "  line \($0.line): \($0.reason): \($0.excerpt)" }.joined(separator: "\n")
         let more = contents.unreadable.count > 5 ? "\n  … and \(contents.unreadable.count - 5) more" : ""
@@ -98,7 +88,20 @@ func readJournal(_ state: StateDirectory, repair: Bool, warn: (String) -> Void) 
             (docs/recovery.md).
             """)
     }
-    return contents.records
+    if let torn = contents.tornTail {
+        let what = "the journal '\(path)' ends in a torn line (line \(torn.line), \(torn.bytes) bytes, no newline: a write cut short by a crash or a full disk)"
+        let fix = torn.whole ? "it holds a whole record, which is kept and given its newline" : "it is not a whole record (its write never finished, so no step ran after it) and is cut off"
+        if repair {
+            if let done = try Journal.repairTornTail(path: path) {
+                warn("\(what): \(done.whole ? "kept it and added the newline" : "cut it off")")
+            }
+            // What was read holds the whole record it kept and nothing of a line it cut off.
+            contents.tornTail = nil
+        } else {
+            warn("\(what): \(fix) by the next apply")
+        }
+    }
+    return contents
 }
 
 /// The unfinished actions, one line each: instance, move, how far it got.

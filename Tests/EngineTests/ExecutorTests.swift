@@ -1,83 +1,13 @@
 import Foundation
-import Libvirt
 @testable import Placement
 import Synchronization
 import Testing
 @testable import Engine
+import TestSupport
 
 // The executor against an in-memory fleet: scheduling within the parallel limits, steps that
 // skip when their postcondition holds, the journal, and the failures a real fleet has. The
 // real libvirt is exercised in LabTests.
-
-// MARK: Helpers
-
-func stateDirectory() throws -> StateDirectory {
-    let path = NSTemporaryDirectory() + "virtplace-engine-tests-" + UUID().uuidString
-    let state = StateDirectory(path: path)
-    try state.prepare()
-    return state
-}
-
-/// Runs a plan on the fake fleet; returns the report, the journal and the events.
-func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = ParallelSpec(total: 4, perHost: 2),
-             state: StateDirectory? = nil, onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in })
-    async throws -> (ExecutionReport, [JournalRecord], [ExecutionEvent]) {
-    let state = try state ?? stateDirectory()
-    let journal = try Journal(path: state.journalPath)
-    let events = Mutex<[ExecutionEvent]>([])
-    let options = ExecutionOptions(parallel: parallel, jobPollInterval: .milliseconds(20),
-                                   statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200))
-    let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { e in
-        events.withLock { $0.append(e) }
-        onEvent(e)
-    }
-    let report = await executor.run(plan)
-    return (report, Journal.read(path: state.journalPath), events.withLock { $0 })
-}
-
-func placement(_ instances: [String: InstanceSpec], hosts: [String] = ["h1", "h2", "h3"],
-               drained: Set<String> = [], policy: PolicySpec = PolicySpec()) -> PlacementSpec {
-    var hostSpecs: [String: HostSpec] = [:]
-    for h in hosts { hostSpecs[h] = HostSpec(uri: "fake://\(h)", faultDomain: "fd-\(h)", state: drained.contains(h) ? .drained : .active) }
-    return PlacementSpec(metadata: MetadataSpec(name: "lab"), policy: policy, hosts: hostSpecs, instances: instances)
-}
-
-func guest(_ name: String, state: String = "running", fleet: String? = "lab") -> FakeFleet.FakeDomain {
-    FakeFleet.FakeDomain(uuid: "uuid-\(name)", name: name, state: state,
-                         nics: [ObservedNIC(type: "network", mac: stableMAC(name), network: "lan")], fleet: fleet)
-}
-
-/// A MAC derived from the name alone (FNV-1a), the same in every process: `hashValue` is
-/// seeded per process, so a failure that depended on it would not reproduce.
-func stableMAC(_ name: String) -> String {
-    var hash: UInt32 = 2_166_136_261
-    for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-    return String(format: "52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff)
-}
-
-func planFor(_ spec: PlacementSpec, _ fleet: FakeFleet) -> Plan {
-    makePlan(desired: spec, observed: fleet.observed(faultDomains: Dictionary(uniqueKeysWithValues: spec.hosts.map { ($0.key, $0.value.faultDomain ?? "") })))
-}
-
-func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout: LiveTimeoutAction = .abort) -> Step {
-    .migrateLive(LiveMigration(from: from, to: to, maxDowntimeMs: 300, bandwidthMiBps: 0, timeoutSeconds: timeout,
-                               onTimeout: onTimeout, autoConverge: false, copyDisks: []))
-}
-
-/// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
-/// A plan of hand-made actions; an action without an id gets its position (1-based), as the
-/// planner numbers them. Dependencies are only those the actions list.
-func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
-    let actions = actions.enumerated().map { i, a in
-        var a = a
-        if a.id == 0 { a.id = i + 1 }
-        return a
-    }
-    let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
-    var summary = Summary()
-    for a in actions { summary.add(a.kind) }
-    return Plan(fleet: "lab", basis: Basis(digest: "d", hosts: [], domains: domains), actions: actions, summary: summary)
-}
 
 // MARK: Scheduling
 
@@ -173,24 +103,6 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
     #expect(at("start into") > at("end slow"), "\(order)")
 }
 
-/// The seeds of a random test: `defaults`, or only `VIRTPLACE_TEST_SEED=N` to replay one.
-func randomSeeds(_ defaults: ClosedRange<Int>) -> [Int] {
-    if let text = ProcessInfo.processInfo.environment["VIRTPLACE_TEST_SEED"], let seed = Int(text) { return [seed] }
-    return Array(defaults)
-}
-
-/// A small deterministic generator (SplitMix64) for the random fleets below.
-struct Seeded: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random tight fleets (4 hosts of 4 GiB, domains of 0.5–1.5 GiB, pins elsewhere, live and
 /// reboot moves, migrations of random length): whatever order the actions end in, no host
 /// ever holds more than its capacity, and the fleet converges.
@@ -278,19 +190,21 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
     let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
     let (report, records, _) = try await execute(plan, on: fleet)
     #expect(report.done == 1)
-    let steps = records.filter { $0.step >= 0 }
+    let steps = records.filter { $0.stepIndex >= 0 }
     let action = try #require(plan.actions.first)
     #expect(steps.count == action.steps.count * 2)
     for (i, step) in action.steps.enumerated() {
-        let mine = steps.filter { $0.step == i }
+        let mine = steps.filter { $0.stepIndex == i }
         #expect(mine.map(\.phase) == [.intent, .done], "\(step.op)")
         #expect(mine.allSatisfy { $0.op == step.op && $0.uuid == "uuid-web" && $0.instance == "web" })
+        #expect(mine.allSatisfy { if case .step(let e) = $0.entry { e.step == step } else { false } }, "each names its step")
     }
-    #expect(records.first?.detail["action"] != nil, "the first intent carries the action, to run it again")
-    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.detail["record"] != nil },
+    guard case .step(let first) = records.first?.entry else { Issue.record("no step record first"); return }
+    #expect(first.action == action, "the first intent carries the action, to run it again")
+    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.definition != nil },
             "after record, steps name the saved definition")
-    #expect(records.last?.phase == .finished)
-    #expect(records.last?.detail["downtimeMs"] == "42")
+    guard case .finished(let finished) = records.last?.entry else { Issue.record("not finished"); return }
+    #expect(finished.downtimeMs == 42)
     #expect(Journal.unfinishedActions(records).isEmpty)
 }
 
@@ -299,7 +213,7 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
 @Test func aFailedActionDoesNotStopItsWaveAndBlocksWhatCountedOnIt() async throws {
     let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
     for name in ["a", "b", "c", "d", "e"] { fleet.add(guest(name), on: ["c", "d"].contains(name) ? "h2" : "h1") }
-    fleet.set { $0.migration["uuid-a"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
+    fleet.set { $0.migration["uuid-a"] = .fail(.failed(.other, message: "migration refused")) }
     let actions = [
         Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
         Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),
@@ -507,7 +421,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(first.actions.first?.status == .failed)
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff", "left shut off on h1: half done")
 
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.map(\.instance) == ["batch"])
     #expect(unfinished.first?.changedSomething == true)
     #expect(unfinished.first?.action == plan.actions.first)
@@ -519,7 +433,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(r.status == .done, "\(r.message ?? "")")
     #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
     #expect(fleet.domain("uuid-batch", "h1") == nil)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty)
 }
 
 @Test func anActionThatChangedNothingIsLeftToThePlan() async throws {
@@ -532,26 +446,24 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     // Stops right after `record`: nothing on the hosts changed.
     options.stopRequested = { FileManager.default.fileExists(atPath: state.recordsPath + "/uuid-web") }
     _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == false)
     let calls = fleet.calls.count
     let report = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
         .recover(unfinished, hosts: ["h1", "h2"])
     #expect(report.clean && report.actions.allSatisfy { $0.stepsDone == 0 }, "given up, not run: \(report.actions)")
     #expect(fleet.calls.count == calls)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty, "closed in the journal")
     #expect(fleet.domain("uuid-web", "h1")?.state == "running")
 }
 
 @Test func aMigrationInterruptedInItsMiddleIsNotHalfDone() {
-    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: String? = nil) -> JournalRecord {
-        JournalRecord(time: "t", run: "r1", instance: "web", uuid: "u", action: "live", step: step, op: op, phase: phase,
-                      detail: action.map { ["action": $0] } ?? [:])
+    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: Action? = nil) -> JournalRecord {
+        testRecord("web", step, op, phase, action: action)
     }
     let action = Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
                         steps: [.record(host: "h1"), liveStep("h1", "h2"), .setAutostart(host: "h2", enabled: true)], wave: 1)
-    let json = String(decoding: (try? JSONEncoder().encode(action)) ?? Data(), as: UTF8.self)
-    let crashedInMigration = [record(0, "record", .intent, action: json), record(0, "record", .done), record(1, "migrateLive", .intent)]
+    let crashedInMigration = [record(0, "record", .intent, action: action), record(0, "record", .done), record(1, "migrateLive", .intent)]
     #expect(Journal.unfinishedActions(crashedInMigration).first?.changedSomething == false)
     let crashedAfter = crashedInMigration + [record(1, "migrateLive", .done), record(2, "setAutostart", .intent)]
     #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
@@ -575,7 +487,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff")
 
     fleet.set { $0.failStart = [] }
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == true)
     let journal = try Journal(path: state.journalPath)
     let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
