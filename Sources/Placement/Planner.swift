@@ -74,6 +74,8 @@ struct Case {
 private struct Book {
     var cases: [Case]
     var early: [Action]
+    /// Notes about declared instances that are no subject (a migration in flight).
+    var earlyNotes: [Note]
     /// Declared instances, subjects or not.
     var declared: Int
     var indices: [SubjectIndex] { cases.indices.map { SubjectIndex(raw: $0) } }
@@ -145,6 +147,7 @@ struct Planner {
     /// drift, blockers and placement cause; the others are blocked at once. Then spread groups.
     private mutating func gather() -> Book {
         var early: [Action] = []
+        var earlyNotes: [Note] = []
         var cases: [Case] = []
         cases.reserveCapacity(spec.instances.count)
         // Computed: profiles merged into every instance. Once per plan.
@@ -157,6 +160,11 @@ struct Planner {
                 continue
             }
             if refs.count > 1 {
+                if let (from, to) = migrationInFlight(refs) {
+                    earlyNotes.append(Note(instance: d.name, code: .instanceMigrating,
+                                           message: "migration in progress from \(from) to \(to), not started by virtplace: waiting for it to finish before planning this instance"))
+                    continue
+                }
                 let places = refs.map { (host: fleet.hosts[$0.host].name, uuid: fleet[$0].uuid) }
                 early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host, reasons: [.conflict(places)]))
                 continue
@@ -173,7 +181,7 @@ struct Planner {
             cases.append(Case(subject: s))
         }
         spread(&cases)
-        return Book(cases: cases, early: early, declared: declared.count)
+        return Book(cases: cases, early: early, earlyNotes: earlyNotes, declared: declared.count)
     }
 
     /// Phase 2: what each subject needs, without targets yet; the projected usage without the
@@ -385,7 +393,7 @@ struct Planner {
         summary.unchanged = instances - touched.count
         summary.waves = actions.map(\.wave).max() ?? 0
 
-        let notes = (book.cases.flatMap(\.subject.notes) + extra).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
+        let notes = (book.earlyNotes + book.cases.flatMap(\.subject.notes) + extra).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
         let declared = Set(spec.instances.keys)
         var unmanaged: [UnmanagedDomain] = []
         for (h, host) in fleet.hosts.enumerated() {
@@ -401,6 +409,27 @@ struct Planner {
         return Plan(fleet: fleetName, basis: Basis(observed: observed, involving: involved), actions: actions,
                     summary: summary, notes: notes, unmanaged: unmanaged,
                     hosts: hosts, parallel: spec.policy.parallel)
+    }
+
+    /// A migration libvirt is running (not one virtplace started: its own moves finish within
+    /// the run): the same UUID on exactly two hosts, one copy paused for the incoming
+    /// migration, the other running or paused for the migration's last phase. The source and
+    /// target host names; nil for anything else (a real duplicate).
+    private func migrationInFlight(_ refs: [DomainRef]) -> (from: String, to: String)? {
+        guard refs.count == 2 else { return nil }
+        let a = fleet[refs[0]], b = fleet[refs[1]]
+        guard a.uuid == b.uuid else { return nil }
+        func incoming(_ d: ObservedDomain) -> Bool { d.state == "paused" && d.stateReason == "migration" }
+        func outgoing(_ d: ObservedDomain) -> Bool { d.isRunning || incoming(d) }
+        // The incoming copy is transient until the migration finishes (PERSIST_DEST defines it
+        // then); when both are paused for it, the transient one is the target.
+        if incoming(b), outgoing(a), !(incoming(a) && !a.persistent) {
+            return (fleet.hosts[refs[0].host].name, fleet.hosts[refs[1].host].name)
+        }
+        if incoming(a), outgoing(b) {
+            return (fleet.hosts[refs[1].host].name, fleet.hosts[refs[0].host].name)
+        }
+        return nil
     }
 
     /// Adds (`sign` 1) or takes back (-1) the bytes a move copies into `host`'s pools.
@@ -529,7 +558,8 @@ struct Planner {
                                                      policy: spec.policy, fleetName: fleetName))
             }
             return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID], fallback: fallback), job: jobID)]
+                           reasons: s.causes + drift + a.refusals + p.bootNote(a.kind), steps: steps, wave: final.wave[jobID],
+                           fallback: fallback), job: jobID)]
         }
         // A relay: if either hop is deferred or stuck, report the whole move that way.
         let hopIDs = hops.map(\.id)
@@ -549,7 +579,8 @@ struct Planner {
             let note = isFirst
                 ? Reason(.orderRelay, "first hop, through \(to.name): \(target.name) has no room until moves off it run")
                 : Reason(.orderRelay, "second hop, from relay host \(from.name)")
-            let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals + [note]
+            let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals
+                + p.bootNote(kind) + [note]
             if final.wave[hop.id] == 0 {
                 if let why = deferred[hop.id] {
                     result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,

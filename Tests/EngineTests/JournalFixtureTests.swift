@@ -258,6 +258,10 @@ private func sortedJSON(_ action: Action?) -> String? {
           var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
     object["id"] = nil
     object["dependsOn"] = nil
+    // A note added to actions since that release (recovery never reads reasons).
+    if let reasons = object["reasons"] as? [[String: Any]] {
+        object["reasons"] = reasons.filter { ($0["code"] as? String) != "manual.boot-disk" }
+    }
     return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
         .map { String(decoding: $0, as: UTF8.self) }
 }
