@@ -113,8 +113,9 @@ public struct Executor: Sendable {
     /// capacity at any moment, while a wave's slow migration no longer holds up the next
     /// wave's moves between other hosts. A dependency that did not succeed blocks the action.
     ///
-    /// Actions of instances in `holding` (instance → why: recovery could not decide about
-    /// them, see `recover`) are not run: they are reported as blocked with that reason.
+    /// Actions of instances in `holding` (instance → why, as the report says it after "not
+    /// run: "; recovery could not decide about them, or reconcile backs off from them) are
+    /// not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
         let shared = RunState(journal: journal.path)
         var items: [Item] = []
@@ -183,7 +184,7 @@ public struct Executor: Sendable {
                     let item = items[i]
                     let action = item.action
                     if let why = holding[action.instance] {
-                        end(i, blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
+                        end(i, blocked(action, "not run: \(why)"))
                         continue
                     }
                     if options.stopRequested() {

@@ -1,0 +1,310 @@
+import Foundation
+import Placement
+
+/// A fleet a pass can observe and act on: the executor's driver, and observation of every
+/// host it was made for.
+public protocol PassFleet: FleetDriver {
+    /// Every host of the fleet as it is now (pools refreshed first); a host that does not
+    /// answer comes back `reachable: false` with the reason.
+    func observeAll() async -> ObservedFleet
+}
+
+extension LibvirtFleet: PassFleet {
+    public func observeAll() async -> ObservedFleet { await observe(observer: Observer(refreshPools: true)) }
+}
+
+/// What a pass tells its caller while it runs, in order. The CLI presents them (console lines
+/// for `apply`, JSON log lines for `reconcile`); the engine prints nothing.
+public enum PassEvent: Sendable {
+    /// A large journal with nothing unfinished in it was set aside (docs/operations.md).
+    case journalRotated(Journal.Rotation)
+    /// The journal ended in a torn line: what was found and what was done (or, in a dry run,
+    /// what the next apply will do).
+    case journalRepaired(String)
+    /// `--abandon INSTANCE`: forgotten (`found`), or nothing unfinished was found for it.
+    case abandoned(instance: String, found: Bool)
+    /// Actions earlier runs left unfinished that are worth showing (they changed something,
+    /// or the journal does not say what they were). The others are closed quietly.
+    case unfinished([UnfinishedAction])
+    /// How recovery dealt with every unfinished action; `shown` are the instances of the
+    /// `unfinished` event.
+    case recovered(RecoveryReport, shown: Set<String>)
+    /// Observation begins (`again`: the re-check of a plan before it runs).
+    case observing(hosts: Int, again: Bool)
+    /// A host that did not answer (or was not contacted: `resting`); actions touching it are
+    /// blocked.
+    case hostUnreachable(ObservedHost)
+    /// The plan the pass will run (made now, or the saved one that still holds).
+    case planned(Plan)
+    /// Nothing to run: the plan has no scheduled action.
+    case nothingToRun(Plan)
+    /// A dry run: the plan's steps are what would run; nothing changes.
+    case dryRun(Plan)
+    /// The plan's scheduled actions start.
+    case executing(Plan)
+    /// Progress of recovery or of the plan's actions, from the executor (several tasks at once).
+    case execution(ExecutionEvent)
+    /// The plan's actions ended.
+    case executed(ExecutionReport, Plan)
+}
+
+/// What a pass asks before it changes anything, when it asks at all (`ApplyPass.ask`).
+public enum PassQuestion: Sendable, Equatable {
+    /// Deal with the unfinished actions shown (the count of all of them).
+    case recovery(actions: Int)
+    /// Run the plan's scheduled actions.
+    case plan(actions: Int)
+}
+
+/// Receives a pass's events and answers its questions. Called from several tasks at once.
+public protocol PassObserver: Sendable {
+    func handle(_ event: PassEvent)
+    /// The operator's answer: only `true` goes on.
+    func approve(_ question: PassQuestion) async -> Bool
+}
+
+extension PassObserver {
+    public func approve(_ question: PassQuestion) async -> Bool { true }
+}
+
+/// What a pass did, from the lock to the report.
+public struct PassReport: Sendable {
+    /// How the earlier runs' unfinished actions were dealt with (empty when there were none).
+    public var recovery: RecoveryReport
+    /// What the hosts showed (hosts not contacted included, unreachable).
+    public var observed: ObservedFleet
+    /// The plan made (or the saved plan applied).
+    public var plan: Plan
+    /// How each scheduled action ended; nil when nothing ran (nothing scheduled, a dry run).
+    public var execution: ExecutionReport?
+    /// Instances the pass did not touch, with why (recovery could not decide; backing off).
+    public var held: [String: String]
+    public var outcome: PassOutcome
+}
+
+/// One pass from the lock to the report, as `apply` runs it once and `reconcile` on each
+/// pass: lock → rotate the journal → read what earlier runs left unfinished → recover it →
+/// observe → plan (or check a saved plan is not stale) → confirm → execute → report.
+///
+/// Every decision is here; what the caller sees comes as `PassEvent`s to its observer.
+public struct ApplyPass: Sendable {
+    /// What to apply: a placement (planned now) or a saved plan (re-checked).
+    public enum Desired: Sendable {
+        case placement(PlacementSpec)
+        case savedPlan(Plan)
+    }
+
+    public var desired: Desired
+    /// Every host of the fleet.
+    public var targets: [ObserveTarget]
+    public var state: StateDirectory
+    public var options: ExecutionOptions
+    /// Change nothing: no lock, no rotation, no repair; show what would run.
+    public var dryRun = false
+    /// Ask (`PassObserver.approve`) before recovery that changes hosts and before the plan runs.
+    public var ask = false
+    /// `--abandon`: instances whose unfinished actions the operator has put right by hand.
+    public var abandon: [String] = []
+    /// Hosts not contacted in this pass, with why (reconcile's host backoff): they count as
+    /// unreachable.
+    public var resting: [String: String] = [:]
+    /// Instances not run in this pass, with why (reconcile's per-instance backoff): their
+    /// actions are reported blocked with that reason.
+    public var holding: [String: String] = [:]
+    /// How old the observation a plan was made from (or checked against) may be when it starts
+    /// to run, when nobody was asked; older, and the hosts are observed again and the plan
+    /// refused if stale. After a question, always. Nil: never observed again (reconcile, whose
+    /// plan is made afresh each pass).
+    public var freshObservation: Duration? = .seconds(1)
+    /// Whether unreachable hosts alone make the pass incomplete (reconcile: yes; apply: only
+    /// the actions they block count).
+    public var unreachableIsIncomplete = false
+    /// The fleet for the hosts contacted in this pass.
+    public var connect: @Sendable ([ObserveTarget]) -> any PassFleet = { LibvirtFleet(targets: $0) }
+
+    /// A pass over `targets`; the other settings keep their defaults (an apply that does not ask).
+    public init(desired: Desired, targets: [ObserveTarget], state: StateDirectory, options: ExecutionOptions) {
+        self.desired = desired; self.targets = targets; self.state = state; self.options = options
+    }
+
+    /// Runs the pass.
+    /// - Throws: `EngineError` (state directory, lock, journal), `PassError` (stale plan,
+    ///   unreadable journal, not confirmed); nothing was changed unless `changedHosts` says so.
+    public func run(_ observer: any PassObserver) async throws -> PassReport {
+        // The lock for the whole pass (a dry run changes nothing and takes none).
+        var lock: StateLock?
+        if !dryRun {
+            try state.prepare()
+            lock = try StateLock(state: state)
+        } else {
+            try state.checkIfPresent()
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+            observer.handle(.journalRotated(rotation))
+        }
+
+        let contacted = targets.filter { resting[$0.name] == nil }
+        let fleet = connect(contacted)
+        let executor = LazyExecutor(pass: self, fleet: fleet, observer: observer)
+
+        // What an earlier run left unfinished comes first: finished, rolled back, or held.
+        let unfinished = try Self.readUnfinished(state, repair: !dryRun) { observer.handle(.journalRepaired($0)) }
+        var recovery = RecoveryReport()
+        if dryRun {
+            let shown = unfinished.filter(\.worthShowing)
+            if !shown.isEmpty { observer.handle(.unfinished(shown)) }
+        } else {
+            recovery = try await recover(unfinished, executor: executor, observer: observer)
+        }
+
+        observer.handle(.observing(hosts: targets.count, again: false))
+        let observed = merged(await fleet.observeAll())
+        let observedAt = ContinuousClock.now
+        for host in observed.hosts where !host.reachable { observer.handle(.hostUnreachable(host)) }
+
+        let plan: Plan
+        switch desired {
+        case .placement(let spec):
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
+        case .savedPlan(let saved):
+            try Self.refuseIfStale(saved, observed: observed, afterRecovery: !recovery.actions.isEmpty)
+            plan = saved
+        }
+        observer.handle(.planned(plan))
+
+        var held = holding
+        for (name, why) in recovery.held { held[name] = "an earlier run left it unfinished and recovery could not decide (\(why))" }
+        func report(_ execution: ExecutionReport?, outcome: PassOutcome? = nil) -> PassReport {
+            let problems = (execution.map { $0.failed + $0.blocked } ?? 0) + plan.summary.blocked > 0 || !recovery.clean
+                || (unreachableIsIncomplete && observed.hosts.contains { !$0.reachable })
+            return PassReport(recovery: recovery, observed: observed, plan: plan, execution: execution, held: held,
+                              outcome: outcome ?? (problems ? .incomplete : .success))
+        }
+
+        let scheduled = plan.actions.filter(\.isScheduled)
+        if scheduled.isEmpty {
+            observer.handle(.nothingToRun(plan))
+            return report(nil)
+        }
+        if dryRun {
+            observer.handle(.dryRun(plan))
+            return report(nil, outcome: .success)
+        }
+        if ask, !(await observer.approve(.plan(actions: scheduled.count))) {
+            throw PassError.declined("apply cancelled: nothing was changed")
+        }
+        // The plan must still hold when it runs: unless it was just checked against an
+        // observation under `freshObservation` old (nobody asked), observe again and compare.
+        // After a question, always: the fleet may have changed however quickly the answer came.
+        if let fresh = freshObservation, ask || ContinuousClock.now - observedAt > fresh {
+            observer.handle(.observing(hosts: targets.count, again: true))
+            try Self.refuseIfStale(plan, observed: merged(await fleet.observeAll()), afterRecovery: !recovery.actions.isEmpty)
+        }
+
+        observer.handle(.executing(plan))
+        let execution = try await executor.get().run(plan, holding: held)
+        observer.handle(.executed(execution, plan))
+        return report(execution)
+    }
+
+    /// Gives up what the operator named with `abandon`, then finishes, rolls back or holds every
+    /// other unfinished action (asking first when `ask` and some are worth showing).
+    private func recover(_ found: [UnfinishedAction], executor: LazyExecutor,
+                         observer: any PassObserver) async throws -> RecoveryReport {
+        var unfinished = found
+        if !abandon.isEmpty {
+            let given = try await executor.get().abandon(abandon, among: unfinished)
+            for name in given { observer.handle(.abandoned(instance: name, found: true)) }
+            for name in abandon where !given.contains(name) { observer.handle(.abandoned(instance: name, found: false)) }
+            unfinished.removeAll { given.contains($0.instance) }
+        }
+        guard !unfinished.isEmpty else { return RecoveryReport() }
+        // Actions that had changed nothing yet are closed quietly (the plan decides afresh);
+        // the others are shown, and asked about when the pass asks.
+        let shown = unfinished.filter(\.worthShowing)
+        if !shown.isEmpty { observer.handle(.unfinished(shown)) }
+        if ask && !shown.isEmpty, !(await observer.approve(.recovery(actions: unfinished.count))) {
+            throw PassError.declined("apply cancelled: nothing was changed (the unfinished actions stay in the journal)")
+        }
+        let uris = Dictionary(targets.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
+        let report = try await executor.get().recover(unfinished, hosts: targets.map(\.name), uris: uris)
+        observer.handle(.recovered(report, shown: Set(shown.map(\.instance))))
+        return report
+    }
+
+    /// The observation of the contacted hosts, with the resting ones added as unreachable, in
+    /// the order of `targets`.
+    private func merged(_ seen: ObservedFleet) -> ObservedFleet {
+        guard !resting.isEmpty else { return seen }
+        let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        return ObservedFleet(hosts: targets.map { t in
+            if resting[t.name] == nil, let host = byName[t.name] { return host }
+            return ObservedHost(name: t.name, uri: HostURI.redacted(t.uri), reachable: false,
+                                error: resting[t.name] ?? "not observed", faultDomain: t.faultDomain)
+        })
+    }
+
+    private static func refuseIfStale(_ plan: Plan, observed: ObservedFleet, afterRecovery: Bool) throws(PassError) {
+        let changes = staleness(of: plan, against: observed)
+        guard changes.isEmpty else { throw .stalePlan(changes: changes, afterRecovery: afterRecovery) }
+    }
+
+    /// The actions earlier runs left unfinished, read from the journal under the lock: a torn
+    /// last line (a write cut short) is repaired first and reported through `warn` (with
+    /// `repair` false, a dry run, only reported); a line that cannot be read holds the whole
+    /// run. The one place a pass reads the journal's unfinished records. See docs/recovery.md.
+    /// - Throws: `EngineError` when the journal cannot be read (a symlink, not a regular file);
+    ///   `PassError.unreadableJournal` when a line of it cannot be read.
+    public static func readUnfinished(_ state: StateDirectory, repair: Bool,
+                                      warn: (String) -> Void) throws -> [UnfinishedAction] {
+        let path = state.journalPath
+        var contents = try Journal.load(path: path)
+        if let torn = contents.tornTail {
+            let what = "the journal '\(path)' ends in a torn line (line \(torn.line), \(torn.bytes) bytes, no newline: a write cut short by a crash or a full disk)"
+            let fix = torn.whole ? "it holds a whole record, which is kept and given its newline" : "it is not a whole record (its write never finished, so no step ran after it) and is cut off"
+            if repair {
+                if let done = try Journal.repairTornTail(path: path) {
+                    warn("\(what): \(done.whole ? "kept it and added the newline" : "cut it off")")
+                }
+                contents = try Journal.load(path: path)
+            } else {
+                warn("\(what): \(fix) by the next apply")
+            }
+        }
+        guard contents.unreadable.isEmpty else { throw PassError.unreadableJournal(path: path, lines: contents.unreadable) }
+        return Journal.unfinishedActions(contents.records)
+    }
+}
+
+extension UnfinishedAction {
+    /// Whether the operator is shown it: it changed something, or the journal does not say
+    /// what it was. The others are closed quietly and planned afresh.
+    public var worthShowing: Bool { changedSomething || action == nil }
+}
+
+/// One journal and executor for the whole pass, opened when first needed (a pass with nothing
+/// unfinished and nothing to run opens no journal).
+private final class LazyExecutor: @unchecked Sendable {
+    // Safe: `get` is called from the pass's own task only, never concurrently.
+    private let pass: ApplyPass
+    private let fleet: any PassFleet
+    private let observer: any PassObserver
+    private var executor: Executor?
+
+    init(pass: ApplyPass, fleet: any PassFleet, observer: any PassObserver) {
+        self.pass = pass; self.fleet = fleet; self.observer = observer
+    }
+
+    func get() throws -> Executor {
+        if let executor { return executor }
+        let journal = try Journal(path: pass.state.journalPath)
+        let observer = observer
+        let made = Executor(driver: fleet, state: pass.state, journal: journal, options: pass.options) {
+            observer.handle(.execution($0))
+        }
+        executor = made
+        return made
+    }
+}

@@ -1,2 +1,0 @@
-import Placement
-import Libvirt
