@@ -50,6 +50,9 @@ public struct ReconcilePassResult {
     public var held: [String] = []
     /// When the next pass is due (`--interval`); nil: this was the only pass.
     public var requeueAfter: Double?
+
+    /// A result with nothing in it yet.
+    public init() {}
 }
 
 /// What the reconcile loop tells its caller besides each pass's own events.

@@ -31,7 +31,9 @@ struct ReconcileCommand: Command {
     With --interval, a pass runs every DURATION until SIGTERM (or SIGINT): the step in progress
     finishes, nothing new starts, and what was interrupted stays in the journal for the next
     run to finish. A host that keeps failing is retried with backoff (interval × 2^n, at most
-    an hour), not hammered; the other hosts are reconciled meanwhile.
+    an hour), not hammered; the other hosts are reconciled meanwhile. An instance whose action
+    failed backs off too (interval × 2^n after n failures in a row, at most an hour; reported
+    blocked meanwhile), until its action succeeds, it needs nothing, or its declaration changes.
 
     Exit codes (of the last pass): 0 converged or every action done; 1 nothing was changed
     (invalid file, lock held); 3 an action failed or was blocked, or a host was unreachable.
