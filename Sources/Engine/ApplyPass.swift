@@ -44,6 +44,11 @@ public enum PassEvent: Sendable {
     case executing(Plan)
     /// Progress of recovery or of the plan's actions, from the executor (several tasks at once).
     case execution(ExecutionEvent)
+    /// A maintenance move failed that nothing the file allows could make (one line per move:
+    /// `INSTANCE on HOST needs manual migration: WHY`).
+    case manualMigrationNeeded(String)
+    /// The `--events` file could not be written (the run went on).
+    case eventsFileError(String)
     /// The plan's actions ended.
     case executed(ExecutionReport, Plan)
 }
@@ -61,10 +66,14 @@ public protocol PassObserver: Sendable {
     func handle(_ event: PassEvent)
     /// The operator's answer: only `true` goes on.
     func approve(_ question: PassQuestion) async -> Bool
+    /// A maintenance move's record (`maintenance-move-started`/`-finished`, the fields of
+    /// `MaintenanceEvents`), as it is written to the `--events` file.
+    func maintenanceRecord(_ fields: [String: Any])
 }
 
 extension PassObserver {
     public func approve(_ question: PassQuestion) async -> Bool { true }
+    public func maintenanceRecord(_ fields: [String: Any]) {}
 }
 
 /// What a pass did, from the lock to the report.
@@ -79,6 +88,8 @@ public struct PassReport: Sendable {
     public var execution: ExecutionReport?
     /// Instances the pass did not touch, with why (recovery could not decide; backing off).
     public var held: [String: String]
+    /// Maintenance moves that ran, by final state (`succeeded`, `failed`, `canceled`).
+    public var maintenanceMoves: [String: Int] = [:]
     public var outcome: PassOutcome
 }
 
@@ -119,6 +130,11 @@ public struct ApplyPass: Sendable {
     /// Whether unreachable hosts alone make the pass incomplete (reconcile: yes; apply: only
     /// the actions they block count).
     public var unreachableIsIncomplete = false
+    /// What time it is for the planner (maintenance due dates), and the instances to move
+    /// early (`apply --now`).
+    public var planningClock = PlanningClock()
+    /// `--events FILE`: maintenance moves' records are appended there.
+    public var eventsFile: String?
     /// The fleet for the hosts contacted in this pass.
     public var connect: @Sendable ([ObserveTarget]) -> any PassFleet = { LibvirtFleet(targets: $0) }
 
@@ -165,9 +181,11 @@ public struct ApplyPass: Sendable {
         for host in observed.hosts where !host.reachable { observer.handle(.hostUnreachable(host)) }
 
         let plan: Plan
+        var hosts: [String: HostSpec] = [:]
         switch desired {
         case .placement(let spec):
-            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes())
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes(), clock: planningClock)
+            hosts = spec.hosts
         case .savedPlan(let saved):
             try Self.refuseIfStale(saved, observed: observed, afterRecovery: !recovery.actions.isEmpty)
             plan = saved
@@ -176,11 +194,11 @@ public struct ApplyPass: Sendable {
 
         var held = holding
         for (name, why) in recovery.held { held[name] = "an earlier run left it unfinished and recovery could not decide (\(why))" }
-        func report(_ execution: ExecutionReport?, outcome: PassOutcome? = nil) -> PassReport {
+        func report(_ execution: ExecutionReport?, maintenance: [String: Int] = [:], outcome: PassOutcome? = nil) -> PassReport {
             let problems = (execution.map { $0.failed + $0.blocked } ?? 0) + plan.summary.blocked > 0 || !recovery.clean
                 || (unreachableIsIncomplete && observed.hosts.contains { !$0.reachable })
             return PassReport(recovery: recovery, observed: observed, plan: plan, execution: execution, held: held,
-                              outcome: outcome ?? (problems ? .incomplete : .success))
+                              maintenanceMoves: maintenance, outcome: outcome ?? (problems ? .incomplete : .success))
         }
 
         let scheduled = plan.actions.filter(\.isScheduled)
@@ -204,9 +222,13 @@ public struct ApplyPass: Sendable {
         }
 
         observer.handle(.executing(plan))
-        let execution = try await executor.get().run(plan, holding: held)
+        // Maintenance moves are recorded as the executor starts and ends them.
+        let records = MaintenanceEvents(plan: plan, hosts: hosts, path: eventsFile) { observer.maintenanceRecord($0) }
+        let execution = try await executor.get(also: { records.handle($0) }).run(plan, holding: held)
+        for line in records.manualNeeded { observer.handle(.manualMigrationNeeded(line)) }
+        for problem in records.errors { observer.handle(.eventsFileError(problem)) }
         observer.handle(.executed(execution, plan))
-        return report(execution)
+        return report(execution, maintenance: records.counts)
     }
 
     /// Gives up what the operator named with `abandon`, then finishes, rolls back or holds every
@@ -284,27 +306,27 @@ extension UnfinishedAction {
     public var worthShowing: Bool { changedSomething || action == nil }
 }
 
-/// One journal and executor for the whole pass, opened when first needed (a pass with nothing
-/// unfinished and nothing to run opens no journal).
+/// One journal for the whole pass, opened when first needed (a pass with nothing unfinished
+/// and nothing to run opens none), and executors over it.
 private final class LazyExecutor: @unchecked Sendable {
     // Safe: `get` is called from the pass's own task only, never concurrently.
     private let pass: ApplyPass
     private let fleet: any PassFleet
     private let observer: any PassObserver
-    private var executor: Executor?
+    private var journal: Journal?
 
     init(pass: ApplyPass, fleet: any PassFleet, observer: any PassObserver) {
         self.pass = pass; self.fleet = fleet; self.observer = observer
     }
 
-    func get() throws -> Executor {
-        if let executor { return executor }
-        let journal = try Journal(path: pass.state.journalPath)
+    /// An executor whose events go to the observer, and to `also`.
+    func get(also: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }) throws -> Executor {
+        let journal = try journal ?? Journal(path: pass.state.journalPath)
+        self.journal = journal
         let observer = observer
-        let made = Executor(driver: fleet, state: pass.state, journal: journal, options: pass.options) {
-            observer.handle(.execution($0))
+        return Executor(driver: fleet, state: pass.state, journal: journal, options: pass.options) { event in
+            observer.handle(.execution(event))
+            also(event)
         }
-        executor = made
-        return made
     }
 }

@@ -16,6 +16,8 @@ public struct PassMetrics: Equatable, Sendable {
     public var success = false
     /// Downtime of each live migration of the pass, by instance, seconds.
     public var downtimes: [String: Double] = [:]
+    /// Maintenance moves of the pass by final state (`succeeded`, `failed`, `canceled`).
+    public var maintenanceMoves: [String: Int] = [:]
 
     public init() {}
 
@@ -33,6 +35,8 @@ public struct MetricsTotals: Equatable, Sendable {
     public var passes = 0
     public var failedPasses = 0
     public var actions: [PassMetrics.ActionKey: Int] = [:]
+    /// Maintenance moves by final state.
+    public var maintenanceMoves: [String: Int] = [:]
     public init() {}
 
     /// Adds a pass.
@@ -40,6 +44,7 @@ public struct MetricsTotals: Equatable, Sendable {
         passes += 1
         if !pass.success { failedPasses += 1 }
         for (key, n) in pass.actions { actions[key, default: 0] += n }
+        for (state, n) in pass.maintenanceMoves { maintenanceMoves[state, default: 0] += n }
     }
 }
 
@@ -69,6 +74,11 @@ public func renderMetrics(_ pass: PassMetrics, totals: MetricsTotals, fleet: Str
     family("virtplace_last_pass_success", "gauge", "1 when the last pass ended with exit code 0.", [([], pass.success ? "1" : "0")])
     family("virtplace_passes_total", "counter", "Passes since this process started.", [([], "\(totals.passes)")])
     family("virtplace_failed_passes_total", "counter", "Passes that ended with a non-zero exit code.", [([], "\(totals.failedPasses)")])
+    let finals = ["succeeded", "failed", "canceled"]
+    family("virtplace_last_pass_maintenance_moves", "gauge", "Maintenance moves of the last pass by final state.",
+           finals.map { ([("state", $0)], "\(pass.maintenanceMoves[$0] ?? 0)") })
+    family("virtplace_maintenance_moves_total", "counter", "Maintenance moves since this process started, by final state.",
+           finals.map { ([("state", $0)], "\(totals.maintenanceMoves[$0] ?? 0)") })
     family("virtplace_migration_downtime_seconds", "gauge", "Downtime libvirt reported for each live migration of the last pass.",
            pass.downtimes.keys.sorted().map { ([("instance", $0)], format(pass.downtimes[$0] ?? 0)) })
     return out.joined(separator: "\n") + "\n"

@@ -91,6 +91,8 @@ public struct ReconcileLoop {
         public var maxMoves: Int?
         /// Prometheus text after each pass (atomically).
         public var metricsFile: String?
+        /// `--events FILE`: maintenance moves' records are appended there.
+        public var eventsFile: String?
         /// Whether host URIs may use the test driver (virtplace's own tests).
         public var allowTestDriver = false
         public var crashPoint: CrashPoint?
@@ -182,6 +184,8 @@ public struct ReconcileLoop {
             pass.freshObservation = nil
             pass.unreachableIsIncomplete = true
             pass.connect = configuration.connect
+            pass.eventsFile = configuration.eventsFile
+            pass.planningClock = PlanningClock(now: Int64(now.timeIntervalSince1970))
             let report = try await pass.run(observer)
 
             noteHosts(report.observed, resting: Set(result.restingHosts.keys))
@@ -295,6 +299,7 @@ public struct ReconcileLoop {
             status[r.instance] = r.status == .done ? "changed" : (r.status == .failed ? "failed" : "blocked")
             if let ms = r.downtimeMs { metrics.downtimes[r.instance] = Double(ms) / 1000 }
         }
+        metrics.maintenanceMoves = report.maintenanceMoves
         for s in status.values { metrics.instances[s, default: 0] += 1 }
         return metrics
     }

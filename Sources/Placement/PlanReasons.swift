@@ -26,6 +26,8 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case placeSpread = "place.spread"
     /// Its host is drained.
     case placeDrained = "place.drained"
+    /// Its host is under maintenance (`hosts.NAME.maintenance`).
+    case placeMaintenance = "place.maintenance"
     /// Stays off its declared host because that host takes nothing new (a note).
     case placeHeld = "place.held"
     /// Shares a fault domain with another member of its spread group because the group has
@@ -40,6 +42,8 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case targetUnreachable = "target.unreachable"
     case targetCordoned = "target.cordoned"
     case targetDrained = "target.drained"
+    /// The host is under maintenance: it takes nothing new.
+    case targetMaintenance = "target.maintenance"
     case targetMemory = "target.memory"
     case targetVcpus = "target.vcpus"
     /// The target lacks (an active) storage pool a disk needs.
@@ -108,6 +112,20 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     /// One hop of a move through a relay host (a note on the action).
     case orderRelay = "order.relay"
 
+    // Maintenance status of an instance on a host under maintenance (notes; see
+    // PlannerMaintenance.swift).
+    /// A live move off the host is planned.
+    case maintenancePendingLive = "maintenance.pending-live"
+    /// A cold move of a shut-off instance off the host is planned.
+    case maintenancePendingCold = "maintenance.pending-cold"
+    /// A move with downtime (reboot, stop and cold, manual) runs in this plan: the due date
+    /// has come, or the move was asked for early.
+    case maintenancePendingReboot = "maintenance.pending-reboot"
+    /// A move with downtime waits for the due date (its action is deferred).
+    case maintenanceDue = "maintenance.due"
+    /// Nothing the file allows can move it off the host: it must be migrated by hand.
+    case maintenanceManualNeeded = "maintenance.manual-needed"
+
     // Notes.
     /// A device observed on the domain that the file does not mention: kept, never removed.
     case noteExtraDevice = "note.extra-device"
@@ -125,11 +143,13 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     /// The category, which the renderers use to lay reasons out.
     public var category: Category {
         switch self {
-        case .placeHost, .placeFaultDomain, .placeSpread, .placeDrained,
+        case .placeHost, .placeFaultDomain, .placeSpread, .placeDrained, .placeMaintenance,
              .driftVcpus, .driftMemory, .driftAutostart, .driftTags, .driftFleet,
              .driftDisk, .driftNIC, .driftState:
             .cause
-        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .targetVolumeLeftover, .placeSpreadShared:
+        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .targetVolumeLeftover, .placeSpreadShared,
+             .maintenancePendingLive, .maintenancePendingCold, .maintenancePendingReboot, .maintenanceDue,
+             .maintenanceManualNeeded:
             .info
         default:
             .refusal

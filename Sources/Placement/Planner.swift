@@ -13,8 +13,13 @@
 /// `ownVolumes` are the volumes virtplace's journal says it created for a copy
 /// (`host/pool/volume`, see `Journal.createdVolumes`): one left on a target by a failed copy
 /// and used by no domain there is reused by the retry (reported), never a blocker.
-public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes: Set<String> = []) -> Plan {
+///
+/// `clock` says what time it is (whether maintenance events are due) and which instances an
+/// operator asked to move now; the default counts no due date as reached.
+public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes: Set<String> = [],
+                     clock: PlanningClock = .init()) -> Plan {
     var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed, own: ownVolumes))
+    planner.clock = clock
     return planner.run(observed: observed)
 }
 
@@ -40,6 +45,8 @@ struct Planner {
     /// Bytes the assigned moves copy into each pool of each host (host index → pool → bytes),
     /// so that two copies into one pool are checked against its free space together.
     var poolCharged: [Int: [String: Int64]] = [:]
+    /// The time and the early moves asked for (maintenance events).
+    var clock = PlanningClock()
 
     init(spec: PlacementSpec, fleet: FleetIndex) {
         self.spec = spec
@@ -66,6 +73,7 @@ struct Planner {
                 continue
             }
             let domain = fleet[ref]
+            let d = maintenanceDesired(d, on: ref.host)
             var s = Subject(desired: d, source: ref.host, domain: domain, drift: computeDrift(d, domain, fleet: fleetName))
             s.notes = s.drift.notes
             if let other = domain.fleet, other != fleetName { s.blockers.append(.otherFleet(other, mine: fleetName)) }
@@ -196,12 +204,15 @@ struct Planner {
         let limits = Limits(total: spec.policy.parallel.total, perHost: spec.policy.parallel.perHost)
         let profiles = outcomes.map { outcome -> MoveProfile? in if case .move(let p) = outcome { p } else { nil } }
         let frozen = self
-        let first = schedule(jobs: jobs, active: Array(jobs.indices), capacity: capacity, usage: fleet.usage, limits: limits) { job, usage in
+        // Maintenance moves with downtime wait for the due date: deferred, like moves over the cap.
+        let waiting = maintenanceWaits(subjects: subjects, assignments: assignments, jobOf: jobOf)
+        let first = schedule(jobs: jobs, active: jobs.indices.filter { waiting[$0] == nil }, capacity: capacity,
+                             usage: fleet.usage, limits: limits) { job, usage in
             guard let p = profiles[job.subject] else { return nil }
             return frozen.relayHost(for: job, profile: p, usage: usage)
         }
         var final = first
-        var deferred: [Int: String] = [:]
+        var deferred: [Int: String] = waiting
         let maxMoves = spec.policy.maxMovesPerRun
         let scheduledMoves = first.order.filter { first.jobs[$0].isMove }
         if maxMoves > 0, scheduledMoves.count > maxMoves {
@@ -252,6 +263,7 @@ struct Planner {
             }
         }
         actions.sort(by: actionOrder)
+        let maintenanceNotes = maintenanceStatus(subjects: subjects, actions: &actions)
 
         var summary = Summary()
         summary.instances = instances.count
@@ -263,7 +275,7 @@ struct Planner {
         summary.unchanged = instances.count - touched.count
         summary.waves = actions.map(\.wave).max() ?? 0
 
-        let notes = subjects.flatMap(\.notes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
+        let notes = (subjects.flatMap(\.notes) + maintenanceNotes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
         let declared = Set(spec.instances.keys)
         var unmanaged: [UnmanagedDomain] = []
         for (h, host) in fleet.hosts.enumerated() {

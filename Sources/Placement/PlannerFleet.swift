@@ -94,9 +94,13 @@ struct HostInfo: Sendable {
     let pools: [String: PoolInfo]
     let networks: Set<String>
     let bridges: Set<String>
+    /// Its maintenance event, when the file declares one.
+    let maintenance: MaintenanceSpec?
 
     /// Takes instances that are not on it yet.
-    var takesNew: Bool { declared && reachable && state == .active }
+    var takesNew: Bool { declared && reachable && state == .active && maintenance == nil }
+    /// Everything on it moves elsewhere: drained, or under maintenance.
+    var evacuated: Bool { state == .drained || maintenance != nil }
 }
 
 /// Where one observed domain is: host index and position in that host's domain list.
@@ -179,7 +183,8 @@ struct FleetIndex: Sendable {
                 reachable: reachable, problem: problem, state: hostSpec?.state ?? .active,
                 faultDomain: fd, spreadKey: fd.map { "fd:\($0)" } ?? "host:\(name)",
                 cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)).clamped,
-                cpuModel: obs?.cpuModel, pools: pools, networks: networks, bridges: bridges))
+                cpuModel: obs?.cpuModel, pools: pools, networks: networks, bridges: bridges,
+                maintenance: hostSpec?.maintenance))
             hostByName[name] = index
             domains.append(hostDomains)
             usage.append(used)

@@ -156,6 +156,9 @@ struct MoveProfile: Sendable {
         case .cordoned: r.append(Reason(.targetCordoned, "\(host.name) is cordoned: it takes nothing new"))
         case .drained: r.append(Reason(.targetDrained, "\(host.name) is drained"))
         }
+        if host.maintenance != nil {
+            r.append(Reason(.targetMaintenance, "\(host.name) is under maintenance: it takes nothing new"))
+        }
         for (pool, user) in pools where host.pools[pool] == nil {
             r.append(Reason(.targetPool, "\(host.name) has no active pool \(pool) (\(user))"))
         }

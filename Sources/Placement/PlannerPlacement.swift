@@ -48,7 +48,7 @@ extension Planner {
     /// Sets `causes`/`mode` from the instance's own constraints (host, fault domain, drain).
     func classify(_ s: inout Subject) {
         let source = fleet.hosts[s.source]
-        let drained = source.state == .drained
+        let drained = source.evacuated
         let evacuate: TargetMode = s.desired.faultDomain.map { .faultDomain($0) } ?? .anywhere(preferFaultDomain: source.faultDomain)
         if let declared = s.desired.host, declared != source.name {
             guard let hi = fleet.hostByName[declared], fleet.hosts[hi].declared else {
@@ -57,15 +57,17 @@ extension Planner {
                 return
             }
             let home = fleet.hosts[hi]
-            if home.state != .active {
+            if home.state != .active || home.maintenance != nil {
                 // The declared host takes nothing new: the instance stays where it is (an
                 // evacuation's normal result) until the host is active again.
                 if drained {
-                    s.causes.append(Reason(.placeDrained, "\(source.name) is drained"))
+                    s.causes.append(evacuationCause(source))
                     s.mode = evacuate
                 } else {
+                    let why = home.state != .active ? home.state.rawValue : "under maintenance"
+                    let until = home.state != .active ? "it is active" : "its maintenance entry is removed"
                     s.notes.append(Note(instance: s.name, code: .placeHeld,
-                                        message: "declared on \(declared), which is \(home.state.rawValue); stays on \(source.name) until it is active"))
+                                        message: "declared on \(declared), which is \(why); stays on \(source.name) until \(until)"))
                 }
                 return
             }
@@ -79,7 +81,7 @@ extension Planner {
             return
         }
         if drained {
-            s.causes.append(Reason(.placeDrained, "\(source.name) is drained"))
+            s.causes.append(evacuationCause(source))
             s.mode = evacuate
         }
     }
@@ -100,7 +102,7 @@ extension Planner {
         for g in groups.keys.sorted() {
             guard let members = groups[g] else { continue }
             var keys = open
-            for i in members where fleet.hosts[subjects[i].source].state != .drained {
+            for i in members where !fleet.hosts[subjects[i].source].evacuated {
                 keys.insert(fleet.hosts[subjects[i].source].spreadKey)
             }
             let limit = max(1, (members.count + max(keys.count, 1) - 1) / max(keys.count, 1))

@@ -143,11 +143,17 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
             out.append("\(indent)if the migration fails and the guest still runs on \(a.from.map(t) ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
         }
     }
+    let (maintenance, otherNotes) = splitMaintenanceNotes(plan.notes)
+    if !maintenance.isEmpty {
+        if !out.isEmpty { out.append("") }
+        out.append("Maintenance:")
+        for n in maintenance { out.append("  \(t(n.instance)): \(t(n.message))") }
+    }
     if verbose {
-        if !plan.notes.isEmpty {
+        if !otherNotes.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Notes:")
-            for n in plan.notes { out.append("  \(t(n.instance)): \(t(n.message)) [\(n.code.rawValue)]") }
+            for n in otherNotes { out.append("  \(t(n.instance)): \(t(n.message)) [\(n.code.rawValue)]") }
         }
         if !plan.unmanaged.isEmpty {
             if !out.isEmpty { out.append("") }
@@ -158,6 +164,20 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     if !out.isEmpty { out.append("") }
     out.append(summaryLine(plan))
     return out.joined(separator: "\n") + "\n"
+}
+
+/// `Maintenance:` and one line per instance on a host under maintenance (its status note),
+/// for `observe`; empty when there is none. Escaped for the terminal.
+public func renderMaintenanceStatus(_ plan: Plan) -> String {
+    let notes = splitMaintenanceNotes(plan.notes).maintenance
+    guard !notes.isEmpty else { return "" }
+    return "\nMaintenance:\n" + notes.map { "  \(Escape.terminal($0.instance)): \(Escape.terminal($0.message))\n" }.joined()
+}
+
+/// The maintenance status notes (`maintenance.*`, shown whatever the verbosity), and the rest.
+func splitMaintenanceNotes(_ notes: [Note]) -> (maintenance: [Note], others: [Note]) {
+    let isStatus: (Note) -> Bool = { $0.code.rawValue.hasPrefix("maintenance.") }
+    return (notes.filter(isStatus), notes.filter { !isStatus($0) })
 }
 
 // MARK: - Markdown
@@ -181,6 +201,13 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
         out.append("")
     }
     out.append("**\(summaryLine(plan))**")
+    let maintenance = splitMaintenanceNotes(plan.notes).maintenance
+    if !maintenance.isEmpty {
+        out.append("")
+        out.append("| Maintenance | Status |")
+        out.append("| --- | --- |")
+        for n in maintenance { out.append("| \(code(n.instance)) | \(text(n.message)) |") }
+    }
     if verbose {
         let detailed = plan.actions.filter { !$0.steps.isEmpty }
         if !detailed.isEmpty {

@@ -148,11 +148,14 @@ public struct HostSpec: Equatable, Sendable {
     public var state: HostState
     /// Overrides what the host reports; either part may be left out.
     public var capacity: CapacitySpec?
+    /// A maintenance event: the host is evacuated by its rules (docs/operations.md) and takes
+    /// nothing new until the entry is removed.
+    public var maintenance: MaintenanceSpec?
 
     public init(uri: String, faultDomain: String? = nil, labels: [String: String] = [:],
-                state: HostState = .active, capacity: CapacitySpec? = nil) {
+                state: HostState = .active, capacity: CapacitySpec? = nil, maintenance: MaintenanceSpec? = nil) {
         self.uri = uri; self.faultDomain = faultDomain; self.labels = labels
-        self.state = state; self.capacity = capacity
+        self.state = state; self.capacity = capacity; self.maintenance = maintenance
     }
 }
 
@@ -247,13 +250,16 @@ public struct InstanceSpec: Equatable, Sendable {
     /// Overrides `policy.moves`.
     public var moves: [MoveKind]?
     public var live: LiveOverrideSpec?
+    /// How a maintenance event of its host moves it.
+    public var maintenance: InstanceMaintenanceSpec?
 
     public init(host: String? = nil, faultDomain: String? = nil, spread: String? = nil,
                 profiles: [String] = [], config: ConfigSpec = .init(), devices: [String: DeviceSpec] = [:],
-                state: LifecycleState? = nil, moves: [MoveKind]? = nil, live: LiveOverrideSpec? = nil) {
+                state: LifecycleState? = nil, moves: [MoveKind]? = nil, live: LiveOverrideSpec? = nil,
+                maintenance: InstanceMaintenanceSpec? = nil) {
         self.host = host; self.faultDomain = faultDomain; self.spread = spread
         self.profiles = profiles; self.config = config; self.devices = devices
-        self.state = state; self.moves = moves; self.live = live
+        self.state = state; self.moves = moves; self.live = live; self.maintenance = maintenance
     }
 }
 
@@ -269,6 +275,7 @@ public struct DesiredInstance: Equatable, Sendable {
     public var state: LifecycleState?
     public var moves: Set<MoveKind>
     public var live: LivePolicySpec
+    public var maintenance: InstanceMaintenanceSpec = .init()
 
     public var deviceKeys: [String] { devices.keys.sorted() }
     /// The disk marked `boot: true`, if any.
@@ -299,7 +306,8 @@ extension PlacementSpec {
             name: name, host: spec.host, faultDomain: spec.faultDomain, spread: spec.spread,
             config: config, devices: devices, state: spec.state,
             moves: Set(spec.moves ?? policy.moves),
-            live: spec.live?.applied(to: policy.live) ?? policy.live)
+            live: spec.live?.applied(to: policy.live) ?? policy.live,
+            maintenance: spec.maintenance ?? .init())
     }
 
     /// Every instance, resolved, sorted by name.

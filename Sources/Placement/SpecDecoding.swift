@@ -134,7 +134,7 @@ extension StorageSpec: Decodable {
 }
 
 extension HostSpec: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable { case uri, faultDomain, labels, state, capacity }
+    enum CodingKeys: String, CodingKey, CaseIterable { case uri, faultDomain, labels, state, capacity, maintenance }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -142,7 +142,8 @@ extension HostSpec: Decodable {
             faultDomain: try c.decodeIfPresent(String.self, forKey: .faultDomain),
             labels: try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
             state: try c.decodeIfPresent(HostState.self, forKey: .state) ?? .active,
-            capacity: try c.decodeIfPresent(CapacitySpec.self, forKey: .capacity))
+            capacity: try c.decodeIfPresent(CapacitySpec.self, forKey: .capacity),
+            maintenance: try c.decodeIfPresent(MaintenanceSpec.self, forKey: .maintenance))
     }
 }
 
@@ -214,7 +215,7 @@ extension ProfileSpec: Decodable {
 
 extension InstanceSpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, faultDomain, spread, profiles, config, devices, state, moves, live
+        case host, faultDomain, spread, profiles, config, devices, state, moves, live, maintenance
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -227,7 +228,8 @@ extension InstanceSpec: Decodable {
             devices: try c.decodeIfPresent([String: DeviceSpec].self, forKey: .devices) ?? [:],
             state: try c.decodeIfPresent(LifecycleState.self, forKey: .state),
             moves: try c.decodeIfPresent([MoveKind].self, forKey: .moves),
-            live: try c.decodeIfPresent(LiveOverrideSpec.self, forKey: .live))
+            live: try c.decodeIfPresent(LiveOverrideSpec.self, forKey: .live),
+            maintenance: try c.decodeIfPresent(InstanceMaintenanceSpec.self, forKey: .maintenance))
     }
 }
 
@@ -349,6 +351,7 @@ private enum FastReader {
         var labels: [String: String]? = nil
         var state: HostState? = nil
         var capacity: CapacitySpec? = nil
+        var maintenance: MaintenanceSpec? = nil
         try fields(node, hostKeys) { (key, value) throws(GiveUp) in
             switch key {
             case .uri: uri = try requiredString(value)
@@ -356,10 +359,36 @@ private enum FastReader {
             case .labels: labels = try optionalMap(value, requiredString)
             case .state: state = try optional(value, choice(HostState.self))
             case .capacity: capacity = try optional(value, self.capacity)
+            case .maintenance: maintenance = try optional(value, self.maintenance)
             }
         }
         guard let uri else { throw GiveUp() }
-        return HostSpec(uri: uri, faultDomain: faultDomain, labels: labels ?? [:], state: state ?? .active, capacity: capacity)
+        return HostSpec(uri: uri, faultDomain: faultDomain, labels: labels ?? [:], state: state ?? .active, capacity: capacity,
+                        maintenance: maintenance)
+    }
+
+    static func maintenance(_ node: YAMLNodeReader) throws(GiveUp) -> MaintenanceSpec {
+        var due: String? = nil
+        var reason: String? = nil
+        try fields(node, maintenanceKeys) { (key, value) throws(GiveUp) in
+            switch key {
+            case .due: due = try requiredString(value)
+            case .reason: reason = try optionalString(value)
+            }
+        }
+        guard let due else { throw GiveUp() }
+        return MaintenanceSpec(due: due, reason: reason)
+    }
+
+    static func instanceMaintenance(_ node: YAMLNodeReader) throws(GiveUp) -> InstanceMaintenanceSpec {
+        var spec = InstanceMaintenanceSpec()
+        try fields(node, instanceMaintenanceKeys) { (key, value) throws(GiveUp) in
+            switch key {
+            case .afterMove: spec.afterMove = try optional(value, choice(AfterMove.self))
+            case .proactive: spec.proactive = try optionalBool(value) ?? false
+            }
+        }
+        return spec
     }
 
     static func capacity(_ node: YAMLNodeReader) throws(GiveUp) -> CapacitySpec {
@@ -464,6 +493,7 @@ private enum FastReader {
             case .state: instance.state = try optional(value, choice(LifecycleState.self))
             case .moves: instance.moves = try optionalArray(value, choice(MoveKind.self))
             case .live: instance.live = try optional(value, live)
+            case .maintenance: instance.maintenance = try optional(value, instanceMaintenance)
             }
         }
         return instance
@@ -490,6 +520,8 @@ private enum FastReader {
     static let storageKeys = Keys(StorageSpec.CodingKeys.self)
     static let hostKeys = Keys(HostSpec.CodingKeys.self)
     static let capacityKeys = Keys(CapacitySpec.CodingKeys.self)
+    static let maintenanceKeys = Keys(MaintenanceSpec.CodingKeys.self)
+    static let instanceMaintenanceKeys = Keys(InstanceMaintenanceSpec.CodingKeys.self)
     static let configKeys = Keys(ConfigSpec.CodingKeys.self)
     static let profileKeys = Keys(ProfileSpec.CodingKeys.self)
     static let deviceKeys = Keys(DeviceSpec.CodingKeys.self)

@@ -230,6 +230,12 @@ private struct Validator {
                 if let v = cap.vcpus { bounded(v, SpecBounds.hostVCPUs, path + ["capacity", "vcpus"]) }
                 if let v = cap.memoryMiB { bounded(v, SpecBounds.hostMemoryMiB, path + ["capacity", "memoryMiB"]) }
             }
+            if let m = host.maintenance {
+                if m.dueSeconds == nil {
+                    error(path + ["maintenance", "due"], "invalid due time \(quotedForMessage(m.due)): expected \(MaintenanceTime.rule)")
+                }
+                if let reason = m.reason { check(reason, .tagValue, what: "maintenance reason", path + ["maintenance", "reason"]) }
+            }
         }
     }
 
@@ -326,6 +332,8 @@ private struct Validator {
                 if let h = spec.hosts[host] {
                     if h.state == .drained {
                         warning(["instances", name, "host"], "host '\(host)' is drained: the instance is placed elsewhere until the host is active again")
+                    } else if h.maintenance != nil {
+                        warning(["instances", name, "host"], "host '\(host)' is under maintenance: the instance is placed elsewhere until the maintenance entry is removed")
                     }
                 } else if !declared.hosts.contains(host) {
                     let hint = hint(host, .host)

@@ -7,13 +7,17 @@ import Placement
 struct ApplyCommand: Command {
     static let name = "apply"
     static let abstract = "carry out the plan: move and update instances"
-    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run]", "apply PLANFILE [-f PATH...] [--auto-approve] [--dry-run]"]
+    static let usage = ["apply -f PATH... [--auto-approve] [--dry-run] [--now INSTANCE]... [--events FILE]",
+                        "apply PLANFILE [-f PATH...] [--auto-approve] [--dry-run] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .flag("auto-approve", help: "do not ask for confirmation (needed without a terminal)"),
         .flag("dry-run", help: "print what would be done, step by step, and change nothing"),
         .value("abandon", "INSTANCE", repeatable: true,
                help: "forget what an earlier run left unfinished for INSTANCE (after putting it right by hand); repeatable"),
+        .value("now", "INSTANCE", repeatable: true,
+               help: "move INSTANCE off its host under maintenance now, even with downtime, not at the due date; repeatable"),
+        eventsOption,
     ]
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
@@ -35,6 +39,10 @@ struct ApplyCommand: Command {
     found and what to do; after putting it right by hand, --abandon INSTANCE makes virtplace
     forget the earlier move. See docs/recovery.md.
 
+    On a host under maintenance (hosts.NAME.maintenance), moves with downtime wait for the due
+    date unless --now INSTANCE (or the instance's maintenance.proactive) asks for them earlier;
+    --events FILE records each maintenance move's start and end (docs/operations.md).
+
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
     blocked (the others were applied).
@@ -50,6 +58,8 @@ struct ApplyCommand: Command {
     var autoApprove: Bool
     var dryRun: Bool
     var abandon: [String]
+    var moveNow: [String]
+    var eventsFile: String?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         let files = arguments.all("file")
@@ -67,6 +77,11 @@ struct ApplyCommand: Command {
         autoApprove = arguments.flag("auto-approve")
         dryRun = arguments.flag("dry-run")
         abandon = arguments.all("abandon")
+        moveNow = arguments.all("now")
+        eventsFile = arguments.value("events")
+        if case .planFile = source, !moveNow.isEmpty {
+            throw UsageError(message: "--now changes the plan: it applies with -f PATH..., not to a saved plan (plan again instead)", command: Self.name)
+        }
         if dryRun && !abandon.isEmpty {
             throw UsageError(message: "--abandon changes the journal: it cannot be combined with --dry-run", command: Self.name)
         }
@@ -83,6 +98,7 @@ struct ApplyCommand: Command {
         switch source {
         case .files(let files):
             let spec = try loadPlacement(files, context: context).spec
+            try checkMoveNow(moveNow, in: spec)
             desired = .placement(spec)
             targets = observeTargets(spec, allowTestDriver: context.allowTestDriver)
             parallel = spec.policy.parallel
@@ -100,6 +116,7 @@ struct ApplyCommand: Command {
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
             parallel = plan.parallel
         }
+        if !dryRun { try checkEventsFile(eventsFile) }
         let options = ExecutionOptions(
             parallel: parallel,
             faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
@@ -109,6 +126,8 @@ struct ApplyCommand: Command {
         pass.dryRun = dryRun
         pass.ask = !autoApprove
         pass.abandon = abandon
+        pass.planningClock = planningClock(moveNow: moveNow)
+        pass.eventsFile = eventsFile
         let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun))
         debugCalls(context)
         return ExitCode(report.outcome)

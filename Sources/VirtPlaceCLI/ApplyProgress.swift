@@ -265,6 +265,12 @@ struct ApplyPresenter: PassObserver {
             console.line("")
         case .execution(let event):
             progress.handle(event)
+        case .manualMigrationNeeded(let line):
+            progress.finish()
+            console.err(console.style("error:", .red) + " " + t(line))
+        case .eventsFileError(let problem):
+            progress.finish()
+            warn(t(problem))
         case let .executed(report, plan):
             progress.finish()
             console.out(renderApplySummary(report, plan: plan, console: console))

@@ -13,7 +13,9 @@ struct ObserveCommand: Command {
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
-    as unreachable with the reason, and the others are still listed. Exit 0 when at least one
+    as unreachable with the reason, and the others are still listed. With a host under
+    maintenance (hosts.NAME.maintenance), the text output ends with each instance's maintenance
+    status there (pending live, pending cold, reboot due DATE, ...). Exit 0 when at least one
     host answered, 1 when none did (or the placement is invalid).
     """
 
@@ -42,6 +44,10 @@ struct ObserveCommand: Command {
             context.console.out(encodeObserved(fleet))
         } else {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
+            // Hosts under maintenance: each instance's maintenance status, as plan shows it.
+            if spec.hosts.values.contains(where: { $0.maintenance != nil }) {
+                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock())))
+            }
         }
         guard fleet.hosts.contains(where: \.reachable) || fleet.hosts.isEmpty else {
             throw CLIError(message: "no host answered")

@@ -57,7 +57,8 @@ struct PlanCommand: Command {
         }
         // Sealed: the digests let 'apply PLANFILE' refuse an edited plan, or one made from
         // another desired state (docs/security.md).
-        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes())
+        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes(),
+                            clock: planningClock())
             .sealed(desired: spec)
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
         if let out {

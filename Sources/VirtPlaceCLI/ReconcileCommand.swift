@@ -9,12 +9,13 @@ import Synchronization
 struct ReconcileCommand: Command {
     static let name = "reconcile"
     static let abstract = "unattended drift correction: apply --auto-approve, locked, capped, logged"
-    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH]"]
+    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .value("interval", "DURATION", help: "keep running: one pass per interval (30s, 5m, 1h30m) until SIGTERM or SIGINT"),
         .value("max-moves", "N", help: "at most N moves per pass (with policy.maxMovesPerRun, the smaller applies)"),
         .value("metrics-file", "PATH", help: "write Prometheus text metrics to PATH after each pass (atomically)"),
+        eventsOption,
     ]
     static let discussion = """
     Each pass: take the state directory's lock (a pass that finds it held exits 1 and says who
@@ -35,6 +36,11 @@ struct ReconcileCommand: Command {
     failed backs off too (interval × 2^n after n failures in a row, at most an hour; reported
     blocked meanwhile), until its action succeeds, it needs nothing, or its declaration changes.
 
+    Hosts under maintenance (hosts.NAME.maintenance) are evacuated: live and cold moves at once,
+    moves with downtime from the due date on; each maintenance move logs a
+    maintenance-move-started and a maintenance-move-finished line (and, with --events FILE,
+    appends them there). See docs/operations.md.
+
     Exit codes (of the last pass): 0 converged or every action done; 1 nothing was changed
     (invalid file, lock held); 3 an action failed or was blocked, or a host was unreachable.
     """
@@ -43,6 +49,7 @@ struct ReconcileCommand: Command {
     var interval: Double?
     var maxMoves: Int?
     var metricsFile: String?
+    var eventsFile: String?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
@@ -60,6 +67,7 @@ struct ReconcileCommand: Command {
             maxMoves = n
         }
         metricsFile = arguments.value("metrics-file")
+        eventsFile = arguments.value("events")
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -69,6 +77,7 @@ struct ReconcileCommand: Command {
         configuration.interval = interval
         configuration.maxMoves = maxMoves
         configuration.metricsFile = metricsFile
+        configuration.eventsFile = eventsFile
         configuration.allowTestDriver = context.allowTestDriver
         configuration.crashPoint = try testCrashPoint(context.environment)
         configuration.stopRequested = { stop.requested }
@@ -87,6 +96,7 @@ struct ReconcileCommand: Command {
         guard let spec = loaded.spec else {
             throw CLIError(message: "the placement has errors (above); nothing was changed")
         }
+        try checkEventsFile(eventsFile)
         return spec
     }
 }
@@ -122,14 +132,23 @@ struct ReconcileLog: ReconcileObserver {
                                "message": action.reasons.map(\.message).joined(separator: "; ")])
                 } else if action.deferred {
                     log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
-                               "message": "over the move cap for this pass: the next pass takes it up"])
+                               "message": action.reasons.first { $0.code == .orderDeferred }?.message
+                                   ?? "over the move cap for this pass: the next pass takes it up"])
                 }
             }
         case .execution(let event):
             log.event(event)
-        case .abandoned, .unfinished, .observing, .nothingToRun, .dryRun, .executing, .executed:
+        case .eventsFileError(let problem):
+            log.write(["event": "events-error", "level": "error", "message": problem])
+        case .abandoned, .unfinished, .observing, .nothingToRun, .dryRun, .executing, .manualMigrationNeeded, .executed:
             break
         }
+    }
+
+    /// Maintenance moves' records go to the log as they are (`MaintenanceEvents` wrote them to
+    /// the events file).
+    func maintenanceRecord(_ fields: [String: Any]) {
+        log.write(fields)
     }
 
     func reconcile(_ event: ReconcileEvent) {

@@ -41,6 +41,8 @@ final class RecordingObserver: ReconcileObserver {
         case .dryRun: name = "dryRun"
         case .executing: name = "executing"
         case .execution: return
+        case .manualMigrationNeeded(let line): name = "manual \(line)"
+        case .eventsFileError: name = "eventsFileError"
         case .executed: name = "executed"
         }
         events.withLock { $0.append(name) }

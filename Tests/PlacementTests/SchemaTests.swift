@@ -37,11 +37,13 @@ import Testing
         (["storage"], StorageSpec.CodingKeys.allCases.map(\.rawValue)),
         (["hosts", "*"], HostSpec.CodingKeys.allCases.map(\.rawValue)),
         (["hosts", "*", "capacity"], CapacitySpec.CodingKeys.allCases.map(\.rawValue)),
+        (["hosts", "*", "maintenance"], MaintenanceSpec.CodingKeys.allCases.map(\.rawValue)),
         (["profiles", "*"], ProfileSpec.CodingKeys.allCases.map(\.rawValue)),
         (["profiles", "*", "config"], ConfigSpec.CodingKeys.allCases.map(\.rawValue)),
         (["instances", "*"], InstanceSpec.CodingKeys.allCases.map(\.rawValue)),
         (["instances", "*", "config"], ConfigSpec.CodingKeys.allCases.map(\.rawValue)),
         (["instances", "*", "live"], LiveOverrideSpec.CodingKeys.allCases.map(\.rawValue)),
+        (["instances", "*", "maintenance"], InstanceMaintenanceSpec.CodingKeys.allCases.map(\.rawValue)),
     ]
 
     @Test(arguments: 0..<sections.count)
