@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "VirtPlaceCLITests", dependencies: ["VirtPlaceCLI", "Engine", "Placement"]),
         // libvirt's in-process test driver (test:///...): no daemon.
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Placement"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Libvirt", "Placement"], exclude: ["Fixtures"]),
         // Real libvirt daemons and QEMU guests: needs `lab/lab up` (see docs/lab.md).
         .testTarget(name: "LabTests", dependencies: ["Engine", "Libvirt", "Placement"]),
     ],

@@ -157,16 +157,19 @@ public struct ApplyPass: Sendable {
         }
         defer { withExtendedLifetime(lock) {} }
 
-        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, run: options.run) {
+        // The journal, read once for the whole pass; a large one with nothing unfinished in it
+        // is set aside (docs/operations.md).
+        let contents = try Self.readJournal(state, repair: !dryRun) { observer.handle(.journalRepaired($0)) }
+        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
             observer.handle(.journalRotated(rotation))
         }
 
         let contacted = targets.filter { resting[$0.name] == nil }
         let fleet = connect(contacted)
-        let executor = LazyExecutor(pass: self, fleet: fleet, observer: observer)
+        let executor = LazyExecutor(pass: self, contents: contents, fleet: fleet, observer: observer)
 
         // What an earlier run left unfinished comes first: finished, rolled back, or held.
-        let unfinished = try Self.readUnfinished(state, repair: !dryRun) { observer.handle(.journalRepaired($0)) }
+        let unfinished = contents.unfinished
         var recovery = RecoveryReport()
         if dryRun {
             let shown = unfinished.filter(\.worthShowing)
@@ -184,7 +187,9 @@ public struct ApplyPass: Sendable {
         var hosts: [String: HostSpec] = [:]
         switch desired {
         case .placement(let spec):
-            plan = makePlan(desired: spec, observed: observed, ownVolumes: state.ownVolumes(), clock: planningClock)
+            // The journal's own volumes as recovery left them (as read, when nothing was opened).
+            plan = makePlan(desired: spec, observed: observed, ownVolumes: executor.opened?.ownVolumes ?? contents.ownVolumes,
+                            clock: planningClock)
             hosts = spec.hosts
         case .savedPlan(let saved):
             try Self.refuseIfStale(saved, observed: observed, afterRecovery: !recovery.actions.isEmpty)
@@ -273,16 +278,17 @@ public struct ApplyPass: Sendable {
         guard changes.isEmpty else { throw .stalePlan(changes: changes, afterRecovery: afterRecovery) }
     }
 
-    /// The actions earlier runs left unfinished, read from the journal under the lock: a torn
-    /// last line (a write cut short) is repaired first and reported through `warn` (with
-    /// `repair` false, a dry run, only reported); a line that cannot be read holds the whole
-    /// run. The one place a pass reads the journal's unfinished records. See docs/recovery.md.
+    /// Reads the journal once, under the lock (`Journal.load`): a line that cannot be read
+    /// holds the whole pass (nothing is changed, not even a torn last line); a torn last line
+    /// (a write cut short) is then repaired and reported through `warn` (with `repair` false,
+    /// a dry run, only reported). What it returns stays true of the journal after the repair.
+    /// The one place a pass reads the journal. See docs/recovery.md.
     /// - Throws: `EngineError` when the journal cannot be read (a symlink, not a regular file);
     ///   `PassError.unreadableJournal` when a line of it cannot be read.
-    public static func readUnfinished(_ state: StateDirectory, repair: Bool,
-                                      warn: (String) -> Void) throws -> [UnfinishedAction] {
+    public static func readJournal(_ state: StateDirectory, repair: Bool, warn: (String) -> Void) throws -> Journal.Contents {
         let path = state.journalPath
         var contents = try Journal.load(path: path)
+        guard contents.unreadable.isEmpty else { throw PassError.unreadableJournal(path: path, lines: contents.unreadable) }
         if let torn = contents.tornTail {
             let what = "the journal '\(path)' ends in a torn line (line \(torn.line), \(torn.bytes) bytes, no newline: a write cut short by a crash or a full disk)"
             let fix = torn.whole ? "it holds a whole record, which is kept and given its newline" : "it is not a whole record (its write never finished, so no step ran after it) and is cut off"
@@ -290,13 +296,13 @@ public struct ApplyPass: Sendable {
                 if let done = try Journal.repairTornTail(path: path) {
                     warn("\(what): \(done.whole ? "kept it and added the newline" : "cut it off")")
                 }
-                contents = try Journal.load(path: path)
+                // What was read holds the whole record it kept and nothing of a line it cut off.
+                contents.tornTail = nil
             } else {
                 warn("\(what): \(fix) by the next apply")
             }
         }
-        guard contents.unreadable.isEmpty else { throw PassError.unreadableJournal(path: path, lines: contents.unreadable) }
-        return Journal.unfinishedActions(contents.records)
+        return contents
     }
 }
 
@@ -307,22 +313,24 @@ extension UnfinishedAction {
 }
 
 /// One journal for the whole pass, opened when first needed (a pass with nothing unfinished
-/// and nothing to run opens none), and executors over it.
+/// and nothing to run opens, and creates, none), and executors over it.
 private final class LazyExecutor: @unchecked Sendable {
-    // Safe: `get` is called from the pass's own task only, never concurrently.
+    // Safe: used from the pass's own task only, never concurrently.
     private let pass: ApplyPass
+    private let contents: Journal.Contents
     private let fleet: any PassFleet
     private let observer: any PassObserver
-    private var journal: Journal?
+    /// The journal, once opened.
+    private(set) var opened: Journal?
 
-    init(pass: ApplyPass, fleet: any PassFleet, observer: any PassObserver) {
-        self.pass = pass; self.fleet = fleet; self.observer = observer
+    init(pass: ApplyPass, contents: Journal.Contents, fleet: any PassFleet, observer: any PassObserver) {
+        self.pass = pass; self.contents = contents; self.fleet = fleet; self.observer = observer
     }
 
     /// An executor whose events go to the observer, and to `also`.
     func get(also: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }) throws -> Executor {
-        let journal = try journal ?? Journal(path: pass.state.journalPath)
-        self.journal = journal
+        let journal = try opened ?? Journal(path: pass.state.journalPath, contents: contents)
+        opened = journal
         let observer = observer
         return Executor(driver: fleet, state: pass.state, journal: journal, options: pass.options) { event in
             observer.handle(.execution(event))

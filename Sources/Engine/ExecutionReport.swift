@@ -87,14 +87,40 @@ public struct ActionReport: Equatable, Sendable {
     public var notes: [String]
     public var stepsDone: Int
     public var stepsSkipped: Int
+    /// What was tried, in order: the planned move, then its fallback when it ran. At most
+    /// `ActionReport.maxAttempts`: an action is never retried within a run. Empty when the
+    /// action was not run (blocked).
+    public var attempts: [Attempt]
+
+    /// Attempts per action and run: the planned rung and, for a live move, one fallback.
+    public static let maxAttempts = 2
+
+    /// One try at an action: the move kind (or in-place kind) and how it ended.
+    public struct Attempt: Equatable, Sendable {
+        public var kind: ActionKind
+        /// nil when it succeeded; else what failed.
+        public var failure: String?
+        /// An attempt value.
+        public init(kind: ActionKind, failure: String?) { self.kind = kind; self.failure = failure }
+    }
 
     /// A report value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, status: Status, message: String? = nil,
                 elapsedSeconds: Double = 0, migrationMs: UInt64? = nil, downtimeMs: UInt64? = nil, notes: [String] = [],
-                stepsDone: Int = 0, stepsSkipped: Int = 0) {
+                stepsDone: Int = 0, stepsSkipped: Int = 0, attempts: [Attempt] = []) {
         self.instance = instance; self.kind = kind; self.from = from; self.to = to; self.status = status
         self.message = message; self.elapsedSeconds = elapsedSeconds; self.migrationMs = migrationMs
         self.downtimeMs = downtimeMs; self.notes = notes; self.stepsDone = stepsDone; self.stepsSkipped = stepsSkipped
+        self.attempts = attempts
+    }
+
+    /// `tried live (failed: …), then reboot (failed: …)` for a report with attempts; nil when
+    /// nothing was tried.
+    public var triedSummary: String? {
+        guard !attempts.isEmpty else { return nil }
+        return "tried " + attempts.map { a in
+            a.kind.rawValue + (a.failure.map { " (failed: \($0))" } ?? " (done)")
+        }.joined(separator: ", then ")
     }
 }
 
@@ -107,6 +133,11 @@ public struct ExecutionReport: Equatable, Sendable {
 
     /// A run's report.
     public init(actions: [ActionReport], run: String) { self.actions = actions; self.run = run }
+
+    /// The reports of the actions that did not succeed, failed ones first, by instance.
+    public var failures: [ActionReport] {
+        actions.filter { $0.status != .done }.sorted { ($0.status == .blocked ? 1 : 0, $0.instance) < ($1.status == .blocked ? 1 : 0, $1.instance) }
+    }
 
     /// Actions done, failed, blocked.
     public var done: Int { actions.filter { $0.status == .done }.count }

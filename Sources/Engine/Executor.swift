@@ -74,15 +74,17 @@ public struct CrashPoint: Sendable {
     }
 }
 
-/// Runs a plan's scheduled actions: wave after wave, the actions of a wave concurrently within
-/// the `parallel` limits; the steps of an action in order, each one first checking whether its
-/// postcondition already holds (then it is skipped) and re-reading what it touches. Every step
-/// is journalled before (intent) and after (done, skipped or failed), `fsync`ed.
+/// Runs a plan's scheduled actions: each once the actions it depends on (`Action.dependsOn`)
+/// are done, concurrently within the `parallel` limits; the steps of an action in order, each
+/// one first checking whether its postcondition already holds (then it is skipped) and
+/// re-reading what it touches. Every step is journalled before (intent) and after (done,
+/// skipped or failed), `fsync`ed.
 ///
-/// An action that fails stops only itself: the rest of its wave goes on. Later actions that
-/// counted on it (the second hop of the same instance, or a move into the room it was to free
-/// on its source) are reported as blocked, as are actions whose hosts cannot be reached.
-/// No step deletes a volume.
+/// Failures stay local: an action that fails stops only itself. The actions that depend on it,
+/// directly or through others (the second hop of the same instance, a move into the room it
+/// was to free), are reported as blocked, naming it; every other action goes on, so an
+/// evacuation carries on past the guests that cannot move. Actions whose hosts cannot be
+/// reached are blocked too. No step deletes a volume.
 public struct Executor: Sendable {
     /// Where the steps act.
     public let driver: any FleetDriver
@@ -104,20 +106,18 @@ public struct Executor: Sendable {
     /// Runs every scheduled action of `plan` (blocked and deferred ones are not run: the plan
     /// already reports them) and returns how each ended.
     ///
-    /// Waves are not barriers. An action starts as soon as the `parallel` limits allow and
-    /// every action of an earlier wave that it depends on has ended: the earlier actions of
-    /// the same instance (a relay's first hop), and the earlier actions that leave, or shrink
-    /// in place on, the host it needs room on (its target; its own host for an update). That
-    /// is all the planner's capacity accounting counts on — a move takes its room on the
-    /// target when it starts and frees its source when it ends — so no host exceeds its
-    /// capacity at any moment, while a wave's slow migration no longer holds up the next
-    /// wave's moves between other hosts. A dependency that did not succeed blocks the action.
+    /// Waves are not barriers and the executor derives no order of its own: an action starts
+    /// as soon as every action it depends on has ended done and the `parallel` limits allow.
+    /// The planner lists exactly what its capacity accounting counts on (a move takes its room
+    /// on the target when it starts and frees its source when it ends), so no host exceeds its
+    /// capacity at any moment. A dependency that did not succeed blocks the action, and in turn
+    /// whatever depends on it; nothing else.
     ///
     /// Actions of instances in `holding` (instance → why, as the report says it after "not
     /// run: "; recovery could not decide about them, or reconcile backs off from them) are
     /// not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
-        let shared = RunState(journal: journal.path)
+        let shared = RunState(journal: journal)
         var items: [Item] = []
         for (index, wave) in plan.waves.enumerated() {
             for action in wave { items.append(Item(action: action, uuid: Self.uuid(of: action, in: plan), wave: index + 1)) }
@@ -132,17 +132,36 @@ public struct Executor: Sendable {
         var wave: Int
     }
 
-    /// For each item, the earlier-wave items it waits for (see `run`).
-    static func dependencies(_ items: [Item]) -> [[Int]] {
-        items.indices.map { i in
-            let a = items[i]
-            let needsRoomOn = a.action.kind.isMove ? a.action.to : a.action.from
-            return items.indices.filter { j in
-                let b = items[j]
-                guard b.wave < a.wave else { return false }
-                return b.action.instance == a.action.instance || (needsRoomOn != nil && b.action.from == needsRoomOn)
+    /// What an item waits on: the items it depends on, and the ids of dependencies that are
+    /// not among the items at all (not run by this plan: the item cannot be run either).
+    struct Waits: Equatable, Sendable {
+        var items: [Int]
+        var missing: [Int]
+    }
+
+    /// For each item, the items its action depends on (`Action.dependsOn`, by action id).
+    static func dependencies(_ items: [Item]) -> [Waits] {
+        var byID: [Int: Int] = [:]
+        for (i, item) in items.enumerated() where byID[item.action.id] == nil { byID[item.action.id] = i }
+        return items.map { item in
+            var waits = Waits(items: [], missing: [])
+            for id in item.action.dependsOn {
+                if let j = byID[id] { waits.items.append(j) } else { waits.missing.append(id) }
             }
+            return waits
         }
+    }
+
+    /// Why an action is not run when `failed` (an item it depends on) did not succeed.
+    static func blockedBy(_ action: Action, _ failed: Action, status: ActionReport.Status) -> String {
+        let how = status == .blocked ? "was blocked" : "did not succeed"
+        if failed.instance == action.instance {
+            return "not run: an earlier action of \(failed.instance) (#\(failed.id)) \(how)"
+        }
+        let host = (action.kind.isMove ? action.to : action.from) ?? "its host"
+        let route = failed.from == failed.to || failed.to == nil ? (failed.from ?? "-") : "\(failed.from ?? "-") → \(failed.to ?? "-")"
+        let what = failed.kind.isMove ? "move" : failed.kind.rawValue
+        return "not run: it needs room on \(host) that the \(what) of \(failed.instance) (#\(failed.id), \(route)) was to free, and that \(what) \(how)"
     }
 
     private func blocked(_ action: Action, _ message: String) -> ActionReport {
@@ -155,25 +174,14 @@ public struct Executor: Sendable {
     /// Runs the items concurrently: each starts, in order, once its dependencies have ended
     /// and the limits allow; returns the reports in the order the actions ended.
     private func schedule(_ items: [Item], shared: RunState, holding: [String: String]) async -> [ActionReport] {
-        let total = max(1, options.parallel.total)
-        let perHost = max(1, options.parallel.perHost)
+        var slots = MoveSlots(options.parallel)
         let dependencies = Self.dependencies(items)
         return await withTaskGroup(of: (Int, ActionReport).self) { group in
             var pending = Array(items.indices)
             var outcome: [Int: ActionReport.Status] = [:]
-            var running = 0
-            var busy: [String: Int] = [:]
             var reports: [ActionReport] = []
             var wavesStarted = Set<Int>()
 
-            func hosts(_ action: Action) -> [String] {
-                guard action.kind.isMove else { return [] }
-                return Array(Set([action.from, action.to].compactMap { $0 }))
-            }
-            func fits(_ action: Action) -> Bool {
-                guard action.kind.isMove else { return true }
-                return running < total && hosts(action).allSatisfy { busy[$0, default: 0] < perHost }
-            }
             func end(_ i: Int, _ report: ActionReport) {
                 reports.append(report)
                 outcome[i] = report.status
@@ -192,21 +200,16 @@ public struct Executor: Sendable {
                         continue
                     }
                     let deps = dependencies[i]
-                    guard deps.allSatisfy({ outcome[$0] != nil }) else { rest.append(i); continue }
-                    if let failed = deps.first(where: { outcome[$0] != .done && items[$0].action.instance == action.instance }) {
-                        end(i, blocked(action, "not run: an earlier action of \(items[failed].action.instance) did not succeed"))
+                    if let id = deps.missing.first {
+                        end(i, blocked(action, "not run: it waits on action #\(id), which this plan does not run"))
                         continue
                     }
-                    if let failed = deps.first(where: { outcome[$0] != .done && items[$0].action.kind.isMove }) {
-                        let host = items[failed].action.from ?? "its host"
-                        end(i, blocked(action, "not run: it needs the room on \(host) that the move of \(items[failed].action.instance) off \(host) was to free, and that move did not succeed"))
+                    guard deps.items.allSatisfy({ outcome[$0] != nil }) else { rest.append(i); continue }
+                    if let failed = deps.items.first(where: { outcome[$0] != .done }) {
+                        end(i, blocked(action, Self.blockedBy(action, items[failed].action, status: outcome[failed] ?? .failed)))
                         continue
                     }
-                    guard fits(action) else { rest.append(i); continue }
-                    if action.kind.isMove {
-                        running += 1
-                        for h in hosts(action) { busy[h, default: 0] += 1 }
-                    }
+                    guard slots.take(action) else { rest.append(i); continue }
                     if wavesStarted.insert(item.wave).inserted {
                         events(.waveStarted(wave: item.wave, actions: items.filter { $0.wave == item.wave }.count))
                     }
@@ -222,15 +225,11 @@ public struct Executor: Sendable {
             startWhatCan()
             while let (i, report) = await group.next() {
                 end(i, report)
-                let action = items[i].action
-                if action.kind.isMove {
-                    running -= 1
-                    for h in hosts(action) { busy[h, default: 0] -= 1 }
-                }
+                slots.give(items[i].action)
                 startWhatCan()
             }
-            // Nothing left running: whatever still waits has a dependency cycle (not possible
-            // with waves; kept as a guard) and is reported rather than dropped.
+            // Nothing left running: whatever still waits has a dependency cycle (a saved plan
+            // is checked for none; kept as a guard) and is reported rather than dropped.
             for i in pending { end(i, blocked(items[i].action, "not run: its dependencies never ended")) }
             return reports
         }
@@ -244,13 +243,61 @@ public struct Executor: Sendable {
     }
 }
 
+/// The `parallel` limits at run time: moves in all, per host (as source or target), arriving
+/// at and leaving each host. Updates, starts and stops take no slot.
+struct MoveSlots {
+    let total: Int
+    let perHost: Int
+    let incoming: Int
+    let outgoing: Int
+    private var running = 0
+    private var busy: [String: Int] = [:]
+    private var arriving: [String: Int] = [:]
+    private var leaving: [String: Int] = [:]
+
+    init(_ parallel: ParallelSpec) {
+        total = max(1, parallel.total)
+        perHost = max(1, parallel.perHost)
+        incoming = parallel.incomingLimit
+        outgoing = parallel.outgoingLimit
+    }
+
+    private static func hosts(_ action: Action) -> [String] {
+        Array(Set([action.from, action.to].compactMap { $0 }))
+    }
+
+    /// Takes the slots `action` needs; false (nothing taken) when a limit is reached.
+    mutating func take(_ action: Action) -> Bool {
+        guard action.kind.isMove else { return true }
+        let hosts = Self.hosts(action)
+        guard running < total, hosts.allSatisfy({ busy[$0, default: 0] < perHost }),
+              action.to.map({ arriving[$0, default: 0] < incoming }) ?? true,
+              action.from.map({ leaving[$0, default: 0] < outgoing }) ?? true else { return false }
+        running += 1
+        for h in hosts { busy[h, default: 0] += 1 }
+        if let to = action.to { arriving[to, default: 0] += 1 }
+        if let from = action.from { leaving[from, default: 0] += 1 }
+        return true
+    }
+
+    /// Gives back what `take` took for `action`.
+    mutating func give(_ action: Action) {
+        guard action.kind.isMove else { return }
+        running -= 1
+        for h in Self.hosts(action) { busy[h, default: 0] -= 1 }
+        if let to = action.to { arriving[to, default: 0] -= 1 }
+        if let from = action.from { leaving[from, default: 0] -= 1 }
+    }
+}
+
 /// What the actions of one run share.
 final class RunState: Sendable {
     private let created: Mutex<Set<String>>
 
-    /// Starts from the volumes the journal at `path` says earlier runs created, or may have
-    /// created (`Journal.createdVolumes`): the only existing volumes a copy may overwrite.
-    init(journal path: String) { created = Mutex(Set(Journal.createdVolumes(Journal.records(path: path)).keys)) }
+    /// Starts from the volumes the journal says virtplace created, or may have created
+    /// (`Journal.ownVolumes`, kept as it is appended to: nothing is read again): the only
+    /// existing volumes a copy may overwrite.
+    init(journal: Journal) { created = Mutex(journal.ownVolumes) }
 
     func markCreated(host: String, pool: String, volume: String) {
         _ = created.withLock { $0.insert("\(host)/\(pool)/\(volume)") }

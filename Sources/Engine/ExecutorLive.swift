@@ -179,10 +179,12 @@ extension ActionRunner {
     }
 
     private func recordedDefinition() throws -> String {
-        guard let recordPath, let data = FileManager.default.contents(atPath: recordPath) else {
-            throw StepFailure("no recorded definition to make the domain persistent with")
+        guard let recordPath else { throw StepFailure("no recorded definition to make the domain persistent with") }
+        do {
+            return String(decoding: try MoveRecord.read(recordPath), as: UTF8.self)
+        } catch {
+            throw StepFailure("cannot read the recorded definition \(recordPath): \(error.reason)")
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     private func describePlace(_ after: (source: DomainFacts?, target: DomainFacts?), _ m: LiveMigration) -> String {

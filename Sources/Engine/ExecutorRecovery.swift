@@ -29,7 +29,7 @@ extension Executor {
     /// the original run's), a roll-back restores the source, and an action virtplace cannot
     /// decide about is held: left alone and reported with what to do.
     public func recover(_ unfinished: [UnfinishedAction], hosts: [String], uris: [String: String] = [:]) async -> RecoveryReport {
-        let shared = RunState(journal: journal.path)
+        let shared = RunState(journal: journal)
         var report = RecoveryReport()
         for u in unfinished {
             let result = await recover(u, hosts: hosts, uris: uris, shared: shared)
@@ -75,10 +75,10 @@ extension Executor {
             guard result.done else {
                 return report(.failed, "\(why), but rolling back failed: \(result.text); the next run looks at it again")
             }
-            try? await runner.writeActionRecord(op: "", phase: .abandoned, detail: ["rolledBack": result.text], error: why)
+            try? await runner.writeActionRecord(.abandoned(AbandonedEntry(rolledBack: result.text)), error: why)
             return report(.done, nil, notes: ["\(why): \(result.text); the move was given up"])
         case .abandon(let why):
-            try? await runner.writeActionRecord(op: "", phase: .abandoned, detail: [:], error: why)
+            try? await runner.writeActionRecord(.abandoned(AbandonedEntry()), error: why)
             return report(.done, nil, notes: ["the earlier \(action.kind.rawValue) move (run \(u.origin)) was given up: \(why)"])
         case .hold(let message):
             return report(.blocked, "cannot decide: \(message)")
@@ -92,9 +92,8 @@ extension Executor {
         var given: [String] = []
         for u in unfinished where instances.contains(u.instance) {
             try? await journal.record(JournalRecord(
-                time: ISO8601DateFormatter().string(from: Date()), run: options.run, instance: u.instance, uuid: u.uuid,
-                action: u.action?.kind.rawValue ?? "", step: -1, op: "", phase: .abandoned,
-                detail: ["origin": u.origin], error: "given up by the operator (apply --abandon)"))
+                run: options.run, instance: u.instance, uuid: u.uuid, kind: u.action?.kind,
+                entry: .abandoned(AbandonedEntry(origin: u.origin)), error: "given up by the operator (apply --abandon)"))
             given.append(u.instance)
         }
         return given

@@ -210,9 +210,10 @@ extension ActionRunner {
     /// check as every start. Journalled as `rollBack` records.
     mutating func rollBack(_ current: Action, uuid: String) async -> (done: Bool, text: String) {
         guard let from = current.from, let to = current.to else { return (false, "the action names no source and target") }
-        var detail: [String: String] = ["from": from, "to": to, "origin": origin]
-        if let recordPath { detail["record"] = recordPath }
-        try? await writeActionRecord(op: "rollBack", phase: .intent, detail: detail)
+        func entry(_ phase: RollBackEntry.Phase, result: String? = nil) -> JournalEntry {
+            .rollBack(RollBackEntry(phase: phase, from: from, to: to, origin: origin, definition: recordPath, result: result))
+        }
+        try? await writeActionRecord(entry(.intent))
         do {
             let census = await census(uuid: uuid)
             if let why = census.unreachable[from] { throw StepFailure("\(from) does not answer (\(why))") }
@@ -246,7 +247,7 @@ extension ActionRunner {
                 if !pointOfNoReturn, census.copies[to] == nil {
                     // Someone else took it away from the source: nothing of the move to undo.
                     let text = "nothing of the move to undo: it is \(census.text), where virtplace did not put it"
-                    try? await writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
+                    try? await writeActionRecord(entry(.done, result: text))
                     return (true, text)
                 }
                 throw StepFailure("\(from) no longer defines it (it is \(census.text))")
@@ -263,11 +264,39 @@ extension ActionRunner {
                 did.append("started again on \(from)")
             }
             let text = did.isEmpty ? "nothing had changed" : did.joined(separator: "; ")
-            try? await writeActionRecord(op: "rollBack", phase: .done, detail: detail.merging(["result": text]) { a, _ in a })
+            try? await writeActionRecord(entry(.done, result: text))
             return (true, text)
         } catch {
-            try? await writeActionRecord(op: "rollBack", phase: .failed, detail: detail, error: describe(error))
+            try? await writeActionRecord(entry(.failed), error: describe(error))
             return (false, describe(error))
         }
+    }
+}
+
+extension ActionRunner {
+    /// A maintenance reboot move that failed falls back to the plan's `manual` move when that
+    /// can help: not after a failed shutdown (a manual move begins with the same shutdown), and
+    /// only once the reboot move is put back (the guest defined, and running if it ran, on its
+    /// source only). Returns the manual action to run, or nil (the failure stands; a note says
+    /// why there was no fallback).
+    mutating func rebootFallback(_ current: Action, failedAt index: Int, _ message: String, _ fallback: Fallback,
+                                 uuid: String) async -> Action? {
+        if case .shutdown = current.steps[index] {
+            notes.append("no fallback to manual: the shutdown failed, and a manual move begins with the same shutdown")
+            return nil
+        }
+        guard !targetMayHaveRun else { return nil }
+        let rollback = await rollBack(current, uuid: uuid)
+        guard rollback.done else { return nil }
+        notes.append("the reboot move failed at \(current.steps[index].op) (\(message)) and was put back (\(rollback.text)); it fell back to a manual move, as the file allows")
+        try? await writeActionRecord(.fallback(to: fallback.kind), error: message)
+        let manual = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
+                            reasons: action.reasons, steps: fallback.steps, wave: action.wave)
+        active = manual
+        pointOfNoReturn = false
+        targetCopyBegun = false
+        ownShutdown = false
+        sourceUndefined = false
+        return manual
     }
 }

@@ -62,6 +62,8 @@ struct ActionRunner {
     var sourceUndefined: Bool
     /// Why the live migration failed, when it did (decides the fallback).
     var liveFailure: LiveFailureCause?
+    /// What was tried so far (the report's `attempts`).
+    var attempts: [ActionReport.Attempt] = []
 
     init(executor: Executor, action: Action, uuid: String?, shared: RunState, resuming: UnfinishedAction? = nil) {
         self.executor = executor; self.action = action; self.active = action; self.uuid = uuid; self.shared = shared
@@ -98,7 +100,8 @@ struct ActionRunner {
             let report = ActionReport(
                 instance: action.instance, kind: kind, from: action.from, to: action.to, status: status,
                 message: message, elapsedSeconds: (clock.now - started).seconds, migrationMs: migrationMs,
-                downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped)
+                downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped,
+                attempts: attempts.isEmpty ? [] : attempts.dropLast() + [ActionReport.Attempt(kind: kind, failure: status == .done ? nil : message)])
             executor.events(.actionFinished(report))
             return report
         }
@@ -118,12 +121,15 @@ struct ActionRunner {
         }
 
         var current = action
+        attempts.append(ActionReport.Attempt(kind: action.kind, failure: nil))
         var end = await runSteps(current, uuid: uuid)
         if case .failed(let index, let message) = end, fallbackReady, let fallback = action.fallback,
-           case .migrateLive = current.steps[index] {
+           attempts.count < ActionReport.maxAttempts, case .migrateLive = current.steps[index] {
+            attempts[attempts.count - 1].failure = "\(current.steps[index].op): \(message)"
+            attempts.append(ActionReport.Attempt(kind: fallback.kind, failure: nil))
             // The file allows the next rung: the guest still runs on its source only.
             notes.append("the live migration failed (\(message)); the guest still ran on \(action.from ?? "its source") only, so the move fell back to \(fallback.kind.rawValue), as the file allows")
-            try? await writeActionRecord(op: "fallback", phase: .intent, detail: ["kind": fallback.kind.rawValue], error: message)
+            try? await writeActionRecord(.fallback(to: fallback.kind), error: message)
             current = Action(instance: action.instance, kind: fallback.kind, from: action.from, to: action.to,
                              reasons: action.reasons, steps: fallback.steps, wave: action.wave)
             kind = fallback.kind
@@ -134,15 +140,17 @@ struct ActionRunner {
                   !cause.rebootAvoids, case .migrateLive = current.steps[index] {
             notes.append("no fallback to \(fallback.kind.rawValue): \(cause.summary), which a \(fallback.kind.rawValue) move would meet too")
         }
+        if case .failed(let index, let message) = end, current.kind == .reboot, let fallback = action.fallback,
+           fallback.kind == .manual, let switched = await rebootFallback(current, failedAt: index, message, fallback, uuid: uuid) {
+            current = switched
+            kind = fallback.kind
+            end = await runSteps(current, uuid: uuid)
+        }
 
         switch end {
         case .completed:
-            var final: [String: String] = [:]
-            if let downtimeMs { final["downtimeMs"] = "\(downtimeMs)" }
-            if let migrationMs { final["migrationMs"] = "\(migrationMs)" }
-            final["seconds"] = String(format: "%.3f", (clock.now - started).seconds)
-            if !notes.isEmpty { final["notes"] = notes.joined(separator: "; ") }
-            try? await writeActionRecord(op: "", phase: .finished, detail: final)
+            try? await writeActionRecord(.finished(FinishedEntry(seconds: (clock.now - started).seconds, downtimeMs: downtimeMs,
+                                                                 migrationMs: migrationMs, notes: notes)))
             return finish(.done, nil)
         case .crashed:
             return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
@@ -158,8 +166,7 @@ struct ActionRunner {
                 if current.kind.isMove, current.kind != .live, !targetMayHaveRun {
                     let rollback = await rollBack(current, uuid: uuid)
                     if rollback.done {
-                        try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
-                                                     error: message)
+                        try? await writeActionRecord(.abandoned(AbandonedEntry(failedStep: index, rolledBack: rollback.text)), error: message)
                         return finish(.failed, "\(op): \(message); the move could not finish, so it was put back: \(rollback.text)")
                     }
                     return finish(.failed, "\(op): \(message); it could not be put back on \(current.from ?? "its source") (\(rollback.text)): the next run finishes it")
@@ -168,13 +175,12 @@ struct ActionRunner {
                 return finish(.failed, "\(op): \(message); the move is past the point where it could be undone, so the next run finishes it")
             }
             guard current.kind.isMove, current.kind != .live else {
-                try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)"], error: message)
+                try? await writeActionRecord(.abandoned(AbandonedEntry(failedStep: index)), error: message)
                 return finish(.failed, "\(op): \(message)")
             }
             let rollback = await rollBack(current, uuid: uuid)
             if rollback.done {
-                try? await writeActionRecord(op: "", phase: .abandoned, detail: ["failedStep": "\(index)", "rolledBack": rollback.text],
-                                       error: message)
+                try? await writeActionRecord(.abandoned(AbandonedEntry(failedStep: index, rolledBack: rollback.text)), error: message)
                 return finish(.failed, "\(op): \(message); rolled back: \(rollback.text)")
             }
             return finish(.failed, "\(op): \(message); it could not be rolled back (\(rollback.text)): the next run looks at it again")
@@ -189,21 +195,15 @@ struct ActionRunner {
                 return .stopped(index: index)
             }
             let stepStarted = clock.now
-            var detail = stepDetail(step)
-            detail["origin"] = origin
-            if index == 0 {
-                // Enough to run the same action again after a crash.
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                if let encoded = try? encoder.encode(current) { detail["action"] = String(decoding: encoded, as: UTF8.self) }
-            }
             switch step {
             case .undefineSource where current.kind != .live: pointOfNoReturn = true
             case .recreate, .defineOnTarget, .migrateLive: targetCopyBegun = true
             default: break
             }
             do {
-                try await write(index, step, .intent, kind: current.kind, detail: detail)
+                // Step 0's intent holds the whole action: enough to run it again after a crash.
+                try await write(StepEntry(index: index, step: step, phase: .intent, origin: origin, action: index == 0 ? current : nil),
+                                kind: current.kind)
             } catch {
                 return .failed(index: index, message: describe(error))
             }
@@ -223,15 +223,12 @@ struct ActionRunner {
                 switch outcome {
                 case .done(let note):
                     done += 1
-                    var d = stepDetail(step)
-                    if let note { d["result"] = note }
-                    try await write(index, step, .done, kind: current.kind, detail: d, seconds: seconds)
+                    try await write(StepEntry(index: index, step: step, phase: .done, result: note, seconds: seconds), kind: current.kind)
                 case .skipped(let why):
                     skipped += 1
-                    try await write(index, step, .skipped, kind: current.kind,
-                                    detail: stepDetail(step).merging(["why": why]) { a, _ in a }, seconds: seconds)
+                    try await write(StepEntry(index: index, step: step, phase: .skipped, why: why, seconds: seconds), kind: current.kind)
                 case .failed(let message):
-                    try? await write(index, step, .failed, kind: current.kind, detail: stepDetail(step), error: message, seconds: seconds)
+                    try? await write(StepEntry(index: index, step: step, phase: .failed, seconds: seconds), kind: current.kind, error: message)
                     if crashes(at: index, .afterOutcome) { return .crashed }
                     return .failed(index: index, message: message)
                 }
@@ -260,19 +257,18 @@ struct ActionRunner {
 
     // MARK: Journal
 
-    private func write(_ index: Int, _ step: Step, _ phase: JournalRecord.Phase, kind: ActionKind, detail: [String: String],
-                       error: String? = nil, seconds: Double? = nil) async throws {
-        try await executor.journal.record(JournalRecord(
-            time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
-            uuid: uuid, action: kind.rawValue, step: index, op: step.op, phase: phase,
-            detail: detail, error: error, seconds: seconds))
+    /// A step's record, with the move's saved definition once there is one.
+    private func write(_ entry: StepEntry, kind: ActionKind, error: String? = nil) async throws {
+        var entry = entry
+        entry.definition = recordPath
+        try await executor.journal.record(JournalRecord(run: executor.options.run, instance: action.instance, uuid: uuid,
+                                                        kind: kind, entry: .step(entry), error: error))
     }
 
-    /// An action-level record (step -1): finished, abandoned, fallback, rollBack.
-    func writeActionRecord(op: String, phase: JournalRecord.Phase, detail: [String: String], error: String? = nil) async throws {
-        try await executor.journal.record(JournalRecord(
-            time: ISO8601DateFormatter().string(from: Date()), run: executor.options.run, instance: action.instance,
-            uuid: uuid, action: action.kind.rawValue, step: -1, op: op, phase: phase, detail: detail, error: error))
+    /// An action-level record: finished, abandoned, fallback, rollBack, createVolume, deleteVolume.
+    func writeActionRecord(_ entry: JournalEntry, error: String? = nil) async throws {
+        try await executor.journal.record(JournalRecord(run: executor.options.run, instance: action.instance, uuid: uuid,
+                                                        kind: action.kind, entry: entry, error: error))
     }
 
     /// Creates the target volume of a copy, journalled before (intent) and after (done or
@@ -280,74 +276,41 @@ struct ActionRunner {
     /// later run may write over it — and over nothing else.
     func createVolumeForCopy(pool: String, volume: String, capacityBytes: UInt64, format: String?, on host: String,
                              for op: String) async throws {
-        let detail = ["host": host, "pool": pool, "volume": volume, "for": op]
-        try await writeActionRecord(op: "createVolume", phase: .intent, detail: detail)
+        func entry(_ phase: VolumeEntry.Phase) -> JournalEntry {
+            .createVolume(VolumeEntry(phase: phase, host: host, pool: pool, volume: volume, purpose: op))
+        }
+        try await writeActionRecord(entry(.intent))
         do {
             try await driver.createVolume(pool: pool, name: volume, capacityBytes: capacityBytes, format: format, on: host)
         } catch {
-            try? await writeActionRecord(op: "createVolume", phase: .failed, detail: detail, error: describe(error))
+            try? await writeActionRecord(entry(.failed), error: describe(error))
             throw error
         }
         shared.markCreated(host: host, pool: pool, volume: volume)
-        try? await writeActionRecord(op: "createVolume", phase: .done, detail: detail)
+        try? await writeActionRecord(entry(.done))
     }
 
     /// Deletes a volume virtplace created for a copy of this move that did not finish,
     /// journalled before (intent) and after (done: the journal no longer counts it as
     /// virtplace's; failed: it still does, and a retry reuses it). Returns whether it is gone.
     func deleteOwnVolume(pool: String, volume: String, on host: String) async -> Bool {
-        let detail = ["host": host, "pool": pool, "volume": volume, "why": "incomplete copy"]
+        func entry(_ phase: VolumeEntry.Phase) -> JournalEntry {
+            .deleteVolume(VolumeEntry(phase: phase, host: host, pool: pool, volume: volume, why: "incomplete copy"))
+        }
         do {
-            try await writeActionRecord(op: "deleteVolume", phase: .intent, detail: detail)
+            try await writeActionRecord(entry(.intent))
         } catch {
             return false
         }
         do {
             try await driver.deleteVolume(pool: pool, name: volume, on: host)
         } catch {
-            try? await writeActionRecord(op: "deleteVolume", phase: .failed, detail: detail, error: describe(error))
+            try? await writeActionRecord(entry(.failed), error: describe(error))
             return false
         }
         shared.forget(host: host, pool: pool, volume: volume)
-        try? await writeActionRecord(op: "deleteVolume", phase: .done, detail: detail)
+        try? await writeActionRecord(entry(.done))
         return true
-    }
-
-    /// What a step needs to be finished or undone: its hosts and objects, the saved definition.
-    private func stepDetail(_ step: Step) -> [String: String] {
-        var d: [String: String] = ["hosts": step.hosts.joined(separator: ",")]
-        if let recordPath { d["record"] = recordPath }
-        switch step {
-        case .transferVolume(let pool, let volume, let from, let to):
-            d["volume"] = "\(pool)/\(volume)"; d["from"] = from; d["to"] = to
-        case .migrateLive(let m):
-            d["from"] = m.from; d["to"] = m.to
-            if !m.copyDisks.isEmpty { d["copyDisks"] = m.copyDisks.joined(separator: ",") }
-        case .defineOnTarget(let host, let from):
-            d["host"] = host; d["from"] = from
-        case .recreate(let host, let from, let pool, let volume):
-            d["host"] = host; d["from"] = from; d["bootVolume"] = "\(pool)/\(volume)"
-        case .backupVolume(_, let pool, let volume, let backup):
-            d["volume"] = "\(pool)/\(volume)"; d["backup"] = "\(pool)/\(backupName(backup))"
-        case .attachDisk(let host, let disk, _):
-            d["host"] = host; d["volume"] = "\(disk.pool)/\(disk.volume)"
-            if let target = disk.target { d["target"] = target }
-        case .attachNIC(let host, let nic, _):
-            d["host"] = host
-            if let mac = nic.mac { d["mac"] = mac }
-            if let network = nic.network { d["network"] = network }
-            if let bridge = nic.bridge { d["bridge"] = bridge }
-        case .setMetadata(let host, let fleet, let tags):
-            d["host"] = host; d["fleet"] = fleet
-            d["tags"] = tags.keys.sorted().map { "\($0)=\(tags[$0] ?? "")" }.joined(separator: ",")
-        case .setAutostart(let host, let enabled):
-            d["host"] = host; d["autostart"] = "\(enabled)"
-        case .shutdown(let host, _, _), .undefineSource(let host), .start(let host), .record(let host):
-            d["host"] = host
-        default:
-            break
-        }
-        return d
     }
 
     /// The full name of a backup volume: the plan's stem, `-`, the run that started the move.
@@ -454,10 +417,12 @@ struct ActionRunner {
 
     /// The recorded definition's text.
     func recordedXML() throws -> String {
-        guard let recordPath, let data = FileManager.default.contents(atPath: recordPath) else {
-            throw StepFailure("no recorded definition to define from (the record step did not run)")
+        guard let recordPath else { throw StepFailure("no recorded definition to define from (the record step did not run)") }
+        do {
+            return String(decoding: try MoveRecord.read(recordPath), as: UTF8.self)
+        } catch {
+            throw StepFailure("cannot read the recorded definition \(recordPath): \(error.reason)")
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Clones a volume on its host as `STEM-ORIGIN` (`virStorageVolCreateXMLFrom`, same pool).

@@ -1,5 +1,6 @@
 import Foundation
 import Placement
+import YAMLDecoding
 
 /// What a move records about a domain before it changes anything: `records/UUID/RUN-HOST.json`
 /// beside the inactive definition `records/UUID/RUN-HOST.xml` (RUN: the run that started the
@@ -39,11 +40,21 @@ public struct MoveRecord: Codable, Equatable, Sendable {
     public var snapshots: [String]
 
     /// The record that belongs to a saved definition (`….xml` → `….json`), nil when it
-    /// cannot be read.
+    /// cannot be read (see `read`).
     public static func load(definitionPath: String) -> MoveRecord? {
-        let path = jsonPath(forDefinition: definitionPath)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let data = try? read(jsonPath(forDefinition: definitionPath)) else { return nil }
         return try? JSONDecoder().decode(MoveRecord.self, from: data)
+    }
+
+    /// The largest file of a move's record read: 16 MiB (a domain's definition is some
+    /// kilobytes; libvirt refuses documents far smaller than this).
+    public static let readLimit = 16 << 20
+
+    /// A file of a move's record (its JSON, the saved definition), read as the journal is: never
+    /// through a symbolic link, a regular file only, at most `readLimit` bytes (`FileInput`).
+    /// - Throws: `FileInput.Failure` saying why it cannot be read.
+    public static func read(_ path: String) throws(FileInput.Failure) -> Data {
+        Data(try FileInput.read(atPath: path, limit: readLimit, noFollow: true))
     }
 
     /// `…/RUN-HOST.xml` → `…/RUN-HOST.json`.

@@ -15,10 +15,12 @@ public struct StateDirectory: Sendable {
     public var recordsPath: String { path + "/records" }
 
     /// The volumes the journal says virtplace created for copies (`host/pool/volume`), for
-    /// the planner (`makePlan(ownVolumes:)`): a leftover of a failed copy is reused, not a
-    /// blocker. Empty when there is no journal (a plan preview without a state directory).
+    /// the planner (`makePlan(ownVolumes:)`) of a run that reads the journal for nothing else
+    /// (`plan`): a leftover of a failed copy is reused, not a blocker. Empty when there is no
+    /// journal (a plan preview without a state directory) or it cannot be read. A run that
+    /// recovers takes them from its one `Journal.load` instead.
     public func ownVolumes() -> Set<String> {
-        Set(Journal.createdVolumes(Journal.records(path: journalPath)).keys)
+        (try? Journal.load(path: journalPath))?.ownVolumes ?? []
     }
 
     /// Creates the directory (its missing parents too) and `records/` with mode 0700 when

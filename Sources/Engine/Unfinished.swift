@@ -25,17 +25,17 @@ public struct UnfinishedAction: Equatable, Sendable {
         self.instance = instance
         self.records = records
         // The latest attempt's first intent: its action is the one to resume (a fallback's).
-        let first = records.last { $0.step == 0 && $0.phase == .intent }
+        let first = records.last { $0.stepIndex == 0 && $0.phase == .intent }
         uuid = records.lazy.compactMap(\.uuid).first
         lastRun = records.last?.run ?? ""
-        origin = first?.detail["origin"] ?? first?.run ?? lastRun
-        action = first?.detail["action"].flatMap { try? JSONDecoder().decode(Action.self, from: Data($0.utf8)) }
+        origin = first?.origin ?? first?.run ?? lastRun
+        if case .step(let entry) = first?.entry { action = entry.action }
     }
 
     /// The highest step that has a record, with its op and its last phase: how far it got.
     public var lastStep: (index: Int, op: String, phase: JournalRecord.Phase)? {
-        guard let r = records.last(where: { $0.step >= 0 }) else { return nil }
-        return (r.step, r.op, r.phase)
+        guard let r = records.last(where: { $0.stepIndex >= 0 }) else { return nil }
+        return (r.stepIndex, r.op, r.phase)
     }
 
     /// Whether a step that changes a host had run or begun: only then is there something half
@@ -43,7 +43,7 @@ public struct UnfinishedAction: Equatable, Sendable {
     /// completed or was cancelled by libvirt, so its intent alone does not count.
     public var changedSomething: Bool {
         records.contains { r in
-            guard r.step >= 0, r.op != "record" else { return false }
+            guard r.stepIndex >= 0, r.op != "record" else { return false }
             return r.phase == .done || (r.phase == .intent && r.op != "migrateLive")
         }
     }
@@ -70,9 +70,9 @@ public struct UnfinishedAction: Equatable, Sendable {
     /// not refused (an intent whose outcome is missing counts: the process may have died
     /// after libvirt started it).
     public var startMayHaveRun: Bool {
-        let starts = records.filter { $0.op == "start" && $0.step >= 0 }
-        return Set(starts.map { "\($0.run)/\($0.step)" }).contains { key in
-            !starts.contains { "\($0.run)/\($0.step)" == key && $0.phase == .failed }
+        let starts = records.filter { $0.op == "start" && $0.stepIndex >= 0 }
+        return Set(starts.map { "\($0.run)/\($0.stepIndex)" }).contains { key in
+            !starts.contains { "\($0.run)/\($0.stepIndex)" == key && $0.phase == .failed }
         }
     }
 
@@ -82,14 +82,14 @@ public struct UnfinishedAction: Equatable, Sendable {
     public var pastPointOfNoReturn: Bool {
         records.contains { r in
             (r.op == "migrateLive" && (r.phase == .done || r.phase == .skipped))
-                || (r.op == "undefineSource" && r.phase == .intent && r.action != ActionKind.live.rawValue)
+                || (r.op == "undefineSource" && r.phase == .intent && r.kind != .live)
         }
     }
 
     /// The definition the move recorded (`records/UUID/ORIGIN-HOST.xml`), when a record step
     /// wrote one.
     public var recordPath: String? {
-        records.lazy.compactMap { $0.detail["record"] }.last
+        records.lazy.compactMap(\.definition).last
     }
 
     /// `after step 4 (transferVolume) finished`, `after the intent of step 2 (shutdown)`.
@@ -110,27 +110,40 @@ public struct UnfinishedAction: Equatable, Sendable {
 
 extension Journal {
     /// The actions in `records` that an earlier run started and never finished or abandoned,
-    /// in instance order. The records of one move span all its attempts: a resumed attempt (its
-    /// first intent names an earlier run as `origin`) adds to the move's records instead of
-    /// replacing them, so that what an earlier attempt did (say, defining the copy on the
-    /// target) is never forgotten when a resumed attempt is killed in turn. Records carried
-    /// over by a rotation belong to no action.
+    /// in instance order (`UnfinishedActions`; `load` gives them for a run).
     public static func unfinishedActions(_ records: some Sequence<JournalRecord>) -> [UnfinishedAction] {
-        var open: [String: [JournalRecord]] = [:]
-        for r in records {
-            switch r.phase {
-            case .carried:
-                continue
-            case .finished, .abandoned:
-                open[r.instance] = nil
-            default:
-                let resumed = (r.detail["origin"] ?? r.run) != r.run && open[r.instance] != nil
-                if r.step == 0 && r.phase == .intent && !resumed { open[r.instance] = [] }
-                open[r.instance, default: []].append(r)
-            }
+        var unfinished = UnfinishedActions()
+        for r in records { unfinished.add(r) }
+        return unfinished.actions
+    }
+}
+
+/// The actions an earlier run started and never finished or abandoned, gathered record by
+/// record as the journal is read. The records of one move span all its attempts: a resumed
+/// attempt (its first intent names an earlier run as `origin`) adds to the move's records
+/// instead of replacing them, so that what an earlier attempt did (say, defining the copy on
+/// the target) is never forgotten when a resumed attempt is killed in turn. Records carried
+/// over by a rotation belong to no action. Only the records of actions still open are kept.
+struct UnfinishedActions {
+    private var open: [String: [JournalRecord]] = [:]
+
+    mutating func add(_ r: JournalRecord) {
+        switch r.phase {
+        case .carried:
+            return
+        case .finished, .abandoned:
+            open[r.instance] = nil
+        default:
+            let resumed = (r.origin ?? r.run) != r.run && open[r.instance] != nil
+            if r.stepIndex == 0 && r.phase == .intent && !resumed { open[r.instance] = [] }
+            open[r.instance, default: []].append(r)
         }
-        return open.keys.sorted().compactMap { name in
-            guard let list = open[name], list.contains(where: { $0.step >= 0 }) else { return nil }
+    }
+
+    /// In instance order.
+    var actions: [UnfinishedAction] {
+        open.keys.sorted().compactMap { name in
+            guard let list = open[name], list.contains(where: { $0.stepIndex >= 0 }) else { return nil }
             return UnfinishedAction(instance: name, records: list)
         }
     }

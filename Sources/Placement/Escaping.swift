@@ -229,6 +229,42 @@ public enum Escape {
         }
     }
 
+    // MARK: Markup (SVG and HTML for people)
+
+    /// A value as text or as a quoted attribute value in XML or HTML that people read (the
+    /// plan's SVG and HTML pictures): every unsafe character, and the two XML cannot hold
+    /// (U+FFFE, U+FFFF), shown visibly as `terminal(_:)` shows them (`\x1b`, `\u{202e}`: a
+    /// character reference would bring the character itself back), then `&` `<` `>` `"` `'` as
+    /// `&amp;` `&lt;` `&gt;` `&quot;` `&#39;`. One form fits an element's content and an
+    /// attribute in single or double quotes, in XML and HTML alike (`<title>` included); it is
+    /// not for a script, a style, a comment or an unquoted attribute, where no value goes.
+    public static func markup(_ text: String) -> String {
+        var out = ""
+        appendMarkup(text, to: &out)
+        return out
+    }
+
+    /// `markup(_:)` appended to `out` (for writers that build a large document).
+    public static func appendMarkup(_ text: String, to out: inout String) {
+        // Most values are plain ASCII with nothing to escape: one scan, one append.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
+            out += text
+            return
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case "\u{FFFE}", "\u{FFFF}": appendVisible(scalar, to: &out)
+            default:
+                if isUnsafe(scalar) { appendVisible(scalar, to: &out) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+    }
+
     // MARK: The unsafe characters
 
     /// Whether `scalar` must never reach an output raw: a control (Cc: C0, DEL, C1), a format

@@ -210,13 +210,22 @@ public struct Action: Codable, Equatable, Sendable {
     /// is still running on its source only — the next rung of the ladder that the file allows
     /// and that passes its checks for the same target. nil: the failure is reported.
     public var fallback: Fallback?
+    /// The action's id in its plan: its 1-based position in `Plan.actions`.
+    public var id: Int
+    /// The ids of the actions this one waits on (sorted; each in an earlier wave): the earlier
+    /// hop of the same instance, and the moves off (or in-place shrinks on) the host it needs
+    /// room on, as many as the planner's capacity accounting counted on and no more. The
+    /// executor starts it once they are all done, and never when one of them did not succeed.
+    /// Empty for blocked and deferred actions, and for actions that wait on nothing.
+    public var dependsOn: [Int]
 
     /// An action value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, reasons: [Reason],
-                steps: [Step] = [], wave: Int = 0, deferred: Bool = false, fallback: Fallback? = nil) {
+                steps: [Step] = [], wave: Int = 0, deferred: Bool = false, fallback: Fallback? = nil,
+                id: Int = 0, dependsOn: [Int] = []) {
         self.instance = instance; self.kind = kind; self.from = from; self.to = to
         self.reasons = reasons; self.steps = steps; self.wave = wave; self.deferred = deferred
-        self.fallback = fallback
+        self.fallback = fallback; self.id = id; self.dependsOn = dependsOn
     }
 
     /// Whether the executor runs this action in this plan.
@@ -228,7 +237,7 @@ public struct Action: Codable, Equatable, Sendable {
     public var refusals: [Reason] { reasons.filter { $0.code.category == .refusal } }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case instance, kind, from, to, reasons, steps, wave, deferred, fallback
+        case id, instance, kind, from, to, reasons, steps, wave, deferred, fallback, dependsOn
     }
 
     /// Decodes an action; every key must be there (`from`/`to`/`fallback` may be null).
@@ -243,6 +252,8 @@ public struct Action: Codable, Equatable, Sendable {
         wave = try c.decode(Int.self, forKey: .wave)
         deferred = try c.decode(Bool.self, forKey: .deferred)
         fallback = try c.decodeNullable(Fallback.self, forKey: .fallback)
+        id = try c.decode(Int.self, forKey: .id)
+        dependsOn = try c.decode([Int].self, forKey: .dependsOn)
     }
 
     /// Encodes every key, `from`/`to`/`fallback` as null when absent, so the schema never varies.
@@ -257,6 +268,8 @@ public struct Action: Codable, Equatable, Sendable {
         try c.encode(wave, forKey: .wave)
         try c.encode(deferred, forKey: .deferred)
         try c.encode(fallback, forKey: .fallback)
+        try c.encode(id, forKey: .id)
+        try c.encode(dependsOn, forKey: .dependsOn)
     }
 }
 

@@ -73,6 +73,8 @@ struct PlanChecker {
         checkHosts(root("hosts"))
         findings.number(plan.parallel.total, 1...InputBounds.maxParallel, root("parallel")("total"))
         findings.number(plan.parallel.perHost, 1...InputBounds.maxParallel, root("parallel")("perHost"))
+        if let v = plan.parallel.perHostIn { findings.number(v, 1...InputBounds.maxParallel, root("parallel")("perHostIn")) }
+        if let v = plan.parallel.perHostOut { findings.number(v, 1...InputBounds.maxParallel, root("parallel")("perHostOut")) }
         checkBasis(root("basis"))
         checkActions(root("actions"))
         checkSummary(root("summary"))
@@ -166,12 +168,40 @@ struct PlanChecker {
             if action.wave > plan.actions.count {
                 findings.error(p("wave"), "wave \(action.wave) past the number of actions (\(plan.actions.count))")
             }
+            if action.id != i + 1 {
+                findings.error(p("id"), "id \(action.id): an action's id is its position in the list (expected \(i + 1))")
+            }
+            checkDependencies(action, p("dependsOn"))
             checkSteps(action.steps, p("steps"))
             if let fallback = action.fallback {
                 if action.kind != .live || ![.reboot, .manual].contains(fallback.kind) {
                     findings.error(p("fallback")("kind"), "only a live move falls back, to reboot or manual")
                 }
                 checkSteps(fallback.steps, p("fallback")("steps"))
+            }
+        }
+    }
+
+    /// Every id an action depends on is another action of the plan, scheduled in an earlier
+    /// wave (so dependencies never form a cycle), listed once; blocked and deferred actions
+    /// depend on nothing.
+    mutating func checkDependencies(_ action: Action, _ path: InputPath) {
+        findings.count(action.dependsOn.count, InputBounds.maxDomains, path, "dependencies")
+        if !action.isScheduled && !action.dependsOn.isEmpty {
+            findings.error(path, "a \(action.kind == .blocked ? "blocked" : "deferred") action waits on nothing")
+        }
+        var seen = Set<Int>()
+        for (d, id) in action.dependsOn.enumerated().prefix(InputBounds.maxDomains) {
+            guard (1...max(plan.actions.count, 1)).contains(id), id <= plan.actions.count else {
+                findings.error(path[d], "unknown action id \(id) (the plan's actions are 1…\(plan.actions.count))")
+                continue
+            }
+            if !seen.insert(id).inserted { findings.error(path[d], "action \(id) is listed twice") }
+            let other = plan.actions[id - 1]
+            if !other.isScheduled {
+                findings.error(path[d], "action \(id) (\(shown(other.instance))) is not run by this plan: nothing can wait on it")
+            } else if action.isScheduled && other.wave >= action.wave {
+                findings.error(path[d], "action \(id) (\(shown(other.instance))) is in wave \(other.wave), not before this action's wave \(action.wave): dependencies point to earlier waves, so they never form a cycle")
             }
         }
     }

@@ -201,7 +201,7 @@ struct Planner {
             }
         }
         let capacity = fleet.hosts.map(\.capacity)
-        let limits = Limits(total: spec.policy.parallel.total, perHost: spec.policy.parallel.perHost)
+        let limits = Limits(spec.policy.parallel)
         let profiles = outcomes.map { outcome -> MoveProfile? in if case .move(let p) = outcome { p } else { nil } }
         let frozen = self
         // Maintenance moves with downtime wait for the due date: deferred, like moves over the cap.
@@ -232,8 +232,8 @@ struct Planner {
             }
         }
 
-        // Actions.
-        var actions = early
+        // Actions, each with the job it came from (to number the dependencies).
+        var built = early.map { Built(action: $0, job: nil) }
         for (i, outcome) in outcomes.enumerated() {
             if case .unchanged = outcome { continue }
             let s = subjects[i]
@@ -242,27 +242,27 @@ struct Planner {
             case .unchanged:
                 continue
             case .blocked(let to, let reasons):
-                actions.append(Action(instance: s.name, kind: .blocked, from: source, to: to, reasons: unique(reasons)))
+                built.append(Built(action: Action(instance: s.name, kind: .blocked, from: source, to: to, reasons: unique(reasons)), job: nil))
             case .update:
                 guard let id = jobOf[i] else { continue }
                 let (kind, steps, reasons) = inPlaceSteps(s, host: source, policy: spec.policy, fleetName: fleetName)
                 if let why = deferred[id] {
-                    actions.append(Action(instance: s.name, kind: kind, from: source, to: source,
-                                          reasons: reasons + [Reason(.orderDeferred, why)], deferred: true))
+                    built.append(Built(action: Action(instance: s.name, kind: kind, from: source, to: source,
+                                                      reasons: reasons + [Reason(.orderDeferred, why)], deferred: true), job: nil))
                 } else if final.wave[id] > 0 {
-                    actions.append(Action(instance: s.name, kind: kind, from: source, to: source, reasons: reasons,
-                                          steps: steps, wave: final.wave[id]))
+                    built.append(Built(action: Action(instance: s.name, kind: kind, from: source, to: source, reasons: reasons,
+                                                      steps: steps, wave: final.wave[id]), job: id))
                 } else {
                     let growth = jobs[id].need
-                    actions.append(Action(instance: s.name, kind: .blocked, from: source, to: source, reasons: reasons + [
-                        Reason(.updateCapacity, "\(source) has no room for the growth (+\(growth.memoryMiB) MiB, +\(growth.vcpus) vCPUs)")]))
+                    built.append(Built(action: Action(instance: s.name, kind: .blocked, from: source, to: source, reasons: reasons + [
+                        Reason(.updateCapacity, "\(source) has no room for the growth (+\(growth.memoryMiB) MiB, +\(growth.vcpus) vCPUs)")]), job: nil))
                 }
             case .move(let p):
                 guard let id = jobOf[i], let a = assignments[i] else { continue }
-                actions += moveActions(subject: s, profile: p, assignment: a, jobID: id, first: first, final: final, deferred: deferred)
+                built += moveActions(subject: s, profile: p, assignment: a, jobID: id, first: first, final: final, deferred: deferred)
             }
         }
-        actions.sort(by: actionOrder)
+        var actions = numbered(built, dependencies: final.dependencies)
         let maintenanceNotes = maintenanceStatus(subjects: subjects, actions: &actions)
 
         var summary = Summary()
@@ -386,7 +386,7 @@ struct Planner {
 
     /// The action(s) of one move: one, two for a relay, blocked when unorderable, or deferred.
     private func moveActions(subject s: Subject, profile p: MoveProfile, assignment a: Assignment, jobID: Int,
-                             first: Schedule, final: Schedule, deferred: [Int: String]) -> [Action] {
+                             first: Schedule, final: Schedule, deferred: [Int: String]) -> [Built] {
         let source = fleet.hosts[s.source]
         let target = fleet.hosts[a.target]
         let driftRunning = a.kind == .live
@@ -400,12 +400,12 @@ struct Planner {
         }
         if hops.isEmpty {
             if let why = deferred[jobID] {
-                return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                               reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true)]
+                return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                               reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true), job: nil)]
             }
             guard final.wave[jobID] > 0 else {
-                return [Action(instance: s.name, kind: .blocked, from: source.name, to: target.name,
-                               reasons: s.causes + drift + a.refusals + [unorderable(jobID, schedule: first)])]
+                return [Built(action: Action(instance: s.name, kind: .blocked, from: source.name, to: target.name,
+                               reasons: s.causes + drift + a.refusals + [unorderable(jobID, schedule: first)]), job: nil)]
             }
             let hop = Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true)
             let steps = moveSteps(hop, subject: s, profile: p, runningBefore: s.domain.isRunning,
@@ -413,22 +413,22 @@ struct Planner {
             // A failed live migration that leaves the guest running on its source falls back to
             // the next rung the file allows, to the same target (whose room this move holds).
             var fallback: Fallback?
-            if let next = p.fallbackRung(after: a.kind) {
+            if let next = p.fallbackRung(after: a.kind, afterReboot: rebootFallsToManual(s)) {
                 let fallbackHop = Hop(kind: next, from: source.name, to: target.name, first: true, final: true)
                 fallback = Fallback(kind: ActionKind(next),
                                     steps: moveSteps(fallbackHop, subject: s, profile: p, runningBefore: s.domain.isRunning,
                                                      policy: spec.policy, fleetName: fleetName))
             }
-            return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID], fallback: fallback)]
+            return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID], fallback: fallback), job: jobID)]
         }
         // A relay: if either hop is deferred or stuck, report the whole move that way.
         let hopIDs = hops.map(\.id)
         if let why = hopIDs.compactMap({ deferred[$0] }).first, hopIDs.allSatisfy({ final.wave[$0] == 0 }) {
-            return [Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                           reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true)]
+            return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
+                           reasons: s.causes + drift + a.refusals + [Reason(.orderDeferred, why)], deferred: true), job: nil)]
         }
-        var result: [Action] = []
+        var result: [Built] = []
         var runningBefore = s.domain.isRunning
         for hop in hops {
             guard let kind = hop.kind else { continue }
@@ -443,11 +443,11 @@ struct Planner {
             let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals + [note]
             if final.wave[hop.id] == 0 {
                 if let why = deferred[hop.id] {
-                    result.append(Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
-                                         reasons: reasons + [Reason(.orderDeferred, why)], deferred: true))
+                    result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
+                                         reasons: reasons + [Reason(.orderDeferred, why)], deferred: true), job: nil))
                 } else {
-                    result.append(Action(instance: s.name, kind: .blocked, from: from.name, to: to.name,
-                                         reasons: reasons + [unorderable(hop.id, schedule: first)]))
+                    result.append(Built(action: Action(instance: s.name, kind: .blocked, from: from.name, to: to.name,
+                                         reasons: reasons + [unorderable(hop.id, schedule: first)]), job: nil))
                 }
                 break
             }
@@ -455,8 +455,8 @@ struct Planner {
                                   subject: s, profile: p, runningBefore: runningBefore,
                                   policy: spec.policy, fleetName: fleetName)
             runningBefore = runningAfter(kind, runningBefore: runningBefore, final: !isFirst, desired: s.desired.state)
-            result.append(Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
-                                 reasons: reasons, steps: steps, wave: final.wave[hop.id]))
+            result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
+                                 reasons: reasons, steps: steps, wave: final.wave[hop.id]), job: hop.id))
         }
         return result
     }
@@ -466,6 +466,30 @@ struct Planner {
         let host = fleet.hosts[schedule.waitedOn[id] ?? job.target]
         return Reason(.orderUnorderable,
                       "cannot be ordered: \(host.name) never has room for it (\(job.need.memoryMiB) MiB, \(job.need.vcpus) vCPUs) while the moves that would free it wait for room themselves, and no third host has room to relay through")
+    }
+}
+
+/// An action being built, with the scheduling job it runs (nil for blocked and deferred ones).
+struct Built {
+    var action: Action
+    var job: Int?
+}
+
+/// The actions in plan order (`actionOrder`), each with its id (its 1-based position) and the
+/// ids of the actions running the jobs its job depends on (`Schedule.dependencies`).
+func numbered(_ built: [Built], dependencies: [[Int]]) -> [Action] {
+    let sorted = built.sorted { actionOrder($0.action, $1.action) }
+    var actionOfJob: [Int: Int] = [:]
+    for (n, b) in sorted.enumerated() where b.action.isScheduled {
+        if let job = b.job { actionOfJob[job] = n + 1 }
+    }
+    return sorted.enumerated().map { n, b in
+        var action = b.action
+        action.id = n + 1
+        if action.isScheduled, let job = b.job, job < dependencies.count {
+            action.dependsOn = dependencies[job].compactMap { actionOfJob[$0] }.sorted()
+        }
+        return action
     }
 }
 

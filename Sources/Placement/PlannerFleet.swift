@@ -23,6 +23,10 @@ struct Resources: Equatable, Sendable {
     /// Each component clamped at zero from below.
     var positivePart: Resources { Resources(memoryMiB: max(memoryMiB, 0), vcpus: max(vcpus, 0)) }
     var isZero: Bool { memoryMiB == 0 && vcpus == 0 }
+    /// The larger of each component.
+    func union(_ other: Resources) -> Resources {
+        Resources(memoryMiB: max(memoryMiB, other.memoryMiB), vcpus: max(vcpus, other.vcpus))
+    }
 
     func fits(in capacity: Resources) -> Bool {
         memoryMiB <= capacity.memoryMiB && vcpus <= capacity.vcpus

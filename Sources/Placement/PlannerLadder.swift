@@ -106,9 +106,10 @@ struct MoveProfile: Sendable {
 
     /// The rung a failed live migration falls back to: the next one below `chosen` that the
     /// instance allows and that its own side does not refuse (the target's checks do not depend
-    /// on the rung). nil for every other kind, and when no rung below is usable.
-    func fallbackRung(after chosen: MoveKind) -> MoveKind? {
-        guard chosen == .live, let index = rungs.firstIndex(of: chosen) else { return nil }
+    /// on the rung). With `afterReboot` (a maintenance move), a failed reboot move falls back
+    /// to `manual` the same way. nil for every other kind, and when no rung below is usable.
+    func fallbackRung(after chosen: MoveKind, afterReboot: Bool = false) -> MoveKind? {
+        guard chosen == .live || (afterReboot && chosen == .reboot), let index = rungs.firstIndex(of: chosen) else { return nil }
         return rungs[(index + 1)...].first { allowed.contains($0) && (sourceRefusals[$0] ?? []).isEmpty }
     }
 

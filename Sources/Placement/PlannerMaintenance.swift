@@ -46,6 +46,12 @@ extension Planner {
         return due
     }
 
+    /// Whether a failed reboot move of `s` falls back to `manual` (where the file allows it):
+    /// for a move caused by its host's maintenance, which must leave the host.
+    func rebootFallsToManual(_ s: Subject) -> Bool {
+        fleet.hosts[s.source].maintenance != nil && s.causes.contains { $0.code == .placeMaintenance }
+    }
+
     /// The moves (by job id) that wait for their host's due date, with the reason shown on
     /// their deferred action.
     func maintenanceWaits(subjects: [Subject], assignments: [Int: Assignment], jobOf: [Int: Int]) -> [Int: String] {

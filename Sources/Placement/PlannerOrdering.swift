@@ -1,10 +1,16 @@
 /// Ordering: actions into waves. A wave's moves run concurrently; a move takes its room on
 /// the target when its wave starts and frees its room on the source when its wave ends, so no
 /// host exceeds its capacity at any moment. `parallel.total` bounds the moves of a wave,
-/// `parallel.perHost` the moves a host takes part in (as source or target). Updates need no
-/// slot but do need room when they grow an instance. When nothing fits (a swap between full
-/// hosts), one of the moves goes through a third host with room; when none has room, the
-/// remaining moves are unorderable.
+/// `parallel.perHost` the moves a host takes part in (as source or target), `perHostIn` and
+/// `perHostOut` those arriving at and leaving one host. Updates need no slot but do need room
+/// when they grow an instance. When nothing fits (a swap between full hosts), one of the moves
+/// goes through a third host with room; when none has room, the remaining moves are
+/// unorderable.
+///
+/// Each scheduled job also gets the jobs it depends on: the earlier hop of a relay, and the
+/// fewest earlier releases of room on the host it needs room on (in the order they were
+/// scheduled) that make it fit. A job that fits without any release depends on none, so a
+/// failed move never holds up a move that did not need its room.
 
 /// A unit of scheduling: a move (or one hop of it), or an in-place update.
 struct Job: Sendable {
@@ -31,16 +37,28 @@ struct Job: Sendable {
     let kind: MoveKind?
 
     var isMove: Bool { role == .move }
+    /// Room taken on the target while the job runs: a move arrives as it is now (`release`)
+    /// and is then brought to what the file says (`need`), so the larger of the two.
+    var peak: Resources { isMove ? need.union(release) : need }
     var isRelayHop: Bool {
         if case .direct = part { return false }
         return true
     }
 }
 
-/// Parallelism limits (values below 1 count as 1).
+/// Parallelism limits (values below 1 count as 1; the directional ones within `perHost`).
 struct Limits: Sendable {
     let total: Int
     let perHost: Int
+    let incoming: Int
+    let outgoing: Int
+
+    init(_ parallel: ParallelSpec) {
+        total = max(parallel.total, 1)
+        perHost = max(parallel.perHost, 1)
+        incoming = parallel.incomingLimit
+        outgoing = parallel.outgoingLimit
+    }
 }
 
 /// What a relay needs: the host to go through and the move kind of each hop.
@@ -62,6 +80,8 @@ struct Schedule: Sendable {
     var stuck: [Int]
     /// Per stuck job: the host it waited for room on.
     var waitedOn: [Int: Int]
+    /// Per job id: the scheduled jobs it waits on (sorted); empty for unscheduled jobs.
+    var dependencies: [[Int]]
 
     var waves: Int { wave.max() ?? 0 }
 }
@@ -75,10 +95,12 @@ func schedule(jobs initial: [Job], active: [Int], capacity: [Resources], usage i
     var usage = initialUsage
     var incoming = [Resources](repeating: .zero, count: capacity.count)
     var slots = [Int](repeating: 0, count: capacity.count)
+    var slotsIn = [Int](repeating: 0, count: capacity.count)
+    var slotsOut = [Int](repeating: 0, count: capacity.count)
+    var rooms = RoomLedger(usage: initialUsage)
+    var dependencies = [[Int]](repeating: [], count: jobs.count)
     var order: [Int] = []
     var relayed = Set<Int>()
-    let total = max(limits.total, 1)
-    let perHost = max(limits.perHost, 1)
     // Updates first: they take no slot, and growth that fits now should not wait behind moves.
     var pending = active.filter { jobs[$0].role == .update } + active.filter { jobs[$0].role == .move }
     var current = 1
@@ -95,26 +117,30 @@ func schedule(jobs initial: [Job], active: [Int], capacity: [Resources], usage i
             var ok = true
             if let a = job.after, wave[a] == 0 || wave[a] >= current { ok = false }
             if ok, job.isMove {
-                if moves >= total || slots[job.source] >= perHost || slots[job.target] >= perHost { ok = false }
+                if moves >= limits.total || slots[job.source] >= limits.perHost || slots[job.target] >= limits.perHost
+                    || slotsOut[job.source] >= limits.outgoing || slotsIn[job.target] >= limits.incoming { ok = false }
             }
-            if ok, !job.need.isZero, !(usage[job.target] + incoming[job.target] + job.need).fits(in: capacity[job.target]) {
+            if ok, !job.peak.isZero, !(usage[job.target] + incoming[job.target] + job.peak).fits(in: capacity[job.target]) {
                 ok = false
                 waitedOn[id] = job.target
             }
             guard ok else { keep.append(id); continue }
             selected.append(id)
-            incoming[job.target] += job.need
+            incoming[job.target] += job.peak
             touched.append(job.target)
             if job.isMove {
                 moves += 1
                 slots[job.source] += 1
                 slots[job.target] += 1
+                slotsOut[job.source] += 1
+                slotsIn[job.target] += 1
                 touched.append(job.source)
             }
         }
         if selected.isEmpty {
             guard let relay, let split = relayOne(pending: pending, jobs: &jobs, relayed: &relayed, usage: usage, relay: relay) else { break }
             wave += [Int](repeating: 0, count: jobs.count - wave.count)
+            dependencies += [[Int]](repeating: [], count: jobs.count - dependencies.count)
             pending = split
             continue
         }
@@ -124,13 +150,58 @@ func schedule(jobs initial: [Job], active: [Int], capacity: [Resources], usage i
             wave[id] = current
             order.append(id)
             waitedOn[id] = nil
+            var waits = rooms.take(job.peak, on: job.target, capacity: capacity[job.target])
+            if let a = job.after { waits.append(a) }
+            dependencies[id] = Array(Set(waits)).sorted()
         }
-        for id in selected { usage[jobs[id].source] -= jobs[id].release }
-        for h in touched { incoming[h] = .zero; slots[h] = 0 }
+        for id in selected {
+            let job = jobs[id]
+            usage[job.source] -= job.release
+            rooms.free(job.release, on: job.source, by: id)
+            // What an arrival gives back once brought to its declared size.
+            rooms.free((job.peak - job.need).positivePart, on: job.target, by: id)
+        }
+        for h in touched { incoming[h] = .zero; slots[h] = 0; slotsIn[h] = 0; slotsOut[h] = 0 }
         pending = keep
         current += 1
     }
-    return Schedule(jobs: jobs, wave: wave, order: order, stuck: pending, waitedOn: waitedOn)
+    return Schedule(jobs: jobs, wave: wave, order: order, stuck: pending, waitedOn: waitedOn, dependencies: dependencies)
+}
+
+/// Which earlier releases of room each job counts on. Per host: what the jobs scheduled onto
+/// it so far take at their peak (never given back in this account), and the room jobs free on
+/// it when they end (a move off it; an arrival that shrinks to its declared size), in
+/// scheduling order. A job needs the shortest prefix of those releases that makes
+/// everything taken so far, itself included, fit: whatever order the executor then finishes
+/// the jobs in, a host holds at most what was taken minus that prefix, which fits.
+private struct RoomLedger {
+    var taken: [Resources]
+    var freed: [[(job: Int, room: Resources)]]
+
+    init(usage: [Resources]) {
+        taken = usage
+        freed = [[(job: Int, room: Resources)]](repeating: [], count: usage.count)
+    }
+
+    /// Charges `need` on `host`; returns the release jobs it waits on.
+    mutating func take(_ need: Resources, on host: Int, capacity: Resources) -> [Int] {
+        guard !need.isZero else { return [] }
+        taken[host] += need
+        var room = taken[host]
+        var waits: [Int] = []
+        for release in freed[host] {
+            if room.fits(in: capacity) { break }
+            room -= release.room
+            waits.append(release.job)
+        }
+        return waits
+    }
+
+    /// Records that `job` frees `room` on `host` when it ends.
+    mutating func free(_ room: Resources, on host: Int, by job: Int) {
+        guard !room.isZero else { return }
+        freed[host].append((job: job, room: room))
+    }
 }
 
 /// Replaces one move off a full host with two hops through a relay host. Returns the new

@@ -11,18 +11,25 @@ public enum PlanFormat: String, CaseIterable, Sendable {
     case json
     /// A table for a pull-request comment, then the summary line.
     case markdown
+    /// The plan as a picture, one SVG document (`renderPicture`).
+    case svg
+    /// The picture, the action table and every reason in one self-contained HTML page.
+    case html
 }
 
 /// Renders `plan`. The result ends with a newline (print it with `terminator: ""`).
 ///
 /// `color` adds ANSI colours to the text format only; `verbose` adds waves, every reason,
 /// every step, notes and unmanaged domains to the text and markdown formats. JSON is always
-/// the whole plan.
-public func render(_ plan: Plan, format: PlanFormat, color: Bool, verbose: Bool) -> String {
+/// the whole plan; the SVG and HTML pictures draw `fleet` (the placement and the observed fleet
+/// the plan was made from) when given, else only what the plan names.
+public func render(_ plan: Plan, format: PlanFormat, color: Bool, verbose: Bool, fleet: PictureFleet? = nil) -> String {
     switch format {
     case .text: renderText(plan, color: color, verbose: verbose)
     case .json: renderJSON(plan)
     case .markdown: renderMarkdown(plan, verbose: verbose)
+    case .svg: renderPicture(plan, fleet: fleet, format: .svg)
+    case .html: renderPicture(plan, fleet: fleet, format: .html)
     }
 }
 
@@ -92,7 +99,8 @@ func briefReason(_ a: Action) -> String {
     return parts.joined(separator: "; ")
 }
 
-private func blockers(_ a: Action) -> [Reason] {
+/// A blocked action's blockers, unless its brief reason already is the only one.
+func blockers(_ a: Action) -> [Reason] {
     guard a.kind == .blocked else { return [] }
     let listed = a.refusals
     // A lone blocker already shown as the brief reason is not repeated.
@@ -116,6 +124,22 @@ private func pad(_ s: String, _ width: Int) -> String {
     return n >= width ? s : s + String(repeating: " ", count: width - n)
 }
 
+/// `, after #3 web-1, #5 db-2` for an action that waits on others (see `Action.dependsOn`);
+/// empty when it waits on none.
+private func waitsOn(_ a: Action, in plan: Plan) -> String {
+    guard !a.dependsOn.isEmpty else { return "" }
+    let names = a.dependsOn.map { id in
+        let name = plan.actions.indices.contains(id - 1) ? plan.actions[id - 1].instance : "?"
+        return "#\(id) \(Escape.terminal(name))"
+    }
+    return " (#\(a.id)), after \(names.joined(separator: ", "))"
+}
+
+/// The `policy.parallel` limits the plan runs under, for the verbose renders.
+func limitsLine(_ p: ParallelSpec) -> String {
+    "moves at once: \(p.total) in all, \(p.perHost) per host, \(p.incomingLimit) arriving and \(p.outgoingLimit) leaving per host"
+}
+
 private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     var out: [String] = []
     // Every value from outside (names, reasons quoting them, steps) is escaped for the
@@ -134,7 +158,7 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         out.append(line)
         for r in blockers(a) { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         guard verbose else { continue }
-        if a.wave > 0 { out.append("\(indent)wave \(a.wave)") }
+        if a.wave > 0 { out.append("\(indent)wave \(a.wave)" + waitsOn(a, in: plan)) }
         if a.kind != .blocked {
             for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         }
@@ -150,6 +174,8 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         for n in maintenance { out.append("  \(t(n.instance)): \(t(n.message))") }
     }
     if verbose {
+        if !out.isEmpty { out.append("") }
+        out.append("Limits: \(limitsLine(plan.parallel))")
         if !otherNotes.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Notes:")
@@ -209,13 +235,16 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
         for n in maintenance { out.append("| \(code(n.instance)) | \(text(n.message)) |") }
     }
     if verbose {
+        out.append("")
+        out.append("Limits: \(text(limitsLine(plan.parallel)))")
         let detailed = plan.actions.filter { !$0.steps.isEmpty }
         if !detailed.isEmpty {
             out.append("")
             out.append("<details><summary>Steps</summary>")
             out.append("")
             for a in detailed {
-                out.append("**\(text(a.instance))** (\(a.kind.rawValue), wave \(a.wave))")
+                let after = a.dependsOn.map { id in "#\(id) \(plan.actions.indices.contains(id - 1) ? code(plan.actions[id - 1].instance) : "?")" }
+                out.append("**\(text(a.instance))** (#\(a.id), \(a.kind.rawValue), wave \(a.wave)\(after.isEmpty ? "" : ", after " + after.joined(separator: ", ")))")
                 out.append("")
                 for (n, step) in a.steps.enumerated() { out.append("\(n + 1). \(text(step.summary))") }
                 out.append("")

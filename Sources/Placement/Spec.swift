@@ -66,11 +66,22 @@ public struct PolicySpec: Equatable, Sendable {
     public init() {}
 }
 
-/// `policy.parallel`: concurrent moves, fleet-wide and per source or target host.
+/// `policy.parallel`: concurrent moves, fleet-wide and per source or target host, and
+/// optionally per host in one direction only (`perHostIn`: moves arriving, `perHostOut`:
+/// moves leaving; nil: only `perHost` bounds them).
 public struct ParallelSpec: Equatable, Sendable {
     public var total: Int = 4
     public var perHost: Int = 2
-    public init(total: Int = 4, perHost: Int = 2) { self.total = total; self.perHost = perHost }
+    public var perHostIn: Int?
+    public var perHostOut: Int?
+    public init(total: Int = 4, perHost: Int = 2, perHostIn: Int? = nil, perHostOut: Int? = nil) {
+        self.total = total; self.perHost = perHost; self.perHostIn = perHostIn; self.perHostOut = perHostOut
+    }
+
+    /// Moves a host may receive at once: `perHostIn` within `perHost`, at least 1.
+    public var incomingLimit: Int { max(1, min(perHost, perHostIn ?? perHost)) }
+    /// Moves a host may send at once: `perHostOut` within `perHost`, at least 1.
+    public var outgoingLimit: Int { max(1, min(perHost, perHostOut ?? perHost)) }
 }
 
 /// What to do when a live migration runs past its timeout.

@@ -89,21 +89,26 @@ extension PolicySpec: Decodable {
 }
 
 extension ParallelSpec: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable { case total, perHost }
+    enum CodingKeys: String, CodingKey, CaseIterable { case total, perHost, perHostIn, perHostOut }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         if let v = try c.decodeIfPresent(Int.self, forKey: .total) { total = v }
         if let v = try c.decodeIfPresent(Int.self, forKey: .perHost) { perHost = v }
+        perHostIn = try c.decodeIfPresent(Int.self, forKey: .perHostIn)
+        perHostOut = try c.decodeIfPresent(Int.self, forKey: .perHostOut)
     }
 }
 
 extension ParallelSpec: Encodable {
-    /// Encodes `{"perHost": …, "total": …}` (a saved plan's limits).
+    /// Encodes `{"perHost": …, "perHostIn": …, "perHostOut": …, "total": …}` (a saved plan's
+    /// limits), the directional ones as null when not set.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(total, forKey: .total)
         try c.encode(perHost, forKey: .perHost)
+        try c.encode(perHostIn, forKey: .perHostIn)
+        try c.encode(perHostOut, forKey: .perHostOut)
     }
 }
 
@@ -314,6 +319,8 @@ private enum FastReader {
             switch key {
             case .total: if let v = try optionalInt(value) { parallel.total = v }
             case .perHost: if let v = try optionalInt(value) { parallel.perHost = v }
+            case .perHostIn: parallel.perHostIn = try optionalInt(value)
+            case .perHostOut: parallel.perHostOut = try optionalInt(value)
             }
         }
         return parallel

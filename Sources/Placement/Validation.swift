@@ -174,6 +174,8 @@ private struct Validator {
         let p = spec.policy
         bounded(p.parallel.total, SpecBounds.parallelTotal, ["policy", "parallel", "total"])
         bounded(p.parallel.perHost, SpecBounds.parallelPerHost, ["policy", "parallel", "perHost"])
+        if let v = p.parallel.perHostIn { bounded(v, SpecBounds.parallelPerHost, ["policy", "parallel", "perHostIn"]) }
+        if let v = p.parallel.perHostOut { bounded(v, SpecBounds.parallelPerHost, ["policy", "parallel", "perHostOut"]) }
         bounded(p.maxMovesPerRun, SpecBounds.maxMovesPerRun, ["policy", "maxMovesPerRun"])
         bounded(p.shutdownTimeoutSeconds, SpecBounds.shutdownTimeoutSeconds, ["policy", "shutdownTimeoutSeconds"])
         if !(p.cpuOvercommit > 0 && p.cpuOvercommit <= SpecBounds.cpuOvercommitMaximum) {

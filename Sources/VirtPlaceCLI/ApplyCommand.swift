@@ -182,6 +182,7 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
             line += console.style("blocked", .yellow) + ": \(t(r.message ?? ""))"
         }
         s += line + "\n"
+        if r.status == .failed, let tried = r.triedSummary { s += "  \(String(repeating: " ", count: width))    \(t(tried))\n" }
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0

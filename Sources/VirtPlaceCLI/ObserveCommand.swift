@@ -6,10 +6,10 @@ import Placement
 struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
-    static let usage = ["observe -f PATH... [-o text|json]"]
+    static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'"),
+        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
@@ -25,7 +25,7 @@ struct ObserveCommand: Command {
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
         files = try requireFiles(arguments, command: Self.name)
-        format = try outputFormat(arguments, allowed: ["text", "json"], command: Self.name)
+        format = try outputFormat(arguments, allowed: ["text", "json"] + PictureFormat.allCases.map(\.rawValue), command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -42,6 +42,8 @@ struct ObserveCommand: Command {
         }
         if format == "json" {
             context.console.out(encodeObserved(fleet))
+        } else if let picture = PictureFormat(rawValue: format) {
+            context.console.out(renderObservedPicture(fleet, desired: spec, format: picture))
         } else {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
             // Hosts under maintenance: each instance's maintenance status, as plan shows it.

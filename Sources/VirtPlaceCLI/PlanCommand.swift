@@ -6,10 +6,10 @@ import Placement
 struct PlanCommand: Command {
     static let name = "plan"
     static let abstract = "show what apply would change, and why"
-    static let usage = ["plan -f PATH... [-o text|json|markdown] [--out PLANFILE] [--observed SNAPSHOT] [--detailed-exitcode]"]
+    static let usage = ["plan -f PATH... [-o text|json|markdown|svg|html] [--out PLANFILE] [--observed SNAPSHOT] [--detailed-exitcode]"]
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default), json, or markdown (a table for a pull-request comment)"),
+        .value("output", short: "o", "FORMAT", help: "text (default), json, markdown (a table for a pull-request comment), svg (the plan as a picture) or html (the picture, the table and every reason in one self-contained page)"),
         .value("out", "PLANFILE", help: "also save the plan as JSON, for 'virtplace apply PLANFILE' (mode 0600, written whole; only over a regular file)"),
         .value("observed", "SNAPSHOT", help: "plan against a saved 'observe -o json' snapshot: no libvirt access at all"),
         .flag("detailed-exitcode", help: "exit 0 when there is nothing to do, 2 when changes are pending"),
@@ -18,6 +18,12 @@ struct PlanCommand: Command {
     One line per action: kind, instance, from → to, and the reason; the blocking reasons under
     a blocked action; then a summary line. With -v: waves, every reason and step, notes, and
     domains that the file does not manage.
+
+    -o svg draws the plan: fault domains as columns, hosts as boxes with their vCPU and memory
+    use before → after, instances as chips, one arrow per move (coloured and labelled by kind),
+    blocked instances with their reasons; hosts with nothing changing are counted, not drawn.
+    -o html is one self-contained page with that picture, those hosts (expandable), the action
+    table and every reason and step. See docs/operations.md.
 
     A saved plan (and -o json) carries a digest of its content and one of the placement it was
     made from: 'apply PLANFILE' refuses it when edited, and 'apply PLANFILE -f PATH...' when
@@ -60,7 +66,8 @@ struct PlanCommand: Command {
         let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes(),
                             clock: planningClock())
             .sealed(desired: spec)
-        context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose))
+        context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose,
+                                   fleet: PictureFleet(desired: spec, observed: fleet)))
         if let out {
             try writeAtomically(try encodePlan(plan), to: out)
             context.console.info("plan saved to \(Escape.terminal(out)): apply it with 'virtplace apply \(Escape.terminal(out))'")

@@ -32,7 +32,7 @@ func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = Paralle
         onEvent(e)
     }
     let report = await executor.run(plan)
-    return (report, Journal.read(path: state.journalPath), events.withLock { $0 })
+    return (report, Array(Journal.records(path: state.journalPath)), events.withLock { $0 })
 }
 
 func placement(_ instances: [String: InstanceSpec], hosts: [String] = ["h1", "h2", "h3"],
@@ -65,7 +65,14 @@ func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout: LiveT
 }
 
 /// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
+/// A plan of hand-made actions; an action without an id gets its position (1-based), as the
+/// planner numbers them. Dependencies are only those the actions list.
 func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
+    let actions = actions.enumerated().map { i, a in
+        var a = a
+        if a.id == 0 { a.id = i + 1 }
+        return a
+    }
     let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
     var summary = Summary()
     for a in actions { summary.add(a.kind) }
@@ -144,7 +151,7 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
         // Wave 2, independent of "slow": starts before "slow" ends.
         Action(instance: "other", kind: .live, from: "h3", to: "h4", reasons: [], steps: [liveStep("h3", "h4")], wave: 2),
         // Wave 2, into h1 (from a host no one else uses): waits for "slow" to leave h1.
-        Action(instance: "into", kind: .live, from: "h5", to: "h1", reasons: [], steps: [liveStep("h5", "h1")], wave: 2),
+        Action(instance: "into", kind: .live, from: "h5", to: "h1", reasons: [], steps: [liveStep("h5", "h1")], wave: 2, dependsOn: [1]),
     ]
     let uuids = Dictionary(uniqueKeysWithValues: actions.map { ($0.instance, "uuid-\($0.instance)") })
     // perHost 2: the limits would let "into" start at once; only its dependency holds it.
@@ -271,19 +278,21 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
     let plan = planFor(placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"]), fleet)
     let (report, records, _) = try await execute(plan, on: fleet)
     #expect(report.done == 1)
-    let steps = records.filter { $0.step >= 0 }
+    let steps = records.filter { $0.stepIndex >= 0 }
     let action = try #require(plan.actions.first)
     #expect(steps.count == action.steps.count * 2)
     for (i, step) in action.steps.enumerated() {
-        let mine = steps.filter { $0.step == i }
+        let mine = steps.filter { $0.stepIndex == i }
         #expect(mine.map(\.phase) == [.intent, .done], "\(step.op)")
         #expect(mine.allSatisfy { $0.op == step.op && $0.uuid == "uuid-web" && $0.instance == "web" })
+        #expect(mine.allSatisfy { if case .step(let e) = $0.entry { e.step == step } else { false } }, "each names its step")
     }
-    #expect(records.first?.detail["action"] != nil, "the first intent carries the action, to run it again")
-    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.detail["record"] != nil },
+    guard case .step(let first) = records.first?.entry else { Issue.record("no step record first"); return }
+    #expect(first.action == action, "the first intent carries the action, to run it again")
+    #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.definition != nil },
             "after record, steps name the saved definition")
-    #expect(records.last?.phase == .finished)
-    #expect(records.last?.detail["downtimeMs"] == "42")
+    guard case .finished(let finished) = records.last?.entry else { Issue.record("not finished"); return }
+    #expect(finished.downtimeMs == 42)
     #expect(Journal.unfinishedActions(records).isEmpty)
 }
 
@@ -291,21 +300,30 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
 
 @Test func aFailedActionDoesNotStopItsWaveAndBlocksWhatCountedOnIt() async throws {
     let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
-    for name in ["a", "b", "c"] { fleet.add(guest(name), on: name == "c" ? "h2" : "h1") }
+    for name in ["a", "b", "c", "d", "e"] { fleet.add(guest(name), on: ["c", "d"].contains(name) ? "h2" : "h1") }
     fleet.set { $0.migration["uuid-a"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
     let actions = [
         Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
         Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),
         // Counted on the room "a" was to free on h1.
-        Action(instance: "c", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2),
+        Action(instance: "c", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2, dependsOn: [1]),
+        // Onto the same host, but with room there without "a" leaving: not held up by it.
+        Action(instance: "d", kind: .live, from: "h2", to: "h1", reasons: [], steps: [liveStep("h2", "h1")], wave: 2, dependsOn: [2]),
+        // Waits on "c" (blocked): blocked in turn, transitively.
+        Action(instance: "e", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 3, dependsOn: [3]),
     ]
-    let (report, _, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b", "c": "uuid-c"]), on: fleet)
+    let (report, _, _) = try await execute(handPlan(actions, uuids: ["a": "uuid-a", "b": "uuid-b", "c": "uuid-c", "d": "uuid-d", "e": "uuid-e"]), on: fleet)
     let byName = Dictionary(uniqueKeysWithValues: report.actions.map { ($0.instance, $0) })
     #expect(byName["a"]?.status == .failed)
     #expect(byName["a"]?.message?.contains("migration refused") == true)
     #expect(byName["a"]?.message?.contains("running on h1") == true, "the failure says where the domain is")
     #expect(byName["b"]?.status == .done)
     #expect(byName["c"]?.status == .blocked)
+    #expect(byName["c"]?.message?.contains("room on h1 that the move of a (#1, h1 → h2) was to free") == true, "\(byName["c"]?.message ?? "")")
+    #expect(byName["d"]?.status == .done)
+    #expect(byName["e"]?.status == .blocked)
+    #expect(byName["e"]?.message?.contains("(#3, h2 → h1) was to free, and that move was blocked") == true, "\(byName["e"]?.message ?? "")")
+    #expect(byName["a"]?.attempts == [ActionReport.Attempt(kind: .live, failure: byName["a"]?.message)])
     #expect(fleet.domain("uuid-a", "h1")?.state == "running")
 }
 
@@ -491,7 +509,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(first.actions.first?.status == .failed)
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff", "left shut off on h1: half done")
 
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.map(\.instance) == ["batch"])
     #expect(unfinished.first?.changedSomething == true)
     #expect(unfinished.first?.action == plan.actions.first)
@@ -503,7 +521,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(r.status == .done, "\(r.message ?? "")")
     #expect(fleet.domain("uuid-batch", "h2")?.state == "running")
     #expect(fleet.domain("uuid-batch", "h1") == nil)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty)
 }
 
 @Test func anActionThatChangedNothingIsLeftToThePlan() async throws {
@@ -516,26 +534,24 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     // Stops right after `record`: nothing on the hosts changed.
     options.stopRequested = { FileManager.default.fileExists(atPath: state.recordsPath + "/uuid-web") }
     _ = await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == false)
     let calls = fleet.calls.count
     let report = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())
         .recover(unfinished, hosts: ["h1", "h2"])
     #expect(report.clean && report.actions.allSatisfy { $0.stepsDone == 0 }, "given up, not run: \(report.actions)")
     #expect(fleet.calls.count == calls)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "closed in the journal")
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty, "closed in the journal")
     #expect(fleet.domain("uuid-web", "h1")?.state == "running")
 }
 
 @Test func aMigrationInterruptedInItsMiddleIsNotHalfDone() {
-    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: String? = nil) -> JournalRecord {
-        JournalRecord(time: "t", run: "r1", instance: "web", uuid: "u", action: "live", step: step, op: op, phase: phase,
-                      detail: action.map { ["action": $0] } ?? [:])
+    func record(_ step: Int, _ op: String, _ phase: JournalRecord.Phase, action: Action? = nil) -> JournalRecord {
+        testRecord("web", step, op, phase, action: action)
     }
     let action = Action(instance: "web", kind: .live, from: "h1", to: "h2", reasons: [],
                         steps: [.record(host: "h1"), liveStep("h1", "h2"), .setAutostart(host: "h2", enabled: true)], wave: 1)
-    let json = String(decoding: (try? JSONEncoder().encode(action)) ?? Data(), as: UTF8.self)
-    let crashedInMigration = [record(0, "record", .intent, action: json), record(0, "record", .done), record(1, "migrateLive", .intent)]
+    let crashedInMigration = [record(0, "record", .intent, action: action), record(0, "record", .done), record(1, "migrateLive", .intent)]
     #expect(Journal.unfinishedActions(crashedInMigration).first?.changedSomething == false)
     let crashedAfter = crashedInMigration + [record(1, "migrateLive", .done), record(2, "setAutostart", .intent)]
     #expect(Journal.unfinishedActions(crashedAfter).first?.changedSomething == true)
@@ -559,7 +575,7 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     #expect(fleet.domain("uuid-batch", "h1")?.state == "shutoff")
 
     fleet.set { $0.failStart = [] }
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.first?.changedSomething == true)
     let journal = try Journal(path: state.journalPath)
     let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())

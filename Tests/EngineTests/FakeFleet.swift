@@ -71,6 +71,8 @@ final class FakeFleet: FleetDriver, Sendable {
         var failStart: Set<String> = []
         /// Hosts that refuse to start anything.
         var failStartOn: Set<String> = []
+        /// Hosts that refuse a domain definition (`define`; `recreate` is not refused).
+        var failDefineOn: Set<String> = []
     }
 
     struct State: Sendable {
@@ -211,6 +213,14 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func define(xml: String, on host: String) async throws {
+        if state.withLock({ $0.knobs.failDefineOn.contains(host) }) {
+            throw LibvirtError(code: .configUnsupported, message: "unsupported configuration: the target refuses the definition")
+        }
+        try defineAny(xml: xml, on: host)
+    }
+
+    /// `define` without the `failDefineOn` knob (what `recreate` does: a new definition).
+    private func defineAny(xml: String, on host: String) throws {
         let parts = xml.split(separator: ":").map(String.init)
         guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
             throw LibvirtError(code: .xmlError, message: "not a fake definition")
@@ -295,7 +305,7 @@ final class FakeFleet: FleetDriver, Sendable {
     }
 
     func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
-        try await define(xml: recordedXML, on: host)
+        try defineAny(xml: recordedXML, on: host)
     }
 
     /// A fake definition (`fake:HOST:UUID`) reads as the domain recorded from it.

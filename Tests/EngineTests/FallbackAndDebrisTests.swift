@@ -77,7 +77,7 @@ func liveFailureIsClassifiedByCode(_ c: CauseCase) {
 
 // MARK: No debris
 
-private func localGuestFleet(content: String = "0123456789abcdef") -> FakeFleet {
+func localGuestFleet(content: String = "0123456789abcdef") -> FakeFleet {
     let fleet = FakeFleet(hosts: ["h1", "h2"])
     var arch = guest("arch", state: "shutoff")
     arch.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/a.img", pool: "local", volume: "a.img")]
@@ -86,7 +86,7 @@ private func localGuestFleet(content: String = "0123456789abcdef") -> FakeFleet 
     return fleet
 }
 
-private let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
+let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1", to: "h2", reasons: [],
                                         steps: [.record(host: "h1"), .transferVolume(pool: "local", volume: "a.img", from: "h1", to: "h2"),
                                                 .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1")], wave: 1)],
                                 uuids: ["arch": "uuid-arch"])
@@ -122,9 +122,7 @@ private let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1
     fleet.set { $0.failCopies = true }
     let state = try stateDirectory()
     let journal = try Journal(path: state.journalPath)
-    let detail = ["host": "h2", "pool": "local", "volume": "a.img", "for": "transferVolume"]
-    try await journal.record(JournalRecord(time: "t", run: "r0", instance: "arch", uuid: "uuid-arch", action: "cold", step: -1,
-                                           op: "createVolume", phase: .done, detail: detail))
+    try await journal.record(createVolumeRecord("arch", volume: "a.img", .done))
     fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "01234567"), on: "h2")
     let observed = fleet.observed(faultDomains: ["h1": "fd-h1", "h2": "fd-h2"])
     let spec = placement(["arch": InstanceSpec(host: "h2")], hosts: ["h1", "h2"])
@@ -160,9 +158,7 @@ private let coldPlan = handPlan([Action(instance: "arch", kind: .cold, from: "h1
     fleet.set { $0.failCopies = true }
     let state = try stateDirectory()
     let journal = try Journal(path: state.journalPath)
-    try await journal.record(JournalRecord(time: "t", run: "r0", instance: "arch", uuid: "uuid-arch", action: "cold", step: -1,
-                                           op: "createVolume", phase: .done,
-                                           detail: ["host": "h2", "pool": "local", "volume": "a.img", "for": "transferVolume"]))
+    try await journal.record(createVolumeRecord("arch", volume: "a.img", .done))
     fleet.addVolume("local", "a.img", .init(capacity: 4096, content: "0123"), on: "h2")
     let (report, records, _) = try await execute(coldPlan, on: fleet, state: state)
     #expect(report.actions.first?.status == .failed)

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import YAMLDecoding
 @testable import Engine
 @testable import Placement
 
@@ -29,8 +30,7 @@ private func mode(_ path: String) -> mode_t? {
 private let victimBytes = Data("root:x:0:0:root:/root:/bin/bash\n".utf8)
 
 private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phase, run: String = "r1") -> JournalRecord {
-    JournalRecord(time: "t", run: run, instance: instance, uuid: "u-\(instance)", action: "reboot", step: step,
-                  op: step < 0 ? "" : "shutdown", phase: phase)
+    testRecord(instance, step, "shutdown", phase, run: run, kind: .reboot, uuid: "u-\(instance)")
 }
 
 @Suite struct SafeFileTests {
@@ -199,7 +199,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
         try handle.close()
 
         let before = try Journal.load(path: state.journalPath)
-        #expect(before.records.count == 2)
+        #expect(before.records == 2)
         #expect(before.tornTail == Journal.TornTail(bytes: 28, line: 3, whole: false))
         #expect(before.unreadable.isEmpty)
 
@@ -207,7 +207,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
         #expect(journal.repaired == Journal.TornTail(bytes: 28, line: 3, whole: false))
         try journal.append(record("a", 1, .intent))
         let after = try Journal.load(path: state.journalPath)
-        #expect(after.records == [record("a", 0, .intent), record("a", 0, .done), record("a", 1, .intent)])
+        #expect(Array(Journal.records(path: state.journalPath)) == [record("a", 0, .intent), record("a", 0, .done), record("a", 1, .intent)])
         #expect(after.unreadable.isEmpty && after.tornTail == nil)
     }
 
@@ -220,12 +220,12 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
         var text = try encoder.encode(record("a", 0, .intent)) + Data("\n".utf8)
         text += try encoder.encode(record("a", 1, .intent))
         try text.write(to: URL(fileURLWithPath: state.journalPath))
-        #expect(try Journal.load(path: state.journalPath).records.count == 2)
+        #expect(try Journal.load(path: state.journalPath).records == 2)
         let repaired = try #require(try Journal.repairTornTail(path: state.journalPath))
         #expect(repaired.whole && repaired.line == 2)
         #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath)) == text + Data("\n".utf8))
         #expect(try Journal.repairTornTail(path: state.journalPath) == nil)
-        #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).first?.lastStep?.index == 1)
+        #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).first?.lastStep?.index == 1)
     }
 
     /// Lines that are not records are reported with their numbers, never dropped silently; a
@@ -240,7 +240,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
             .joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: state.journalPath))
         let contents = try Journal.load(path: state.journalPath)
-        #expect(contents.records.count == 2)
+        #expect(contents.records == 2)
         #expect(contents.unreadable.map(\.line) == [2, 4, 5])
         #expect(contents.unreadable.map(\.reason) == ["not JSON", "no 'run'", "a wrong value at 'phase'"])
         #expect(!contents.unreadable[0].excerpt.contains("\u{1B}"), "control characters are not shown raw")
@@ -298,5 +298,78 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
     // What reached the disk ends with a whole line: the failed appends left nothing behind.
     let contents = try Journal.load(path: state.journalPath)
     #expect(contents.tornTail == nil && contents.unreadable.isEmpty)
-    #expect(!Journal.unfinishedActions(contents.records).isEmpty, "the move stays unfinished for the next run")
+    #expect(!contents.unfinished.isEmpty, "the move stays unfinished for the next run")
+}
+
+// MARK: Journal lines of a newer format, too long; a move's record files
+
+/// A record of a newer format is an unreadable line (never guessed at), even as a torn last
+/// line (never cut off): the run is held.
+@Test func aNewerFormatIsRefusedWhereItStands() throws {
+    let state = try stateDirectory()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let journal = try Journal(path: state.journalPath)
+    try journal.append(testRecord("a", 0, "record", .intent))
+    let newer = #"{"v":2,"time":"t","run":"r9","instance":"b","entry":"teleport"}"#
+    var text = try String(contentsOfFile: state.journalPath, encoding: .utf8) + newer + "\n"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: state.journalPath))
+    let contents = try Journal.load(path: state.journalPath)
+    #expect(contents.records == 1)
+    #expect(contents.unreadable.map(\.line) == [2])
+    #expect(contents.unreadable.first?.reason.contains("written by a newer virtplace (journal format 2; this one reads formats 0 to 1)") == true,
+            "\(contents.unreadable)")
+    #expect(try Journal.rotate(path: state.journalPath, limit: 0, run: "now") == nil)
+
+    // The same line without its newline: not a torn line to cut off.
+    text.removeLast()
+    try Data(text.utf8).write(to: URL(fileURLWithPath: state.journalPath))
+    let torn = try Journal.load(path: state.journalPath)
+    #expect(torn.tornTail == nil && torn.unreadable.map(\.line) == [2])
+    #expect(throws: EngineError.self) { try Journal.repairTornTail(path: state.journalPath) }
+    #expect(throws: EngineError.self) { try Journal(path: state.journalPath) }
+    #expect(try String(contentsOfFile: state.journalPath, encoding: .utf8) == text, "nothing changed")
+}
+
+/// A line longer than a record may be is an unreadable line, passed over without being kept;
+/// the lines after it are read. As a torn last line, it is cut off.
+@Test func anOverlongLineIsUnreadableAndNotKept() throws {
+    let state = try stateDirectory()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let encoder = JSONEncoder()
+    let good = String(decoding: try encoder.encode(testRecord("a", 0, "record", .intent)), as: UTF8.self)
+    let long = String(repeating: "x", count: Journal.lineLimit + 70_000)
+    try Data([good, long, good].joined(separator: "\n").utf8 + Data("\n".utf8)).write(to: URL(fileURLWithPath: state.journalPath))
+    let contents = try Journal.load(path: state.journalPath)
+    #expect(contents.records == 2)
+    #expect(contents.unreadable.map(\.line) == [2])
+    #expect(contents.unreadable.first?.reason.hasPrefix("longer than the 4 MiB a record may be") == true, "\(contents.unreadable)")
+    #expect(contents.unreadable.first?.excerpt == String(repeating: "x", count: 80) + "…")
+
+    try Data((good + "\n" + long).utf8).write(to: URL(fileURLWithPath: state.journalPath))
+    let torn = try Journal.load(path: state.journalPath)
+    #expect(torn.unreadable.isEmpty && torn.tornTail == Journal.TornTail(bytes: long.utf8.count, line: 2, whole: false))
+    #expect(try Journal.repairTornTail(path: state.journalPath) == Journal.TornTail(bytes: long.utf8.count, line: 2, whole: false))
+    #expect(try String(contentsOfFile: state.journalPath, encoding: .utf8) == good + "\n")
+}
+
+/// A move's record files are read as the journal is: not through a symlink, regular files
+/// only, bounded.
+@Test func moveRecordFilesAreReadWithoutFollowingLinks() throws {
+    let state = try stateDirectory()
+    defer { try? FileManager.default.removeItem(atPath: state.path) }
+    let victim = state.path + "/victim.xml"
+    try Data("<domain/>".utf8).write(to: URL(fileURLWithPath: victim))
+    let link = state.recordsPath + "/link.xml"
+    #expect(symlink(victim, link) == 0)
+    #expect(throws: FileInput.Failure.self) { try MoveRecord.read(link) }
+    #expect(MoveRecord.load(definitionPath: link) == nil)
+    let fifo = state.recordsPath + "/fifo.xml"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect(throws: FileInput.Failure.self) { try MoveRecord.read(fifo) }
+    let huge = state.recordsPath + "/huge.xml"
+    let fd = open(huge, O_WRONLY | O_CREAT, 0o600)
+    #expect(ftruncate(fd, off_t(MoveRecord.readLimit + 1)) == 0)
+    close(fd)
+    #expect(throws: FileInput.Failure.self) { try MoveRecord.read(huge) }
+    #expect(try MoveRecord.read(victim) == Data("<domain/>".utf8))
 }

@@ -48,8 +48,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         let journal = try Journal(path: state.journalPath)
         func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phase) -> JournalRecord {
-            JournalRecord(time: "t", run: "r1", instance: instance, uuid: "u-\(instance)", action: "live", step: step,
-                          op: step < 0 ? "" : "migrateLive", phase: phase)
+            testRecord(instance, step, "migrateLive", phase, uuid: "u-\(instance)")
         }
         try journal.append(record("a", 0, .intent))
         try journal.append(record("a", 0, .done))
@@ -63,11 +62,11 @@ import Testing
         handle.write(Data(#"{"time":"t","run":"r1","inst"#.utf8))
         try handle.close()
 
-        let records = Journal.read(path: state.journalPath)
+        let records = Array(Journal.records(path: state.journalPath))
         #expect(records.count == 6)
         let open = Journal.unfinishedActions(records)
         #expect(open.map(\.instance) == ["b"])
-        #expect(open.first?.records.last?.step == 1 && open.first?.records.last?.phase == .intent)
+        #expect(open.first?.records.last?.stepIndex == 1 && open.first?.records.last?.phase == .intent)
     }
 
     /// `Journal.records(path:)` streams the file 64 KiB at a time: it must read exactly what
@@ -81,8 +80,7 @@ import Testing
         // offsets around the 64 KiB boundaries; empty lines and a torn last line besides.
         for index in 0..<900 {
             let pad = String(repeating: "x", count: index == 450 ? 70_000 : index % 97)
-            try journal.append(JournalRecord(time: "t", run: "r", instance: "vm-\(index)", uuid: nil, action: "live",
-                                             step: index % 3, op: "migrateLive", phase: .done, detail: ["pad": pad]))
+            try journal.append(testRecord("vm-\(index)", index % 3, "migrateLive", .done, run: "r", uuid: nil, error: pad))
         }
         let handle = try #require(FileHandle(forWritingAtPath: state.journalPath))
         handle.seekToEndOfFile()
@@ -97,7 +95,7 @@ import Testing
         let streamed = Array(Journal.records(path: state.journalPath))
         #expect(streamed.count == 900)
         #expect(streamed == expected)
-        #expect(streamed[450].detail["pad"]?.count == 70_000)
+        #expect(streamed[450].error?.count == 70_000)
         // Iterating again reads the file again; a missing file has no records.
         #expect(Array(Journal.records(path: state.journalPath)).count == 900)
         #expect(Array(Journal.records(path: state.path + "/missing.jsonl")).isEmpty)
@@ -112,17 +110,15 @@ import Testing
         let journal = try Journal(path: state.journalPath)
         for index in 0..<actions {
             for (step, phase) in [(0, JournalRecord.Phase.intent), (0, .done), (-1, .finished)] {
-                try journal.append(JournalRecord(time: "t", run: "r\(index)", instance: "vm-\(index)", uuid: "u", action: "live",
-                                                 step: step, op: step < 0 ? "" : "migrateLive", phase: phase))
+                try journal.append(testRecord("vm-\(index)", step, "migrateLive", phase, run: "r\(index)"))
             }
         }
         for record in extra { try journal.append(record) }
         return journal
     }
 
-    func createVolume(_ instance: String, _ volume: String, _ phase: JournalRecord.Phase, run: String = "r-copy") -> JournalRecord {
-        JournalRecord(time: "t", run: run, instance: instance, uuid: "u-\(instance)", action: "cold", step: 2, op: "createVolume",
-                      phase: phase, detail: ["host": "h2", "pool": "local", "volume": volume])
+    func createVolume(_ instance: String, _ volume: String, _ phase: VolumeEntry.Phase, run: String = "r-copy") -> JournalRecord {
+        createVolumeRecord(instance, volume: volume, phase, run: run)
     }
 
     @Test func aSmallJournalIsLeftAlone() throws {
@@ -140,7 +136,7 @@ import Testing
         let state = try tempState()
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         _ = try journal(at: state, actions: 50, extra: [
-            JournalRecord(time: "t", run: "r-open", instance: "db-1", uuid: "u", action: "manual", step: 0, op: "record", phase: .intent),
+            testRecord("db-1", 0, "record", .intent, run: "r-open", kind: .manual),
         ])
         let before = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
         #expect(try Journal.rotate(path: state.journalPath, limit: 100, run: "now") == nil)
@@ -154,23 +150,24 @@ import Testing
             createVolume("arch-1", "a.img", .intent), createVolume("arch-1", "a.img", .done),
             createVolume("arch-2", "b.img", .intent),  // a crash before the outcome: may exist
             createVolume("arch-3", "c.img", .intent), createVolume("arch-3", "c.img", .failed),
-            JournalRecord(time: "t", run: "r-copy", instance: "arch-1", uuid: "u", action: "cold", step: -1, op: "", phase: .finished),
-            JournalRecord(time: "t", run: "r-copy", instance: "arch-2", uuid: "u", action: "cold", step: -1, op: "", phase: .abandoned),
-            JournalRecord(time: "t", run: "r-copy", instance: "arch-3", uuid: "u", action: "cold", step: -1, op: "", phase: .abandoned),
+            testRecord("arch-1", -1, "", .finished, run: "r-copy", kind: .cold),
+            testRecord("arch-2", -1, "", .abandoned, run: "r-copy", kind: .cold),
+            testRecord("arch-3", -1, "", .abandoned, run: "r-copy", kind: .cold),
         ])
         // A fresh journal left half-written by a crash in an earlier rotation is written anew.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: state.journalPath + ".new"))
         let before = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
-        let oldRecords = Journal.read(path: state.journalPath)
+        let oldRecords = Array(Journal.records(path: state.journalPath))
 
         let rotation = try #require(try Journal.rotate(path: state.journalPath, limit: 100, run: "now"))
         #expect(rotation == Journal.Rotation(bytes: before.count, previous: state.journalPath + ".1", carried: 2))
         #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath + ".1")) == before)
         #expect(!FileManager.default.fileExists(atPath: state.journalPath + ".new"))
-        let fresh = Journal.read(path: state.journalPath)
+        let fresh = Array(Journal.records(path: state.journalPath))
         #expect(fresh.map(\.phase) == [.carried, .carried])
-        #expect(fresh.map { $0.detail["volume"] } == ["a.img", "b.img"])
-        #expect(fresh.map { $0.detail["carriedFrom"] } == ["r-copy", "r-copy"])
+        let carried = fresh.compactMap { r -> VolumeEntry? in if case .createVolume(let v) = r.entry { v } else { nil } }
+        #expect(carried.map(\.volume) == ["a.img", "b.img"])
+        #expect(carried.map(\.carriedFrom) == ["r-copy", "r-copy"])
         #expect(fresh.allSatisfy { $0.run == "now" })
         #expect(Set(Journal.createdVolumes(fresh).keys) == Set(Journal.createdVolumes(oldRecords).keys))
         #expect(Set(Journal.createdVolumes(fresh).keys) == ["h2/local/a.img", "h2/local/b.img"])
@@ -179,12 +176,11 @@ import Testing
         // The fresh journal goes on as a journal; the next rotation replaces `.1`.
         let next = try Journal(path: state.journalPath)
         for index in 0..<20 {
-            try next.append(JournalRecord(time: "t", run: "r2", instance: "vm-\(index)", uuid: "u", action: "live", step: -1,
-                                          op: "", phase: .finished))
+            try next.append(testRecord("vm-\(index)", -1, "", .finished, run: "r2"))
         }
         let second = try Data(contentsOf: URL(fileURLWithPath: state.journalPath))
         #expect(try Journal.rotate(path: state.journalPath, limit: 100, run: "later")?.carried == 2)
         #expect(try Data(contentsOf: URL(fileURLWithPath: state.journalPath + ".1")) == second)
-        #expect(Set(Journal.createdVolumes(Journal.read(path: state.journalPath)).keys) == ["h2/local/a.img", "h2/local/b.img"])
+        #expect(Set(Journal.createdVolumes(Array(Journal.records(path: state.journalPath))).keys) == ["h2/local/a.img", "h2/local/b.img"])
     }
 }

@@ -99,7 +99,7 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     let journal = try Journal(path: state.journalPath)
     let executor = Executor(driver: fleet, state: state, journal: journal,
                             options: ExecutionOptions(statePollInterval: .milliseconds(20), hosts: ["h1", "h2", "h3"]))
-    let recovery = await executor.recover(Journal.unfinishedActions(Journal.read(path: state.journalPath)), hosts: ["h1", "h2", "h3"])
+    let recovery = await executor.recover(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))), hosts: ["h1", "h2", "h3"])
     #expect(recovery.clean, "\(recovery.actions.map { $0.message ?? "" })")
     #expect(fleet.domain("uuid-vm", "h1")?.state == "running", "started again on its source")
     #expect(fleet.volume("local", "vm.img", "h1")?.content == "bytes")
@@ -118,7 +118,7 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     #expect(r.message?.contains("put back") == true, "\(r.message ?? "")")
     #expect(fleet.domain("uuid-vm", "h1")?.state == "running", "running again where it ran")
     #expect(fleet.domain("uuid-vm", "h2") == nil, "the copy that never ran is undefined")
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty)
 }
 
 @Test func aThirdHostThatDoesNotAnswerBlocksAStartUnlessTheJournalProvesTheOnlyCopy() async throws {

@@ -99,6 +99,11 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
     return pass
 }
 
+/// What the journal shows unfinished, read as a run reads it.
+private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
+    (try? Journal.load(path: state.journalPath))?.unfinished ?? []
+}
+
 // MARK: ApplyPass
 
 @Test(.timeLimit(.minutes(2))) func aWholeApplyMovesTheGuestAndTheNextPassHasNothingToDo() async throws {
@@ -117,7 +122,7 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
     // The witness: the fake fleet has it on h2, running, and nowhere else.
     #expect(fleet.domain("uuid-web", "h2")?.state == "running")
     #expect(fleet.domain("uuid-web", "h1") == nil)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(unfinished(state).isEmpty)
     // The lock was released at the end: another pass takes it.
     let calls = fleet.calls.count
     let again = RecordingObserver()
@@ -182,7 +187,7 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
     let first = try await applyPass(.placement(spec), fleet: fleet, hosts: ["h1", "h2"], state: state, crashAt: killAt)
         .run(RecordingObserver())
     #expect(first.outcome == .incomplete)
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).map(\.instance) == ["db"])
+    #expect(unfinished(state).map(\.instance) == ["db"])
     #expect(fleet.domain("uuid-db", "h2") != nil && fleet.domain("uuid-db", "h1") != nil, "half done: a copy on each host")
 
     // The next pass finishes it before it plans: one copy, on h2, the data there; nothing
@@ -197,7 +202,7 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
     #expect(fleet.domain("uuid-db", "h2")?.state == "shutoff")
     #expect(fleet.volume("local", "db.img", "h2")?.content == "db data")
     #expect(fleet.volume("local", "db.img", "h1")?.content == "db data", "the source copy is kept")
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(unfinished(state).isEmpty)
 }
 
 @Test(.timeLimit(.minutes(2))) func aStaleSavedPlanIsRefusedAndNothingIsChanged() async throws {

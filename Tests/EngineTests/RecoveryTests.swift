@@ -10,52 +10,6 @@ import Testing
 // point whose `crash` returns makes the runner stop there and write nothing more, as a killed
 // process would.
 
-/// Runs `plan` with a crash point; returns the journal state directory.
-private func crash(_ plan: Plan, on fleet: FakeFleet, step: Int, moment: CrashPoint.Moment, state: StateDirectory) async throws -> ExecutionReport {
-    let journal = try Journal(path: state.journalPath)
-    let options = ExecutionOptions(parallel: ParallelSpec(total: 4, perHost: 2), jobPollInterval: .milliseconds(20),
-                                   statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200),
-                                   run: "run-crashed", crashPoint: CrashPoint(step: step, moment: moment, crash: {}))
-    return await Executor(driver: fleet, state: state, journal: journal, options: options).run(plan)
-}
-
-/// Recovers what the journal holds as unfinished, as the next apply would.
-private func recover(_ fleet: FakeFleet, hosts: [String], state: StateDirectory, run: String = "run-recovery",
-                     crashAt: Int? = nil) async throws -> RecoveryReport {
-    let journal = try Journal(path: state.journalPath)
-    let options = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
-                                   deviceConfirmTimeout: .milliseconds(200), run: run,
-                                   crashPoint: crashAt.map { CrashPoint(step: $0, moment: .afterOutcome, crash: {}) })
-    let executor = Executor(driver: fleet, state: state, journal: journal, options: options)
-    return await executor.recover(Journal.unfinishedActions(Journal.read(path: state.journalPath)), hosts: hosts)
-}
-
-/// A guest as a manual move meets it: boot volume on the source's local pool (transferred), a
-/// data volume on the shared pool, two NICs, autostart, tags.
-private func manualFleet() -> FakeFleet {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
-    var vm = FakeFleet.FakeDomain(uuid: "uuid-vm", name: "vm", autostart: true)
-    vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/vm-boot.img", pool: "local", volume: "vm-boot.img", bootOrder: 1),
-                ObservedDisk(target: "vdb", sourceType: "volume", path: "/shared/vm-data.img", pool: "shared", volume: "vm-data.img")]
-    vm.nics = [ObservedNIC(type: "network", mac: "52:54:00:00:00:01", network: "lan"),
-               ObservedNIC(type: "network", mac: "52:54:00:00:00:02", network: "lan")]
-    vm.fleet = "lab"
-    vm.tags = ["tier": "db"]
-    fleet.add(vm, on: "h1")
-    fleet.addVolume("local", "vm-boot.img", .init(capacity: 8 << 20, content: "boot with /marker"), on: "h1")
-    for h in ["h1", "h2"] { fleet.addVolume("shared", "vm-data.img", .init(capacity: 32 << 20, content: "data"), on: h) }
-    return fleet
-}
-
-private func manualSpec() -> PlacementSpec {
-    var policy = PolicySpec()
-    policy.backups = true
-    var spec = placement(["vm": InstanceSpec(host: "h2", config: ConfigSpec(tags: ["tier": "db", "moved": "yes"]),
-                                             moves: [.manual])], hosts: ["h1", "h2"], policy: policy)
-    spec.storage = StorageSpec(sharedPools: ["shared"], localPools: ["local"])
-    return spec
-}
-
 /// The end state of a manual move of `vm`: one copy, on h2, running, same identity, data
 /// intact, the source copy and the backups kept.
 private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -80,12 +34,12 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
             let label = "\(moment) step \(step) (\(steps[step].op))"
             let fleet = manualFleet()
             let state = try stateDirectory()
-            let crashed = try await crash(planFor(manualSpec(), fleet), on: fleet, step: step, moment: moment, state: state)
+            let crashed = try await crashRun(planFor(manualSpec(), fleet), on: fleet, step: step, moment: moment, state: state)
             #expect(crashed.actions.first?.message?.contains("crash point") == true, "\(label)")
-            let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+            let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
             #expect(unfinished.map(\.instance) == ["vm"], "\(label): the journal shows it unfinished")
 
-            let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state)
+            let recovery = try await recoverRun(fleet, state: state)
             #expect(recovery.clean, "\(label): \(recovery.actions.map { $0.message ?? "" })")
             // Killed before anything changed: given up, and the next plan moves it afresh.
             let again = planFor(manualSpec(), fleet)
@@ -99,7 +53,7 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
                 #expect(fleet.volume("local", "vm-boot.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): boot backup")
                 #expect(fleet.volume("shared", "vm-data.img.virtplace-backup-run-crashed", "h1") != nil, "\(label): data backup")
             }
-            #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "\(label)")
+            #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty, "\(label)")
             // Converged: nothing left to plan, and nothing unfinished.
             #expect(planFor(manualSpec(), fleet).isEmpty, "\(label): \(planFor(manualSpec(), fleet).actions)")
         }
@@ -113,12 +67,12 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
         let label = "killed after step \(first), then the recovery after step \(second)"
         let fleet = manualFleet()
         let state = try stateDirectory()
-        _ = try await crash(planFor(manualSpec(), fleet), on: fleet, step: first, moment: .afterOutcome, state: state)
-        let interrupted = try await recover(fleet, hosts: ["h1", "h2"], state: state, run: "run-2", crashAt: second)
+        _ = try await crashRun(planFor(manualSpec(), fleet), on: fleet, step: first, moment: .afterOutcome, state: state)
+        let interrupted = try await recoverRun(fleet, state: state, run: "run-2", crashAt: second)
         #expect(interrupted.actions.first?.message?.contains("crash point") == true, "\(label)")
-        let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+        let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
         #expect(unfinished.first?.origin == "run-crashed" && unfinished.first?.targetCopyBegun == true, "\(label)")
-        let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state, run: "run-3")
+        let recovery = try await recoverRun(fleet, state: state, run: "run-3")
         #expect(recovery.clean, "\(label): \(recovery.actions.map { $0.message ?? "" })")
         expectMoved(fleet, label)
         #expect(planFor(manualSpec(), fleet).isEmpty, "\(label)")
@@ -128,37 +82,27 @@ private func expectMoved(_ fleet: FakeFleet, _ label: String, sourceLocation: So
 @Test func theOperatorCanMakeVirtplaceForgetAnUnfinishedMove() async throws {
     let fleet = manualFleet()
     let state = try stateDirectory()
-    _ = try await crash(planFor(manualSpec(), fleet), on: fleet, step: 6, moment: .afterOutcome, state: state)
+    _ = try await crashRun(planFor(manualSpec(), fleet), on: fleet, step: 6, moment: .afterOutcome, state: state)
     let journal = try Journal(path: state.journalPath)
     let executor = Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions(run: "run-op"))
-    let unfinished = Journal.unfinishedActions(Journal.read(path: state.journalPath))
+    let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(await executor.abandon(["vm", "other"], among: unfinished) == ["vm"])
-    #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty)
+    #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty)
     #expect(fleet.domain("uuid-vm", "h1") != nil && fleet.domain("uuid-vm", "h2") != nil, "nothing on a host changed")
 }
 
 @Test(arguments: ["reboot", "cold", "live"])
 func otherMovesKilledAtAnyStepBoundaryAreFinishedToo(kind: String) async throws {
-    func setUp() -> FakeFleet {
-        let fleet = FakeFleet(hosts: ["h1", "h2"])
-        var vm = guest("vm", state: kind == "cold" ? "shutoff" : "running")
-        vm.autostart = true
-        vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/local/vm.img", pool: "local", volume: "vm.img")]
-        fleet.add(vm, on: "h1")
-        fleet.addVolume("local", "vm.img", .init(capacity: 1 << 20, content: "bytes"), on: "h1")
-        return fleet
-    }
-    var spec = placement(["vm": InstanceSpec(host: "h2", moves: [kind == "live" ? .live : (kind == "cold" ? .cold : .reboot)])],
-                         hosts: ["h1", "h2"])
-    spec.storage = StorageSpec(sharedPools: ["shared"], localPools: ["local"])
+    func setUp() -> FakeFleet { otherFleet(kind) }
+    let spec = otherSpec(kind)
     let steps = try #require(planFor(spec, setUp()).actions.first?.steps)
     for moment in [CrashPoint.Moment.afterIntent, .afterOutcome] {
         for step in steps.indices {
             let label = "\(kind) \(moment) step \(step) (\(steps[step].op))"
             let fleet = setUp()
             let state = try stateDirectory()
-            _ = try await crash(planFor(spec, fleet), on: fleet, step: step, moment: moment, state: state)
-            let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state)
+            _ = try await crashRun(planFor(spec, fleet), on: fleet, step: step, moment: moment, state: state)
+            let recovery = try await recoverRun(fleet, state: state)
             #expect(recovery.held.isEmpty, "\(label): \(recovery.actions.map { $0.message ?? "" })")
             // A live move that never migrated is given up and planned again; run that plan.
             let again = planFor(spec, fleet)
@@ -171,7 +115,7 @@ func otherMovesKilledAtAnyStepBoundaryAreFinishedToo(kind: String) async throws 
             #expect(fleet.domain("uuid-vm", "h2")?.autostart == true, "\(label): autostart restored")
             #expect(fleet.volume("local", "vm.img", "h1")?.content == "bytes", "\(label): source copy kept")
             #expect(planFor(spec, fleet).isEmpty, "\(label)")
-            #expect(Journal.unfinishedActions(Journal.read(path: state.journalPath)).isEmpty, "\(label)")
+            #expect(Journal.unfinishedActions(Array(Journal.records(path: state.journalPath))).isEmpty, "\(label)")
         }
     }
 }
@@ -180,10 +124,8 @@ func otherMovesKilledAtAnyStepBoundaryAreFinishedToo(kind: String) async throws 
 
 private func unfinished(_ kind: ActionKind, ops: [(String, JournalRecord.Phase)]) -> UnfinishedAction {
     let action = Action(instance: "vm", kind: kind, from: "h1", to: "h2", reasons: [], steps: [.record(host: "h1")], wave: 1)
-    let encoded = (try? JSONEncoder().encode(action)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     let records = ops.enumerated().map { i, op in
-        JournalRecord(time: "t", run: "r1", instance: "vm", uuid: "uuid-vm", action: kind.rawValue, step: i, op: op.0,
-                      phase: op.1, detail: i == 0 ? ["action": encoded, "origin": "r1"] : [:])
+        testRecord("vm", i, op.0, op.1, kind: kind, uuid: "uuid-vm", action: i == 0 ? action : nil, origin: i == 0 ? "r1" : nil)
     }
     return UnfinishedAction(instance: "vm", records: records)
 }
@@ -271,7 +213,7 @@ func recoveryDecision(_ c: DecisionCase) {
 }
 
 @Test func aJournalWithoutTheActionIsHeldWithInstructions() {
-    let records = [JournalRecord(time: "t", run: "r0", instance: "vm", uuid: "uuid-vm", action: "manual", step: 0, op: "record", phase: .intent)]
+    let records = [testRecord("vm", 0, "record", .intent, run: "r0", kind: .manual, uuid: "uuid-vm")]
     let decision = decideRecovery(UnfinishedAction(instance: "vm", records: records), copies: ["h1": running], unreachable: [])
     guard case .hold(let message) = decision else { Issue.record("\(decision)"); return }
     #expect(message.contains("--abandon vm"))
@@ -313,7 +255,9 @@ func recoveryDecision(_ c: DecisionCase) {
     #expect(!fleet.calls.contains { $0.hasPrefix("shutdown") }, "the guest that arrived was not shut down")
 }
 
-@Test func aManualMoveThatFailsBeforeThePointOfNoReturnIsRolledBack() async throws {
+/// A manual move whose attach fails after the copy is defined on h2 (d.img is missing there):
+/// before its point of no return, it is rolled back.
+func rollBackFleetAndPlan() -> (FakeFleet, Plan) {
     let fleet = FakeFleet(hosts: ["h1", "h2"])
     var vm = guest("vm")
     vm.disks = [ObservedDisk(target: "vda", sourceType: "volume", path: "/shared/b.img", pool: "shared", volume: "b.img", bootOrder: 1),
@@ -322,14 +266,17 @@ func recoveryDecision(_ c: DecisionCase) {
     fleet.addVolume("shared", "b.img", .init(capacity: 1024, content: "boot"), on: "h1")
     fleet.addVolume("shared", "b.img", .init(capacity: 1024, content: "boot"), on: "h2")
     fleet.addVolume("shared", "d.img", .init(capacity: 1024, content: "data"), on: "h1")
-    // d.img is missing on h2: attaching it there fails after the copy is defined.
     let steps: [Step] = [.record(host: "h1"), .shutdown(host: "h1", timeoutSeconds: 5, forceOff: true),
                          .recreate(host: "h2", from: "h1", bootPool: "shared", bootVolume: "b.img"),
                          .attachDisk(host: "h2", disk: DiskAttachment(key: nil, target: "vdb", pool: "shared", volume: "d.img",
                                                                       bus: nil, readOnly: false), applies: .restart),
                          .undefineSource(host: "h1"), .start(host: "h2")]
-    let plan = handPlan([Action(instance: "vm", kind: .manual, from: "h1", to: "h2", reasons: [], steps: steps, wave: 1)],
-                        uuids: ["vm": "uuid-vm"])
+    return (fleet, handPlan([Action(instance: "vm", kind: .manual, from: "h1", to: "h2", reasons: [], steps: steps, wave: 1)],
+                            uuids: ["vm": "uuid-vm"]))
+}
+
+@Test func aManualMoveThatFailsBeforeThePointOfNoReturnIsRolledBack() async throws {
+    let (fleet, plan) = rollBackFleetAndPlan()
     let (report, records, _) = try await execute(plan, on: fleet)
     let r = try #require(report.actions.first)
     #expect(r.status == .failed)
@@ -354,7 +301,7 @@ func recoveryDecision(_ c: DecisionCase) {
     #expect(Journal.unfinishedActions(records).map(\.instance) == ["vm"])
 
     fleet.set { $0.failStart = [] }
-    let recovery = try await recover(fleet, hosts: ["h1", "h2"], state: state)
+    let recovery = try await recoverRun(fleet, state: state)
     #expect(recovery.clean, "\(recovery.actions.map { $0.message ?? "" })")
     #expect(fleet.domain("uuid-vm", "h2")?.state == "running", "the lifecycle state is restored")
     #expect(fleet.domain("uuid-vm", "h1") == nil)
@@ -387,8 +334,7 @@ func recoveryDecision(_ c: DecisionCase) {
     let state = try stateDirectory()
     // Even a volume virtplace created there earlier is not overwritten once the domain is there.
     let journal = try Journal(path: state.journalPath)
-    try journal.append(JournalRecord(time: "t", run: "r0", instance: "vm", uuid: "uuid-vm", action: "cold", step: -1,
-                                     op: "createVolume", phase: .done, detail: ["host": "h2", "pool": "local", "volume": "a.img"]))
+    try journal.append(createVolumeRecord("vm", volume: "a.img", .done))
     let (report, _, _) = try await execute(plan, on: fleet, state: state)
     #expect(report.actions.first?.stepsSkipped == 1, "\(report.actions)")
     #expect(fleet.volume("local", "a.img", "h2")?.content == "written since")

@@ -87,7 +87,7 @@ struct HostileOutputTests {
         // a section heading, or blank.
         for line in verbose.split(separator: "\n") {
             let ok = line.hasPrefix("\u{1B}[") || line.hasPrefix(" ") || line.hasPrefix("Notes:")
-                || line.hasPrefix("Unmanaged") || line.hasPrefix("Plan:")
+                || line.hasPrefix("Unmanaged") || line.hasPrefix("Plan:") || line.hasPrefix("Limits:")
             #expect(ok, "a forged line: \(line)")
         }
     }
@@ -116,7 +116,7 @@ struct HostileOutputTests {
         // Lines the renderer writes: heading, table, summary, details, numbered steps, notes.
         for line in lines where !line.isEmpty {
             let ok = line.hasPrefix("###") || line.hasPrefix("|") || line.hasPrefix("**") || line.hasPrefix("<details>")
-                || line.hasPrefix("</details>") || line.first?.isNumber == true || line.hasPrefix("- ")
+                || line.hasPrefix("</details>") || line.first?.isNumber == true || line.hasPrefix("- ") || line.hasPrefix("Limits:")
             #expect(ok, "a forged line: \(line)")
         }
     }

@@ -19,15 +19,16 @@ import YAMLDecoding
             Action(instance: "db-1", kind: .reboot, from: "h1", to: "h2", reasons: [Reason(.placeHost, "declared on h2")],
                    steps: [.record(host: "h1"), .shutdown(host: "h1", timeoutSeconds: 120, forceOff: false),
                            .defineOnTarget(host: "h2", from: "h1"), .undefineSource(host: "h1"), .start(host: "h2"),
-                           .setMetadata(host: "h2", fleet: "lab", tags: ["tier": "db"])], wave: 1),
+                           .setMetadata(host: "h2", fleet: "lab", tags: ["tier": "db"])], wave: 1, id: 1),
             Action(instance: "web-1", kind: .live, from: "h1", to: "h2", reasons: [Reason(.placeHost, "declared on h2")],
                    steps: [.record(host: "h1"), .migrateLive(live)], wave: 2,
-                   fallback: Fallback(kind: .reboot, steps: [.shutdown(host: "h1", timeoutSeconds: 60, forceOff: true)])),
+                   fallback: Fallback(kind: .reboot, steps: [.shutdown(host: "h1", timeoutSeconds: 60, forceOff: true)]),
+                   id: 2, dependsOn: [1]),
             Action(instance: "app-1", kind: .update, from: "h2", to: "h2", reasons: [Reason(.driftVcpus, "vCPUs 1 → 2")],
                    steps: [.setVcpus(host: "h2", count: 2, applies: .restart),
                            .attachNIC(host: "h2", nic: NICAttachment(key: "eth1", network: "lan", bridge: nil, mac: "52:54:00:12:34:56", model: "virtio"), applies: .live)],
-                   wave: 1),
-            Action(instance: "ghost", kind: .blocked, from: nil, to: "h1", reasons: [Reason(.instanceNotFound, "not found")]),
+                   wave: 1, id: 3),
+            Action(instance: "ghost", kind: .blocked, from: nil, to: "h1", reasons: [Reason(.instanceNotFound, "not found")], id: 4),
         ]
         var summary = Summary()
         summary.reboot = 1; summary.live = 1; summary.update = 1; summary.blocked = 1; summary.instances = 5; summary.unchanged = 1
@@ -165,6 +166,36 @@ import YAMLDecoding
         expectRefused(try Self.forged { $0.actions[0].wave = 999 }, at: "actions[0].wave", "past the number of actions")
         expectRefused(try Self.forged { $0.parallel.total = 0 }, at: "parallel.total", "out of range")
         expectRefused(try Self.forged { $0.summary.live = -1 }, at: "summary.live", "out of range")
+    }
+
+    /// Dependencies: ids that exist, once each, of run actions in earlier waves (no cycle);
+    /// an action's id is its position. Each refusal is located.
+    @Test func dependenciesAreCheckedAndSealed() throws {
+        // The sample's web-1 (#2, wave 2) waits on db-1 (#1, wave 1): sound, and read back.
+        #expect(read(try Self.bytes(Self.samplePlan())).plan?.actions[1].dependsOn == [1])
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = [9] }, at: "actions[1].dependsOn[0]", "unknown action id 9")
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = [0] }, at: "actions[1].dependsOn[0]", "unknown action id 0")
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = [1, 1] }, at: "actions[1].dependsOn[1]", "listed twice")
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = [2] }, at: "actions[1].dependsOn[0]", "never form a cycle")
+        // A cycle: db-1 (wave 1) waits on web-1 (wave 2), which waits on db-1.
+        expectRefused(try Self.forged { $0.actions[0].dependsOn = [2] }, at: "actions[0].dependsOn[0]", "not before this action's wave 1")
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = [4] }, at: "actions[1].dependsOn[0]", "is not run by this plan")
+        expectRefused(try Self.forged { $0.actions[3].dependsOn = [1] }, at: "actions[3].dependsOn", "a blocked action waits on nothing")
+        expectRefused(try Self.forged { $0.actions[2].id = 7 }, at: "actions[2].id", "expected 3")
+        expectRefused(try Self.forged { $0.actions[1].dependsOn = Array(1...(InputBounds.maxDomains + 1)) },
+                      at: "actions[1].dependsOn", "at most \(InputBounds.maxDomains)")
+        // Sealed: dropping a dependency without the digest is an edit.
+        expectRefused(try Self.edited { object in
+            var actions = try #require(object["actions"] as? [[String: Any]])
+            actions[1]["dependsOn"] = [Int]()
+            object["actions"] = actions
+        }, at: "contentDigest", "edited after it was saved")
+        expectRefused(try Self.edited { object in
+            var actions = try #require(object["actions"] as? [[String: Any]])
+            actions[1]["dependsOn"] = nil
+            object["actions"] = actions
+        }, at: "actions[1]", "missing required key 'dependsOn'")
+        expectRefused(try Self.forged { $0.parallel.perHostIn = 0 }, at: "parallel.perHostIn", "out of range")
     }
 
     @Test func collectionsOutOfBoundsAreRefused() throws {

@@ -129,6 +129,9 @@ func randomFleet(seed: UInt64, maxMoves: Int = 0, harsh: Bool = true) -> (Placem
     if rng.chance(0.5) { hosts[0].domains.append(dom("stray", mem: 512)) }
     var p = PolicySpec()
     p.parallel = ParallelSpec(total: rng.int(1...4), perHost: rng.int(1...3))
+    // Directional limits on some seeds, without a draw (the fleets of other seeds stay as they were).
+    p.parallel.perHostIn = seed % 3 == 0 ? 1 : nil
+    p.parallel.perHostOut = seed % 5 == 0 ? 1 : nil
     p.cpuOvercommit = harsh ? rng.pick([1.0, 2.0, 4.0]) : rng.pick([2.0, 4.0])
     p.maxMovesPerRun = maxMoves
     p.live.copyStorage = rng.chance(0.2) ? .never : .auto
@@ -152,49 +155,79 @@ func capacities(_ desired: PlacementSpec, _ observed: ObservedFleet) -> [String:
     return result
 }
 
-/// Replays the waves: no host that receives anything exceeds its capacity during a wave, and
-/// the parallel limits hold.
-func checkWaves(_ plan: Plan, _ desired: PlacementSpec, _ observed: ObservedFleet, seed: UInt64) {
-    let cap = capacities(desired, observed)
-    var usage: [String: (mem: Int, vcpus: Int)] = [:]
+/// What one scheduled action takes and frees, from its own steps (OracleDomain), not from the
+/// planner's footprint or drift code: room on `to` when it starts, room on `from` when it ends.
+struct ActionLoad {
+    var action: Action
+    var from: String
+    var to: String
+    var need: (mem: Int, vcpus: Int)
+    var release: (mem: Int, vcpus: Int)
+}
+
+/// Every scheduled action's load, wave by wave (an update changes the figures later waves see).
+func actionLoads(_ plan: Plan, _ observed: ObservedFleet) -> [[ActionLoad]] {
     var domains: [String: ObservedDomain] = [:]
+    for h in observed.hosts where h.reachable { for d in h.domains { domains[d.name] = d } }
+    return plan.waves.map { wave in
+        wave.compactMap { a -> ActionLoad? in
+            guard let d = domains[a.instance], let from = a.from, let to = a.to else { return nil }
+            let walk = OracleDomain.walk(a.steps, from: d, host: from)
+            let now = OracleDomain(d).reservation
+            if a.kind.isMove {
+                return ActionLoad(action: a, from: from, to: to, need: walk.peak[to] ?? now, release: now)
+            }
+            let peak = walk.peak[to] ?? now
+            let end = walk.final?.reservation ?? now
+            d0Update(&domains, a.instance, walk.final)
+            return ActionLoad(action: a, from: from, to: to,
+                              need: (max(peak.mem - now.mem, 0), max(peak.vcpus - now.vcpus, 0)),
+                              release: (max(peak.mem - end.mem, 0) + max(now.mem - peak.mem, 0),
+                                        max(peak.vcpus - end.vcpus, 0) + max(now.vcpus - peak.vcpus, 0)))
+        }
+    }
+}
+
+/// What each reachable host's domains reserve now.
+func observedUsage(_ observed: ObservedFleet) -> [String: (mem: Int, vcpus: Int)] {
+    var usage: [String: (mem: Int, vcpus: Int)] = [:]
     for h in observed.hosts where h.reachable {
         for d in h.domains {
             let f = OracleDomain(d).reservation
             usage[h.name, default: (0, 0)].mem += f.mem
             usage[h.name, default: (0, 0)].vcpus += f.vcpus
-            domains[d.name] = d
         }
     }
-    for (w, wave) in plan.waves.enumerated() {
+    return usage
+}
+
+/// Replays the waves: no host that receives anything exceeds its capacity during a wave, and
+/// the parallel limits hold.
+func checkWaves(_ plan: Plan, _ desired: PlacementSpec, _ observed: ObservedFleet, seed: UInt64) {
+    let cap = capacities(desired, observed)
+    var usage = observedUsage(observed)
+    let limits = desired.policy.parallel
+    for (w, wave) in actionLoads(plan, observed).enumerated() {
         var incoming: [String: (mem: Int, vcpus: Int)] = [:]
-        var release: [(String, Int, Int)] = []
         var perHost: [String: Int] = [:]
+        var arriving: [String: Int] = [:]
+        var leaving: [String: Int] = [:]
         var moves = 0
-        for a in wave {
-            guard let d = domains[a.instance], let from = a.from, let to = a.to else { continue }
-            // What the action needs, from its own steps (OracleDomain), not from the planner's
-            // footprint or drift code.
-            let walk = OracleDomain.walk(a.steps, from: d, host: from)
-            let now = OracleDomain(d).reservation
-            if a.kind.isMove {
+        for load in wave {
+            if load.action.kind.isMove {
                 moves += 1
-                perHost[from, default: 0] += 1
-                perHost[to, default: 0] += 1
-                incoming[to, default: (0, 0)].mem += walk.peak[to]?.mem ?? now.mem
-                incoming[to, default: (0, 0)].vcpus += walk.peak[to]?.vcpus ?? now.vcpus
-                release.append((from, now.mem, now.vcpus))
-            } else {
-                let peak = walk.peak[to] ?? now
-                let end = walk.final?.reservation ?? now
-                incoming[to, default: (0, 0)].mem += max(peak.mem - now.mem, 0)
-                incoming[to, default: (0, 0)].vcpus += max(peak.vcpus - now.vcpus, 0)
-                release.append((from, max(peak.mem - end.mem, 0) + max(now.mem - peak.mem, 0), max(peak.vcpus - end.vcpus, 0) + max(now.vcpus - peak.vcpus, 0)))
-                d0Update(&domains, a.instance, walk.final)
+                perHost[load.from, default: 0] += 1
+                perHost[load.to, default: 0] += 1
+                arriving[load.to, default: 0] += 1
+                leaving[load.from, default: 0] += 1
             }
+            incoming[load.to, default: (0, 0)].mem += load.need.mem
+            incoming[load.to, default: (0, 0)].vcpus += load.need.vcpus
         }
-        #expect(moves <= max(desired.policy.parallel.total, 1), "seed \(seed) wave \(w + 1): \(moves) moves")
-        for (h, n) in perHost { #expect(n <= max(desired.policy.parallel.perHost, 1), "seed \(seed) wave \(w + 1): \(h) in \(n) moves") }
+        #expect(moves <= max(limits.total, 1), "seed \(seed) wave \(w + 1): \(moves) moves")
+        for (h, n) in perHost { #expect(n <= max(limits.perHost, 1), "seed \(seed) wave \(w + 1): \(h) in \(n) moves") }
+        for (h, n) in arriving { #expect(n <= limits.incomingLimit, "seed \(seed) wave \(w + 1): \(n) moves into \(h)") }
+        for (h, n) in leaving { #expect(n <= limits.outgoingLimit, "seed \(seed) wave \(w + 1): \(n) moves off \(h)") }
         for (h, inc) in incoming where inc.mem > 0 || inc.vcpus > 0 {
             let u = usage[h] ?? (0, 0)
             let c = cap[h] ?? (0, 0)
@@ -203,10 +236,56 @@ func checkWaves(_ plan: Plan, _ desired: PlacementSpec, _ observed: ObservedFlee
             usage[h, default: (0, 0)].mem += inc.mem
             usage[h, default: (0, 0)].vcpus += inc.vcpus
         }
-        for (h, m, c) in release {
-            usage[h, default: (0, 0)].mem -= m
-            usage[h, default: (0, 0)].vcpus -= c
+        for load in wave {
+            usage[load.from, default: (0, 0)].mem -= load.release.mem
+            usage[load.from, default: (0, 0)].vcpus -= load.release.vcpus
         }
+    }
+}
+
+/// Replays the plan as the executor runs it, by `dependsOn` alone and as eagerly as possible:
+/// every action whose dependencies are done starts at once (taking its room), then one running
+/// action ends (freeing its source's room), chosen at random. No host ever exceeds its
+/// capacity, and every action runs. Also: each dependency is an earlier-wave scheduled action.
+func checkDependencies(_ plan: Plan, _ desired: PlacementSpec, _ observed: ObservedFleet, seed: UInt64) {
+    let cap = capacities(desired, observed)
+    var usage = observedUsage(observed)
+    let loads = actionLoads(plan, observed).flatMap { $0 }
+    let byID = Dictionary(uniqueKeysWithValues: plan.actions.map { ($0.id, $0) })
+    for (n, a) in plan.actions.enumerated() {
+        #expect(a.id == n + 1, "seed \(seed): \(a.instance) has id \(a.id)")
+        for d in a.dependsOn {
+            let other = byID[d]
+            #expect(other?.isScheduled == true && (other?.wave ?? .max) < a.wave, "seed \(seed): #\(a.id) waits on #\(d)")
+        }
+        if !a.isScheduled { #expect(a.dependsOn.isEmpty, "seed \(seed): unscheduled #\(a.id) waits") }
+    }
+    var rng = SplitMix64(seed: seed ^ 0x5EED)
+    var waiting = loads
+    var running: [ActionLoad] = []
+    var done = Set<Int>()
+    while !waiting.isEmpty || !running.isEmpty {
+        let ready = waiting.filter { $0.action.dependsOn.allSatisfy(done.contains) }
+        waiting.removeAll { $0.action.dependsOn.allSatisfy(done.contains) }
+        for load in ready {
+            usage[load.to, default: (0, 0)].mem += load.need.mem
+            usage[load.to, default: (0, 0)].vcpus += load.need.vcpus
+            let u = usage[load.to] ?? (0, 0)
+            let c = cap[load.to] ?? (0, 0)
+            if load.need.mem > 0 || load.need.vcpus > 0 {
+                #expect(u.mem <= c.mem && u.vcpus <= c.vcpus,
+                        "seed \(seed): #\(load.action.id) \(load.action.instance) starts with \(load.to) at \(u.mem)/\(c.mem) MiB, \(u.vcpus)/\(c.vcpus) vCPUs")
+            }
+        }
+        running += ready
+        guard !running.isEmpty else {
+            Issue.record("seed \(seed): \(waiting.count) actions wait on something that never ends")
+            return
+        }
+        let end = running.remove(at: rng.int(0...(running.count - 1)))
+        usage[end.from, default: (0, 0)].mem -= end.release.mem
+        usage[end.from, default: (0, 0)].vcpus -= end.release.vcpus
+        done.insert(end.action.id)
     }
 }
 
@@ -236,6 +315,14 @@ func violatesConstraints(_ name: String, _ desired: PlacementSpec, _ observed: O
 func wavesRespectLimits(_ g: Gen) {
     let (desired, observed) = g.fleet()
     checkWaves(makePlan(desired: desired, observed: observed), desired, observed, seed: g.seed)
+}
+
+@Test("property: run by its dependencies alone, in any order they allow, a plan keeps every host within capacity", arguments: gens)
+func dependenciesKeepCapacity(_ g: Gen) {
+    let (desired, observed) = g.fleet()
+    checkDependencies(makePlan(desired: desired, observed: observed), desired, observed, seed: g.seed)
+    let (limited, limitedObserved) = g.fleet(maxMoves: 2)
+    checkDependencies(makePlan(desired: limited, observed: limitedObserved), limited, limitedObserved, seed: g.seed)
 }
 
 @Test("property: maxMovesPerRun holds and deferral keeps capacity", arguments: gens)

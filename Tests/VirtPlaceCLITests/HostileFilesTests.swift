@@ -360,7 +360,9 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
     }
 
     /// A record that cannot be read may be the one that says a move is half done: the run
-    /// stops before anything (exit 1), and the journal is left as it was.
+    /// stops before anything (exit 1), and the journal is left as it was. So does a record of a
+    /// newer journal format (a newer virtplace wrote it), even as a last line without its
+    /// newline (never cut off as a torn line).
     @Test func anUnreadableJournalLineHoldsTheRun() async throws {
         let scratch = try Scratch()
         defer { scratch.done() }
@@ -368,12 +370,15 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
         let state = scratch.path + "/state"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
         let good = #"{"action":"live","detail":{},"instance":"a","op":"","phase":"finished","run":"r","step":-1,"time":"t"}"#
-        let text = good + "\n" + #"{"action":"live","instance":"b","op":"shutd\#u{0}own",garbage"# + "\n" + good + "\n"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: state + "/journal.jsonl"))
-        #expect(await apply(state, placement) == .failure)
-        #expect(await apply(state, placement, dryRun: true) == .failure)
-        #expect(await virtplace(["reconcile", "-q", "--state-dir", state, "-f", placement]) == .failure)
-        #expect(try String(contentsOfFile: state + "/journal.jsonl", encoding: .utf8) == text)
+        let newer = #"{"v":2,"time":"t","run":"r9","instance":"b","entry":"teleport"}"#
+        for text in [good + "\n" + #"{"action":"live","instance":"b","op":"shutd\#u{0}own",garbage"# + "\n" + good + "\n",
+                     good + "\n" + newer + "\n", good + "\n" + newer] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: state + "/journal.jsonl"))
+            #expect(await apply(state, placement) == .failure)
+            #expect(await apply(state, placement, dryRun: true) == .failure)
+            #expect(await virtplace(["reconcile", "-q", "--state-dir", state, "-f", placement]) == .failure)
+            #expect(try String(contentsOfFile: state + "/journal.jsonl", encoding: .utf8) == text)
+        }
     }
 
     /// A torn last line (a full disk, a crash in a write) is cut off before anything is

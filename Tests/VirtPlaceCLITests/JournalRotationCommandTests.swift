@@ -18,17 +18,17 @@ import Testing
         var text = Data()
         var index = 0
         while text.count <= bytes {
-            for (step, phase) in [(0, JournalRecord.Phase.intent), (0, .done), (-1, .finished)] {
-                text += try encoder.encode(JournalRecord(time: "t", run: "old", instance: "vm-\(index)", uuid: "u", action: "live",
-                                                         step: step, op: step < 0 ? "" : "migrateLive", phase: phase))
+            for entry in [JournalEntry.step(StepEntry(index: 0, step: .start(host: "h1"), phase: .intent)),
+                          .step(StepEntry(index: 0, step: .start(host: "h1"), phase: .done)), .finished(FinishedEntry())] {
+                text += try encoder.encode(JournalRecord(time: "t", run: "old", instance: "vm-\(index)", uuid: "u", kind: .live, entry: entry))
                 text += Data("\n".utf8)
             }
             index += 1
         }
         for record in [
-            JournalRecord(time: "t", run: "old", instance: "arch", uuid: "u", action: "cold", step: 0, op: "createVolume",
-                          phase: .done, detail: ["host": "h1", "pool": "local", "volume": "a.img"]),
-            JournalRecord(time: "t", run: "old", instance: "arch", uuid: "u", action: "cold", step: -1, op: "", phase: .finished),
+            JournalRecord(time: "t", run: "old", instance: "arch", uuid: "u", kind: .cold,
+                          entry: .createVolume(VolumeEntry(phase: .done, host: "h1", pool: "local", volume: "a.img"))),
+            JournalRecord(time: "t", run: "old", instance: "arch", uuid: "u", kind: .cold, entry: .finished(FinishedEntry())),
         ] {
             text += try encoder.encode(record) + Data("\n".utf8)
         }
@@ -47,12 +47,13 @@ import Testing
     }
 
     func check(_ state: String) {
-        let fresh = Journal.read(path: state + "/journal.jsonl")
+        let fresh = Array(Journal.records(path: state + "/journal.jsonl"))
         #expect(FileManager.default.fileExists(atPath: state + "/journal.jsonl.1"))
-        #expect(fresh.first?.phase == .carried && fresh.first?.detail["volume"] == "a.img")
+        #expect(fresh.first?.phase == .carried && fresh.first?.entry == .createVolume(
+            VolumeEntry(phase: .carried, host: "h1", pool: "local", volume: "a.img", carriedFrom: "old")))
         #expect(Set(Journal.createdVolumes(fresh).keys) == ["h1/local/a.img"])
         #expect(Journal.unfinishedActions(fresh).isEmpty)
-        #expect(Journal.read(path: state + "/journal.jsonl.1").count > 20_000)
+        #expect(Array(Journal.records(path: state + "/journal.jsonl.1")).count > 20_000)
     }
 
     @Test func applyRotatesALargeJournal() async throws {

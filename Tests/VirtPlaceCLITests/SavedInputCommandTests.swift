@@ -25,7 +25,7 @@ import Glibc
         summary.update = 1; summary.instances = 1; summary.waves = 1
         let action = Action(instance: "web-1", kind: .update, from: "h1", to: "h1", reasons: [Reason(.driftTags, "tags")],
                             steps: [.shutdown(host: "h1", timeoutSeconds: 60, forceOff: false),
-                                    .setMetadata(host: "h1", fleet: "lab", tags: ["tier": "web"])], wave: 1)
+                                    .setMetadata(host: "h1", fleet: "lab", tags: ["tier": "web"])], wave: 1, id: 1)
         let basis = Basis(digest: String(repeating: "a", count: 64),
                           hosts: [HostBasis(name: "h1", reachable: true, domains: 0, digest: String(repeating: "b", count: 64))],
                           domains: [DomainBasis(name: "web-1", host: "h1", uuid: "4dea22b3-1d52-d8f3-2516-782e98ab3fa0",

@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 # Placement's objects, and YAMLDecoding's (Placement depends on it; libyaml for its C part).
 swiftc -O -wmo -module-name PlanBench \
     -I "$BIN/Modules" -I "$BIN" -I Sources/CYAML \
-    bench/plan/main.swift \
+    bench/plan/workload.swift bench/plan/main.swift \
     "$BIN"/Placement.build/*.o "$BIN"/YAMLDecoding.build/*.o \
     -lyaml -o "$OUT/plan-bench"
 exec "$OUT/plan-bench" "$@"
