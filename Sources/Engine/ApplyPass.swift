@@ -1,18 +1,6 @@
 import Foundation
 import Placement
 
-/// A fleet a pass can observe and act on: the executor's driver, and observation of every
-/// host it was made for.
-public protocol PassFleet: FleetDriver {
-    /// Every host of the fleet as it is now (pools refreshed first); a host that does not
-    /// answer comes back `reachable: false` with the reason.
-    func observeAll() async -> ObservedFleet
-}
-
-extension LibvirtFleet: PassFleet {
-    public func observeAll() async -> ObservedFleet { await observe(observer: Observer(refreshPools: true)) }
-}
-
 /// What a pass tells its caller while it runs, in order. The CLI presents them (console lines
 /// for `apply`, JSON log lines for `reconcile`); the engine prints nothing.
 public enum PassEvent: Sendable {
@@ -136,7 +124,7 @@ public struct ApplyPass: Sendable {
     /// `--events FILE`: maintenance moves' records are appended there.
     public var eventsFile: String?
     /// The fleet for the hosts contacted in this pass.
-    public var connect: @Sendable ([ObserveTarget]) -> any PassFleet = { LibvirtFleet(targets: $0) }
+    public var connect: @Sendable ([ObserveTarget]) -> any FleetDriver = { LibvirtFleet(targets: $0) }
 
     /// A pass over `targets`; the other settings keep their defaults (an apply that does not ask).
     public init(desired: Desired, targets: [ObserveTarget], state: StateDirectory, options: ExecutionOptions) {
@@ -179,7 +167,7 @@ public struct ApplyPass: Sendable {
         }
 
         observer.handle(.observing(hosts: targets.count, again: false))
-        let observed = merged(await fleet.observeAll())
+        let observed = merged(await fleet.observe(refreshingPools: true))
         let observedAt = ContinuousClock.now
         for host in observed.hosts where !host.reachable { observer.handle(.hostUnreachable(host)) }
 
@@ -223,7 +211,7 @@ public struct ApplyPass: Sendable {
         // After a question, always: the fleet may have changed however quickly the answer came.
         if let fresh = freshObservation, ask || ContinuousClock.now - observedAt > fresh {
             observer.handle(.observing(hosts: targets.count, again: true))
-            try Self.refuseIfStale(plan, observed: merged(await fleet.observeAll()), afterRecovery: !recovery.actions.isEmpty)
+            try Self.refuseIfStale(plan, observed: merged(await fleet.observe(refreshingPools: true)), afterRecovery: !recovery.actions.isEmpty)
         }
 
         observer.handle(.executing(plan))
@@ -318,12 +306,12 @@ private final class LazyExecutor: @unchecked Sendable {
     // Safe: used from the pass's own task only, never concurrently.
     private let pass: ApplyPass
     private let contents: Journal.Contents
-    private let fleet: any PassFleet
+    private let fleet: any FleetDriver
     private let observer: any PassObserver
     /// The journal, once opened.
     private(set) var opened: Journal?
 
-    init(pass: ApplyPass, contents: Journal.Contents, fleet: any PassFleet, observer: any PassObserver) {
+    init(pass: ApplyPass, contents: Journal.Contents, fleet: any FleetDriver, observer: any PassObserver) {
         self.pass = pass; self.contents = contents; self.fleet = fleet; self.observer = observer
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 

@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 
@@ -49,21 +48,16 @@ extension ActionRunner {
         let shared = Set(m.sharedPools)
         let unsafe = !nonCopiedPools.isEmpty && nonCopiedPools.allSatisfy { $0.map(shared.contains) ?? false }
 
-        var flags: MigrationFlags = [.live, .persistDestination, .undefineSource, .abortOnError]
-        if !copy.isEmpty { flags.insert(.nonSharedDisk) }
-        if unsafe { flags.insert(.unsafe) }
-        if m.autoConverge { flags.insert(.autoConverge) }
-        if m.onTimeout == .postcopy { flags.insert(.postcopy) }
-        let parameters = MigrationParameters(
-            bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil,
-            disks: m.copyDisks.sorted())
+        let request = MigrationRequest(
+            copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: m.autoConverge,
+            allowPostCopy: m.onTimeout == .postcopy, bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil)
         try await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: UInt64(max(1, m.maxDowntimeMs)))
 
         let watch = Watch()
         let started = ContinuousClock.now
         var failure: (any Error)?
         do {
-            try await runWatched(m, uuid: uuid, flags: flags, parameters: parameters, watch: watch)
+            try await runWatched(m, uuid: uuid, request: request, watch: watch)
         } catch {
             failure = error
         }
@@ -227,15 +221,14 @@ extension ActionRunner {
 
     /// Runs the migration call and, beside it, the watchdog: progress from the job statistics
     /// every `jobPollInterval`, and the timeout (abort, or switch to post-copy).
-    private func runWatched(_ m: LiveMigration, uuid: String, flags: MigrationFlags, parameters: MigrationParameters,
-                            watch: Watch) async throws {
+    private func runWatched(_ m: LiveMigration, uuid: String, request: MigrationRequest, watch: Watch) async throws {
         let driver = self.driver
         let events = executor.events
         let instance = action.instance
         let interval = executor.options.jobPollInterval
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await driver.migrate(uuid: uuid, from: m.from, to: m.to, parameters: parameters, flags: flags)
+                try await driver.migrate(uuid: uuid, from: m.from, to: m.to, request: request)
             }
             group.addTask {
                 let clock = ContinuousClock()
@@ -287,8 +280,8 @@ final class Watch: Sendable {
 }
 
 extension TransferStatus {
-    /// Progress of a migration job from libvirt's statistics.
-    init(migration stats: JobStats, elapsed: Double) {
+    /// Progress of a migration job from its figures.
+    init(migration stats: MigrationJob, elapsed: Double) {
         let memoryDone = stats.memoryProcessed ?? 0
         let diskDone = stats.diskProcessed ?? 0
         let total = stats.dataTotal ?? ((stats.memoryTotal ?? 0) + (stats.diskTotal ?? 0))

@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 
 /// Where a domain is on every host of the fleet, looked up by UUID, and which hosts did not

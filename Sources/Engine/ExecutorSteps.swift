@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 
 /// A step that could not be completed: the action stops there.
@@ -345,7 +344,7 @@ struct ActionRunner {
             return try await setMemory(mib, applies: applies, on: host, uuid: uuid)
         case .setAutostart(let host, let enabled): return try await setAutostart(enabled, on: host, uuid: uuid)
         case .setMetadata(let host, let fleet, let tags):
-            return try await setMetadata(VirtplaceMetadata(fleet: fleet, tags: tags), on: host, uuid: uuid)
+            return try await setMetadata(fleet: fleet, tags: tags, on: host, uuid: uuid)
         case .attachDisk(let host, let disk, let applies): return try await attachDisk(disk, applies: applies, on: host, uuid: uuid)
         case .attachNIC(let host, let nic, let applies): return try await attachNIC(nic, applies: applies, on: host, uuid: uuid)
         }
@@ -744,14 +743,14 @@ struct ActionRunner {
         return .done("autostart \(enabled ? "on" : "off")")
     }
 
-    private func setMetadata(_ metadata: VirtplaceMetadata, on host: String, uuid: String) async throws -> StepOutcome {
-        func holds(_ d: ObservedDomain?) -> Bool { d?.fleet == metadata.fleet && d?.tags == metadata.tags }
+    private func setMetadata(fleet: String, tags: [String: String], on host: String, uuid: String) async throws -> StepOutcome {
+        func holds(_ d: ObservedDomain?) -> Bool { d?.fleet == fleet && d?.tags == tags }
         let facts = try await require(host, uuid: uuid)
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if !holds(facts.config) { scope.insert(.config) }
         if facts.isRunning, !holds(facts.live) { scope.insert(.live) }
-        if scope.isEmpty { return .skipped("metadata already says fleet \(metadata.fleet) with these tags") }
-        try await driver.setMetadata(uuid: uuid, on: host, metadata: metadata, scope: scope)
+        if scope.isEmpty { return .skipped("metadata already says fleet \(fleet) with these tags") }
+        try await driver.setMetadata(uuid: uuid, on: host, fleet: fleet, tags: tags, scope: scope)
         let after = try await require(host, uuid: uuid)
         guard holds(after.config), !after.isRunning || holds(after.live) else {
             throw StepFailure("libvirt accepted the metadata, but the XML does not show it")
@@ -768,13 +767,13 @@ struct ActionRunner {
         }
         let facts = try await require(host, uuid: uuid)
         let wantLive = applies == .live && facts.isRunning
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if !has(facts.config) { scope.insert(.config) }
         if wantLive, !has(facts.live) { scope.insert(.live) }
         if scope.isEmpty { return .skipped("\(disk.pool)/\(disk.volume) is attached already") }
         let taken = Set(facts.config.disks.map(\.target) + (facts.live?.disks.map(\.target) ?? []))
         let prefix = disk.bus.map { ["scsi": "sd", "sata": "sd", "usb": "sd", "ide": "hd"][$0] ?? "vd" } ?? "vd"
-        let target = disk.target.flatMap { taken.contains($0) ? nil : $0 } ?? DefinitionXML.freeTarget(prefix: prefix, taken: taken)
+        let target = disk.target.flatMap { taken.contains($0) ? nil : $0 } ?? DiskTarget.free(prefix: prefix, taken: taken)
         try await driver.attachDisk(uuid: uuid, on: host, disk: disk, target: target, format: volume.format, scope: scope)
         try await confirm(host: host, uuid: uuid, what: "disk \(disk.pool)/\(disk.volume)") { f in
             has(f.config) && (!wantLive || has(f.live))
@@ -794,7 +793,7 @@ struct ActionRunner {
         let wantLive = applies == .live && facts.isRunning
         let inConfig = facts.config.nics.first(where: matches)
         let inLive = facts.live?.nics.first(where: matches)
-        var scope: DomainModification = []
+        var scope: DefinitionScope = []
         if inConfig == nil { scope.insert(.config) }
         if wantLive, inLive == nil { scope.insert(.live) }
         if scope.isEmpty { return .skipped("the NIC is attached already") }
@@ -840,10 +839,8 @@ func mebibytes(_ bytes: UInt64) -> String {
 func describe(_ error: any Error) -> String {
     switch error {
     case let e as StepFailure: e.message
-    case let e as LibvirtError: e.message
     case let e as DriverError: e.description
     case let e as EngineError: e.description
-    case let e as DomainXMLError: e.message
     case is CancellationError: "cancelled"
     default: String(describing: error)
     }

@@ -3,7 +3,9 @@ import Libvirt
 import Placement
 
 /// The real `FleetDriver`: libvirt's C API, one connection per host, opened on first use and
-/// reused by every later step (and by the observations apply makes before running). Short calls
+/// reused by every later step (and by the observations apply makes before running). The only
+/// Engine file that speaks libvirt's types: every value and error crosses into the Engine's
+/// here (`DriverError.failed` carries a `HostFailure` kind mapped from libvirt's code). Short calls
 /// run on the connection's own serial queue; calls that block for the length of a transfer
 /// (migration, volume copy, checksum) on a thread of their own, so that job-stats polling on
 /// the same connection is never stuck behind them. Nothing here runs on Swift's cooperative
@@ -16,6 +18,12 @@ public final class LibvirtFleet: FleetDriver {
     public init(targets: [ObserveTarget], connectTimeout: Duration = .seconds(15)) {
         self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.cache = ConnectionCache(timeout: connectTimeout)
+    }
+
+    /// Observes every host over this fleet's connections (opening them as needed), pools
+    /// refreshed first when asked.
+    public func observe(refreshingPools: Bool) async -> ObservedFleet {
+        await observe(observer: Observer(refreshPools: refreshingPools))
     }
 
     /// Observes every host over this fleet's connections (opening them as needed).
@@ -47,9 +55,18 @@ public final class LibvirtFleet: FleetDriver {
         await cache.existing(host)?.isAlive ?? false
     }
 
-    /// Runs a short blocking call on `host`'s connection queue.
+    /// Runs a short blocking call on `host`'s connection queue; libvirt's errors come out as
+    /// the Engine's.
     private func on<T: Sendable>(_ host: String, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await connection(host).run(body)
+        let connection = try await connection(host)
+        return try await mappingErrors { try await connection.run(body) }
+    }
+
+    /// Runs a call that blocks for the length of a transfer on a thread of its own (on `host`'s
+    /// connection); libvirt's errors come out as the Engine's.
+    private func dedicated<T: Sendable>(_ host: String, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let connection = try await connection(host)
+        return try await mappingErrors { try await connection.runDedicated(body) }
     }
 
     // MARK: Domains
@@ -74,12 +91,8 @@ public final class LibvirtFleet: FleetDriver {
         try await on(host) { connection in _ = try connection.defineDomain(xml: xml) }
     }
 
-    /// Undefines keeping NVRAM and TPM state (flags by what the domain has).
-    public func undefine(uuid: String, on host: String) async throws {
-        try await on(host) { connection in try require(uuid, on: connection, host: host).undefine() }
-    }
-
-    /// Undefines as `undefine` does, also dropping snapshot and checkpoint metadata when asked.
+    /// Undefines keeping NVRAM and TPM state (flags by what the domain has), also dropping
+    /// snapshot and checkpoint metadata when asked.
     public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
         try await on(host) { connection in
             try require(uuid, on: connection, host: host).undefine(droppingSnapshotMetadata: droppingSnapshotMetadata)
@@ -109,16 +122,16 @@ public final class LibvirtFleet: FleetDriver {
     }
 
     /// `virDomainSetVcpusFlags`.
-    public func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws {
+    public func setVcpus(uuid: String, on host: String, count: Int, scope: DefinitionScope, maximum: Bool) async throws {
         try await on(host) { connection in
-            try require(uuid, on: connection, host: host).setVcpus(count, flags: scope, maximum: maximum)
+            try require(uuid, on: connection, host: host).setVcpus(count, flags: scope.libvirt, maximum: maximum)
         }
     }
 
     /// `virDomainSetMemoryFlags`.
-    public func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws {
+    public func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DefinitionScope, maximum: Bool) async throws {
         try await on(host) { connection in
-            try require(uuid, on: connection, host: host).setMemory(mebibytes: mebibytes, flags: scope, maximum: maximum)
+            try require(uuid, on: connection, host: host).setMemory(mebibytes: mebibytes, flags: scope.libvirt, maximum: maximum)
         }
     }
 
@@ -128,27 +141,28 @@ public final class LibvirtFleet: FleetDriver {
     }
 
     /// `virDomainSetMetadata` of the `urn:virtplace:1` element.
-    public func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws {
+    public func setMetadata(uuid: String, on host: String, fleet: String, tags: [String: String], scope: DefinitionScope) async throws {
+        let metadata = VirtplaceMetadata(fleet: fleet, tags: tags)
         try await on(host) { connection in
-            try require(uuid, on: connection, host: host).setVirtplaceMetadata(metadata, flags: scope)
+            try require(uuid, on: connection, host: host).setVirtplaceMetadata(metadata, flags: scope.libvirt)
         }
     }
 
     /// `virDomainAttachDeviceFlags` with a `<disk type='volume'>`.
     public func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
-                           scope: DomainModification) async throws {
+                           scope: DefinitionScope) async throws {
         let xml = DefinitionXML.volumeDisk(pool: disk.pool, volume: disk.volume, format: format, target: target,
                                            bus: disk.bus, readOnly: disk.readOnly)
         try await on(host) { connection in
-            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope)
+            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope.libvirt)
         }
     }
 
     /// `virDomainAttachDeviceFlags` with an `<interface>`.
-    public func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws {
+    public func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DefinitionScope) async throws {
         let xml = DefinitionXML.interface(network: nic.network, bridge: nic.bridge, mac: nic.mac, model: nic.model)
         try await on(host) { connection in
-            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope)
+            try require(uuid, on: connection, host: host).attachDevice(xml: xml, flags: scope.libvirt)
         }
     }
 
@@ -156,8 +170,22 @@ public final class LibvirtFleet: FleetDriver {
     public func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
         let disk = DefinitionXML.volumeDisk(pool: boot.pool, volume: boot.volume, format: format, target: target,
                                             bus: boot.bus, readOnly: boot.readOnly, bootOrder: 1)
-        let xml = try DefinitionXML.recreatedDomain(from: recordedXML, bootDisk: disk)
+        let xml = try mappingErrors { try DefinitionXML.recreatedDomain(from: recordedXML, bootDisk: disk) }
         try await on(host) { connection in _ = try connection.defineDomain(xml: xml) }
+    }
+
+    /// libvirt's domain XML, read by `ObservedDomain.parse`.
+    public func readDefinition(_ xml: String) throws -> ObservedDomain {
+        try mappingErrors { try ObservedDomain.parse(xml: xml, state: "shutoff") }
+    }
+
+    /// `DefinitionXML.recreatedDomain`, as `recreate` builds it, then read back.
+    public func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
+        let disk = DefinitionXML.volumeDisk(pool: boot.pool, volume: boot.volume, format: format, target: target,
+                                            bus: boot.bus, readOnly: boot.readOnly, bootOrder: 1)
+        return try mappingErrors {
+            try ObservedDomain.parse(xml: try DefinitionXML.recreatedDomain(from: recordedXML, bootDisk: disk), state: "shutoff")
+        }
     }
 
     // MARK: Volumes
@@ -215,7 +243,7 @@ public final class LibvirtFleet: FleetDriver {
 
     /// `virStorageVolCreateXMLFrom` on the same host, on a thread of its own (it copies data).
     public func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
-        try await connection(host).runDedicated { connection in
+        try await dedicated(host) { connection in
             let handle = try connection.lookupStoragePool(name: pool)
             let source = try handle.lookupVolume(name: name)
             let observed = try source.observed()
@@ -228,7 +256,7 @@ public final class LibvirtFleet: FleetDriver {
     public func copyVolume(pool: String, name: String, from: String, to: String,
                            progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         let destination = try await connection(to)
-        return try await connection(from).runDedicated { source in
+        return try await dedicated(from) { source in
             let sourceVolume = try source.lookupStoragePool(name: pool).lookupVolume(name: name)
             let targetVolume = try destination.lookupStoragePool(name: pool).lookupVolume(name: name)
             return try VolumeTransfer.copy(from: sourceVolume, to: targetVolume, hashing: true, progress: progress)
@@ -237,17 +265,22 @@ public final class LibvirtFleet: FleetDriver {
 
     /// `VolumeTransfer.checksum` (a sparse download) on a thread of its own.
     public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
-        try await connection(host).runDedicated { connection in
+        try await dedicated(host) { connection in
             try VolumeTransfer.checksum(of: connection.lookupStoragePool(name: pool).lookupVolume(name: name))
         }
     }
 
     // MARK: Migration
 
-    /// Managed migration (`virDomainMigrate3`) on a thread of its own: this process holds both connections.
-    public func migrate(uuid: String, from: String, to: String, parameters: MigrationParameters, flags: MigrationFlags) async throws {
+    /// Managed migration (`virDomainMigrate3`) on a thread of its own: this process holds both
+    /// connections. `LIVE | PERSIST_DEST | UNDEFINE_SOURCE | ABORT_ON_ERROR`, plus
+    /// `NON_SHARED_DISK` and `migrate_disks` for copied disks, `UNSAFE` for storage the
+    /// placement declares shared, `AUTO_CONVERGE` and `POSTCOPY` as asked; bandwidth as a parameter.
+    public func migrate(uuid: String, from: String, to: String, request: MigrationRequest) async throws {
+        let flags = request.flags
+        let parameters = MigrationParameters(bandwidthMiBps: request.bandwidthMiBps, disks: request.copyDisks)
         let destination = try await connection(to)
-        try await connection(from).runDedicated { source in
+        try await dedicated(from) { source in
             // Managed migration (virDomainMigrate3): this process holds both connections; see
             // docs/moves.md for why. The returned destination handle is released at once.
             _ = try require(uuid, on: source, host: from).migrate(to: destination, parameters: parameters, flags: flags)
@@ -255,20 +288,18 @@ public final class LibvirtFleet: FleetDriver {
     }
 
     /// `virDomainGetJobStats`; nil when no job runs or the domain is gone.
-    public func jobProgress(uuid: String, on host: String) async throws -> JobStats? {
+    public func jobProgress(uuid: String, on host: String) async throws -> MigrationJob? {
         try await on(host) { connection in
             guard let domain = try lookup(uuid, on: connection) else { return nil }
-            let stats = try domain.jobStats()
-            return stats.type == .none ? nil : stats
+            return MigrationJob(try domain.jobStats())
         }
     }
 
     /// `virDomainGetJobStats(COMPLETED | KEEP_COMPLETED)`.
-    public func completedJob(uuid: String, on host: String) async throws -> JobStats? {
+    public func completedJob(uuid: String, on host: String) async throws -> MigrationJob? {
         try await on(host) { connection in
             guard let domain = try lookup(uuid, on: connection) else { return nil }
-            let stats = try domain.jobStats(completed: true)
-            return stats.type == .none ? nil : stats
+            return MigrationJob(try domain.jobStats(completed: true))
         }
     }
 
@@ -289,6 +320,163 @@ public final class LibvirtFleet: FleetDriver {
         }
     }
 }
+
+/// Observation over libvirt connections.
+extension Observer {
+    /// Observes every target; hosts come back in the order given, domains sorted by name.
+    public func observe(_ targets: [ObserveTarget]) async -> ObservedFleet {
+        ObservedFleet(hosts: await observeWithCalls(targets).map(\.host))
+    }
+
+    /// Like `observe`, with the libvirt calls each host took (unreachable hosts: zero).
+    public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
+        let timeout = connectTimeout
+        return await observeWithCalls(targets) { target in
+            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: timeout)
+        }
+    }
+
+    /// Observes every target over connections that `connect` gives (apply keeps its connections
+    /// open for the steps that follow); a host whose connection or observation fails comes back
+    /// `reachable: false`.
+    public func observe(
+        _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
+    ) async -> ObservedFleet {
+        ObservedFleet(hosts: await observeWithCalls(targets, connect: connect).map(\.host))
+    }
+
+    /// Like `observe(_:connect:)`, with the libvirt calls each host took.
+    public func observeWithCalls(
+        _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
+    ) async -> [HostObservation] {
+        await eachHost(targets, missing: { Self.unreachable($0, error: "not observed") }) { target in
+            do {
+                let connection = try await connect(target)
+                return try await observe(target, on: connection)
+            } catch {
+                return Self.unreachable(target, error: Self.describe(error))
+            }
+        }
+    }
+
+    /// Observes one host on a new connection, which is closed afterwards. Never throws: a
+    /// failure makes the host `reachable: false`.
+    public func observe(_ target: ObserveTarget) async -> HostObservation {
+        do {
+            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: connectTimeout)
+            return try await observe(target, on: connection)
+        } catch {
+            return Self.unreachable(target, error: Self.describe(error))
+        }
+    }
+
+    /// Observes one host on an open connection (apply re-observes on the connections it holds).
+    /// - Throws: `LibvirtError`, `DomainXMLError`, `CancellationError`.
+    public func observe(_ target: ObserveTarget, on connection: Connection) async throws -> HostObservation {
+        let refresh = refreshPools
+        return try await connection.run(timeout: observeTimeout) { connection in
+            try connection.observeHost(
+                name: target.name, faultDomain: target.faultDomain, capacity: target.capacity, refreshPools: refresh
+            )
+        }
+    }
+
+    private static func unreachable(_ target: ObserveTarget, error: String) -> HostObservation {
+        HostObservation(
+            host: ObservedHost(
+                name: target.name, uri: HostURI.redacted(target.uri), reachable: false, error: error,
+                faultDomain: target.faultDomain, capacity: target.capacity ?? ObservedCapacity(vcpus: 0, memoryMiB: 0)
+            ),
+            calls: ObservationCalls()
+        )
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as LibvirtError: error.message
+        case let error as DriverError: error.description
+        case is CancellationError: "observation cancelled"
+        default: String(describing: error)
+        }
+    }
+}
+
+/// Runs `body`, libvirt's errors coming out as the Engine's (`DriverError.failed`).
+private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw engineError(error) }
+}
+
+/// The same for a call that does not wait.
+private func mappingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw engineError(error) }
+}
+
+/// An error of the Libvirt layer as the Engine's; any other passes unchanged.
+private func engineError(_ error: any Error) -> any Error {
+    switch error {
+    case let e as LibvirtError: DriverError(e)
+    case let e as DomainXMLError: DriverError.failed(.badDefinition, message: e.message)
+    case let e as VolumeTransferError: DriverError.failed(.other, message: e.description)
+    default: error
+    }
+}
+
+extension DriverError {
+    /// libvirt's error as the Engine's: its kind by libvirt's code (and, for a system error,
+    /// its domain: one of the RPC layer is a broken connection), its message as libvirt wrote it.
+    public init(_ error: LibvirtError) {
+        let kind: HostFailure = switch error.code {
+        case .operationAborted: .aborted
+        case .operationTimeout: .timedOut
+        case .migrateUnsafe, .operationUnsupported, .argumentUnsupported: .liveUnsupported
+        case .cpuIncompatible: .cpuIncompatible
+        case .noNetwork: .noNetwork
+        case .noStoragePool, .noStorageVolume: .noStorage
+        case .configUnsupported: .configUnsupported
+        case .noConnect, .rpc, .authFailed, .authCancelled, .authUnavailable: .connection
+        case .systemError: error.domain == rpcErrorDomain ? .connection : .other
+        default: error.isConnectionFailure ? .connection : .other
+        }
+        self = .failed(kind, message: error.message)
+    }
+}
+
+/// `VIR_FROM_RPC`.
+private let rpcErrorDomain: Int32 = 7
+
+extension DefinitionScope {
+    /// The same scope as libvirt's modification flags.
+    var libvirt: DomainModification {
+        var flags: DomainModification = []
+        if contains(.live) { flags.insert(.live) }
+        if contains(.config) { flags.insert(.config) }
+        return flags
+    }
+}
+
+extension MigrationRequest {
+    /// libvirt's migration flags for the request.
+    var flags: MigrationFlags {
+        var flags: MigrationFlags = [.live, .persistDestination, .undefineSource, .abortOnError]
+        if !copyDisks.isEmpty { flags.insert(.nonSharedDisk) }
+        if sharedStorageDeclared { flags.insert(.unsafe) }
+        if autoConverge { flags.insert(.autoConverge) }
+        if allowPostCopy { flags.insert(.postcopy) }
+        return flags
+    }
+}
+
+extension MigrationJob {
+    /// A job's figures from libvirt's statistics; nil when there is no job.
+    init?(_ stats: JobStats) {
+        guard stats.type != .none else { return nil }
+        self.init(timeElapsedMs: stats.timeElapsedMs, timeRemainingMs: stats.timeRemainingMs, downtimeMs: stats.downtimeMs,
+                  dataTotal: stats.dataTotal, dataProcessed: stats.dataProcessed, dataRemaining: stats.dataRemaining,
+                  memoryTotal: stats.memoryTotal, memoryProcessed: stats.memoryProcessed, memoryBps: stats.memoryBps,
+                  diskTotal: stats.diskTotal, diskProcessed: stats.diskProcessed, diskBps: stats.diskBps)
+    }
+}
+
 
 /// The domain with this UUID on the connection's host, nil when there is none.
 private func lookup(_ uuid: String, on connection: Connection) throws -> Domain? {

@@ -1,7 +1,5 @@
-import Libvirt
-
-/// Why a live migration failed, as far as libvirt's error code (and domain) and what the
-/// watchdog did tell. Decides whether a fallback to a reboot move can help: only for causes a
+/// Why a live migration failed, as far as the kind of the host's error (`HostFailure`, which
+/// `LibvirtFleet` maps from libvirt's code and domain) and what the watchdog did tell. Decides whether a fallback to a reboot move can help: only for causes a
 /// reboot move does not meet again (STYLE.md rule 4: by code, never by the message text).
 public enum LiveFailureCause: Equatable, Sendable {
     /// The watchdog aborted the job after `live.timeoutSeconds`: the guest dirtied memory
@@ -65,27 +63,16 @@ public enum LiveFailureCause: Equatable, Sendable {
     ///   - lostDestination: the watchdog saw the destination's connection go.
     public static func classify(_ error: any Error, timedOut: Bool, lostDestination: Bool) -> LiveFailureCause {
         if lostDestination { return .targetUnreachable }
-        guard let e = error as? LibvirtError else { return timedOut ? .timeout : .unknown }
-        switch e.code {
-        case .operationAborted: return timedOut ? .timeout : .cancelled
-        case .operationTimeout: return .liveOnly
-        case .migrateUnsafe, .operationUnsupported, .argumentUnsupported: return .liveOnly
+        guard case let .failed(kind, _)? = error as? DriverError else { return timedOut ? .timeout : .unknown }
+        switch kind {
+        case .aborted: return timedOut ? .timeout : .cancelled
+        case .timedOut, .liveUnsupported: return .liveOnly
         case .cpuIncompatible: return .cpuIncompatible
         case .noNetwork: return .networkMissing
-        case .noStoragePool, .noStorageVolume: return .storageMissing
+        case .noStorage: return .storageMissing
         case .configUnsupported: return .targetUnsupported
-        case .noConnect, .rpc, .authFailed, .authCancelled, .authUnavailable: return .targetUnreachable
-        case .systemError:
-            // A connection that broke is a system error of the RPC layer; one raised
-            // elsewhere (a file the target cannot open) is not the target being away.
-            if e.domain == rpcErrorDomain { return .targetUnreachable }
-            return timedOut ? .timeout : .unknown
-        default:
-            if e.isConnectionFailure { return .targetUnreachable }
-            return timedOut ? .timeout : .unknown
+        case .connection: return .targetUnreachable
+        case .badDefinition, .other: return timedOut ? .timeout : .unknown
         }
     }
 }
-
-/// `VIR_FROM_RPC`.
-private let rpcErrorDomain: Int32 = 7

@@ -106,7 +106,7 @@ public struct ReconcileLoop {
         /// How often the loop looks for a stop while it waits.
         public var sleepSlice: Duration = .milliseconds(200)
         /// The fleet for the hosts a pass contacts.
-        public var connect: @Sendable ([ObserveTarget]) -> any PassFleet = { LibvirtFleet(targets: $0) }
+        public var connect: @Sendable ([ObserveTarget]) -> any FleetDriver = { LibvirtFleet(targets: $0) }
         /// Execution settings other than those the loop sets (tests: shorter polls).
         public var execution = ExecutionOptions()
 

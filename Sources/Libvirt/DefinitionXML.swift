@@ -57,17 +57,6 @@ public enum DefinitionXML {
         return "virtio"
     }
 
-    /// The first free target with `prefix` (`vda`, `vdb`, … `vdz`, `vdaa`, …) among `taken`.
-    public static func freeTarget(prefix: String, taken: Set<String>) -> String {
-        let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        for index in 0..<(26 * 27) {
-            let suffix = index < 26 ? String(letters[index]) : String(letters[index / 26 - 1]) + String(letters[index % 26])
-            let name = prefix + suffix
-            if !taken.contains(name) { return name }
-        }
-        return prefix + "zz"
-    }
-
     /// A definition for re-creating a domain on another host from its boot volume (a manual
     /// move): the recorded definition keeps its name, UUID, memory, vCPUs, CPU, OS, features,
     /// clock, console, metadata and its first `network` or `bridge` interface (the primary

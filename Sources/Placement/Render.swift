@@ -193,11 +193,16 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
 }
 
 /// `Maintenance:` and one line per instance on a host under maintenance (its status note),
-/// for `observe`; empty when there is none. Escaped for the terminal.
-public func renderMaintenanceStatus(_ plan: Plan) -> String {
+/// for `observe`; empty when there is none. Instances in `inProgress` (a move the journal shows
+/// begun and not ended) say so instead. Escaped for the terminal.
+public func renderMaintenanceStatus(_ plan: Plan, inProgress: Set<String> = []) -> String {
     let notes = splitMaintenanceNotes(plan.notes).maintenance
     guard !notes.isEmpty else { return "" }
-    return "\nMaintenance:\n" + notes.map { "  \(Escape.terminal($0.instance)): \(Escape.terminal($0.message))\n" }.joined()
+    return "\nMaintenance:\n" + notes.map { note in
+        let status = inProgress.contains(note.instance)
+            ? "in progress (a move has begun and not ended: running now, or the next run finishes it)" : note.message
+        return "  \(Escape.terminal(note.instance)): \(Escape.terminal(status))\n"
+    }.joined()
 }
 
 /// The maintenance status notes (`maintenance.*`, shown whatever the verbosity), and the rest.

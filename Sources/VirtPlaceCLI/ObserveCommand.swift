@@ -7,9 +7,11 @@ struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
     static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
+    /// What `-o` takes.
+    static let formats = ["text", "json"] + PictureFormat.allCases.map(\.rawValue)
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
+        outputOption(formats, help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
@@ -25,7 +27,7 @@ struct ObserveCommand: Command {
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
         files = try requireFiles(arguments, command: Self.name)
-        format = try outputFormat(arguments, allowed: ["text", "json"] + PictureFormat.allCases.map(\.rawValue), command: Self.name)
+        format = try outputFormat(arguments, allowed: Self.formats, command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -48,7 +50,11 @@ struct ObserveCommand: Command {
             context.console.out(renderObserved(fleet, managedNames: Set(spec.instances.keys), style: context.console.textStyle))
             // Hosts under maintenance: each instance's maintenance status, as plan shows it.
             if spec.hosts.values.contains(where: { $0.maintenance != nil }) {
-                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock())))
+                // Moves begun and not ended, as the journal shows them (read only, no lock).
+                let journal = try? ApplyPass.readJournal(StateDirectory(path: context.common.stateDir), repair: false) { _ in }
+                let inProgress = Set((journal?.unfinished ?? []).map(\.instance))
+                context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock()),
+                                                            inProgress: inProgress))
             }
         }
         guard fleet.hosts.contains(where: \.reachable) || fleet.hosts.isEmpty else {

@@ -1,83 +1,13 @@
 import Foundation
-import Libvirt
 @testable import Placement
 import Synchronization
 import Testing
 @testable import Engine
+import TestSupport
 
 // The executor against an in-memory fleet: scheduling within the parallel limits, steps that
 // skip when their postcondition holds, the journal, and the failures a real fleet has. The
 // real libvirt is exercised in LabTests.
-
-// MARK: Helpers
-
-func stateDirectory() throws -> StateDirectory {
-    let path = NSTemporaryDirectory() + "virtplace-engine-tests-" + UUID().uuidString
-    let state = StateDirectory(path: path)
-    try state.prepare()
-    return state
-}
-
-/// Runs a plan on the fake fleet; returns the report, the journal and the events.
-func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = ParallelSpec(total: 4, perHost: 2),
-             state: StateDirectory? = nil, onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in })
-    async throws -> (ExecutionReport, [JournalRecord], [ExecutionEvent]) {
-    let state = try state ?? stateDirectory()
-    let journal = try Journal(path: state.journalPath)
-    let events = Mutex<[ExecutionEvent]>([])
-    let options = ExecutionOptions(parallel: parallel, jobPollInterval: .milliseconds(20),
-                                   statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200))
-    let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { e in
-        events.withLock { $0.append(e) }
-        onEvent(e)
-    }
-    let report = await executor.run(plan)
-    return (report, Array(Journal.records(path: state.journalPath)), events.withLock { $0 })
-}
-
-func placement(_ instances: [String: InstanceSpec], hosts: [String] = ["h1", "h2", "h3"],
-               drained: Set<String> = [], policy: PolicySpec = PolicySpec()) -> PlacementSpec {
-    var hostSpecs: [String: HostSpec] = [:]
-    for h in hosts { hostSpecs[h] = HostSpec(uri: "fake://\(h)", faultDomain: "fd-\(h)", state: drained.contains(h) ? .drained : .active) }
-    return PlacementSpec(metadata: MetadataSpec(name: "lab"), policy: policy, hosts: hostSpecs, instances: instances)
-}
-
-func guest(_ name: String, state: String = "running", fleet: String? = "lab") -> FakeFleet.FakeDomain {
-    FakeFleet.FakeDomain(uuid: "uuid-\(name)", name: name, state: state,
-                         nics: [ObservedNIC(type: "network", mac: stableMAC(name), network: "lan")], fleet: fleet)
-}
-
-/// A MAC derived from the name alone (FNV-1a), the same in every process: `hashValue` is
-/// seeded per process, so a failure that depended on it would not reproduce.
-func stableMAC(_ name: String) -> String {
-    var hash: UInt32 = 2_166_136_261
-    for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-    return String(format: "52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff)
-}
-
-func planFor(_ spec: PlacementSpec, _ fleet: FakeFleet) -> Plan {
-    makePlan(desired: spec, observed: fleet.observed(faultDomains: Dictionary(uniqueKeysWithValues: spec.hosts.map { ($0.key, $0.value.faultDomain ?? "") })))
-}
-
-func liveStep(_ from: String, _ to: String, timeout: Int = 600, onTimeout: LiveTimeoutAction = .abort) -> Step {
-    .migrateLive(LiveMigration(from: from, to: to, maxDowntimeMs: 300, bandwidthMiBps: 0, timeoutSeconds: timeout,
-                               onTimeout: onTimeout, autoConverge: false, copyDisks: []))
-}
-
-/// A plan built by hand: the given actions, every one in `wave` unless it says otherwise.
-/// A plan of hand-made actions; an action without an id gets its position (1-based), as the
-/// planner numbers them. Dependencies are only those the actions list.
-func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
-    let actions = actions.enumerated().map { i, a in
-        var a = a
-        if a.id == 0 { a.id = i + 1 }
-        return a
-    }
-    let domains = actions.map { DomainBasis(name: $0.instance, host: $0.from, uuid: uuids[$0.instance], state: "running", xmlDigest: "x") }
-    var summary = Summary()
-    for a in actions { summary.add(a.kind) }
-    return Plan(fleet: "lab", basis: Basis(digest: "d", hosts: [], domains: domains), actions: actions, summary: summary)
-}
 
 // MARK: Scheduling
 
@@ -171,24 +101,6 @@ func handPlan(_ actions: [Action], uuids: [String: String]) -> Plan {
     let at = { (s: String) in order.firstIndex(of: s) ?? -1 }
     #expect(at("start other") < at("end slow"), "\(order)")
     #expect(at("start into") > at("end slow"), "\(order)")
-}
-
-/// The seeds of a random test: `defaults`, or only `VIRTPLACE_TEST_SEED=N` to replay one.
-func randomSeeds(_ defaults: ClosedRange<Int>) -> [Int] {
-    if let text = ProcessInfo.processInfo.environment["VIRTPLACE_TEST_SEED"], let seed = Int(text) { return [seed] }
-    return Array(defaults)
-}
-
-/// A small deterministic generator (SplitMix64) for the random fleets below.
-struct Seeded: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Random tight fleets (4 hosts of 4 GiB, domains of 0.5–1.5 GiB, pins elsewhere, live and
@@ -301,7 +213,7 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
 @Test func aFailedActionDoesNotStopItsWaveAndBlocksWhatCountedOnIt() async throws {
     let fleet = FakeFleet(hosts: ["h1", "h2", "h3"])
     for name in ["a", "b", "c", "d", "e"] { fleet.add(guest(name), on: ["c", "d"].contains(name) ? "h2" : "h1") }
-    fleet.set { $0.migration["uuid-a"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
+    fleet.set { $0.migration["uuid-a"] = .fail(.failed(.other, message: "migration refused")) }
     let actions = [
         Action(instance: "a", kind: .live, from: "h1", to: "h2", reasons: [], steps: [liveStep("h1", "h2")], wave: 1),
         Action(instance: "b", kind: .live, from: "h1", to: "h3", reasons: [], steps: [liveStep("h1", "h3")], wave: 1),

@@ -1,58 +1,40 @@
 import Foundation
-import Libvirt
 import Placement
 import Testing
+import TestSupport
 @testable import Engine
 
 // Issue 21: a failed live migration falls back to a reboot move only for causes a reboot move
 // avoids; a failed copy leaves no debris of virtplace's own, and never touches a volume
 // virtplace did not create.
 
-// MARK: Classifying a failed live migration
+// MARK: Classifying a failed live migration (LibvirtFleetTests: from libvirt's codes)
 
-struct CauseCase: Sendable, CustomTestStringConvertible {
-    let error: LibvirtError
-    var timedOut = false
-    var lost = false
-    let expected: LiveFailureCause
-    var testDescription: String { "code \(error.code.rawValue) domain \(error.domain) timedOut \(timedOut) lost \(lost) → \(expected)" }
+@Test("a failed live migration is classified by the kind of the host's error", arguments: [
+    (HostFailure.aborted, true, LiveFailureCause.timeout), (.aborted, false, .cancelled),
+    (.timedOut, false, .liveOnly), (.liveUnsupported, false, .liveOnly), (.cpuIncompatible, false, .cpuIncompatible),
+    (.noNetwork, false, .networkMissing), (.noStorage, false, .storageMissing), (.configUnsupported, false, .targetUnsupported),
+    (.connection, false, .targetUnreachable), (.other, false, .unknown), (.other, true, .timeout), (.badDefinition, false, .unknown),
+])
+func liveFailureIsClassifiedByKind(_ kind: HostFailure, _ timedOut: Bool, _ expected: LiveFailureCause) {
+    let cause = LiveFailureCause.classify(DriverError.failed(kind, message: "x"), timedOut: timedOut, lostDestination: false)
+    #expect(cause == expected)
+    #expect(LiveFailureCause.classify(DriverError.failed(kind, message: "x"), timedOut: timedOut, lostDestination: true) == .targetUnreachable)
 }
 
-let causeCases: [CauseCase] = [
-    CauseCase(error: LibvirtError(code: .operationAborted, message: "canceled by client"), timedOut: true, expected: .timeout),
-    CauseCase(error: LibvirtError(code: .operationAborted, message: "canceled by client"), expected: .cancelled),
-    CauseCase(error: LibvirtError(code: .operationTimeout, message: "t"), expected: .liveOnly),
-    CauseCase(error: LibvirtError(code: .migrateUnsafe, message: "Unsafe migration"), expected: .liveOnly),
-    CauseCase(error: LibvirtError(code: .operationUnsupported, message: "x"), expected: .liveOnly),
-    CauseCase(error: LibvirtError(code: .argumentUnsupported, message: "x"), expected: .liveOnly),
-    CauseCase(error: LibvirtError(code: .cpuIncompatible, message: "x"), expected: .cpuIncompatible),
-    CauseCase(error: LibvirtError(code: .noNetwork, message: "x"), expected: .networkMissing),
-    CauseCase(error: LibvirtError(code: .noStorageVolume, message: "x"), expected: .storageMissing),
-    CauseCase(error: LibvirtError(code: .noStoragePool, message: "x"), expected: .storageMissing),
-    CauseCase(error: LibvirtError(code: .configUnsupported, message: "x"), expected: .targetUnsupported),
-    CauseCase(error: LibvirtError(code: .rpc, domain: 7, message: "x"), expected: .targetUnreachable),
-    CauseCase(error: LibvirtError(code: .systemError, domain: 7, message: "Connection reset"), expected: .targetUnreachable),
-    CauseCase(error: LibvirtError(code: .systemError, domain: 18, message: "No space left on device"), expected: .unknown),
-    CauseCase(error: LibvirtError(code: .operationFailed, domain: 10, message: "QEMU failed"), expected: .unknown),
-    CauseCase(error: LibvirtError(code: .internalError, domain: 10, message: "x"), lost: true, expected: .targetUnreachable),
-    // The text says "timed out", the code does not: the code decides.
-    CauseCase(error: LibvirtError(code: .internalError, domain: 10, message: "migration timed out, Unsafe migration"), expected: .unknown),
-]
-
-@Test("a failed live migration is classified by code, never by its text", arguments: causeCases)
-func liveFailureIsClassifiedByCode(_ c: CauseCase) {
-    let cause = LiveFailureCause.classify(c.error, timedOut: c.timedOut, lostDestination: c.lost)
-    #expect(cause == c.expected)
-    #expect(cause.rebootAvoids == [.timeout, .liveOnly].contains(c.expected))
+@Test func aFailureThatIsNotTheHostsIsUnknownUnlessTheWatchdogTimedOut() {
+    let error = DriverError.unreachable(host: "h2", reason: "refused")
+    #expect(LiveFailureCause.classify(error, timedOut: false, lostDestination: false) == .unknown)
+    #expect(LiveFailureCause.classify(error, timedOut: true, lostDestination: false) == .timeout)
 }
 
 // MARK: Fallback only where it helps
 
 @Test func aLiveMigrationThatFailsForWhatTheTargetLacksDoesNotFallBack() async throws {
-    for (error, fallsBack) in [(LibvirtError(code: .noStorageVolume, message: "no volume"), false),
-                               (LibvirtError(code: .cpuIncompatible, message: "cpu"), false),
-                               (LibvirtError(code: .operationFailed, domain: 10, message: "qemu could not open the disk"), false),
-                               (LibvirtError(code: .migrateUnsafe, message: "Unsafe migration"), true)] {
+    for (error, fallsBack) in [(DriverError.failed(.noStorage, message: "no volume"), false),
+                               (.failed(.cpuIncompatible, message: "cpu"), false),
+                               (.failed(.other, message: "qemu could not open the disk"), false),
+                               (.failed(.liveUnsupported, message: "Unsafe migration"), true)] {
         let fleet = FakeFleet(hosts: ["h1", "h2"])
         fleet.add(guest("web"), on: "h1")
         fleet.set { $0.migration["uuid-web"] = .fail(error) }

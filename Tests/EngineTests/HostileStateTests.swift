@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 import YAMLDecoding
 @testable import Engine
 @testable import Placement
@@ -9,42 +10,26 @@ import YAMLDecoding
 // disk leaves (issue 12, docs/security.md). The witnesses are the file system (`lstat`, the
 // bytes of files) and the fake fleet's own record of calls.
 
-private func scratch() throws -> String {
-    let path = NSTemporaryDirectory() + "vp-hostile-engine-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-private func type(_ path: String) -> mode_t? {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return nil }
-    return info.st_mode & S_IFMT
-}
-
-private func mode(_ path: String) -> mode_t? {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return nil }
-    return info.st_mode & 0o7777
-}
-
-private let victimBytes = Data("root:x:0:0:root:/root:/bin/bash\n".utf8)
-
 private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phase, run: String = "r1") -> JournalRecord {
     testRecord(instance, step, "shutdown", phase, run: run, kind: .reboot, uuid: "u-\(instance)")
 }
 
 @Suite struct SafeFileTests {
-    /// /dev/null and /dev/full stay character devices: refused, never replaced.
-    @Test func deviceNodesAreRefusedAndStayDevices() {
-        for device in ["/dev/null", "/dev/full"] {
-            #expect(type(device) == S_IFCHR)
+    /// A /dev/null and a /dev/full (our own, made in a scratch directory: never the machine's,
+    /// which a regression would replace for every process) stay character devices: refused,
+    /// never replaced.
+    @Test func deviceNodesAreRefusedAndStayDevices() throws {
+        let dir = try scratchDirectory("vp-hostile-engine")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for device in [deviceNode("null", minor: 3, in: dir), deviceNode("full", minor: 7, in: dir)] {
+            #expect(fileType(device) == S_IFCHR)
             #expect(throws: SafeFile.Failure.self) { try SafeFile.write(Data("x".utf8), to: device, permissions: 0o600) }
-            #expect(type(device) == S_IFCHR, "\(device) was replaced")
+            #expect(fileType(device) == S_IFCHR, "\(device) was replaced")
         }
     }
 
     @Test func symlinksFIFOsAndDirectoriesAreRefused() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = dir + "/victim"
         try victimBytes.write(to: URL(fileURLWithPath: victim))
@@ -59,7 +44,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
             } catch {
                 #expect(error.reason.contains("never replaces"), "\(error)")
             }
-            #expect(type(dir + "/" + name) == kind)
+            #expect(fileType(dir + "/" + name) == kind)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: victim)) == victimBytes)
         #expect(!FileManager.default.fileExists(atPath: dir + "/nowhere"))
@@ -68,22 +53,22 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
     }
 
     @Test func aRegularFileIsReplacedWithTheModeGivenWhateverTheUmask() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/file"
         try Data("old".utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, 0o666)
         try SafeFile.write(Data("new".utf8), to: path, permissions: SafeFile.privateMode)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "new")
-        #expect(mode(path) == 0o600)
+        #expect(fileMode(path) == 0o600)
         try SafeFile.write(Data("public".utf8), to: dir + "/metrics", permissions: SafeFile.publicMode)
-        #expect(mode(dir + "/metrics") == 0o644)
+        #expect(fileMode(dir + "/metrics") == 0o644)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["file", "metrics"])
     }
 
     /// The saved definitions a move writes (`writePrivate`) go through the same door.
     @Test func savedDefinitionsAreWrittenPrivateAndNeverThroughALink() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = dir + "/victim"
         try victimBytes.write(to: URL(fileURLWithPath: victim))
@@ -91,21 +76,21 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
         #expect(throws: (any Error).self) { try writePrivate(Data("<domain/>".utf8), to: dir + "/run-h1.xml") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: victim)) == victimBytes)
         try writePrivate(Data("<domain/>".utf8), to: dir + "/run-h2.xml")
-        #expect(mode(dir + "/run-h2.xml") == 0o600)
+        #expect(fileMode(dir + "/run-h2.xml") == 0o600)
     }
 }
 
 @Suite struct StateDirectoryTrustTests {
     @Test func aMissingDirectoryIsCreatedPrivate() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let state = StateDirectory(path: dir + "/x/y/state")
         try state.prepare()
-        #expect(mode(state.path) == 0o700 && mode(state.recordsPath) == 0o700)
+        #expect(fileMode(state.path) == 0o700 && fileMode(state.recordsPath) == 0o700)
     }
 
     @Test func unsafeDirectoriesAreRefused() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Group- or world-writable.
         for bits: mode_t in [0o777, 0o770, 0o702] {
@@ -130,7 +115,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
     }
 
     @Test func aDirectoryOfAnotherUserIsRefused() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var path = "/"
         if geteuid() == 0 {
@@ -149,7 +134,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
 
     /// The lock followed a symlink and truncated what it pointed at.
     @Test func theLockNeverFollowsASymlink() throws {
-        let dir = try scratch()
+        let dir = try scratchDirectory("vp-hostile-engine")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let state = StateDirectory(path: dir + "/state")
         try state.prepare()
@@ -165,7 +150,7 @@ private func record(_ instance: String, _ step: Int, _ phase: JournalRecord.Phas
 
 @Suite struct JournalIntegrityTests {
     func state() throws -> StateDirectory {
-        let state = StateDirectory(path: try scratch() + "/state")
+        let state = StateDirectory(path: try scratchDirectory("vp-hostile-engine") + "/state")
         try state.prepare()
         return state
     }

@@ -1,8 +1,8 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 import Testing
+import TestSupport
 @testable import Engine
 
 // Journals written by the release before the typed journal (format 0: `detail` a map of
@@ -142,7 +142,7 @@ let journalScenarios: [JournalScenario] = {
     all.append(JournalScenario(name: "live-fallback-reboot-outcome-2", uuid: "uuid-web") { state in
         let fleet = FakeFleet(hosts: ["h1", "h2"])
         fleet.add(guest("web"), on: "h1")
-        fleet.set { $0.migration["uuid-web"] = .fail(LibvirtError(code: .migrateUnsafe, message: "migration refused")) }
+        fleet.set { $0.migration["uuid-web"] = .fail(.failed(.liveUnsupported, message: "migration refused")) }
         let plan = planFor(placement(["web": InstanceSpec(host: "h2", moves: [.live, .reboot])], hosts: ["h1", "h2"]), fleet)
         try await crashRun(plan, on: fleet, step: 2, moment: .afterOutcome, state: state)
         fleet.set { $0.migration["uuid-web"] = nil }

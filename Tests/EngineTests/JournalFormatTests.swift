@@ -2,6 +2,7 @@ import Foundation
 import Placement
 import YAMLDecoding
 import Testing
+import TestSupport
 @testable import Engine
 
 // The typed journal: every kind of record round-trips through its line, carries its format,

@@ -1,5 +1,6 @@
 import Foundation
 import Placement
+import TestSupport
 @testable import Engine
 
 /// A step of the kind `op` names, between h1 and h2: what a test's journal record needs.

@@ -1,7 +1,7 @@
 import Foundation
-import Libvirt
 import Placement
 import Testing
+import TestSupport
 @testable import Engine
 
 // Issue 19: a maintenance reboot move that fails falls back to manual where the file allows

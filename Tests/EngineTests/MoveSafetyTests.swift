@@ -1,8 +1,8 @@
 import Foundation
-import Libvirt
 @testable import Placement
 import Synchronization
 import Testing
+import TestSupport
 @testable import Engine
 
 // Never two copies, never a guest left down (docs/moves.md, "Move safety"), against the

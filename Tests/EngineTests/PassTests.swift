@@ -1,22 +1,14 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 import Testing
 @testable import Engine
+import TestSupport
 
 // Whole passes without the CLI: `ApplyPass` (what `apply` runs once) and `ReconcileLoop`
 // (what `reconcile` runs each pass) against the in-memory fleet, from the lock to the report.
 // The fake's own state (where each domain is, which calls were made) is the witness, not the
 // pass's report of itself.
-
-extension FakeFleet: PassFleet {
-    /// Observation as `observed` gives it, with the fault domains `placement()` declares.
-    func observeAll() async -> ObservedFleet {
-        let hosts = state.withLock { Array($0.hosts.keys) }
-        return observed(faultDomains: Dictionary(uniqueKeysWithValues: hosts.map { ($0, "fd-\($0)") }))
-    }
-}
 
 /// Records what a pass reports, and answers its questions with `answer`.
 final class RecordingObserver: ReconcileObserver {
@@ -99,6 +91,13 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
     return pass
 }
 
+/// A fake fleet whose hosts observe with the fault domains `placement()` declares.
+private func fleetOf(_ hosts: [String]) -> FakeFleet {
+    let fleet = FakeFleet(hosts: hosts)
+    fleet.set { $0.faultDomains = Dictionary(uniqueKeysWithValues: hosts.map { ($0, "fd-\($0)") }) }
+    return fleet
+}
+
 /// What the journal shows unfinished, read as a run reads it.
 private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
     (try? Journal.load(path: state.journalPath))?.unfinished ?? []
@@ -107,7 +106,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 // MARK: ApplyPass
 
 @Test(.timeLimit(.minutes(2))) func aWholeApplyMovesTheGuestAndTheNextPassHasNothingToDo() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     let spec = placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"])
     let state = try stateDirectory()
@@ -133,7 +132,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 }
 
 @Test(.timeLimit(.minutes(2))) func aPassAsksBeforeItRunsAndADeclinedPlanChangesNothing() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     let spec = placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"])
     var pass = applyPass(.placement(spec), fleet: fleet, hosts: ["h1", "h2"], state: try stateDirectory())
@@ -152,7 +151,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 }
 
 @Test(.timeLimit(.minutes(2))) func aDryRunChangesNothingAndTakesNoLock() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     let spec = placement(["web": InstanceSpec(host: "h2")], hosts: ["h1", "h2"])
     let state = try stateDirectory()
@@ -169,7 +168,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 }
 
 @Test(.timeLimit(.minutes(2))) func aPassFinishesTheMoveAnEarlierPassLeftUnfinished() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("db", state: "shutoff"), on: "h1")
     fleet.addVolume("local", "db.img", .init(capacity: 8 << 20, content: "db data"), on: "h1")
     fleet.state.withLock { s in
@@ -206,7 +205,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 }
 
 @Test(.timeLimit(.minutes(2))) func aStaleSavedPlanIsRefusedAndNothingIsChanged() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     fleet.add(guest("api"), on: "h1")
     let spec = placement(["web": InstanceSpec(host: "h2"), "api": InstanceSpec(host: "h1")], hosts: ["h1", "h2"])
@@ -230,7 +229,7 @@ private func unfinished(_ state: StateDirectory) -> [UnfinishedAction] {
 }
 
 @Test(.timeLimit(.minutes(2))) func aJournalLineThatCannotBeReadHoldsThePass() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     let state = try stateDirectory()
     try Data("{\"not\": \"a record\"}\n".utf8).write(to: URL(fileURLWithPath: state.journalPath))
@@ -256,7 +255,7 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
 }
 
 @Test(.timeLimit(.minutes(2))) func aReconcilePassCorrectsDriftAndCountsIt() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     fleet.add(guest("api"), on: "h2")
     let spec = placement(["web": InstanceSpec(host: "h2"), "api": InstanceSpec(host: "h2", state: .stopped)], hosts: ["h1", "h2"])
@@ -278,7 +277,7 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
 
 @Test(.timeLimit(.minutes(2))) func aPlacementThatDoesNotLoadStopsThePassBeforeAnything() async throws {
     struct Broken: Error {}
-    let fleet = FakeFleet(hosts: ["h1"])
+    let fleet = fleetOf(["h1"])
     var reconciler = loop(fleet, state: try stateDirectory())
     let result = await reconciler.pass(load: { throw Broken() }, observer: RecordingObserver())
     #expect(result.error is Broken && result.outcome == nil && !result.metrics.success)
@@ -287,7 +286,7 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
 }
 
 @Test(.timeLimit(.minutes(2))) func aHostThatDoesNotAnswerRestsAndIsNotContacted() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     fleet.set { $0.unreachable = ["h2"] }
     let spec = placement(["web": InstanceSpec(host: "h1")], hosts: ["h1", "h2"])
@@ -311,10 +310,10 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
 /// (interval × 2ⁿ), a changed declaration is tried at once, and a success resets it. The
 /// fake's migrate calls are the witness of each attempt.
 @Test(.timeLimit(.minutes(2))) func anInstanceWhoseMoveFailedBacksOffAcrossPasses() async throws {
-    let fleet = FakeFleet(hosts: ["h1", "h2"])
+    let fleet = fleetOf(["h1", "h2"])
     fleet.add(guest("web"), on: "h1")
     fleet.add(guest("api"), on: "h1")
-    fleet.set { $0.migration["uuid-web"] = .fail(LibvirtError(code: .operationFailed, message: "migration refused")) }
+    fleet.set { $0.migration["uuid-web"] = .fail(.failed(.other, message: "migration refused")) }
     var spec = placement(["web": InstanceSpec(host: "h2", moves: [.live]), "api": InstanceSpec(host: "h1")], hosts: ["h1", "h2"])
     let clock = ManualClock()
     var reconciler = loop(fleet, state: try stateDirectory(), clock: clock, interval: 10)
@@ -379,7 +378,7 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
 }
 
 @Test(.timeLimit(.minutes(2))) func aStopDuringTheSleepEndsTheLoopAndItSaysSo() async throws {
-    let fleet = FakeFleet(hosts: ["h1"])
+    let fleet = fleetOf(["h1"])
     fleet.add(guest("web"), on: "h1")
     let spec = placement(["web": InstanceSpec(host: "h1")], hosts: ["h1"])
     let observer = RecordingObserver()

@@ -1,8 +1,8 @@
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 import Testing
+import TestSupport
 @testable import Engine
 
 // Crashes at every step boundary, then recovery: the in-memory fleet stands in for libvirt
@@ -226,7 +226,7 @@ func recoveryDecision(_ c: DecisionCase) {
         let fleet = FakeFleet(hosts: ["h1", "h2"])
         fleet.add(guest("web"), on: "h1")
         // A cause a reboot move avoids (a live-only limitation); see FallbackAndDebrisTests for the others.
-        fleet.set { $0.migration["uuid-web"] = .fail(LibvirtError(code: .migrateUnsafe, message: "migration refused")) }
+        fleet.set { $0.migration["uuid-web"] = .fail(.failed(.liveUnsupported, message: "migration refused")) }
         let plan = planFor(placement(["web": InstanceSpec(host: "h2", moves: moves)], hosts: ["h1", "h2"]), fleet)
         let (report, records, _) = try await execute(plan, on: fleet)
         let r = try #require(report.actions.first)

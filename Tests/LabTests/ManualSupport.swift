@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 // Helpers for the manual-move and fault-injection lab tests: the witnesses (virsh, debugfs,
 // sha256sum) and the set-up of a guest with data worth losing.
@@ -25,8 +26,10 @@ extension Lab {
     /// `local`: both on that host only), adds a second NIC, starts it and waits for its first
     /// heartbeat.
     func createDataGuest(_ name: String, host: Int, pool: String) throws -> DataGuest {
-        let mac1 = randomMAC()
-        let mac2 = randomMAC()
+        // From the name (whose suffix is new each run): a failure names the guest, and the
+        // MACs follow from it, never from a per-process random value.
+        let mac1 = stableMAC(name + "/nic1")
+        let mac2 = stableMAC(name + "/nic2")
         let facts = try createGuest("datavol", name, host: host, ["--pool", pool, "--disk-size", "4", "--mac", mac1, "--stopped"])
         let attach = virsh(host, ["attach-interface", name, "network", "lan", "--mac", mac2, "--model", "virtio", "--config"])
         guard attach.status == 0 else { throw Unavailable(description: "attach-interface: \(attach.output)") }
@@ -106,9 +109,4 @@ extension Lab {
         let info = virsh(host, ["dominfo", g.name]).stdout
         #expect(info.contains("Autostart:      \(autostart ? "enable" : "disable")"), "\(label): autostart", sourceLocation: sourceLocation)
     }
-}
-
-/// A locally administered MAC in QEMU's range.
-func randomMAC() -> String {
-    "52:54:00:" + (0..<3).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined(separator: ":")
 }

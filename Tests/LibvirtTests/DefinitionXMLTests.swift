@@ -17,10 +17,10 @@ struct DefinitionXMLTests {
     }
 
     @Test func freeTargetsAndBuses() {
-        #expect(DefinitionXML.freeTarget(prefix: "vd", taken: ["vda", "vdb"]) == "vdc")
-        #expect(DefinitionXML.freeTarget(prefix: "sd", taken: []) == "sda")
+        #expect(DiskTarget.free(prefix: "vd", taken: ["vda", "vdb"]) == "vdc")
+        #expect(DiskTarget.free(prefix: "sd", taken: []) == "sda")
         let all = Set("abcdefghijklmnopqrstuvwxyz".map { "vd\($0)" })
-        #expect(DefinitionXML.freeTarget(prefix: "vd", taken: all) == "vdaa")
+        #expect(DiskTarget.free(prefix: "vd", taken: all) == "vdaa")
         #expect(DefinitionXML.busFor(target: "sdb") == "scsi")
         #expect(DefinitionXML.busFor(target: "hda") == "ide")
         #expect(DefinitionXML.busFor(target: "vdc") == "virtio")

@@ -152,6 +152,17 @@ import YAMLDecoding
         #expect(text.contains("Maintenance:\n") && text.contains("reboot: reboot due 2026-12-20T06:00:00Z"), "\(text)")
     }
 
+    @Test func observeShowsAMoveTheJournalHasBegunAsInProgress() {
+        let (desired, observed) = fleet()
+        let plan = makePlan(desired: desired, observed: observed, clock: Self.before)
+        let text = renderMaintenanceStatus(plan, inProgress: ["live"])
+        #expect(text.hasPrefix("\nMaintenance:\n"))
+        #expect(text.contains("  live: in progress ("))
+        #expect(text.contains("  reboot: reboot due 2026-12-20T06:00:00Z"))
+        #expect(text.contains("  off: pending cold to "))
+        #expect(renderMaintenanceStatus(makePlan(desired: spec(observed, instances: [:]), observed: observed)) == "")
+    }
+
     @Test func fromTheDueDateTheRebootRuns() throws {
         let (desired, observed) = fleet()
         let plan = makePlan(desired: desired, observed: observed, clock: Self.after)

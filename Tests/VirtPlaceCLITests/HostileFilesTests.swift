@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Placement
 import Testing
+import TestSupport
 @testable import VirtPlaceCLI
 
 // Files that virtplace did not write, or must not replace: device nodes, FIFOs, symlinks,
@@ -14,8 +15,7 @@ import Testing
 struct Scratch {
     let path: String
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("vp-hostile-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        path = try scratchDirectory("vp-hostile")
     }
     func done() { try? FileManager.default.removeItem(atPath: path) }
     /// The placement with an instance, for `plan` (written by `placementAndSnapshot`).
@@ -55,27 +55,10 @@ struct Scratch {
     /// A victim file some link points at: its bytes must never change.
     func victim() throws -> (path: String, bytes: Data) {
         let victim = path + "/victim"
-        let bytes = Data("root:x:0:0:root:/root:/bin/bash\n".utf8)
-        try bytes.write(to: URL(fileURLWithPath: victim))
-        return (victim, bytes)
+        try victimBytes.write(to: URL(fileURLWithPath: victim))
+        return (victim, victimBytes)
     }
 }
-
-/// The file type `lstat` sees (`S_IFCHR`, `S_IFLNK`, …), nil when there is nothing.
-func fileType(_ path: String) -> mode_t? {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return nil }
-    return info.st_mode & S_IFMT
-}
-
-func fileMode(_ path: String) -> mode_t? {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return nil }
-    return info.st_mode & 0o7777
-}
-
-/// 1:3, the device number of /dev/null (glibc's `makedev`, a macro Swift does not see).
-let nullDeviceNumber = dev_t((1 << 8) | 3)
 
 /// The environment of every run: the test driver allowed, no colour.
 let hostileEnvironment = ["VIRTPLACE_ALLOW_TEST_DRIVER": "1", "NO_COLOR": "1"]
@@ -171,10 +154,8 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
         let scratch = try Scratch()
         defer { scratch.done() }
         let (_, snapshot) = try scratch.placementAndSnapshot()
-        for (name, minor) in [("null", 3), ("full", 7)] {
-            let device = scratch.path + "/" + name
-            let made = mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | minor)) == 0
-            let target = made ? device : "/dev/null"
+        for (name, minor) in [("null", UInt32(3)), ("full", 7)] {
+            let target = deviceNode(name, minor: minor, in: scratch.path)
             #expect(fileType(target) == S_IFCHR)
             let code = await virtplace(["plan", "-q", "-f", scratch.planned, "--observed", snapshot, "--out", target])
             #expect(code == .failure)
@@ -239,8 +220,7 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
         let (victim, bytes) = try scratch.victim()
         let link = scratch.path + "/metrics.prom"
         #expect(symlink(victim, link) == 0)
-        let device = scratch.path + "/null"
-        let node = mknod(device, S_IFCHR | 0o666, nullDeviceNumber) == 0 ? device : "/dev/null"
+        let node = deviceNode("null", minor: 3, in: scratch.path)
         for target in [link, node] {
             let code = await virtplace(["reconcile", "-q", "--state-dir", scratch.path + "/state", "-f", placement, "--metrics-file", target])
             #expect(code != .success)

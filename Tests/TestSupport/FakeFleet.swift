@@ -1,104 +1,132 @@
 import Engine
 import Foundation
-import Libvirt
 import Placement
 import Synchronization
 
-/// An in-memory fleet for the executor's unit tests: domains and volumes per host, the calls
+/// An in-memory fleet for unit tests (the executor's, apply's, the CLI's), without libvirt: domains and volumes per host, the calls
 /// made, and knobs for the failures a real fleet has (a migration that fails, hangs or loses
 /// its reply; a guest that ignores shutdown; an unreachable host).
-final class FakeFleet: FleetDriver, Sendable {
-    struct FakeDomain: Sendable {
-        var uuid: String
-        var name: String
-        var state = "running"
-        var persistent = true
-        var autostart = false
-        var vcpus = 1
-        var maxVcpus = 1
-        var memoryMiB = 128
-        var maxMemoryMiB = 128
+public final class FakeFleet: FleetDriver, Sendable {
+    public struct FakeDomain: Sendable {
+        public var uuid: String
+        public var name: String
+        public var state = "running"
+        public var persistent = true
+        public var autostart = false
+        public var vcpus = 1
+        public var maxVcpus = 1
+        public var memoryMiB = 128
+        public var maxMemoryMiB = 128
         /// Live figures when they differ from the definition.
-        var liveVcpus: Int?
-        var liveMemoryMiB: Int?
-        var disks: [ObservedDisk] = []
-        var liveDisks: [ObservedDisk]?
-        var nics: [ObservedNIC] = []
-        var liveNICs: [ObservedNIC]?
-        var fleet: String?
-        var tags: [String: String] = [:]
-        var liveFleet: String?
-        var liveTags: [String: String]?
+        public var liveVcpus: Int?
+        public var liveMemoryMiB: Int?
+        public var disks: [ObservedDisk] = []
+        public var liveDisks: [ObservedDisk]?
+        public var nics: [ObservedNIC] = []
+        public var liveNICs: [ObservedNIC]?
+        public var fleet: String?
+        public var tags: [String: String] = [:]
+        public var liveFleet: String?
+        public var liveTags: [String: String]?
+
+        /// A domain; what is not given is a small running persistent guest.
+        public init(uuid: String, name: String, state: String = "running", persistent: Bool = true, autostart: Bool = false,
+                    vcpus: Int = 1, maxVcpus: Int = 1, memoryMiB: Int = 128, maxMemoryMiB: Int = 128,
+                    liveVcpus: Int? = nil, liveMemoryMiB: Int? = nil, disks: [ObservedDisk] = [], liveDisks: [ObservedDisk]? = nil,
+                    nics: [ObservedNIC] = [], liveNICs: [ObservedNIC]? = nil, fleet: String? = nil, tags: [String: String] = [:],
+                    liveFleet: String? = nil, liveTags: [String: String]? = nil) {
+            self.uuid = uuid; self.name = name; self.state = state; self.persistent = persistent; self.autostart = autostart
+            self.vcpus = vcpus; self.maxVcpus = maxVcpus; self.memoryMiB = memoryMiB; self.maxMemoryMiB = maxMemoryMiB
+            self.liveVcpus = liveVcpus; self.liveMemoryMiB = liveMemoryMiB; self.disks = disks; self.liveDisks = liveDisks
+            self.nics = nics; self.liveNICs = liveNICs; self.fleet = fleet; self.tags = tags
+            self.liveFleet = liveFleet; self.liveTags = liveTags
+        }
     }
 
-    struct FakeVolume: Sendable, Equatable {
-        var capacity: UInt64
-        var content: String
-        var format: String? = "raw"
+    public struct FakeVolume: Sendable, Equatable {
+        public var capacity: UInt64
+        public var content: String
+        public var format: String? = "raw"
+
+        /// A volume of `capacity` bytes whose content is `content` (a stand-in for its bytes).
+        public init(capacity: UInt64, content: String, format: String? = "raw") {
+            self.capacity = capacity; self.content = content; self.format = format
+        }
     }
 
-    enum MigrationBehaviour: Sendable {
+    public enum MigrationBehaviour: Sendable {
         case succeed
-        case fail(LibvirtError)
+        /// The call fails with this error, the domain staying on its source.
+        case fail(DriverError)
         /// The domain moves, but the call reports an error (a lost Finish reply).
         case lostReply
         /// Runs until aborted (or switched to post-copy, then completes).
         case hang
     }
 
-    struct Knobs: Sendable {
+    public struct Knobs: Sendable {
         /// How long a migration takes (a simulated duration; tests that depend on an order or
         /// an overlap use `gates` and `rendezvous` instead, which are explicit signals).
-        var migrationTime: Duration = .milliseconds(50)
+        public var migrationTime: Duration = .milliseconds(50)
         /// Per UUID: the migration finishes when the test opens this signal, not after a time.
-        var gates: [String: Signal] = [:]
+        public var gates: [String: Signal] = [:]
         /// When above 1: each migration waits until this many are running at once (then all of
         /// them go on), so an overlap the limits allow is certain, not a matter of timing.
-        var rendezvous = 0
+        public var rendezvous = 0
         /// Per UUID, overriding `migrationTime`.
-        var migrationTimes: [String: Duration] = [:]
-        var migration: [String: MigrationBehaviour] = [:]
-        var ignoresShutdown: Set<String> = []
-        var unreachable: Set<String> = []
+        public var migrationTimes: [String: Duration] = [:]
+        public var migration: [String: MigrationBehaviour] = [:]
+        public var ignoresShutdown: Set<String> = []
+        public var unreachable: Set<String> = []
         /// Volume copies that arrive damaged.
-        var corruptCopies = false
+        public var corruptCopies = false
         /// Volume copies that fail half-way (the target pool fills up): part of the bytes
         /// written, then an error.
-        var failCopies = false
+        public var failCopies = false
         /// What each host offers, as observation reports it.
-        var capacityMiB = 65536
+        public var capacityMiB = 65536
         /// Domains that refuse to start.
-        var failStart: Set<String> = []
+        public var failStart: Set<String> = []
         /// Hosts that refuse to start anything.
-        var failStartOn: Set<String> = []
+        public var failStartOn: Set<String> = []
         /// Hosts that refuse a domain definition (`define`; `recreate` is not refused).
-        var failDefineOn: Set<String> = []
+        public var failDefineOn: Set<String> = []
+        /// What observation reports as each host's fault domain.
+        public var faultDomains: [String: String] = [:]
+
+        /// No failures, migrations of 50 ms.
+        public init() {}
     }
 
-    struct State: Sendable {
-        var hosts: [String: [String: FakeDomain]] = [:]
-        var volumes: [String: [String: FakeVolume]] = [:]
-        var knobs = Knobs()
+    public struct State: Sendable {
+        public var hosts: [String: [String: FakeDomain]] = [:]
+        public var volumes: [String: [String: FakeVolume]] = [:]
+        public var knobs = Knobs()
         /// Mutating calls, as `op host uuid-or-volume`.
-        var calls: [String] = []
-        var aborted: Set<String> = []
+        public var calls: [String] = []
+        public var aborted: Set<String> = []
         /// Definitions handed out by `definition`, by UUID, so that `define` brings them back
         /// (the fake's "XML" is only a reference).
-        var recorded: [String: FakeDomain] = [:]
-        var postcopy: Set<String> = []
+        public var recorded: [String: FakeDomain] = [:]
+        public var postcopy: Set<String> = []
+        /// The last migration request, by UUID.
+        public var requests: [String: MigrationRequest] = [:]
         /// Signals that end a `.hang` migration, by UUID: opened by an abort or post-copy.
-        var hangs: [String: Signal] = [:]
+        public var hangs: [String: Signal] = [:]
         /// Migrations waiting at the rendezvous.
-        var meeting: [Signal] = []
+        public var meeting: [Signal] = []
         /// Moves running now per host, and the most seen at once.
-        var moving: [String: Int] = [:]
-        var maxMoving: [String: Int] = [:]
-        var movingTotal = 0
-        var maxMovingTotal = 0
+        public var moving: [String: Int] = [:]
+        public var maxMoving: [String: Int] = [:]
+        public var movingTotal = 0
+        public var maxMovingTotal = 0
         /// Memory of migrations arriving on each host now, by UUID.
-        var incoming: [String: [String: Int]] = [:]
+        public var incoming: [String: [String: Int]] = [:]
         /// The most memory each host held at once: its defined domains plus arriving ones.
-        var maxUsage: [String: Int] = [:]
+        public var maxUsage: [String: Int] = [:]
+
+        /// An empty fleet.
+        public init() {}
     }
 
     /// Memory the host holds now; remembered when it is the most so far.
@@ -108,9 +136,10 @@ final class FakeFleet: FleetDriver, Sendable {
         s.maxUsage[host] = max(s.maxUsage[host] ?? 0, defined + arriving)
     }
 
-    let state: Mutex<State>
+    public let state: Mutex<State>
 
-    init(hosts: [String]) {
+    /// A fleet of these hosts, none holding anything yet.
+    public init(hosts: [String]) {
         var s = State()
         for h in hosts { s.hosts[h] = [:]; s.volumes[h] = [:] }
         state = Mutex(s)
@@ -118,28 +147,30 @@ final class FakeFleet: FleetDriver, Sendable {
 
     // MARK: Set-up and inspection
 
-    func add(_ domain: FakeDomain, on host: String) { state.withLock { $0.hosts[host]?[domain.uuid] = domain } }
-    func addVolume(_ pool: String, _ name: String, _ volume: FakeVolume, on host: String) {
+    public func add(_ domain: FakeDomain, on host: String) { state.withLock { $0.hosts[host]?[domain.uuid] = domain } }
+    public func addVolume(_ pool: String, _ name: String, _ volume: FakeVolume, on host: String) {
         state.withLock { $0.volumes[host]?["\(pool)/\(name)"] = volume }
     }
     /// Takes a volume away from a host behind the executor's back (storage that went missing).
-    func removeVolume(_ pool: String, _ name: String, on host: String) {
+    public func removeVolume(_ pool: String, _ name: String, on host: String) {
         _ = state.withLock { $0.volumes[host]?.removeValue(forKey: "\(pool)/\(name)") }
     }
-    func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
+    public func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
     /// Takes a domain away from a host behind the executor's back (an operator's virsh).
-    func remove(_ uuid: String, from host: String) { _ = state.withLock { $0.hosts[host]?.removeValue(forKey: uuid) } }
-    func domain(_ uuid: String, _ host: String) -> FakeDomain? { state.withLock { $0.hosts[host]?[uuid] } }
-    func volume(_ pool: String, _ name: String, _ host: String) -> FakeVolume? { state.withLock { $0.volumes[host]?["\(pool)/\(name)"] } }
-    var calls: [String] { state.withLock { $0.calls } }
-    var maxMovingPerHost: [String: Int] { state.withLock { $0.maxMoving } }
-    var maxMovingTotal: Int { state.withLock { $0.maxMovingTotal } }
-    var maxUsage: [String: Int] { state.withLock { $0.maxUsage } }
+    public func remove(_ uuid: String, from host: String) { _ = state.withLock { $0.hosts[host]?.removeValue(forKey: uuid) } }
+    public func domain(_ uuid: String, _ host: String) -> FakeDomain? { state.withLock { $0.hosts[host]?[uuid] } }
+    public func volume(_ pool: String, _ name: String, _ host: String) -> FakeVolume? { state.withLock { $0.volumes[host]?["\(pool)/\(name)"] } }
+    public var calls: [String] { state.withLock { $0.calls } }
+    public var maxMovingPerHost: [String: Int] { state.withLock { $0.maxMoving } }
+    public var maxMovingTotal: Int { state.withLock { $0.maxMovingTotal } }
+    public var maxUsage: [String: Int] { state.withLock { $0.maxUsage } }
 
-    /// The fleet as observation would report it.
-    func observed(faultDomains: [String: String] = [:]) -> ObservedFleet {
+    /// The fleet as observation would report it; `faultDomains` overrides the knob's.
+    public func observed(faultDomains: [String: String]? = nil) -> ObservedFleet {
         state.withLock { s in
-            ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
+            let faultDomains = faultDomains ?? s.knobs.faultDomains
+            return
+ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
                 let domains = (s.hosts[name] ?? [:]).values.sorted { $0.name < $1.name }.map { Self.observed($0, live: false) }
                 let pools = Dictionary(grouping: (s.volumes[name] ?? [:]).keys.sorted()) { String($0.split(separator: "/")[0]) }
                 return ObservedHost(
@@ -159,7 +190,7 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    static func observed(_ d: FakeDomain, live: Bool) -> ObservedDomain {
+    public static func observed(_ d: FakeDomain, live: Bool) -> ObservedDomain {
         ObservedDomain(
             name: d.name, uuid: d.uuid, state: d.state, persistent: d.persistent, autostart: d.autostart,
             vcpus: live ? (d.liveVcpus ?? d.vcpus) : d.vcpus, maxVcpus: d.maxVcpus,
@@ -192,16 +223,25 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    func connect(_ host: String) async throws { try reachable(host) }
+    public func connect(_ host: String) async throws { try reachable(host) }
 
-    func domain(uuid: String, on host: String) async throws -> DomainFacts? {
+    /// Always up: the fake's connections do not drop during a migration.
+    public func isAlive(_ host: String) async -> Bool { true }
+
+    /// `observed()`, as the executor's observation would give it.
+    public func observe(refreshingPools: Bool) async -> ObservedFleet { observed() }
+
+    /// The fake does not model networks: every one is there.
+    public func hasNetwork(_ name: String, on host: String) async throws -> Bool { true }
+
+    public func domain(uuid: String, on host: String) async throws -> DomainFacts? {
         try reachable(host)
         guard let d = state.withLock({ $0.hosts[host]?[uuid] }) else { return nil }
         return DomainFacts(state: d.state, persistent: d.persistent, autostart: d.autostart,
                            config: Self.observed(d, live: false), live: d.state == "shutoff" ? nil : Self.observed(d, live: true))
     }
 
-    func definition(uuid: String, on host: String) async throws -> String {
+    public func definition(uuid: String, on host: String) async throws -> String {
         try reachable(host)
         let found = state.withLock { s -> Bool in
             guard let d = s.hosts[host]?[uuid] else { return false }
@@ -212,9 +252,9 @@ final class FakeFleet: FleetDriver, Sendable {
         return "fake:\(host):\(uuid)"
     }
 
-    func define(xml: String, on host: String) async throws {
+    public func define(xml: String, on host: String) async throws {
         if state.withLock({ $0.knobs.failDefineOn.contains(host) }) {
-            throw LibvirtError(code: .configUnsupported, message: "unsupported configuration: the target refuses the definition")
+            throw DriverError.failed(.configUnsupported, message: "unsupported configuration: the target refuses the definition")
         }
         try defineAny(xml: xml, on: host)
     }
@@ -223,7 +263,7 @@ final class FakeFleet: FleetDriver, Sendable {
     private func defineAny(xml: String, on host: String) throws {
         let parts = xml.split(separator: ":").map(String.init)
         guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
-            throw LibvirtError(code: .xmlError, message: "not a fake definition")
+            throw DriverError.failed(.badDefinition, message: "not a fake definition")
         }
         try mutate("define", host, parts[2]) { s in
             var d = s.hosts[host]?[parts[2]] ?? original
@@ -234,41 +274,48 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    func undefine(uuid: String, on host: String) async throws {
+    /// The fake has no snapshot metadata: `droppingSnapshotMetadata` changes nothing.
+    public func undefine(uuid: String, on host: String, droppingSnapshotMetadata: Bool) async throws {
         try mutate("undefine", host, uuid) { s in
             guard let d = s.hosts[host]?[uuid] else { throw DriverError.noDomain(uuid: uuid, host: host) }
             if d.state == "shutoff" { s.hosts[host]?[uuid] = nil } else { s.hosts[host]?[uuid]?.persistent = false }
         }
     }
 
-    func start(uuid: String, on host: String) async throws {
+    /// The fake keeps no snapshots.
+    public func snapshotDefinitions(uuid: String, on host: String) async throws -> [SnapshotDefinition] {
+        try reachable(host)
+        return []
+    }
+
+    public func start(uuid: String, on host: String) async throws {
         if state.withLock({ $0.knobs.failStart.contains(uuid) || $0.knobs.failStartOn.contains(host) }) {
-            throw LibvirtError(code: .operationFailed, message: "could not start: no room for the guest's memory")
+            throw DriverError.failed(.other, message: "could not start: no room for the guest's memory")
         }
         try withDomain("start", host, uuid) { d in
-            guard d.state == "shutoff" else { throw LibvirtError(code: .operationInvalid, message: "already running") }
+            guard d.state == "shutoff" else { throw DriverError.failed(.other, message: "already running") }
             d.state = "running"; d.liveVcpus = nil; d.liveMemoryMiB = nil; d.liveDisks = nil; d.liveNICs = nil
         }
     }
 
-    func requestShutdown(uuid: String, on host: String) async throws {
+    public func requestShutdown(uuid: String, on host: String) async throws {
         let ignores = state.withLock { $0.knobs.ignoresShutdown.contains(uuid) }
         try withDomain("shutdown", host, uuid) { d in if !ignores { d.state = "shutoff" } }
     }
 
-    func destroy(uuid: String, on host: String) async throws {
+    public func destroy(uuid: String, on host: String) async throws {
         try withDomain("destroy", host, uuid) { d in d.state = "shutoff" }
     }
 
-    func setVcpus(uuid: String, on host: String, count: Int, scope: DomainModification, maximum: Bool) async throws {
+    public func setVcpus(uuid: String, on host: String, count: Int, scope: DefinitionScope, maximum: Bool) async throws {
         try withDomain("setVcpus", host, uuid) { d in
             if maximum { d.maxVcpus = count; return }
-            if scope.contains(.config) { guard count <= d.maxVcpus else { throw LibvirtError(code: .invalidArg, message: "above max") }; d.vcpus = count }
+            if scope.contains(.config) { guard count <= d.maxVcpus else { throw DriverError.failed(.other, message: "above max") }; d.vcpus = count }
             if scope.contains(.live) { d.liveVcpus = count }
         }
     }
 
-    func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DomainModification, maximum: Bool) async throws {
+    public func setMemory(uuid: String, on host: String, mebibytes: Int, scope: DefinitionScope, maximum: Bool) async throws {
         try withDomain("setMemory", host, uuid) { d in
             if maximum { d.maxMemoryMiB = mebibytes; return }
             if scope.contains(.config) { d.memoryMiB = mebibytes }
@@ -276,19 +323,19 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    func setAutostart(uuid: String, on host: String, enabled: Bool) async throws {
+    public func setAutostart(uuid: String, on host: String, enabled: Bool) async throws {
         try withDomain("setAutostart", host, uuid) { d in d.autostart = enabled }
     }
 
-    func setMetadata(uuid: String, on host: String, metadata: VirtplaceMetadata, scope: DomainModification) async throws {
+    public func setMetadata(uuid: String, on host: String, fleet: String, tags: [String: String], scope: DefinitionScope) async throws {
         try withDomain("setMetadata", host, uuid) { d in
-            if scope.contains(.config) { d.fleet = metadata.fleet; d.tags = metadata.tags }
-            if scope.contains(.live) { d.liveFleet = metadata.fleet; d.liveTags = metadata.tags }
+            if scope.contains(.config) { d.fleet = fleet; d.tags = tags }
+            if scope.contains(.live) { d.liveFleet = fleet; d.liveTags = tags }
         }
     }
 
-    func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
-                    scope: DomainModification) async throws {
+    public func attachDisk(uuid: String, on host: String, disk: DiskAttachment, target: String, format: String?,
+                    scope: DefinitionScope) async throws {
         try withDomain("attachDisk", host, uuid) { d in
             let new = ObservedDisk(target: target, sourceType: "volume", path: "/\(disk.pool)/\(disk.volume)", pool: disk.pool, volume: disk.volume)
             if scope.contains(.live) { d.liveDisks = (d.liveDisks ?? d.disks) + [new] }
@@ -296,7 +343,7 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DomainModification) async throws {
+    public func attachNIC(uuid: String, on host: String, nic: NICAttachment, scope: DefinitionScope) async throws {
         try withDomain("attachNIC", host, uuid) { d in
             let new = ObservedNIC(type: "network", mac: nic.mac, network: nic.network)
             if scope.contains(.live) { d.liveNICs = (d.liveNICs ?? d.nics) + [new] }
@@ -304,54 +351,54 @@ final class FakeFleet: FleetDriver, Sendable {
         }
     }
 
-    func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
+    public func recreate(recordedXML: String, on host: String, boot: DiskAttachment, target: String, format: String?) async throws {
         try defineAny(xml: recordedXML, on: host)
     }
 
     /// A fake definition (`fake:HOST:UUID`) reads as the domain recorded from it.
-    func readDefinition(_ xml: String) throws -> ObservedDomain {
+    public func readDefinition(_ xml: String) throws -> ObservedDomain {
         let parts = xml.split(separator: ":").map(String.init)
         guard parts.count == 3, let original = state.withLock({ $0.recorded[parts[2]] }) else {
-            throw LibvirtError(code: .xmlError, message: "not a fake definition")
+            throw DriverError.failed(.badDefinition, message: "not a fake definition")
         }
         return Self.observed(original, live: false)
     }
 
-    func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
+    public func readRecreated(recordedXML: String, boot: DiskAttachment, target: String, format: String?) throws -> ObservedDomain {
         try readDefinition(recordedXML)
     }
 
-    func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
+    public func volume(pool: String, name: String, on host: String) async throws -> VolumeFacts? {
         try reachable(host)
         return state.withLock { s in
             s.volumes[host]?["\(pool)/\(name)"].map { VolumeFacts(name: name, path: "/\(pool)/\(name)", capacityBytes: $0.capacity, format: $0.format) }
         }
     }
 
-    func refreshPool(_ pool: String, on host: String) async throws { try reachable(host) }
+    public func refreshPool(_ pool: String, on host: String) async throws { try reachable(host) }
 
-    func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
+    public func createVolume(pool: String, name: String, capacityBytes: UInt64, format: String?, on host: String) async throws {
         try mutate("createVolume", host, "\(pool)/\(name)") { s in
-            guard s.volumes[host]?["\(pool)/\(name)"] == nil else { throw LibvirtError(code: .storageVolumeExists, message: "exists") }
+            guard s.volumes[host]?["\(pool)/\(name)"] == nil else { throw DriverError.failed(.other, message: "exists") }
             s.volumes[host]?["\(pool)/\(name)"] = FakeVolume(capacity: capacityBytes, content: "", format: format)
         }
     }
 
-    func deleteVolume(pool: String, name: String, on host: String) async throws {
+    public func deleteVolume(pool: String, name: String, on host: String) async throws {
         try mutate("deleteVolume", host, "\(pool)/\(name)") { s in
             guard s.volumes[host]?["\(pool)/\(name)"] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
             s.volumes[host]?["\(pool)/\(name)"] = nil
         }
     }
 
-    func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
+    public func cloneVolume(pool: String, name: String, as clone: String, on host: String) async throws {
         try mutate("cloneVolume", host, "\(pool)/\(name)") { s in
             guard let v = s.volumes[host]?["\(pool)/\(name)"] else { throw DriverError.noVolume(pool: pool, volume: name, host: host) }
             s.volumes[host]?["\(pool)/\(clone)"] = v
         }
     }
 
-    func copyVolume(pool: String, name: String, from: String, to: String,
+    public func copyVolume(pool: String, name: String, from: String, to: String,
                     progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> TransferProgress {
         try reachable(from)
         let key = "\(pool)/\(name)"
@@ -360,7 +407,7 @@ final class FakeFleet: FleetDriver, Sendable {
             guard let v = s.volumes[from]?[key], s.volumes[to]?[key] != nil else { throw DriverError.noVolume(pool: pool, volume: name, host: to) }
             if fail {
                 s.volumes[to]?[key]?.content = String(v.content.prefix(v.content.count / 2))
-                throw LibvirtError(code: .systemError, domain: 18, message: "cannot write data: No space left on device")
+                throw DriverError.failed(.other, message: "cannot write data: No space left on device")
             }
             s.volumes[to]?[key]?.content = corrupt ? v.content + "!" : v.content
             return v
@@ -369,7 +416,7 @@ final class FakeFleet: FleetDriver, Sendable {
                                 elapsed: .milliseconds(1), sha256: SHA256.hex(source.content))
     }
 
-    func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
+    public func checksum(pool: String, name: String, on host: String) async throws -> VolumeChecksum {
         try reachable(host)
         guard let v = state.withLock({ $0.volumes[host]?["\(pool)/\(name)"] }) else {
             throw DriverError.noVolume(pool: pool, volume: name, host: host)
@@ -377,7 +424,8 @@ final class FakeFleet: FleetDriver, Sendable {
         return VolumeChecksum(bytes: v.capacity, sha256: SHA256.hex(v.content))
     }
 
-    func migrate(uuid: String, from: String, to: String, parameters: MigrationParameters, flags: MigrationFlags) async throws {
+    /// Records the request, so that tests can check what was asked.
+    public func migrate(uuid: String, from: String, to: String, request: MigrationRequest) async throws {
         try reachable(to)
         let (behaviour, time) = try mutate("migrate", from, uuid) { s -> (MigrationBehaviour, Duration) in
             for h in [from, to] { s.moving[h, default: 0] += 1; s.maxMoving[h] = max(s.maxMoving[h] ?? 0, s.moving[h] ?? 0) }
@@ -386,6 +434,7 @@ final class FakeFleet: FleetDriver, Sendable {
             // During a live migration the guest holds memory on both hosts.
             if let d = s.hosts[from]?[uuid] { s.incoming[to, default: [:]][uuid] = max(d.memoryMiB, d.liveMemoryMiB ?? 0) }
             Self.noteUsage(to, &s)
+            s.requests[uuid] = request
             return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTimes[uuid] ?? s.knobs.migrationTime)
         }
         defer {
@@ -399,7 +448,7 @@ final class FakeFleet: FleetDriver, Sendable {
             state.withLock { s in
                 guard var d = s.hosts[from]?[uuid] else { return }
                 s.hosts[from]?[uuid] = nil
-                d.persistent = flags.contains(.persistDestination)
+                d.persistent = true
                 s.hosts[to]?[uuid] = d
                 s.incoming[to]?[uuid] = nil
                 Self.noteUsage(to, &s)
@@ -432,7 +481,7 @@ final class FakeFleet: FleetDriver, Sendable {
         case .lostReply:
             try await elapse()
             move()
-            throw LibvirtError(code: .rpc, message: "connection lost before the Finish reply")
+            throw DriverError.failed(.connection, message: "connection lost before the Finish reply")
         case .hang:
             // Until the executor aborts the job or switches it to post-copy (each opens the
             // signal); the deadline only ends a test whose executor never does.
@@ -441,29 +490,31 @@ final class FakeFleet: FleetDriver, Sendable {
             await ended.wait(deadline: .seconds(60))
             let (aborted, postcopy) = state.withLock { ($0.aborted.contains(uuid), $0.postcopy.contains(uuid)) }
             if postcopy { move(); return }
-            if aborted { throw LibvirtError(code: .operationAborted, message: "operation aborted: job 'migration out' canceled by client") }
-            throw LibvirtError(code: .operationTimeout, message: "the fake migration hung for 60 s: nothing aborted it")
+            if aborted { throw DriverError.failed(.aborted, message: "operation aborted: job 'migration out' canceled by client") }
+            throw DriverError.failed(.timedOut, message: "the fake migration hung for 60 s: nothing aborted it")
         }
     }
 
-    func jobProgress(uuid: String, on host: String) async throws -> JobStats? {
-        var stats = JobStats(type: .unbounded)
-        stats.memoryTotal = 128 << 20
-        stats.memoryProcessed = 64 << 20
-        stats.memoryBps = 100 << 20
-        return stats
+    public func jobProgress(uuid: String, on host: String) async throws -> MigrationJob? {
+        MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20)
     }
 
-    func completedJob(uuid: String, on host: String) async throws -> JobStats? {
-        var stats = JobStats(type: .completed)
-        stats.downtimeMs = 42
-        stats.timeElapsedMs = 900
-        return stats
+    public func completedJob(uuid: String, on host: String) async throws -> MigrationJob? {
+        MigrationJob(timeElapsedMs: 900, downtimeMs: 42)
     }
 
-    func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
-        let ended = try mutate("abortJob", host, uuid) { s -> Signal in
-            s.aborted.insert(uuid)
+    public func abortJob(uuid: String, on host: String, postcopy: Bool) async throws {
+        try endHang("abortJob", host, uuid) { $0.aborted.insert(uuid) }
+    }
+
+    public func startPostCopy(uuid: String, on host: String) async throws {
+        try endHang("startPostCopy", host, uuid) { $0.postcopy.insert(uuid) }
+    }
+
+    /// Records the call and what it did, then ends a `.hang` migration of the domain.
+    private func endHang(_ op: String, _ host: String, _ uuid: String, _ mark: (inout State) -> Void) throws {
+        let ended = try mutate(op, host, uuid) { s -> Signal in
+            mark(&s)
             let signal = s.hangs[uuid, default: Signal()]
             s.hangs[uuid] = signal
             return signal
@@ -471,17 +522,7 @@ final class FakeFleet: FleetDriver, Sendable {
         ended.open()
     }
 
-    func startPostCopy(uuid: String, on host: String) async throws {
-        let ended = try mutate("startPostCopy", host, uuid) { s -> Signal in
-            s.postcopy.insert(uuid)
-            let signal = s.hangs[uuid, default: Signal()]
-            s.hangs[uuid] = signal
-            return signal
-        }
-        ended.open()
-    }
-
-    func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
+    public func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
         try mutate("setMaxDowntime", host, uuid) { _ in }
     }
 }
@@ -490,7 +531,7 @@ final class FakeFleet: FleetDriver, Sendable {
 /// A one-shot signal between a test and the fake: `wait()` returns once `open()` was called.
 /// A deadline ends the wait of a test whose code never signals (it then fails on what it
 /// checks, rather than hanging); `timedOut` says it happened.
-final class Signal: Sendable {
+public final class Signal: Sendable {
     private struct State {
         var open = false
         var timedOut = false
@@ -498,12 +539,12 @@ final class Signal: Sendable {
     }
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
-    var isOpen: Bool { state.withLock { $0.open } }
-    var timedOut: Bool { state.withLock { $0.timedOut } }
+    public var isOpen: Bool { state.withLock { $0.open } }
+    public var timedOut: Bool { state.withLock { $0.timedOut } }
 
-    func open() { release(timedOut: false) }
+    public func open() { release(timedOut: false) }
 
     private func release(timedOut: Bool) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -516,7 +557,7 @@ final class Signal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    func wait(deadline: Duration = .seconds(10)) async {
+    public func wait(deadline: Duration = .seconds(10)) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
