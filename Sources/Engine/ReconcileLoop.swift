@@ -285,6 +285,8 @@ public struct ReconcileLoop {
         }
         var status: [String: String] = [:]
         for name in spec.instances.keys { status[name] = "converged" }
+        // A migration someone else runs: waited for, not a failure.
+        for note in report.plan.notes where note.code == .instanceMigrating { status[note.instance] = "deferred" }
         for action in report.plan.actions {
             if action.kind == .blocked {
                 status[action.instance] = "blocked"

@@ -126,6 +126,10 @@ struct ReconcileLog: ReconcileObserver {
             log.write(["event": "host-unreachable", "level": "warning", "host": host.name, "message": host.error ?? "no answer"])
         case .planned(let plan):
             log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
+            // A migration someone else runs: waited for (the next pass sees where it ended), not a failure.
+            for note in plan.notes where note.code == .instanceMigrating {
+                log.write(["event": "waiting", "instance": note.instance, "code": note.code.rawValue, "message": note.message])
+            }
             for action in plan.actions {
                 if action.kind == .blocked {
                     log.write(["event": "action", "level": "warning", "instance": action.instance, "kind": "blocked", "outcome": "blocked",
