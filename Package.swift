@@ -2,6 +2,24 @@
 // virtplace: a declarative placement reconciler for libvirt fleets.
 // No package dependencies: the toolchain, libvirt and libyaml only.
 import PackageDescription
+import Foundation
+
+// The version lives in one place, the VERSION file; the commit comes from git. Both reach the
+// binary through CBuildInfo (`virtplace version`), and scripts/package reads VERSION too.
+// Anything unexpected in either (the file is the repository's, but still) falls back to a
+// placeholder rather than into a C string literal.
+let packageDirectory = Context.packageDirectory
+let version: String = {
+    let text = (try? String(contentsOfFile: packageDirectory + "/VERSION", encoding: .utf8)) ?? ""
+    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    let allowed = trimmed.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".+~-".contains($0)) }
+    return !trimmed.isEmpty && trimmed.count <= 40 && allowed ? trimmed : "0.0.0"
+}()
+let commit: String = {
+    guard let git = Context.gitInformation, git.currentCommit.count == 40,
+          git.currentCommit.allSatisfy({ $0.isHexDigit }) else { return "unknown" }
+    return git.currentCommit + (git.hasUncommittedChanges ? "-dirty" : "")
+}()
 
 let package = Package(
     name: "virtplace",
@@ -21,6 +39,12 @@ let package = Package(
             providers: [.apt(["libyaml-dev"])]
         ),
 
+        // The version and commit of this build (see the top of this file).
+        .target(name: "CBuildInfo", cSettings: [
+            .define("VIRTPLACE_VERSION", to: "\"\(version)\""),
+            .define("VIRTPLACE_COMMIT", to: "\"\(commit)\""),
+        ]),
+
         // libyaml events -> located node tree -> Decoder.
         .target(name: "YAMLDecoding", dependencies: ["CYAML"]),
         // Desired state, validation, observed values, the planner, renderers. Pure.
@@ -31,7 +55,7 @@ let package = Package(
         // the executor speaks the driver protocol in Engine's own types (FleetDriver.swift).
         .target(name: "Engine", dependencies: ["Placement", "Libvirt"]),
         // Argument parsing, commands, terminal output, exit codes.
-        .target(name: "VirtPlaceCLI", dependencies: ["YAMLDecoding", "Placement", "Libvirt", "Engine"]),
+        .target(name: "VirtPlaceCLI", dependencies: ["YAMLDecoding", "Placement", "Libvirt", "Engine", "CBuildInfo"]),
         .executableTarget(name: "virtplace", dependencies: ["VirtPlaceCLI"]),
 
         // Shared by the unit-test targets: the in-memory fleet (no libvirt) and common fixtures.

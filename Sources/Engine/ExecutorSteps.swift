@@ -552,8 +552,11 @@ struct ActionRunner {
         } catch {
             throw await incomplete("copy of \(pool)/\(volume) to \(to) failed: \(describe(error))")
         }
-        // Verified by a read-back: the copy's size and SHA-256 (holes as zeros) against the
-        // digest of what the source sent.
+        // Verified by what matters: the bytes of the file as stored (a read-back of the copy:
+        // its length and SHA-256, holes as zeros, against what the source sent, which covered
+        // the source's whole file), then the format and virtual size libvirt reports for the
+        // copy against the source's. A qcow2 file is shorter than its virtual size; a sparse
+        // raw file's holes read as zeros.
         let copy: VolumeChecksum
         do {
             copy = try await driver.checksum(pool: pool, name: volume, on: to)
@@ -561,15 +564,29 @@ struct ActionRunner {
             throw await incomplete("the copy of \(pool)/\(volume) on \(to) could not be read back: \(describe(error))")
         }
         guard let sent = result.sha256 else { throw await incomplete("the copy was not hashed") }
-        guard copy.bytes == source.capacityBytes, result.bytesCovered == source.capacityBytes else {
-            throw await incomplete("copy of \(pool)/\(volume) to \(to) has \(copy.bytes) bytes, the source \(source.capacityBytes)")
+        guard result.bytesCovered == result.totalBytes, copy.bytes == result.totalBytes else {
+            throw await incomplete("copy of \(pool)/\(volume) to \(to) holds \(copy.bytes) bytes as stored, the source's file \(result.totalBytes) (\(result.bytesCovered) sent)")
         }
         guard copy.sha256 == sent else {
             throw await incomplete("copy of \(pool)/\(volume) to \(to) differs (SHA-256 \(copy.sha256.prefix(16))… ≠ \(sent.prefix(16))…)")
         }
         try? await driver.refreshPool(pool, on: to)
+        let copied: VolumeFacts?
+        do {
+            copied = try await driver.volume(pool: pool, name: volume, on: to)
+        } catch {
+            throw await incomplete("the copy of \(pool)/\(volume) on \(to) could not be described: \(describe(error))")
+        }
+        guard let copied else { throw await incomplete("\(to) does not list the copy \(pool)/\(volume) after the copy") }
+        if let a = source.format, let b = copied.format, a != b {
+            throw await incomplete("copy of \(pool)/\(volume) on \(to) is \(b) to libvirt, the source \(a)")
+        }
+        guard copied.capacityBytes == source.capacityBytes else {
+            throw await incomplete("copy of \(pool)/\(volume) on \(to) has a virtual size of \(copied.capacityBytes) bytes to libvirt, the source \(source.capacityBytes)")
+        }
+        let format = copied.format.map { "\($0), " } ?? ""
         notes.append("source copy kept: \(from) \(pool)/\(volume)")
-        return .done("copied \(mebibytes(copy.bytes)) (\(mebibytes(result.dataBytes)) of data) in \(String(format: "%.1f", result.elapsed.seconds)) s, SHA-256 \(sent.prefix(16))… verified on \(to)")
+        return .done("copied \(mebibytes(copy.bytes)) (\(mebibytes(result.dataBytes)) of data; \(format)virtual size \(mebibytes(copied.capacityBytes))) in \(String(format: "%.1f", result.elapsed.seconds)) s, SHA-256 \(sent.prefix(16))… verified on \(to)")
     }
 
     private mutating func defineOnTarget(_ host: String, from: String, uuid: String) async throws -> StepOutcome {

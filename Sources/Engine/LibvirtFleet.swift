@@ -349,15 +349,66 @@ extension Observer {
     public func observeWithCalls(
         _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
     ) async -> [HostObservation] {
-        await eachHost(targets, missing: { Self.unreachable($0, error: "not observed") }) { target in
+        let observed = await eachHost(targets, missing: { Observed(host: Self.unreachable($0, error: "not observed")) }) { target in
             do {
                 let connection = try await connect(target)
-                return try await observe(target, on: connection)
+                return Observed(host: try await observe(target, on: connection), connection: connection)
             } catch {
-                return Self.unreachable(target, error: Self.describe(error))
+                return Observed(host: Self.unreachable(target, error: Self.describe(error)))
             }
         }
+        return await checkPlatforms(observed.map(\.host), on: observed.map(\.connection))
     }
+
+    /// One host's observation and the connection it was made on (for the platform checks).
+    private struct Observed: Sendable {
+        var host: HostObservation
+        var connection: Connection? = nil
+    }
+
+    /// Asks every reachable host whether it can run each guest platform seen in the fleet
+    /// (`Connection.checkPlatform`), hosts in parallel, and records the answers in
+    /// `platformChecks`: the planner decides CPU and machine compatibility from them, live or
+    /// from a snapshot. At most `maxPlatforms` distinct platforms are asked about (the rest go
+    /// unchecked: libvirt still refuses them when the move runs). A platform a host cannot be
+    /// asked about gets no answer there (nothing is refused for it); the observation stands.
+    func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
+        var platforms: [String: ObservedDomain] = [:]
+        for host in hosts where host.host.reachable {
+            for domain in host.host.domains {
+                guard let key = domain.platformKey, platforms[key] == nil, platforms.count < Self.maxPlatforms else { continue }
+                platforms[key] = domain
+            }
+        }
+        guard !platforms.isEmpty else { return hosts }
+        let guests = platforms.sorted { $0.key < $1.key }.map(\.value)
+        let timeout = observeTimeout
+        return await withTaskGroup(of: (Int, [ObservedPlatformCheck], Int).self) { group in
+            for (index, connection) in connections.enumerated() {
+                guard let connection, hosts[index].host.reachable else { continue }
+                group.addTask {
+                    let answers = try? await connection.run(timeout: timeout) { connection in
+                        var checks: [ObservedPlatformCheck] = []
+                        for guest in guests {
+                            guard let check = try? connection.checkPlatform(of: guest) else { continue }
+                            checks.append(check)
+                        }
+                        return checks
+                    }
+                    return (index, answers ?? [], guests.count * 2)
+                }
+            }
+            var result = hosts
+            while let (index, checks, calls) = await group.next() {
+                result[index].host.platformChecks = checks
+                result[index].calls.perHost += calls
+            }
+            return result
+        }
+    }
+
+    /// Distinct guest platforms asked about in one observation.
+    static let maxPlatforms = 64
 
     /// Observes one host on a new connection, which is closed afterwards. Never throws: a
     /// failure makes the host `reachable: false`.

@@ -217,4 +217,8 @@ public struct HostCapabilities: Equatable, Sendable {
     /// The host CPU model name (`<host><cpu><model>`), when reported.
     public var cpuModel: String?
     public var arch: String?
+    /// The host CPU vendor (`<host><cpu><vendor>`), when reported.
+    public var cpuVendor: String? = nil
+    /// Whether the host runs `kvm` guests of its own architecture (else `qemu`: TCG).
+    public var hasKVM: Bool = false
 }

@@ -77,8 +77,13 @@ extension ObservedDomain {
         let cpu = root.element("cpu")
         let cpuModel = cpu?.element("model")?.trimmedText
         let cpuMode = cpu?.attribute("mode") ?? (cpuModel == nil ? nil : "custom")
+        var cpuFeatures: [String: String] = [:]
+        for feature in cpu?.elements("feature") ?? [] {
+            if let name = feature.attribute("name") { cpuFeatures[name] = feature.attribute("policy") ?? "require" }
+        }
 
         let os = root.element("os")
+        let osType = os?.element("type")
         let loader = os?.element("loader")
         let nvramElement = os?.element("nvram")
         let nvram = nvramElement?.trimmedText ?? nvramElement?.element("source")?.attribute("file")
@@ -101,7 +106,10 @@ extension ObservedDomain {
             persistent: persistent, autostart: autostart,
             vcpus: liveVcpus ?? vcpus, maxVcpus: maxVcpus,
             memoryMiB: liveMemoryMiB ?? configMemoryMiB, maxMemoryMiB: Int(maxMemory >> 20),
-            cpuMode: cpuMode, cpuModel: cpuModel,
+            cpuMode: cpuMode, cpuModel: cpuModel, cpuFeatures: cpuFeatures,
+            virtType: root.attribute("type"), arch: osType?.attribute("arch"), machine: osType?.attribute("machine"),
+            emulator: devices?.element("emulator")?.trimmedText,
+            osBoot: os?.elements("boot").compactMap { $0.attribute("dev") } ?? [],
             disks: devices?.elements("disk").map { disk($0, volumes: volumes) } ?? [],
             nics: devices?.elements("interface").map(nic) ?? [],
             hostdevs: devices?.elements("hostdev").compactMap(hostdev) ?? [],

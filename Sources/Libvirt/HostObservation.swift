@@ -57,6 +57,8 @@ extension Connection {
         calls.perHost += 1
         let freeMemory = try optional { try freeMemoryBytes() }
         calls.perHost += 1
+        let offered = try optional { try offeredCPU(arch: capabilities?.arch, virtType: capabilities?.hasKVM == true ? "kvm" : "qemu") }
+        calls.perHost += 1
 
         let pools = try observePools(refresh: refreshPools, calls: &calls)
         let networks = try observeNetworks(calls: &calls)
@@ -66,6 +68,7 @@ extension Connection {
             name: name, uri: uri, reachable: true, faultDomain: faultDomain,
             capacity: capacity ?? ObservedCapacity(vcpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024)),
             hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
+            cpuVendor: offered?.vendor ?? capabilities?.cpuVendor, offeredCPUModel: offered?.model,
             freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
             pools: pools, networks: networks, domains: domains
         )

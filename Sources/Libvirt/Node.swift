@@ -52,14 +52,20 @@ extension Connection {
 }
 
 extension HostCapabilities {
-    /// Reads `<capabilities><host><uuid>`, `<cpu><model>` and `<cpu><arch>`.
+    /// Reads `<capabilities><host><uuid>`, `<cpu><model>`, `<cpu><vendor>`, `<cpu><arch>`, and
+    /// whether a `<guest>` of that architecture offers the `kvm` domain type.
     /// - Throws: `DomainXMLError`.
     public init(xml: String) throws {
-        let host = try parseXMLTree(xml, expectingRoot: "capabilities").element("host")
+        let root = try parseXMLTree(xml, expectingRoot: "capabilities")
+        let host = root.element("host")
+        let arch = host?.element(path: "cpu/arch")?.trimmedText
+        let guestArch = root.elements("guest").compactMap { $0.element("arch") }.first { $0.attribute("name") == arch }
         self.init(
             uuid: host?.element("uuid")?.trimmedText,
             cpuModel: host?.element(path: "cpu/model")?.trimmedText,
-            arch: host?.element(path: "cpu/arch")?.trimmedText
+            arch: arch,
+            cpuVendor: host?.element(path: "cpu/vendor")?.trimmedText,
+            hasKVM: guestArch?.elements("domain").contains { $0.attribute("type") == "kvm" } ?? false
         )
     }
 }

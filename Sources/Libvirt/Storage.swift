@@ -215,7 +215,7 @@ public struct StorageVolumeInfo: Equatable, Sendable {
 }
 
 extension ObservedVolume {
-    /// Reads a `<volume>` document (name, target path, capacity, allocation, format).
+    /// Reads a `<volume>` document (name, target path, capacity, allocation, format, backing file).
     /// - Throws: `DomainXMLError`.
     public init(volumeXML xml: String) throws {
         let root = try parseXMLTree(xml, expectingRoot: "volume")
@@ -225,7 +225,8 @@ extension ObservedVolume {
             path: root.element(path: "target/path")?.trimmedText,
             capacityBytes: Int64(clamping: bytes(root.element("capacity"), defaultUnit: "bytes") ?? 0),
             allocationBytes: Int64(clamping: bytes(root.element("allocation"), defaultUnit: "bytes") ?? 0),
-            format: root.element(path: "target/format")?.attribute("type")
+            format: root.element(path: "target/format")?.attribute("type"),
+            backingPath: root.element(path: "backingStore/path")?.trimmedText
         )
     }
 }

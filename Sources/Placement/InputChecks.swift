@@ -49,6 +49,11 @@ public enum InputBounds {
     public static let maxSnapshots = 1_000_000
     /// Boot order of one disk.
     public static let maxBootOrder = 65_535
+    /// Platform checks of one host (one per distinct guest platform in the fleet).
+    public static let maxPlatformChecks = 10_000
+    /// CPU features of one domain; `<os><boot>` entries of one domain.
+    public static let maxCPUFeatures = 1_024
+    public static let maxBootDevices = 16
     /// Shutdown and live-migration timeouts, seconds (7 days).
     public static let maxTimeoutSeconds = 7 * 86_400
     /// A live migration's maximum downtime, ms (1 hour).

@@ -29,6 +29,14 @@ public struct ObservedHost: Codable, Equatable, Sendable {
     public var hostUUID: String?
     /// The host CPU model from capabilities (e.g. `Skylake-Client-IBRS`), when known.
     public var cpuModel: String?
+    /// The CPU vendor from capabilities (`Intel`, `AMD`), when known.
+    public var cpuVendor: String?
+    /// The CPU the hypervisor offers guests (domain capabilities' `host-model`, e.g. `EPYC`):
+    /// what a `host-model` guest gets here; nil when not reported.
+    public var offeredCPUModel: String?
+    /// Whether this host can run each guest platform (CPU, machine type, emulator) seen in the
+    /// fleet, as libvirt answered (sorted by `platform`): what offline plans decide from.
+    public var platformChecks: [ObservedPlatformCheck]
     /// Free memory reported by the node, MiB.
     public var freeMemoryMiB: Int?
     public var pools: [ObservedPool]
@@ -38,14 +46,35 @@ public struct ObservedHost: Codable, Equatable, Sendable {
     public init(
         name: String, uri: String, reachable: Bool, error: String? = nil,
         faultDomain: String? = nil, capacity: ObservedCapacity = .init(vcpus: 0, memoryMiB: 0),
-        hostUUID: String? = nil, cpuModel: String? = nil, freeMemoryMiB: Int? = nil,
+        hostUUID: String? = nil, cpuModel: String? = nil, cpuVendor: String? = nil, offeredCPUModel: String? = nil,
+        platformChecks: [ObservedPlatformCheck] = [], freeMemoryMiB: Int? = nil,
         pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = []
     ) {
         self.name = name; self.uri = uri; self.reachable = reachable; self.error = error
         self.faultDomain = faultDomain; self.capacity = capacity; self.hostUUID = hostUUID
-        self.cpuModel = cpuModel; self.freeMemoryMiB = freeMemoryMiB
+        self.cpuModel = cpuModel; self.cpuVendor = cpuVendor; self.offeredCPUModel = offeredCPUModel
+        self.platformChecks = platformChecks; self.freeMemoryMiB = freeMemoryMiB
         self.pools = pools; self.networks = networks; self.domains = domains
     }
+}
+
+/// libvirt's answer to "can this host run that guest platform": domain capabilities for the
+/// guest's emulator, architecture, machine type and virtualization type
+/// (`virConnectGetDomainCapabilities`), then its CPU definition against what the hypervisor
+/// offers (`virConnectCompareHypervisorCPU`).
+public struct ObservedPlatformCheck: Codable, Equatable, Sendable {
+    /// `ObservedDomain.platformKey` of the guests it answers for.
+    public var platform: String
+    /// nil: compatible. Else the reason code: `cpu.incompatible` or `machine.unsupported`.
+    public var reason: String?
+    /// libvirt's words (the missing features, the unsupported machine), when incompatible.
+    public var detail: String?
+    public init(platform: String, reason: String? = nil, detail: String? = nil) {
+        self.platform = platform; self.reason = reason; self.detail = detail
+    }
+
+    /// The reason codes a check may carry.
+    public static let reasons = ["cpu.incompatible", "machine.unsupported"]
 }
 
 /// Host capacity: CPUs and memory.
@@ -83,9 +112,13 @@ public struct ObservedVolume: Codable, Equatable, Sendable {
     public var allocationBytes: Int64
     /// The volume's format (`qcow2`, `raw`, …), when the pool reports one.
     public var format: String?
-    public init(name: String, path: String?, capacityBytes: Int64, allocationBytes: Int64, format: String? = nil) {
+    /// The backing file of a qcow2 overlay (`<backingStore><path>`), when it has one: its
+    /// bytes refer to that path, which a copy does not carry.
+    public var backingPath: String?
+    public init(name: String, path: String?, capacityBytes: Int64, allocationBytes: Int64, format: String? = nil,
+                backingPath: String? = nil) {
         self.name = name; self.path = path; self.capacityBytes = capacityBytes; self.allocationBytes = allocationBytes
-        self.format = format
+        self.format = format; self.backingPath = backingPath
     }
 }
 
@@ -122,6 +155,17 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// `<cpu mode=…>`: `host-passthrough`, `host-model`, `custom`, or nil when absent.
     public var cpuMode: String?
     public var cpuModel: String?
+    /// `<cpu><feature>` of the definition: name → policy (`require`, `disable`, …).
+    public var cpuFeatures: [String: String]
+    /// `<domain type=…>` (`kvm`, `qemu`), `<os><type arch=… machine=…>` and `<emulator>`:
+    /// with the CPU, the platform a target must offer.
+    public var virtType: String?
+    public var arch: String?
+    public var machine: String?
+    public var emulator: String?
+    /// `<os><boot dev=…>` in order (`hd`, `cdrom`, `network`, `fd`): without per-device boot
+    /// orders, libvirt boots the first disk of the definition when `hd` comes first.
+    public var osBoot: [String]
     public var disks: [ObservedDisk]
     public var nics: [ObservedNIC]
     public var hostdevs: [ObservedHostdev]
@@ -150,7 +194,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         name: String, uuid: String, state: String, stateReason: String? = nil,
         persistent: Bool = true, autostart: Bool = false,
         vcpus: Int, maxVcpus: Int? = nil, memoryMiB: Int, maxMemoryMiB: Int? = nil,
-        cpuMode: String? = nil, cpuModel: String? = nil,
+        cpuMode: String? = nil, cpuModel: String? = nil, cpuFeatures: [String: String] = [:],
+        virtType: String? = nil, arch: String? = nil, machine: String? = nil, emulator: String? = nil,
+        osBoot: [String] = [],
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
         hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
@@ -161,7 +207,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.persistent = persistent; self.autostart = autostart
         self.vcpus = vcpus; self.maxVcpus = maxVcpus ?? vcpus
         self.memoryMiB = memoryMiB; self.maxMemoryMiB = maxMemoryMiB ?? memoryMiB
-        self.cpuMode = cpuMode; self.cpuModel = cpuModel
+        self.cpuMode = cpuMode; self.cpuModel = cpuModel; self.cpuFeatures = cpuFeatures
+        self.virtType = virtType; self.arch = arch; self.machine = machine; self.emulator = emulator
+        self.osBoot = osBoot
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
         self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
@@ -280,6 +328,9 @@ extension ObservedHost {
             capacity: try c.decodeIfPresent(ObservedCapacity.self, forKey: .capacity) ?? .init(vcpus: 0, memoryMiB: 0),
             hostUUID: try c.decodeIfPresent(String.self, forKey: .hostUUID),
             cpuModel: try c.decodeIfPresent(String.self, forKey: .cpuModel),
+            cpuVendor: try c.decodeIfPresent(String.self, forKey: .cpuVendor),
+            offeredCPUModel: try c.decodeIfPresent(String.self, forKey: .offeredCPUModel),
+            platformChecks: try c.decodeIfPresent([ObservedPlatformCheck].self, forKey: .platformChecks) ?? [],
             freeMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .freeMemoryMiB),
             pools: try c.decodeIfPresent([ObservedPool].self, forKey: .pools) ?? [],
             networks: try c.decodeIfPresent([ObservedNetwork].self, forKey: .networks) ?? [],
@@ -319,6 +370,12 @@ extension ObservedDomain {
             maxMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .maxMemoryMiB),
             cpuMode: try c.decodeIfPresent(String.self, forKey: .cpuMode),
             cpuModel: try c.decodeIfPresent(String.self, forKey: .cpuModel),
+            cpuFeatures: try c.decodeIfPresent([String: String].self, forKey: .cpuFeatures) ?? [:],
+            virtType: try c.decodeIfPresent(String.self, forKey: .virtType),
+            arch: try c.decodeIfPresent(String.self, forKey: .arch),
+            machine: try c.decodeIfPresent(String.self, forKey: .machine),
+            emulator: try c.decodeIfPresent(String.self, forKey: .emulator),
+            osBoot: try c.decodeIfPresent([String].self, forKey: .osBoot) ?? [],
             disks: try c.decodeIfPresent([ObservedDisk].self, forKey: .disks) ?? [],
             nics: try c.decodeIfPresent([ObservedNIC].self, forKey: .nics) ?? [],
             hostdevs: try c.decodeIfPresent([ObservedHostdev].self, forKey: .hostdevs) ?? [],

@@ -82,6 +82,8 @@ struct HostCard {
     var faultDomain: String?
     /// nil: not declared in the placement.
     var state: HostState?
+    /// The host's maintenance event, when the placement gives it one.
+    var maintenance: MaintenanceSpec? = nil
     var reachable: Bool
     var problem: String?
     var cpus: Int
@@ -169,7 +171,7 @@ func pictureModel(plan: Plan?, fleet: PictureFleet) -> PictureModel {
         }
         cards[name] = HostCard(
             name: name, faultDomain: hostSpec?.faultDomain ?? obs?.faultDomain ?? planHosts[name]?.faultDomain,
-            state: hostSpec?.state, reachable: reachable,
+            state: hostSpec?.state, maintenance: hostSpec?.maintenance, reachable: reachable,
             problem: obs == nil ? (fleet.observed.hosts.isEmpty ? nil : "not observed") : (obs?.reachable == true ? nil : obs?.error ?? "did not answer"),
             cpus: cpus, vcpuLimit: placeableVcpus(cpus: cpus, ratio: ratio), memoryMiB: memory, measured: measured,
             before: usage(obs), after: plan == nil ? nil : usage(afterByName[name]), chips: chips)
@@ -230,11 +232,12 @@ private func mark(_ plan: Plan, cards: inout [String: HostCard], moves: inout [M
         body(&card.chips[i])
         cards[host] = card
     }
+    let waits = waitsFor(plan)
     let movedAway = Set(plan.actions.filter { $0.kind.isMove }.compactMap { a in a.from.map { "\(a.instance)\u{0}\($0)" } })
     // Moves first, so that an update waiting on a move marks the instance where it arrives.
     for a in plan.actions where a.kind.isMove {
         guard let from = a.from, let to = a.to, from != to else { continue }
-        let tip = actionTooltip(a)
+        let tip = actionTooltip(a, waitsFor: waits[a.id] ?? [])
         edit(a.instance, on: from, creating: .leaves) { c in
             c.role = min(c.role, .leaves)
             c.kind = c.kind ?? a.kind
@@ -251,7 +254,7 @@ private func mark(_ plan: Plan, cards: inout [String: HostCard], moves: inout [M
         moves.append(MoveArrow(instance: a.instance, kind: a.kind, from: from, to: to, label: moveLabel(a), deferred: a.deferred, tooltip: tip))
     }
     for a in plan.actions where !a.kind.isMove {
-        let tip = actionTooltip(a)
+        let tip = actionTooltip(a, waitsFor: waits[a.id] ?? [])
         guard let host = a.from ?? a.to, cards[host] != nil else {
             unplaced.append(Chip(instance: a.instance, role: .blocked, kind: a.kind, badge: a.kind.rawValue,
                                  lines: a.kind == .blocked ? blockedLines(a) : [], tooltip: tip))
@@ -288,10 +291,22 @@ private func blockedLines(_ a: Action) -> [String] {
 }
 
 /// The tooltip of an action's chips: kind and route, wave, every reason with its code.
-func actionTooltip(_ a: Action) -> [String] {
+func actionTooltip(_ a: Action, waitsFor: [String]) -> [String] {
     var lines = ["\(a.instance): \(a.kind.rawValue)\(a.deferred ? " (deferred)" : "") \(route(a))\(a.wave > 0 ? ", wave \(a.wave)" : "")"]
+    if !waitsFor.isEmpty { lines.append("waits for: \(waitsFor.joined(separator: ", "))") }
     for r in a.reasons { lines.append("\(r.message) [\(r.code.rawValue)]") }
     return lines
+}
+
+/// What each action waits for (`dependsOn`), as `instance (kind)`, by the action's id.
+func waitsFor(_ plan: Plan) -> [Int: [String]] {
+    var byID: [Int: Action] = [:]
+    for a in plan.actions where byID[a.id] == nil { byID[a.id] = a }
+    var out: [Int: [String]] = [:]
+    for a in plan.actions where !a.dependsOn.isEmpty {
+        out[a.id] = a.dependsOn.map { id in byID[id].map { "\($0.instance) (\($0.kind.rawValue))" } ?? "action \(id)" }
+    }
+    return out
 }
 
 // MARK: - Text measure
@@ -431,22 +446,31 @@ struct HostLayout {
     var height: Int
     /// Where the bars start (nil: no bars: the host did not answer).
     var barsTop: Int?
-    /// Baselines of the problem lines (unreachable).
-    var problemLines: [String]
+    /// Lines under the name: why the host did not answer (class `err`), its maintenance
+    /// event (class `mt`).
+    var notices: [(text: String, cls: String)]
     var chips: [PlacedChip]
 
     init(_ card: HostCard) {
         typealias M = PictureMetrics
         self.card = card
         var y = M.titleHeight
+        let noticeColumns = Int(Double(M.innerWidth) / PictureFont.columnWidth(size: 10))
+        notices = []
         if let problem = card.problem, !card.reachable {
-            problemLines = PictureFont.wrap(problem, columns: Int(Double(M.innerWidth) / PictureFont.columnWidth(size: 10)), maxLines: M.problemLines)
-            y += problemLines.count * M.lineHeight + 4
-            barsTop = nil
-        } else {
-            problemLines = []
+            notices += PictureFont.wrap(problem, columns: noticeColumns, maxLines: M.problemLines).map { ($0, "err") }
+        }
+        if let m = card.maintenance {
+            let text = "maintenance due \(m.due)" + (m.reason.map { ": " + $0 } ?? "")
+            notices += PictureFont.wrap(text, columns: noticeColumns, maxLines: M.problemLines).map { ($0, "mt") }
+        }
+        if !notices.isEmpty { y += notices.count * M.lineHeight + 2 }
+        if card.reachable {
             barsTop = y
             y += 2 * M.barRow + 4
+        } else {
+            barsTop = nil
+            y += 2
         }
         var placed: [PlacedChip] = []
         var halfOpen = false

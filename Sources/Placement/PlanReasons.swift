@@ -8,6 +8,9 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case instanceNotFound = "instance.not-found"
     /// Defined on several hosts.
     case instanceConflict = "instance.conflict"
+    /// On two hosts because a migration virtplace did not start is running (the target's
+    /// copy paused for the incoming migration): waited for, not a conflict.
+    case instanceMigrating = "instance.migrating"
 
     // The observed domain.
     /// Paused, crashed, shutting down, suspended: not a state virtplace acts on.
@@ -68,6 +71,12 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case targetFaultDomain = "target.fault-domain"
     /// Every other fault domain already holds a member of the spread group.
     case targetSpread = "target.spread"
+    /// The target's hypervisor cannot offer the guest's CPU model or features (libvirt's
+    /// hypervisor CPU comparison).
+    case cpuIncompatible = "cpu.incompatible"
+    /// The target cannot run the guest's machine type, architecture or emulator (libvirt's
+    /// domain capabilities).
+    case machineUnsupported = "machine.unsupported"
 
     // The ladder: why a move kind was refused.
     case liveNotAllowed = "live.not-allowed"
@@ -87,6 +96,11 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case moveDiskUnknown = "move.disk-unknown"
     case manualNotAllowed = "manual.not-allowed"
     case manualNoBootVolume = "manual.no-boot-volume"
+    /// Which disk a manual move re-creates the instance from, and by which rule (a note).
+    case manualBootDisk = "manual.boot-disk"
+    /// A volume to copy is a qcow2 overlay whose backing file is not on storage every host
+    /// shares: the copy would refer to a file the target lacks.
+    case moveBackingChain = "move.backing-chain"
     /// An interface a manual move cannot re-create (not on a network or bridge).
     case manualNIC = "manual.nic"
 
@@ -148,6 +162,7 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
              .driftDisk, .driftNIC, .driftState:
             .cause
         case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .targetVolumeLeftover, .placeSpreadShared,
+             .manualBootDisk, .instanceMigrating,
              .maintenancePendingLive, .maintenancePendingCold, .maintenancePendingReboot, .maintenanceDue,
              .maintenanceManualNeeded:
             .info
@@ -171,7 +186,7 @@ extension Reason {
 
     static func conflict(_ places: [(host: String, uuid: String)]) -> Reason {
         let list = places.map { "\($0.host) (\($0.uuid))" }.joined(separator: ", ")
-        return Reason(.instanceConflict, "conflict: defined on \(list); undefine all but one")
+        return Reason(.instanceConflict, "conflict: defined on \(list); no migration is running between them. Find the copy that holds the guest's current data (virsh domstate and domjobinfo on each host) before changing anything, then undefine the stale definitions only (keep their volumes; never destroy a running copy)")
     }
 
     static func domainState(_ state: String, host: String) -> Reason {

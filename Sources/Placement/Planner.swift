@@ -60,6 +60,7 @@ struct Planner {
         let instances = spec.desiredInstances
         var early: [Action] = []
         var subjects: [Subject] = []
+        var earlyNotes: [Note] = []
         for d in instances {
             let refs = fleet.locations[d.name] ?? []
             guard let ref = refs.first else {
@@ -68,6 +69,11 @@ struct Planner {
                 continue
             }
             if refs.count > 1 {
+                if let (from, to) = migrationInFlight(refs) {
+                    earlyNotes.append(Note(instance: d.name, code: .instanceMigrating,
+                                           message: "migration in progress from \(from) to \(to), not started by virtplace: waiting for it to finish before planning this instance"))
+                    continue
+                }
                 let places = refs.map { (host: fleet.hosts[$0.host].name, uuid: fleet[$0].uuid) }
                 early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host, reasons: [.conflict(places)]))
                 continue
@@ -275,7 +281,7 @@ struct Planner {
         summary.unchanged = instances.count - touched.count
         summary.waves = actions.map(\.wave).max() ?? 0
 
-        let notes = (subjects.flatMap(\.notes) + maintenanceNotes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
+        let notes = (earlyNotes + subjects.flatMap(\.notes) + maintenanceNotes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
         let declared = Set(spec.instances.keys)
         var unmanaged: [UnmanagedDomain] = []
         for (h, host) in fleet.hosts.enumerated() {
@@ -291,6 +297,27 @@ struct Planner {
         return Plan(fleet: fleetName, basis: Basis(observed: observed, involving: involved), actions: actions,
                     summary: summary, notes: notes, unmanaged: unmanaged,
                     hosts: hosts, parallel: spec.policy.parallel)
+    }
+
+    /// A migration libvirt is running (not one virtplace started: its own moves finish within
+    /// the run): the same UUID on exactly two hosts, one copy paused for the incoming
+    /// migration, the other running or paused for the migration's last phase. The source and
+    /// target host names; nil for anything else (a real duplicate).
+    private func migrationInFlight(_ refs: [DomainRef]) -> (from: String, to: String)? {
+        guard refs.count == 2 else { return nil }
+        let a = fleet[refs[0]], b = fleet[refs[1]]
+        guard a.uuid == b.uuid else { return nil }
+        func incoming(_ d: ObservedDomain) -> Bool { d.state == "paused" && d.stateReason == "migration" }
+        func outgoing(_ d: ObservedDomain) -> Bool { d.isRunning || incoming(d) }
+        // The incoming copy is transient until the migration finishes (PERSIST_DEST defines it
+        // then); when both are paused for it, the transient one is the target.
+        if incoming(b), outgoing(a), !(incoming(a) && !a.persistent) {
+            return (fleet.hosts[refs[0].host].name, fleet.hosts[refs[1].host].name)
+        }
+        if incoming(a), outgoing(b) {
+            return (fleet.hosts[refs[1].host].name, fleet.hosts[refs[0].host].name)
+        }
+        return nil
     }
 
     /// Adds (`sign` 1) or takes back (-1) the bytes a move copies into `host`'s pools.
@@ -420,7 +447,8 @@ struct Planner {
                                                      policy: spec.policy, fleetName: fleetName))
             }
             return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
-                           reasons: s.causes + drift + a.refusals, steps: steps, wave: final.wave[jobID], fallback: fallback), job: jobID)]
+                           reasons: s.causes + drift + a.refusals + p.bootNote(a.kind), steps: steps, wave: final.wave[jobID],
+                           fallback: fallback), job: jobID)]
         }
         // A relay: if either hop is deferred or stuck, report the whole move that way.
         let hopIDs = hops.map(\.id)
@@ -440,7 +468,8 @@ struct Planner {
             let note = isFirst
                 ? Reason(.orderRelay, "first hop, through \(to.name): \(target.name) has no room until moves off it run")
                 : Reason(.orderRelay, "second hop, from relay host \(from.name)")
-            let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals + [note]
+            let reasons = s.causes + (isFirst ? [] : s.drift.reasons(running: kind == .live, host: source.name)) + refusals
+                + p.bootNote(kind) + [note]
             if final.wave[hop.id] == 0 {
                 if let why = deferred[hop.id] {
                     result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,

@@ -74,6 +74,10 @@ struct PoolInfo: Sendable {
     /// Volumes virtplace's journal says it created here (for a copy) that no domain on this
     /// host uses: a retry may reuse them, so they never block a move.
     var leftovers: Set<String> = []
+    /// The backing file of each qcow2 overlay, by volume name.
+    var backing: [String: String] = [:]
+    /// The paths of its volumes.
+    var paths: Set<String> = []
 }
 
 /// One host as the planner sees it.
@@ -95,6 +99,8 @@ struct HostInfo: Sendable {
     /// Memory and placeable vCPUs (`cpus × cpuOvercommit`).
     let capacity: Resources
     let cpuModel: String?
+    /// libvirt's answers about guest platforms, by `ObservedDomain.platformKey`.
+    let platformChecks: [String: ObservedPlatformCheck]
     let pools: [String: PoolInfo]
     let networks: Set<String>
     let bridges: Set<String>
@@ -166,11 +172,16 @@ struct FleetIndex: Sendable {
                 }
                 for pool in obs.pools where pool.active {
                     var allocation: [String: Int64] = [:]
-                    for v in pool.volumes { allocation[v.name] = max(v.allocationBytes, 0) }
+                    var backing: [String: String] = [:]
+                    for v in pool.volumes {
+                        allocation[v.name] = max(v.allocationBytes, 0)
+                        if let b = v.backingPath { backing[v.name] = b }
+                    }
                     let names = Set(pool.volumes.map(\.name))
                     let leftovers: Set<String> = own.isEmpty ? [] : names.filter { own.contains("\(name)/\(pool.name)/\($0)") && !inUse.contains("\(pool.name)/\($0)") }
                     pools[pool.name] = PoolInfo(volumes: names, allocation: allocation,
-                                                availableBytes: pool.availableBytes.map { max($0, 0) }, leftovers: leftovers)
+                                                availableBytes: pool.availableBytes.map { max($0, 0) }, leftovers: leftovers,
+                                                backing: backing, paths: Set(pool.volumes.compactMap(\.path)))
                 }
                 for net in obs.networks where net.active {
                     networks.insert(net.name)
@@ -187,7 +198,9 @@ struct FleetIndex: Sendable {
                 reachable: reachable, problem: problem, state: hostSpec?.state ?? .active,
                 faultDomain: fd, spreadKey: fd.map { "fd:\($0)" } ?? "host:\(name)",
                 cpus: cpus, capacity: Resources(memoryMiB: memory, vcpus: placeableVcpus(cpus: cpus, ratio: ratio)).clamped,
-                cpuModel: obs?.cpuModel, pools: pools, networks: networks, bridges: bridges,
+                cpuModel: obs?.cpuModel,
+                platformChecks: reachable ? Dictionary((obs?.platformChecks ?? []).map { ($0.platform, $0) }, uniquingKeysWith: { a, _ in a }) : [:],
+                pools: pools, networks: networks, bridges: bridges,
                 maintenance: hostSpec?.maintenance))
             hostByName[name] = index
             domains.append(hostDomains)

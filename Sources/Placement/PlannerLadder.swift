@@ -77,11 +77,21 @@ struct MoveProfile: Sendable {
     let attachVolumes: [(pool: String, volume: String, key: String)]
     let networks: [(network: String, user: String)]
     let bridges: [(bridge: String, user: String)]
-    /// The boot disk, for a manual move.
+    /// The boot disk, for a manual move, and which rule chose it (a note on a manual move).
     let boot: ObservedDisk?
+    let bootWhy: String?
+    /// `ObservedDomain.platformKey` and its description: what every target must offer.
+    let platform: String?
+    let platformText: String
     /// What it reserves now (released at the source) and after the move (taken at the target).
     let footprintNow: Resources
     let footprintTarget: Resources
+
+    /// Which disk a manual move re-creates the instance from, and why: a note on manual moves.
+    func bootNote(_ kind: MoveKind) -> [Reason] {
+        guard kind == .manual, let bootWhy else { return [] }
+        return [Reason(.manualBootDisk, bootWhy)]
+    }
 
     /// The rungs to try, in order.
     var rungs: [MoveKind] { runningLadder ? [.live, .reboot, .manual] : [.cold, .manual] }
@@ -139,6 +149,18 @@ struct MoveProfile: Sendable {
         return saturatingAdd(bytes, other) >= free ? (free, other) : nil
     }
 
+    /// libvirt's refusal of the guest's platform on `host`, as observation recorded it (no
+    /// check recorded, e.g. an older snapshot: nothing refused here; libvirt still checks when
+    /// the migration or the start happens).
+    func platformRefusal(_ host: HostInfo) -> Reason? {
+        guard let platform, let check = host.platformChecks[platform], let code = check.reason else { return nil }
+        let detail = check.detail.map { ": \($0)" } ?? ""
+        if code == ReasonCode.machineUnsupported.rawValue {
+            return Reason(.machineUnsupported, "\(host.name) cannot run the guest's \(platformText)\(detail)")
+        }
+        return Reason(.cpuIncompatible, "\(host.name) cannot offer the guest's \(platformText)\(detail)")
+    }
+
     /// Why `host` cannot hold the instance at all (memory and vCPUs aside): its state, pools,
     /// volumes, free space, networks. `charged`: bytes other moves of the plan already copy into
     /// each of its pools.
@@ -157,6 +179,7 @@ struct MoveProfile: Sendable {
         case .cordoned: r.append(Reason(.targetCordoned, "\(host.name) is cordoned: it takes nothing new"))
         case .drained: r.append(Reason(.targetDrained, "\(host.name) is drained"))
         }
+        if let refusal = platformRefusal(host) { r.append(refusal) }
         if host.maintenance != nil {
             r.append(Reason(.targetMaintenance, "\(host.name) is under maintenance: it takes nothing new"))
         }
@@ -261,6 +284,17 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         let list = locals.map { "\($0.target) (\($0.pool)/\($0.volume))" }.joined(separator: ", ")
         live.append(Reason(.liveStorage, "not live-migratable: disk \(list) not on shared storage, and copyStorage is never"))
     }
+    // A qcow2 overlay's bytes name its backing file by path: a copy works only when every
+    // host sees that file (a volume of a declared-shared pool). Otherwise the copying rungs
+    // are refused before anything changes; a live move's storage copy flattens the chain.
+    var copies: [Reason] = []
+    for v in locals {
+        guard let backing = source.pools[v.pool]?.backing[v.volume] else { continue }
+        let sharedBase = fleet.sharedPools.contains { source.pools[$0]?.paths.contains(backing) == true }
+        if !sharedBase {
+            copies.append(Reason(.moveBackingChain, "disk \(v.target) (\(v.pool)/\(v.volume)) is a qcow2 overlay of \(backing), which is not on a shared pool: a copy would refer to a file the target lacks; put the backing file on a shared pool or flatten the disk (qemu-img convert)"))
+        }
+    }
     var attach: [(pool: String, volume: String, key: String)] = []
     var networks: [String: String] = [:]
     var bridges: [String: String] = [:]
@@ -295,9 +329,9 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
 
     var refusals: [MoveKind: [Reason]] = [:]
     refusals[.live] = live + migrate + all
-    refusals[.reboot] = migrate + all
-    refusals[.cold] = migrate + all
-    refusals[.manual] = all + manual
+    refusals[.reboot] = migrate + all + copies
+    refusals[.cold] = migrate + all + copies
+    refusals[.manual] = all + manual + copies
 
     let now = domain.footprint
     var target = now
@@ -312,26 +346,41 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         sharedPools: shared.sorted(), attachVolumes: attach,
         networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-        boot: boot.disk, footprintNow: now, footprintTarget: target)
+        boot: boot.disk, bootWhy: boot.why, platform: domain.platformKey, platformText: domain.platformText,
+        footprintNow: now, footprintTarget: target)
 }
 
-/// The disk a manual move recreates the instance from: the declared `boot: true` disk, else
-/// the disk with the lowest boot order, else the only disk.
-func bootDisk(_ desired: DesiredInstance, _ domain: ObservedDomain) -> (disk: ObservedDisk?, problem: String?) {
+/// The disk a manual move recreates the instance from, by libvirt's own rule, and why: the
+/// declared `boot: true` disk overrides; else the disk with the lowest per-device boot order;
+/// else, when `<os><boot dev=…>` names `hd` before any other device (libvirt's default when
+/// nothing is said), the first disk of the definition; else the only disk.
+func bootDisk(_ desired: DesiredInstance, _ domain: ObservedDomain) -> (disk: ObservedDisk?, problem: String?, why: String?) {
+    func named(_ d: ObservedDisk) -> String { "\(d.target) (\(d.pool ?? "?")/\(d.volume ?? "?"))" }
     if let declared = desired.bootDisk?.disk {
         if let d = domain.disks.first(where: { $0.pool == declared.pool && $0.volume == declared.volume }) {
-            return (d, nil)
+            return (d, nil, "boot disk \(named(d)): marked `boot: true` in the file")
         }
-        return (nil, "boot volume not identifiable: the declared boot disk \(declared.pool)/\(declared.volume) is not attached")
+        return (nil, "boot volume not identifiable: the declared boot disk \(declared.pool)/\(declared.volume) is not attached", nil)
     }
-    let candidates = domain.disks.filter { $0.device == "disk" && $0.pool != nil && $0.volume != nil }
-    let ordered = candidates.filter { $0.bootOrder != nil }.sorted { ($0.bootOrder ?? 0, $0.target) < ($1.bootOrder ?? 0, $1.target) }
-    if let first = ordered.first { return (first, nil) }
-    if candidates.count == 1 { return (candidates[0], nil) }
+    let disks = domain.disks.filter { $0.device == "disk" }
+    let ordered = disks.filter { $0.bootOrder != nil }.sorted { ($0.bootOrder ?? 0, $0.target) < ($1.bootOrder ?? 0, $1.target) }
+    func inPool(_ d: ObservedDisk, _ why: String) -> (disk: ObservedDisk?, problem: String?, why: String?) {
+        guard d.pool != nil, d.volume != nil else {
+            return (nil, "boot volume not identifiable: the boot disk \(d.target) (\(why)) is \(d.path ?? d.sourceType), in no storage pool", nil)
+        }
+        return (d, nil, "boot disk \(named(d)): \(why)")
+    }
+    if let first = ordered.first { return inPool(first, "the lowest boot order (\(first.bootOrder ?? 0))") }
+    if domain.osBoot.first == "hd", let first = disks.first {
+        return inPool(first, "the first disk of the definition, which libvirt boots for <boot dev='hd'/>")
+    }
+    let candidates = disks.filter { $0.pool != nil && $0.volume != nil }
+    if candidates.count == 1 { return (candidates[0], nil, "boot disk \(named(candidates[0])): the only disk in a storage pool") }
     if candidates.isEmpty {
-        return (nil, "boot volume not identifiable: no disk is a volume in a storage pool")
+        return (nil, "boot volume not identifiable: no disk is a volume in a storage pool", nil)
     }
-    return (nil, "boot volume not identifiable: \(candidates.count) disks and none has a boot order; mark one `boot: true` in the file")
+    let boot = domain.osBoot.isEmpty ? "no <os><boot>" : "<os><boot dev='\(domain.osBoot[0])'/>"
+    return (nil, "boot volume not identifiable: \(candidates.count) disks, none has a boot order and the definition has \(boot); mark one `boot: true` in the file", nil)
 }
 
 private func hostdevName(_ type: String) -> String {

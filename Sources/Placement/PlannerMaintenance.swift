@@ -94,7 +94,8 @@ extension Planner {
             } else if !s.domain.isRunning {
                 notes.append(Note(instance: s.name, code: .maintenancePendingCold, message: "pending cold\(to)\(deferred); \(event)"))
             } else {
-                let early = s.desired.maintenance.proactive ? "moved early (proactive)"
+                let early = !s.causes.contains(where: { $0.code == .placeMaintenance }) ? "as the file declares it elsewhere"
+                    : s.desired.maintenance.proactive ? "moved early (proactive)"
                     : clock.moveNow.contains(s.name) ? "moved early (--now)" : "the due date has come"
                 notes.append(Note(instance: s.name, code: .maintenancePendingReboot,
                                   message: "pending \(a.kind.rawValue)\(to), \(early)\(deferred); \(event)"))

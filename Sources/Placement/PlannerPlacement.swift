@@ -323,6 +323,7 @@ extension MoveProfile {
     /// `targetProblems(host).isEmpty`, without building messages.
     func accepts(_ host: HostInfo, charged: [String: Int64] = [:]) -> Bool {
         guard host.takesNew else { return false }
+        if platformRefusal(host) != nil { return false }
         for (pool, _) in pools where host.pools[pool] == nil { return false }
         for v in localVolumes {
             if let pool = host.pools[v.pool], pool.volumes.contains(v.volume), !pool.leftovers.contains(v.volume) { return false }

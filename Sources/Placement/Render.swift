@@ -160,12 +160,18 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         guard verbose else { continue }
         if a.wave > 0 { out.append("\(indent)wave \(a.wave)" + waitsOn(a, in: plan)) }
         if a.kind != .blocked {
-            for r in a.reasons where r.code.category == .refusal { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
+            for r in a.reasons where r.code.category == .refusal || r.code == .manualBootDisk {
+                out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]")
+            }
         }
         for (n, step) in a.steps.enumerated() { out.append("\(indent)\(n + 1). \(t(step.summary))") }
         if let fallback = a.fallback {
             out.append("\(indent)if the migration fails and the guest still runs on \(a.from.map(t) ?? "its source") only: a \(fallback.kind.rawValue) move (\(fallback.steps.count) steps)")
         }
+    }
+    // Someone else's migration is shown without -v: the instance is waited for, not planned.
+    for n in plan.notes where n.code == .instanceMigrating && !verbose {
+        out.append("waiting  \(t(n.instance))  \(t(n.message)) [\(n.code.rawValue)]")
     }
     let (maintenance, otherNotes) = splitMaintenanceNotes(plan.notes)
     if !maintenance.isEmpty {

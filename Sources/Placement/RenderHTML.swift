@@ -63,6 +63,7 @@ private func actionTable(_ w: inout MarkupWriter, _ plan: Plan) {
         w.raw("<p>Nothing to do.</p>\n</section>\n")
         return
     }
+    let waits = waitsFor(plan)
     w.raw("<table>\n<thead><tr><th>Action</th><th>Instance</th><th>From</th><th>To</th><th>Wave</th><th>Why</th></tr></thead>\n<tbody>\n")
     for a in plan.actions {
         w.raw("<tr class=\"\(a.kind.rawValue)\"><td data-label=\"Action\" class=\"kind\">")
@@ -71,7 +72,11 @@ private func actionTable(_ w: inout MarkupWriter, _ plan: Plan) {
         w.raw("</td><td data-label=\"Instance\"><code>"); w.text(a.instance); w.raw("</code></td>")
         w.raw("<td data-label=\"From\">"); w.text(a.from ?? "–"); w.raw("</td>")
         w.raw("<td data-label=\"To\">"); w.text(a.to ?? "–"); w.raw("</td>")
-        w.raw("<td data-label=\"Wave\">"); w.raw(a.wave > 0 ? String(a.wave) : "–"); w.raw("</td>")
+        w.raw("<td data-label=\"Wave\">"); w.raw(a.wave > 0 ? String(a.wave) : "–")
+        if let after = waits[a.id] {
+            w.raw("<br/><small>after "); w.text(after.joined(separator: ", ")); w.raw("</small>")
+        }
+        w.raw("</td>")
         // Every reason, with its code: the causes, then each refused rung or blocker.
         w.raw("<td data-label=\"Why\"><ul>")
         for r in a.reasons {

@@ -16,6 +16,7 @@ public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [
         let usedVcpus = used.reduce(0) { $0 + $1.vcpus }
         out.append(style(t(host.name), .bold) + "  \(t(host.uri))\(fd)  \(host.capacity.vcpus) CPUs, \(host.capacity.memoryMiB) MiB;"
                    + " running: \(usedVcpus) vCPUs, \(usedMiB) MiB; \(host.domains.count) domain\(host.domains.count == 1 ? "" : "s")")
+        if let cpu = cpuText(host) { out.append("  CPU " + t(cpu)) }
         if host.domains.isEmpty {
             out.append("  (no domains)")
         } else {
@@ -39,6 +40,24 @@ public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [
     let domains = fleet.hosts.reduce(0) { $0 + $1.domains.count }
     out.append("\(reachable) of \(fleet.hosts.count) hosts answered; \(domains) domains.")
     return out.joined(separator: "\n") + "\n"
+}
+
+/// `EPYC (AMD), guests get Opteron_G3; 2 guest platforms refused: cpu.incompatible …`: the
+/// host's CPU model and vendor, the CPU its hypervisor offers guests when it differs, and the
+/// platforms seen in the fleet that it cannot run. nil when nothing is known.
+func cpuText(_ host: ObservedHost) -> String? {
+    var parts: [String] = []
+    if let model = host.cpuModel ?? host.offeredCPUModel {
+        parts.append(model + (host.cpuVendor.map { " (\($0))" } ?? ""))
+    } else if let vendor = host.cpuVendor {
+        parts.append(vendor)
+    }
+    if let offered = host.offeredCPUModel, offered != host.cpuModel { parts.append("guests get \(offered)") }
+    let refused = host.platformChecks.filter { $0.reason != nil }
+    if !refused.isEmpty {
+        parts.append("refuses \(refused.count) of the \(host.platformChecks.count) guest platforms seen (\(Set(refused.compactMap(\.reason)).sorted().joined(separator: ", ")))")
+    }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
 }
 
 /// Styles a renderer may ask for; the caller decides whether they become colour.

@@ -188,13 +188,21 @@ struct MarkupWriter {
         raw("\" data-h=\""); text(card.name); raw("\" transform=\"translate("); int(x); raw(","); int(y); raw(")\">")
         raw("<rect class=\"box\" width=\""); int(M.columnWidth); raw("\" height=\""); int(layout.height); raw("\" rx=\"4\"/>")
         var badge: String?
-        if !card.reachable { badge = "unreachable" } else if let state = card.state, state != .active { badge = state.rawValue } else if card.state == nil { badge = "undeclared" }
+        if !card.reachable {
+            badge = "unreachable"
+        } else if let state = card.state, state != .active {
+            badge = state.rawValue
+        } else if card.maintenance != nil {
+            badge = "maintenance"
+        } else if card.state == nil {
+            badge = "undeclared"
+        }
         let badgeColumns = badge.map { $0.count + 1 } ?? 0
         label(card.name, x: M.pad, y: 15, columns: Int(Double(M.innerWidth) / PictureFont.columnWidth(size: 12)) - badgeColumns, size: 12, cls: "hn")
         if let badge { label(badge, x: M.columnWidth - M.pad, y: 15, columns: 12, size: 10, cls: "hb", anchor: .end) }
         var ly = M.titleHeight + M.lineHeight - 3
-        for line in layout.problemLines {
-            label(line, x: M.pad, y: ly, columns: 60, size: 10, cls: "err")
+        for notice in layout.notices {
+            label(notice.text, x: M.pad, y: ly, columns: 60, size: 10, cls: notice.cls)
             ly += M.lineHeight
         }
         if let top = layout.barsTop { bars(card, top: top) }
@@ -409,7 +417,7 @@ let pictureCSS: String = {
     .vp .t{font-size:15px;font-weight:bold}.vp .s{font-size:12px}\
     .vp .fd{font-size:13px;font-weight:bold}.vp .fs,.vp .bl{font-size:10px;fill:#57606a}.vp .ov{fill:#cf222e;font-weight:bold}\
     .vp .box{fill:#f6f8fa;stroke:#8c959f}.vp .down .box{fill:#fff1f0;stroke:#cf222e}.vp .st-drained .box{stroke-dasharray:6 3}\
-    .vp .hn{font-size:12px;font-weight:bold}.vp .hb{font-size:10px;fill:#9a6700}.vp .err{font-size:10px;fill:#cf222e}\
+    .vp .hn{font-size:12px;font-weight:bold}.vp .hb{font-size:10px;fill:#9a6700}.vp .err{font-size:10px;fill:#cf222e}.vp .mt{font-size:10px;fill:#9a6700}\
     .vp .tr{fill:#eaeef2}.vp .b0{fill:#8c959f}.vp .b1{fill:#2da44e}.vp .b1.over{fill:#cf222e}\
     .vp .cap{fill:none;stroke:#1f2328;stroke-width:1.5}\
     .vp .c rect{fill:#fff;stroke:#8c959f;rx:3px}.vp .cs path{fill:#fff;stroke:#8c959f}.vp .off{fill:#6e7781}\

@@ -75,7 +75,23 @@ struct SnapshotChecker {
         findings.number(host.capacity.memoryMiB, memory, p("capacity")("memoryMiB"))
         findings.uuid(host.hostUUID, p("hostUUID"))
         findings.libvirtName(host.cpuModel, p("cpuModel"), "CPU model")
+        findings.libvirtName(host.cpuVendor, p("cpuVendor"), "CPU vendor")
+        findings.libvirtName(host.offeredCPUModel, p("offeredCPUModel"), "CPU model")
         findings.number(host.freeMemoryMiB, memory, p("freeMemoryMiB"))
+        findings.count(host.platformChecks.count, InputBounds.maxPlatformChecks, p("platformChecks"), "platform checks")
+        var platforms = Set<String>()
+        for (i, check) in host.platformChecks.enumerated().prefix(InputBounds.maxPlatformChecks) {
+            let q = p("platformChecks")[i]
+            if !isPlatformKey(check.platform) {
+                findings.error(q("platform"), "expected a platform key (16 lower-case hex digits), found '\(shown(check.platform))'")
+            } else if !platforms.insert(check.platform).inserted {
+                findings.error(q("platform"), "platform \(check.platform) is listed twice")
+            }
+            if let reason = check.reason, !ObservedPlatformCheck.reasons.contains(reason) {
+                findings.error(q("reason"), "unknown reason '\(shown(reason))' (expected \(ObservedPlatformCheck.reasons.joined(separator: " or ")), or none when compatible)")
+            }
+            findings.text(check.detail, q("detail"), "the detail")
+        }
 
         findings.count(host.pools.count, InputBounds.maxPools, p("pools"), "pools")
         var pools = Set<String>()
@@ -98,6 +114,7 @@ struct SnapshotChecker {
                 findings.number(volume.capacityBytes, 0...InputBounds.maxStorageBytes, r("capacityBytes"))
                 findings.number(volume.allocationBytes, 0...InputBounds.maxStorageBytes, r("allocationBytes"))
                 findings.libvirtName(volume.format, r("format"), "format")
+                findings.filePath(volume.backingPath, r("backingPath"), "the backing path")
             }
         }
 
@@ -147,6 +164,19 @@ struct SnapshotChecker {
         findings.number(d.configMemoryMiB, memory, p("configMemoryMiB"))
         findings.libvirtName(d.cpuMode, p("cpuMode"), "CPU mode")
         findings.libvirtName(d.cpuModel, p("cpuModel"), "CPU model")
+        findings.count(d.cpuFeatures.count, InputBounds.maxCPUFeatures, p("cpuFeatures"), "CPU features")
+        for (name, policy) in d.cpuFeatures.sorted(by: { $0.key < $1.key }).prefix(InputBounds.maxCPUFeatures) {
+            findings.libvirtName(name, p("cpuFeatures")(name), "CPU feature")
+            findings.libvirtName(policy, p("cpuFeatures")(name), "CPU feature policy")
+        }
+        findings.libvirtName(d.virtType, p("virtType"), "virtualization type")
+        findings.libvirtName(d.arch, p("arch"), "architecture")
+        findings.libvirtName(d.machine, p("machine"), "machine type")
+        findings.filePath(d.emulator, p("emulator"), "the emulator path")
+        findings.count(d.osBoot.count, InputBounds.maxBootDevices, p("osBoot"), "boot devices")
+        for (i, dev) in d.osBoot.enumerated().prefix(InputBounds.maxBootDevices) {
+            findings.libvirtName(dev, p("osBoot")[i], "boot device")
+        }
         findings.libvirtName(d.firmware, p("firmware"), "firmware")
         findings.filePath(d.nvram, p("nvram"), "the NVRAM path")
         findings.number(d.snapshotCount, 0...InputBounds.maxSnapshots, p("snapshotCount"))
@@ -189,6 +219,11 @@ struct SnapshotChecker {
             }
         }
     }
+}
+
+/// 16 lower-case hex digits: `ObservedDomain.platformKey`.
+func isPlatformKey(_ text: String) -> Bool {
+    text.utf8.count == 16 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
 }
 
 /// Six hex pairs joined by ':' (what libvirt reports for any MAC, multicast ones included).

@@ -13,13 +13,17 @@ struct OptionSpec: Sendable {
     /// The placeholder for its value (`PATH`); nil for a flag.
     var valueName: String?
     var repeatable: Bool = false
+    /// The values it takes, when they are a fixed list (output formats): what the shell
+    /// completions offer, and what the command checks the value against.
+    var choices: [String] = []
     var help: String
 
     static func flag(_ name: String, short: Character? = nil, help: String) -> OptionSpec {
         OptionSpec(name: name, short: short, valueName: nil, help: help)
     }
-    static func value(_ name: String, short: Character? = nil, _ valueName: String, repeatable: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, short: short, valueName: valueName, repeatable: repeatable, help: help)
+    static func value(_ name: String, short: Character? = nil, _ valueName: String, repeatable: Bool = false,
+                      choices: [String] = [], help: String) -> OptionSpec {
+        OptionSpec(name: name, short: short, valueName: valueName, repeatable: repeatable, choices: choices, help: help)
     }
 
     var usageName: String {

@@ -19,6 +19,12 @@ func rejectPositionals(_ arguments: ParsedArguments, command: String) throws(Usa
     }
 }
 
+/// `-o FORMAT`, with the formats a command writes (its `--help`, man page and completions
+/// list them from here).
+func outputOption(_ formats: [String], help: String) -> OptionSpec {
+    .value("output", short: "o", "FORMAT", choices: formats, help: help)
+}
+
 /// An output format option, checked against what the command supports.
 func outputFormat(_ arguments: ParsedArguments, allowed: [String], command: String) throws(UsageError) -> String {
     let format = arguments.value("output") ?? "text"

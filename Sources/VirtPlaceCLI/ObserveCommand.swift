@@ -7,9 +7,11 @@ struct ObserveCommand: Command {
     static let name = "observe"
     static let abstract = "show what runs where, as libvirt reports it"
     static let usage = ["observe -f PATH... [-o text|json|svg|html]"]
+    /// What `-o` takes.
+    static let formats = ["text", "json"] + PictureFormat.allCases.map(\.rawValue)
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
+        outputOption(formats, help: "text (default): a table per host; json: a snapshot for 'plan --observed'; svg or html: a picture of every host with its domains and use"),
     ]
     static let discussion = """
     Connects to every host of the placement in parallel. A host that does not answer is shown
@@ -25,7 +27,7 @@ struct ObserveCommand: Command {
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
         files = try requireFiles(arguments, command: Self.name)
-        format = try outputFormat(arguments, allowed: ["text", "json"] + PictureFormat.allCases.map(\.rawValue), command: Self.name)
+        format = try outputFormat(arguments, allowed: Self.formats, command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -111,6 +113,7 @@ struct ObservedJSONWriter {
                 }
             }
             json.field("cpuModel", host.cpuModel)
+            json.field("cpuVendor", host.cpuVendor)
             json.field("domains") { json in json.array(host.domains) { json, domain in json.domain(domain) } }
             json.field("error", host.error)
             json.field("faultDomain", host.faultDomain)
@@ -118,6 +121,16 @@ struct ObservedJSONWriter {
             json.field("hostUUID", host.hostUUID)
             json.field("name", host.name)
             json.field("networks") { json in json.array(host.networks) { json, network in json.network(network) } }
+            json.field("offeredCPUModel", host.offeredCPUModel)
+            json.field("platformChecks") { json in
+                json.array(host.platformChecks) { json, check in
+                    json.object { json in
+                        json.field("detail", check.detail)
+                        json.field("platform", check.platform)
+                        json.field("reason", check.reason)
+                    }
+                }
+            }
             json.field("pools") { json in json.array(host.pools) { json, pool in json.pool(pool) } }
             json.field("reachable", host.reachable)
             json.field("uri", host.uri)
@@ -136,6 +149,7 @@ struct ObservedJSONWriter {
                 json.array(pool.volumes) { json, volume in
                     json.object { json in
                         json.field("allocationBytes", volume.allocationBytes)
+                        json.field("backingPath", volume.backingPath)
                         json.field("capacityBytes", volume.capacityBytes)
                         json.field("format", volume.format)
                         json.field("name", volume.name)
@@ -156,12 +170,15 @@ struct ObservedJSONWriter {
 
     private mutating func domain(_ domain: ObservedDomain) {
         object { json in
+            json.field("arch", domain.arch)
             json.field("autostart", domain.autostart)
             json.field("configMemoryMiB", domain.configMemoryMiB)
             json.field("configVcpus", domain.configVcpus)
+            json.field("cpuFeatures") { json in json.stringMap(domain.cpuFeatures) }
             json.field("cpuMode", domain.cpuMode)
             json.field("cpuModel", domain.cpuModel)
             json.field("disks") { json in json.array(domain.disks) { json, disk in json.disk(disk) } }
+            json.field("emulator", domain.emulator)
             json.field("firmware", domain.firmware)
             json.field("fleet", domain.fleet)
             json.field("hasTPM", domain.hasTPM)
@@ -174,26 +191,22 @@ struct ObservedJSONWriter {
                     }
                 }
             }
+            json.field("machine", domain.machine)
             json.field("maxMemoryMiB", domain.maxMemoryMiB)
             json.field("maxVcpus", domain.maxVcpus)
             json.field("memoryMiB", domain.memoryMiB)
             json.field("name", domain.name)
             json.field("nics") { json in json.array(domain.nics) { json, nic in json.nic(nic) } }
             json.field("nvram", domain.nvram)
+            json.field("osBoot") { json in json.array(domain.osBoot) { json, dev in json.string(dev) } }
             json.field("persistent", domain.persistent)
             json.field("snapshotCount", domain.snapshotCount)
             json.field("state", domain.state)
             json.field("stateReason", domain.stateReason)
-            json.field("tags") { json in
-                json.object { json in
-                    for (key, value) in domain.tags.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-                        json.key(key)
-                        json.string(value)
-                    }
-                }
-            }
+            json.field("tags") { json in json.stringMap(domain.tags) }
             json.field("uuid", domain.uuid)
             json.field("vcpus", domain.vcpus)
+            json.field("virtType", domain.virtType)
             json.field("xmlDigest", domain.xmlDigest)
         }
     }
@@ -228,6 +241,16 @@ struct ObservedJSONWriter {
     }
 
     // MARK: Containers and scalars
+
+    /// An object of strings, keys in UTF-8 order.
+    private mutating func stringMap(_ map: [String: String]) {
+        object { json in
+            for (key, value) in map.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                json.key(key)
+                json.string(value)
+            }
+        }
+    }
 
     private mutating func object(_ body: (inout ObservedJSONWriter) -> Void) {
         container(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), body)

@@ -9,7 +9,7 @@ struct PlanCommand: Command {
     static let usage = ["plan -f PATH... [-o text|json|markdown|svg|html] [--out PLANFILE] [--observed SNAPSHOT] [--detailed-exitcode]"]
     static let options: [OptionSpec] = [
         fileOption,
-        .value("output", short: "o", "FORMAT", help: "text (default), json, markdown (a table for a pull-request comment), svg (the plan as a picture) or html (the picture, the table and every reason in one self-contained page)"),
+        outputOption(PlanFormat.allCases.map(\.rawValue), help: "text (default), json, markdown (a table for a pull-request comment), svg (the plan as a picture) or html (the picture, the table and every reason in one self-contained page)"),
         .value("out", "PLANFILE", help: "also save the plan as JSON, for 'virtplace apply PLANFILE' (mode 0600, written whole; only over a regular file)"),
         .value("observed", "SNAPSHOT", help: "plan against a saved 'observe -o json' snapshot: no libvirt access at all"),
         .flag("detailed-exitcode", help: "exit 0 when there is nothing to do, 2 when changes are pending"),

@@ -234,6 +234,11 @@ struct Reconciler {
         log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
         var statusByInstance: [String: String] = [:]
         for name in spec.instances.keys { statusByInstance[name] = "converged" }
+        // A migration someone else runs: waited for (the next pass sees where it ended), not a failure.
+        for note in plan.notes where note.code == .instanceMigrating {
+            statusByInstance[note.instance] = "deferred"
+            log.write(["event": "waiting", "instance": note.instance, "code": note.code.rawValue, "message": note.message])
+        }
         for action in plan.actions {
             if action.kind == .blocked {
                 statusByInstance[action.instance] = "blocked"

@@ -2,16 +2,20 @@ import Foundation
 import Libvirt
 import YAMLDecoding
 import Placement
+import CBuildInfo
 
-/// The version of virtplace.
-public let virtplaceVersion = "0.1.0"
+/// The version of virtplace: the repository's VERSION file, fixed at build time.
+public let virtplaceVersion = String(cString: virtplace_build_version())
+/// The git commit this binary was built from ("-dirty" for uncommitted changes; "unknown"
+/// outside a git checkout).
+public let virtplaceCommit = String(cString: virtplace_build_commit())
 
 /// The command-line entry point.
 public enum VirtPlace {
     /// Every subcommand, in the order `--help` lists them.
     static let commands: [any Command.Type] = [
         ValidateCommand.self, ObserveCommand.self, PlanCommand.self, ApplyCommand.self,
-        ReconcileCommand.self, VersionCommand.self,
+        ReconcileCommand.self, VersionCommand.self, CompletionCommand.self, ManCommand.self,
     ]
 
     /// Runs the command line and exits the process with its exit code.
@@ -139,7 +143,7 @@ struct VersionCommand: Command {
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
-        context.console.line("virtplace \(virtplaceVersion) (libvirt \(libvirtLibraryVersion()), libyaml \(libyamlVersion()))")
+        context.console.line("virtplace \(virtplaceVersion) (commit \(virtplaceCommit); libvirt \(libvirtLibraryVersion()), libyaml \(libyamlVersion()))")
         return .success
     }
 }

@@ -24,13 +24,13 @@ struct DataGuest: Sendable {
 extension Lab {
     /// Creates the guest on `host`, in `pool` (`shared`: both volumes seen by every host;
     /// `local`: both on that host only), adds a second NIC, starts it and waits for its first
-    /// heartbeat.
-    func createDataGuest(_ name: String, host: Int, pool: String) throws -> DataGuest {
+    /// heartbeat. `extra`: more `lab/lab guest create` options.
+    func createDataGuest(_ name: String, host: Int, pool: String, extra: [String] = []) throws -> DataGuest {
         // From the name (whose suffix is new each run): a failure names the guest, and the
         // MACs follow from it, never from a per-process random value.
         let mac1 = stableMAC(name + "/nic1")
         let mac2 = stableMAC(name + "/nic2")
-        let facts = try createGuest("datavol", name, host: host, ["--pool", pool, "--disk-size", "4", "--mac", mac1, "--stopped"])
+        let facts = try createGuest("datavol", name, host: host, ["--pool", pool, "--disk-size", "4", "--mac", mac1, "--stopped"] + extra)
         let attach = virsh(host, ["attach-interface", name, "network", "lan", "--mac", mac2, "--model", "virtio", "--config"])
         guard attach.status == 0 else { throw Unavailable(description: "attach-interface: \(attach.output)") }
         let start = virsh(host, ["start", name])

@@ -152,7 +152,7 @@ struct DomainXMLTests {
         let domain = try ObservedDomain.parse(xml: xml, state: "shutoff")
         #expect(domain == ObservedDomain(
             name: "bare", uuid: "00000000-0000-4000-8000-000000000001", state: "shutoff",
-            vcpus: 1, memoryMiB: 128, xmlDigest: SHA256.hex(xml)
+            vcpus: 1, memoryMiB: 128, virtType: "qemu", xmlDigest: SHA256.hex(xml)
         ))
     }
 

@@ -30,6 +30,7 @@ let libvirtCallTable: [String: CallClass] = [
     "virInitialize": .local, "virGetVersion": .read, "virConnectOpenAuth": .local, "virConnectClose": .local,
     "virConnectIsAlive": .read, "virConnectSetKeepAlive": .local, "virConnectGetType": .read,
     "virConnectGetHostname": .read, "virConnectGetCapabilities": .read, "virConnectCompareHypervisorCPU": .read,
+    "virConnectGetDomainCapabilities": .read,
     "virGetLastError": .local, "virResetLastError": .local, "virSetErrorFunc": .local,
     "virEventRegisterDefaultImpl": .local, "virEventRunDefaultImpl": .local,
     // Listing and observing.

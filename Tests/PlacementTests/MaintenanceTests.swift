@@ -150,6 +150,10 @@ import YAMLDecoding
         #expect(plan.summary.deferred == 1 && plan.summary.blocked == 0)
         let text = render(plan, format: .text, color: false, verbose: false)
         #expect(text.contains("Maintenance:\n") && text.contains("reboot: reboot due 2026-12-20T06:00:00Z"), "\(text)")
+        let markdown = render(plan, format: .markdown, color: false, verbose: false)
+        #expect(markdown.contains("| Maintenance | Status |\n| --- | --- |\n"), "\(markdown)")
+        #expect(markdown.contains("| `reboot` | reboot due 2026-12-20T06:00:00Z"), "\(markdown)")
+        #expect(markdown.contains("| reboot (deferred) | `reboot` |"), "\(markdown)")
     }
 
     @Test func observeShowsAMoveTheJournalHasBegunAsInProgress() {
@@ -240,6 +244,13 @@ import YAMLDecoding
         let plan = makePlan(desired: desired, observed: observed, clock: Self.after)
         #expect(plan.action("reboot")?.deferred == true)
         #expect(status(plan, "reboot")?.message.hasPrefix("reboot due 2026-12-27T06:00:00Z") == true)
+    }
+
+    @Test func aMoveTheFileDeclaresDoesNotWaitForTheDueDate() throws {
+        let (desired, observed) = fleet(extra: ["reboot": InstanceSpec(host: "host2", moves: [.reboot])])
+        let plan = makePlan(desired: desired, observed: observed, clock: Self.before)
+        #expect(plan.action("reboot")?.isScheduled == true && plan.action("reboot")?.to == "host2")
+        #expect(status(plan, "reboot")?.message.hasPrefix("pending reboot to host2, as the file declares it elsewhere") == true)
     }
 
     @Test func anInstanceNothingCanMoveNeedsManualMigration() throws {

@@ -244,4 +244,26 @@ struct PictureTests {
         let wideText = try #require(all.first { $0.name == "text" && $0.stringValue?.hasPrefix("数据") == true })
         #expect(attr(wideText, "textLength") != nil)
     }
+
+    @Test("a host's maintenance event is shown on its box; what an action waits for is in the table and the tooltip")
+    func maintenanceAndDependencies() throws {
+        let observed = ObservedFleet(hosts: [host("old", fd: "fd-1", domains: [dom("a"), dom("b")]), host("new", fd: "fd-1")])
+        var desired = spec(observed, instances: ["a": InstanceSpec(host: "new"), "b": InstanceSpec(host: "new")])
+        desired.hosts["old"]?.maintenance = MaintenanceSpec(due: "2026-12-20T06:00:00Z", reason: "firmware <update>")
+        var summary = Summary()
+        summary.live = 2
+        let plan = Plan(fleet: "lab", basis: Basis(digest: "", hosts: [], domains: []), actions: [
+            Action(instance: "a", kind: .live, from: "old", to: "new", reasons: [Reason(.placeHost, "declared on new")], wave: 1, id: 1),
+            Action(instance: "b", kind: .live, from: "old", to: "new", reasons: [Reason(.placeHost, "declared on new")], wave: 2, id: 2, dependsOn: [1]),
+        ], summary: summary)
+        let fleet = PictureFleet(desired: desired, observed: observed)
+        let svg = try parseXMLStrictly(renderPicture(plan, fleet: fleet, format: .svg))
+        let shown = elements(svg).filter { $0.name == "text" && classes($0) == ["mt"] }.map(ownText).joined(separator: " ")
+        #expect(shown == "maintenance due 2026-12-20T06:00:00Z: firmware <update>", "\(shown)")
+        let arrow = try #require(elements(svg).first { $0.name == "g" && attr($0, "data-i") == "b" && classes($0).first == "mv" })
+        #expect(arrow.kids("title").first?.stringValue?.contains("waits for: a (live)") == true)
+        let html = renderPicture(plan, fleet: fleet, format: .html)
+        _ = try parseXMLStrictly(html)
+        #expect(html.contains("<small>after a (live)</small>"))
+    }
 }

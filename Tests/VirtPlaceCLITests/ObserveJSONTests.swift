@@ -13,12 +13,16 @@ struct ObserveJSONTests {
         ObservedHost(
             name: "host1", uri: "qemu+tcp://h1/system", reachable: true, error: "partly \"ok\"", faultDomain: "fd-1",
             capacity: ObservedCapacity(vcpus: 64, memoryMiB: 262_144), hostUUID: "0d6c-…", cpuModel: "Skylake/IBRS",
+            cpuVendor: "Intel", offeredCPUModel: "Opteron_G3",
+            platformChecks: [ObservedPlatformCheck(platform: "0123456789abcdef", reason: "cpu.incompatible", detail: "no \"aes\""),
+                             ObservedPlatformCheck(platform: "fedcba9876543210")],
             freeMemoryMiB: -1,
             pools: [
                 ObservedPool(
                     name: "local", type: "dir", path: "/var/lib/libvirt/images", active: true,
                     capacityBytes: Int64.max, availableBytes: Int64.min,
-                    volumes: [ObservedVolume(name: "a b.qcow2", path: "/images/a b.qcow2", capacityBytes: 1 << 40, allocationBytes: 0, format: "qcow2")]
+                    volumes: [ObservedVolume(name: "a b.qcow2", path: "/images/a b.qcow2", capacityBytes: 1 << 40, allocationBytes: 0, format: "qcow2",
+                                            backingPath: "/images/base é.qcow2")]
                 ),
             ],
             networks: [ObservedNetwork(name: "lan", active: false, bridge: "br0")],
@@ -26,7 +30,9 @@ struct ObserveJSONTests {
                 ObservedDomain(
                     name: "web-1", uuid: "11111111-aaaa-4bbb-8ccc-000000000001", state: "running", stateReason: "booted",
                     persistent: false, autostart: true, vcpus: 2, maxVcpus: 4, memoryMiB: 512, maxMemoryMiB: 1024,
-                    cpuMode: "custom", cpuModel: "qemu64",
+                    cpuMode: "custom", cpuModel: "qemu64", cpuFeatures: ["aes": "require", "vmx": "disable"],
+                    virtType: "kvm", arch: "x86_64", machine: "pc-q35-7.2", emulator: "/usr/bin/qemu-system-x86_64",
+                    osBoot: ["hd", "cdrom"],
                     disks: [
                         ObservedDisk(device: "disk", target: "vda", bus: "virtio", format: "qcow2", cache: "none", sourceType: "volume",
                                      path: "/images/a.qcow2", pool: "local", volume: "a.qcow2", readOnly: true, shareable: true,

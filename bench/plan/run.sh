@@ -5,14 +5,6 @@
 # exits 1 when 10k takes more than 200 ms or the ratio exceeds 2.3.
 set -eu
 cd "$(dirname "$0")/../.."
-swift build -c release --target Placement >/dev/null
-BIN=$(swift build -c release --show-bin-path)
-OUT=bench/out
-mkdir -p "$OUT"
-# Placement's objects, and YAMLDecoding's (Placement depends on it; libyaml for its C part).
-swiftc -O -wmo -module-name PlanBench \
-    -I "$BIN/Modules" -I "$BIN" -I Sources/CYAML \
-    bench/plan/workload.swift bench/plan/main.swift \
-    "$BIN"/Placement.build/*.o "$BIN"/YAMLDecoding.build/*.o \
-    -lyaml -o "$OUT/plan-bench"
-exec "$OUT/plan-bench" "$@"
+. bench/lib/placement-bench.sh
+placement_bench PlanBench plan-bench bench/plan/workload.swift bench/plan/main.swift
+exec bench/out/plan-bench "$@"
