@@ -1,5 +1,4 @@
 import Foundation
-import Libvirt
 import Placement
 
 /// Consecutive failures of one thing (a host that did not answer, an instance whose action
@@ -107,6 +106,9 @@ public struct ReconcileLoop {
         public var sleepSlice: Duration = .milliseconds(200)
         /// The fleet for the hosts a pass contacts.
         public var connect: @Sendable ([ObserveTarget]) -> any FleetDriver = { LibvirtFleet(targets: $0) }
+        /// Called after each pass, before the loop sleeps: the CLI hands freed memory back to
+        /// the kernel (`ProcessMemory.releaseFreed`), or RSS creeps up pass by pass.
+        public var releaseMemory: @Sendable () -> Void = {}
         /// Execution settings other than those the loop sets (tests: shorter polls).
         public var execution = ExecutionOptions()
 
@@ -134,9 +136,8 @@ public struct ReconcileLoop {
         repeat {
             last = await pass(load: load, observer: observer)
             last.report = nil
-            // What the pass freed goes back to the kernel while the loop sleeps (see
-            // ProcessMemory): otherwise malloc arenas keep it and RSS creeps up pass by pass.
-            ProcessMemory.releaseFreed()
+            // What the pass freed goes back to the kernel while the loop sleeps.
+            configuration.releaseMemory()
             guard let wait = last.requeueAfter, !stop() else { break }
             observer.reconcile(.sleeping(seconds: wait))
             let wake = ContinuousClock.now + .milliseconds(Int64((wait * 1000).rounded()))

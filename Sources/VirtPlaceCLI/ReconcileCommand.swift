@@ -81,6 +81,9 @@ struct ReconcileCommand: Command {
         configuration.allowTestDriver = context.allowTestDriver
         configuration.crashPoint = try testCrashPoint(context.environment)
         configuration.stopRequested = { stop.requested }
+        // What a pass freed goes back to the kernel while the loop sleeps: otherwise malloc
+        // arenas keep it and RSS creeps up pass by pass (see ProcessMemory).
+        configuration.releaseMemory = { ProcessMemory.releaseFreed() }
         var loop = ReconcileLoop(configuration)
         let last = await loop.run(load: { try placement(context, log: log) }, observer: ReconcileLog(log: log, context: context))
         return ExitCode(last)
