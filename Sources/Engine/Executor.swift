@@ -112,8 +112,9 @@ public struct Executor: Sendable {
     /// capacity at any moment. A dependency that did not succeed blocks the action, and in turn
     /// whatever depends on it; nothing else.
     ///
-    /// Actions of instances in `holding` (instance → why: recovery could not decide about
-    /// them, see `recover`) are not run: they are reported as blocked with that reason.
+    /// Actions of instances in `holding` (instance → why, as the report says it after "not
+    /// run: "; recovery could not decide about them, or reconcile backs off from them) are
+    /// not run: they are reported as blocked with that reason.
     public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
         let shared = RunState(journal: journal)
         var items: [Item] = []
@@ -190,7 +191,7 @@ public struct Executor: Sendable {
                     let item = items[i]
                     let action = item.action
                     if let why = holding[action.instance] {
-                        end(i, blocked(action, "not run: an earlier run left it unfinished and recovery could not decide (\(why))"))
+                        end(i, blocked(action, "not run: \(why)"))
                         continue
                     }
                     if options.stopRequested() {

@@ -24,11 +24,83 @@ public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes
 }
 
 /// What happens to one subject.
-private enum Outcome {
+enum Outcome {
     case unchanged
     case blocked(to: String?, reasons: [Reason])
     case update(delta: Resources)
     case move(MoveProfile)
+}
+
+/// A subject's place in the planner's table (`Book`).
+struct SubjectIndex: Hashable, Comparable, Sendable {
+    let raw: Int
+    static func < (a: SubjectIndex, b: SubjectIndex) -> Bool { a.raw < b.raw }
+}
+
+/// A host's place in `FleetIndex.hosts`.
+struct HostIndex: Hashable, Comparable, Sendable {
+    let raw: Int
+    init(_ raw: Int) { self.raw = raw }
+    static func < (a: HostIndex, b: HostIndex) -> Bool { a.raw < b.raw }
+}
+
+/// One value per host of the fleet, by `HostIndex`.
+struct PerHost<Value>: Sendable where Value: Sendable {
+    private(set) var values: [Value]
+    init(_ values: [Value]) { self.values = values }
+    init(repeating value: Value, count: Int) { values = Array(repeating: value, count: count) }
+    subscript(h: HostIndex) -> Value {
+        get { values[h.raw] }
+        _modify { yield &values[h.raw] }
+    }
+}
+
+extension Array where Element == HostInfo {
+    subscript(h: HostIndex) -> HostInfo { self[h.raw] }
+}
+
+/// One declared instance found on exactly one host, and what the planner made of it.
+struct Case {
+    var subject: Subject
+    var outcome: Outcome = .unchanged
+    /// A mover's target, once chosen.
+    var assignment: Assignment?
+    /// Its scheduling job (`Ordering.jobs`), for moves with a target and updates.
+    var job: Int?
+}
+
+/// The planner's table: one case per subject, by `SubjectIndex`, and the actions of the
+/// declared instances that are no subject (not found, or found on several hosts).
+private struct Book {
+    var cases: [Case]
+    var early: [Action]
+    /// Notes about declared instances that are no subject (a migration in flight).
+    var earlyNotes: [Note]
+    /// Declared instances, subjects or not.
+    var declared: Int
+    var indices: [SubjectIndex] { cases.indices.map { SubjectIndex(raw: $0) } }
+    // Changed in place, never copied out and back (a copy of a subject costs a retain per
+    // field; one of its notes would be copied on every append).
+    subscript(i: SubjectIndex) -> Case {
+        get { cases[i.raw] }
+        _modify { yield &cases[i.raw] }
+    }
+}
+
+/// What the target phase tracks per host: the movers assigned there (latest last), and the
+/// updates that grow an instance in place, to give room back when a mover stays.
+private struct Arrivals {
+    var onHost: PerHost<[SubjectIndex]>
+    var growing: [HostIndex: [SubjectIndex]] = [:]
+}
+
+/// The scheduling result: the jobs (relay hops appended), the first schedule (with relays)
+/// and the final one (after `maxMovesPerRun`), and why deferred jobs wait.
+private struct Ordering {
+    var jobs: [Job]
+    var first: Schedule
+    var final: Schedule
+    var deferred: [Int: String]
 }
 
 /// The planner's working state.
@@ -37,31 +109,50 @@ struct Planner {
     let fleet: FleetIndex
     /// Usage per host in the end state being built: movers gone from their sources, their
     /// targets charged, updates' growth added.
-    var projected: [Resources]
+    var projected: PerHost<Resources>
     /// Per spread group: which members hold each fault domain (`spreadKey` → names).
     var spreadHolders: [String: [String: [String]]] = [:]
     /// Per spread group: how many members one fault domain may hold (the best spread).
     var spreadLimit: [String: Int] = [:]
-    /// Bytes the assigned moves copy into each pool of each host (host index → pool → bytes),
-    /// so that two copies into one pool are checked against its free space together.
-    var poolCharged: [Int: [String: Int64]] = [:]
+    /// Bytes the assigned moves copy into each pool of each host (host → pool → bytes), so
+    /// that two copies into one pool are checked against its free space together.
+    var poolCharged: [HostIndex: [String: Int64]] = [:]
     /// The time and the early moves asked for (maintenance events).
     var clock = PlanningClock()
 
     init(spec: PlacementSpec, fleet: FleetIndex) {
         self.spec = spec
         self.fleet = fleet
-        self.projected = fleet.usage
+        self.projected = PerHost(fleet.usage)
     }
 
     private var fleetName: String { spec.metadata.name }
 
+    /// The phases, in order: who is where (`gather`), what each needs (`decideAll`), where
+    /// movers go (`assignTargets`), which starts have room (`refuseStartsWithoutRoom`), in
+    /// which order and after what (`order`), the actions (`actions`), the plan (`assemble`).
     mutating func run(observed: ObservedFleet) -> Plan {
-        let instances = spec.desiredInstances
+        var book = gather()
+        var arrivals = decideAll(&book)
+        assignTargets(&book, &arrivals)
+        refuseStartsWithoutRoom(&book)
+        let ordering = order(&book)
+        var actions = self.actions(book, ordering)
+        let maintenanceNotes = fleet.hosts.contains { $0.maintenance != nil }
+            ? maintenanceStatus(subjects: book.cases.lazy.map(\.subject), actions: &actions) : []
+        return assemble(observed: observed, book: book, actions: actions, notes: maintenanceNotes)
+    }
+
+    /// Phase 1: each declared instance found on exactly one host becomes a subject, with its
+    /// drift, blockers and placement cause; the others are blocked at once. Then spread groups.
+    private mutating func gather() -> Book {
         var early: [Action] = []
-        var subjects: [Subject] = []
         var earlyNotes: [Note] = []
-        for d in instances {
+        var cases: [Case] = []
+        cases.reserveCapacity(spec.instances.count)
+        // Computed: profiles merged into every instance. Once per plan.
+        let declared = spec.desiredInstances
+        for d in declared {
             let refs = fleet.locations[d.name] ?? []
             guard let ref = refs.first else {
                 early.append(Action(instance: d.name, kind: .blocked, from: nil, to: d.host,
@@ -80,126 +171,140 @@ struct Planner {
             }
             let domain = fleet[ref]
             let d = maintenanceDesired(d, on: ref.host)
-            var s = Subject(desired: d, source: ref.host, domain: domain, drift: computeDrift(d, domain, fleet: fleetName))
+            var s = Subject(desired: d, source: HostIndex(ref.host), domain: domain, drift: computeDrift(d, domain, fleet: fleetName))
             s.notes = s.drift.notes
             if let other = domain.fleet, other != fleetName { s.blockers.append(.otherFleet(other, mine: fleetName)) }
             if !domain.isRunning && !domain.isShutOff {
                 s.blockers.append(.domainState(domain.state, host: fleet.hosts[ref.host].name))
             }
             classify(&s)
-            subjects.append(s)
+            cases.append(Case(subject: s))
         }
-        spread(&subjects)
+        spread(&cases)
+        return Book(cases: cases, early: early, earlyNotes: earlyNotes, declared: declared.count)
+    }
 
-        // Decide per subject, without targets yet.
-        var outcomes = [Outcome](repeating: .unchanged, count: subjects.count)
-        for i in subjects.indices {
-            outcomes[i] = decide(subjects[i])
-        }
-        for (i, outcome) in outcomes.enumerated() {
-            switch outcome {
-            case .move(let p): projected[subjects[i].source] -= p.footprintNow
-            case .update(let delta): projected[subjects[i].source] += delta
-            case .unchanged, .blocked: break
+    /// Phase 2: what each subject needs, without targets yet; the projected usage without the
+    /// movers and with the updates; growth that does not fit is refused.
+    private mutating func decideAll(_ book: inout Book) -> Arrivals {
+        var arrivals = Arrivals(onHost: PerHost(repeating: [], count: fleet.hosts.count))
+        for i in book.indices {
+            book[i].outcome = decide(book[i].subject)
+            let source = book[i].subject.source
+            switch book[i].outcome {
+            case .move(let p):
+                projected[source] -= p.footprintNow
+            case .update(let delta):
+                projected[source] += delta
+                if delta.memoryMiB > 0 || delta.vcpus > 0 { arrivals.growing[source, default: []].append(i) }
+            case .unchanged, .blocked:
+                break
             }
         }
-        var growing: [Int: [Int]] = [:]
-        for (i, outcome) in outcomes.enumerated() {
-            if case .update(let delta) = outcome, delta.memoryMiB > 0 || delta.vcpus > 0 {
-                growing[subjects[i].source, default: []].append(i)
-            }
+        for h in arrivals.growing.keys.sorted() {
+            repair(h, &book, &arrivals)
         }
-        var arrivals = [[Int]](repeating: [], count: fleet.hosts.count)
-        for h in growing.keys.sorted() {
-            repair(h, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
-        }
+        return arrivals
+    }
 
-        // Targets, fixed ones first.
-        var assignments: [Int: Assignment] = [:]
-        var queue = outcomes.indices.filter { if case .move = outcomes[$0] { true } else { false } }
-        queue.sort { (subjects[$0].mode?.rank ?? 9, subjects[$0].name) < (subjects[$1].mode?.rank ?? 9, subjects[$1].name) }
+    /// Phase 3: targets, fixed ones first. A mover with no target stays (a spread member
+    /// shares its fault domain; any other is blocked), which may evict later arrivals on its
+    /// host: they are placed again.
+    private mutating func assignTargets(_ book: inout Book, _ arrivals: inout Arrivals) {
+        var queue = book.indices.filter { if case .move = book[$0].outcome { true } else { false } }
+        queue.sort { (book[$0].subject.mode?.rank ?? 9, book[$0].subject.name) < (book[$1].subject.mode?.rank ?? 9, book[$1].subject.name) }
         var head = 0
         while head < queue.count {
             let i = queue[head]
             head += 1
-            guard case .move(let p) = outcomes[i] else { continue }
-            let s = subjects[i]
+            guard case .move(let p) = book[i].outcome else { continue }
+            let s = book[i].subject
             switch chooseTarget(s, p) {
             case .success(let a):
-                assignments[i] = a
+                book[i].assignment = a
                 projected[a.target] += p.footprintTarget
                 charge(p, on: a.target, sign: 1)
-                arrivals[a.target].append(i)
+                arrivals.onHost[a.target].append(i)
                 if let g = s.spreadGroup { spreadHolders[g, default: [:]][fleet.hosts[a.target].spreadKey, default: []].append(s.name) }
             case .failure(let b):
                 projected[s.source] += p.footprintNow
                 if let g = s.spreadGroup, s.movesForSpreadOnly {
-                    // The best spread possible: a member no other fault domain can take stays
-                    // where it is, sharing (a note, not a blocked action: the plan converges).
-                    let key = fleet.hosts[s.source].spreadKey
-                    let others = (spreadHolders[g]?[key] ?? []).joined(separator: ", ")
-                    let why = grouped(b.reasons).filter { $0.code != .placeNoHost }.map(\.message).prefix(3).joined(separator: "; ")
-                    subjects[i].notes.append(Note(instance: s.name, code: .placeSpreadShared, message:
-                        "spread group \(g): stays on \(fleet.hosts[s.source].name)\(others.isEmpty ? "" : ", sharing \(spreadKeyName(key)) with \(others)"): no host in another fault domain can take it\(why.isEmpty ? "" : " (\(why))")"))
-                    for r in b.reasons where r.code == .targetSpread {
-                        subjects[i].notes.append(Note(instance: s.name, code: r.code, message: r.message))
-                    }
-                    spreadHolders[g, default: [:]][key, default: []].append(s.name)
-                    var stay = s
-                    stay.mode = nil
-                    stay.causes = []
-                    stay.spreadGroup = nil
-                    outcomes[i] = decide(stay)
-                    if case .update(let delta) = outcomes[i] {
-                        projected[s.source] += delta
-                        if delta.memoryMiB > 0 || delta.vcpus > 0 { growing[s.source, default: []].append(i) }
-                    }
+                    stayForSpread(i, group: g, blocked: b, &book, &arrivals)
                 } else {
                     let drift = s.drift.reasons(running: s.domain.isRunning, host: fleet.hosts[s.source].name)
-                    outcomes[i] = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
+                    book[i].outcome = .blocked(to: b.to, reasons: s.causes + drift + b.reasons)
                 }
-                let evicted = repair(s.source, subjects: subjects, outcomes: &outcomes, arrivals: &arrivals, growing: &growing)
-                for e in evicted {
-                    if let a = assignments.removeValue(forKey: e) {
-                        if case .move(let ep) = outcomes[e] { charge(ep, on: a.target, sign: -1) }
-                        if let g = subjects[e].spreadGroup {
-                            spreadHolders[g]?[fleet.hosts[a.target].spreadKey]?.removeAll { $0 == subjects[e].name }
+                for e in repair(s.source, &book, &arrivals) {
+                    if let a = book[e].assignment {
+                        book[e].assignment = nil
+                        if case .move(let ep) = book[e].outcome { charge(ep, on: a.target, sign: -1) }
+                        if let g = book[e].subject.spreadGroup {
+                            spreadHolders[g]?[fleet.hosts[a.target].spreadKey]?.removeAll { $0 == book[e].subject.name }
                         }
                     }
                     queue.append(e)
                 }
             }
         }
+    }
 
-        // Starts: a domain is started only where the host's capacity holds every domain
-        // defined there in the end state, this one included (defined domains hold their room,
-        // running or not). Otherwise the start is refused: the file must move it or declare
-        // more capacity.
-        for (i, outcome) in outcomes.enumerated() {
-            guard case .update(let delta) = outcome, subjects[i].drift.lifecycle == .start else { continue }
-            let h = subjects[i].source
+    /// The best spread possible: a member no other fault domain can take stays where it is,
+    /// sharing (a note, not a blocked action: the plan converges), with any drift corrected.
+    private mutating func stayForSpread(_ i: SubjectIndex, group g: String, blocked b: Blocked, _ book: inout Book, _ arrivals: inout Arrivals) {
+        let s = book[i].subject
+        let key = fleet.hosts[s.source].spreadKey
+        let others = (spreadHolders[g]?[key] ?? []).joined(separator: ", ")
+        let why = grouped(b.reasons).filter { $0.code != .placeNoHost }.map(\.message).prefix(3).joined(separator: "; ")
+        book[i].subject.notes.append(Note(instance: s.name, code: .placeSpreadShared, message:
+            "spread group \(g): stays on \(fleet.hosts[s.source].name)\(others.isEmpty ? "" : ", sharing \(spreadKeyName(key)) with \(others)"): no host in another fault domain can take it\(why.isEmpty ? "" : " (\(why))")"))
+        for r in b.reasons where r.code == .targetSpread {
+            book[i].subject.notes.append(Note(instance: s.name, code: r.code, message: r.message))
+        }
+        spreadHolders[g, default: [:]][key, default: []].append(s.name)
+        var stay = s
+        stay.mode = nil
+        stay.causes = []
+        stay.spreadGroup = nil
+        book[i].outcome = decide(stay)
+        if case .update(let delta) = book[i].outcome {
+            projected[s.source] += delta
+            if delta.memoryMiB > 0 || delta.vcpus > 0 { arrivals.growing[s.source, default: []].append(i) }
+        }
+    }
+
+    /// Phase 4: a domain is started only where the host's capacity holds every domain defined
+    /// there in the end state, this one included (defined domains hold their room, running or
+    /// not). Otherwise the start is refused: the file must move it or declare more capacity.
+    private mutating func refuseStartsWithoutRoom(_ book: inout Book) {
+        for i in book.indices {
+            let s = book[i].subject
+            guard case .update(let delta) = book[i].outcome, s.drift.lifecycle == .start else { continue }
+            let h = s.source
             let host = fleet.hosts[h]
             guard !projected[h].fits(in: host.capacity) else { continue }
-            let s = subjects[i]
             let need = s.domain.footprint + delta.positivePart
-            outcomes[i] = .blocked(to: host.name, reasons: s.drift.reasons(running: false, host: host.name) + [
+            book[i].outcome = .blocked(to: host.name, reasons: s.drift.reasons(running: false, host: host.name) + [
                 Reason(.startCapacity, "not started: \(host.name) can hold \(host.capacity.memoryMiB) MiB and \(host.capacity.vcpus) vCPUs, and the domains defined there would reserve \(projected[h].memoryMiB) MiB and \(projected[h].vcpus) vCPUs with it (\(need.memoryMiB) MiB, \(need.vcpus) vCPUs); move it (host or faultDomain) or declare more capacity")])
             projected[h] -= delta
         }
+    }
 
-        // Jobs and waves.
+    /// Phase 5: jobs into waves under capacity and the `parallel` limits (relays where nothing
+    /// fits), each with the jobs it depends on; maintenance moves that wait for their due date
+    /// and moves beyond `maxMovesPerRun` deferred.
+    private func order(_ book: inout Book) -> Ordering {
         var jobs: [Job] = []
-        var jobOf: [Int: Int] = [:]
-        for (i, outcome) in outcomes.enumerated() {
-            switch outcome {
+        for i in book.indices {
+            let s = book[i].subject
+            switch book[i].outcome {
             case .move(let p):
-                guard let a = assignments[i] else { continue }
-                jobOf[i] = jobs.count
-                jobs.append(Job(id: jobs.count, subject: i, role: .move, source: subjects[i].source, target: a.target,
+                guard let a = book[i].assignment else { continue }
+                book[i].job = jobs.count
+                jobs.append(Job(id: jobs.count, subject: i, role: .move, source: s.source.raw, target: a.target.raw,
                                 need: p.footprintTarget, release: p.footprintNow, after: nil, part: .direct, kind: a.kind))
             case .update(let delta):
-                jobOf[i] = jobs.count
-                jobs.append(Job(id: jobs.count, subject: i, role: .update, source: subjects[i].source, target: subjects[i].source,
+                book[i].job = jobs.count
+                jobs.append(Job(id: jobs.count, subject: i, role: .update, source: s.source.raw, target: s.source.raw,
                                 need: delta.positivePart, release: (Resources.zero - delta).positivePart,
                                 after: nil, part: .direct, kind: nil))
             case .unchanged, .blocked:
@@ -208,80 +313,87 @@ struct Planner {
         }
         let capacity = fleet.hosts.map(\.capacity)
         let limits = Limits(spec.policy.parallel)
-        let profiles = outcomes.map { outcome -> MoveProfile? in if case .move(let p) = outcome { p } else { nil } }
+        let cases = book.cases
         let frozen = self
         // Maintenance moves with downtime wait for the due date: deferred, like moves over the cap.
-        let waiting = maintenanceWaits(subjects: subjects, assignments: assignments, jobOf: jobOf)
+        let waiting = maintenanceWaits(book.cases.compactMap { c in
+            c.assignment.flatMap { a in c.job.map { (subject: c.subject, assignment: a, job: $0) } }
+        })
         let first = schedule(jobs: jobs, active: jobs.indices.filter { waiting[$0] == nil }, capacity: capacity,
                              usage: fleet.usage, limits: limits) { job, usage in
-            guard let p = profiles[job.subject] else { return nil }
+            guard case .move(let p) = cases[job.subject.raw].outcome else { return nil }
             return frozen.relayHost(for: job, profile: p, usage: usage)
         }
-        var final = first
-        var deferred: [Int: String] = waiting
+        var ordering = Ordering(jobs: jobs, first: first, final: first, deferred: waiting)
         let maxMoves = spec.policy.maxMovesPerRun
         let scheduledMoves = first.order.filter { first.jobs[$0].isMove }
-        if maxMoves > 0, scheduledMoves.count > maxMoves {
-            var kept = Set(scheduledMoves.prefix(maxMoves))
-            // Never keep the first hop of a relay without its second.
-            for job in first.jobs {
-                if case .secondHop(_, _) = job.part, !kept.contains(job.id), let before = job.after { kept.remove(before) }
-            }
-            let active = first.order.filter { kept.contains($0) || first.jobs[$0].role == .update }
-            final = schedule(jobs: first.jobs, active: active, capacity: capacity, usage: fleet.usage, limits: limits, relay: nil)
-            for id in scheduledMoves where !kept.contains(id) {
-                deferred[id] = "deferred: maxMovesPerRun (\(maxMoves)) reached; a later run moves it"
-            }
-            for id in final.stuck {
-                let host = final.waitedOn[id].map { fleet.hosts[$0].name } ?? "its host"
-                deferred[id] = "deferred: waits for room on \(host) that a deferred move frees"
-            }
+        guard maxMoves > 0, scheduledMoves.count > maxMoves else { return ordering }
+        var kept = Set(scheduledMoves.prefix(maxMoves))
+        // Never keep the first hop of a relay without its second.
+        for job in first.jobs {
+            if case .secondHop(_, _) = job.part, !kept.contains(job.id), let before = job.after { kept.remove(before) }
         }
+        let active = first.order.filter { kept.contains($0) || first.jobs[$0].role == .update }
+        ordering.final = schedule(jobs: first.jobs, active: active, capacity: capacity, usage: fleet.usage, limits: limits, relay: nil)
+        for id in scheduledMoves where !kept.contains(id) {
+            ordering.deferred[id] = "deferred: maxMovesPerRun (\(maxMoves)) reached; a later run moves it"
+        }
+        for id in ordering.final.stuck {
+            let host = ordering.final.waitedOn[id].map { fleet.hosts[$0].name } ?? "its host"
+            ordering.deferred[id] = "deferred: waits for room on \(host) that a deferred move frees"
+        }
+        return ordering
+    }
 
-        // Actions, each with the job it came from (to number the dependencies).
-        var built = early.map { Built(action: $0, job: nil) }
-        for (i, outcome) in outcomes.enumerated() {
-            if case .unchanged = outcome { continue }
-            let s = subjects[i]
+    /// Phase 6: the actions in plan order, numbered, each with the ids it depends on.
+    private func actions(_ book: Book, _ ordering: Ordering) -> [Action] {
+        let final = ordering.final
+        var built = book.early.map { Built(action: $0, job: nil) }
+        for c in book.cases {
+            let s = c.subject
             let source = fleet.hosts[s.source].name
-            switch outcome {
+            switch c.outcome {
             case .unchanged:
                 continue
             case .blocked(let to, let reasons):
                 built.append(Built(action: Action(instance: s.name, kind: .blocked, from: source, to: to, reasons: unique(reasons)), job: nil))
             case .update:
-                guard let id = jobOf[i] else { continue }
+                guard let id = c.job else { continue }
                 let (kind, steps, reasons) = inPlaceSteps(s, host: source, policy: spec.policy, fleetName: fleetName)
-                if let why = deferred[id] {
+                if let why = ordering.deferred[id] {
                     built.append(Built(action: Action(instance: s.name, kind: kind, from: source, to: source,
                                                       reasons: reasons + [Reason(.orderDeferred, why)], deferred: true), job: nil))
                 } else if final.wave[id] > 0 {
                     built.append(Built(action: Action(instance: s.name, kind: kind, from: source, to: source, reasons: reasons,
                                                       steps: steps, wave: final.wave[id]), job: id))
                 } else {
-                    let growth = jobs[id].need
+                    let growth = ordering.jobs[id].need
                     built.append(Built(action: Action(instance: s.name, kind: .blocked, from: source, to: source, reasons: reasons + [
                         Reason(.updateCapacity, "\(source) has no room for the growth (+\(growth.memoryMiB) MiB, +\(growth.vcpus) vCPUs)")]), job: nil))
                 }
             case .move(let p):
-                guard let id = jobOf[i], let a = assignments[i] else { continue }
-                built += moveActions(subject: s, profile: p, assignment: a, jobID: id, first: first, final: final, deferred: deferred)
+                guard let id = c.job, let a = c.assignment else { continue }
+                built += moveActions(subject: s, profile: p, assignment: a, jobID: id, first: ordering.first, final: final,
+                                     deferred: ordering.deferred)
             }
         }
-        var actions = numbered(built, dependencies: final.dependencies)
-        let maintenanceNotes = maintenanceStatus(subjects: subjects, actions: &actions)
+        return numbered(built, dependencies: final.dependencies)
+    }
 
+    /// Phase 7: the summary, notes, unmanaged domains and basis around the actions.
+    private func assemble(observed: ObservedFleet, book: Book, actions: [Action], notes extra: [Note]) -> Plan {
+        let instances = book.declared
         var summary = Summary()
-        summary.instances = instances.count
+        summary.instances = instances
         var touched = Set<String>()
         for a in actions {
             touched.insert(a.instance)
             if a.deferred { summary.deferred += 1 } else { summary.add(a.kind) }
         }
-        summary.unchanged = instances.count - touched.count
+        summary.unchanged = instances - touched.count
         summary.waves = actions.map(\.wave).max() ?? 0
 
-        let notes = (earlyNotes + subjects.flatMap(\.notes) + maintenanceNotes).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
+        let notes = (book.earlyNotes + book.cases.flatMap(\.subject.notes) + extra).sorted { ($0.instance, $0.code, $0.message) < ($1.instance, $1.code, $1.message) }
         let declared = Set(spec.instances.keys)
         var unmanaged: [UnmanagedDomain] = []
         for (h, host) in fleet.hosts.enumerated() {
@@ -321,7 +433,7 @@ struct Planner {
     }
 
     /// Adds (`sign` 1) or takes back (-1) the bytes a move copies into `host`'s pools.
-    private mutating func charge(_ p: MoveProfile, on host: Int, sign: Int64) {
+    private mutating func charge(_ p: MoveProfile, on host: HostIndex, sign: Int64) {
         for need in p.poolNeeds {
             guard let bytes = need.bytes else { continue }
             let copied = max(saturatingAdd(bytes, -copySpaceReserve), 0)
@@ -371,22 +483,21 @@ struct Planner {
     /// evicts the latest arrivals first (returned, to be placed again; their room is given back
     /// here), then refuses the growth of in-place updates, latest name first.
     @discardableResult
-    private mutating func repair(_ h: Int, subjects: [Subject], outcomes: inout [Outcome],
-                                 arrivals: inout [[Int]], growing: inout [Int: [Int]]) -> [Int] {
-        var evicted: [Int] = []
+    private mutating func repair(_ h: HostIndex, _ book: inout Book, _ arrivals: inout Arrivals) -> [SubjectIndex] {
+        var evicted: [SubjectIndex] = []
         let capacity = fleet.hosts[h].capacity
         while !projected[h].fits(in: capacity) {
-            if let last = arrivals[h].popLast() {
-                if case .move(let p) = outcomes[last] { projected[h] -= p.footprintTarget }
+            if let last = arrivals.onHost[h].popLast() {
+                if case .move(let p) = book[last].outcome { projected[h] -= p.footprintTarget }
                 evicted.append(last)
                 continue
             }
-            guard let i = growing[h]?.max(by: { subjects[$0].name < subjects[$1].name }),
-                  case .update(let delta) = outcomes[i] else { break }
-            growing[h]?.removeAll { $0 == i }
+            guard let i = arrivals.growing[h]?.max(by: { book[$0].subject.name < book[$1].subject.name }),
+                  case .update(let delta) = book[i].outcome else { break }
+            arrivals.growing[h]?.removeAll { $0 == i }
             let name = fleet.hosts[h].name
-            let s = subjects[i]
-            outcomes[i] = .blocked(to: name, reasons: s.drift.reasons(running: s.domain.isRunning, host: name) + [
+            let s = book[i].subject
+            book[i].outcome = .blocked(to: name, reasons: s.drift.reasons(running: s.domain.isRunning, host: name) + [
                 Reason(.updateCapacity, "\(name) has no room for the growth (+\(max(delta.memoryMiB, 0)) MiB, +\(max(delta.vcpus, 0)) vCPUs)")])
             projected[h] -= delta
         }
@@ -400,7 +511,7 @@ struct Planner {
         let target = fleet.hosts[job.target]
         var best: (score: (Int, Int), choice: RelayChoice)?
         for host in fleet.hosts where host.index != job.source && host.index != job.target
-            && p.accepts(host, charged: poolCharged[host.index] ?? [:]) {
+            && p.accepts(host, charged: poolCharged[HostIndex(host.index)] ?? [:]) {
             let after = usage[host.index] + job.release
             guard after.fits(in: host.capacity),
                   let k1 = p.bestRung(from: source, to: host), let k2 = p.bestRung(from: host, to: target) else { continue }

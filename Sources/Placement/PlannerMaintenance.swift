@@ -54,11 +54,10 @@ extension Planner {
 
     /// The moves (by job id) that wait for their host's due date, with the reason shown on
     /// their deferred action.
-    func maintenanceWaits(subjects: [Subject], assignments: [Int: Assignment], jobOf: [Int: Int]) -> [Int: String] {
+    func maintenanceWaits(_ moves: [(subject: Subject, assignment: Assignment, job: Int)]) -> [Int: String] {
         var waits: [Int: String] = [:]
-        for (i, a) in assignments {
-            guard let job = jobOf[i], let due = maintenanceWait(subjects[i], live: a.kind == .live) else { continue }
-            let s = subjects[i]
+        for (s, a, job) in moves {
+            guard let due = maintenanceWait(s, live: a.kind == .live) else { continue }
             waits[job] = "reboot due \(MaintenanceTime.format(due)) (\(fleet.hosts[s.source].name) maintenance); until then only an early move runs it: instances.\(s.name).maintenance.proactive, or apply --now \(s.name)"
         }
         return waits
@@ -66,7 +65,7 @@ extension Planner {
 
     /// The maintenance status of every instance on a host under maintenance (notes), and the
     /// live moves' fallbacks removed before the due date.
-    func maintenanceStatus(subjects: [Subject], actions: inout [Action]) -> [Note] {
+    func maintenanceStatus(subjects: some Sequence<Subject>, actions: inout [Action]) -> [Note] {
         var notes: [Note] = []
         for s in subjects {
             let host = fleet.hosts[s.source]

@@ -21,8 +21,8 @@ struct Job: Sendable {
         case secondHop(via: Int, original: Int)
     }
     let id: Int
-    /// Index of the subject the job belongs to.
-    let subject: Int
+    /// The subject the job belongs to.
+    let subject: SubjectIndex
     let role: Role
     let source: Int
     let target: Int

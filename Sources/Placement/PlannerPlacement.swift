@@ -26,7 +26,7 @@ enum TargetMode: Sendable {
 /// A declared instance found on exactly one host.
 struct Subject: Sendable {
     let desired: DesiredInstance
-    let source: Int
+    let source: HostIndex
     let domain: ObservedDomain
     let drift: Drift
     /// Why it moves.
@@ -93,24 +93,24 @@ extension Planner {
     /// the first (by name) in each fault domain stay, the rest move to the fault domains that
     /// hold the fewest members. The fault domains counted are those with a host that takes new
     /// instances, and those where a member is now (on a host that is not drained).
-    mutating func spread(_ subjects: inout [Subject]) {
+    mutating func spread(_ cases: inout [Case]) {
         var groups: [String: [Int]] = [:]
-        for i in subjects.indices {
-            if let g = subjects[i].desired.spread { groups[g, default: []].append(i) }
+        for i in cases.indices {
+            if let g = cases[i].subject.desired.spread { groups[g, default: []].append(i) }
         }
         let open = Set(fleet.hosts.filter(\.takesNew).map(\.spreadKey))
         for g in groups.keys.sorted() {
             guard let members = groups[g] else { continue }
             var keys = open
-            for i in members where !fleet.hosts[subjects[i].source].evacuated {
-                keys.insert(fleet.hosts[subjects[i].source].spreadKey)
+            for i in members where !fleet.hosts[cases[i].subject.source].evacuated {
+                keys.insert(fleet.hosts[cases[i].subject.source].spreadKey)
             }
             let limit = max(1, (members.count + max(keys.count, 1) - 1) / max(keys.count, 1))
             spreadLimit[g] = limit
             var holders: [String: [String]] = [:]
             var free: [Int] = []
             for i in members {
-                let s = subjects[i]
+                let s = cases[i].subject
                 let pinned = s.desired.faultDomain != nil || (s.desired.host != nil && !isAnywhere(s.mode))
                 if pinned || !s.blockers.isEmpty {
                     let key: String
@@ -126,12 +126,12 @@ extension Planner {
             }
             var movers: [Int] = []
             var stayers: [Int] = []
-            for i in free where subjects[i].mode == nil {
-                let key = fleet.hosts[subjects[i].source].spreadKey
+            for i in free where cases[i].subject.mode == nil {
+                let key = fleet.hosts[cases[i].subject.source].spreadKey
                 if (holders[key]?.count ?? 0) >= limit {
                     movers.append(i)
                 } else {
-                    holders[key, default: []].append(subjects[i].name)
+                    holders[key, default: []].append(cases[i].subject.name)
                     stayers.append(i)
                 }
             }
@@ -146,26 +146,26 @@ extension Planner {
             }
             while let emptiest = open.min(by: { (expected[$0] ?? 0, $0) < (expected[$1] ?? 0, $1) }) {
                 let low = expected[emptiest] ?? 0
-                let candidates = stayers.filter { (expected[fleet.hosts[subjects[$0].source].spreadKey] ?? 0) >= low + 2 }
+                let candidates = stayers.filter { (expected[fleet.hosts[cases[$0].subject.source].spreadKey] ?? 0) >= low + 2 }
                 guard let pick = candidates.max(by: {
-                    let a = fleet.hosts[subjects[$0].source].spreadKey, b = fleet.hosts[subjects[$1].source].spreadKey
-                    return (expected[a] ?? 0, subjects[$0].name) < (expected[b] ?? 0, subjects[$1].name)
+                    let a = fleet.hosts[cases[$0].subject.source].spreadKey, b = fleet.hosts[cases[$1].subject.source].spreadKey
+                    return (expected[a] ?? 0, cases[$0].subject.name) < (expected[b] ?? 0, cases[$1].subject.name)
                 }) else { break }
-                let key = fleet.hosts[subjects[pick].source].spreadKey
+                let key = fleet.hosts[cases[pick].subject.source].spreadKey
                 stayers.removeAll { $0 == pick }
-                holders[key]?.removeAll { $0 == subjects[pick].name }
+                holders[key]?.removeAll { $0 == cases[pick].subject.name }
                 expected[key, default: 0] -= 1
                 expected[emptiest, default: 0] += 1
                 movers.append(pick)
             }
             for i in movers {
-                let key = fleet.hosts[subjects[i].source].spreadKey
+                let key = fleet.hosts[cases[i].subject.source].spreadKey
                 let others = (holders[key] ?? []).joined(separator: ", ")
                 let why = others.isEmpty ? "\(spreadKeyName(key)) holds more members than another fault domain" : "\(spreadKeyName(key)) also holds \(others)"
-                subjects[i].causes.append(Reason(.placeSpread, "spread group \(g): \(why)"))
-                subjects[i].mode = .anywhere(preferFaultDomain: nil)
+                cases[i].subject.causes.append(Reason(.placeSpread, "spread group \(g): \(why)"))
+                cases[i].subject.mode = .anywhere(preferFaultDomain: nil)
             }
-            for i in free where isAnywhere(subjects[i].mode) { subjects[i].spreadGroup = g }
+            for i in free where isAnywhere(cases[i].subject.mode) { cases[i].subject.spreadGroup = g }
             spreadHolders[g] = holders
         }
     }
@@ -193,7 +193,7 @@ func spreadKeyName(_ key: String) -> String {
 
 /// A mover's chosen target.
 struct Assignment: Sendable {
-    let target: Int
+    let target: HostIndex
     let kind: MoveKind
     let refusals: [Reason]
 }
@@ -211,7 +211,7 @@ extension Planner {
             return .failure(Blocked(to: name, reasons: [Reason(.targetUnknown, "\(name) is not a host of the file")]))
         case .faultDomain(let fd)?:
             candidates = fleet.hostsByFaultDomain[fd] ?? []
-            if candidates.isEmpty || candidates == [s.source] {
+            if candidates.isEmpty || candidates == [s.source.raw] {
                 return .failure(Blocked(to: nil, reasons: [Reason(.targetFaultDomain, "no other host is in fault domain \(fd)")]))
             }
         case .anywhere(let fd)?:
@@ -222,11 +222,11 @@ extension Planner {
         }
         let used = s.spreadGroup.flatMap { spreadHolders[$0] } ?? [:]
         var best: (score: (Int, Int, Int, Int), host: Int, kind: MoveKind)?
-        for c in candidates where c != s.source {
+        for c in candidates where c != s.source.raw {
             let host = fleet.hosts[c]
-            guard p.accepts(host, charged: poolCharged[c] ?? [:]) else { continue }
+            guard p.accepts(host, charged: poolCharged[HostIndex(c)] ?? [:]) else { continue }
             if let limit = spreadLimit(for: s), (used[host.spreadKey]?.count ?? 0) >= limit { continue }
-            let after = projected[c] + p.footprintTarget
+            let after = projected[HostIndex(c)] + p.footprintTarget
             guard after.fits(in: host.capacity) else { continue }
             guard let kind = p.bestRung(from: source, to: host) else { continue }
             // Spread members go to the fault domain holding the fewest members first.
@@ -239,14 +239,14 @@ extension Planner {
         if let best {
             let host = fleet.hosts[best.host]
             let evaluation = p.evaluate(from: source, to: host)
-            return .success(Assignment(target: best.host, kind: evaluation.kind ?? best.kind,
+            return .success(Assignment(target: HostIndex(best.host), kind: evaluation.kind ?? best.kind,
                                        refusals: evaluation.refusals + p.leftoverNotes(host)))
         }
         // Nothing fits: say why, host by host for a declared host, else grouped by code.
         var problems: [Reason] = []
-        for c in candidates where c != s.source {
+        for c in candidates where c != s.source.raw {
             let host = fleet.hosts[c]
-            var r = p.targetProblems(host, charged: poolCharged[c] ?? [:])
+            var r = p.targetProblems(host, charged: poolCharged[HostIndex(c)] ?? [:])
             if r.isEmpty, let limit = spreadLimit(for: s), let holders = used[host.spreadKey], holders.count >= limit {
                 r.append(Reason(.targetSpread, "\(spreadKeyName(host.spreadKey)) already holds \(holders.joined(separator: ", ")) of spread group \(s.spreadGroup ?? "")"))
             }
@@ -265,7 +265,7 @@ extension Planner {
     /// Memory and vCPU shortfalls of `host` for `need`, against the projected usage.
     func capacityProblems(_ host: HostInfo, need: Resources) -> [Reason] {
         var r: [Reason] = []
-        let used = projected[host.index]
+        let used = projected[HostIndex(host.index)]
         if saturatingAdd(used.memoryMiB, need.memoryMiB) > host.capacity.memoryMiB {
             r.append(.targetCapacityMemory(host: host.name, free: saturatingSubtract(host.capacity.memoryMiB, used.memoryMiB), need: need.memoryMiB))
         }

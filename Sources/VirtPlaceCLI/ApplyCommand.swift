@@ -88,171 +88,49 @@ struct ApplyCommand: Command {
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
-        let console = context.console
-        if !autoApprove && !dryRun && !console.stdinIsTerminal {
+        if !autoApprove && !dryRun && !context.console.stdinIsTerminal {
             throw CLIError(message: "apply asks for confirmation on a terminal, and standard input is not one: pass --auto-approve to apply without asking (or --dry-run to see the steps)")
         }
-
         // What to apply, and where the hosts are.
-        var spec: PlacementSpec?
-        var saved: Plan?
+        let desired: ApplyPass.Desired
         let targets: [ObserveTarget]
+        let parallel: ParallelSpec
         switch source {
         case .files(let files):
-            let loaded = try loadPlacement(files, context: context).spec
-            try checkMoveNow(moveNow, in: loaded)
-            spec = loaded
-            targets = observeTargets(loaded, allowTestDriver: context.allowTestDriver)
+            let spec = try loadPlacement(files, context: context).spec
+            try checkMoveNow(moveNow, in: spec)
+            desired = .placement(spec)
+            targets = observeTargets(spec, allowTestDriver: context.allowTestDriver)
+            parallel = spec.policy.parallel
         case .planFile(let path, let madeFrom):
             // Everything about the plan is checked before anything else happens: no lock, no
             // journal, no connection for a plan that is not sound.
             let plan = try readSavedPlan(path, context: context)
             if !madeFrom.isEmpty {
-                let desired = try loadPlacement(madeFrom, context: context).spec
-                guard desiredStateDigest(desired) == plan.desiredDigest else {
+                let spec = try loadPlacement(madeFrom, context: context).spec
+                guard desiredStateDigest(spec) == plan.desiredDigest else {
                     throw CLIError(message: "the plan '\(path)' was not made from the placement given with -f (its desired state differs); nothing was changed. Plan again.")
                 }
             }
-            saved = plan
+            desired = .savedPlan(plan)
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
+            parallel = plan.parallel
         }
-
         if !dryRun { try checkEventsFile(eventsFile) }
-
-        // The lock for the whole apply (a dry run changes nothing and takes none).
-        let state = StateDirectory(path: context.common.stateDir)
-        var lock: StateLock?
-        if !dryRun {
-            try state.prepare()
-            lock = try StateLock(state: state)
-        }
-        defer { withExtendedLifetime(lock) {} }
-
-        let fleet = LibvirtFleet(targets: targets)
         let options = ExecutionOptions(
-            parallel: spec?.policy.parallel ?? saved?.parallel ?? .init(),
+            parallel: parallel,
             faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
             hosts: targets.map(\.name),
             crashPoint: try testCrashPoint(context.environment))
-        let progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
-
-        // The journal, read once for the whole run; a large one with nothing unfinished in it
-        // is set aside (docs/operations.md).
-        if dryRun { try state.checkIfPresent() }
-        let contents = try readJournal(state, repair: !dryRun) { warning in
-            console.err(console.style("warning:", .yellow) + " " + warning)
-        }
-        if !dryRun, let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
-            console.info(describe(rotation))
-        }
-
-        // What an earlier run left unfinished comes first: finished, rolled back, or held.
-        var recovery = RecoveryReport()
-        let unfinished = contents.unfinished
-        var journal: Journal?
-        if dryRun {
-            let shown = unfinished.filter { $0.changedSomething || $0.action == nil }
-            if !shown.isEmpty {
-                console.line(describeUnfinished(shown, intro: "An earlier run left unfinished (apply would first finish or roll back):"))
-            }
-        } else {
-            let opened = try Journal(path: state.journalPath, contents: contents)
-            journal = opened
-            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { progress.handle($0) }
-            recovery = try await recoverUnfinished(unfinished, abandon: abandon, ask: !autoApprove, executor: executor,
-                                                   targets: targets, console: console)
-            progress.finish()
-        }
-
-        console.info("observing \(targets.count) host\(targets.count == 1 ? "" : "s")…")
-        let observed = await fleet.observe(observer: Observer(refreshPools: true))
-        let observedAt = ContinuousClock.now
-        warnUnreachable(observed, console: console)
-
-        let plan: Plan
-        if let spec {
-            // The journal's own volumes as recovery left them (`contents` for a dry run).
-            plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
-                            clock: planningClock(moveNow: moveNow))
-        } else if let saved {
-            do {
-                try refuseIfStale(saved, observed: observed)
-            } catch var error as CLIError where !recovery.actions.isEmpty {
-                // Recovery changed the hosts: not "nothing changed".
-                error.message += "\n(the earlier run's unfinished actions above were dealt with first)"
-                error.exitCode = .partial
-                throw error
-            }
-            plan = saved
-        } else {
-            throw CLIError(message: "nothing to apply")
-        }
-        console.out(render(plan, format: .text, color: console.color, verbose: context.common.verbose))
-
-        let scheduled = plan.actions.filter(\.isScheduled)
-        if scheduled.isEmpty {
-            debugCalls(context)
-            if plan.isEmpty { return recovery.clean ? .success : .partial }
-            console.line("Nothing to apply: \(plan.summary.blocked) blocked, \(plan.summary.deferred) deferred.")
-            return plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
-        }
-
-        if dryRun {
-            console.out(renderDryRun(plan, console: console))
-            debugCalls(context)
-            return .success
-        }
-
-        if !autoApprove { try confirm(scheduled.count, console: console) }
-
-        // The plan must still hold when it runs: unless it was just checked against an
-        // observation under a second old (--auto-approve), observe again and compare. After a
-        // prompt, always: the fleet may have changed however quickly the answer came.
-        if !autoApprove || ContinuousClock.now - observedAt > Self.freshObservation {
-            console.info("observing again before running…")
-            try refuseIfStale(plan, observed: await fleet.observe(observer: Observer(refreshPools: true)))
-        }
-
-        let records = MaintenanceEvents(plan: plan, hosts: spec?.hosts ?? [:], path: eventsFile)
-        let executor = Executor(driver: fleet, state: state, journal: try journal ?? Journal(path: state.journalPath, contents: contents),
-                                options: options) { event in
-            progress.handle(event)
-            records.handle(event)
-        }
-        console.line("")
-        let report = await executor.run(plan, holding: recovery.held)
-        progress.finish()
-        for line in records.manualNeeded { console.err(console.style("error:", .red) + " " + Escape.terminal(line)) }
-        for problem in records.errors { console.err(console.style("warning:", .yellow) + " " + Escape.terminal(problem)) }
-        console.out(renderApplySummary(report, plan: plan, console: console))
+        var pass = ApplyPass(desired: desired, targets: targets, state: StateDirectory(path: context.common.stateDir), options: options)
+        pass.dryRun = dryRun
+        pass.ask = !autoApprove
+        pass.abandon = abandon
+        pass.planningClock = planningClock(moveNow: moveNow)
+        pass.eventsFile = eventsFile
+        let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun))
         debugCalls(context)
-        return report.failed + report.blocked + plan.summary.blocked > 0 || !recovery.clean ? .partial : .success
-    }
-
-    /// Asks on the terminal; anything but `yes` cancels (exit 1, nothing changed).
-    private func confirm(_ count: Int, console: Console) throws {
-        console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
-        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
-        guard answer == "yes" else {
-            throw CLIError(message: "apply cancelled: nothing was changed")
-        }
-    }
-
-    /// How old the observation a plan was made from (or checked against) may be when the plan
-    /// starts to run; older, and the hosts are observed again first.
-    static let freshObservation: Duration = .seconds(1)
-
-    private func refuseIfStale(_ plan: Plan, observed: ObservedFleet) throws {
-        let changes = staleness(of: plan, against: observed)
-        guard !changes.isEmpty else { return }
-        let list = changes.map { "  - \(Escape.terminal($0))" }.joined(separator: "\n")
-        throw CLIError(message: "the plan is stale: the hosts changed since it was made; nothing was changed. Plan again.\n\(list)")
-    }
-
-    private func warnUnreachable(_ fleet: ObservedFleet, console: Console) {
-        for host in fleet.hosts where !host.reachable {
-            console.err(console.style("warning:", .yellow) + " host '\(Escape.terminal(host.name))' is unreachable: \(Escape.terminal(host.error ?? "no answer")); actions that touch it are blocked")
-        }
+        return ExitCode(report.outcome)
     }
 
     /// `VIRTPLACE_DEBUG_CALLS=1` (or -v): how many libvirt calls changed something, on stderr.
@@ -317,7 +195,7 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
 }
 
 /// The line a journal rotation is reported with.
-func describe(_ rotation: Journal.Rotation) -> String {
+func rotationLine(_ rotation: Journal.Rotation) -> String {
     let mib = String(format: "%.1f", Double(rotation.bytes) / 1_048_576)
     return "journal rotated: \(mib) MiB set aside as \(rotation.previous); "
         + "\(rotation.carried) created-volume record\(rotation.carried == 1 ? "" : "s") carried over"

@@ -88,7 +88,7 @@ final class ApplyProgress: Sendable {
                 if live {
                     redraw(&state, force: false)
                 } else if due {
-                    emit("\(instance): " + describe(status), &state)
+                    emit("\(instance): " + transferText(status), &state)
                 }
             case let .actionFinished(report):
                 let instance = t(report.instance)
@@ -154,7 +154,7 @@ final class ApplyProgress: Sendable {
             let name = row.instance.padding(toLength: width, withPad: " ", startingAt: 0)
             let line: String
             if let t = row.transfer {
-                line = "  \(name)  \(row.title)  \(bar(t))  \(describe(t))"
+                line = "  \(name)  \(row.title)  \(bar(t))  \(transferText(t))"
             } else {
                 line = "  \(name)  \(row.title)  \(row.status)"
             }
@@ -172,7 +172,7 @@ final class ApplyProgress: Sendable {
         return "[" + String(repeating: "#", count: filled) + String(repeating: "·", count: width - filled) + "]"
     }
 
-    private func describe(_ t: TransferStatus) -> String {
+    private func transferText(_ t: TransferStatus) -> String {
         var parts: [String] = []
         switch t.kind {
         case .migration:
@@ -211,4 +211,84 @@ final class ApplyProgress: Sendable {
 /// negative in length.
 func boardColumns(_ reported: Int) -> Int {
     reported <= 0 ? 80 : min(max(reported, 20), 512)
+}
+
+/// How `apply` shows a pass (`ApplyPass`): the plan, questions on the terminal, progress, the
+/// recovery of earlier runs' unfinished actions, the summary. Every value is escaped for the
+/// terminal where it is rendered.
+struct ApplyPresenter: PassObserver {
+    let console: Console
+    let verbose: Bool
+    let dryRun: Bool
+    let progress: ApplyProgress
+
+    init(context: CommandContext, dryRun: Bool) {
+        console = context.console
+        verbose = context.common.verbose
+        self.dryRun = dryRun
+        progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
+    }
+
+    func handle(_ event: PassEvent) {
+        let t = Escape.terminal
+        switch event {
+        case .journalRotated(let rotation):
+            console.info(rotationLine(rotation))
+        case .journalRepaired(let warning):
+            warn(warning)
+        case let .abandoned(instance, found):
+            if found {
+                console.line("Forgot the unfinished move of \(t(instance)) (--abandon): it is planned afresh from what the hosts show.")
+            } else {
+                warn("--abandon \(t(instance)): no earlier run left anything unfinished for it")
+            }
+        case .unfinished(let shown):
+            console.line(renderUnfinished(shown, intro: dryRun
+                ? "An earlier run left unfinished (apply would first finish or roll back):"
+                : "An earlier run left unfinished (finished first, or rolled back where finishing is impossible):"))
+        case let .recovered(report, shown):
+            progress.finish()
+            // Every problem is shown; a quiet give-up of an action that changed nothing is not.
+            let worth = report.actions.filter { shown.contains($0.instance) || $0.status != .done }
+            console.out(renderRecovery(RecoveryReport(actions: worth, held: report.held), console: console))
+        case let .observing(hosts, again):
+            console.info(again ? "observing again before running…" : "observing \(hosts) host\(hosts == 1 ? "" : "s")…")
+        case .hostUnreachable(let host):
+            warn("host '\(t(host.name))' is unreachable: \(t(host.error ?? "no answer")); actions that touch it are blocked")
+        case .planned(let plan):
+            console.out(render(plan, format: .text, color: console.color, verbose: verbose))
+        case .nothingToRun(let plan):
+            if !plan.isEmpty { console.line("Nothing to apply: \(plan.summary.blocked) blocked, \(plan.summary.deferred) deferred.") }
+        case .dryRun(let plan):
+            console.out(renderDryRun(plan, console: console))
+        case .executing:
+            console.line("")
+        case .execution(let event):
+            progress.handle(event)
+        case .manualMigrationNeeded(let line):
+            progress.finish()
+            console.err(console.style("error:", .red) + " " + t(line))
+        case .eventsFileError(let problem):
+            progress.finish()
+            warn(t(problem))
+        case let .executed(report, plan):
+            progress.finish()
+            console.out(renderApplySummary(report, plan: plan, console: console))
+        }
+    }
+
+    /// Asks on the terminal; anything but `yes` is a no.
+    func approve(_ question: PassQuestion) async -> Bool {
+        switch question {
+        case .recovery(let count):
+            console.out("Do you want to deal with \(count == 1 ? "it" : "them") now? Only 'yes' will be accepted: ")
+        case .plan(let count):
+            console.out("\nDo you want to apply \(count == 1 ? "this action" : "these \(count) actions")? Only 'yes' will be accepted: ")
+        }
+        return readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) == "yes"
+    }
+
+    private func warn(_ text: String) {
+        console.err(console.style("warning:", .yellow) + " " + text)
+    }
 }

@@ -118,9 +118,3 @@ func renderDiagnostics(_ diagnostics: [Diagnostic], sources: [PlacementSource], 
     }
     return out.joined(separator: "\n")
 }
-
-/// A failure whose details were already printed: only the summary remains to say.
-struct ReportedFailure: Error {
-    var summary: String
-    var exitCode: ExitCode = .failure
-}

@@ -52,7 +52,7 @@ struct ObserveCommand: Command {
             // Hosts under maintenance: each instance's maintenance status, as plan shows it.
             if spec.hosts.values.contains(where: { $0.maintenance != nil }) {
                 // Moves begun and not ended, as the journal shows them (read only, no lock).
-                let journal = try? readJournal(StateDirectory(path: context.common.stateDir), repair: false) { _ in }
+                let journal = try? ApplyPass.readJournal(StateDirectory(path: context.common.stateDir), repair: false) { _ in }
                 let inProgress = Set((journal?.unfinished ?? []).map(\.instance))
                 context.console.out(renderMaintenanceStatus(makePlan(desired: spec, observed: fleet, clock: planningClock()),
                                                             inProgress: inProgress))

@@ -32,7 +32,9 @@ struct ReconcileCommand: Command {
     With --interval, a pass runs every DURATION until SIGTERM (or SIGINT): the step in progress
     finishes, nothing new starts, and what was interrupted stays in the journal for the next
     run to finish. A host that keeps failing is retried with backoff (interval × 2^n, at most
-    an hour), not hammered; the other hosts are reconciled meanwhile.
+    an hour), not hammered; the other hosts are reconciled meanwhile. An instance whose action
+    failed backs off too (interval × 2^n after n failures in a row, at most an hour; reported
+    blocked meanwhile), until its action succeeds, it needs nothing, or its declaration changes.
 
     Hosts under maintenance (hosts.NAME.maintenance) are evacuated: live and cold moves at once,
     moves with downtime from the due date on; each maintenance move logs a
@@ -71,130 +73,51 @@ struct ReconcileCommand: Command {
     func run(_ context: CommandContext) async throws -> ExitCode {
         let stop = StopSignal()
         let log = JSONLog(console: context.console)
-        var reconciler = Reconciler(command: self, context: context, log: log, stop: stop)
-        var code = ExitCode.success
-        repeat {
-            code = await reconciler.pass()
-            // What the pass freed goes back to the kernel while the loop sleeps (see
-            // ProcessMemory): otherwise malloc arenas keep it and RSS creeps up pass by pass.
-            ProcessMemory.releaseFreed()
-            guard let interval, !stop.requested else { break }
-            log.write(["event": "sleep", "seconds": interval])
-            let wake = Date().addingTimeInterval(interval)
-            while Date() < wake && !stop.requested { try? await Task.sleep(for: .milliseconds(200)) }
-        } while !stop.requested
-        if stop.requested { log.write(["event": "stopped", "reason": "signal"]) }
-        return code
-    }
-}
-
-/// One reconcile pass after another, with what passes share: host backoff and metric totals.
-struct Reconciler {
-    let command: ReconcileCommand
-    let context: CommandContext
-    let log: JSONLog
-    let stop: StopSignal
-    var totals = MetricsTotals()
-    /// Consecutive failed observations of a host, and when it may be tried again.
-    var backoff: [String: (failures: Int, next: Date)] = [:]
-
-    init(command: ReconcileCommand, context: CommandContext, log: JSONLog, stop: StopSignal) {
-        self.command = command; self.context = context; self.log = log; self.stop = stop
+        var configuration = ReconcileLoop.Configuration(state: StateDirectory(path: context.common.stateDir))
+        configuration.interval = interval
+        configuration.maxMoves = maxMoves
+        configuration.metricsFile = metricsFile
+        configuration.eventsFile = eventsFile
+        configuration.allowTestDriver = context.allowTestDriver
+        configuration.crashPoint = try testCrashPoint(context.environment)
+        configuration.stopRequested = { stop.requested }
+        // What a pass freed goes back to the kernel while the loop sleeps: otherwise malloc
+        // arenas keep it and RSS creeps up pass by pass (see ProcessMemory).
+        configuration.releaseMemory = { ProcessMemory.releaseFreed() }
+        var loop = ReconcileLoop(configuration)
+        let last = await loop.run(load: { try placement(context, log: log) }, observer: ReconcileLog(log: log, context: context))
+        return ExitCode(last)
     }
 
-    mutating func pass() async -> ExitCode {
-        let started = Date()
-        var metrics = PassMetrics()
-        log.write(["event": "pass-start"])
-        let code: ExitCode
-        var fleetName = ""
-        do {
-            (code, fleetName) = try await run(&metrics)
-        } catch {
-            let (message, failure) = describe(error)
-            log.write(["event": "pass-error", "level": "error", "message": message.hasPrefix("error: ") ? String(message.dropFirst(7)) : message])
-            code = failure
-        }
-        metrics.durationSeconds = Date().timeIntervalSince(started)
-        metrics.endedAt = Date().timeIntervalSince1970
-        metrics.success = code == .success
-        totals.add(metrics)
-        log.write(["event": "pass-end", "exitCode": Int(code.rawValue), "seconds": rounded(metrics.durationSeconds)])
-        if context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" {
-            // A diagnostic: tests judge "nothing changed" with virsh, and show this beside it.
-            context.console.err("libvirt mutating calls: \(MutatingCalls.total)")
-        }
-        if let path = command.metricsFile {
-            do {
-                try writeMetrics(renderMetrics(metrics, totals: totals, fleet: fleetName), to: path)
-            } catch {
-                log.write(["event": "metrics-error", "level": "error", "message": "\(error)"])
-                // A write that failed is an error of the pass (exit 3: the pass itself ran).
-                if code == .success { return .partial }
-            }
-        }
-        return code
-    }
-
-    private mutating func run(_ metrics: inout PassMetrics) async throws -> (ExitCode, String) {
-        // The placement: a file that does not load stops the pass before anything changes.
-        let sources = try readSources(command.files)
-        let loaded = loadPlacement(sources, options: context.loadOptions)
+    /// The placement for one pass, its diagnostics logged: a file that does not load stops the
+    /// pass before anything changes.
+    private func placement(_ context: CommandContext, log: JSONLog) throws -> PlacementSpec {
+        let loaded = loadPlacement(try readSources(files), options: context.loadOptions)
         for d in loaded.diagnostics {
             log.write(["event": "diagnostic", "level": d.severity.rawValue, "message": d.formatted])
         }
-        guard var spec = loaded.spec else {
+        guard let spec = loaded.spec else {
             throw CLIError(message: "the placement has errors (above); nothing was changed")
         }
-        if let cap = command.maxMoves, cap > 0 {
-            spec.policy.maxMovesPerRun = spec.policy.maxMovesPerRun == 0 ? cap : min(spec.policy.maxMovesPerRun, cap)
-        }
+        try checkEventsFile(eventsFile)
+        return spec
+    }
+}
 
-        try checkEventsFile(command.eventsFile)
-        let state = StateDirectory(path: context.common.stateDir)
-        try state.prepare()
-        let lock = try StateLock(state: state)
-        defer { withExtendedLifetime(lock) {} }
+/// How `reconcile` shows its passes: one JSON log line per event (docs/operations.md).
+struct ReconcileLog: ReconcileObserver {
+    let log: JSONLog
+    let context: CommandContext
 
-        // Hosts in backoff are not contacted this pass: they count as unreachable.
-        let now = Date()
-        let all = observeTargets(spec, allowTestDriver: context.allowTestDriver)
-        let resting = Set(all.filter { (backoff[$0.name]?.next ?? .distantPast) > now }.map(\.name))
-        let fleet = LibvirtFleet(targets: all.filter { !resting.contains($0.name) })
-        var options = ExecutionOptions(
-            parallel: spec.policy.parallel,
-            faultDomains: Dictionary(all.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
-            hosts: all.map(\.name),
-            crashPoint: try testCrashPoint(context.environment))
-        let stop = self.stop
-        options.stopRequested = { stop.requested }
-
-        // What an earlier run left unfinished comes first: finished, rolled back, or held (a
-        // host in backoff counts as unreachable). See docs/recovery.md.
-        var held: [String: String] = [:]
-        var recoveryClean = true
-        // The journal, read once for the pass; a large one with nothing unfinished in it is
-        // set aside.
-        let log = self.log, console = context.console
-        let contents = try readJournal(state, repair: true) { warning in
+    func handle(_ event: PassEvent) {
+        switch event {
+        case .journalRotated(let rotation):
+            log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous, "carried": rotation.carried])
+        case .journalRepaired(let warning):
             log.write(["event": "journal-repaired", "level": "warning", "message": warning])
-            console.err("warning: " + warning)
-        }
-        if let rotation = try Journal.rotate(path: state.journalPath, contents: contents, run: options.run) {
-            log.write(["event": "journal-rotated", "bytes": rotation.bytes, "previous": rotation.previous,
-                       "carried": rotation.carried])
-        }
-        let unfinished = contents.unfinished
-        // Opened (created when missing) only when something is to be appended.
-        var journal: Journal?
-        if !unfinished.isEmpty {
-            let opened = try Journal(path: state.journalPath, contents: contents)
-            journal = opened
-            let executor = Executor(driver: fleet, state: state, journal: opened, options: options) { log.event($0) }
-            let uris = Dictionary(all.map { ($0.name, $0.uri) }, uniquingKeysWith: { a, _ in a })
-            let report = await executor.recover(unfinished, hosts: all.map(\.name), uris: uris)
+            context.console.err("warning: " + warning)
+        case .recovered(let report, _):
             for r in report.actions {
-                metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
                 let outcome = r.status == .done ? "recovered" : (r.status == .failed ? "failed" : "held")
                 var f: [String: Any] = ["event": "recovery", "instance": r.instance, "kind": r.kind.rawValue, "outcome": outcome]
                 if let message = r.message { f["message"] = message }
@@ -202,80 +125,66 @@ struct Reconciler {
                 if r.status != .done { f["level"] = r.status == .failed ? "error" : "warning" }
                 log.write(f)
             }
-            held = report.held
-            recoveryClean = report.clean
-        }
-
-        let seen = await fleet.observe(observer: Observer(refreshPools: true))
-        let byName = Dictionary(seen.hosts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let observed = ObservedFleet(hosts: all.map { t in
-            byName[t.name] ?? ObservedHost(name: t.name, uri: HostURI.redacted(t.uri), reachable: false,
-                                           error: "not contacted: backing off until \(iso(backoff[t.name]?.next ?? now)) after \(backoff[t.name]?.failures ?? 0) failures",
-                                           faultDomain: t.faultDomain)
-        })
-        for host in observed.hosts {
-            if host.reachable {
-                backoff[host.name] = nil
-                metrics.hostsReachable += 1
-            } else {
-                metrics.hostsUnreachable += 1
-                if !resting.contains(host.name) {
-                    let failures = (backoff[host.name]?.failures ?? 0) + 1
-                    let base = command.interval ?? 60
-                    let wait = min(base * pow(2, Double(failures - 1)), 3600)
-                    backoff[host.name] = (failures, Date().addingTimeInterval(wait))
+        case .hostUnreachable(let host):
+            log.write(["event": "host-unreachable", "level": "warning", "host": host.name, "message": host.error ?? "no answer"])
+        case .planned(let plan):
+            log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
+            // A migration someone else runs: waited for (the next pass sees where it ended), not a failure.
+            for note in plan.notes where note.code == .instanceMigrating {
+                log.write(["event": "waiting", "instance": note.instance, "code": note.code.rawValue, "message": note.message])
+            }
+            for action in plan.actions {
+                if action.kind == .blocked {
+                    log.write(["event": "action", "level": "warning", "instance": action.instance, "kind": "blocked", "outcome": "blocked",
+                               "message": action.reasons.map(\.message).joined(separator: "; ")])
+                } else if action.deferred {
+                    log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
+                               "message": action.reasons.first { $0.code == .orderDeferred }?.message
+                                   ?? "over the move cap for this pass: the next pass takes it up"])
                 }
-                log.write(["event": "host-unreachable", "level": "warning", "host": host.name, "message": host.error ?? "no answer"])
             }
+        case .execution(let event):
+            log.event(event)
+        case .eventsFileError(let problem):
+            log.write(["event": "events-error", "level": "error", "message": problem])
+        case .abandoned, .unfinished, .observing, .nothingToRun, .dryRun, .executing, .manualMigrationNeeded, .executed:
+            break
         }
+    }
 
-        let plan = makePlan(desired: spec, observed: observed, ownVolumes: journal?.ownVolumes ?? contents.ownVolumes,
-                            clock: planningClock())
-        log.write(["event": "plan", "summary": summaryLine(plan), "actions": plan.actions.count])
-        var statusByInstance: [String: String] = [:]
-        for name in spec.instances.keys { statusByInstance[name] = "converged" }
-        // A migration someone else runs: waited for (the next pass sees where it ended), not a failure.
-        for note in plan.notes where note.code == .instanceMigrating {
-            statusByInstance[note.instance] = "deferred"
-            log.write(["event": "waiting", "instance": note.instance, "code": note.code.rawValue, "message": note.message])
-        }
-        for action in plan.actions {
-            if action.kind == .blocked {
-                statusByInstance[action.instance] = "blocked"
-                metrics.actions[.init(kind: "blocked", outcome: "blocked"), default: 0] += 1
-                log.write(["event": "action", "level": "warning", "instance": action.instance, "kind": "blocked", "outcome": "blocked",
-                           "message": action.reasons.map(\.message).joined(separator: "; ")])
-            } else if action.deferred {
-                statusByInstance[action.instance] = "deferred"
-                metrics.actions[.init(kind: action.kind.rawValue, outcome: "deferred"), default: 0] += 1
-                log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
-                           "message": action.reasons.first { $0.code == .orderDeferred }?.message
-                               ?? "over the move cap for this pass: the next pass takes it up"])
-            }
-        }
+    /// Maintenance moves' records go to the log as they are (`MaintenanceEvents` wrote them to
+    /// the events file).
+    func maintenanceRecord(_ fields: [String: Any]) {
+        log.write(fields)
+    }
 
-        var failed = false
-        if plan.actions.contains(where: \.isScheduled) {
-            let journal = try journal ?? Journal(path: state.journalPath, contents: contents)
-            let log = self.log
-            let records = MaintenanceEvents(plan: plan, hosts: spec.hosts, path: command.eventsFile) { log.write($0) }
-            let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { event in
-                log.event(event)
-                records.handle(event)
+    func reconcile(_ event: ReconcileEvent) {
+        switch event {
+        case .passStarted:
+            log.write(["event": "pass-start"])
+        case let .holding(instance, backoff):
+            var f: [String: Any] = ["event": "backoff", "level": "warning", "instance": instance, "failures": backoff.failures,
+                                    "until": ReconcileLoop.iso(backoff.until)]
+            if let message = backoff.message { f["message"] = message }
+            log.write(f)
+        case .metricsError(let error):
+            log.write(["event": "metrics-error", "level": "error", "message": "\(error)"])
+        case .passEnded(let pass):
+            if let error = pass.error {
+                log.write(["event": "pass-error", "level": "error", "message": MessageInfo(error).message])
             }
-            let report = await executor.run(plan, holding: held)
-            for (final, n) in records.counts { metrics.maintenanceMoves[final, default: 0] += n }
-            for problem in records.errors { log.write(["event": "events-error", "level": "error", "message": problem]) }
-            for r in report.actions {
-                metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
-                statusByInstance[r.instance] = r.status == .done ? "changed" : (r.status == .failed ? "failed" : "blocked")
-                if let ms = r.downtimeMs { metrics.downtimes[r.instance] = Double(ms) / 1000 }
-                if r.status != .done { failed = true }
+            var f: [String: Any] = ["event": "pass-end", "exitCode": Int(ExitCode(pass).rawValue), "seconds": rounded(pass.metrics.durationSeconds)]
+            if !pass.backingOff.isEmpty { f["backingOff"] = pass.backingOff.keys.sorted() }
+            log.write(f)
+            if context.environment["VIRTPLACE_DEBUG_CALLS"] == "1" {
+                // A diagnostic: tests judge "nothing changed" with virsh, and show this beside it.
+                context.console.err("libvirt mutating calls: \(MutatingCalls.total)")
             }
+        case .sleeping(let seconds):
+            log.write(["event": "sleep", "seconds": seconds])
+        case .stopped:
+            log.write(["event": "stopped", "reason": "signal"])
         }
-        for status in statusByInstance.values { metrics.instances[status, default: 0] += 1 }
-        let problems = failed || !recoveryClean || plan.summary.blocked > 0 || metrics.hostsUnreachable > 0
-        return (problems ? .partial : .success, spec.metadata.name)
     }
 }
 
@@ -286,7 +195,7 @@ final class JSONLog: Sendable {
 
     func write(_ fields: [String: Any]) {
         var object = fields
-        object["time"] = iso(Date())
+        object["time"] = ReconcileLoop.iso(Date())
         if object["level"] == nil { object["level"] = "info" }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         // One JSON rule (`Escape.hardenedJSON`): no raw DEL, C1, bidi or separator character either.
@@ -342,5 +251,4 @@ final class StopSignal: @unchecked Sendable {
     var requested: Bool { flag.withLock { $0 } }
 }
 
-func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 func rounded(_ seconds: Double) -> Double { (seconds * 1000).rounded() / 1000 }

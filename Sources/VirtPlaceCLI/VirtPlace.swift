@@ -105,9 +105,9 @@ public enum VirtPlace {
         do {
             return try await command.run(context)
         } catch {
-            let (message, code) = describe(error)
-            context.console.err(message)
-            return code
+            let info = MessageInfo(error)
+            context.console.err("error: " + info.message)
+            return info.exitCode
         }
     }
 

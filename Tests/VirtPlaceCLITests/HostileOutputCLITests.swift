@@ -210,7 +210,7 @@ struct HostileOutputCLITests {
             EngineError.stateDirectory(path: "/tmp/\u{1B}[2J", reason: hostile),
         ]
         for error in errors {
-            let (message, _) = describe(error)
+            let message = MessageInfo(error).message
             #expect(rawUnsafe(message).isEmpty && !message.contains("\n"), "\(message)")
         }
     }
