@@ -355,12 +355,7 @@ import Testing
             host: host2
         """)
         // The first apply on a thread of its own (not the cooperative pool: it blocks).
-        let first = ResultBox<Lab.Result>()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            first.set(vp.apply(placement))
-            done.signal()
-        }.start()
+        let first = Background { vp.apply(placement) }
         // Wait until the first holds the lock (its PID is in the lock file), then try again.
         let lockPath = vp.stateDir + "/lock"
         let deadline = Date().addingTimeInterval(30)
@@ -370,8 +365,7 @@ import Testing
         let second = vp.apply(placement)
         #expect(second.status == 1, "\(second.output)")
         #expect(second.stderr.contains("locked by PID"), "\(second.stderr)")
-        done.wait()
-        let result = try #require(first.get())
+        let result = try #require(first.wait())
         #expect(result.status == 0, "\(result.output)")
         #expect(lab.whereIs(name) == [2: "running"])
     }
@@ -451,4 +445,23 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
     private var value: T?
     func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
     func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// A blocking call (an apply) on a thread of its own, not the cooperative pool, while the test
+/// acts on the lab; `wait()` blocks until it returns and gives its result.
+final class Background<T: Sendable>: Sendable {
+    private let result = ResultBox<T>()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> T) {
+        Thread { [result, done] in
+            result.set(work())
+            done.signal()
+        }.start()
+    }
+
+    func wait() -> T? {
+        done.wait()
+        return result.get()
+    }
 }

@@ -245,12 +245,7 @@ let manualKillPoints: [(variable: String, step: Int)] =
             live: {bandwidthMiBps: 1}
         """, name: "slow.yaml")
 
-        let result = ResultBox<Lab.Result>()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            result.set(vp.apply(slow))
-            done.signal()
-        }.start()
+        let applying = Background { vp.apply(slow) }
         // The middle: the migration job runs on the source and has moved some memory.
         let deadline = Date().addingTimeInterval(60)
         var migrating = false
@@ -262,8 +257,7 @@ let manualKillPoints: [(variable: String, step: Int)] =
         #expect(migrating, "the migration was seen running")
         let pid = try #require(lab.libvirtdPID(2))
         #expect(kill(pid, SIGKILL) == 0, "killed host2's libvirtd (pid \(pid))")
-        done.wait()
-        let r = try #require(result.get())
+        let r = try #require(applying.wait())
         #expect(r.status == 3, "\(r.output)")
         #expect(r.stdout.contains("host2"), "\(r.stdout)")
         #expect(r.stdout.contains("lost") || r.stdout.contains("stopped answering") || r.stdout.contains("unreachable"),

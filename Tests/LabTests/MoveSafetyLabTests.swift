@@ -24,18 +24,12 @@ import Testing
             moves: [reboot]
         """)
 
-        let result = ResultBox<Lab.Result>()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            result.set(vp.apply(placement))
-            done.signal()
-        }.start()
+        let applying = Background { vp.apply(placement) }
         // The shutdown step has asked: the guest says it ignores the button for now.
         #expect(waitForConsole(lab, name, "hb-acpi-ignored", timeout: 60), "virtplace asked for the shutdown")
         let migrated = lab.lab(["migrate", name, "--from", "1", "--to", "3"])
         #expect(migrated.status == 0, "virsh migrated it to host3: \(migrated.output)")
-        done.wait()
-        let r = try #require(result.get())
+        let r = try #require(applying.wait())
 
         #expect(r.status == 3, "the move failed: \(r.output)")
         #expect(r.stdout.contains("host3"), "the report says where it is: \(r.stdout)")
@@ -74,12 +68,7 @@ import Testing
             moves: [reboot]
         """)
 
-        let result = ResultBox<Lab.Result>()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            result.set(vp.apply(placement))
-            done.signal()
-        }.start()
+        let applying = Background { vp.apply(placement) }
         // The copy has begun: virtplace created the target volume.
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline, !FileManager.default.fileExists(atPath: targetFile) { usleep(50_000) }
@@ -87,8 +76,7 @@ import Testing
         usleep(300_000)
         let pid = try #require(lab.libvirtdPID(2))
         #expect(kill(pid, SIGKILL) == 0, "killed host2's libvirtd (pid \(pid))")
-        done.wait()
-        let r = try #require(result.get())
+        let r = try #require(applying.wait())
 
         #expect(r.status == 3, "the move failed: \(r.output)")
         #expect(lab.virsh(2, ["version"], timeout: 10).status != 0, "host2 is down")

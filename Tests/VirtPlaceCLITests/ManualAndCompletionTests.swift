@@ -8,20 +8,31 @@ import Placement
 // the bash script the way bash runs it (syntax, then completing real command lines).
 
 @Suite struct ManualAndCompletionTests {
-    /// Runs `script` in bash (with the completion script of this build sourced) and returns
-    /// standard output.
-    func bash(_ script: String) throws -> String {
-        let completion = Completion.bash(commands: VirtPlace.commands)
+    /// Runs `program` with `arguments`: its exit status and standard output.
+    func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["--norc", "--noprofile", "-c", completion + "\n" + script]
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs `script` in bash with the completion script of this build sourced: standard output.
+    func bash(_ script: String) throws -> String {
+        try run("/bin/bash", ["--norc", "--noprofile", "-c", Completion.bash(commands: VirtPlace.commands) + "\n" + script]).output
+    }
+
+    /// Whether `shell -n` reads `script` without a syntax error.
+    func syntaxChecks(_ shell: String, _ script: String) throws -> Bool {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vp-completion-\(UUID().uuidString)")
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try run(shell, ["-n", file.path]).status == 0
     }
 
     /// What `_virtplace` offers for `words` (the last one being completed).
@@ -61,15 +72,7 @@ import Placement
     }
 
     @Test func bashScriptIsValidAndCompletesCommandsOptionsAndFormats() throws {
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/bin/bash")
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("vp-completion-\(UUID().uuidString).bash")
-        try Completion.bash(commands: VirtPlace.commands).write(to: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: script) }
-        check.arguments = ["-n", script.path]
-        try check.run()
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "bash -n")
+        #expect(try syntaxChecks("/bin/bash", Completion.bash(commands: VirtPlace.commands)), "bash -n")
 
         #expect(try complete(["virtplace", "pl"]) == ["plan"])
         #expect(try complete(["virtplace", "re"]) == ["reconcile"])
@@ -82,16 +85,8 @@ import Placement
 
     /// zsh reads its script without a syntax error (scripts/deps installs zsh for this).
     @Test func zshScriptIsValid() throws {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("_virtplace-\(UUID().uuidString)")
-        try Completion.zsh(commands: VirtPlace.commands).write(to: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: script) }
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/zsh"), "zsh is missing: scripts/deps installs it")
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/zsh")
-        check.arguments = ["-n", script.path]
-        try check.run()
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0)
+        #expect(try syntaxChecks("/usr/bin/zsh", Completion.zsh(commands: VirtPlace.commands)), "zsh -n")
     }
 
     /// Every value a completion offers is one the command takes, and a value it does not offer
