@@ -170,6 +170,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     public var nics: [ObservedNIC]
     public var hostdevs: [ObservedHostdev]
     public var hasTPM: Bool
+    /// The TPM's `<backend type=…>`: `emulator` (swtpm, state on the host, carried by a live
+    /// migration), `passthrough`, `external`; nil without a TPM or in older snapshots.
+    public var tpmBackend: String?
     /// `efi` or `bios` (nil: not stated); the NVRAM path when there is one.
     public var firmware: String?
     public var nvram: String?
@@ -198,7 +201,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         virtType: String? = nil, arch: String? = nil, machine: String? = nil, emulator: String? = nil,
         osBoot: [String] = [],
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
-        hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
+        hasTPM: Bool = false, tpmBackend: String? = nil, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
         configVcpus: Int? = nil, configMemoryMiB: Int? = nil
@@ -211,7 +214,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.virtType = virtType; self.arch = arch; self.machine = machine; self.emulator = emulator
         self.osBoot = osBoot
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
-        self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
+        self.hasTPM = hasTPM; self.tpmBackend = tpmBackend; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
         self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
     }
@@ -380,6 +383,7 @@ extension ObservedDomain {
             nics: try c.decodeIfPresent([ObservedNIC].self, forKey: .nics) ?? [],
             hostdevs: try c.decodeIfPresent([ObservedHostdev].self, forKey: .hostdevs) ?? [],
             hasTPM: try c.decodeIfPresent(Bool.self, forKey: .hasTPM) ?? false,
+            tpmBackend: try c.decodeIfPresent(String.self, forKey: .tpmBackend),
             firmware: try c.decodeIfPresent(String.self, forKey: .firmware),
             nvram: try c.decodeIfPresent(String.self, forKey: .nvram),
             hasVirtiofs: try c.decodeIfPresent(Bool.self, forKey: .hasVirtiofs) ?? false,

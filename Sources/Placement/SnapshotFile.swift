@@ -178,6 +178,7 @@ struct SnapshotChecker {
             findings.libvirtName(dev, p("osBoot")[i], "boot device")
         }
         findings.libvirtName(d.firmware, p("firmware"), "firmware")
+        findings.libvirtName(d.tpmBackend, p("tpmBackend"), "TPM backend")
         findings.filePath(d.nvram, p("nvram"), "the NVRAM path")
         findings.number(d.snapshotCount, 0...InputBounds.maxSnapshots, p("snapshotCount"))
         if let fleet = d.fleet { findings.placementName(fleet, p("fleet"), "fleet") }
