@@ -374,8 +374,10 @@ extension Observer {
     /// asked about gets no answer there (nothing is refused for it); the observation stands.
     func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
         var platforms: [String: ObservedDomain] = [:]
+        // The key (a SHA-256 of the platform's text) once per distinct platform, not per domain.
+        var seen: Set<PlatformFields> = []
         for host in hosts where host.host.reachable {
-            for domain in host.host.domains {
+            for domain in host.host.domains where seen.insert(PlatformFields(domain)).inserted {
                 guard let key = domain.platformKey, platforms[key] == nil, platforms.count < Self.maxPlatforms else { continue }
                 platforms[key] = domain
             }
@@ -409,6 +411,17 @@ extension Observer {
 
     /// Distinct guest platforms asked about in one observation.
     static let maxPlatforms = 64
+
+    /// What `ObservedDomain.platformKey` is made of: domains with equal fields have equal keys.
+    private struct PlatformFields: Hashable {
+        var virtType, arch, machine, emulator, cpuMode, cpuModel: String?
+        var cpuFeatures: [String: String]
+
+        init(_ domain: ObservedDomain) {
+            virtType = domain.virtType; arch = domain.arch; machine = domain.machine; emulator = domain.emulator
+            cpuMode = domain.cpuMode; cpuModel = domain.cpuModel; cpuFeatures = domain.cpuFeatures
+        }
+    }
 
     /// Observes one host on a new connection, which is closed afterwards. Never throws: a
     /// failure makes the host `reachable: false`.

@@ -294,6 +294,13 @@ extension ObservedFleet {
         Data(try SortedJSONEncoder.encode(self))
     }
 
+    /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
+    /// a snapshot is not copied into one buffer).
+    /// - Throws: `EncodingError` (not expected for these values).
+    public func jsonPieces() throws -> [[UInt8]] {
+        try SortedJSONEncoder.encodeInPieces(self)
+    }
+
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
     /// be left out, see the `init(from:)` of each type), with Foundation's decoder: for values
     /// this process wrote. A file from outside goes through `readSnapshotFile`, which checks
