@@ -86,6 +86,12 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case liveTPM = "live.tpm"
     case liveCPUPassthrough = "live.cpu-passthrough"
     case liveStorage = "live.storage"
+    /// `live.transport.tls`, and the source or the target does not declare migration TLS.
+    case liveTransportTLS = "live.transport-tls"
+    /// `live.transport.parallelConnections`, and a host's libvirt or QEMU is too old for it.
+    case liveTransportParallel = "live.transport-parallel"
+    /// `live.transport.compression`, and a host's libvirt or QEMU lacks the method.
+    case liveTransportCompression = "live.transport-compression"
     case rebootNotAllowed = "reboot.not-allowed"
     case coldNotAllowed = "cold.not-allowed"
     /// Snapshot metadata: libvirt refuses every migration, offline too.
