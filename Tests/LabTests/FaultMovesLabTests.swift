@@ -278,7 +278,7 @@ final class RunningVirtPlace {
             hosts += "  host\(i):\n    uri: \(lab.uri(i))\n    capacity: {vcpus: 8, memoryMiB: \(i == 3 ? 1024 : 200)}\n"
         }
         let hostsFile = vp.workDir + "/relay-hosts.yaml"
-        try ("apiVersion: virtplace/v1\nkind: Placement\nmetadata: {name: labtest}\n" + hosts).write(toFile: hostsFile, atomically: true, encoding: .utf8)
+        try hosts.write(toFile: hostsFile, atomically: true, encoding: .utf8)
         // A new tag each swap: every swap has the same steps, so one run's records are the
         // kill points.
         var round = 0
@@ -306,7 +306,7 @@ final class RunningVirtPlace {
         #expect(records.filter { $0 == "finished" }.count == 3, "three hops: \(records)")
         var layout = (a: 2, b: 1)
         // Every record but the last (`finished` of the last hop: nothing left to finish).
-        for n in 1..<records.count {
+        for n in 1..<max(records.count, 1) {
             let next = (a: layout.b, b: layout.a)
             let placement = try swap(next.a, next.b)
             let label = "swap to \(a)@host\(next.a) \(b)@host\(next.b), killed after record \(n) (\(records[n - 1]))"
