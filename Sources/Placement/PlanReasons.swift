@@ -103,6 +103,12 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case moveBackingChain = "move.backing-chain"
     /// An interface a manual move cannot re-create (not on a network or bridge).
     case manualNIC = "manual.nic"
+    /// The domain's NVRAM (UEFI variables) is a file on the source host that a move other than
+    /// live does not carry: the target would boot on a fresh copy of the template.
+    case moveNVRAM = "move.nvram"
+    /// The domain's emulated TPM keeps its state on the source host, which a move other than
+    /// live does not carry: the target would start with a new, empty TPM.
+    case moveTPMState = "move.tpm-state"
 
     // Drift corrected in place (or on the target of a move).
     case driftVcpus = "drift.vcpus"
