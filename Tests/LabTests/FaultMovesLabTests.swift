@@ -260,8 +260,8 @@ final class RunningVirtPlace {
     // MARK: Relays
 
     /// Two guests swap hosts where neither host has room for both: the planner relays one
-    /// through host3 (three live hops). The swap is killed after each journal record of the
-    /// run in turn — between the legs, inside each leg — and each time a plain apply finishes
+    /// through host3 (three live hops). The swap is killed after a journal record — between the
+    /// legs, and inside each leg once its migration is done — and each time a plain apply finishes
     /// the swap: each guest on its host, running, never restarted.
     @Test func aRelayedSwapKilledBetweenAndInsideItsLegsConverges() throws {
         let lab = try Lab.require()
@@ -305,8 +305,13 @@ final class RunningVirtPlace {
         let records = vp.journal().dropFirst(before).map(describeRecord)
         #expect(records.filter { $0 == "finished" }.count == 3, "three hops: \(records)")
         var layout = (a: 2, b: 1)
-        // Every record but the last (`finished` of the last hop: nothing left to finish).
-        for n in 1..<max(records.count, 1) {
+        // Between the legs (after each hop's `finished` but the last) and inside each leg,
+        // once its migration is done and before the hop's corrections.
+        let points = records.indices.filter { i in
+            (records[i] == "finished" && i < records.count - 1) || records[i] == "step migrateLive done"
+        }.map { $0 + 1 }
+        #expect(points.count == 5, "\(records)")
+        for n in points {
             let next = (a: layout.b, b: layout.a)
             let placement = try swap(next.a, next.b)
             let label = "swap to \(a)@host\(next.a) \(b)@host\(next.b), killed after record \(n) (\(records[n - 1]))"
@@ -333,8 +338,8 @@ final class RunningVirtPlace {
     // MARK: A fallback's own steps
 
     /// A live migration that times out falls back to a reboot move (the file allows it); the
-    /// run is killed right after the `fallback` record and after each record of the fallback's
-    /// own steps. Each time a plain apply finishes the reboot move: one copy, running on the
+    /// run is killed right after the `fallback` record and after the outcome of the fallback's
+    /// shutdown, definition on the target and undefine. Each time a plain apply finishes the reboot move: one copy, running on the
     /// target, booted once more than before (a reboot move restarts it once, never twice).
     @Test func aFallbackKilledInItsOwnStepsConvergesWithOneRestart() throws {
         let lab = try Lab.require()
@@ -363,8 +368,10 @@ final class RunningVirtPlace {
         let records = vp.journal().dropFirst(before).map(describeRecord)
         let fallback = try #require(records.firstIndex(of: "fallback"), "\(records)")
         // After `fallback`, then after each outcome of the fallback's steps (and its last intent).
-        let points = [fallback + 1] + records.indices.filter { $0 > fallback && (records[$0].hasSuffix(" done") || records[$0].hasSuffix(" skipped")) }.map { $0 + 1 }
-        #expect(points.count >= 5, "\(records)")
+        let points = [fallback + 1] + records.indices.filter { i in
+            i > fallback && ["step shutdown done", "step defineOnTarget done", "step undefineSource done"].contains(records[i])
+        }.map { $0 + 1 }
+        #expect(points.count == 4, "\(records)")
         var host = 3
         for n in points {
             round += 1
@@ -524,9 +531,9 @@ final class RunningVirtPlace {
     // MARK: A journal that cannot be written
 
     /// A reboot move whose journal fills the disk at a chosen record (the debug hook writes half
-    /// the line, then fails with ENOSPC, as a full disk does): at the intent of the shutdown,
-    /// of the definition on the target, of the source's undefine, of the start, at an outcome
-    /// and at `finished`. virtplace never runs a step whose intent it could not write, exits 3
+    /// the line, then fails with ENOSPC, as a full disk does): at the intent of the shutdown and
+    /// of the source's undefine, at the outcome of the definition on the target, and at
+    /// `finished`. virtplace never runs a step whose intent it could not write, exits 3
     /// saying the journal could not be written, and leaves the journal ending in a whole line;
     /// the next apply (space back) finishes or redoes the move: one copy, running on the target.
     @Test func aJournalThatCannotBeWrittenStopsTheMoveAndTheNextApplyConverges() throws {
@@ -553,8 +560,7 @@ final class RunningVirtPlace {
         #expect(whole.status == 0, "\(whole.output)")
         let records = vp.journal().dropFirst(before).map(describeRecord)
         #expect(lab.waitNewBoot(name, other: boot) != nil && lab.waitHeartbeat(name, after: 1) != nil)
-        let wanted = ["step shutdown intent", "step defineOnTarget intent", "step defineOnTarget done",
-                      "step undefineSource intent", "step start intent", "finished"]
+        let wanted = ["step shutdown intent", "step defineOnTarget done", "step undefineSource intent", "finished"]
         var host = 1
         for record in wanted {
             let n = try #require(records.firstIndex(of: record), "\(record) in \(records)") + 1
