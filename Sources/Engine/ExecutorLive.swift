@@ -48,9 +48,12 @@ extension ActionRunner {
         let shared = Set(m.sharedPools)
         let unsafe = !nonCopiedPools.isEmpty && nonCopiedPools.allSatisfy { $0.map(shared.contains) ?? false }
 
-        let request = MigrationRequest(
+        var request = MigrationRequest(
             copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: m.autoConverge,
             allowPostCopy: m.onTimeout == .postcopy, bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil)
+        request.migrationAddress = m.migrationAddress
+        request.transport = m.transport
+        request.tlsDestination = m.tlsDestination
         try await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: UInt64(max(1, m.maxDowntimeMs)))
 
         let watch = Watch()
@@ -158,6 +161,8 @@ extension ActionRunner {
         let stats = try? await driver.completedJob(uuid: uuid, on: m.to)
         migrationMs = stats?.timeElapsedMs
         downtimeMs = stats?.downtimeMs
+        migratedBytes = stats?.dataProcessed
+        migratedMemoryBytes = stats?.memoryProcessed
         keepCopiesNote(m)
         var parts: [String] = []
         if let wallSeconds { parts.append(String(format: "migrated in %.2f s", wallSeconds)) } else { parts.append("migrated") }

@@ -60,6 +60,11 @@ extension Connection {
         calls.perHost += 1
         let offered = try optional { try offeredCPU(arch: capabilities?.arch, virtType: capabilities?.hasKVM == true ? "kvm" : "qemu") }
         calls.perHost += 1
+        // What migration transport options the host can take depends on these (the planner's
+        // `live.transport` checks).
+        let libvirtVersion = try optional { try libraryVersion() }
+        let hypervisorVersion = try optional { try self.hypervisorVersion() }
+        calls.perHost += 2
 
         let pools = try observePools(refresh: refreshPools, calls: &calls)
         let networks = try observeNetworks(calls: &calls)
@@ -71,7 +76,8 @@ extension Connection {
             hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
             cpuVendor: offered?.vendor ?? capabilities?.cpuVendor, offeredCPUModel: offered?.model,
             freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
-            pools: pools, networks: networks, domains: domains
+            pools: pools, networks: networks, domains: domains,
+            libvirtVersion: libvirtVersion, hypervisorVersion: hypervisorVersion
         )
         return HostObservation(host: host, calls: calls)
     }
@@ -179,7 +185,7 @@ extension Connection {
                     fetched.append((xml, name, runtime, snapshots))
                 }
                 let observed = try fetched.map { domain in
-                    try ObservedDomain.parse(
+                    var observed = try ObservedDomain.parse(
                         xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
                         persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
                         snapshotCount: domain.snapshots,
@@ -187,6 +193,8 @@ extension Connection {
                         liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
                         volumes: volumes
                     )
+                    observed.memoryInUseMiB = domain.runtime.memoryInUseMiB
+                    return observed
                 }
                 return (observed, calls)
             }

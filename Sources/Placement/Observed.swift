@@ -39,6 +39,10 @@ public struct ObservedHost: Codable, Equatable, Sendable {
     public var platformChecks: [ObservedPlatformCheck]
     /// Free memory reported by the node, MiB.
     public var freeMemoryMiB: Int?
+    /// The daemon's libvirt version (`virConnectGetLibVersion`, `9.0.0`), when known.
+    public var libvirtVersion: String?
+    /// The hypervisor's version (`virConnectGetVersion`: QEMU's, `7.2.0`), when known.
+    public var hypervisorVersion: String?
     public var pools: [ObservedPool]
     public var networks: [ObservedNetwork]
     public var domains: [ObservedDomain]
@@ -48,8 +52,10 @@ public struct ObservedHost: Codable, Equatable, Sendable {
         faultDomain: String? = nil, capacity: ObservedCapacity = .init(vcpus: 0, memoryMiB: 0),
         hostUUID: String? = nil, cpuModel: String? = nil, cpuVendor: String? = nil, offeredCPUModel: String? = nil,
         platformChecks: [ObservedPlatformCheck] = [], freeMemoryMiB: Int? = nil,
-        pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = []
+        pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = [],
+        libvirtVersion: String? = nil, hypervisorVersion: String? = nil
     ) {
+        self.libvirtVersion = libvirtVersion; self.hypervisorVersion = hypervisorVersion
         self.name = name; self.uri = uri; self.reachable = reachable; self.error = error
         self.faultDomain = faultDomain; self.capacity = capacity; self.hostUUID = hostUUID
         self.cpuModel = cpuModel; self.cpuVendor = cpuVendor; self.offeredCPUModel = offeredCPUModel
@@ -189,6 +195,11 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// Memory of the persistent (inactive) definition, MiB, when it differs from `memoryMiB` of
     /// a running domain. nil: the same as `memoryMiB`.
     public var configMemoryMiB: Int?
+    /// Memory the running guest uses, MiB: its balloon size less what the guest reports unused
+    /// (`balloon.unused` of libvirt's domain statistics; needs the guest's balloon driver).
+    /// nil when not reported (shut off, no driver, snapshots written before it existed): a
+    /// live move's estimate then starts from `memoryMiB`.
+    public var memoryInUseMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -201,7 +212,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
-        configVcpus: Int? = nil, configMemoryMiB: Int? = nil
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil, memoryInUseMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -213,7 +224,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
         self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
-        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
+        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB; self.memoryInUseMiB = memoryInUseMiB
     }
 }
 
@@ -334,7 +345,9 @@ extension ObservedHost {
             freeMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .freeMemoryMiB),
             pools: try c.decodeIfPresent([ObservedPool].self, forKey: .pools) ?? [],
             networks: try c.decodeIfPresent([ObservedNetwork].self, forKey: .networks) ?? [],
-            domains: try c.decodeIfPresent([ObservedDomain].self, forKey: .domains) ?? []
+            domains: try c.decodeIfPresent([ObservedDomain].self, forKey: .domains) ?? [],
+            libvirtVersion: try c.decodeIfPresent(String.self, forKey: .libvirtVersion),
+            hypervisorVersion: try c.decodeIfPresent(String.self, forKey: .hypervisorVersion)
         )
     }
 }
@@ -388,7 +401,8 @@ extension ObservedDomain {
             tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:],
             xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? "",
             configVcpus: try c.decodeIfPresent(Int.self, forKey: .configVcpus),
-            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB)
+            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB),
+            memoryInUseMiB: try c.decodeIfPresent(Int.self, forKey: .memoryInUseMiB)
         )
     }
 }

@@ -16,11 +16,15 @@
 ///
 /// `clock` says what time it is (whether maintenance events are due) and which instances an
 /// operator asked to move now; the default counts no due date as reached.
+///
+/// `history` is what earlier moves achieved (the state directory's transfer history): every
+/// move gets an estimate from it and the observation, and the plan the replay of its schedule
+/// (`Plan.estimated`).
 public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes: Set<String> = [],
-                     clock: PlanningClock = .init()) -> Plan {
+                     clock: PlanningClock = .init(), history: TransferHistory = .init()) -> Plan {
     var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed, own: ownVolumes))
     planner.clock = clock
-    return planner.run(observed: observed)
+    return planner.run(observed: observed).estimated(observed: observed, history: history)
 }
 
 /// What happens to one subject.
@@ -547,7 +551,7 @@ struct Planner {
             }
             let hop = Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true)
             let steps = moveSteps(hop, subject: s, profile: p, runningBefore: s.domain.isRunning,
-                                  policy: spec.policy, fleetName: fleetName)
+                                  policy: spec.policy, fleetName: fleetName, target: target)
             // A failed live migration that leaves the guest running on its source falls back to
             // the next rung the file allows, to the same target (whose room this move holds).
             var fallback: Fallback?
@@ -555,7 +559,7 @@ struct Planner {
                 let fallbackHop = Hop(kind: next, from: source.name, to: target.name, first: true, final: true)
                 fallback = Fallback(kind: ActionKind(next),
                                     steps: moveSteps(fallbackHop, subject: s, profile: p, runningBefore: s.domain.isRunning,
-                                                     policy: spec.policy, fleetName: fleetName))
+                                                     policy: spec.policy, fleetName: fleetName, target: target))
             }
             return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
                            reasons: s.causes + drift + a.refusals + p.bootNote(a.kind), steps: steps, wave: final.wave[jobID],
@@ -593,7 +597,7 @@ struct Planner {
             }
             let steps = moveSteps(Hop(kind: kind, from: from.name, to: to.name, first: isFirst, final: !isFirst),
                                   subject: s, profile: p, runningBefore: runningBefore,
-                                  policy: spec.policy, fleetName: fleetName)
+                                  policy: spec.policy, fleetName: fleetName, target: to)
             runningBefore = runningAfter(kind, runningBefore: runningBefore, final: !isFirst, desired: s.desired.state)
             result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
                                  reasons: reasons, steps: steps, wave: final.wave[hop.id]), job: hop.id))

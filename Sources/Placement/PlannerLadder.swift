@@ -86,6 +86,8 @@ struct MoveProfile: Sendable {
     /// What it reserves now (released at the source) and after the move (taken at the target).
     let footprintNow: Resources
     let footprintTarget: Resources
+    /// How a live move's stream travels: what both hosts must offer.
+    var transport: TransportSpec = .init()
 
     /// Which disk a manual move re-creates the instance from, and why: a note on manual moves.
     func bootNote(_ kind: MoveKind) -> [Reason] {
@@ -108,6 +110,7 @@ struct MoveProfile: Sendable {
                 r.append(Reason(.liveCPUPassthrough,
                                 "not live-migratable: CPU mode host-passthrough, and \(source.name) (\(a)) differs from \(target.name) (\(b))"))
             }
+            if rung == .live, !transport.isPlain { r += transportRefusals(transport, from: source, to: target) }
             if r.isEmpty { return (rung, unique(refusals)) }
             refusals += r
         }
@@ -367,7 +370,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         boot: boot.disk, bootWhy: boot.why, platform: domain.platformKey, platformText: domain.platformText,
-        footprintNow: now, footprintTarget: target)
+        footprintNow: now, footprintTarget: target, transport: desired.live.transport)
 }
 
 /// The disk a manual move recreates the instance from, by libvirt's own rule, and why: the
