@@ -137,6 +137,8 @@ public final class FakeFleet: FleetDriver, Sendable {
     }
 
     public let state: Mutex<State>
+    /// The UUIDs whose `migrate` call is running: their migration job, for `jobProgress`.
+    private let runningJobs = Mutex<Set<String>>([])
 
     /// A fleet of these hosts, none holding anything yet.
     public init(hosts: [String]) {
@@ -542,8 +544,6 @@ public final class Signal: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
-    /// The UUIDs whose `migrate` call is running: their migration job, for `jobProgress`.
-    private let runningJobs = Mutex<Set<String>>([])
 
     public init() {}
 
