@@ -46,14 +46,14 @@ struct ConnectionTests {
 
     /// Judged in a process of its own (`Alone`): in this one, other tests print on fd 2 too.
     @Test("a missing domain and bad URIs print nothing on stderr")
-    func errorsPrintNothing() throws {
+    func errorsPrintNothing() async throws {
         let connection = try Fixture.connection()
         #expect(throws: LibvirtError.self) { try connection.lookupDomain(name: "no-such-domain") }
         for uri in Self.badURIs {
             #expect(throws: LibvirtError.self) { try Connection(uri: uri) }
         }
         if Alone.isAlone { return Alone.ran() }
-        let child = try Alone.run(filter: "ConnectionTests/errorsPrintNothing")
+        let child = try await Alone.run(filter: "ConnectionTests/errorsPrintNothing")
         #expect(child.ran, "the filter did not select the test in its own process")
         #expect(child.status == 0, "the test failed in its own process: \(child.standardError)")
         #expect(child.standardError.isEmpty, "libvirt printed: \(child.standardError)")

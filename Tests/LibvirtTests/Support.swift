@@ -36,32 +36,29 @@ private func withoutRunnerLines(_ data: Data) -> String {
     return lines.joined(separator: "\n").trimmingCharacters(in: .newlines)
 }
 
+/// A new empty file under the temporary directory, opened for writing (the caller closes the
+/// descriptor and removes the file).
+private func scratchFile(_ label: String) -> (path: String, descriptor: Int32) {
+    let path = NSTemporaryDirectory() + label + "-" + UUID().uuidString
+    return (path, open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600))
+}
+
 /// Keeps what is written to the process's stderr while `body` runs out of the test log (by
 /// anyone: other tests running meanwhile too). Not a witness of what `body` printed: for that,
-/// `Alone`.
+/// `Alone`. Into a file, not a pipe: a child another test starts meanwhile inherits fd 2, and a
+/// pipe would be read to its end only once that child exits (with the lock held, and a thread).
 func capturingStandardError<T>(_ body: () throws -> T) rethrows -> (T, String) {
     captureLock.lock()
     defer { captureLock.unlock() }
     fflush(nil)
     let saved = dup(STDERR_FILENO)
-    var fds: [Int32] = [0, 0]
-    _ = pipe(&fds)
-    dup2(fds[1], STDERR_FILENO)
-    close(fds[1])
-    let result: T
-    do {
-        result = try body()
-    } catch {
-        fflush(nil)
-        dup2(saved, STDERR_FILENO)
-        close(saved)
-        close(fds[0])
-        throw error
-    }
+    let file = scratchFile("vp-stderr")
+    defer { close(file.descriptor); unlink(file.path) }
+    dup2(file.descriptor, STDERR_FILENO)
+    defer { fflush(nil); dup2(saved, STDERR_FILENO); close(saved) }
+    let result = try body()
     fflush(nil)
-    dup2(saved, STDERR_FILENO)
-    close(saved)
-    let data = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile()
+    let data = FileManager.default.contents(atPath: file.path) ?? Data()
     return (result, withoutRunnerLines(data))
 }
 
@@ -72,7 +69,8 @@ func capturingStandardError<T>(_ body: () throws -> T) rethrows -> (T, String) {
 /// filter naming only that test and `VIRTPLACE_TEST_ALONE` naming a file. In the child
 /// `isAlone` is true: the test does what is judged, then `ran()` (which writes that file: the
 /// filter did select it) and returns; the parent judges the child's standard error (the test
-/// runner's own lines removed) and its exit status.
+/// runner's own lines removed) and its exit status. The child writes into a file, and the
+/// parent waits for its exit without holding a thread.
 enum Alone {
     static var isAlone: Bool { ProcessInfo.processInfo.environment["VIRTPLACE_TEST_ALONE"] != nil }
 
@@ -81,9 +79,10 @@ enum Alone {
         try? Data("ran\n".utf8).write(to: URL(fileURLWithPath: path))
     }
 
-    static func run(filter: String) throws -> (status: Int32, standardError: String, ran: Bool) {
+    static func run(filter: String) async throws -> (status: Int32, standardError: String, ran: Bool) {
         let marker = NSTemporaryDirectory() + "vp-alone-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let errors = scratchFile("vp-alone-stderr")
+        defer { try? FileManager.default.removeItem(atPath: marker); unlink(errors.path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["--testing-library", "swift-testing", "--filter", filter]
@@ -91,14 +90,18 @@ enum Alone {
         environment["VIRTPLACE_TEST_ALONE"] = marker
         environment["NO_COLOR"] = "1"
         process.environment = environment
-        let errors = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        try process.run()
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, withoutRunnerLines(data), FileManager.default.fileExists(atPath: marker))
+        process.standardError = FileHandle(fileDescriptor: errors.descriptor, closeOnDealloc: true)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let data = FileManager.default.contents(atPath: errors.path) ?? Data()
+        return (status, withoutRunnerLines(data), FileManager.default.fileExists(atPath: marker))
     }
 }
 
