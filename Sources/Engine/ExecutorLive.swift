@@ -48,9 +48,12 @@ extension ActionRunner {
         let shared = Set(m.sharedPools)
         let unsafe = !nonCopiedPools.isEmpty && nonCopiedPools.allSatisfy { $0.map(shared.contains) ?? false }
 
-        let request = MigrationRequest(
+        var request = MigrationRequest(
             copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: m.autoConverge,
             allowPostCopy: m.onTimeout == .postcopy, bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil)
+        request.migrationAddress = m.migrationAddress
+        request.transport = m.transport
+        request.tlsDestination = m.tlsDestination
         try await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: UInt64(max(1, m.maxDowntimeMs)))
 
         let watch = Watch()

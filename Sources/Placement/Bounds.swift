@@ -26,6 +26,8 @@ public enum SpecBounds {
     public static let bandwidthMiBps = 0...1_048_576
     /// `live.timeoutSeconds`: up to a week.
     public static let timeoutSeconds = 1...604_800
+    /// `live.transport.parallelConnections`: QEMU's `multifd-channels` is 1 to 255.
+    public static let parallelConnections = 1...255
 
     /// Names: instances (libvirt domains), hosts, profiles, the fleet, fault domains, spread
     /// groups, device keys, NIC models: at most this many bytes.
