@@ -18,6 +18,7 @@ struct ApplyCommand: Command {
         .value("now", "INSTANCE", repeatable: true,
                help: "move INSTANCE off its host under maintenance now, even with downtime, not at the due date; repeatable"),
         eventsOption,
+        untilOption,
     ]
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
@@ -43,6 +44,10 @@ struct ApplyCommand: Command {
     date unless --now INSTANCE (or the instance's maintenance.proactive) asks for them earlier;
     --events FILE records each maintenance move's start and end (docs/operations.md).
 
+    --until TIME|DURATION is a maintenance window (20:00, 2026-12-07T20:00:00Z, 45m, 1h30m): a
+    move whose estimate (see 'plan -v') would end after it is not started and is reported
+    deferred (order.window); nothing running is cut short. Deferred moves are not a failure.
+
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
     blocked (the others were applied).
@@ -60,6 +65,7 @@ struct ApplyCommand: Command {
     var abandon: [String]
     var moveNow: [String]
     var eventsFile: String?
+    var until: Date?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         let files = arguments.all("file")
@@ -79,6 +85,7 @@ struct ApplyCommand: Command {
         abandon = arguments.all("abandon")
         moveNow = arguments.all("now")
         eventsFile = arguments.value("events")
+        until = try parseUntilOption(arguments, command: Self.name)
         if case .planFile = source, !moveNow.isEmpty {
             throw UsageError(message: "--now changes the plan: it applies with -f PATH..., not to a saved plan (plan again instead)", command: Self.name)
         }
@@ -93,7 +100,7 @@ struct ApplyCommand: Command {
         }
         // What to apply, and where the hosts are.
         let desired: ApplyPass.Desired
-        let targets: [ObserveTarget]
+        var targets: [ObserveTarget]
         let parallel: ParallelSpec
         switch source {
         case .files(let files):
@@ -116,6 +123,15 @@ struct ApplyCommand: Command {
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
             parallel = plan.parallel
         }
+        // Only apply, and only on a terminal, answers libvirt's credential prompts (an SSH
+        // passphrase, a SASL password, an unknown SSH host key); every other run refuses them.
+        if context.console.stdinIsTerminal {
+            targets = targets.map { target in
+                var target = target
+                target.answersPrompts = true
+                return target
+            }
+        }
         if !dryRun { try checkEventsFile(eventsFile) }
         let options = ExecutionOptions(
             parallel: parallel,
@@ -128,6 +144,7 @@ struct ApplyCommand: Command {
         pass.abandon = abandon
         pass.planningClock = planningClock(moveNow: moveNow)
         pass.eventsFile = eventsFile
+        pass.until = until
         let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun))
         debugCalls(context)
         return ExitCode(report.outcome)
@@ -176,6 +193,8 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
                 line += r.downtimeMs.map { ", downtime \($0) ms" } ?? ", downtime not reported"
                 if let ms = r.migrationMs { line += " (migration job \(ms) ms)" }
             }
+        case .deferred:
+            line += console.style("deferred", .yellow) + ": \(t(r.message ?? ""))"
         case .failed:
             line += console.style("failed", .red) + ": \(t(r.message ?? ""))"
         case .blocked:
@@ -183,15 +202,25 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
         }
         s += line + "\n"
         if r.status == .failed, let tried = r.triedSummary { s += "  \(String(repeating: " ", count: width))    \(t(tried))\n" }
+        if r.status == .done, let actual = r.actual {
+            s += "  \(String(repeating: " ", count: width))    \(estimateVersusActual(r.estimate, actual))\n"
+        }
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]
-    if let deferred = plan?.summary.deferred, deferred > 0 { counts.append("\(deferred) deferred") }
+    let deferred = (plan?.summary.deferred ?? 0) + report.deferred
+    if deferred > 0 { counts.append("\(deferred) deferred") }
     let ok = report.failed + report.blocked + blockedInPlan == 0
     let what = plan == nil ? "Unfinished actions" : "Apply"
     s += "\n" + console.style("\(what) \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
     return s
+}
+
+/// `actual 90 MiB, 3.1 s, downtime 246 ms; estimate 88 MiB, 3.0 s, downtime 300 ms`.
+func estimateVersusActual(_ estimate: MoveEstimate?, _ actual: MoveActual) -> String {
+    let shown = MoveEstimate(bytes: actual.bytes, seconds: (actual.seconds * 10).rounded() / 10, downtimeMs: actual.downtimeMs)
+    return "actual \(shown.summary); estimate \(estimate?.summary ?? "none")"
 }
 
 /// The line a journal rotation is reported with.

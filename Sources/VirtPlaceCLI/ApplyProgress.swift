@@ -101,6 +101,7 @@ final class ApplyProgress: Sendable {
                     if let d = report.downtimeMs { text += ", downtime \(d) ms" }
                 case .failed: text += console.style("failed", .red) + ": \(t(report.message ?? ""))"
                 case .blocked: text += console.style("blocked", .yellow) + ": \(t(report.message ?? ""))"
+                case .deferred: text += console.style("deferred", .yellow) + ": \(t(report.message ?? ""))"
                 }
                 emit(text, &state)
             }
@@ -268,7 +269,7 @@ struct ApplyPresenter: PassObserver {
         case .manualMigrationNeeded(let line):
             progress.finish()
             console.err(console.style("error:", .red) + " " + t(line))
-        case .eventsFileError(let problem):
+        case .eventsFileError(let problem), .historyProblem(let problem):
             progress.finish()
             warn(t(problem))
         case let .executed(report, plan):

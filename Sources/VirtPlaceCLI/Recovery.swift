@@ -49,7 +49,7 @@ func renderRecovery(_ report: RecoveryReport, console: Console) -> String {
             s += r.notes.isEmpty ? "\n" : ": " + t(r.notes.joined(separator: "; ")) + "\n"
         case .failed:
             s += "  \(t(r.instance)): " + console.style("recovery failed", .red) + ": \(t(r.message ?? ""))\n"
-        case .blocked:
+        case .blocked, .deferred:
             s += "  \(t(r.instance)): " + console.style("left alone", .yellow) + ": \(t(r.message ?? ""))\n"
         }
     }

@@ -52,6 +52,24 @@ struct URIRefusalTests {
         #expect(error?.message.contains("/secret") == false)
     }
 
+    @Test("an unattended run opens qemu+ssh in batch mode (no_tty=1), whatever the URI said; other schemes unchanged")
+    func unattendedSSH() {
+        #expect(LibvirtURI.unattended("qemu+ssh://root@h:2222/system") == "qemu+ssh://root@h:2222/system?no_tty=1")
+        #expect(LibvirtURI.unattended("qemu+ssh://h/system?keyfile=/k&no_tty=0") == "qemu+ssh://h/system?keyfile=/k&no_tty=1")
+        #expect(LibvirtURI.unattended("qemu+ssh://h/system?no_tty=1;keyfile=/k") == "qemu+ssh://h/system?keyfile=/k&no_tty=1")
+        for uri in ["qemu+tls://h/system?pkipath=/p", "qemu+libssh2://h/system?keyfile=/k", "qemu+tcp://h/system", "test:///default"] {
+            #expect(LibvirtURI.unattended(uri) == uri)
+        }
+    }
+
+    @Test("a connection that refuses prompts opens like any other when none is asked")
+    func refusingPromptsOpens() throws {
+        let connection = try Connection(uri: "test:///default", allowTestDriver: true, prompts: .refuse)
+        #expect(try connection.hypervisorType() == "TEST")
+        #expect(promptKinds([5]) == "a password or passphrase")
+        #expect(promptKinds([6, 2]) == "a yes/no answer (e.g. whether to accept an unknown SSH host key) and a user name")
+    }
+
     @Test("libvirt's own messages lose the query, its values and a password")
     func redaction() {
         let uri = "qemu+ssh://admin:s3cret@h1/system?keyfile=/secret/path&known_hosts=/k/h"
