@@ -14,7 +14,7 @@ import Testing
             text += "  host\(i):\n    uri: \"\(uris[i] ?? lab.uri(i))\"\n    faultDomain: \(lab.env["LAB_FD_\(i)"] ?? "fd-\(i)")\n"
         }
         let path = vp.workDir + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 
@@ -143,7 +143,7 @@ import Testing
         let key = try #require(lab.env["LAB_SSH_KEY"])
         // (a) libssh2 with an empty known_hosts file: the host key is unknown, libvirt asks.
         let emptyKnown = vp.workDir + "/known_hosts"
-        try "".write(toFile: emptyKnown, atomically: true, encoding: .utf8)
+        try "".write(toFile: emptyKnown, atomically: false, encoding: .utf8)
         let unknownKey = "qemu+libssh2://root@\(addr2):\(port)/system?keyfile=\(key)&known_hosts=\(emptyKnown)&known_hosts_verify=normal&sshauth=privkey"
         // (b) OpenSSH with a key that has a passphrase, in PEM form and with no .pub beside it:
         // ssh must decrypt it even to learn its public half, so it would ask for the passphrase

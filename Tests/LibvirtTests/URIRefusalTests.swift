@@ -13,7 +13,7 @@ struct URIRefusalTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let script = dir.appendingPathComponent("prog").path
         let marker = dir.appendingPathComponent("ran").path
-        try "#!/bin/sh\ntouch '\(marker)'\nexit 1\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntouch '\(marker)'\nexit 1\n".write(toFile: script, atomically: false, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         return (script, marker)
     }
