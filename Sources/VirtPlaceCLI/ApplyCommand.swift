@@ -105,7 +105,7 @@ struct ApplyCommand: Command {
         }
         // What to apply, and where the hosts are.
         let desired: ApplyPass.Desired
-        let targets: [ObserveTarget]
+        var targets: [ObserveTarget]
         let parallel: ParallelSpec
         switch source {
         case .files(let files):
@@ -127,6 +127,15 @@ struct ApplyCommand: Command {
             desired = .savedPlan(plan)
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
             parallel = plan.parallel
+        }
+        // Only apply, and only on a terminal, answers libvirt's credential prompts (an SSH
+        // passphrase, a SASL password, an unknown SSH host key); every other run refuses them.
+        if context.console.stdinIsTerminal {
+            targets = targets.map { target in
+                var target = target
+                target.answersPrompts = true
+                return target
+            }
         }
         if !dryRun { try checkEventsFile(eventsFile) }
         try installTestFaults(context.environment)
