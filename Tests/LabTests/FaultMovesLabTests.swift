@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 // Fault injection on real daemons for the move kinds FaultLabTests does not kill: live moves
 // (before the migration, during libvirt's job, after it, before the journal's `finished`),
@@ -79,8 +80,8 @@ final class RunningVirtPlace {
         env["NO_COLOR"] = "1"
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        _ = createPlainFile(atPath: base + ".out", contents: nil)
+        _ = createPlainFile(atPath: base + ".err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
         process.standardError = FileHandle(forWritingAtPath: base + ".err")
         process.standardInput = FileHandle.nullDevice
@@ -278,7 +279,7 @@ final class RunningVirtPlace {
             hosts += "  host\(i):\n    uri: \(lab.uri(i))\n    capacity: {vcpus: 8, memoryMiB: \(i == 3 ? 1024 : 200)}\n"
         }
         let hostsFile = vp.workDir + "/relay-hosts.yaml"
-        try hosts.write(toFile: hostsFile, atomically: true, encoding: .utf8)
+        _ = createPlainFile(atPath: hostsFile, contents: Data(hosts.utf8))
         // A new tag each swap: every swap has the same steps, so one run's records are the
         // kill points.
         var round = 0
@@ -513,7 +514,7 @@ final class RunningVirtPlace {
         // never written, never deleted; the move is blocked and says why.
         lab.deleteVolumes("local", prefix: "\(name)-", host: 1)
         let theirs = Data(repeating: 0x5a, count: 1 << 20)
-        _ = FileManager.default.createFile(atPath: source, contents: theirs)
+        _ = createPlainFile(atPath: source, contents: theirs)
         _ = lab.virsh(1, ["pool-refresh", "local"])
         let mine = try #require(lab.sha256(source))
         let back = try vp.placement("""
