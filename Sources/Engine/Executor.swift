@@ -63,6 +63,10 @@ public struct CrashPoint: Sendable {
         case afterIntent
         /// The outcome is journalled; the next step has not begun.
         case afterOutcome
+        /// Not a crash: once its intent is journalled, the step fails without running, as if
+        /// libvirt had refused it (`VIRTPLACE_TEST_FAIL_STEP=N`), and the action goes on as
+        /// after any failure (roll-back, fallback). `crash` is not called.
+        case failInstead
     }
 
     public var step: Int

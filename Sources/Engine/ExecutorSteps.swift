@@ -164,7 +164,7 @@ struct ActionRunner {
                                                                  migrationMs: migrationMs, notes: notes)))
             return finish(.done, nil)
         case .crashed:
-            return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
+            return finish(.failed, "stopped at the test crash point (a fault-injection hook of debug builds)")
         case .stopped(let index):
             return finish(.failed, "stopped before step \(index + 1) (\(current.steps[index].op)) on request: the next run finishes it")
         case .journalFailed(let index, let message):
@@ -225,6 +225,7 @@ struct ActionRunner {
             executor.events(.stepStarted(instance: action.instance, index: index, step: step))
             let outcome: StepOutcome
             do {
+                if failsInstead(at: index) { throw StepFailure("failed at the test's request (a fault-injection hook of debug builds)") }
                 outcome = try await perform(step, uuid: uuid)
             } catch {
                 outcome = .failed(describe(error))
@@ -283,6 +284,17 @@ struct ActionRunner {
         #if DEBUG
         guard let point = executor.options.crashPoint, point.step == index, point.moment == moment else { return false }
         point.crash()
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// Whether the test asked this step to fail without running (`CrashPoint.Moment.failInstead`).
+    /// Compiled into debug builds only.
+    private func failsInstead(at index: Int) -> Bool {
+        #if DEBUG
+        guard let point = executor.options.crashPoint, point.step == index, point.moment == .failInstead else { return false }
         return true
         #else
         return false

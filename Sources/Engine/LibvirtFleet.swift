@@ -332,7 +332,7 @@ extension Observer {
     public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
         let timeout = connectTimeout
         return await observeWithCalls(targets) { target in
-            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: timeout)
+            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, prompts: target.answersPrompts ? .terminal : .refuse, timeout: timeout)
         }
     }
 
@@ -427,7 +427,7 @@ extension Observer {
     /// failure makes the host `reachable: false`.
     public func observe(_ target: ObserveTarget) async -> HostObservation {
         do {
-            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: connectTimeout)
+            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, prompts: target.answersPrompts ? .terminal : .refuse, timeout: connectTimeout)
             return try await observe(target, on: connection)
         } catch {
             return Self.unreachable(target, error: Self.describe(error))
@@ -629,8 +629,9 @@ private actor ConnectionCache {
         }
         let uri = target.uri
         let allowTestDriver = target.allowTestDriver
+        let prompts: CredentialPrompts = target.answersPrompts ? .terminal : .refuse
         let timeout = self.timeout
-        let task = Task { try await Connection.open(uri: uri, allowTestDriver: allowTestDriver, timeout: timeout) }
+        let task = Task { try await Connection.open(uri: uri, allowTestDriver: allowTestDriver, prompts: prompts, timeout: timeout) }
         open[target.name] = task
         return try await task.value
     }

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Libvirt
 import Placement
+import Synchronization
 
 /// `virtplace apply`: observe, plan, confirm, then carry the plan out.
 struct ApplyCommand: Command {
@@ -48,9 +49,13 @@ struct ApplyCommand: Command {
     move whose estimate (see 'plan -v') would end after it is not started and is reported
     deferred (order.window); nothing running is cut short. Deferred moves are not a failure.
 
+    Ctrl-C (SIGINT) or SIGTERM while steps run lets the step in progress finish, starts nothing
+    new, and exits 130 (143 for SIGTERM); the next apply finishes what was left. A second
+    Ctrl-C stops at once (the next apply still finishes it, from the journal).
+
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
-    blocked (the others were applied).
+    blocked (the others were applied); 130/143 stopped by Ctrl-C/SIGTERM after a step.
     """
 
     enum Source: Equatable {
@@ -100,7 +105,7 @@ struct ApplyCommand: Command {
         }
         // What to apply, and where the hosts are.
         let desired: ApplyPass.Desired
-        let targets: [ObserveTarget]
+        var targets: [ObserveTarget]
         let parallel: ParallelSpec
         switch source {
         case .files(let files):
@@ -123,12 +128,26 @@ struct ApplyCommand: Command {
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
             parallel = plan.parallel
         }
+        // Only apply, and only on a terminal, answers libvirt's credential prompts (an SSH
+        // passphrase, a SASL password, an unknown SSH host key); every other run refuses them.
+        if context.console.stdinIsTerminal {
+            targets = targets.map { target in
+                var target = target
+                target.answersPrompts = true
+                return target
+            }
+        }
         if !dryRun { try checkEventsFile(eventsFile) }
-        let options = ExecutionOptions(
+        try installTestFaults(context.environment)
+        var options = ExecutionOptions(
             parallel: parallel,
             faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
             hosts: targets.map(\.name),
             crashPoint: try testCrashPoint(context.environment))
+        // Ctrl-C (or SIGTERM) once anything runs: the step in progress finishes, nothing new
+        // starts, exit 130 (143); before that, and a second time, it stops the process at once.
+        let interrupt = ApplyInterrupt()
+        options.stopRequested = { interrupt.caught != nil }
         var pass = ApplyPass(desired: desired, targets: targets, state: StateDirectory(path: context.common.stateDir), options: options)
         pass.dryRun = dryRun
         pass.ask = !autoApprove
@@ -136,8 +155,12 @@ struct ApplyCommand: Command {
         pass.planningClock = planningClock(moveNow: moveNow)
         pass.eventsFile = eventsFile
         pass.until = until
-        let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun))
+        let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun, interrupt: interrupt))
         debugCalls(context)
+        if let signal = interrupt.caught {
+            context.console.err("apply stopped on \(signal == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)") after the step in progress; what was left is in the journal, and the next apply finishes it")
+            return signal == SIGTERM ? .terminated : .interrupted
+        }
         return ExitCode(report.outcome)
     }
 
@@ -219,4 +242,47 @@ func rotationLine(_ rotation: Journal.Rotation) -> String {
     let mib = String(format: "%.1f", Double(rotation.bytes) / 1_048_576)
     return "journal rotated: \(mib) MiB set aside as \(rotation.previous); "
         + "\(rotation.carried) created-volume record\(rotation.carried == 1 ? "" : "s") carried over"
+}
+
+/// SIGINT and SIGTERM during an apply. Once steps run (`arm`, from the first executor event),
+/// the first signal asks the executor to stop after the step in progress (`caught` is set and
+/// a line says so on standard error); a signal before that, or a second one, ends the process
+/// as the signal would by default: nothing is in flight before, and after it the journal lets
+/// the next apply finish what is left.
+// @unchecked: the dispatch sources are created in init and only kept alive afterwards; the
+// state is behind a Mutex.
+final class ApplyInterrupt: @unchecked Sendable {
+    private let state = Mutex<(armed: Bool, signal: Int32?)>((false, nil))
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for sig in [SIGINT, SIGTERM] {
+            Foundation.signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.received(sig) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Steps may run from now on: the first signal waits for the step in progress.
+    func arm() { state.withLock { $0.armed = true } }
+
+    /// The first signal received once armed (SIGINT or SIGTERM), nil before.
+    var caught: Int32? { state.withLock { $0.signal } }
+
+    private func received(_ sig: Int32) {
+        let wait = state.withLock { s -> Bool in
+            guard s.armed, s.signal == nil else { return false }
+            s.signal = sig
+            return true
+        }
+        guard wait else {
+            Foundation.signal(sig, SIG_DFL)
+            kill(getpid(), sig)
+            return
+        }
+        let line = "\nvirtplace: \(sig == SIGTERM ? "SIGTERM" : "interrupted"): the step in progress finishes, then apply stops (press Ctrl-C again to stop at once; the next apply finishes what is left)\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
 }

@@ -222,11 +222,15 @@ struct ApplyPresenter: PassObserver {
     let verbose: Bool
     let dryRun: Bool
     let progress: ApplyProgress
+    /// Told when steps may start running (recovery's or the plan's), so that Ctrl-C from then
+    /// on waits for the step in progress.
+    let interrupt: ApplyInterrupt?
 
-    init(context: CommandContext, dryRun: Bool) {
+    init(context: CommandContext, dryRun: Bool, interrupt: ApplyInterrupt? = nil) {
         console = context.console
         verbose = context.common.verbose
         self.dryRun = dryRun
+        self.interrupt = interrupt
         progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
     }
 
@@ -263,8 +267,10 @@ struct ApplyPresenter: PassObserver {
         case .dryRun(let plan):
             console.out(renderDryRun(plan, console: console))
         case .executing:
+            interrupt?.arm()
             console.line("")
         case .execution(let event):
+            interrupt?.arm()
             progress.handle(event)
         case .manualMigrationNeeded(let line):
             progress.finish()

@@ -89,6 +89,7 @@ struct ReconcileCommand: Command {
         configuration.until = until
         configuration.allowTestDriver = context.allowTestDriver
         configuration.crashPoint = try testCrashPoint(context.environment)
+        try installTestFaults(context.environment)
         configuration.stopRequested = { stop.requested }
         // What a pass freed goes back to the kernel while the loop sleeps: otherwise malloc
         // arenas keep it and RSS creeps up pass by pass (see ProcessMemory).

@@ -21,7 +21,7 @@ func hostsFile(_ vp: VirtPlace, migration extra: [Int: String], name: String = "
         if let m = extra[i] { text += "    migration: \(m)\n" }
     }
     let path = vp.workDir + "/" + name
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }
 
