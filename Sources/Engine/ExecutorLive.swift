@@ -161,6 +161,8 @@ extension ActionRunner {
         let stats = try? await driver.completedJob(uuid: uuid, on: m.to)
         migrationMs = stats?.timeElapsedMs
         downtimeMs = stats?.downtimeMs
+        migratedBytes = stats?.dataProcessed
+        migratedMemoryBytes = stats?.memoryProcessed
         keepCopiesNote(m)
         var parts: [String] = []
         if let wallSeconds { parts.append(String(format: "migrated in %.2f s", wallSeconds)) } else { parts.append("migrated") }

@@ -37,6 +37,7 @@ public struct Sighting: Equatable, Sendable {
 ///
 /// The rules (docs/recovery.md has them as a table):
 /// - nothing changed yet (only `record` ran) → give up: the plan decides afresh;
+/// - an update, start or stop (one host; idempotent steps) → give up: the plan decides afresh;
 /// - one copy, on the move's source or target → finish (a live move whose guest is still on its
 ///   source only is given up instead: the migration never happened, and the plan decides
 ///   afresh);
@@ -62,6 +63,14 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
     // completed): nothing to finish or undo; the plan decides afresh with today's file.
     if !u.changedSomething && !u.pastPointOfNoReturn && !u.targetCopyBegun {
         return .abandon("the earlier \(kind.rawValue) move had changed nothing yet; the plan decides afresh")
+    }
+    // An update, a start or a stop acts on one host (`from` is `to`), and each of its steps
+    // checks its result first: whatever it did is the domain's state now, nothing of it can be
+    // half a copy. The move rules below would take the one domain for two copies of it (and
+    // hold it as "running on its source again"). Given up: the plan decides afresh, from
+    // today's file and what the host shows.
+    if !kind.isMove {
+        return .abandon("the earlier \(kind.rawValue) of \(name) on \(from) was interrupted; its steps are each complete or not begun, so the plan decides afresh from what \(from) shows")
     }
     let move = "the earlier \(kind.rawValue) move of \(name) (\(uuid)) \(from) → \(to), stopped \(u.progress)"
     let found = copies.keys.sorted().map { "\($0) (\(copies[$0]?.phrase ?? "?"))" }

@@ -198,6 +198,11 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// Memory of the persistent (inactive) definition, MiB, when it differs from `memoryMiB` of
     /// a running domain. nil: the same as `memoryMiB`.
     public var configMemoryMiB: Int?
+    /// Memory the running guest uses, MiB: its balloon size less what the guest reports unused
+    /// (`balloon.unused` of libvirt's domain statistics; needs the guest's balloon driver).
+    /// nil when not reported (shut off, no driver, snapshots written before it existed): a
+    /// live move's estimate then starts from `memoryMiB`.
+    public var memoryInUseMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -210,7 +215,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         hasTPM: Bool = false, tpmBackend: String? = nil, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
-        configVcpus: Int? = nil, configMemoryMiB: Int? = nil
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil, memoryInUseMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -222,7 +227,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
         self.hasTPM = hasTPM; self.tpmBackend = tpmBackend; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
-        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
+        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB; self.memoryInUseMiB = memoryInUseMiB
     }
 }
 
@@ -301,6 +306,13 @@ extension ObservedFleet {
     /// - Throws: `EncodingError` (not expected for these values).
     public func jsonData() throws -> Data {
         Data(try SortedJSONEncoder.encode(self))
+    }
+
+    /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
+    /// a snapshot is not copied into one buffer).
+    /// - Throws: `EncodingError` (not expected for these values).
+    public func jsonPieces() throws -> [[UInt8]] {
+        try SortedJSONEncoder.encodeInPieces(self)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
@@ -400,7 +412,8 @@ extension ObservedDomain {
             tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:],
             xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? "",
             configVcpus: try c.decodeIfPresent(Int.self, forKey: .configVcpus),
-            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB)
+            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB),
+            memoryInUseMiB: try c.decodeIfPresent(Int.self, forKey: .memoryInUseMiB)
         )
     }
 }

@@ -167,6 +167,7 @@ struct SnapshotChecker {
         findings.number(d.memoryMiB, memory, p("memoryMiB"))
         findings.number(d.maxMemoryMiB, memory, p("maxMemoryMiB"))
         findings.number(d.configMemoryMiB, memory, p("configMemoryMiB"))
+        findings.number(d.memoryInUseMiB, memory, p("memoryInUseMiB"))
         findings.libvirtName(d.cpuMode, p("cpuMode"), "CPU mode")
         findings.libvirtName(d.cpuModel, p("cpuModel"), "CPU model")
         findings.count(d.cpuFeatures.count, InputBounds.maxCPUFeatures, p("cpuFeatures"), "CPU features")

@@ -147,6 +147,10 @@ struct DecisionCase: Sendable, CustomTestStringConvertible {
 }
 
 let decisionCases: [DecisionCase] = [
+    // Found on the lab (FaultMovesLabTests): an update killed after its first intent was held
+    // as "running on its source again beside the copy", its one host taken for two.
+    DecisionCase(name: "an interrupted update: given up and planned afresh, never held", kind: .update,
+                 ops: ["setVcpus", "setMemory"], copies: ["h1": running], expected: "abandon", says: ["plan decides afresh"]),
     DecisionCase(name: "only recorded: nothing changed, given up and planned afresh", kind: .manual,
                  ops: ["record"], copies: ["h1": running], unreachable: ["h2"], expected: "abandon", says: ["changed nothing"]),
     DecisionCase(name: "shut down on the source, nothing on the target yet: finish", kind: .manual,

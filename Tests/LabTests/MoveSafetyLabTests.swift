@@ -122,7 +122,7 @@ import Testing
           \(name):
             host: host2
             moves: [reboot]
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
 
         let r = vp.apply(path)
         #expect(r.status == 3, "\(r.output)")

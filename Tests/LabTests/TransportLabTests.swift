@@ -21,7 +21,7 @@ func hostsFile(_ vp: VirtPlace, migration extra: [Int: String], name: String = "
         if let m = extra[i] { text += "    migration: \(m)\n" }
     }
     let path = vp.workDir + "/" + name
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }
 
@@ -61,6 +61,18 @@ func watchStream(_ lab: Lab, _ name: String, source: Int, address: String, until
     return w
 }
 
+/// An apply on a thread of its own, and whether it has returned.
+final class Applying: Sendable {
+    private let finished = ResultBox<Bool>()
+    let run: Background<Lab.Result>
+    init(_ work: @escaping @Sendable () -> Lab.Result) {
+        let finished = self.finished
+        run = Background { let r = work(); finished.set(true); return r }
+    }
+    var isFinished: Bool { finished.get() ?? false }
+    func wait() -> Lab.Result? { run.wait() }
+}
+
 /// The value of `key: value` in QEMU's HMP output, nil when absent.
 func hmpValue(_ text: String, _ key: String) -> String? {
     for line in text.split(whereSeparator: \.isNewline) {
@@ -96,8 +108,8 @@ func hmpValue(_ text: String, _ key: String) -> String? {
                 "the JSON plan carries it: \(json.stdout)")
 
         let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
+        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
         let r = try #require(applying.wait())
         #expect(r.status == 0, "\(r.output)")
         #expect(seen.mostConnections >= 1, "a connection to \(address) while the move ran (ss)")
@@ -125,8 +137,8 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             live: {bandwidthMiBps: 8, transport: {parallelConnections: 4}}
         """)
         let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
+        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
         let r = try #require(applying.wait())
         #expect(r.status == 0, "\(r.output)")
         #expect(hmpValue(seen.capabilities, "multifd") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
@@ -154,8 +166,8 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             live: {bandwidthMiBps: 4, transport: {compression: {method: mt, level: 1}}}
         """)
         let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
+        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
         let r = try #require(applying.wait())
         #expect(r.status == 0, "\(r.output)")
         #expect(hmpValue(seen.capabilities, "compress") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
@@ -190,5 +202,85 @@ func hmpValue(_ text: String, _ key: String) -> String? {
                 "the reason: \(r.output)")
         #expect(lab.whereIs(name) == [1: "running"])
         #expect(lab.bootID(name) == boot)
+    }
+
+    /// `tls: true` between two hosts with migration certificates (lab.env: LAB_MIGRATION_TLS_i),
+    /// the stream to host2's migration address, whose certificate names host2's own address:
+    /// QEMU on the source runs the migration with TLS credentials and checks the name virtplace
+    /// passed (`tls-hostname`), ss sees the stream go to the migration address, and the guest
+    /// moved live.
+    @Test func aLiveMoveOverTLS() throws {
+        let lab = try Lab.require()
+        #expect(lab.env["LAB_MIGRATION_TLS_1"] == "1" && lab.env["LAB_MIGRATION_TLS_2"] == "1",
+                "the lab's hosts 1 and 2 have migration TLS certificates (lab/lab up makes them)")
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("tls")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = try #require(lab.bootID(name))
+        let address = migrationAddress(lab, 2)
+        let certificateName = lab.env["LAB_ADDR_2"] ?? ""
+        let hosts = try hostsFile(vp, migration: [1: "{tls: true}", 2: "{address: \(address), tls: true}"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            live: {bandwidthMiBps: 8, transport: {tls: true}}
+        """)
+        let plan = vp.run(["plan", "-f", placement, "-f", hosts, "-v"])
+        #expect(plan.stdout.contains("stream to tcp://\(address), TLS (certificate \(certificateName))"), "\(plan.output)")
+
+        let before = try #require(lab.heartbeat(name))
+        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
+        let r = try #require(applying.wait())
+        #expect(r.status == 0, "\(r.output)")
+        let creds = hmpValue(seen.parameters, "tls-creds") ?? ""
+        #expect(!creds.isEmpty && creds != "''", "QEMU migrated with TLS credentials: \(seen.parameters)")
+        // HMP quotes strings: `tls-hostname: '127.0.7.12'`.
+        #expect(hmpValue(seen.parameters, "tls-hostname") == "'\(certificateName)'", "the certificate name checked: \(seen.parameters)")
+        #expect(seen.mostConnections >= 1 && seen.peers.allSatisfy { $0.hasPrefix(address + ":") }, "\(seen.peers)")
+        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
+        #expect(lab.bootID(name) == boot, "never restarted")
+        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
+    }
+
+    /// host3 made plaintext-only (`lab/lab migration-tls 3 off`). Declared so, a TLS move to it
+    /// is refused in the plan (`live.transport-tls`) and nothing changes; declared wrongly (the
+    /// file says it has TLS), libvirt refuses at the start of the migration and the guest still
+    /// runs on its source, never restarted: never half way either way.
+    @Test func aPlaintextOnlyTargetRefusesATLSMove() throws {
+        let lab = try Lab.require()
+        let off = lab.lab(["migration-tls", "3", "off"])
+        #expect(off.status == 0, "\(off.output)")
+        defer { lab.lab(["migration-tls", "3", "on"]) }
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("ptx")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = try #require(lab.bootID(name))
+        let placement = try vp.placement("""
+          \(name):
+            host: host3
+            moves: [live]
+            live: {transport: {tls: true}}
+        """)
+
+        let honest = try hostsFile(vp, migration: [1: "{tls: true}", 2: "{tls: true}", 3: "{tls: false}"], name: "honest.yaml")
+        let refused = expectUntouched(lab, "a TLS move to a plaintext-only host") {
+            vp.run(["apply", "-f", placement, "-f", honest, "--auto-approve"])
+        }
+        #expect(refused.status == 3, "blocked: \(refused.output)")
+        #expect(refused.stdout.contains("host3 does not offer migration TLS"), "the reason: \(refused.output)")
+        #expect(lab.whereIs(name) == [1: "running"])
+        #expect(lab.bootID(name) == boot)
+
+        let wrong = try hostsFile(vp, migration: [1: "{tls: true}", 3: "{tls: true}"], name: "wrong.yaml")
+        let before = try #require(lab.heartbeat(name))
+        let failed = vp.run(["apply", "-f", placement, "-f", wrong, "--auto-approve"])
+        #expect(failed.status == 3, "the migration failed: \(failed.output)")
+        #expect(failed.stdout.contains("it is running on host1"), "\(failed.output)")
+        #expect(lab.whereIs(name) == [1: "running"], "still on its source only: \(lab.whereIs(name))")
+        #expect(lab.bootID(name) == boot, "never restarted")
+        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 }

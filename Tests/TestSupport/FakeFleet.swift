@@ -137,6 +137,8 @@ public final class FakeFleet: FleetDriver, Sendable {
     }
 
     public let state: Mutex<State>
+    /// The UUIDs whose `migrate` call is running: their migration job, for `jobProgress`.
+    private let runningJobs = Mutex<Set<String>>([])
 
     /// A fleet of these hosts, none holding anything yet.
     public init(hosts: [String]) {
@@ -426,6 +428,9 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
 
     /// Records the request, so that tests can check what was asked.
     public func migrate(uuid: String, from: String, to: String, request: MigrationRequest) async throws {
+        // A job exists while the call runs (`jobProgress`); after a crash nothing of it is left.
+        runningJobs.withLock { _ = $0.insert(uuid) }
+        defer { runningJobs.withLock { _ = $0.remove(uuid) } }
         try reachable(to)
         let (behaviour, time) = try mutate("migrate", from, uuid) { s -> (MigrationBehaviour, Duration) in
             for h in [from, to] { s.moving[h, default: 0] += 1; s.maxMoving[h] = max(s.maxMoving[h] ?? 0, s.moving[h] ?? 0) }
@@ -496,7 +501,8 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func jobProgress(uuid: String, on host: String) async throws -> MigrationJob? {
-        MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20)
+        guard runningJobs.withLock({ $0.contains(uuid) }) else { return nil }
+        return MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20)
     }
 
     public func completedJob(uuid: String, on host: String) async throws -> MigrationJob? {
