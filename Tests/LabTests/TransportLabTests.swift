@@ -82,6 +82,22 @@ func hmpValue(_ text: String, _ key: String) -> String? {
     return nil
 }
 
+/// Applies `placement` with `hosts` to a guest running on host 1 while watching its stream to
+/// `address`, and checks that the move was live to host 2: exit 0, only on host 2, the same boot,
+/// its heartbeat on. Returns what was seen during the move, for each test's own checks.
+func applyWatchingALiveMove(_ lab: Lab, _ vp: VirtPlace, _ name: String, boot: String, placement: String,
+                            hosts: String, address: String) throws -> StreamWitness {
+    let before = try #require(lab.heartbeat(name))
+    let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+    let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
+    let r = try #require(applying.wait())
+    #expect(r.status == 0, "\(r.output)")
+    #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
+    #expect(lab.bootID(name) == boot, "never restarted")
+    #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
+    return seen
+}
+
 @Suite(.serialized) struct TransportLabTests {
     /// A move to a host whose migration address is a second loopback address: the stream goes
     /// there (ss sees the connection to it during the move), the plan says so, and the guest
@@ -107,16 +123,9 @@ func hmpValue(_ text: String, _ key: String) -> String? {
         #expect(json.stdout.contains("\"migrationAddress\":\"\(address)\"") || json.stdout.contains("\"migrationAddress\" : \"\(address)\""),
                 "the JSON plan carries it: \(json.stdout)")
 
-        let before = try #require(lab.heartbeat(name))
-        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(seen.mostConnections >= 1, "a connection to \(address) while the move ran (ss)")
         #expect(seen.peers.allSatisfy { $0.hasPrefix(address + ":") }, "\(seen.peers)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// `parallelConnections: 4`: QEMU on the source runs the migration with multifd on and 4
@@ -136,17 +145,10 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             host: host2
             live: {bandwidthMiBps: 8, transport: {parallelConnections: 4}}
         """)
-        let before = try #require(lab.heartbeat(name))
-        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(hmpValue(seen.capabilities, "multifd") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
         #expect(hmpValue(seen.parameters, "multifd-channels") == "4", "QEMU's parameters during the move: \(seen.parameters)")
         #expect(seen.mostConnections >= 5, "the main connection and 4 channels (ss): \(seen.mostConnections)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// `compression: {method: mt, level: 1}`: QEMU on the source compresses (its `compress`
@@ -165,19 +167,12 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             host: host2
             live: {bandwidthMiBps: 4, transport: {compression: {method: mt, level: 1}}}
         """)
-        let before = try #require(lab.heartbeat(name))
-        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(hmpValue(seen.capabilities, "compress") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
         #expect(hmpValue(seen.parameters, "compress-level") == "1", "QEMU's parameters during the move: \(seen.parameters)")
         // `compression pages: N pages`
         let pages = hmpValue(seen.migrate, "compression pages").flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         #expect(pages > 0, "QEMU compressed pages during the move: \(seen.migrate)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// zstd per connection needs libvirt 9.4; the lab's hosts run 9.0 (observed): the plan
@@ -229,19 +224,12 @@ func hmpValue(_ text: String, _ key: String) -> String? {
         let plan = vp.run(["plan", "-f", placement, "-f", hosts, "-v"])
         #expect(plan.stdout.contains("stream to tcp://\(address), TLS (certificate \(certificateName))"), "\(plan.output)")
 
-        let before = try #require(lab.heartbeat(name))
-        let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         let creds = hmpValue(seen.parameters, "tls-creds") ?? ""
         #expect(!creds.isEmpty && creds != "''", "QEMU migrated with TLS credentials: \(seen.parameters)")
         // HMP quotes strings: `tls-hostname: '127.0.7.12'`.
         #expect(hmpValue(seen.parameters, "tls-hostname") == "'\(certificateName)'", "the certificate name checked: \(seen.parameters)")
         #expect(seen.mostConnections >= 1 && seen.peers.allSatisfy { $0.hasPrefix(address + ":") }, "\(seen.peers)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// host3 made plaintext-only (`lab/lab migration-tls 3 off`). Declared so, a TLS move to it
