@@ -26,6 +26,9 @@ public struct ExecutionOptions: Sendable {
     public var hosts: [String]
     /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
     public var crashPoint: CrashPoint?
+    /// The clock a live migration's watchdog reads and sleeps on (the convergence controller's
+    /// time); tests give a stepping clock.
+    public var pollClock: any PollClock = SystemPollClock()
 
     /// Options; the defaults suit an apply.
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),

@@ -28,14 +28,19 @@ public struct LiveMigration: Codable, Equatable, Sendable {
     /// every non-copied disk is in one of them (libvirt cannot tell a shared directory from a
     /// local one). Empty when the instance has no disk on a shared pool.
     public var sharedPools: [String]
+    /// The convergence controller's stall window, seconds (`live.stallSeconds`).
+    public var stallSeconds: Int
+    /// Steps of the downtime ramp up to `maxDowntimeMs` (`live.downtimeSteps`).
+    public var downtimeSteps: Int
 
     /// A live-migration value.
     public init(from: String, to: String, maxDowntimeMs: Int, bandwidthMiBps: Int, timeoutSeconds: Int,
-                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String], sharedPools: [String] = []) {
+                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String], sharedPools: [String] = [],
+                stallSeconds: Int = LivePolicySpec().stallSeconds, downtimeSteps: Int = LivePolicySpec().downtimeSteps) {
         self.from = from; self.to = to; self.maxDowntimeMs = maxDowntimeMs
         self.bandwidthMiBps = bandwidthMiBps; self.timeoutSeconds = timeoutSeconds
         self.onTimeout = onTimeout; self.autoConverge = autoConverge; self.copyDisks = copyDisks
-        self.sharedPools = sharedPools
+        self.sharedPools = sharedPools; self.stallSeconds = stallSeconds; self.downtimeSteps = downtimeSteps
     }
 }
 
@@ -201,7 +206,7 @@ extension Applies {
 extension Step: Codable {
     private enum Key: String, CodingKey, CaseIterable {
         case op, host, from, to, pool, volume, backup, timeoutSeconds, forceOff
-        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools
+        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools, stallSeconds, downtimeSteps
         case bootPool, bootVolume, count, memoryMiB, applies, enabled, fleet, tags
         case key, target, bus, readOnly, network, bridge, mac, model
     }
@@ -229,7 +234,10 @@ extension Step: Codable {
                 onTimeout: try c.decode(LiveTimeoutAction.self, forKey: .onTimeout),
                 autoConverge: try c.decode(Bool.self, forKey: .autoConverge),
                 copyDisks: try c.decode([String].self, forKey: .copyDisks),
-                sharedPools: try c.decode([String].self, forKey: .sharedPools)))
+                sharedPools: try c.decode([String].self, forKey: .sharedPools),
+                // Plans saved before the convergence controller have neither: the defaults.
+                stallSeconds: try c.decodeIfPresent(Int.self, forKey: .stallSeconds) ?? LivePolicySpec().stallSeconds,
+                downtimeSteps: try c.decodeIfPresent(Int.self, forKey: .downtimeSteps) ?? LivePolicySpec().downtimeSteps))
         case "transferVolume":
             self = .transferVolume(pool: try s(.pool), volume: try s(.volume), from: try s(.from), to: try s(.to))
         case "defineOnTarget": self = .defineOnTarget(host: try s(.host), from: try s(.from))
@@ -279,6 +287,7 @@ extension Step: Codable {
             try c.encode(m.timeoutSeconds, forKey: .timeoutSeconds); try c.encode(m.onTimeout, forKey: .onTimeout)
             try c.encode(m.autoConverge, forKey: .autoConverge); try c.encode(m.copyDisks, forKey: .copyDisks)
             try c.encode(m.sharedPools, forKey: .sharedPools)
+            try c.encode(m.stallSeconds, forKey: .stallSeconds); try c.encode(m.downtimeSteps, forKey: .downtimeSteps)
         case .transferVolume(let p, let v, let f, let t):
             try c.encode(p, forKey: .pool); try c.encode(v, forKey: .volume)
             try c.encode(f, forKey: .from); try c.encode(t, forKey: .to)

@@ -52,7 +52,8 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
         steps.append(.migrateLive(LiveMigration(
             from: from, to: to, maxDowntimeMs: live.maxDowntimeMs, bandwidthMiBps: live.bandwidthMiBps,
             timeoutSeconds: live.timeoutSeconds, onTimeout: live.onTimeout, autoConverge: live.autoConverge,
-            copyDisks: p.localVolumes.map(\.target).sorted(), sharedPools: p.sharedPools)))
+            copyDisks: p.localVolumes.map(\.target).sorted(), sharedPools: p.sharedPools,
+            stallSeconds: live.stallSeconds, downtimeSteps: live.downtimeSteps)))
         steps += config(running: true)
         if autostart { steps.append(.setAutostart(host: to, enabled: true)) }
     case .reboot, .cold:
