@@ -54,6 +54,9 @@ extension ActionRunner {
         var request = MigrationRequest(
             copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: false,
             allowPostCopy: m.onTimeout == .postcopy, bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil)
+        request.migrationAddress = m.migrationAddress
+        request.transport = m.transport
+        request.tlsDestination = m.tlsDestination
 
         let watch = Watch(ConvergenceController(.init(m)))
         let started = ContinuousClock.now

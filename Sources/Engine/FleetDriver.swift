@@ -148,6 +148,13 @@ public struct MigrationRequest: Equatable, Sendable {
     public var allowPostCopy: Bool
     /// Bandwidth limit, MiB/s; nil for unlimited.
     public var bandwidthMiBps: UInt64?
+    /// The target's migration address: the stream goes to `tcp://ADDRESS`, where the target's
+    /// QEMU listens; nil: libvirt's choice.
+    public var migrationAddress: String?
+    /// TLS, parallel connections, compression.
+    public var transport: TransportSpec = .init()
+    /// With TLS: the name the target's certificate carries, when not the stream's host.
+    public var tlsDestination: String?
 
     /// A migration request.
     public init(copyDisks: [String] = [], sharedStorageDeclared: Bool = false, autoConverge: Bool = false,

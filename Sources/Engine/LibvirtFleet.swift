@@ -278,7 +278,7 @@ public final class LibvirtFleet: FleetDriver {
     /// placement declares shared, `AUTO_CONVERGE` and `POSTCOPY` as asked; bandwidth as a parameter.
     public func migrate(uuid: String, from: String, to: String, request: MigrationRequest) async throws {
         let flags = request.flags
-        let parameters = MigrationParameters(bandwidthMiBps: request.bandwidthMiBps, disks: request.copyDisks)
+        let parameters = request.parameters
         let destination = try await connection(to)
         try await dedicated(from) { source in
             // Managed migration (virDomainMigrate3): this process holds both connections; see
@@ -513,7 +513,29 @@ extension MigrationRequest {
         if sharedStorageDeclared { flags.insert(.unsafe) }
         if autoConverge { flags.insert(.autoConverge) }
         if allowPostCopy { flags.insert(.postcopy) }
+        if transport.tls { flags.insert(.tlsEncrypt) }
+        if transport.parallelConnections > 1 { flags.insert(.parallel) }
+        if transport.compression != .none { flags.insert(.compressed) }
         return flags
+    }
+
+    /// libvirt's typed parameters for the request: bandwidth, copied disks, and the transport
+    /// (`migrate_uri` and `listen_address` for a migration address, `tls.destination`,
+    /// `parallel.connections`, `compression` and its level).
+    var parameters: MigrationParameters {
+        var p = MigrationParameters(bandwidthMiBps: bandwidthMiBps, disks: copyDisks)
+        if let address = migrationAddress {
+            p.migrateURI = MigrationAddress.uri(address)
+            // The target's QEMU must listen there, whatever its qemu.conf `migration_address`.
+            p.listenAddress = address
+        }
+        p.tlsDestination = transport.tls ? tlsDestination : nil
+        if transport.parallelConnections > 1 { p.parallelConnections = Int32(clamping: transport.parallelConnections) }
+        if transport.compression != .none {
+            p.compression = [transport.compression.rawValue]
+            p.compressionLevel = transport.compressionLevel.map { Int32(clamping: $0) }
+        }
+        return p
     }
 }
 

@@ -105,9 +105,30 @@ public final class Connection: @unchecked Sendable {
         String(cString: try check(virConnectGetType(handle)))
     }
 
+    /// The daemon's libvirt version (`virConnectGetLibVersion`), `9.0.0`.
+    /// - Throws: `LibvirtError`.
+    public func libraryVersion() throws -> String {
+        var v: UInt = 0
+        try check(virConnectGetLibVersion(handle, &v))
+        return versionText(v)
+    }
+
+    /// The hypervisor's version (`virConnectGetVersion`; QEMU's for the QEMU driver), `7.2.0`.
+    /// - Throws: `LibvirtError`.
+    public func hypervisorVersion() throws -> String {
+        var v: UInt = 0
+        try check(virConnectGetVersion(handle, &v))
+        return versionText(v)
+    }
+
     /// The host name the daemon reports.
     /// - Throws: `LibvirtError`.
     public func hostname() throws -> String {
         try takeString(virConnectGetHostname(handle))
     }
+}
+
+/// libvirt's version number (`major * 1,000,000 + minor * 1,000 + micro`) as `major.minor.micro`.
+func versionText(_ v: UInt) -> String {
+    "\(v / 1_000_000).\((v / 1_000) % 1_000).\(v % 1_000)"
 }

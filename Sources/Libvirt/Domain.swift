@@ -91,19 +91,30 @@ public final class Domain: LibvirtObject, @unchecked Sendable {
     /// and emulated TPM state are kept (`KEEP_NVRAM`, `KEEP_TPM`, chosen by what its XML
     /// has). A managed-save image or snapshot metadata makes libvirt refuse, unless
     /// `droppingSnapshotMetadata` (the caller saved it first: snapshot and checkpoint metadata
-    /// go, never any disk data). Drivers that reject the keep flags (the test driver) get a
-    /// plain undefine, which never deletes NVRAM or TPM state either.
+    /// go, never any disk data). A driver that rejects `KEEP_NVRAM` (the test driver) gets the
+    /// call without it: without either NVRAM flag QEMU refuses to undefine a domain with NVRAM
+    /// rather than delete it. `KEEP_TPM` is never dropped: without it libvirt deletes the state
+    /// of an emulated TPM, so a driver that rejects it gets no undefine at all.
     /// - Throws: `LibvirtError`.
     public func undefine(droppingSnapshotMetadata: Bool = false) throws {
-        let definition = try DomainDefinitionFacts(xml: xml(flags: .inactive))
+        let flags = try Self.undefineFlags(inactiveXML: xml(flags: .inactive), droppingSnapshotMetadata: droppingSnapshotMetadata)
+        do {
+            try undefine(flags: flags)
+        } catch let error as LibvirtError where error.code == .invalidArg && flags.contains(.keepNVRAM) && !flags.contains(.keepTPM) {
+            try undefine(flags: flags.subtracting(.keepNVRAM))
+        }
+    }
+
+    /// The flags of every undefine virtplace makes: `KEEP_NVRAM` and `KEEP_TPM` by what the
+    /// inactive definition has, snapshot and checkpoint metadata when asked; never a flag that
+    /// deletes data (`NVRAM`, `TPM`, `MANAGED_SAVE`).
+    /// - Throws: `DomainXMLError` when the XML is not a domain.
+    static func undefineFlags(inactiveXML: String, droppingSnapshotMetadata: Bool) throws(DomainXMLError) -> UndefineFlags {
+        let definition = try DomainDefinitionFacts(xml: inactiveXML)
         var flags: UndefineFlags = droppingSnapshotMetadata ? [.snapshotsMetadata, .checkpointsMetadata] : []
         if definition.hasNVRAM { flags.insert(.keepNVRAM) }
         if definition.hasEmulatedTPM { flags.insert(.keepTPM) }
-        do {
-            try undefine(flags: flags)
-        } catch let error as LibvirtError where error.code == .invalidArg && !flags.isDisjoint(with: [.keepNVRAM, .keepTPM]) {
-            try undefine(flags: flags.subtracting([.keepNVRAM, .keepTPM]))
-        }
+        return flags
     }
 
     // MARK: Lifecycle

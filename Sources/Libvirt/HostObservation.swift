@@ -60,6 +60,11 @@ extension Connection {
         calls.perHost += 1
         let offered = try optional { try offeredCPU(arch: capabilities?.arch, virtType: capabilities?.hasKVM == true ? "kvm" : "qemu") }
         calls.perHost += 1
+        // What migration transport options the host can take depends on these (the planner's
+        // `live.transport` checks).
+        let libvirtVersion = try optional { try libraryVersion() }
+        let hypervisorVersion = try optional { try self.hypervisorVersion() }
+        calls.perHost += 2
 
         let pools = try observePools(refresh: refreshPools, calls: &calls)
         let networks = try observeNetworks(calls: &calls)
@@ -71,7 +76,8 @@ extension Connection {
             hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
             cpuVendor: offered?.vendor ?? capabilities?.cpuVendor, offeredCPUModel: offered?.model,
             freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
-            pools: pools, networks: networks, domains: domains
+            pools: pools, networks: networks, domains: domains,
+            libvirtVersion: libvirtVersion, hypervisorVersion: hypervisorVersion
         )
         return HostObservation(host: host, calls: calls)
     }

@@ -23,6 +23,16 @@ public struct MigrationParameters: Equatable, Sendable {
     public var destinationName: String?
     /// Parallel migration connections with `.parallel` (`parallel.connections`).
     public var parallelConnections: Int32?
+    /// The address the destination's QEMU listens on for the stream (`listen_address`).
+    public var listenAddress: String?
+    /// The host name the destination's TLS certificate must carry (`tls.destination`).
+    public var tlsDestination: String?
+    /// Compression methods with `.compressed` (`compression`, one value per method: `xbzrle`,
+    /// `mt`; libvirt 9.4 adds `zlib`, `zstd` for parallel connections).
+    public var compression: [String] = []
+    /// The level of the one compression method that takes one (`compression.mt.level`,
+    /// `compression.zlib.level`, `compression.zstd.level`).
+    public var compressionLevel: Int32?
 
     /// Parameters; everything left nil or empty is not passed to libvirt.
     public init(
@@ -49,6 +59,12 @@ public struct MigrationParameters: Equatable, Sendable {
         if let destinationXML { try list.add("destination_xml", string: destinationXML) }
         if let destinationName { try list.add("destination_name", string: destinationName) }
         if let parallelConnections { try list.add("parallel.connections", int: parallelConnections) }
+        if let listenAddress { try list.add("listen_address", string: listenAddress) }
+        if let tlsDestination { try list.add("tls.destination", string: tlsDestination) }
+        for method in compression { try list.add("compression", string: method) }
+        if let compressionLevel, let method = compression.first(where: { ["mt", "zlib", "zstd"].contains($0) }) {
+            try list.add("compression.\(method).level", int: compressionLevel)
+        }
         return list
     }
 }

@@ -30,6 +30,8 @@ public enum SpecBounds {
     public static let stallSeconds = 1...86_400
     /// `live.downtimeSteps`: 1 (no ramp) to 100.
     public static let downtimeSteps = 1...100
+    /// `live.transport.parallelConnections`: QEMU's `multifd-channels` is 1 to 255.
+    public static let parallelConnections = 1...255
 
     /// Names: instances (libvirt domains), hosts, profiles, the fleet, fault domains, spread
     /// groups, device keys, NIC models: at most this many bytes.

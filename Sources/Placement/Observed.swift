@@ -39,6 +39,10 @@ public struct ObservedHost: Codable, Equatable, Sendable {
     public var platformChecks: [ObservedPlatformCheck]
     /// Free memory reported by the node, MiB.
     public var freeMemoryMiB: Int?
+    /// The daemon's libvirt version (`virConnectGetLibVersion`, `9.0.0`), when known.
+    public var libvirtVersion: String?
+    /// The hypervisor's version (`virConnectGetVersion`: QEMU's, `7.2.0`), when known.
+    public var hypervisorVersion: String?
     public var pools: [ObservedPool]
     public var networks: [ObservedNetwork]
     public var domains: [ObservedDomain]
@@ -48,8 +52,10 @@ public struct ObservedHost: Codable, Equatable, Sendable {
         faultDomain: String? = nil, capacity: ObservedCapacity = .init(vcpus: 0, memoryMiB: 0),
         hostUUID: String? = nil, cpuModel: String? = nil, cpuVendor: String? = nil, offeredCPUModel: String? = nil,
         platformChecks: [ObservedPlatformCheck] = [], freeMemoryMiB: Int? = nil,
-        pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = []
+        pools: [ObservedPool] = [], networks: [ObservedNetwork] = [], domains: [ObservedDomain] = [],
+        libvirtVersion: String? = nil, hypervisorVersion: String? = nil
     ) {
+        self.libvirtVersion = libvirtVersion; self.hypervisorVersion = hypervisorVersion
         self.name = name; self.uri = uri; self.reachable = reachable; self.error = error
         self.faultDomain = faultDomain; self.capacity = capacity; self.hostUUID = hostUUID
         self.cpuModel = cpuModel; self.cpuVendor = cpuVendor; self.offeredCPUModel = offeredCPUModel
@@ -334,7 +340,9 @@ extension ObservedHost {
             freeMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .freeMemoryMiB),
             pools: try c.decodeIfPresent([ObservedPool].self, forKey: .pools) ?? [],
             networks: try c.decodeIfPresent([ObservedNetwork].self, forKey: .networks) ?? [],
-            domains: try c.decodeIfPresent([ObservedDomain].self, forKey: .domains) ?? []
+            domains: try c.decodeIfPresent([ObservedDomain].self, forKey: .domains) ?? [],
+            libvirtVersion: try c.decodeIfPresent(String.self, forKey: .libvirtVersion),
+            hypervisorVersion: try c.decodeIfPresent(String.self, forKey: .hypervisorVersion)
         )
     }
 }

@@ -237,6 +237,13 @@ struct PlanChecker {
             for (i, d) in m.copyDisks.enumerated().prefix(InputBounds.maxDevices) { findings.libvirtName(d, p("copyDisks")[i], "disk target") }
             findings.count(m.sharedPools.count, InputBounds.maxPools, p("sharedPools"), "pools")
             for (i, d) in m.sharedPools.enumerated().prefix(InputBounds.maxPools) { findings.libvirtName(d, p("sharedPools")[i], "pool name") }
+            for (key, address) in [("migrationAddress", m.migrationAddress), ("tlsDestination", m.tlsDestination)] {
+                if let address, let problem = MigrationAddress.problem(address) {
+                    findings.error(p(key), "invalid address '\(shown(address))': \(problem)")
+                }
+            }
+            findings.number(m.transport.parallelConnections, SpecBounds.parallelConnections, p("parallelConnections"))
+            if let problem = m.transport.combinationProblem { findings.error(p("compression"), problem) }
         case .transferVolume(let pool, let volume, let from, let to):
             findings.libvirtName(pool, p("pool"), "pool name")
             findings.libvirtName(volume, p("volume"), "volume name")

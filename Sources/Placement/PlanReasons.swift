@@ -86,6 +86,12 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case liveTPM = "live.tpm"
     case liveCPUPassthrough = "live.cpu-passthrough"
     case liveStorage = "live.storage"
+    /// `live.transport.tls`, and the source or the target does not declare migration TLS.
+    case liveTransportTLS = "live.transport-tls"
+    /// `live.transport.parallelConnections`, and a host's libvirt or QEMU is too old for it.
+    case liveTransportParallel = "live.transport-parallel"
+    /// `live.transport.compression`, and a host's libvirt or QEMU lacks the method.
+    case liveTransportCompression = "live.transport-compression"
     case rebootNotAllowed = "reboot.not-allowed"
     case coldNotAllowed = "cold.not-allowed"
     /// Snapshot metadata: libvirt refuses every migration, offline too.
@@ -103,6 +109,12 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case moveBackingChain = "move.backing-chain"
     /// An interface a manual move cannot re-create (not on a network or bridge).
     case manualNIC = "manual.nic"
+    /// The domain's NVRAM (UEFI variables) is a file on the source host that a move other than
+    /// live does not carry: the target would boot on a fresh copy of the template.
+    case moveNVRAM = "move.nvram"
+    /// The domain's emulated TPM keeps its state on the source host, which a move other than
+    /// live does not carry: the target would start with a new, empty TPM.
+    case moveTPMState = "move.tpm-state"
 
     // Drift corrected in place (or on the target of a move).
     case driftVcpus = "drift.vcpus"

@@ -32,6 +32,14 @@ public struct LiveMigration: Codable, Equatable, Sendable {
     public var stallSeconds: Int
     /// Steps of the downtime ramp up to `maxDowntimeMs` (`live.downtimeSteps`).
     public var downtimeSteps: Int
+    /// The target's `migration.address`: the stream goes to `tcp://ADDRESS` and the target's
+    /// QEMU listens there; nil: libvirt's choice (the target's `migration_host`).
+    public var migrationAddress: String?
+    /// TLS, parallel connections, compression.
+    public var transport: TransportSpec = .init()
+    /// With TLS, the name the target's certificate must carry when it is not the host the
+    /// stream goes to (`tls.destination`).
+    public var tlsDestination: String?
 
     /// A live-migration value.
     public init(from: String, to: String, maxDowntimeMs: Int, bandwidthMiBps: Int, timeoutSeconds: Int,
@@ -165,6 +173,9 @@ public enum Step: Equatable, Sendable {
             if m.autoConverge { s += ", auto-converge" }
             if !m.copyDisks.isEmpty { s += ", copying \(m.copyDisks.joined(separator: ", "))" }
             if !m.sharedPools.isEmpty { s += ", shared pools \(m.sharedPools.joined(separator: ", "))" }
+            if let address = m.migrationAddress { s += ", stream to \(MigrationAddress.uri(address))" }
+            if !m.transport.isPlain { s += ", \(m.transport.phrase)" }
+            if let name = m.tlsDestination { s += " (certificate \(name))" }
             return s
         case .transferVolume(let p, let v, let f, let t):
             return "copy volume \(p)/\(v) \(f) → \(t)"
@@ -207,6 +218,7 @@ extension Step: Codable {
     private enum Key: String, CodingKey, CaseIterable {
         case op, host, from, to, pool, volume, backup, timeoutSeconds, forceOff
         case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools, stallSeconds, downtimeSteps
+        case migrationAddress, tls, parallelConnections, compression, compressionLevel, tlsDestination
         case bootPool, bootVolume, count, memoryMiB, applies, enabled, fleet, tags
         case key, target, bus, readOnly, network, bridge, mac, model
     }
@@ -226,7 +238,7 @@ extension Step: Codable {
             self = .shutdown(host: try s(.host), timeoutSeconds: try c.decode(Int.self, forKey: .timeoutSeconds),
                              forceOff: try c.decode(Bool.self, forKey: .forceOff))
         case "migrateLive":
-            self = .migrateLive(LiveMigration(
+            var m = LiveMigration(
                 from: try s(.from), to: try s(.to),
                 maxDowntimeMs: try c.decode(Int.self, forKey: .maxDowntimeMs),
                 bandwidthMiBps: try c.decode(Int.self, forKey: .bandwidthMiBps),
@@ -235,9 +247,18 @@ extension Step: Codable {
                 autoConverge: try c.decode(Bool.self, forKey: .autoConverge),
                 copyDisks: try c.decode([String].self, forKey: .copyDisks),
                 sharedPools: try c.decode([String].self, forKey: .sharedPools),
-                // Plans saved before the convergence controller have neither: the defaults.
+                // Written only when not the default (and absent from plans saved before them).
                 stallSeconds: try c.decodeIfPresent(Int.self, forKey: .stallSeconds) ?? LivePolicySpec().stallSeconds,
-                downtimeSteps: try c.decodeIfPresent(Int.self, forKey: .downtimeSteps) ?? LivePolicySpec().downtimeSteps))
+                downtimeSteps: try c.decodeIfPresent(Int.self, forKey: .downtimeSteps) ?? LivePolicySpec().downtimeSteps)
+            // Written only when not the default: plans without them are plain migrations.
+            m.migrationAddress = try c.decodeIfPresent(String.self, forKey: .migrationAddress)
+            m.tlsDestination = try c.decodeIfPresent(String.self, forKey: .tlsDestination)
+            m.transport = TransportSpec(
+                tls: try c.decodeIfPresent(Bool.self, forKey: .tls) ?? false,
+                parallelConnections: try c.decodeIfPresent(Int.self, forKey: .parallelConnections) ?? 1,
+                compression: try c.decodeIfPresent(CompressionMethod.self, forKey: .compression) ?? .none,
+                compressionLevel: try c.decodeIfPresent(Int.self, forKey: .compressionLevel))
+            self = .migrateLive(m)
         case "transferVolume":
             self = .transferVolume(pool: try s(.pool), volume: try s(.volume), from: try s(.from), to: try s(.to))
         case "defineOnTarget": self = .defineOnTarget(host: try s(.host), from: try s(.from))
@@ -287,7 +308,15 @@ extension Step: Codable {
             try c.encode(m.timeoutSeconds, forKey: .timeoutSeconds); try c.encode(m.onTimeout, forKey: .onTimeout)
             try c.encode(m.autoConverge, forKey: .autoConverge); try c.encode(m.copyDisks, forKey: .copyDisks)
             try c.encode(m.sharedPools, forKey: .sharedPools)
-            try c.encode(m.stallSeconds, forKey: .stallSeconds); try c.encode(m.downtimeSteps, forKey: .downtimeSteps)
+            // The convergence ladder's settings, only when not the default (as the transport's).
+            if m.stallSeconds != LivePolicySpec().stallSeconds { try c.encode(m.stallSeconds, forKey: .stallSeconds) }
+            if m.downtimeSteps != LivePolicySpec().downtimeSteps { try c.encode(m.downtimeSteps, forKey: .downtimeSteps) }
+            try c.encodeIfPresent(m.migrationAddress, forKey: .migrationAddress)
+            try c.encodeIfPresent(m.tlsDestination, forKey: .tlsDestination)
+            if m.transport.tls { try c.encode(true, forKey: .tls) }
+            if m.transport.parallelConnections != 1 { try c.encode(m.transport.parallelConnections, forKey: .parallelConnections) }
+            if m.transport.compression != .none { try c.encode(m.transport.compression, forKey: .compression) }
+            try c.encodeIfPresent(m.transport.compressionLevel, forKey: .compressionLevel)
         case .transferVolume(let p, let v, let f, let t):
             try c.encode(p, forKey: .pool); try c.encode(v, forKey: .volume)
             try c.encode(f, forKey: .from); try c.encode(t, forKey: .to)

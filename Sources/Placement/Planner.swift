@@ -547,7 +547,7 @@ struct Planner {
             }
             let hop = Hop(kind: a.kind, from: source.name, to: target.name, first: true, final: true)
             let steps = moveSteps(hop, subject: s, profile: p, runningBefore: s.domain.isRunning,
-                                  policy: spec.policy, fleetName: fleetName)
+                                  policy: spec.policy, fleetName: fleetName, target: target)
             // A failed live migration that leaves the guest running on its source falls back to
             // the next rung the file allows, to the same target (whose room this move holds).
             var fallback: Fallback?
@@ -555,7 +555,7 @@ struct Planner {
                 let fallbackHop = Hop(kind: next, from: source.name, to: target.name, first: true, final: true)
                 fallback = Fallback(kind: ActionKind(next),
                                     steps: moveSteps(fallbackHop, subject: s, profile: p, runningBefore: s.domain.isRunning,
-                                                     policy: spec.policy, fleetName: fleetName))
+                                                     policy: spec.policy, fleetName: fleetName, target: target))
             }
             return [Built(action: Action(instance: s.name, kind: ActionKind(a.kind), from: source.name, to: target.name,
                            reasons: s.causes + drift + a.refusals + p.bootNote(a.kind), steps: steps, wave: final.wave[jobID],
@@ -593,7 +593,7 @@ struct Planner {
             }
             let steps = moveSteps(Hop(kind: kind, from: from.name, to: to.name, first: isFirst, final: !isFirst),
                                   subject: s, profile: p, runningBefore: runningBefore,
-                                  policy: spec.policy, fleetName: fleetName)
+                                  policy: spec.policy, fleetName: fleetName, target: to)
             runningBefore = runningAfter(kind, runningBefore: runningBefore, final: !isFirst, desired: s.desired.state)
             result.append(Built(action: Action(instance: s.name, kind: ActionKind(kind), from: from.name, to: to.name,
                                  reasons: reasons, steps: steps, wave: final.wave[hop.id]), job: hop.id))

@@ -106,6 +106,13 @@ struct HostInfo: Sendable {
     let bridges: Set<String>
     /// Its maintenance event, when the file declares one.
     let maintenance: MaintenanceSpec?
+    /// `hosts.NAME.migration` (defaults when the file does not say).
+    var migration: HostMigrationSpec = .init()
+    /// The host part of its URI (a name, an IPv4 address or a bracketed IPv6 address).
+    var uriHost: String? = nil
+    /// The daemon's libvirt and the hypervisor's (QEMU's) versions, when observed.
+    var libvirtVersion: String? = nil
+    var hypervisorVersion: String? = nil
 
     /// Takes instances that are not on it yet.
     var takesNew: Bool { declared && reachable && state == .active && maintenance == nil }
@@ -201,7 +208,10 @@ struct FleetIndex: Sendable {
                 cpuModel: obs?.cpuModel,
                 platformChecks: reachable ? Dictionary((obs?.platformChecks ?? []).map { ($0.platform, $0) }, uniquingKeysWith: { a, _ in a }) : [:],
                 pools: pools, networks: networks, bridges: bridges,
-                maintenance: hostSpec?.maintenance))
+                maintenance: hostSpec?.maintenance, migration: hostSpec?.migration ?? .init(),
+                uriHost: hostSpec.flatMap { try? HostURI($0.uri, allowTestDriver: true) }?.host,
+                libvirtVersion: reachable ? obs?.libvirtVersion : nil,
+                hypervisorVersion: reachable ? obs?.hypervisorVersion : nil))
             hostByName[name] = index
             domains.append(hostDomains)
             usage.append(used)

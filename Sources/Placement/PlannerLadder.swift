@@ -86,6 +86,8 @@ struct MoveProfile: Sendable {
     /// What it reserves now (released at the source) and after the move (taken at the target).
     let footprintNow: Resources
     let footprintTarget: Resources
+    /// How a live move's stream travels: what both hosts must offer.
+    var transport: TransportSpec = .init()
 
     /// Which disk a manual move re-creates the instance from, and why: a note on manual moves.
     func bootNote(_ kind: MoveKind) -> [Reason] {
@@ -108,6 +110,7 @@ struct MoveProfile: Sendable {
                 r.append(Reason(.liveCPUPassthrough,
                                 "not live-migratable: CPU mode host-passthrough, and \(source.name) (\(a)) differs from \(target.name) (\(b))"))
             }
+            if rung == .live, !transport.isPlain { r += transportRefusals(transport, from: source, to: target) }
             if r.isEmpty { return (rung, unique(refusals)) }
             refusals += r
         }
@@ -295,6 +298,26 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
             copies.append(Reason(.moveBackingChain, "disk \(v.target) (\(v.pool)/\(v.volume)) is a qcow2 overlay of \(backing), which is not on a shared pool: a copy would refer to a file the target lacks; put the backing file on a shared pool or flatten the disk (qemu-img convert)"))
         }
     }
+    // State outside the volumes: a live migration carries it in its stream (QEMU writes the
+    // flash contents into the target's NVRAM file; swtpm's state travels with the TPM); a
+    // definition defined elsewhere does not, and the target would make fresh ones. Nothing is
+    // lost on the source (undefine keeps both), but the guest would run without its state.
+    var state: [Reason] = []
+    var recreated: [Reason] = []
+    if domain.firmware == "efi" || domain.nvram != nil {
+        let path = domain.nvram ?? "its NVRAM"
+        let sharedNVRAM = domain.nvram.map { nvram in
+            fleet.sharedPools.contains { source.pools[$0]?.paths.contains(nvram) == true }
+        } ?? false
+        if !sharedNVRAM {
+            state.append(Reason(.moveNVRAM, "its NVRAM (\(path)) is a file on \(source.name) that only a live move carries: the target would boot on a fresh copy of the firmware's template; move it live, or put the NVRAM file on a shared pool"))
+        }
+        // A manual move's new definition has a new NVRAM path, shared or not.
+        recreated.append(Reason(.moveNVRAM, "a manual move makes a new NVRAM (\(path) is not carried): move it live, or cold with the NVRAM file on a shared pool"))
+    }
+    if domain.hasTPM {
+        state.append(Reason(.moveTPMState, "its TPM's state is on \(source.name), and only a live move carries it: the target would start with a new, empty TPM"))
+    }
     var attach: [(pool: String, volume: String, key: String)] = []
     var networks: [String: String] = [:]
     var bridges: [String: String] = [:]
@@ -329,9 +352,9 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
 
     var refusals: [MoveKind: [Reason]] = [:]
     refusals[.live] = live + migrate + all
-    refusals[.reboot] = migrate + all + copies
-    refusals[.cold] = migrate + all + copies
-    refusals[.manual] = all + manual + copies
+    refusals[.reboot] = migrate + all + copies + state
+    refusals[.cold] = migrate + all + copies + state
+    refusals[.manual] = all + manual + copies + (recreated.isEmpty ? state : recreated + state.filter { $0.code != .moveNVRAM })
 
     let now = domain.footprint
     var target = now
@@ -347,7 +370,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         networks: networks.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         bridges: bridges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         boot: boot.disk, bootWhy: boot.why, platform: domain.platformKey, platformText: domain.platformText,
-        footprintNow: now, footprintTarget: target)
+        footprintNow: now, footprintTarget: target, transport: desired.live.transport)
 }
 
 /// The disk a manual move recreates the instance from, by libvirt's own rule, and why: the

@@ -340,6 +340,7 @@ extension MoveProfile {
     func bestRung(from source: HostInfo, to target: HostInfo) -> MoveKind? {
         for rung in rungs where allowed.contains(rung) && (sourceRefusals[rung] ?? []).isEmpty {
             if rung == .live, hostPassthrough, let a = source.cpuModel, let b = target.cpuModel, a != b { continue }
+            if rung == .live, !transport.isPlain, !transportRefusals(transport, from: source, to: target).isEmpty { continue }
             return rung
         }
         return nil

@@ -28,7 +28,7 @@ func runningAfter(_ kind: MoveKind, runningBefore: Bool, final: Bool, desired: L
 
 /// The steps of one hop.
 func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBefore: Bool,
-               policy: PolicySpec, fleetName: String) -> [Step] {
+               policy: PolicySpec, fleetName: String, target: HostInfo) -> [Step] {
     let domain = s.domain
     let desired = s.desired
     let running = runningAfter(hop.kind, runningBefore: runningBefore, final: hop.final, desired: desired.state)
@@ -49,11 +49,24 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
     switch hop.kind {
     case .live:
         let live = desired.live
-        steps.append(.migrateLive(LiveMigration(
+        var migration = LiveMigration(
             from: from, to: to, maxDowntimeMs: live.maxDowntimeMs, bandwidthMiBps: live.bandwidthMiBps,
             timeoutSeconds: live.timeoutSeconds, onTimeout: live.onTimeout, autoConverge: live.autoConverge,
             copyDisks: p.localVolumes.map(\.target).sorted(), sharedPools: p.sharedPools,
-            stallSeconds: live.stallSeconds, downtimeSteps: live.downtimeSteps)))
+            stallSeconds: live.stallSeconds, downtimeSteps: live.downtimeSteps)
+        migration.migrationAddress = target.migration.address
+        migration.transport = live.transport
+        // QEMU checks the target's certificate against the host the stream goes to unless told
+        // otherwise: name the certificate's host when the file does, or when the stream goes to
+        // a migration address other than the host's URI name.
+        if live.transport.tls {
+            if let name = target.migration.tlsName {
+                migration.tlsDestination = name
+            } else if let address = target.migration.address, let cert = target.migrationCertificateName, cert != address {
+                migration.tlsDestination = cert
+            }
+        }
+        steps.append(.migrateLive(migration))
         steps += config(running: true)
         if autostart { steps.append(.setAutostart(host: to, enabled: true)) }
     case .reboot, .cold:

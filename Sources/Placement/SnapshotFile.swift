@@ -78,6 +78,11 @@ struct SnapshotChecker {
         findings.libvirtName(host.cpuVendor, p("cpuVendor"), "CPU vendor")
         findings.libvirtName(host.offeredCPUModel, p("offeredCPUModel"), "CPU model")
         findings.number(host.freeMemoryMiB, memory, p("freeMemoryMiB"))
+        for (key, version) in [("libvirtVersion", host.libvirtVersion), ("hypervisorVersion", host.hypervisorVersion)] {
+            if let version, SoftwareVersion(version) == nil {
+                findings.error(p(key), "expected a version like 9.0.0, found '\(shown(version))'")
+            }
+        }
         findings.count(host.platformChecks.count, InputBounds.maxPlatformChecks, p("platformChecks"), "platform checks")
         var platforms = Set<String>()
         for (i, check) in host.platformChecks.enumerated().prefix(InputBounds.maxPlatformChecks) {

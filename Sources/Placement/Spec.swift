@@ -113,7 +113,81 @@ public struct LivePolicySpec: Equatable, Sendable, Codable {
     /// The downtime ramp: the allowed downtime starts at `maxDowntimeMs / downtimeSteps` and
     /// rises by that much at each stall; 1: `maxDowntimeMs` from the start.
     public var downtimeSteps: Int = 4
+    /// How the migration stream travels: TLS, parallel connections, compression.
+    public var transport: TransportSpec = .init()
     public init() {}
+}
+
+/// A compression method for the migration stream (`VIR_MIGRATE_PARAM_COMPRESSION`).
+public enum CompressionMethod: String, Codable, Sendable, CaseIterable {
+    /// No compression.
+    case none
+    /// XOR-based delta of pages sent before and dirtied since (QEMU's page cache); no level.
+    case xbzrle
+    /// zlib on several threads (QEMU's `compress` capability); not with parallel connections.
+    case mt
+    /// zlib per parallel connection (multifd); needs `parallelConnections` of 2 or more.
+    case zlib
+    /// zstd per parallel connection (multifd); needs `parallelConnections` of 2 or more.
+    case zstd
+
+    /// Whether the method compresses each parallel connection's stream (and so needs them).
+    public var needsParallel: Bool { self == .zlib || self == .zstd }
+    /// The levels the method takes, nil when it takes none.
+    public var levels: ClosedRange<Int>? {
+        switch self {
+        case .none, .xbzrle: nil
+        case .mt, .zlib: 0...9
+        case .zstd: 0...20
+        }
+    }
+}
+
+/// `live.transport`: how the migration stream travels between the hosts.
+public struct TransportSpec: Equatable, Sendable, Codable {
+    /// QEMU's native TLS on the migration stream (`VIR_MIGRATE_TLS`); both hosts must declare
+    /// `migration.tls`.
+    public var tls: Bool = false
+    /// Connections the memory is sent over; 1 is one stream, 2 or more is multifd
+    /// (`VIR_MIGRATE_PARALLEL` + `parallel.connections`).
+    public var parallelConnections: Int = 1
+    public var compression: CompressionMethod = .none
+    /// The compression level, for the methods that take one; nil: QEMU's default.
+    public var compressionLevel: Int?
+
+    public init(tls: Bool = false, parallelConnections: Int = 1, compression: CompressionMethod = .none, compressionLevel: Int? = nil) {
+        self.tls = tls; self.parallelConnections = parallelConnections
+        self.compression = compression; self.compressionLevel = compressionLevel
+    }
+
+    /// One plain TCP stream: nothing asked of the hosts.
+    public var isPlain: Bool { !tls && parallelConnections <= 1 && compression == .none }
+}
+
+/// `live.transport` as a file states it: only what it states overrides.
+public struct TransportOverrideSpec: Equatable, Sendable {
+    public var tls: Bool?
+    public var parallelConnections: Int?
+    public var compression: CompressionOverrideSpec?
+    public init(tls: Bool? = nil, parallelConnections: Int? = nil, compression: CompressionOverrideSpec? = nil) {
+        self.tls = tls; self.parallelConnections = parallelConnections; self.compression = compression
+    }
+
+    /// `base` with these overrides applied; a stated compression replaces method and level.
+    public func applied(to base: TransportSpec) -> TransportSpec {
+        var t = base
+        if let v = tls { t.tls = v }
+        if let v = parallelConnections { t.parallelConnections = v }
+        if let c = compression { t.compression = c.method; t.compressionLevel = c.level }
+        return t
+    }
+}
+
+/// `live.transport.compression`: `{method: zstd, level: 3}`.
+public struct CompressionOverrideSpec: Equatable, Sendable {
+    public var method: CompressionMethod
+    public var level: Int?
+    public init(method: CompressionMethod, level: Int? = nil) { self.method = method; self.level = level }
 }
 
 /// An instance's `live:` overrides: only what it states replaces the policy's value.
@@ -126,6 +200,7 @@ public struct LiveOverrideSpec: Equatable, Sendable {
     public var copyStorage: CopyStorageMode?
     public var stallSeconds: Int?
     public var downtimeSteps: Int?
+    public var transport: TransportOverrideSpec?
     public init() {}
 
     /// The policy with these overrides applied.
@@ -139,6 +214,7 @@ public struct LiveOverrideSpec: Equatable, Sendable {
         if let v = copyStorage { p.copyStorage = v }
         if let v = stallSeconds { p.stallSeconds = v }
         if let v = downtimeSteps { p.downtimeSteps = v }
+        if let v = transport { p.transport = v.applied(to: p.transport) }
         return p
     }
 }
@@ -176,11 +252,33 @@ public struct HostSpec: Equatable, Sendable {
     /// A maintenance event: the host is evacuated by its rules (docs/operations.md) and takes
     /// nothing new until the entry is removed.
     public var maintenance: MaintenanceSpec?
+    /// How other hosts reach it with migration streams.
+    public var migration: HostMigrationSpec
 
     public init(uri: String, faultDomain: String? = nil, labels: [String: String] = [:],
-                state: HostState = .active, capacity: CapacitySpec? = nil, maintenance: MaintenanceSpec? = nil) {
+                state: HostState = .active, capacity: CapacitySpec? = nil, maintenance: MaintenanceSpec? = nil,
+                migration: HostMigrationSpec = .init()) {
         self.uri = uri; self.faultDomain = faultDomain; self.labels = labels
         self.state = state; self.capacity = capacity; self.maintenance = maintenance
+        self.migration = migration
+    }
+}
+
+/// `hosts.NAME.migration`: where migration streams to this host go, and what it offers them.
+public struct HostMigrationSpec: Equatable, Sendable {
+    /// The address other hosts send migration streams to (an IP literal or a host name, e.g. on
+    /// a dedicated migration network); the target's QEMU listens there. nil: libvirt's choice
+    /// (the host's `migration_host` in qemu.conf, else its host name).
+    public var address: String?
+    /// The host's QEMU is set up for migration TLS (qemu.conf `migrate_tls_x509_cert_dir` with
+    /// its CA, server and client certificates). libvirt does not tell a client this: the file says it.
+    public var tls: Bool
+    /// The name the host's migration certificate is issued for, when the stream goes to an
+    /// address the certificate does not name (`tls.destination`); nil: the host name of its URI.
+    public var tlsName: String?
+
+    public init(address: String? = nil, tls: Bool = false, tlsName: String? = nil) {
+        self.address = address; self.tls = tls; self.tlsName = tlsName
     }
 }
 

@@ -55,6 +55,9 @@ extension LiveTimeoutAction {
 extension CopyStorageMode {
     public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "copyStorage mode") }
 }
+extension CompressionMethod {
+    public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "compression method") }
+}
 extension HostState {
     public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder, what: "host state") }
 }
@@ -114,7 +117,7 @@ extension ParallelSpec: Encodable {
 
 extension LiveOverrideSpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case maxDowntimeMs, bandwidthMiBps, timeoutSeconds, onTimeout, autoConverge, copyStorage, stallSeconds, downtimeSteps
+        case maxDowntimeMs, bandwidthMiBps, timeoutSeconds, onTimeout, autoConverge, copyStorage, transport, stallSeconds, downtimeSteps
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -127,6 +130,36 @@ extension LiveOverrideSpec: Decodable {
         copyStorage = try c.decodeIfPresent(CopyStorageMode.self, forKey: .copyStorage)
         stallSeconds = try c.decodeIfPresent(Int.self, forKey: .stallSeconds)
         downtimeSteps = try c.decodeIfPresent(Int.self, forKey: .downtimeSteps)
+        transport = try c.decodeIfPresent(TransportOverrideSpec.self, forKey: .transport)
+    }
+}
+
+extension TransportOverrideSpec: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable { case tls, parallelConnections, compression }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(tls: try c.decodeIfPresent(Bool.self, forKey: .tls),
+                  parallelConnections: try c.decodeIfPresent(Int.self, forKey: .parallelConnections),
+                  compression: try c.decodeIfPresent(CompressionOverrideSpec.self, forKey: .compression))
+    }
+}
+
+extension CompressionOverrideSpec: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, level }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(method: try c.decode(CompressionMethod.self, forKey: .method),
+                  level: try c.decodeIfPresent(Int.self, forKey: .level))
+    }
+}
+
+extension HostMigrationSpec: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable { case address, tls, tlsName }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(address: try c.decodeIfPresent(String.self, forKey: .address),
+                  tls: try c.decodeIfPresent(Bool.self, forKey: .tls) ?? false,
+                  tlsName: try c.decodeIfPresent(String.self, forKey: .tlsName))
     }
 }
 
@@ -141,7 +174,7 @@ extension StorageSpec: Decodable {
 }
 
 extension HostSpec: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable { case uri, faultDomain, labels, state, capacity, maintenance }
+    enum CodingKeys: String, CodingKey, CaseIterable { case uri, faultDomain, labels, state, capacity, maintenance, migration }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -150,7 +183,8 @@ extension HostSpec: Decodable {
             labels: try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
             state: try c.decodeIfPresent(HostState.self, forKey: .state) ?? .active,
             capacity: try c.decodeIfPresent(CapacitySpec.self, forKey: .capacity),
-            maintenance: try c.decodeIfPresent(MaintenanceSpec.self, forKey: .maintenance))
+            maintenance: try c.decodeIfPresent(MaintenanceSpec.self, forKey: .maintenance),
+            migration: try c.decodeIfPresent(HostMigrationSpec.self, forKey: .migration) ?? .init())
     }
 }
 
@@ -340,9 +374,47 @@ private enum FastReader {
             case .copyStorage: live.copyStorage = try optional(value, choice(CopyStorageMode.self))
             case .stallSeconds: live.stallSeconds = try optionalInt(value)
             case .downtimeSteps: live.downtimeSteps = try optionalInt(value)
+            case .transport: live.transport = try optional(value, transport)
             }
         }
         return live
+    }
+
+    static func transport(_ node: YAMLNodeReader) throws(GiveUp) -> TransportOverrideSpec {
+        var transport = TransportOverrideSpec()
+        try fields(node, transportKeys) { (key, value) throws(GiveUp) in
+            switch key {
+            case .tls: transport.tls = try optionalBool(value)
+            case .parallelConnections: transport.parallelConnections = try optionalInt(value)
+            case .compression: transport.compression = try optional(value, compression)
+            }
+        }
+        return transport
+    }
+
+    static func compression(_ node: YAMLNodeReader) throws(GiveUp) -> CompressionOverrideSpec {
+        var method: CompressionMethod? = nil
+        var level: Int? = nil
+        try fields(node, compressionKeys) { (key, value) throws(GiveUp) in
+            switch key {
+            case .method: method = try choice(CompressionMethod.self)(value)
+            case .level: level = try optionalInt(value)
+            }
+        }
+        guard let method else { throw GiveUp() }
+        return CompressionOverrideSpec(method: method, level: level)
+    }
+
+    static func hostMigration(_ node: YAMLNodeReader) throws(GiveUp) -> HostMigrationSpec {
+        var migration = HostMigrationSpec()
+        try fields(node, hostMigrationKeys) { (key, value) throws(GiveUp) in
+            switch key {
+            case .address: migration.address = try optionalString(value)
+            case .tls: migration.tls = try optionalBool(value) ?? false
+            case .tlsName: migration.tlsName = try optionalString(value)
+            }
+        }
+        return migration
     }
 
     static func storage(_ node: YAMLNodeReader) throws(GiveUp) -> StorageSpec {
@@ -363,6 +435,7 @@ private enum FastReader {
         var state: HostState? = nil
         var capacity: CapacitySpec? = nil
         var maintenance: MaintenanceSpec? = nil
+        var migration: HostMigrationSpec? = nil
         try fields(node, hostKeys) { (key, value) throws(GiveUp) in
             switch key {
             case .uri: uri = try requiredString(value)
@@ -371,11 +444,12 @@ private enum FastReader {
             case .state: state = try optional(value, choice(HostState.self))
             case .capacity: capacity = try optional(value, self.capacity)
             case .maintenance: maintenance = try optional(value, self.maintenance)
+            case .migration: migration = try optional(value, hostMigration)
             }
         }
         guard let uri else { throw GiveUp() }
         return HostSpec(uri: uri, faultDomain: faultDomain, labels: labels ?? [:], state: state ?? .active, capacity: capacity,
-                        maintenance: maintenance)
+                        maintenance: maintenance, migration: migration ?? .init())
     }
 
     static func maintenance(_ node: YAMLNodeReader) throws(GiveUp) -> MaintenanceSpec {
@@ -528,6 +602,9 @@ private enum FastReader {
     static let policyKeys = Keys(PolicySpec.CodingKeys.self)
     static let parallelKeys = Keys(ParallelSpec.CodingKeys.self)
     static let liveKeys = Keys(LiveOverrideSpec.CodingKeys.self)
+    static let transportKeys = Keys(TransportOverrideSpec.CodingKeys.self)
+    static let compressionKeys = Keys(CompressionOverrideSpec.CodingKeys.self)
+    static let hostMigrationKeys = Keys(HostMigrationSpec.CodingKeys.self)
     static let storageKeys = Keys(StorageSpec.CodingKeys.self)
     static let hostKeys = Keys(HostSpec.CodingKeys.self)
     static let capacityKeys = Keys(CapacitySpec.CodingKeys.self)

@@ -189,6 +189,18 @@ private struct Validator {
         stated.stallSeconds = p.live.stallSeconds
         stated.downtimeSteps = p.live.downtimeSteps
         checkLive(stated, ["policy", "live"])
+        let transport = p.live.transport
+        bounded(transport.parallelConnections, SpecBounds.parallelConnections, ["policy", "live", "transport", "parallelConnections"])
+        if let problem = transport.combinationProblem { error(["policy", "live", "transport", "compression"], problem) }
+    }
+
+    /// An instance's `live.transport`: its bounds, and what it makes of the policy's (a
+    /// combination the policy alone makes is reported once, at the policy).
+    mutating func checkTransport(_ stated: TransportOverrideSpec, effective: TransportSpec, _ path: @autoclosure () -> [String]) {
+        if let v = stated.parallelConnections { bounded(v, SpecBounds.parallelConnections, path() + ["parallelConnections"]) }
+        guard SpecBounds.parallelConnections.contains(effective.parallelConnections),
+              let problem = effective.combinationProblem, spec.policy.live.transport.combinationProblem != problem else { return }
+        error(path() + (stated.compression != nil ? ["compression"] : []), problem)
     }
 
     /// The live settings a file states (the policy's, or an instance's overrides alone: a
@@ -215,6 +227,7 @@ private struct Validator {
 
     mutating func checkHosts() {
         var byURI: [String: String] = [:]
+        var byMigrationAddress: [String: String] = [:]
         for name in spec.hosts.keys.sorted() {
             guard let host = spec.hosts[name] else { continue }
             let path = ["hosts", name]
@@ -231,6 +244,18 @@ private struct Validator {
                 error(path + ["uri"], refusal.description)
             }
             if let fd = host.faultDomain { check(fd, .name, what: "fault domain", path + ["faultDomain"]) }
+            if let address = host.migration.address {
+                if let problem = MigrationAddress.problem(address) {
+                    error(path + ["migration", "address"], "invalid migration address \(quotedForMessage(address)): \(problem)")
+                } else if let other = byMigrationAddress[address.lowercased()] {
+                    error(path + ["migration", "address"], "host '\(other)' has the same migration address \(quotedForMessage(address)): streams for two hosts cannot go to one address")
+                } else {
+                    byMigrationAddress[address.lowercased()] = name
+                }
+            }
+            if let tlsName = host.migration.tlsName, let problem = MigrationAddress.problem(tlsName) {
+                error(path + ["migration", "tlsName"], "invalid certificate name \(quotedForMessage(tlsName)): \(problem)")
+            }
             checkTags(host.labels, path + ["labels"], what: "label")
             if let cap = host.capacity {
                 if let v = cap.vcpus { bounded(v, SpecBounds.hostVCPUs, path + ["capacity", "vcpus"]) }
@@ -363,7 +388,12 @@ private struct Validator {
             if let moves = inst.moves { duplicates(moves.map(\.rawValue), ["instances", name, "moves"], what: "move kind") }
             checkConfig(inst.config, ["instances", name, "config"])
             checkDevices(inst.devices, ["instances", name, "devices"])
-            if let live = inst.live { checkLive(live, ["instances", name, "live"]) }
+            if let live = inst.live {
+                checkLive(live, ["instances", name, "live"])
+                if let transport = live.transport {
+                    checkTransport(transport, effective: transport.applied(to: spec.policy.live.transport), ["instances", name, "live", "transport"])
+                }
+            }
 
             // What the merged instance means (`spec.desired`): one boot disk,
             // no device twice, no MAC or volume shared with another instance.

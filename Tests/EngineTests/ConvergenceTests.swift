@@ -182,7 +182,6 @@ private func decisions(_ events: [ExecutionEvent]) -> [ConvergenceController.Dec
     let (report, _, _) = try await execute(plan, on: fleet, pollClock: SteppingClock(), jobPollInterval: .milliseconds(500))
     let r = try #require(report.actions.first)
     #expect(r.status == .failed)
-    print("MESSAGE", r.message ?? "")
     #expect(r.message?.contains("did not converge (stalled") == true, "\(r.message ?? "")")
     #expect(fleet.domain("uuid-web", "h1")?.state == "running")
     #expect(fleet.domain("uuid-web", "h2") == nil)

@@ -29,7 +29,7 @@ let libvirtCallTable: [String: CallClass] = [
     // Connections, library, errors, event loop.
     "virInitialize": .local, "virGetVersion": .read, "virConnectOpenAuth": .local, "virConnectClose": .local,
     "virConnectIsAlive": .read, "virConnectSetKeepAlive": .local, "virConnectGetType": .read,
-    "virConnectGetHostname": .read, "virConnectGetCapabilities": .read, "virConnectCompareHypervisorCPU": .read,
+    "virConnectGetHostname": .read, "virConnectGetLibVersion": .read, "virConnectGetVersion": .read, "virConnectGetCapabilities": .read, "virConnectCompareHypervisorCPU": .read,
     "virConnectGetDomainCapabilities": .read,
     "virGetLastError": .local, "virResetLastError": .local, "virSetErrorFunc": .local,
     "virEventRegisterDefaultImpl": .local, "virEventRunDefaultImpl": .local,

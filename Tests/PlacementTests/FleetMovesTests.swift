@@ -60,7 +60,63 @@ let fleetMovesCases: [ReasonCase] = [
     rc(.moveBackingChain, "a qcow2 overlay whose backing file is local",
        overlayFleet(backing: "/pool/local/base.qcow2", sharedBase: false),
        ["web-1": toH2(moves: withManual)], [expect(.blocked, "web-1", "h1", "h2", .moveBackingChain)]),
+    rc(.moveNVRAM, "a shut-off UEFI guest whose NVRAM is a host-local file",
+       twoHosts([uefi("web-1", state: "shutoff")]),
+       ["web-1": toH2(moves: withManual)], [expect(.blocked, "web-1", "h1", "h2", .moveNVRAM)]),
+    rc(.moveTPMState, "a shut-off guest with an emulated TPM", twoHosts([dom("web-1", state: "shutoff", tpm: true)]),
+       ["web-1": toH2(moves: withManual)], [expect(.blocked, "web-1", "h1", "h2", .moveTPMState)]),
 ]
+
+/// A UEFI guest whose NVRAM is `nvram` (libvirt's usual, host-local place by default).
+func uefi(_ name: String, state: String = "running", nvram: String = "/var/lib/libvirt/qemu/nvram/web-1_VARS.fd") -> ObservedDomain {
+    var d = dom(name, state: state)
+    d.firmware = "efi"; d.nvram = nvram
+    return d
+}
+
+/// NVRAM and TPM state live outside the volumes: only a live move carries them, and a move
+/// that would leave them behind is refused before anything changes.
+@Suite("NVRAM and TPM state")
+struct FirmwareStatePlanTests {
+    @Test func aRunningUEFIGuestMovesLive() {
+        let observed = twoHosts([uefi("web-1")])
+        let plan = makePlan(desired: spec(observed, instances: ["web-1": toH2]), observed: observed)
+        #expect(plan.action("web-1")?.kind == .live)
+    }
+
+    @Test func aUEFIGuestWhoseLiveMoveIsRefusedIsBlockedNotRebooted() throws {
+        let observed = twoHosts([uefi("web-1")])
+        let plan = makePlan(desired: spec(observed, instances: ["web-1": toH2(moves: [.reboot, .cold, .manual])]), observed: observed)
+        let action = try #require(plan.action("web-1"))
+        #expect(action.kind == .blocked)
+        let reason = try #require(action.reasons.first { $0.code == .moveNVRAM })
+        #expect(reason.message.contains("/var/lib/libvirt/qemu/nvram/web-1_VARS.fd"))
+        #expect(action.steps.isEmpty)
+    }
+
+    @Test func anNVRAMOnASharedPoolMovesCold() {
+        let path = "/pool/shared/web-1_VARS.fd"
+        // (the test hosts list a shared volume at /pool/shared/NAME)
+        let observed = twoHosts([uefi("web-1", state: "shutoff", nvram: path)],
+                                h1Volumes: ["shared": ["web-1", "web-1_VARS.fd"]], h2Volumes: ["shared": ["web-1", "web-1_VARS.fd"]])
+        let plan = makePlan(desired: spec(observed, instances: ["web-1": toH2]), observed: observed)
+        #expect(plan.action("web-1")?.kind == .cold, "\(plan.action("web-1")?.reasons ?? [])")
+        // A manual move would make a new NVRAM even so.
+        let manualOnly = makePlan(desired: spec(observed, instances: ["web-1": toH2(moves: [.manual])]), observed: observed)
+        #expect(manualOnly.action("web-1")?.kind == .blocked)
+        #expect(manualOnly.action("web-1")?.reasons.contains { $0.code == .moveNVRAM } == true)
+    }
+
+    @Test(arguments: ["running", "shutoff"])
+    func aGuestWithATPMIsNeverMovedWithoutItsState(_ state: String) throws {
+        let observed = twoHosts([dom("web-1", state: state, tpm: true)])
+        let plan = makePlan(desired: spec(observed, instances: ["web-1": toH2(moves: withManual)]), observed: observed)
+        let action = try #require(plan.action("web-1"))
+        #expect(action.kind == .blocked)
+        #expect(action.reasons.contains { $0.code == .moveTPMState })
+        #expect(action.steps.isEmpty)
+    }
+}
 
 @Test("new reason codes", arguments: fleetMovesCases)
 func fleetMovesReasonCode(_ c: ReasonCase) {

@@ -34,7 +34,7 @@ func toH2(moves: [MoveKind]) -> InstanceSpec { InstanceSpec(host: "h2", moves: m
 let withManual: [MoveKind] = [.live, .reboot, .cold, .manual]
 let neverCopy: PolicySpec = policy { $0.live.copyStorage = .never }
 
-let reasonCases: [ReasonCase] = maintenanceReasonCases + [
+let reasonCases: [ReasonCase] = maintenanceReasonCases + transportReasonCases + [
     rc(.instanceNotFound, "declared but defined nowhere", twoHosts(), ["ghost": InstanceSpec()],
        [expect(.blocked, "ghost", nil, nil)]),
     rc(.instanceConflict, "defined on two hosts", twoHosts([dom("web-1")], [dom("web-1", uuid: "other")]),
@@ -127,7 +127,8 @@ let reasonCases: [ReasonCase] = maintenanceReasonCases + [
     rc(.liveTransientDisk, "transient disk",
        twoHosts([dom("web-1", disks: [ObservedDisk(target: "vda", sourceType: "volume", pool: "shared", volume: "w", transient: true)])]),
        ["web-1": toH2], [expect(.reboot, "web-1", "h1", "h2")]),
-    rc(.liveTPM, "TPM", twoHosts([dom("web-1", tpm: true)]), ["web-1": toH2], [expect(.reboot, "web-1", "h1", "h2")]),
+    rc(.liveTPM, "TPM", twoHosts([dom("web-1", tpm: true)]), ["web-1": toH2],
+       [expect(.blocked, "web-1", "h1", "h2", .liveTPM, .moveTPMState)]),
     rc(.liveCPUPassthrough, "host-passthrough between CPU models", twoHosts([dom("web-1", cpuMode: "host-passthrough")]),
        ["web-1": toH2], [expect(.reboot, "web-1", "h1", "h2")]),
     rc(.liveStorage, "local disk and copyStorage never", twoHosts([dom("web-1", disks: [localDisk("web-1")])]), policy: neverCopy,

@@ -49,7 +49,9 @@ import Testing
         // Objects that only group fields need no row of their own.
         let groups: Set<String> = ["metadata", "policy", "policy.parallel", "policy.live", "storage", "hosts", "profiles",
                                    "instances", "hosts.NAME", "hosts.NAME.capacity", "profiles.NAME",
-                                   "instances.NAME.config", "instances.NAME.devices", "instances.NAME.devices.KEY"]
+                                   "instances.NAME.config", "instances.NAME.devices", "instances.NAME.devices.KEY",
+                                   "hosts.NAME.migration", "policy.live.transport", "policy.live.transport.compression",
+                                   "instances.NAME.live.transport", "instances.NAME.live.transport.compression"]
         // A profile's config and devices are documented once, as the instance's.
         let aliases = { (p: String) -> String in
             p.hasPrefix("profiles.NAME.config.") ? p.replacingOccurrences(of: "profiles.NAME.", with: "instances.NAME.")

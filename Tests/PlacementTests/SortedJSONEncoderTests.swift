@@ -53,7 +53,8 @@ struct SortedJSONEncoderTests {
                     xmlDigest: "847d0bb6", configVcpus: 3, configMemoryMiB: 768
                 ),
                 ObservedDomain(name: "bare", uuid: "u", state: "shutoff", vcpus: 1, memoryMiB: 64),
-            ]
+            ],
+            libvirtVersion: "9.0.0", hypervisorVersion: "7.2.0"
         ),
         ObservedHost(name: "host2", uri: "qemu+ssh://h2/system", reachable: false, error: "no answer from qemu+ssh://h2/system within 15 seconds"),
         ObservedHost(name: "empty", uri: "test:///default", reachable: true),
