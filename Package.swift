@@ -45,10 +45,13 @@ let package = Package(
             .define("VIRTPLACE_COMMIT", to: "\"\(commit)\""),
         ]),
 
+        // SHA-256 blocks with the x86 SHA extensions, for Placement's SHA256 when the CPU has them.
+        .target(name: "CSHA256"),
+
         // libyaml events -> located node tree -> Decoder.
         .target(name: "YAMLDecoding", dependencies: ["CYAML"]),
         // Desired state, validation, observed values, the planner, renderers. Pure.
-        .target(name: "Placement", dependencies: ["YAMLDecoding"]),
+        .target(name: "Placement", dependencies: ["YAMLDecoding", "CSHA256"]),
         // The only module that touches the libvirt C API.
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Placement"]),
         // Observe hosts, execute plans, journal, lock. Only LibvirtFleet.swift imports Libvirt:

@@ -39,6 +39,9 @@ public enum PassEvent: Sendable {
     case eventsFileError(String)
     /// The plan's actions ended.
     case executed(ExecutionReport, Plan)
+    /// The transfer history (`HistoryFile`) could not be read (estimates fall back on the
+    /// declared and assumed rates) or written (the run's figures are not kept): why.
+    case historyProblem(String)
 }
 
 /// What a pass asks before it changes anything, when it asks at all (`ApplyPass.ask`).
@@ -123,6 +126,10 @@ public struct ApplyPass: Sendable {
     public var planningClock = PlanningClock()
     /// `--events FILE`: maintenance moves' records are appended there.
     public var eventsFile: String?
+    /// `--until`: the end of the maintenance window. Moves whose estimate does not fit before
+    /// it are deferred (`Plan.windowed`), and the executor starts none that no longer fits
+    /// when its turn comes (`ExecutionOptions.deadline`). nil: no window.
+    public var until: Date?
     /// The fleet for the hosts contacted in this pass.
     public var connect: @Sendable ([ObserveTarget]) -> any FleetDriver = { LibvirtFleet(targets: $0) }
 
@@ -171,17 +178,26 @@ public struct ApplyPass: Sendable {
         let observedAt = ContinuousClock.now
         for host in observed.hosts where !host.reachable { observer.handle(.hostUnreachable(host)) }
 
-        let plan: Plan
+        var plan: Plan
         var hosts: [String: HostSpec] = [:]
         switch desired {
         case .placement(let spec):
+            let history = HistoryFile.read(state)
+            if let problem = history.problem { observer.handle(.historyProblem(problem)) }
             // The journal's own volumes as recovery left them (as read, when nothing was opened).
             plan = makePlan(desired: spec, observed: observed, ownVolumes: executor.opened?.ownVolumes ?? contents.ownVolumes,
-                            clock: planningClock)
+                            clock: planningClock, history: history.history)
             hosts = spec.hosts
         case .savedPlan(let saved):
             try Self.refuseIfStale(saved, observed: observed, afterRecovery: !recovery.actions.isEmpty)
             plan = saved
+        }
+        // The window counts from now: what does not fit is deferred before anything starts.
+        var options = options
+        if let until {
+            let left = until.timeIntervalSinceNow
+            plan = plan.windowed(seconds: left)
+            options.deadline = ContinuousClock.now + .milliseconds(Int64((max(0, min(left, 1e9)) * 1000).rounded(.down)))
         }
         observer.handle(.planned(plan))
 
@@ -217,7 +233,12 @@ public struct ApplyPass: Sendable {
         observer.handle(.executing(plan))
         // Maintenance moves are recorded as the executor starts and ends them.
         let records = MaintenanceEvents(plan: plan, hosts: hosts, path: eventsFile) { observer.maintenanceRecord($0) }
-        let execution = try await executor.get(also: { records.handle($0) }).run(plan, holding: held)
+        let execution = try await executor.get(also: { records.handle($0) }).run(plan, holding: held, deadline: options.deadline)
+        do {
+            try HistoryFile.record(execution, plan: plan, observed: observed, state: state)
+        } catch {
+            observer.handle(.historyProblem("the transfer history could not be written: \(error)"))
+        }
         for line in records.manualNeeded { observer.handle(.manualMigrationNeeded(line)) }
         for problem in records.errors { observer.handle(.eventsFileError(problem)) }
         observer.handle(.executed(execution, plan))

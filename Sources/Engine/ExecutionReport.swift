@@ -69,6 +69,9 @@ public struct ActionReport: Equatable, Sendable {
         case failed
         /// Not run: a host it needs is unreachable, or an earlier action it depends on failed.
         case blocked
+        /// Not started: it does not fit before the end of the maintenance window (`--until`),
+        /// or waits on a move that does not. Not a failure: the next run takes it up.
+        case deferred
     }
 
     /// The action's instance, kind, hosts and outcome, as in the plan.
@@ -94,6 +97,10 @@ public struct ActionReport: Equatable, Sendable {
     /// `ActionReport.maxAttempts`: an action is never retried within a run. Empty when the
     /// action was not run (blocked).
     public var attempts: [Attempt]
+    /// For a move: the plan's estimate, and what the move actually sent and took (a move that
+    /// ended done only), side by side in the summary, the logs and the metrics.
+    public var estimate: MoveEstimate?
+    public var actual: MoveActual?
 
     /// Attempts per action and run: the planned rung and, for a live move, one fallback.
     public static let maxAttempts = 2
@@ -110,11 +117,12 @@ public struct ActionReport: Equatable, Sendable {
     /// A report value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, status: Status, message: String? = nil,
                 elapsedSeconds: Double = 0, migrationMs: UInt64? = nil, downtimeMs: UInt64? = nil, notes: [String] = [],
-                stepsDone: Int = 0, stepsSkipped: Int = 0, attempts: [Attempt] = []) {
+                stepsDone: Int = 0, stepsSkipped: Int = 0, attempts: [Attempt] = [],
+                estimate: MoveEstimate? = nil, actual: MoveActual? = nil) {
         self.instance = instance; self.kind = kind; self.from = from; self.to = to; self.status = status
         self.message = message; self.elapsedSeconds = elapsedSeconds; self.migrationMs = migrationMs
         self.downtimeMs = downtimeMs; self.notes = notes; self.stepsDone = stepsDone; self.stepsSkipped = stepsSkipped
-        self.attempts = attempts
+        self.attempts = attempts; self.estimate = estimate; self.actual = actual
     }
 
     /// `tried live (failed: …), then reboot (failed: …)` for a report with attempts; nil when
@@ -124,6 +132,31 @@ public struct ActionReport: Equatable, Sendable {
         return "tried " + attempts.map { a in
             a.kind.rawValue + (a.failure.map { " (failed: \($0))" } ?? " (done)")
         }.joined(separator: ", then ")
+    }
+}
+
+/// What a finished move sent and took, to set beside its estimate and to add to the history.
+public struct MoveActual: Equatable, Sendable {
+    /// Bytes sent: the migration's data (libvirt's completed job statistics) plus the volume
+    /// bytes copied; nil for a live move whose job statistics were not reported.
+    public var bytes: Int64?
+    /// Wall time of the whole action.
+    public var seconds: Double
+    /// The guest's downtime: libvirt's for a live move, the clock's from the shutdown to the
+    /// start for a reboot or manual move, 0 for a cold move.
+    public var downtimeMs: Int?
+    /// For a live move: memory bytes sent and the migration job's time.
+    public var memoryBytes: Int64?
+    public var migrationSeconds: Double?
+    /// Volume bytes copied by streams and the time the copies took, when any were.
+    public var copiedBytes: Int64?
+    public var copySeconds: Double?
+
+    /// An actuals value.
+    public init(bytes: Int64?, seconds: Double, downtimeMs: Int?, memoryBytes: Int64? = nil, migrationSeconds: Double? = nil,
+                copiedBytes: Int64? = nil, copySeconds: Double? = nil) {
+        self.bytes = bytes; self.seconds = seconds; self.downtimeMs = downtimeMs; self.memoryBytes = memoryBytes
+        self.migrationSeconds = migrationSeconds; self.copiedBytes = copiedBytes; self.copySeconds = copySeconds
     }
 }
 
@@ -139,11 +172,12 @@ public struct ExecutionReport: Equatable, Sendable {
 
     /// The reports of the actions that did not succeed, failed ones first, by instance.
     public var failures: [ActionReport] {
-        actions.filter { $0.status != .done }.sorted { ($0.status == .blocked ? 1 : 0, $0.instance) < ($1.status == .blocked ? 1 : 0, $1.instance) }
+        actions.filter { $0.status == .failed || $0.status == .blocked }.sorted { ($0.status == .blocked ? 1 : 0, $0.instance) < ($1.status == .blocked ? 1 : 0, $1.instance) }
     }
 
     /// Actions done, failed, blocked.
     public var done: Int { actions.filter { $0.status == .done }.count }
     public var failed: Int { actions.filter { $0.status == .failed }.count }
     public var blocked: Int { actions.filter { $0.status == .blocked }.count }
+    public var deferred: Int { actions.filter { $0.status == .deferred }.count }
 }

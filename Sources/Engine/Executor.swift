@@ -29,6 +29,10 @@ public struct ExecutionOptions: Sendable {
     /// The clock a live migration's watchdog reads and sleeps on (the convergence controller's
     /// time); tests give a stepping clock.
     public var pollClock: any PollClock = SystemPollClock()
+    /// The end of the maintenance window (`--until`): a move whose estimated time would end
+    /// after it is not started (reported deferred), nor is what waits on it. Nothing running is
+    /// cut short. nil: no window.
+    public var deadline: ContinuousClock.Instant?
 
     /// Options; the defaults suit an apply.
     public init(parallel: ParallelSpec = .init(), jobPollInterval: Duration = .milliseconds(500),
@@ -62,6 +66,10 @@ public struct CrashPoint: Sendable {
         case afterIntent
         /// The outcome is journalled; the next step has not begun.
         case afterOutcome
+        /// Not a crash: once its intent is journalled, the step fails without running, as if
+        /// libvirt had refused it (`VIRTPLACE_TEST_FAIL_STEP=N`), and the action goes on as
+        /// after any failure (roll-back, fallback). `crash` is not called.
+        case failInstead
     }
 
     public var step: Int
@@ -118,13 +126,17 @@ public struct Executor: Sendable {
     /// Actions of instances in `holding` (instance → why, as the report says it after "not
     /// run: "; recovery could not decide about them, or reconcile backs off from them) are
     /// not run: they are reported as blocked with that reason.
-    public func run(_ plan: Plan, holding: [String: String] = [:]) async -> ExecutionReport {
+    ///
+    /// `deadline` (else `options.deadline`) is the end of a maintenance window: see
+    /// `ExecutionOptions.deadline`.
+    public func run(_ plan: Plan, holding: [String: String] = [:], deadline: ContinuousClock.Instant? = nil) async -> ExecutionReport {
         let shared = RunState(journal: journal)
         var items: [Item] = []
         for (index, wave) in plan.waves.enumerated() {
             for action in wave { items.append(Item(action: action, uuid: Self.uuid(of: action, in: plan), wave: index + 1)) }
         }
-        return ExecutionReport(actions: await schedule(items, shared: shared, holding: holding), run: options.run)
+        return ExecutionReport(actions: await schedule(items, shared: shared, holding: holding, deadline: deadline ?? options.deadline),
+                               run: options.run)
     }
 
     /// An action to run, with its identity and wave.
@@ -166,6 +178,24 @@ public struct Executor: Sendable {
         return "not run: it needs room on \(host) that the \(what) of \(failed.instance) (#\(failed.id), \(route)) was to free, and that \(what) \(how)"
     }
 
+    /// Why a move is not started at the window's end; nil when it fits (or is no move).
+    static func pastWindow(_ action: Action, now: ContinuousClock.Instant, deadline: ContinuousClock.Instant?) -> String? {
+        guard action.kind.isMove, let deadline else { return nil }
+        guard let seconds = action.estimate?.seconds else {
+            return "not started: its time cannot be estimated, so it cannot be shown to fit before the window ends (order.window-unknown)"
+        }
+        let left = max(0, (deadline - now).seconds)
+        guard seconds > left else { return nil }
+        return "not started: it would take about \(formatSeconds(seconds)) and the window ends in \(formatSeconds(left)) (order.window)"
+    }
+
+    private func deferredReport(_ action: Action, _ message: String) -> ActionReport {
+        let report = ActionReport(instance: action.instance, kind: action.kind, from: action.from, to: action.to,
+                                  status: .deferred, message: message, estimate: action.estimate)
+        events(.actionFinished(report))
+        return report
+    }
+
     private func blocked(_ action: Action, _ message: String) -> ActionReport {
         let report = ActionReport(instance: action.instance, kind: action.kind, from: action.from, to: action.to,
                                   status: .blocked, message: message)
@@ -175,7 +205,8 @@ public struct Executor: Sendable {
 
     /// Runs the items concurrently: each starts, in order, once its dependencies have ended
     /// and the limits allow; returns the reports in the order the actions ended.
-    private func schedule(_ items: [Item], shared: RunState, holding: [String: String]) async -> [ActionReport] {
+    private func schedule(_ items: [Item], shared: RunState, holding: [String: String],
+                          deadline: ContinuousClock.Instant?) async -> [ActionReport] {
         var slots = MoveSlots(options.parallel)
         let dependencies = Self.dependencies(items)
         return await withTaskGroup(of: (Int, ActionReport).self) { group in
@@ -208,7 +239,15 @@ public struct Executor: Sendable {
                     }
                     guard deps.items.allSatisfy({ outcome[$0] != nil }) else { rest.append(i); continue }
                     if let failed = deps.items.first(where: { outcome[$0] != .done }) {
-                        end(i, blocked(action, Self.blockedBy(action, items[failed].action, status: outcome[failed] ?? .failed)))
+                        if outcome[failed] == .deferred {
+                            end(i, deferredReport(action, "not started: it waits on #\(items[failed].action.id) \(items[failed].action.instance), which was deferred (order.window)"))
+                        } else {
+                            end(i, blocked(action, Self.blockedBy(action, items[failed].action, status: outcome[failed] ?? .failed)))
+                        }
+                        continue
+                    }
+                    if let why = Self.pastWindow(action, now: .now, deadline: deadline) {
+                        end(i, deferredReport(action, why))
                         continue
                     }
                     guard slots.take(action) else { rest.append(i); continue }
@@ -242,53 +281,6 @@ public struct Executor: Sendable {
     static func uuid(of action: Action, in plan: Plan) -> String? {
         let entries = plan.basis.domains.filter { $0.name == action.instance && $0.uuid != nil }
         return (entries.first { $0.host == action.from } ?? entries.first)?.uuid
-    }
-}
-
-/// The `parallel` limits at run time: moves in all, per host (as source or target), arriving
-/// at and leaving each host. Updates, starts and stops take no slot.
-struct MoveSlots {
-    let total: Int
-    let perHost: Int
-    let incoming: Int
-    let outgoing: Int
-    private var running = 0
-    private var busy: [String: Int] = [:]
-    private var arriving: [String: Int] = [:]
-    private var leaving: [String: Int] = [:]
-
-    init(_ parallel: ParallelSpec) {
-        total = max(1, parallel.total)
-        perHost = max(1, parallel.perHost)
-        incoming = parallel.incomingLimit
-        outgoing = parallel.outgoingLimit
-    }
-
-    private static func hosts(_ action: Action) -> [String] {
-        Array(Set([action.from, action.to].compactMap { $0 }))
-    }
-
-    /// Takes the slots `action` needs; false (nothing taken) when a limit is reached.
-    mutating func take(_ action: Action) -> Bool {
-        guard action.kind.isMove else { return true }
-        let hosts = Self.hosts(action)
-        guard running < total, hosts.allSatisfy({ busy[$0, default: 0] < perHost }),
-              action.to.map({ arriving[$0, default: 0] < incoming }) ?? true,
-              action.from.map({ leaving[$0, default: 0] < outgoing }) ?? true else { return false }
-        running += 1
-        for h in hosts { busy[h, default: 0] += 1 }
-        if let to = action.to { arriving[to, default: 0] += 1 }
-        if let from = action.from { leaving[from, default: 0] += 1 }
-        return true
-    }
-
-    /// Gives back what `take` took for `action`.
-    mutating func give(_ action: Action) {
-        guard action.kind.isMove else { return }
-        running -= 1
-        for h in Self.hosts(action) { busy[h, default: 0] -= 1 }
-        if let to = action.to { arriving[to, default: 0] -= 1 }
-        if let from = action.from { leaving[from, default: 0] -= 1 }
     }
 }
 

@@ -116,7 +116,9 @@ extension ActionRunner {
             case (.some(let s), .some(let t)): place = "it is \(s.state) on \(m.from) and \(t.state) on \(m.to): an operator must decide"
             case (.none, .none): place = "it is on neither host (the definition is saved in \(recordPath ?? "the records"))"
             }
-            let clean = after.source?.isRunning == true && after.target == nil
+            // After a switch to post-copy the guest ran on the target: whatever the hosts show,
+            // nothing there is debris and no other move may start from the source.
+            let clean = after.source?.isRunning == true && after.target == nil && !watch.postCopyStarted
             if !created.isEmpty {
                 if clean {
                     // The guest runs on the source only: the copies made for it on the target
@@ -180,6 +182,8 @@ extension ActionRunner {
         let stats = try? await driver.completedJob(uuid: uuid, on: m.to)
         migrationMs = stats?.timeElapsedMs
         downtimeMs = stats?.downtimeMs
+        migratedBytes = stats?.dataProcessed
+        migratedMemoryBytes = stats?.memoryProcessed
         keepCopiesNote(m)
         var parts: [String] = []
         if let wallSeconds { parts.append(String(format: "migrated in %.2f s", wallSeconds)) } else { parts.append("migrated") }
@@ -289,9 +293,10 @@ extension ActionRunner {
                 var lost = false
                 while !Task.isCancelled {
                     do { try await clock.sleep(for: interval) } catch { return false }
-                    if !lost, !(await driver.isAlive(m.to)) {
+                    if !lost, !watch.postCopyStarted, !(await driver.isAlive(m.to)) {
                         // A managed migration goes on QEMU to QEMU without the destination's
-                        // daemon, then fails at its end: stop it now, the source resumes.
+                        // daemon, then fails at its end: stop it now, the source resumes (not in
+                        // post-copy: the guest runs on the target, and QEMU refuses the abort).
                         lost = true
                         watch.markLost()
                         try? await driver.abortJob(uuid: uuid, on: m.from, postcopy: false)
@@ -331,6 +336,7 @@ final class Watch: Sendable {
         var stalled: String?
         var restart = false
         var lost = false
+        var postCopy = false
     }
     private let state: Mutex<State>
 
@@ -352,6 +358,7 @@ final class Watch: Sendable {
             case (.abort, .stall): s.stalled = d.summary
             case (.startPostCopy, .stall), (.setDowntime, _): break
             }
+            if d.action == .startPostCopy { s.postCopy = true }
             return d
         }
     }
@@ -365,6 +372,9 @@ final class Watch: Sendable {
     var timedOut: String? { state.withLock { $0.timedOut } }
     /// Set when the controller aborted a stalled job, its ladder done: the decision's words.
     var stalled: String? { state.withLock { $0.stalled } }
+    /// The controller decided to switch to post-copy (set before the call): from then on the
+    /// guest may run on the target, and the migration can be neither aborted nor fallen back from.
+    var postCopyStarted: Bool { state.withLock { $0.postCopy } }
     /// The destination's connection went away and the job was aborted.
     func markLost() { state.withLock { $0.lost = true } }
     var lostDestination: Bool { state.withLock { $0.lost } }

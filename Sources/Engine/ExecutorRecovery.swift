@@ -78,11 +78,55 @@ extension Executor {
             try? await runner.writeActionRecord(.abandoned(AbandonedEntry(rolledBack: result.text)), error: why)
             return report(.done, nil, notes: ["\(why): \(result.text); the move was given up"])
         case .abandon(let why):
+            var notes: [String] = []
+            if action.kind == .live, u.targetCopyBegun, let from = action.from, copies[from]?.state == "running" {
+                switch await endOrphanedMigration(uuid: uuid, on: from) {
+                case .none: break
+                case .ended(let note): notes.append(note)
+                case .stillRunning(let problem):
+                    return report(.failed, "\(why), but \(problem); the next run looks at it again")
+                }
+            }
             try? await runner.writeActionRecord(.abandoned(AbandonedEntry()), error: why)
-            return report(.done, nil, notes: ["the earlier \(action.kind.rawValue) move (run \(u.origin)) was given up: \(why)"])
+            return report(.done, nil, notes: notes + ["the earlier \(action.kind.rawValue) move (run \(u.origin)) was given up: \(why)"])
         case .hold(let message):
             return report(.blocked, "cannot decide: \(message)")
         }
+    }
+
+    private enum OrphanedMigration {
+        case none
+        case ended(String)
+        case stillRunning(String)
+    }
+
+    /// An interrupted live move whose guest still runs on its source may have left libvirt's
+    /// migration job running there: a managed migration's job does not end when the process
+    /// that drives it dies (the source goes on sending until its transfer fails or ends), and
+    /// until it ends every new migration of that guest is refused ("another migration job is
+    /// already running"). The journal says an earlier virtplace run started it; that run is
+    /// gone (this one holds the lock), and without it the migration can never be finished (the
+    /// destination's half is removed with its connection). So the job is aborted — libvirt
+    /// rolls it back, the guest keeps running on the source — and waited for, at most 60 s.
+    private func endOrphanedMigration(uuid: String, on host: String) async -> OrphanedMigration {
+        guard (try? await driver.jobProgress(uuid: uuid, on: host)) != nil else { return .none }
+        do {
+            try await driver.abortJob(uuid: uuid, on: host, postcopy: false)
+        } catch {
+            // It may have ended in between (libvirt then says no job is running): look again.
+            guard (try? await driver.jobProgress(uuid: uuid, on: host)) != nil else {
+                return .ended("the migration job the earlier run had started on \(host) ended")
+            }
+            return .stillRunning("the migration job the earlier run had started still runs on \(host) and could not be aborted (\(describe(error)))")
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard (try? await driver.jobProgress(uuid: uuid, on: host)) != nil else {
+                return .ended("the migration job the earlier run had started was still running on \(host): aborted (the guest keeps running there)")
+            }
+            try? await Task.sleep(for: options.jobPollInterval)
+        }
+        return .stillRunning("the migration job the earlier run had started still runs on \(host) 60 s after it was aborted")
     }
 
     /// Gives up the unfinished actions of `instances` because the operator said so

@@ -38,6 +38,16 @@ struct ActionRunner {
     var notes: [String] = []
     var migrationMs: UInt64?
     var downtimeMs: UInt64?
+    /// What the move sent, for its actuals: the migration's bytes (libvirt's completed job:
+    /// all data, and memory), the volume bytes copied and the seconds spent copying them.
+    var migratedBytes: UInt64?
+    var migratedMemoryBytes: UInt64?
+    var copiedBytes: UInt64 = 0
+    var copySeconds: Double = 0
+    /// When this move's own shutdown began, and how long the guest was down once it started
+    /// again (a reboot or manual move's downtime, by the clock).
+    var downSince: ContinuousClock.Instant?
+    var downSeconds: Double?
     var done = 0
     var skipped = 0
     /// Past it the move can only be finished, not rolled back.
@@ -100,7 +110,9 @@ struct ActionRunner {
                 instance: action.instance, kind: kind, from: action.from, to: action.to, status: status,
                 message: message, elapsedSeconds: (clock.now - started).seconds, migrationMs: migrationMs,
                 downtimeMs: downtimeMs, notes: notes, stepsDone: done, stepsSkipped: skipped,
-                attempts: attempts.isEmpty ? [] : attempts.dropLast() + [ActionReport.Attempt(kind: kind, failure: status == .done ? nil : message)])
+                attempts: attempts.isEmpty ? [] : attempts.dropLast() + [ActionReport.Attempt(kind: kind, failure: status == .done ? nil : message)],
+                estimate: action.estimate,
+                actual: status == .done && kind.isMove ? actual(kind: kind, seconds: (clock.now - started).seconds) : nil)
             executor.events(.actionFinished(report))
             return report
         }
@@ -152,7 +164,7 @@ struct ActionRunner {
                                                                  migrationMs: migrationMs, notes: notes)))
             return finish(.done, nil)
         case .crashed:
-            return finish(.failed, "stopped at the test crash point (VIRTPLACE_TEST_KILL_*)")
+            return finish(.failed, "stopped at the test crash point (a fault-injection hook of debug builds)")
         case .stopped(let index):
             return finish(.failed, "stopped before step \(index + 1) (\(current.steps[index].op)) on request: the next run finishes it")
         case .journalFailed(let index, let message):
@@ -200,8 +212,11 @@ struct ActionRunner {
             default: break
             }
             do {
-                // Step 0's intent holds the whole action: enough to run it again after a crash.
-                try await write(StepEntry(index: index, step: step, phase: .intent, origin: origin, action: index == 0 ? current : nil),
+                // Step 0's intent holds the whole action: enough to run it again after a crash
+                // (not its estimate: recovery has no use for it, and the record stays as it was).
+                var recorded = current
+                recorded.estimate = nil
+                try await write(StepEntry(index: index, step: step, phase: .intent, origin: origin, action: index == 0 ? recorded : nil),
                                 kind: current.kind)
             } catch {
                 return .failed(index: index, message: describe(error))
@@ -210,11 +225,16 @@ struct ActionRunner {
             executor.events(.stepStarted(instance: action.instance, index: index, step: step))
             let outcome: StepOutcome
             do {
+                if failsInstead(at: index) { throw StepFailure("failed at the test's request (a fault-injection hook of debug builds)") }
                 outcome = try await perform(step, uuid: uuid)
             } catch {
                 outcome = .failed(describe(error))
             }
             let seconds = (clock.now - stepStarted).seconds
+            if case .done = outcome {
+                if case .shutdown = step { downSince = downSince ?? stepStarted }
+                if case .start = step, let downSince { downSeconds = (clock.now - downSince).seconds }
+            }
             executor.events(.stepFinished(instance: action.instance, index: index, step: step, outcome: outcome, seconds: seconds))
             // An outcome that cannot be journalled stops the action: the next step would run
             // without a record of what this one did (the intent record stays, unfinished).
@@ -241,6 +261,22 @@ struct ActionRunner {
         return .completed
     }
 
+    /// What a finished move sent and took (`ActionReport.actual`).
+    private func actual(kind: ActionKind, seconds: Double) -> MoveActual {
+        let migrated = migratedBytes.map { Int64(clamping: $0) }
+        let bytes = (migrated ?? 0) + Int64(clamping: copiedBytes)
+        let downtime: Int? = switch kind {
+        case .live: downtimeMs.map { Int(clamping: $0) }
+        case .cold: 0
+        default: downSeconds.map { Int(($0 * 1000).rounded()) }
+        }
+        return MoveActual(bytes: kind == .live && migrated == nil ? nil : bytes, seconds: seconds, downtimeMs: downtime,
+                          memoryBytes: migratedMemoryBytes.map { Int64(clamping: $0) },
+                          migrationSeconds: migrationMs.map { Double($0) / 1000 },
+                          copiedBytes: copiedBytes > 0 ? Int64(clamping: copiedBytes) : nil,
+                          copySeconds: copiedBytes > 0 ? copySeconds : nil)
+    }
+
     /// Whether the test crash point is here; calls its `crash` (which, in the CLI, does not
     /// return: the process is killed).
     /// Compiled into debug builds only: a release build never stops here, whatever is set.
@@ -248,6 +284,17 @@ struct ActionRunner {
         #if DEBUG
         guard let point = executor.options.crashPoint, point.step == index, point.moment == moment else { return false }
         point.crash()
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// Whether the test asked this step to fail without running (`CrashPoint.Moment.failInstead`).
+    /// Compiled into debug builds only.
+    private func failsInstead(at index: Int) -> Bool {
+        #if DEBUG
+        guard let point = executor.options.crashPoint, point.step == index, point.moment == .failInstead else { return false }
         return true
         #else
         return false
@@ -564,6 +611,8 @@ struct ActionRunner {
             throw await incomplete("the copy of \(pool)/\(volume) on \(to) could not be read back: \(describe(error))")
         }
         guard let sent = result.sha256 else { throw await incomplete("the copy was not hashed") }
+        copiedBytes += result.dataBytes
+        copySeconds += result.elapsed.seconds
         guard result.bytesCovered == result.totalBytes, copy.bytes == result.totalBytes else {
             throw await incomplete("copy of \(pool)/\(volume) to \(to) holds \(copy.bytes) bytes as stored, the source's file \(result.totalBytes) (\(result.bytesCovered) sent)")
         }

@@ -81,13 +81,50 @@ public final class Journal: @unchecked Sendable {
         defer { lock.unlock() }
         var info = stat()
         let before = fstat(fd, &info) == 0 ? info.st_size : -1
+        #if DEBUG
+        let fault = Self.testFaults.withLock { faults -> TestFaults.Action in
+            faults.appended += 1
+            if let n = faults.fullFromRecord, faults.appended >= n { return .full }
+            if let n = faults.killAfterRecord, faults.appended == n { return .kill }
+            return .none
+        }
+        if fault == .full {
+            // As a full disk does it: part of the line written, then ENOSPC.
+            _ = SafeFile.writeAll(data.prefix(data.count / 2), to: fd)
+            if before >= 0 { _ = ftruncate(fd, before) }
+            throw .journal(path: path, reason: String(cString: strerror(ENOSPC)))
+        }
+        #endif
         guard SafeFile.writeAll(data, to: fd), fsync(fd) == 0 else {
             let reason = String(cString: strerror(errno))
             if before >= 0 { _ = ftruncate(fd, before) }
             throw .journal(path: path, reason: reason)
         }
         ledger.add(record)
+        #if DEBUG
+        if fault == .kill { _ = kill(getpid(), SIGKILL) }
+        #endif
     }
+
+    #if DEBUG
+    /// Tests only, debug builds only: faults injected into this process's appends, counted
+    /// over every journal it appends to (from 1).
+    public struct TestFaults: Sendable {
+        /// `VIRTPLACE_TEST_KILL_AFTER_RECORD=N`: SIGKILL right after the Nth record is on disk.
+        public var killAfterRecord: Int?
+        /// `VIRTPLACE_TEST_JOURNAL_FULL_AT_RECORD=N`: the Nth append and every later one fail
+        /// as on a full disk (half the line written, ENOSPC; the append cuts it off again).
+        public var fullFromRecord: Int?
+        var appended = 0
+        enum Action { case none, kill, full }
+        public init(killAfterRecord: Int? = nil, fullFromRecord: Int? = nil) {
+            self.killAfterRecord = killAfterRecord; self.fullFromRecord = fullFromRecord
+        }
+    }
+
+    /// The faults the CLI set from the environment (none unless a test asked).
+    public static let testFaults = Mutex(TestFaults())
+    #endif
 
     /// The volumes virtplace created or may have created (`host/pool/volume`), as the journal
     /// says now: what it held when opened, and every append since.

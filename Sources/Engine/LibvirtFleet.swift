@@ -332,7 +332,7 @@ extension Observer {
     public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
         let timeout = connectTimeout
         return await observeWithCalls(targets) { target in
-            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: timeout)
+            try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, prompts: target.answersPrompts ? .terminal : .refuse, timeout: timeout)
         }
     }
 
@@ -374,8 +374,10 @@ extension Observer {
     /// asked about gets no answer there (nothing is refused for it); the observation stands.
     func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
         var platforms: [String: ObservedDomain] = [:]
+        // The key (a SHA-256 of the platform's text) once per distinct platform, not per domain.
+        var seen: Set<PlatformFields> = []
         for host in hosts where host.host.reachable {
-            for domain in host.host.domains {
+            for domain in host.host.domains where seen.insert(PlatformFields(domain)).inserted {
                 guard let key = domain.platformKey, platforms[key] == nil, platforms.count < Self.maxPlatforms else { continue }
                 platforms[key] = domain
             }
@@ -410,11 +412,22 @@ extension Observer {
     /// Distinct guest platforms asked about in one observation.
     static let maxPlatforms = 64
 
+    /// What `ObservedDomain.platformKey` is made of: domains with equal fields have equal keys.
+    private struct PlatformFields: Hashable {
+        var virtType, arch, machine, emulator, cpuMode, cpuModel: String?
+        var cpuFeatures: [String: String]
+
+        init(_ domain: ObservedDomain) {
+            virtType = domain.virtType; arch = domain.arch; machine = domain.machine; emulator = domain.emulator
+            cpuMode = domain.cpuMode; cpuModel = domain.cpuModel; cpuFeatures = domain.cpuFeatures
+        }
+    }
+
     /// Observes one host on a new connection, which is closed afterwards. Never throws: a
     /// failure makes the host `reachable: false`.
     public func observe(_ target: ObserveTarget) async -> HostObservation {
         do {
-            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, timeout: connectTimeout)
+            let connection = try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, prompts: target.answersPrompts ? .terminal : .refuse, timeout: connectTimeout)
             return try await observe(target, on: connection)
         } catch {
             return Self.unreachable(target, error: Self.describe(error))
@@ -621,8 +634,9 @@ private actor ConnectionCache {
         }
         let uri = target.uri
         let allowTestDriver = target.allowTestDriver
+        let prompts: CredentialPrompts = target.answersPrompts ? .terminal : .refuse
         let timeout = self.timeout
-        let task = Task { try await Connection.open(uri: uri, allowTestDriver: allowTestDriver, timeout: timeout) }
+        let task = Task { try await Connection.open(uri: uri, allowTestDriver: allowTestDriver, prompts: prompts, timeout: timeout) }
         open[target.name] = task
         return try await task.value
     }

@@ -61,7 +61,7 @@ public final class MaintenanceEvents: Sendable {
             switch r.status {
             case .done: final = "succeeded"
             case .failed: final = "failed"
-            case .blocked: final = "canceled"
+            case .blocked, .deferred: final = "canceled"
             }
             var f: [String: Any] = ["event": "maintenance-move-finished", "kind": r.kind.rawValue, "state": final,
                                     "seconds": (r.elapsedSeconds * 1000).rounded() / 1000]

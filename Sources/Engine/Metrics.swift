@@ -18,8 +18,21 @@ public struct PassMetrics: Equatable, Sendable {
     public var downtimes: [String: Double] = [:]
     /// Maintenance moves of the pass by final state (`succeeded`, `failed`, `canceled`).
     public var maintenanceMoves: [String: Int] = [:]
+    /// Each finished move of the pass: its estimate and what it actually sent and took, by
+    /// instance, then `estimate` or `actual`.
+    public var moveFigures: [String: [String: MoveFigure]] = [:]
 
     public init() {}
+
+    /// Bytes, seconds and downtime (seconds) of a move, estimated or actual; nil: unknown.
+    public struct MoveFigure: Equatable, Sendable {
+        public var bytes: Double?
+        public var seconds: Double?
+        public var downtime: Double?
+        public init(bytes: Double?, seconds: Double?, downtime: Double?) {
+            self.bytes = bytes; self.seconds = seconds; self.downtime = downtime
+        }
+    }
 
     /// An action kind and outcome.
     public struct ActionKey: Hashable, Sendable, Comparable {
@@ -81,6 +94,22 @@ public func renderMetrics(_ pass: PassMetrics, totals: MetricsTotals, fleet: Str
            finals.map { ([("state", $0)], "\(totals.maintenanceMoves[$0] ?? 0)") })
     family("virtplace_migration_downtime_seconds", "gauge", "Downtime libvirt reported for each live migration of the last pass.",
            pass.downtimes.keys.sorted().map { ([("instance", $0)], format(pass.downtimes[$0] ?? 0)) })
+    // Estimates beside actuals, per finished move of the last pass.
+    let figures = pass.moveFigures.keys.sorted().flatMap { instance in
+        ["estimate", "actual"].compactMap { figure in pass.moveFigures[instance]?[figure].map { (instance, figure, $0) } }
+    }
+    for (name, help, pick) in [
+        ("virtplace_move_bytes", "Bytes each finished move of the last pass was estimated to send, and sent.",
+         { (f: PassMetrics.MoveFigure) in f.bytes }),
+        ("virtplace_move_seconds", "Seconds each finished move of the last pass was estimated to take, and took.",
+         { (f: PassMetrics.MoveFigure) in f.seconds }),
+        ("virtplace_move_downtime_seconds", "Downtime each finished move of the last pass was estimated to have, and had.",
+         { (f: PassMetrics.MoveFigure) in f.downtime }),
+    ] {
+        family(name, "gauge", help, figures.compactMap { instance, figure, f in
+            pick(f).map { ([("instance", instance), ("figure", figure)], format($0)) }
+        })
+    }
     return out.joined(separator: "\n") + "\n"
 }
 

@@ -11,6 +11,9 @@ public struct ObserveTarget: Equatable, Sendable {
     public var capacity: ObservedCapacity?
     /// Whether `uri` may use the test driver (`test://`); `Connection` refuses it otherwise.
     public var allowTestDriver: Bool
+    /// Whether its connection may ask for credentials on the terminal (`apply` on one); false:
+    /// it refuses every prompt (every other run). See `CredentialPrompts` in the Libvirt module.
+    public var answersPrompts: Bool = false
 
     /// A host to observe; `capacity` overrides what the host reports.
     public init(name: String, uri: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil,

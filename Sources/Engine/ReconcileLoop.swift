@@ -85,6 +85,8 @@ public struct ReconcileLoop {
         public var state: StateDirectory
         /// Seconds between passes; nil: one pass.
         public var interval: Double?
+        /// `--until`: the end of the maintenance window, for every pass (`ApplyPass.until`).
+        public var until: Date?
         /// `--max-moves`: at most this many moves per pass (with `policy.maxMovesPerRun`, the
         /// smaller applies); nil or 0: no cap of its own.
         public var maxMoves: Int?
@@ -187,6 +189,7 @@ public struct ReconcileLoop {
             pass.connect = configuration.connect
             pass.eventsFile = configuration.eventsFile
             pass.planningClock = PlanningClock(now: Int64(now.timeIntervalSince1970))
+            pass.until = configuration.until
             let report = try await pass.run(observer)
 
             noteHosts(report.observed, resting: Set(result.restingHosts.keys))
@@ -269,7 +272,7 @@ public struct ReconcileLoop {
                 instanceBackoff[r.instance] = Backoff(failures: failures, until: configuration.clock().addingTimeInterval(wait),
                                                       message: r.message)
                 declarations[r.instance] = spec.desired(r.instance)
-            case .blocked:
+            case .blocked, .deferred:
                 break
             }
         }
@@ -301,6 +304,15 @@ public struct ReconcileLoop {
             metrics.actions[.init(kind: r.kind.rawValue, outcome: r.status.rawValue), default: 0] += 1
             status[r.instance] = r.status == .done ? "changed" : (r.status == .failed ? "failed" : "blocked")
             if let ms = r.downtimeMs { metrics.downtimes[r.instance] = Double(ms) / 1000 }
+            if r.status == .done, let actual = r.actual {
+                var figures = ["actual": PassMetrics.MoveFigure(bytes: actual.bytes.map(Double.init), seconds: actual.seconds,
+                                                                downtime: actual.downtimeMs.map { Double($0) / 1000 })]
+                if let e = r.estimate {
+                    figures["estimate"] = PassMetrics.MoveFigure(bytes: e.bytes.map(Double.init), seconds: e.seconds,
+                                                                 downtime: e.downtimeMs.map { Double($0) / 1000 })
+                }
+                metrics.moveFigures[r.instance] = figures
+            }
         }
         metrics.maintenanceMoves = report.maintenanceMoves
         for s in status.values { metrics.instances[s, default: 0] += 1 }

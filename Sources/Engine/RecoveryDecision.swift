@@ -37,6 +37,7 @@ public struct Sighting: Equatable, Sendable {
 ///
 /// The rules (docs/recovery.md has them as a table):
 /// - nothing changed yet (only `record` ran) → give up: the plan decides afresh;
+/// - an update, start or stop (one host; idempotent steps) → give up: the plan decides afresh;
 /// - one copy, on the move's source or target → finish (a live move whose guest is still on its
 ///   source only is given up instead: the migration never happened, and the plan decides
 ///   afresh);
@@ -62,6 +63,14 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
     // completed): nothing to finish or undo; the plan decides afresh with today's file.
     if !u.changedSomething && !u.pastPointOfNoReturn && !u.targetCopyBegun {
         return .abandon("the earlier \(kind.rawValue) move had changed nothing yet; the plan decides afresh")
+    }
+    // An update, a start or a stop acts on one host (`from` is `to`), and each of its steps
+    // checks its result first: whatever it did is the domain's state now, nothing of it can be
+    // half a copy. The move rules below would take the one domain for two copies of it (and
+    // hold it as "running on its source again"). Given up: the plan decides afresh, from
+    // today's file and what the host shows.
+    if !kind.isMove {
+        return .abandon("the earlier \(kind.rawValue) of \(name) on \(from) was interrupted; its steps are each complete or not begun, so the plan decides afresh from what \(from) shows")
     }
     let move = "the earlier \(kind.rawValue) move of \(name) (\(uuid)) \(from) → \(to), stopped \(u.progress)"
     let found = copies.keys.sorted().map { "\($0) (\(copies[$0]?.phrase ?? "?"))" }
@@ -102,6 +111,13 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
             return .abandon("\(name) is on \(host) now, not on \(from) or \(to): the earlier move no longer applies; the plan decides afresh")
         }
         return .hold("\(move): it is \(foundText). virtplace does not guess which copy is the instance. Keep one: shut the others down and undefine them, keeping their volumes (`virsh -c URI destroy \(name)`, then `virsh -c URI undefine \(name)` — never with --remove-all-storage), \(again).")
+    }
+    // A live move whose guest runs on its target while its source is paused: a migration past
+    // its switch-over (post-copy, which the convergence controller may start), still going or
+    // failed. The target holds the guest's newest state, the source an incomplete one; neither
+    // resuming the source nor starting anything is safe, and the job may still be running.
+    if kind == .live, copies[from]?.state == "paused", copies[to]?.state == "running" {
+        return .hold("\(move): it runs on \(to) and is paused on \(from): the migration had switched over (post-copy), so its newest memory is on \(to) and the copy on \(from) is incomplete — never resume it on \(from). Wait for the migration to end (`\(virsh(from)) domjobinfo \(name)`): once it completed, \(to) alone holds \(name) and `virtplace apply` finishes the move; if it failed (`postcopy-failed`), its memory is split between the hosts: resume neither copy; libvirt can resume the migration (`\(virsh(from)) migrate --postcopy --postcopy-resume …`), \(again).")
     }
     if active.count > 1 {
         return .hold("\(move): it runs on both \(active.joined(separator: " and ")). virtplace never runs a second copy and cannot tell which one holds the newer data. Decide which copy is the instance, shut the other down and undefine it, keeping its volumes (`\(virsh(active[1])) destroy \(name)` then `\(virsh(active[1])) undefine \(name)`, or the same on \(active[0])), \(again).")

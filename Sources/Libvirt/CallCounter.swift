@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Counts the libvirt calls this process made that change something on a host: a domain's
@@ -14,8 +15,24 @@ public enum MutatingCalls {
     /// Notes one call of the C function `function`.
     static func record(_ function: StaticString) {
         let name = "\(function)"
-        counts.withLock { $0[name, default: 0] += 1 }
+        let total = counts.withLock { counts in
+            counts[name, default: 0] += 1
+            return counts.values.reduce(0, +)
+        }
+        #if DEBUG
+        if let n = killBefore.withLock({ $0 }), total == n { _ = kill(getpid(), SIGKILL) }
+        #else
+        _ = total
+        #endif
     }
+
+    #if DEBUG
+    /// Tests only (`VIRTPLACE_TEST_KILL_BEFORE_CALL=N`, debug builds only): the process kills
+    /// itself (SIGKILL) just before its Nth mutating libvirt call (from 1), so that a test can
+    /// stop it between any two changes on the hosts, inside a step too (a roll-back's define,
+    /// undefine and start). Every mutating call comes here first (MutatingCallCoverageTests).
+    public static let killBefore = Mutex<Int?>(nil)
+    #endif
 
     /// Calls so far, in all.
     public static var total: Int {

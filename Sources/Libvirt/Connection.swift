@@ -19,23 +19,43 @@ public final class Connection: @unchecked Sendable {
     public let uri: String
     private let queue: DispatchQueue
 
-    /// Opens a connection (blocking) with libvirt's default authentication callbacks; on remote
-    /// URIs, sends keepalives every 5 s and drops the connection after 3 unanswered ones.
+    /// Opens a connection (blocking); on remote URIs, sends keepalives every 5 s and drops the
+    /// connection after 3 unanswered ones. With `prompts: .refuse` (the default) no credential
+    /// prompt is answered and OpenSSH runs in batch mode (`LibvirtURI.unattended`); with
+    /// `.terminal`, libvirt's default callbacks answer on the terminal (only `apply` on one).
     ///
     /// The URI must pass `HostURI`'s allow-list first, whatever it came from (a placement file
     /// validated it already; a saved plan or snapshot may not have): no URI reaches libvirt that
     /// could make it run a program, open a local file or start an embedded driver.
     /// `allowTestDriver` admits `test://` URIs (only the tests set it).
     /// - Throws: `LibvirtError` (`.invalidArg` for a URI the allow-list refuses, `.systemError`
-    ///   for a refused or unreachable host, `.authFailed`, `.noConnect`, …). Its message shows
-    ///   the URI redacted: libvirt's own messages about a URI are replaced when they quote it.
-    public init(uri: String, allowTestDriver: Bool = false) throws {
+    ///   for a refused or unreachable host, `.authFailed` — also for a refused prompt, saying
+    ///   what was asked —, `.noConnect`, …). Its message shows the URI redacted: libvirt's own
+    ///   messages about a URI are replaced when they quote it.
+    public init(uri: String, allowTestDriver: Bool = false, prompts: CredentialPrompts = .refuse) throws {
         if let problem = HostURI.problem(uri, allowTestDriver: allowTestDriver) {
             throw LibvirtError(code: .invalidArg, message: problem)
         }
         LibvirtLibrary.ensureInitialized()
-        guard let handle = virConnectOpenAuth(uri, defaultAuth(), 0) else {
-            throw LibvirtError.last().redacting(uri: uri)
+        let opened: OpaquePointer?
+        let openedURI: String
+        var prompted: [Int32] = []
+        switch prompts {
+        case .terminal:
+            openedURI = uri
+            opened = virConnectOpenAuth(uri, defaultAuth(), 0)
+        case .refuse:
+            openedURI = LibvirtURI.unattended(uri)
+            (opened, prompted) = openRefusingPrompts(openedURI)
+        }
+        guard let handle = opened else {
+            let error = LibvirtError.last().redacting(uri: openedURI)
+            if prompted.isEmpty { throw error }
+            throw LibvirtError(
+                code: .authFailed, domain: error.domain,
+                message: "\(HostURI.redacted(uri)) asked for \(promptKinds(prompted)), and this run answers no prompts "
+                    + "(only apply on a terminal does): use a TLS client certificate, an SSH key without a passphrase "
+                    + "or an ssh-agent, and a known host key (docs/operations.md, \"Secure connections\"); libvirt said: \(error.message)")
         }
         self.handle = handle
         self.uri = HostURI.redacted(uri)
@@ -49,7 +69,9 @@ public final class Connection: @unchecked Sendable {
     /// Opens a connection on a thread of its own, giving up after `timeout`.
     /// - Throws: `LibvirtError` from libvirt, or `.operationTimeout` when the daemon did not
     ///   answer in time (a host whose packets are dropped can take minutes to refuse).
-    public static func open(uri: String, allowTestDriver: Bool = false, timeout: Duration? = nil) async throws -> Connection {
+    public static func open(
+        uri: String, allowTestDriver: Bool = false, prompts: CredentialPrompts = .refuse, timeout: Duration? = nil
+    ) async throws -> Connection {
         let redacted = HostURI.redacted(uri)
         return try await runOnDedicatedThread(
             name: "libvirt-open",
@@ -57,7 +79,7 @@ public final class Connection: @unchecked Sendable {
             timeoutError: {
                 LibvirtError(code: .operationTimeout, message: "no answer from \(redacted) within \(timeout ?? .zero)")
             },
-            { try Connection(uri: uri, allowTestDriver: allowTestDriver) }
+            { try Connection(uri: uri, allowTestDriver: allowTestDriver, prompts: prompts) }
         )
     }
 

@@ -348,7 +348,8 @@ extension Connection {
             runtimes[String(cString: name)] = DomainRuntime(
                 status: DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0),
                 vcpus: parameters.uint("vcpu.current").map { Int($0) },
-                memoryKiB: parameters.ulonglong("balloon.current")
+                memoryKiB: parameters.ulonglong("balloon.current"),
+                unusedKiB: parameters.ulonglong("balloon.unused")
             )
         }
         return runtimes
@@ -362,10 +363,20 @@ public struct DomainRuntime: Equatable, Sendable {
     public var vcpus: Int?
     /// Memory in use (balloon size), KiB, when reported.
     public var memoryKiB: UInt64?
+    /// Memory the guest reports unused (its balloon driver's `balloon.unused`), KiB, when it
+    /// reports it.
+    public var unusedKiB: UInt64?
 
     /// Runtime facts as libvirt reported them.
-    public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil) {
-        self.status = status; self.vcpus = vcpus; self.memoryKiB = memoryKiB
+    public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil, unusedKiB: UInt64? = nil) {
+        self.status = status; self.vcpus = vcpus; self.memoryKiB = memoryKiB; self.unusedKiB = unusedKiB
+    }
+
+    /// Memory in use, MiB: the balloon size less what the guest reports unused; nil when
+    /// either is not reported.
+    public var memoryInUseMiB: Int? {
+        guard isActive, let current = memoryKiB, let unused = unusedKiB, unused <= current else { return nil }
+        return Int((current - unused) >> 10)
     }
 
     /// Whether the domain has a live instance whose figures can differ from its definition.

@@ -114,6 +114,7 @@ extension ObservedDomain {
             nics: devices?.elements("interface").map(nic) ?? [],
             hostdevs: devices?.elements("hostdev").compactMap(hostdev) ?? [],
             hasTPM: devices?.element("tpm") != nil,
+            tpmBackend: devices?.element("tpm")?.element("backend")?.attribute("type"),
             firmware: firmware, nvram: nvram,
             hasVirtiofs: devices?.elements("filesystem").contains { $0.element("driver")?.attribute("type") == "virtiofs" } ?? false,
             snapshotCount: snapshotCount,

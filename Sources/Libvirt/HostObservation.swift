@@ -185,7 +185,7 @@ extension Connection {
                     fetched.append((xml, name, runtime, snapshots))
                 }
                 let observed = try fetched.map { domain in
-                    try ObservedDomain.parse(
+                    var observed = try ObservedDomain.parse(
                         xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
                         persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
                         snapshotCount: domain.snapshots,
@@ -193,6 +193,8 @@ extension Connection {
                         liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
                         volumes: volumes
                     )
+                    observed.memoryInUseMiB = domain.runtime.memoryInUseMiB
+                    return observed
                 }
                 return (observed, calls)
             }

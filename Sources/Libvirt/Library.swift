@@ -69,4 +69,19 @@ public enum ProcessMemory {
         _ = malloc_trim(0)
         #endif
     }
+
+    /// Keeps glibc to one malloc arena per core, at most 8, for the threads started from now
+    /// on (`mallopt M_ARENA_MAX`; glibc's default is 8 per core). `VirtPlace.main` calls it
+    /// first. virtplace's threads mostly wait on libvirt: every blocking call runs on a thread
+    /// of its own, so an observation or a pass starts dozens, and with an arena each what they
+    /// allocate is spread over fresh memory (page faults) and what they leave behind is
+    /// scattered where `malloc_trim` cannot hand it back. Threads beyond the cores cannot run
+    /// at once anyway. On 2 cores, the same binary: `bench/soak test 500` grew 2.29 MiB after
+    /// warm-up with glibc's default and 0.79 MiB with two arenas; `observe -o json` of 1,000
+    /// domains took 3,391 page faults and 89 ms of CPU with the default, 2,905 and 83 ms.
+    public static func limitArenasToCores() {
+        #if os(Linux)
+        _ = mallopt(M_ARENA_MAX, Int32(min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 8)))
+        #endif
+    }
 }

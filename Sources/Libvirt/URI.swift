@@ -11,6 +11,19 @@ public enum LibvirtURI {
         let rest = uri[schemeEnd.upperBound...]
         return !(rest.first == "/" || rest.isEmpty)
     }
+
+    /// `uri` as an unattended run opens it: a `qemu+ssh` URI (OpenSSH's `ssh`, which would ask
+    /// for a passphrase, a password or an unknown host key on the terminal) gets `no_tty=1`,
+    /// which libvirt passes on as `ssh -o BatchMode=yes`, replacing any `no_tty` it had. Other
+    /// URIs are unchanged (their prompts go through libvirt's callback, which refuses them).
+    public static func unattended(_ uri: String) -> String {
+        guard let schemeEnd = uri.range(of: "://"), uri[..<schemeEnd.lowerBound].hasSuffix("+ssh") else { return uri }
+        guard let mark = uri.firstIndex(of: "?") else { return uri + "?no_tty=1" }
+        let pairs = uri[uri.index(after: mark)...]
+            .split(whereSeparator: { $0 == "&" || $0 == ";" })
+            .filter { !$0.hasPrefix("no_tty=") && $0 != "no_tty" }
+        return String(uri[..<mark]) + "?" + (pairs.map(String.init) + ["no_tty=1"]).joined(separator: "&")
+    }
 }
 
 extension LibvirtError {

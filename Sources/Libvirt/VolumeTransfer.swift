@@ -1,6 +1,7 @@
 import CLibvirt
 import Placement
 import Foundation
+import Synchronization
 
 /// A volume copy that cannot start.
 public enum VolumeTransferError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -121,6 +122,13 @@ public enum VolumeTransfer {
         return VolumeChecksum(bytes: reader.bytes, sha256: reader.hasher.hexDigest())
     }
 
+    #if DEBUG
+    /// Tests only (`VIRTPLACE_TEST_KILL_AFTER_BYTES=N`, debug builds only): the process kills
+    /// itself (SIGKILL) in the middle of a volume copy, once the copy has covered N bytes of
+    /// the source (and not yet all of them): the target volume holds part of the data.
+    public static let killAfterBytes = Mutex<UInt64?>(nil)
+    #endif
+
     /// Aborts a stream after a failure, keeping the first error (the one already copied).
     private static func abort(_ stream: OpaquePointer) {
         _ = virStreamAbort(stream)
@@ -189,6 +197,11 @@ private final class Pump {
     private func advance(data: UInt64, covered: UInt64) {
         self.data += data
         self.covered += covered
+        #if DEBUG
+        if let n = VolumeTransfer.killAfterBytes.withLock({ $0 }), self.covered >= n, self.covered < totalBytes {
+            _ = kill(getpid(), SIGKILL)
+        }
+        #endif
         guard let progress else { return }
         let now = clock.now
         if now - lastReport >= interval {

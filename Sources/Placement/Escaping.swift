@@ -129,26 +129,40 @@ public enum Escape {
     /// `jsonString(_:)` appended to UTF-8 bytes (for writers that build bytes).
     public static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        // Most values are plain ASCII with nothing to escape: one scan, one copy.
-        let plain = !text.utf8.contains { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }
-        if plain || (!text.utf8.contains { $0 == 0x22 || $0 == 0x5C } && !needsEscaping(text, keepingNewlines: false)) {
-            bytes.append(contentsOf: text.utf8)
-        } else {
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": bytes.append(contentsOf: #"\""#.utf8)
-                case "\\": bytes.append(contentsOf: #"\\"#.utf8)
-                case "\u{8}": bytes.append(contentsOf: #"\b"#.utf8)
-                case "\u{C}": bytes.append(contentsOf: #"\f"#.utf8)
-                case "\n": bytes.append(contentsOf: #"\n"#.utf8)
-                case "\r": bytes.append(contentsOf: #"\r"#.utf8)
-                case "\t": bytes.append(contentsOf: #"\t"#.utf8)
-                default:
-                    if isUnsafe(scalar) { appendJSONUnicodeEscape(scalar, to: &bytes) } else { UTF8.encode(scalar) { bytes.append($0) } }
-                }
-            }
+        // Most values are plain ASCII with nothing to escape: one scan over the bytes in place,
+        // one copy.
+        var text = text
+        let plain = text.withUTF8 { utf8 in
+            for byte in utf8 where byte < 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x5C { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if !plain {
+            appendEscaped(text, to: &bytes)
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The inside of a JSON string that is not plain ASCII: unsafe characters and JSON's own
+    /// as escapes, the rest as it is.
+    private static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
+        if !text.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C }) && !needsEscaping(text, keepingNewlines: false) {
+            bytes.append(contentsOf: text.utf8)
+            return
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": bytes.append(contentsOf: #"\""#.utf8)
+            case "\\": bytes.append(contentsOf: #"\\"#.utf8)
+            case "\u{8}": bytes.append(contentsOf: #"\b"#.utf8)
+            case "\u{C}": bytes.append(contentsOf: #"\f"#.utf8)
+            case "\n": bytes.append(contentsOf: #"\n"#.utf8)
+            case "\r": bytes.append(contentsOf: #"\r"#.utf8)
+            case "\t": bytes.append(contentsOf: #"\t"#.utf8)
+            default:
+                if isUnsafe(scalar) { appendJSONUnicodeEscape(scalar, to: &bytes) } else { UTF8.encode(scalar) { bytes.append($0) } }
+            }
+        }
     }
 
     /// JSON written by `JSONEncoder` or `JSONSerialization` brought to `jsonString(_:)`'s rule:
@@ -283,8 +297,8 @@ public enum Escape {
     /// Whether `text` has an unsafe character (a line feed not counted when `keepingNewlines`).
     /// ASCII text is checked byte by byte; the rest scalar by scalar.
     private static func needsEscaping(_ text: String, keepingNewlines: Bool) -> Bool {
-        // Over the bytes in place: a whole `observe -o json` snapshot (1 MB) passes through here
-        // on its way to the terminal.
+        // Over the bytes in place: a long text (a plan, a table of a thousand domains) passes
+        // through here on its way to the terminal.
         var text = text
         let ascii: Bool? = text.withUTF8 { bytes in
             for byte in bytes {

@@ -37,8 +37,12 @@ public struct HostURI: Equatable, Sendable {
     /// code as credentials, on the management host, by the operator's choice: see docs/security.md.
     public static let parameterNames: [String] = [
         "keyfile", "pkipath", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "mode",
-        "proxy", "tls_priority",
+        "proxy", "tls_priority", "no_verify",
     ]
+    /// Parameters libvirt reads only for its built-in SSH clients (`libssh`, `libssh2`): with
+    /// `ssh` (OpenSSH's program) it ignores them, and host keys come from ssh_config, so a URI
+    /// that names them there would promise a check that does not happen.
+    public static let libsshOnlyParameters: [String] = ["known_hosts", "known_hosts_verify", "sshauth"]
     /// Parameters with a fixed set of values (the others take a path or a free string).
     static let parameterValues: [String: [String]] = [
         "known_hosts_verify": ["normal", "auto"],
@@ -46,6 +50,8 @@ public struct HostURI: Equatable, Sendable {
         "no_tty": ["0", "1"],
         "mode": ["auto", "legacy", "direct"],
         "proxy": ["auto", "native"],
+        // 1 would turn off the check of the host's TLS certificate or SSH host key.
+        "no_verify": ["0"],
     ]
 
     /// Whether the environment allows the in-process test driver (`test://`), which reads any
@@ -180,6 +186,12 @@ public struct HostURI: Equatable, Sendable {
                 }
                 if parameters.contains(where: { $0.name == name }) {
                     throw fail("query parameter '\(name)' given twice")
+                }
+                if name == "no_verify", value != "0" {
+                    throw fail("no_verify=\(HostURI.printable(value)) would turn off the check of the host's TLS certificate or SSH host key: refused (install the host's CA certificate or host key instead)")
+                }
+                if transport == "ssh", HostURI.libsshOnlyParameters.contains(name) {
+                    throw fail("query parameter '\(name)' is ignored by libvirt for qemu+ssh (OpenSSH takes host keys and methods from ~/.ssh/known_hosts and ssh_config): use qemu+libssh2:// or qemu+libssh:// for it, or leave it out")
                 }
                 if let allowed = HostURI.parameterValues[name] {
                     guard allowed.contains(value) else {

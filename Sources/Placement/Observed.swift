@@ -176,6 +176,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     public var nics: [ObservedNIC]
     public var hostdevs: [ObservedHostdev]
     public var hasTPM: Bool
+    /// The TPM's `<backend type=…>`: `emulator` (swtpm, state on the host, carried by a live
+    /// migration), `passthrough`, `external`; nil without a TPM or in older snapshots.
+    public var tpmBackend: String?
     /// `efi` or `bios` (nil: not stated); the NVRAM path when there is one.
     public var firmware: String?
     public var nvram: String?
@@ -195,6 +198,11 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// Memory of the persistent (inactive) definition, MiB, when it differs from `memoryMiB` of
     /// a running domain. nil: the same as `memoryMiB`.
     public var configMemoryMiB: Int?
+    /// Memory the running guest uses, MiB: its balloon size less what the guest reports unused
+    /// (`balloon.unused` of libvirt's domain statistics; needs the guest's balloon driver).
+    /// nil when not reported (shut off, no driver, snapshots written before it existed): a
+    /// live move's estimate then starts from `memoryMiB`.
+    public var memoryInUseMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -204,10 +212,10 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         virtType: String? = nil, arch: String? = nil, machine: String? = nil, emulator: String? = nil,
         osBoot: [String] = [],
         disks: [ObservedDisk] = [], nics: [ObservedNIC] = [], hostdevs: [ObservedHostdev] = [],
-        hasTPM: Bool = false, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
+        hasTPM: Bool = false, tpmBackend: String? = nil, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
-        configVcpus: Int? = nil, configMemoryMiB: Int? = nil
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil, memoryInUseMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -217,9 +225,9 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.virtType = virtType; self.arch = arch; self.machine = machine; self.emulator = emulator
         self.osBoot = osBoot
         self.disks = disks; self.nics = nics; self.hostdevs = hostdevs
-        self.hasTPM = hasTPM; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
+        self.hasTPM = hasTPM; self.tpmBackend = tpmBackend; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
-        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB
+        self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB; self.memoryInUseMiB = memoryInUseMiB
     }
 }
 
@@ -298,6 +306,13 @@ extension ObservedFleet {
     /// - Throws: `EncodingError` (not expected for these values).
     public func jsonData() throws -> Data {
         Data(try SortedJSONEncoder.encode(self))
+    }
+
+    /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
+    /// a snapshot is not copied into one buffer).
+    /// - Throws: `EncodingError` (not expected for these values).
+    public func jsonPieces() throws -> [[UInt8]] {
+        try SortedJSONEncoder.encodeInPieces(self)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
@@ -388,6 +403,7 @@ extension ObservedDomain {
             nics: try c.decodeIfPresent([ObservedNIC].self, forKey: .nics) ?? [],
             hostdevs: try c.decodeIfPresent([ObservedHostdev].self, forKey: .hostdevs) ?? [],
             hasTPM: try c.decodeIfPresent(Bool.self, forKey: .hasTPM) ?? false,
+            tpmBackend: try c.decodeIfPresent(String.self, forKey: .tpmBackend),
             firmware: try c.decodeIfPresent(String.self, forKey: .firmware),
             nvram: try c.decodeIfPresent(String.self, forKey: .nvram),
             hasVirtiofs: try c.decodeIfPresent(Bool.self, forKey: .hasVirtiofs) ?? false,
@@ -396,7 +412,8 @@ extension ObservedDomain {
             tags: try c.decodeIfPresent([String: String].self, forKey: .tags) ?? [:],
             xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? "",
             configVcpus: try c.decodeIfPresent(Int.self, forKey: .configVcpus),
-            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB)
+            configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB),
+            memoryInUseMiB: try c.decodeIfPresent(Int.self, forKey: .memoryInUseMiB)
         )
     }
 }

@@ -41,6 +41,10 @@ public struct Plan: Codable, Equatable, Sendable {
     /// refuses a plan whose content no longer matches it (an edited plan). Empty until
     /// `sealed(desired:)`. It detects edits, it is not a signature: see docs/security.md.
     public var contentDigest: String
+    /// Bytes and expected wall time of the scheduled actions (`Plan.estimated`); null figures
+    /// when unknown. nil (the key absent) in plans written before estimates existed, so that
+    /// their content digest still holds.
+    public var estimate: PlanEstimate?
 
     /// A plan value; `makePlan(desired:observed:)` is how plans are normally made.
     public init(fleet: String, basis: Basis, actions: [Action], summary: Summary,
@@ -51,11 +55,12 @@ public struct Plan: Codable, Equatable, Sendable {
         self.notes = notes; self.unmanaged = unmanaged
         self.hosts = hosts; self.parallel = parallel
         self.desiredDigest = ""; self.contentDigest = ""
+        self.estimate = nil
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case apiVersion, kind, fleet, basis, actions, summary, notes, unmanaged, hosts, parallel
-        case desiredDigest, contentDigest
+        case desiredDigest, contentDigest, estimate
     }
 
     /// Decodes a plan strictly: every key `encode(to:)` writes must be there (a saved plan is
@@ -74,6 +79,8 @@ public struct Plan: Codable, Equatable, Sendable {
         parallel = try c.decode(ParallelSpec.self, forKey: .parallel)
         desiredDigest = try c.decode(String.self, forKey: .desiredDigest)
         contentDigest = try c.decode(String.self, forKey: .contentDigest)
+        // Plans saved before estimates existed have none; their digest covers no estimate.
+        estimate = try c.decodeIfPresent(PlanEstimate.self, forKey: .estimate)
     }
 
     /// Encodes every key.
@@ -91,6 +98,7 @@ public struct Plan: Codable, Equatable, Sendable {
         try c.encode(parallel, forKey: .parallel)
         try c.encode(desiredDigest, forKey: .desiredDigest)
         try c.encode(contentDigest, forKey: .contentDigest)
+        try c.encodeIfPresent(estimate, forKey: .estimate)
     }
 
     /// True when nothing is to be done: no action at all, not even a blocked or deferred one.
@@ -218,14 +226,17 @@ public struct Action: Codable, Equatable, Sendable {
     /// executor starts it once they are all done, and never when one of them did not succeed.
     /// Empty for blocked and deferred actions, and for actions that wait on nothing.
     public var dependsOn: [Int]
+    /// For a move (scheduled or deferred): what it is expected to cost (`Plan.estimated`).
+    /// nil (the key absent) for other actions, and in plans written before estimates existed.
+    public var estimate: MoveEstimate?
 
     /// An action value.
     public init(instance: String, kind: ActionKind, from: String?, to: String?, reasons: [Reason],
                 steps: [Step] = [], wave: Int = 0, deferred: Bool = false, fallback: Fallback? = nil,
-                id: Int = 0, dependsOn: [Int] = []) {
+                id: Int = 0, dependsOn: [Int] = [], estimate: MoveEstimate? = nil) {
         self.instance = instance; self.kind = kind; self.from = from; self.to = to
         self.reasons = reasons; self.steps = steps; self.wave = wave; self.deferred = deferred
-        self.fallback = fallback; self.id = id; self.dependsOn = dependsOn
+        self.fallback = fallback; self.id = id; self.dependsOn = dependsOn; self.estimate = estimate
     }
 
     /// Whether the executor runs this action in this plan.
@@ -237,7 +248,7 @@ public struct Action: Codable, Equatable, Sendable {
     public var refusals: [Reason] { reasons.filter { $0.code.category == .refusal } }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, instance, kind, from, to, reasons, steps, wave, deferred, fallback, dependsOn
+        case id, instance, kind, from, to, reasons, steps, wave, deferred, fallback, dependsOn, estimate
     }
 
     /// Decodes an action; every key must be there (`from`/`to`/`fallback` may be null).
@@ -254,9 +265,12 @@ public struct Action: Codable, Equatable, Sendable {
         fallback = try c.decodeNullable(Fallback.self, forKey: .fallback)
         id = try c.decode(Int.self, forKey: .id)
         dependsOn = try c.decode([Int].self, forKey: .dependsOn)
+        // Absent in plans saved before estimates existed.
+        estimate = try c.decodeIfPresent(MoveEstimate.self, forKey: .estimate)
     }
 
-    /// Encodes every key, `from`/`to`/`fallback` as null when absent, so the schema never varies.
+    /// Encodes every key, `from`/`to`/`fallback` as null when absent, so the schema never varies;
+    /// `estimate` only on moves (and not in plans written before it existed: their digest holds).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(instance, forKey: .instance)
@@ -270,6 +284,7 @@ public struct Action: Codable, Equatable, Sendable {
         try c.encode(fallback, forKey: .fallback)
         try c.encode(id, forKey: .id)
         try c.encode(dependsOn, forKey: .dependsOn)
+        try c.encodeIfPresent(estimate, forKey: .estimate)
     }
 }
 
@@ -331,6 +346,19 @@ public struct Summary: Codable, Equatable, Sendable {
         case .start: start
         case .stop: stop
         case .blocked: blocked
+        }
+    }
+
+    mutating func remove(_ kind: ActionKind) {
+        switch kind {
+        case .live: live -= 1
+        case .reboot: reboot -= 1
+        case .cold: cold -= 1
+        case .manual: manual -= 1
+        case .update: update -= 1
+        case .start: start -= 1
+        case .stop: stop -= 1
+        case .blocked: blocked -= 1
         }
     }
 

@@ -77,6 +77,7 @@ struct PlanChecker {
         if let v = plan.parallel.perHostOut { findings.number(v, 1...InputBounds.maxParallel, root("parallel")("perHostOut")) }
         checkBasis(root("basis"))
         checkActions(root("actions"))
+        if let estimate = plan.estimate { checkEstimate(bytes: estimate.bytes, seconds: estimate.seconds, root("estimate")) }
         checkSummary(root("summary"))
         findings.count(plan.notes.count, InputBounds.maxNotes, root("notes"), "notes")
         for (i, note) in plan.notes.enumerated().prefix(InputBounds.maxNotes) {
@@ -172,6 +173,11 @@ struct PlanChecker {
                 findings.error(p("id"), "id \(action.id): an action's id is its position in the list (expected \(i + 1))")
             }
             checkDependencies(action, p("dependsOn"))
+            if let estimate = action.estimate {
+                if !action.kind.isMove { findings.error(p("estimate"), "only a move carries an estimate") }
+                checkEstimate(bytes: estimate.bytes, seconds: estimate.seconds, p("estimate"))
+                findings.number(estimate.downtimeMs, 0...Self.maxEstimateMs, p("estimate")("downtimeMs"))
+            }
             checkSteps(action.steps, p("steps"))
             if let fallback = action.fallback {
                 if action.kind != .live || ![.reboot, .manual].contains(fallback.kind) {
@@ -179,6 +185,18 @@ struct PlanChecker {
                 }
                 checkSteps(fallback.steps, p("fallback")("steps"))
             }
+        }
+    }
+
+    /// The longest estimate a plan may carry: a year, in milliseconds.
+    static let maxEstimateMs = 365 * 86_400 * 1000
+
+    /// An estimate's bytes (a plan's: up to a million moves of the largest volume) and seconds
+    /// (finite, up to a year) are within bounds.
+    mutating func checkEstimate(bytes: Int64?, seconds: Double?, _ path: InputPath) {
+        findings.number(bytes, 0...Int64.max / 2, path("bytes"))
+        if let seconds, !(seconds.isFinite && seconds >= 0 && seconds <= Double(Self.maxEstimateMs) / 1000) {
+            findings.error(path("seconds"), "\(seconds) is out of range (0...\(Self.maxEstimateMs / 1000))")
         }
     }
 

@@ -137,6 +137,11 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
     case orderUnorderable = "order.unorderable"
     /// One hop of a move through a relay host (a note on the action).
     case orderRelay = "order.relay"
+    /// A move left out of this run by `--until`: its estimate does not fit before the window
+    /// ends (or it waits on a move that does not).
+    case orderWindow = "order.window"
+    /// A move left out by `--until` because its time cannot be estimated.
+    case orderWindowUnknown = "order.window-unknown"
 
     // Maintenance status of an instance on a host under maintenance (notes; see
     // PlannerMaintenance.swift).
@@ -173,7 +178,7 @@ public enum ReasonCode: String, Codable, Sendable, CaseIterable, Comparable {
              .driftVcpus, .driftMemory, .driftAutostart, .driftTags, .driftFleet,
              .driftDisk, .driftNIC, .driftState:
             .cause
-        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .targetVolumeLeftover, .placeSpreadShared,
+        case .placeHeld, .orderRelay, .noteExtraDevice, .orderDeferred, .orderWindow, .orderWindowUnknown, .targetVolumeLeftover, .placeSpreadShared,
              .manualBootDisk, .instanceMigrating,
              .maintenancePendingLive, .maintenancePendingCold, .maintenancePendingReboot, .maintenanceDue,
              .maintenanceManualNeeded:

@@ -16,11 +16,15 @@
 ///
 /// `clock` says what time it is (whether maintenance events are due) and which instances an
 /// operator asked to move now; the default counts no due date as reached.
+///
+/// `history` is what earlier moves achieved (the state directory's transfer history): every
+/// move gets an estimate from it and the observation, and the plan the replay of its schedule
+/// (`Plan.estimated`).
 public func makePlan(desired: PlacementSpec, observed: ObservedFleet, ownVolumes: Set<String> = [],
-                     clock: PlanningClock = .init()) -> Plan {
+                     clock: PlanningClock = .init(), history: TransferHistory = .init()) -> Plan {
     var planner = Planner(spec: desired, fleet: FleetIndex(spec: desired, observed: observed, own: ownVolumes))
     planner.clock = clock
-    return planner.run(observed: observed)
+    return planner.run(observed: observed).estimated(observed: observed, history: history)
 }
 
 /// What happens to one subject.

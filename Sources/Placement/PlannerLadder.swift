@@ -243,8 +243,10 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
     if !transientDisks.isEmpty {
         live.append(Reason(.liveTransientDisk, "not live-migratable: transient disk \(transientDisks.map(\.target).joined(separator: ", "))"))
     }
-    if domain.hasTPM {
-        live.append(Reason(.liveTPM, "not live-migratable: has a TPM"))
+    // An emulated TPM's state travels in the migration stream (libvirt 9.0, swtpm); any
+    // other TPM, or one an old snapshot does not describe, is not migrated live.
+    if domain.hasTPM && domain.tpmBackend != "emulator" {
+        live.append(Reason(.liveTPM, "not live-migratable: has a TPM\(domain.tpmBackend.map { " (\($0) backend)" } ?? "") whose state a migration does not carry"))
     }
     if domain.snapshotCount > 0 {
         let n = domain.snapshotCount
@@ -315,7 +317,7 @@ func makeMoveProfile(_ desired: DesiredInstance, _ domain: ObservedDomain, drift
         // A manual move's new definition has a new NVRAM path, shared or not.
         recreated.append(Reason(.moveNVRAM, "a manual move makes a new NVRAM (\(path) is not carried): move it live, or cold with the NVRAM file on a shared pool"))
     }
-    if domain.hasTPM {
+    if domain.hasTPM && domain.tpmBackend != "passthrough" {
         state.append(Reason(.moveTPMState, "its TPM's state is on \(source.name), and only a live move carries it: the target would start with a new, empty TPM"))
     }
     var attach: [(pool: String, volume: String, key: String)] = []

@@ -95,7 +95,9 @@ func briefReason(_ a: Action) -> String {
         // Nothing caused it but a blocker (not found, conflict): that is the story.
         parts.append(first.message)
     }
-    if a.deferred, let why = a.reasons.first(where: { $0.code == .orderDeferred }) { parts.insert(why.message, at: 0) }
+    if a.deferred, let why = a.reasons.first(where: { [.orderDeferred, .orderWindow, .orderWindowUnknown].contains($0.code) }) {
+        parts.insert(why.message, at: 0)
+    }
     return parts.joined(separator: "; ")
 }
 
@@ -159,6 +161,7 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
         for r in blockers(a) { out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]") }
         guard verbose else { continue }
         if a.wave > 0 { out.append("\(indent)wave \(a.wave)" + waitsOn(a, in: plan)) }
+        if let e = a.estimate { out.append("\(indent)estimate: \(e.summary)") }
         if a.kind != .blocked {
             for r in a.reasons where r.code.category == .refusal || r.code == .manualBootDisk {
                 out.append("\(indent)- \(t(r.message)) [\(r.code.rawValue)]")
@@ -182,6 +185,7 @@ private func renderText(_ plan: Plan, color: Bool, verbose: Bool) -> String {
     if verbose {
         if !out.isEmpty { out.append("") }
         out.append("Limits: \(limitsLine(plan.parallel))")
+        if let e = plan.estimate { out.append("Estimate: \(e.summary) (the schedule replayed under these limits)") }
         if !otherNotes.isEmpty {
             if !out.isEmpty { out.append("") }
             out.append("Notes:")
@@ -226,18 +230,23 @@ private func renderMarkdown(_ plan: Plan, verbose: Bool) -> String {
     let code = Escape.markdownCode, text = Escape.markdownText
     var out: [String] = ["### virtplace plan: \(code(plan.fleet))", ""]
     if !plan.actions.isEmpty {
-        out.append("| Action | Instance | From | To | Wave | Why |")
-        out.append("| --- | --- | --- | --- | --- | --- |")
+        out.append("| Action | Instance | From | To | Wave | Estimate | Why |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
         for a in plan.actions {
             let kind = a.kind == .blocked ? "**blocked**" : (a.deferred ? "\(a.kind.rawValue) (deferred)" : a.kind.rawValue)
             var why = text(briefReason(a))
             for r in blockers(a) { why += "<br>• \(text(r.message)) (`\(r.code.rawValue)`)" }
             let wave = a.wave > 0 ? String(a.wave) : "–"
-            out.append("| \(kind) | \(code(a.instance)) | \(a.from.map(text) ?? "–") | \(a.to.map(text) ?? "–") | \(wave) | \(why) |")
+            let estimate = a.estimate.map { text($0.summary) } ?? "–"
+            out.append("| \(kind) | \(code(a.instance)) | \(a.from.map(text) ?? "–") | \(a.to.map(text) ?? "–") | \(wave) | \(estimate) | \(why) |")
         }
         out.append("")
     }
     out.append("**\(summaryLine(plan))**")
+    if let e = plan.estimate, plan.actions.contains(where: { $0.estimate != nil }) {
+        out.append("")
+        out.append("Estimate: \(text(e.summary)) (the schedule replayed under the `parallel` limits)")
+    }
     let maintenance = splitMaintenanceNotes(plan.notes).maintenance
     if !maintenance.isEmpty {
         out.append("")

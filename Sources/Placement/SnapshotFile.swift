@@ -167,6 +167,7 @@ struct SnapshotChecker {
         findings.number(d.memoryMiB, memory, p("memoryMiB"))
         findings.number(d.maxMemoryMiB, memory, p("maxMemoryMiB"))
         findings.number(d.configMemoryMiB, memory, p("configMemoryMiB"))
+        findings.number(d.memoryInUseMiB, memory, p("memoryInUseMiB"))
         findings.libvirtName(d.cpuMode, p("cpuMode"), "CPU mode")
         findings.libvirtName(d.cpuModel, p("cpuModel"), "CPU model")
         findings.count(d.cpuFeatures.count, InputBounds.maxCPUFeatures, p("cpuFeatures"), "CPU features")
@@ -183,6 +184,7 @@ struct SnapshotChecker {
             findings.libvirtName(dev, p("osBoot")[i], "boot device")
         }
         findings.libvirtName(d.firmware, p("firmware"), "firmware")
+        findings.libvirtName(d.tpmBackend, p("tpmBackend"), "TPM backend")
         findings.filePath(d.nvram, p("nvram"), "the NVRAM path")
         findings.number(d.snapshotCount, 0...InputBounds.maxSnapshots, p("snapshotCount"))
         if let fleet = d.fleet { findings.placementName(fleet, p("fleet"), "fleet") }

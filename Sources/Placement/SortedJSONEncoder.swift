@@ -18,6 +18,19 @@ public enum SortedJSONEncoder {
     /// - Throws: `EncodingError.invalidValue` for a non-finite float, or when `value` encodes
     ///   nothing; whatever `value.encode(to:)` throws.
     public static func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+        let pieces = try encodeInPieces(value)
+        guard pieces.count > 1 else { return pieces.first ?? [] }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
+        for piece in pieces { bytes.append(contentsOf: piece) }
+        return bytes
+    }
+
+    /// `encode(value)` in consecutive pieces of some 64 KiB, to be written one after another:
+    /// a snapshot of a thousand domains (a megabyte) is never copied into one buffer, nor grown
+    /// by doubling (`observe -o json`).
+    /// - Throws: as `encode`.
+    public static func encodeInPieces<Value: Encodable>(_ value: Value) throws -> [[UInt8]] {
         let encoder = NodeEncoder()
         try value.encode(to: encoder)
         guard let node = encoder.node else {
@@ -25,7 +38,8 @@ public enum SortedJSONEncoder {
         }
         var writer = Writer()
         writer.write(node)
-        return writer.bytes
+        writer.finishPiece()
+        return writer.pieces
     }
 }
 
@@ -67,9 +81,11 @@ private func literal<Float: BinaryFloatingPoint & LosslessStringConvertible>(_ v
 
 /// The node of a value: scalars directly, anything else through a nested encoder.
 private func node<Value: Encodable>(_ value: Value, at codingPath: [any CodingKey]) throws -> Node {
-    if let text = value as? String { return .string(text) }
-    if let number = value as? Int { return .literal(String(number)) }
-    if let flag = value as? Bool { return .literal(flag ? "true" : "false") }
+    // The type compared before any cast: a failed dynamic cast costs far more, and most values
+    // that come here (arrays, dictionaries, nested structures) are none of these.
+    if Value.self == String.self, let text = value as? String { return .string(text) }
+    if Value.self == Int.self, let number = value as? Int { return .literal(String(number)) }
+    if Value.self == Bool.self, let flag = value as? Bool { return .literal(flag ? "true" : "false") }
     let encoder = NodeEncoder(codingPath: codingPath)
     try value.encode(to: encoder)
     // JSONEncoder writes a value that encoded nothing as an empty object.
@@ -228,16 +244,37 @@ private func utf8Precedes(_ a: String, _ b: String) -> Bool {
 }
 
 private struct Writer {
-    var bytes: [UInt8] = []
+    /// The piece being written.
+    var bytes: [UInt8]
+    /// The pieces written before it.
+    private(set) var pieces: [[UInt8]] = []
     private var depth = 0
+    /// A piece is ended after the element that brings it to this size (`finishPiece`).
+    private static let pieceSize = 1 << 16
+
+    init() {
+        bytes = []
+        bytes.reserveCapacity(Self.pieceSize + Self.pieceSize / 2)
+    }
+
+    /// Ends the piece being written (when it has anything) and starts the next.
+    mutating func finishPiece() {
+        guard !bytes.isEmpty else { return }
+        pieces.append(bytes)
+        bytes = []
+        bytes.reserveCapacity(Self.pieceSize + Self.pieceSize / 2)
+    }
     /// The last key list written per coding-key type, and its sorted order.
     private var orders: [ObjectIdentifier: (keys: [String], order: [Int])] = [:]
 
     /// The indices of `object`'s entries in key order: from the cache when the last object of
     /// its type had the same keys (a snapshot's thousand domains have), else sorted.
     private mutating func order(_ object: ObjectNode) -> [Int] {
+        if let type = object.keyType, let cached = orders[type], cached.keys.count == object.entries.count,
+           zip(cached.keys, object.entries).allSatisfy({ $0 == $1.key }) {
+            return cached.order
+        }
         let keys = object.entries.map(\.key)
-        if let type = object.keyType, let cached = orders[type], cached.keys == keys { return cached.order }
         let order = keys.indices.sorted { utf8Precedes(keys[$0], keys[$1]) }
         if let type = object.keyType { orders[type] = (keys, order) }
         return order
@@ -276,6 +313,7 @@ private struct Writer {
             if index > 0 { bytes.append(contentsOf: ",\n".utf8) }
             indent()
             element(&self, index)
+            if bytes.count >= Self.pieceSize { finishPiece() }
         }
         depth -= 1
         bytes.append(UInt8(ascii: "\n"))

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Libvirt
 import Placement
+import Synchronization
 
 /// `virtplace apply`: observe, plan, confirm, then carry the plan out.
 struct ApplyCommand: Command {
@@ -18,6 +19,7 @@ struct ApplyCommand: Command {
         .value("now", "INSTANCE", repeatable: true,
                help: "move INSTANCE off its host under maintenance now, even with downtime, not at the due date; repeatable"),
         eventsOption,
+        untilOption,
     ]
     static let discussion = """
     With -f, observes the hosts, plans, shows the plan and, on a terminal, asks for confirmation
@@ -43,9 +45,17 @@ struct ApplyCommand: Command {
     date unless --now INSTANCE (or the instance's maintenance.proactive) asks for them earlier;
     --events FILE records each maintenance move's start and end (docs/operations.md).
 
+    --until TIME|DURATION is a maintenance window (20:00, 2026-12-07T20:00:00Z, 45m, 1h30m): a
+    move whose estimate (see 'plan -v') would end after it is not started and is reported
+    deferred (order.window); nothing running is cut short. Deferred moves are not a failure.
+
+    Ctrl-C (SIGINT) or SIGTERM while steps run lets the step in progress finish, starts nothing
+    new, and exits 130 (143 for SIGTERM); the next apply finishes what was left. A second
+    Ctrl-C stops at once (the next apply still finishes it, from the journal).
+
     Exit codes: 0 every action done (or nothing to do); 1 nothing was changed: invalid input,
     a stale plan, the lock held, no confirmation; 3 finished, but an action failed or was
-    blocked (the others were applied).
+    blocked (the others were applied); 130/143 stopped by Ctrl-C/SIGTERM after a step.
     """
 
     enum Source: Equatable {
@@ -60,6 +70,7 @@ struct ApplyCommand: Command {
     var abandon: [String]
     var moveNow: [String]
     var eventsFile: String?
+    var until: Date?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         let files = arguments.all("file")
@@ -79,6 +90,7 @@ struct ApplyCommand: Command {
         abandon = arguments.all("abandon")
         moveNow = arguments.all("now")
         eventsFile = arguments.value("events")
+        until = try parseUntilOption(arguments, command: Self.name)
         if case .planFile = source, !moveNow.isEmpty {
             throw UsageError(message: "--now changes the plan: it applies with -f PATH..., not to a saved plan (plan again instead)", command: Self.name)
         }
@@ -93,7 +105,7 @@ struct ApplyCommand: Command {
         }
         // What to apply, and where the hosts are.
         let desired: ApplyPass.Desired
-        let targets: [ObserveTarget]
+        var targets: [ObserveTarget]
         let parallel: ParallelSpec
         switch source {
         case .files(let files):
@@ -116,20 +128,39 @@ struct ApplyCommand: Command {
             targets = plan.hosts.map { ObserveTarget(name: $0.name, uri: $0.uri, faultDomain: $0.faultDomain, allowTestDriver: context.allowTestDriver) }
             parallel = plan.parallel
         }
+        // Only apply, and only on a terminal, answers libvirt's credential prompts (an SSH
+        // passphrase, a SASL password, an unknown SSH host key); every other run refuses them.
+        if context.console.stdinIsTerminal {
+            targets = targets.map { target in
+                var target = target
+                target.answersPrompts = true
+                return target
+            }
+        }
         if !dryRun { try checkEventsFile(eventsFile) }
-        let options = ExecutionOptions(
+        try installTestFaults(context.environment)
+        var options = ExecutionOptions(
             parallel: parallel,
             faultDomains: Dictionary(targets.compactMap { t in t.faultDomain.map { (t.name, $0) } }, uniquingKeysWith: { a, _ in a }),
             hosts: targets.map(\.name),
             crashPoint: try testCrashPoint(context.environment))
+        // Ctrl-C (or SIGTERM) once anything runs: the step in progress finishes, nothing new
+        // starts, exit 130 (143); before that, and a second time, it stops the process at once.
+        let interrupt = ApplyInterrupt()
+        options.stopRequested = { interrupt.caught != nil }
         var pass = ApplyPass(desired: desired, targets: targets, state: StateDirectory(path: context.common.stateDir), options: options)
         pass.dryRun = dryRun
         pass.ask = !autoApprove
         pass.abandon = abandon
         pass.planningClock = planningClock(moveNow: moveNow)
         pass.eventsFile = eventsFile
-        let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun))
+        pass.until = until
+        let report = try await pass.run(ApplyPresenter(context: context, dryRun: dryRun, interrupt: interrupt))
         debugCalls(context)
+        if let signal = interrupt.caught {
+            context.console.err("apply stopped on \(signal == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)") after the step in progress; what was left is in the journal, and the next apply finishes it")
+            return signal == SIGTERM ? .terminated : .interrupted
+        }
         return ExitCode(report.outcome)
     }
 
@@ -176,6 +207,8 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
                 line += r.downtimeMs.map { ", downtime \($0) ms" } ?? ", downtime not reported"
                 if let ms = r.migrationMs { line += " (migration job \(ms) ms)" }
             }
+        case .deferred:
+            line += console.style("deferred", .yellow) + ": \(t(r.message ?? ""))"
         case .failed:
             line += console.style("failed", .red) + ": \(t(r.message ?? ""))"
         case .blocked:
@@ -183,15 +216,25 @@ func renderApplySummary(_ report: ExecutionReport, plan: Plan?, console: Console
         }
         s += line + "\n"
         if r.status == .failed, let tried = r.triedSummary { s += "  \(String(repeating: " ", count: width))    \(t(tried))\n" }
+        if r.status == .done, let actual = r.actual {
+            s += "  \(String(repeating: " ", count: width))    \(estimateVersusActual(r.estimate, actual))\n"
+        }
         for note in r.notes { s += "  \(String(repeating: " ", count: width))    note: \(t(note))\n" }
     }
     let blockedInPlan = plan?.summary.blocked ?? 0
     var counts = ["\(report.done) done", "\(report.failed) failed", "\(report.blocked + blockedInPlan) blocked"]
-    if let deferred = plan?.summary.deferred, deferred > 0 { counts.append("\(deferred) deferred") }
+    let deferred = (plan?.summary.deferred ?? 0) + report.deferred
+    if deferred > 0 { counts.append("\(deferred) deferred") }
     let ok = report.failed + report.blocked + blockedInPlan == 0
     let what = plan == nil ? "Unfinished actions" : "Apply"
     s += "\n" + console.style("\(what) \(ok ? "complete" : "finished with problems"): ", .bold) + counts.joined(separator: ", ") + ".\n"
     return s
+}
+
+/// `actual 90 MiB, 3.1 s, downtime 246 ms; estimate 88 MiB, 3.0 s, downtime 300 ms`.
+func estimateVersusActual(_ estimate: MoveEstimate?, _ actual: MoveActual) -> String {
+    let shown = MoveEstimate(bytes: actual.bytes, seconds: (actual.seconds * 10).rounded() / 10, downtimeMs: actual.downtimeMs)
+    return "actual \(shown.summary); estimate \(estimate?.summary ?? "none")"
 }
 
 /// The line a journal rotation is reported with.
@@ -199,4 +242,47 @@ func rotationLine(_ rotation: Journal.Rotation) -> String {
     let mib = String(format: "%.1f", Double(rotation.bytes) / 1_048_576)
     return "journal rotated: \(mib) MiB set aside as \(rotation.previous); "
         + "\(rotation.carried) created-volume record\(rotation.carried == 1 ? "" : "s") carried over"
+}
+
+/// SIGINT and SIGTERM during an apply. Once steps run (`arm`, from the first executor event),
+/// the first signal asks the executor to stop after the step in progress (`caught` is set and
+/// a line says so on standard error); a signal before that, or a second one, ends the process
+/// as the signal would by default: nothing is in flight before, and after it the journal lets
+/// the next apply finish what is left.
+// @unchecked: the dispatch sources are created in init and only kept alive afterwards; the
+// state is behind a Mutex.
+final class ApplyInterrupt: @unchecked Sendable {
+    private let state = Mutex<(armed: Bool, signal: Int32?)>((false, nil))
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for sig in [SIGINT, SIGTERM] {
+            Foundation.signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.received(sig) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Steps may run from now on: the first signal waits for the step in progress.
+    func arm() { state.withLock { $0.armed = true } }
+
+    /// The first signal received once armed (SIGINT or SIGTERM), nil before.
+    var caught: Int32? { state.withLock { $0.signal } }
+
+    private func received(_ sig: Int32) {
+        let wait = state.withLock { s -> Bool in
+            guard s.armed, s.signal == nil else { return false }
+            s.signal = sig
+            return true
+        }
+        guard wait else {
+            Foundation.signal(sig, SIG_DFL)
+            kill(getpid(), sig)
+            return
+        }
+        let line = "\nvirtplace: \(sig == SIGTERM ? "SIGTERM" : "interrupted"): the step in progress finishes, then apply stops (press Ctrl-C again to stop at once; the next apply finishes what is left)\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
 }

@@ -104,6 +104,7 @@ final class ApplyProgress: Sendable {
                     if let d = report.downtimeMs { text += ", downtime \(d) ms" }
                 case .failed: text += console.style("failed", .red) + ": \(t(report.message ?? ""))"
                 case .blocked: text += console.style("blocked", .yellow) + ": \(t(report.message ?? ""))"
+                case .deferred: text += console.style("deferred", .yellow) + ": \(t(report.message ?? ""))"
                 }
                 emit(text, &state)
             }
@@ -224,11 +225,15 @@ struct ApplyPresenter: PassObserver {
     let verbose: Bool
     let dryRun: Bool
     let progress: ApplyProgress
+    /// Told when steps may start running (recovery's or the plan's), so that Ctrl-C from then
+    /// on waits for the step in progress.
+    let interrupt: ApplyInterrupt?
 
-    init(context: CommandContext, dryRun: Bool) {
+    init(context: CommandContext, dryRun: Bool, interrupt: ApplyInterrupt? = nil) {
         console = context.console
         verbose = context.common.verbose
         self.dryRun = dryRun
+        self.interrupt = interrupt
         progress = ApplyProgress(console: console, live: console.stdoutIsTerminal && !context.common.quiet)
     }
 
@@ -265,13 +270,15 @@ struct ApplyPresenter: PassObserver {
         case .dryRun(let plan):
             console.out(renderDryRun(plan, console: console))
         case .executing:
+            interrupt?.arm()
             console.line("")
         case .execution(let event):
+            interrupt?.arm()
             progress.handle(event)
         case .manualMigrationNeeded(let line):
             progress.finish()
             console.err(console.style("error:", .red) + " " + t(line))
-        case .eventsFileError(let problem):
+        case .eventsFileError(let problem), .historyProblem(let problem):
             progress.finish()
             warn(t(problem))
         case let .executed(report, plan):

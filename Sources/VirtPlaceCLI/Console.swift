@@ -42,6 +42,44 @@ struct Console: Sendable {
         failures.note(Self.write(Escape.terminalOutput(text, keepingColor: color), to: outputDescriptor), stream: "standard output")
     }
 
+    /// UTF-8 text on standard output in pieces, guarded as `out` is: written as they are when
+    /// every byte is printable ASCII or a line feed (a JSON snapshot, which escapes everything
+    /// else), else joined and through `out`. A megabyte of JSON is not copied into a String
+    /// and scanned by Unicode scalar.
+    func out(utf8 pieces: [[UInt8]]) {
+        let plain = pieces.allSatisfy { piece in piece.withUnsafeBytes { Self.isPlainText($0) } }
+        guard plain else { return out(String(decoding: Array(pieces.joined()), as: UTF8.self)) }
+        for piece in pieces {
+            let result = piece.withUnsafeBytes { Self.write($0, to: outputDescriptor) }
+            failures.note(result, stream: "standard output")
+            guard result == .written else { return }
+        }
+    }
+
+    /// Whether every byte is printable ASCII or a line feed: eight bytes at a time, a word that
+    /// may hold anything else (a line feed does) looked at byte by byte.
+    static func isPlainText(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        func plain(_ byte: UInt8) -> Bool { (byte >= 0x20 && byte < 0x7F) || byte == 0x0A }
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // The high bit of a byte is set in `below` when the byte is under 0x20, in `above`
+            // when it is over 0x7E (a borrow or carry may mark a neighbour too: then bytes are
+            // looked at one by one, and nothing is missed).
+            let below = (word &- 0x2020_2020_2020_2020) & ~word
+            let above = (word &+ 0x0101_0101_0101_0101) | word
+            if (below | above) & 0x8080_8080_8080_8080 != 0 {
+                for offset in index..<index + 8 where !plain(bytes[offset]) { return false }
+            }
+            index += 8
+        }
+        while index < bytes.count {
+            if !plain(bytes[index]) { return false }
+            index += 1
+        }
+        return true
+    }
+
     /// Cursor movements of the progress board on standard output, written raw: only ever
     /// constant sequences of our own, never a value.
     func control(_ sequence: String) {
@@ -72,29 +110,33 @@ struct Console: Sendable {
     /// virtplace is waited on, not given up on.
     @discardableResult
     static func write(_ text: String, to descriptor: Int32) -> WriteResult {
-        if closedAtStart.withLock({ $0.contains(descriptor) }) { return .failed(EBADF) }
         var text = text
-        return text.withUTF8 { bytes -> WriteResult in
-            guard let base = bytes.baseAddress else { return .written }
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
-                if written < 0 {
-                    switch errno {
-                    case EINTR: continue
-                    case EAGAIN:
-                        var wanted = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&wanted, 1, 1000)
-                        continue
-                    case EPIPE: return .readerGone
-                    case let code: return .failed(code)
-                    }
+        return text.withUTF8 { write(UnsafeRawBufferPointer($0), to: descriptor) }
+    }
+
+    /// `write(_:to:)` for bytes.
+    @discardableResult
+    static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> WriteResult {
+        if closedAtStart.withLock({ $0.contains(descriptor) }) { return .failed(EBADF) }
+        guard let base = bytes.baseAddress else { return .written }
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                switch errno {
+                case EINTR: continue
+                case EAGAIN:
+                    var wanted = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&wanted, 1, 1000)
+                    continue
+                case EPIPE: return .readerGone
+                case let code: return .failed(code)
                 }
-                guard written > 0 else { return .failed(EIO) }
-                offset += written
             }
-            return .written
+            guard written > 0 else { return .failed(EIO) }
+            offset += written
         }
+        return .written
     }
 
     /// Makes sure descriptors 0, 1 and 2 are what whoever started virtplace gave it. When one

@@ -13,6 +13,10 @@ public enum ExitCode: Int32, Sendable {
     case changesPending = 2
     /// `apply`/`reconcile` finished, but at least one action failed or was blocked.
     case partial = 3
+    /// `apply` stopped by Ctrl-C (SIGINT) after the step in progress (128 + SIGINT).
+    case interrupted = 130
+    /// `apply` stopped by SIGTERM after the step in progress (128 + SIGTERM).
+    case terminated = 143
 
     /// A pass that ran to its end: 0 when everything is done, 3 when something is not.
     init(_ outcome: PassOutcome) {

@@ -69,6 +69,9 @@ enum ManPage {
     .TP
     .B 3
     apply or reconcile finished but an action failed or was blocked
+    .TP
+    .B 130, 143
+    apply stopped by Ctrl\\-C (SIGINT) or SIGTERM once the step in progress finished; the next apply finishes what was left
 
     """
 

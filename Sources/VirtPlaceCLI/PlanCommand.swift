@@ -17,8 +17,10 @@ struct PlanCommand: Command {
     static let needsEventLoop = false
     static let discussion = """
     One line per action: kind, instance, from → to, and the reason; the blocking reasons under
-    a blocked action; then a summary line. With -v: waves, every reason and step, notes, and
-    domains that the file does not manage.
+    a blocked action; then a summary line. With -v: waves, every reason and step, each move's
+    estimate (bytes, time, downtime) and the plan's (its schedule replayed under the parallel
+    limits), notes, and domains that the file does not manage. Estimates use the transfer
+    history of the state directory (what earlier moves between the same hosts achieved).
 
     -o svg draws the plan: fault domains as columns, hosts as boxes with their vCPU and memory
     use before → after, instances as chips, one arrow per move (coloured and labelled by kind),
@@ -64,8 +66,12 @@ struct PlanCommand: Command {
         }
         // Sealed: the digests let 'apply PLANFILE' refuse an edited plan, or one made from
         // another desired state (docs/security.md).
-        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: StateDirectory(path: context.common.stateDir).ownVolumes(),
-                            clock: planningClock())
+        // What earlier moves achieved makes the estimates (an offline plan too, where a state
+        // directory is there); a history that cannot be read is set aside, with a warning.
+        let state = StateDirectory(path: context.common.stateDir)
+        let history = HistoryFile.read(state)
+        if let problem = history.problem { context.console.err(context.console.style("warning:", .yellow) + " " + Escape.terminal(problem)) }
+        let plan = makePlan(desired: spec, observed: fleet, ownVolumes: state.ownVolumes(), clock: planningClock(), history: history.history)
             .sealed(desired: spec)
         context.console.out(render(plan, format: format, color: context.console.color, verbose: context.common.verbose,
                                    fleet: PictureFleet(desired: spec, observed: fleet)))

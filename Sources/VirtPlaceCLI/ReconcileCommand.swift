@@ -9,13 +9,14 @@ import Synchronization
 struct ReconcileCommand: Command {
     static let name = "reconcile"
     static let abstract = "unattended drift correction: apply --auto-approve, locked, capped, logged"
-    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--metrics-file PATH] [--events FILE]"]
+    static let usage = ["reconcile -f PATH... [--interval DURATION] [--max-moves N] [--until TIME|DURATION] [--metrics-file PATH] [--events FILE]"]
     static let options: [OptionSpec] = [
         fileOption,
         .value("interval", "DURATION", help: "keep running: one pass per interval (30s, 5m, 1h30m) until SIGTERM or SIGINT"),
         .value("max-moves", "N", help: "at most N moves per pass (with policy.maxMovesPerRun, the smaller applies)"),
         .value("metrics-file", "PATH", help: "write Prometheus text metrics to PATH after each pass (atomically)"),
         eventsOption,
+        untilOption,
     ]
     static let discussion = """
     Each pass: take the state directory's lock (a pass that finds it held exits 1 and says who
@@ -23,7 +24,12 @@ struct ReconcileCommand: Command {
     capped per pass (--max-moves, policy.maxMovesPerRun); the rest wait for the next pass.
     Manual moves happen only for instances whose file lists them (as for apply). Each pass
     writes one JSON object per line on standard output: one per pass start and end, per action
-    and per step, with durations.
+    and per step, with durations; a finished move's line carries its estimate and its actual
+    bytes, seconds and downtime.
+
+    --until TIME|DURATION is a maintenance window for every pass (a duration counts from the
+    start of the command): a move whose estimate would end after it is not started; its
+    action line says `deferred` (order.window). Nothing running is cut short.
 
     Before it plans, each pass finishes (or rolls back) what an earlier run left unfinished,
     as apply does, with one `recovery` line per such action; an instance virtplace cannot
@@ -50,6 +56,7 @@ struct ReconcileCommand: Command {
     var maxMoves: Int?
     var metricsFile: String?
     var eventsFile: String?
+    var until: Date?
 
     init(arguments: ParsedArguments, common: CommonOptions) throws(UsageError) {
         try rejectPositionals(arguments, command: Self.name)
@@ -68,6 +75,7 @@ struct ReconcileCommand: Command {
         }
         metricsFile = arguments.value("metrics-file")
         eventsFile = arguments.value("events")
+        until = try parseUntilOption(arguments, command: Self.name)
     }
 
     func run(_ context: CommandContext) async throws -> ExitCode {
@@ -78,8 +86,10 @@ struct ReconcileCommand: Command {
         configuration.maxMoves = maxMoves
         configuration.metricsFile = metricsFile
         configuration.eventsFile = eventsFile
+        configuration.until = until
         configuration.allowTestDriver = context.allowTestDriver
         configuration.crashPoint = try testCrashPoint(context.environment)
+        try installTestFaults(context.environment)
         configuration.stopRequested = { stop.requested }
         // What a pass freed goes back to the kernel while the loop sleeps: otherwise malloc
         // arenas keep it and RSS creeps up pass by pass (see ProcessMemory).
@@ -138,15 +148,20 @@ struct ReconcileLog: ReconcileObserver {
                     log.write(["event": "action", "level": "warning", "instance": action.instance, "kind": "blocked", "outcome": "blocked",
                                "message": action.reasons.map(\.message).joined(separator: "; ")])
                 } else if action.deferred {
-                    log.write(["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
-                               "message": action.reasons.first { $0.code == .orderDeferred }?.message
-                                   ?? "over the move cap for this pass: the next pass takes it up"])
+                    let why = action.reasons.first { [.orderDeferred, .orderWindow, .orderWindowUnknown].contains($0.code) }
+                    var f: [String: Any] = ["event": "action", "instance": action.instance, "kind": action.kind.rawValue, "outcome": "deferred",
+                                            "message": why?.message ?? "over the move cap for this pass: the next pass takes it up"]
+                    if let why { f["code"] = why.code.rawValue }
+                    if let e = action.estimate { f["estimate"] = estimateFields(e) }
+                    log.write(f)
                 }
             }
         case .execution(let event):
             log.event(event)
         case .eventsFileError(let problem):
             log.write(["event": "events-error", "level": "error", "message": problem])
+        case .historyProblem(let problem):
+            log.write(["event": "history-error", "level": "warning", "message": problem])
         case .abandoned, .unfinished, .observing, .nothingToRun, .dryRun, .executing, .manualMigrationNeeded, .executed:
             break
         }
@@ -221,9 +236,16 @@ final class JSONLog: Sendable {
             if let from = r.from { f["from"] = from }
             if let to = r.to { f["to"] = to }
             if let ms = r.downtimeMs { f["downtimeMs"] = Int(ms) }
+            if let e = r.estimate { f["estimate"] = estimateFields(e) }
+            if let a = r.actual {
+                var actual: [String: Any] = ["seconds": rounded(a.seconds)]
+                actual["bytes"] = a.bytes.map { $0 as Any } ?? NSNull()
+                actual["downtimeMs"] = a.downtimeMs.map { $0 as Any } ?? NSNull()
+                f["actual"] = actual
+            }
             if let message = r.message { f["message"] = message }
             if !r.notes.isEmpty { f["notes"] = r.notes }
-            if r.status != .done { f["level"] = r.status == .failed ? "error" : "warning" }
+            if r.status != .done && r.status != .deferred { f["level"] = r.status == .failed ? "error" : "warning" }
             write(f)
         case let .convergence(instance, d):
             write(convergenceFields(instance, d))
@@ -275,4 +297,10 @@ func convergenceFields(_ instance: String, _ d: ConvergenceController.Decision) 
     if let v = d.iteration { f["iteration"] = Int(clamping: v) }
     if let v = d.throttlePercent { f["throttlePercent"] = v }
     return f
+}
+
+/// A move's estimate as log fields (`bytes`, `seconds`, `downtimeMs`; null when unknown).
+func estimateFields(_ e: MoveEstimate) -> [String: Any] {
+    ["bytes": e.bytes.map { $0 as Any } ?? NSNull(), "seconds": e.seconds.map { $0 as Any } ?? NSNull(),
+     "downtimeMs": e.downtimeMs.map { $0 as Any } ?? NSNull()]
 }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Libvirt
 import Placement
 
 // How apply shows what an earlier run left unfinished and how recovery (in `ApplyPass`) dealt
@@ -16,7 +17,8 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
     #if DEBUG
     let kill: @Sendable () -> Void = { _ = Foundation.kill(getpid(), SIGKILL) }
     for (name, moment) in [("VIRTPLACE_TEST_KILL_AFTER_STEP", CrashPoint.Moment.afterOutcome),
-                           ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent)] {
+                           ("VIRTPLACE_TEST_KILL_BEFORE_STEP", .afterIntent),
+                           ("VIRTPLACE_TEST_FAIL_STEP", .failInstead)] {
         guard let value = environment[name], !value.isEmpty else { continue }
         guard let step = Int(value), step >= 0 else {
             throw CLIError(message: "\(name)=\(Escape.terminal(value)): expected a step index (0, 1, …)")
@@ -25,6 +27,36 @@ func testCrashPoint(_ environment: [String: String]) throws -> CrashPoint? {
     }
     #endif
     return nil
+}
+
+/// The other fault-injection hooks of the tests, debug builds only (a release build reads none
+/// of these variables; `scripts/check-release-hooks` proves it on the binary). Each takes a
+/// count from 1, process-wide; unset (or empty): nothing happens.
+///
+/// | variable | the process |
+/// | --- | --- |
+/// | `VIRTPLACE_TEST_KILL_AFTER_RECORD=N` | is killed right after its Nth journal record is on disk |
+/// | `VIRTPLACE_TEST_JOURNAL_FULL_AT_RECORD=N` | finds the disk full from its Nth journal append on (ENOSPC) |
+/// | `VIRTPLACE_TEST_KILL_BEFORE_CALL=N` | is killed just before its Nth mutating libvirt call |
+/// | `VIRTPLACE_TEST_KILL_AFTER_BYTES=N` | is killed in a volume copy once N bytes are copied |
+/// - Throws: `CLIError` when a value is not a count.
+func installTestFaults(_ environment: [String: String]) throws {
+    #if DEBUG
+    func count(_ name: String) throws -> Int? {
+        guard let value = environment[name], !value.isEmpty else { return nil }
+        guard let n = Int(value), n >= 1 else {
+            throw CLIError(message: "\(name)=\(Escape.terminal(value)): expected a count (1, 2, …)")
+        }
+        return n
+    }
+    let faults = Journal.TestFaults(killAfterRecord: try count("VIRTPLACE_TEST_KILL_AFTER_RECORD"),
+                                    fullFromRecord: try count("VIRTPLACE_TEST_JOURNAL_FULL_AT_RECORD"))
+    Journal.testFaults.withLock { $0 = faults }
+    let call = try count("VIRTPLACE_TEST_KILL_BEFORE_CALL")
+    MutatingCalls.killBefore.withLock { $0 = call }
+    let bytes = try count("VIRTPLACE_TEST_KILL_AFTER_BYTES").map(UInt64.init)
+    VolumeTransfer.killAfterBytes.withLock { $0 = bytes }
+    #endif
 }
 
 /// The unfinished actions, one line each: instance, move, how far it got.
@@ -49,7 +81,7 @@ func renderRecovery(_ report: RecoveryReport, console: Console) -> String {
             s += r.notes.isEmpty ? "\n" : ": " + t(r.notes.joined(separator: "; ")) + "\n"
         case .failed:
             s += "  \(t(r.instance)): " + console.style("recovery failed", .red) + ": \(t(r.message ?? ""))\n"
-        case .blocked:
+        case .blocked, .deferred:
             s += "  \(t(r.instance)): " + console.style("left alone", .yellow) + ": \(t(r.message ?? ""))\n"
         }
     }

@@ -24,6 +24,8 @@ public enum VirtPlace {
         // libvirt connection whose peer went away (libvirt asks applications to ignore
         // SIGPIPE): writes fail with EPIPE instead, and are handled where they are made.
         signal(SIGPIPE, SIG_IGN)
+        // Before any thread of ours starts: an arena per core, not eight (ProcessMemory).
+        ProcessMemory.limitArenasToCores()
         Console.guardStandardDescriptors()
         let code = await run(arguments: arguments, environment: ProcessInfo.processInfo.environment, ownsProcess: true)
         exit(code.rawValue)

@@ -73,7 +73,7 @@ private func feed(_ c: inout ConvergenceController, _ readings: [MigrationJob], 
 @Test func steadyProgressIsNeverAStallAndTheTimeoutEndsTheLadderWhereverItIs() {
     var c = ConvergenceController(settings(timeout: 20))
     // 1 % less every reading: 5 % every 2.5 s, a new low within every 2 s window or so.
-    let slow = (0..<38).map { i in MigrationJob(dataRemaining: UInt64(1000.0 * pow(0.97, Double(i))) * mib) }
+    let slow = (0..<40).map { i in MigrationJob(dataRemaining: UInt64(1000.0 * pow(0.97, Double(i))) * mib) }
     let decisions = feed(&c, slow)
     #expect(decisions.map(\.1) == [.abort], "no stall, then the timeout: abort")
     #expect(decisions.first?.0 == 20)

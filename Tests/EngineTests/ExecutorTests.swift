@@ -200,7 +200,9 @@ func pipelinedWavesNeverOverfillAHost(seed: Int) async throws {
         #expect(mine.allSatisfy { if case .step(let e) = $0.entry { e.step == step } else { false } }, "each names its step")
     }
     guard case .step(let first) = records.first?.entry else { Issue.record("no step record first"); return }
-    #expect(first.action == action, "the first intent carries the action, to run it again")
+    var recorded = action
+    recorded.estimate = nil
+    #expect(first.action == recorded, "the first intent carries the action (not its estimate), to run it again")
     #expect(records.contains { $0.op == "migrateLive" && $0.phase == .intent && $0.definition != nil },
             "after record, steps name the saved definition")
     guard case .finished(let finished) = records.last?.entry else { Issue.record("not finished"); return }
@@ -424,7 +426,9 @@ func aGuestThatIgnoresShutdownIsForcedOffOnlyWhenAllowed(forceOff: Bool) async t
     let unfinished = Journal.unfinishedActions(Array(Journal.records(path: state.journalPath)))
     #expect(unfinished.map(\.instance) == ["batch"])
     #expect(unfinished.first?.changedSomething == true)
-    #expect(unfinished.first?.action == plan.actions.first)
+    var recorded = plan.actions.first
+    recorded?.estimate = nil
+    #expect(unfinished.first?.action == recorded, "the journal keeps the action without its estimate")
 
     // The next run finishes it: the lifecycle is restored on the target, the shutdown skipped.
     let second = await Executor(driver: fleet, state: state, journal: journal, options: ExecutionOptions())

@@ -29,7 +29,7 @@ import Testing
         let state = try tempState()
         defer { try? FileManager.default.removeItem(atPath: state.path) }
         // What a killed process leaves: the file with its PID, and no flock (the kernel dropped it).
-        try "pid=999999\nsince=2020-01-01T00:00:00Z\nhost=gone\n".write(toFile: state.lockPath, atomically: true, encoding: .utf8)
+        try "pid=999999\nsince=2020-01-01T00:00:00Z\nhost=gone\n".write(toFile: state.lockPath, atomically: false, encoding: .utf8)
         let lock = try StateLock(state: state)
         let text = try String(contentsOfFile: state.lockPath, encoding: .utf8)
         #expect(text.contains("pid=\(getpid())"))

@@ -35,6 +35,7 @@ final class RecordingObserver: ReconcileObserver {
         case .execution: return
         case .manualMigrationNeeded(let line): name = "manual \(line)"
         case .eventsFileError: name = "eventsFileError"
+        case .historyProblem: name = "historyProblem"
         case .executed: name = "executed"
         }
         events.withLock { $0.append(name) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 // `virtplace apply` against real libvirt daemons and QEMU guests (lab/lab), with virsh as the
 // independent witness. Each test makes its own uniquely named guests and removes them.
@@ -285,7 +286,7 @@ import Testing
         let input = Pipe()
         process.standardInput = input
         let out = vp.workDir + "/prompt.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = createPlainFile(atPath: out, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = FileHandle.nullDevice
         try process.run()

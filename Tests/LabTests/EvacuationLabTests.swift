@@ -23,7 +23,7 @@ import Testing
         \(instances)
         """
         let path = vp.workDir + "/placement-\(UUID().uuidString.prefix(6)).yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 

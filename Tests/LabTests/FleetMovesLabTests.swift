@@ -47,7 +47,7 @@ extension Lab {
         try #require(lab.oddHost == 3, "lab.env names LAB_ODD_CPU_HOST=\(lab.oddHost): the lab must have its odd-CPU host 3 (lab/lab up 3)")
         let cpu = NSTemporaryDirectory() + "cpu-\(UUID().uuidString).xml"
         try "<cpu mode='custom' match='exact'><model fallback='forbid'>\(lab.oddModel)</model></cpu>"
-            .write(toFile: cpu, atomically: true, encoding: .utf8)
+            .write(toFile: cpu, atomically: false, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: cpu) }
         for i in 1...3 {
             let r = lab.virsh(i, ["hypervisor-cpu-compare", cpu, "--virttype", "qemu", "--arch", "x86_64", "--error"])
@@ -101,7 +101,7 @@ extension Lab {
             faultDomain: fd-1
           \(plain):
             faultDomain: fd-1
-        """.write(toFile: fdFile, atomically: true, encoding: .utf8)
+        """.write(toFile: fdFile, atomically: false, encoding: .utf8)
         let byFD = vp.run(["plan", "-v", "-f", fdFile])
         #expect(byFD.stdout.range(of: "live +\(plain) +host2 → host3", options: .regularExpression) != nil, "\(byFD.output)")
         #expect(byFD.stdout.range(of: "blocked +\(odd) ", options: .regularExpression) != nil, "\(byFD.output)")
@@ -113,7 +113,7 @@ extension Lab {
         #expect(snap.status == 0, "\(snap.stderr)")
         #expect(snap.stdout.contains("\"reason\" : \"cpu.incompatible\""), "the snapshot carries the answer")
         let path = vp.workDir + "/snapshot.json"
-        try snap.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        try snap.stdout.write(toFile: path, atomically: false, encoding: .utf8)
         for file in [fdFile, named] {
             let extra = file == named ? ["-f", lab.hostsYAML] : []
             let offline = vp.run(["plan", "-o", "json", "-f", file] + extra + ["--observed", path])

@@ -100,7 +100,7 @@ import Testing
             let xml = lab.virsh(2, ["dumpxml", "--inactive", stopped]).stdout
             let path = NSTemporaryDirectory() + "\(stopped).xml"
             defer { try? FileManager.default.removeItem(atPath: path) }
-            guard (try? xml.write(toFile: path, atomically: true, encoding: .utf8)) != nil else { return false }
+            guard (try? xml.write(toFile: path, atomically: false, encoding: .utf8)) != nil else { return false }
             return lab.virsh(3, ["define", path]).status == 0
         }
         #expect(lab.virsh(3, ["undefine", stopped]).status == 0)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The lab these tests run against: `VIRTPLACE_LAB_ENV` names its `lab.env` (written by
 /// `lab/lab up`). A missing or silent lab fails the tests with a message; they never skip.
@@ -64,8 +65,8 @@ struct Lab: Sendable {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let base = NSTemporaryDirectory() + "labtest-" + UUID().uuidString
-        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        _ = createPlainFile(atPath: base + ".out", contents: nil)
+        _ = createPlainFile(atPath: base + ".err", contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
@@ -76,7 +77,7 @@ struct Lab: Sendable {
         process.standardOutput = out
         process.standardError = err
         if let input {
-            _ = FileManager.default.createFile(atPath: base + ".in", contents: Data(input.utf8))
+            _ = createPlainFile(atPath: base + ".in", contents: Data(input.utf8))
             process.standardInput = FileHandle(forReadingAtPath: base + ".in")
         } else {
             process.standardInput = FileHandle.nullDevice
@@ -222,7 +223,7 @@ struct VirtPlace: Sendable {
         \(instances)
         """
         let path = workDir + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 

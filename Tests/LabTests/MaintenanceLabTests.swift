@@ -30,7 +30,7 @@ import Testing
         \(instances)
         """
         let path = vp.workDir + "/maintenance.yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 

@@ -61,7 +61,7 @@ import Testing
         try """
         <domainsnapshot><name>before-move</name><state>shutoff</state><creationTime>1700000000</creationTime>
         <memory snapshot='no'/>\(inactive)</domainsnapshot>
-        """.write(toFile: snapshot, atomically: true, encoding: .utf8)
+        """.write(toFile: snapshot, atomically: false, encoding: .utf8)
         #expect(lab.virsh(2, ["snapshot-create", name, snapshot, "--redefine"]).status == 0)
 
         let placement = try vp.placement("""

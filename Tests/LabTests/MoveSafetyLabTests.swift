@@ -56,7 +56,9 @@ import Testing
         let name = Lab.uniqueName("vdie")
         defer { lab.removeGuest(name) }
         defer { restartLab(lab) }
-        let facts = try lab.createGuest("localdisk", name, host: 1, ["--wait", "--disk-size", "48"])
+        // Large enough that the copy is still running when host2's daemon is killed: copies
+        // got faster (hardware SHA-256), and 48 MiB was done before the kill landed.
+        let facts = try lab.createGuest("localdisk", name, host: 1, ["--wait", "--disk-size", "320"])
         let sum = try #require(facts["disk.vda.sha256"])
         let sourceFile = lab.localDir(1) + "/\(name)-disk.img"
         let targetFile = lab.localDir(2) + "/\(name)-disk.img"
@@ -69,11 +71,11 @@ import Testing
         """)
 
         let applying = Background { vp.apply(placement) }
-        // The copy has begun: virtplace created the target volume.
+        // The copy has begun: the target volume holds its first bytes (allocated blocks, not
+        // the file's apparent size, which is the volume's capacity from the start).
         let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline, !FileManager.default.fileExists(atPath: targetFile) { usleep(50_000) }
-        #expect(FileManager.default.fileExists(atPath: targetFile), "the copy to host2 began")
-        usleep(300_000)
+        while Date() < deadline, allocatedBytes(targetFile) == 0 { usleep(10_000) }
+        #expect(allocatedBytes(targetFile) > 0, "the copy to host2 began")
         let pid = try #require(lab.libvirtdPID(2))
         #expect(kill(pid, SIGKILL) == 0, "killed host2's libvirtd (pid \(pid))")
         let r = try #require(applying.wait())
@@ -122,7 +124,7 @@ import Testing
           \(name):
             host: host2
             moves: [reboot]
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
 
         let r = vp.apply(path)
         #expect(r.status == 3, "\(r.output)")
@@ -174,4 +176,11 @@ private func restartLab(_ lab: Lab) {
     let up = Lab.run("/bin/bash", [lab.tool, "up", "3"],
                      environment: ["VIRTPLACE_LAB_DIR": lab.dir, "VIRTPLACE_LAB_NET": lab.env["LAB_NET"] ?? ""])
     #expect(up.status == 0, "lab up 3: \(up.output)")
+}
+
+/// Bytes the file system holds for the file (0 when it does not exist).
+private func allocatedBytes(_ path: String) -> Int64 {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return 0 }
+    return Int64(st.st_blocks) * 512
 }

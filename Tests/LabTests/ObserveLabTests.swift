@@ -60,7 +60,7 @@ import Testing
         let hosts = try String(contentsOfFile: lab.hostsYAML, encoding: .utf8)
             + "  gone:\n    uri: qemu+tcp://\(net).99/system\n    faultDomain: fd-9\n"
         let path = vp.workDir + "/unreachable.yaml"
-        try ("metadata: {name: labtest}\n" + hosts).write(toFile: path, atomically: true, encoding: .utf8)
+        try ("metadata: {name: labtest}\n" + hosts).write(toFile: path, atomically: false, encoding: .utf8)
         let r = vp.run(["observe", "-o", "json", "-f", path])
         #expect(r.status == 0, "some hosts answered: exit 0")
         let fleet = try JSONDecoder().decode(ObservedFleet.self, from: Data(r.stdout.utf8))
@@ -70,7 +70,7 @@ import Testing
 
         // Only unreachable hosts: exit 1, "no host answered".
         let alone = vp.workDir + "/alone.yaml"
-        try "metadata: {name: labtest}\nhosts:\n  gone: {uri: \"qemu+tcp://\(net).99/system\"}\n".write(toFile: alone, atomically: true, encoding: .utf8)
+        try "metadata: {name: labtest}\nhosts:\n  gone: {uri: \"qemu+tcp://\(net).99/system\"}\n".write(toFile: alone, atomically: false, encoding: .utf8)
         let none = vp.run(["observe", "-f", alone])
         #expect(none.status == 1)
         #expect(none.stderr.contains("no host answered"))
@@ -83,7 +83,7 @@ import Testing
         let snap = vp.run(["observe", "-o", "json", "-f", file, "-f", lab.hostsYAML])
         #expect(snap.status == 0, "\(snap.stderr)")
         let path = vp.workDir + "/snapshot.json"
-        try snap.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        try snap.stdout.write(toFile: path, atomically: false, encoding: .utf8)
         let decoded = try JSONDecoder().decode(ObservedFleet.self, from: Data(snap.stdout.utf8))
         // Re-encoding gives the same bytes: nothing is lost or reordered.
         let encoder = JSONEncoder()

@@ -94,7 +94,7 @@ private func writePlacement(_ vp: VirtPlace, storage: String, _ instances: Strin
     \(instances)
     """
     let path = vp.workDir + "/placement-storage.yaml"
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }
 
@@ -330,7 +330,7 @@ private func planCodes(_ vp: VirtPlace, _ placement: String) -> (status: Int32, 
                 state: running
             """
             let path = vp.workDir + "/capacity-\(memoryMiB).yaml"
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
             return path
         }
         let small = try placement(memoryMiB: 300)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `virtplace reconcile`: drift made behind virtplace's back (with virsh) is corrected in one
 /// pass; a second pass has nothing to do; `--interval` ends cleanly on SIGTERM after the step
@@ -95,7 +96,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: VirtPlace.binary)
         process.arguments = ["reconcile", "-f", placement, "-f", lab.hostsYAML, "--interval", "1h", "--state-dir", vp.stateDir]
         let out = vp.workDir + "/reconcile.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = createPlainFile(atPath: out, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = FileHandle.nullDevice
         try process.run()

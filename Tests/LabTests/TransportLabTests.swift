@@ -21,7 +21,7 @@ func hostsFile(_ vp: VirtPlace, migration extra: [Int: String], name: String = "
         if let m = extra[i] { text += "    migration: \(m)\n" }
     }
     let path = vp.workDir + "/" + name
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }
 
@@ -61,6 +61,18 @@ func watchStream(_ lab: Lab, _ name: String, source: Int, address: String, until
     return w
 }
 
+/// An apply on a thread of its own, and whether it has returned.
+final class Applying: Sendable {
+    private let finished = ResultBox<Bool>()
+    let run: Background<Lab.Result>
+    init(_ work: @escaping @Sendable () -> Lab.Result) {
+        let finished = self.finished
+        run = Background { let r = work(); finished.set(true); return r }
+    }
+    var isFinished: Bool { finished.get() ?? false }
+    func wait() -> Lab.Result? { run.wait() }
+}
+
 /// The value of `key: value` in QEMU's HMP output, nil when absent.
 func hmpValue(_ text: String, _ key: String) -> String? {
     for line in text.split(whereSeparator: \.isNewline) {
@@ -68,6 +80,22 @@ func hmpValue(_ text: String, _ key: String) -> String? {
         if t.hasPrefix(key + ":") { return t.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces) }
     }
     return nil
+}
+
+/// Applies `placement` with `hosts` to a guest running on host 1 while watching its stream to
+/// `address`, and checks that the move was live to host 2: exit 0, only on host 2, the same boot,
+/// its heartbeat on. Returns what was seen during the move, for each test's own checks.
+func applyWatchingALiveMove(_ lab: Lab, _ vp: VirtPlace, _ name: String, boot: String, placement: String,
+                            hosts: String, address: String) throws -> StreamWitness {
+    let before = try #require(lab.heartbeat(name))
+    let applying = Applying { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
+    let seen = watchStream(lab, name, source: 1, address: address) { applying.isFinished || lab.whereIs(name)[1] == nil }
+    let r = try #require(applying.wait())
+    #expect(r.status == 0, "\(r.output)")
+    #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
+    #expect(lab.bootID(name) == boot, "never restarted")
+    #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
+    return seen
 }
 
 @Suite(.serialized) struct TransportLabTests {
@@ -95,16 +123,9 @@ func hmpValue(_ text: String, _ key: String) -> String? {
         #expect(json.stdout.contains("\"migrationAddress\":\"\(address)\"") || json.stdout.contains("\"migrationAddress\" : \"\(address)\""),
                 "the JSON plan carries it: \(json.stdout)")
 
-        let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(seen.mostConnections >= 1, "a connection to \(address) while the move ran (ss)")
         #expect(seen.peers.allSatisfy { $0.hasPrefix(address + ":") }, "\(seen.peers)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// `parallelConnections: 4`: QEMU on the source runs the migration with multifd on and 4
@@ -124,17 +145,10 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             host: host2
             live: {bandwidthMiBps: 8, transport: {parallelConnections: 4}}
         """)
-        let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(hmpValue(seen.capabilities, "multifd") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
         #expect(hmpValue(seen.parameters, "multifd-channels") == "4", "QEMU's parameters during the move: \(seen.parameters)")
         #expect(seen.mostConnections >= 5, "the main connection and 4 channels (ss): \(seen.mostConnections)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// `compression: {method: mt, level: 1}`: QEMU on the source compresses (its `compress`
@@ -153,19 +167,12 @@ func hmpValue(_ text: String, _ key: String) -> String? {
             host: host2
             live: {bandwidthMiBps: 4, transport: {compression: {method: mt, level: 1}}}
         """)
-        let before = try #require(lab.heartbeat(name))
-        let applying = Background { vp.run(["apply", "-f", placement, "-f", hosts, "--auto-approve"]) }
-        let seen = watchStream(lab, name, source: 1, address: address) { lab.whereIs(name)[1] == nil }
-        let r = try #require(applying.wait())
-        #expect(r.status == 0, "\(r.output)")
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
         #expect(hmpValue(seen.capabilities, "compress") == "on", "QEMU's capabilities during the move: \(seen.capabilities)")
         #expect(hmpValue(seen.parameters, "compress-level") == "1", "QEMU's parameters during the move: \(seen.parameters)")
         // `compression pages: N pages`
         let pages = hmpValue(seen.migrate, "compression pages").flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         #expect(pages > 0, "QEMU compressed pages during the move: \(seen.migrate)")
-        #expect(lab.whereIs(name) == [2: "running"], "\(lab.whereIs(name))")
-        #expect(lab.bootID(name) == boot, "never restarted")
-        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 
     /// zstd per connection needs libvirt 9.4; the lab's hosts run 9.0 (observed): the plan
@@ -190,5 +197,78 @@ func hmpValue(_ text: String, _ key: String) -> String? {
                 "the reason: \(r.output)")
         #expect(lab.whereIs(name) == [1: "running"])
         #expect(lab.bootID(name) == boot)
+    }
+
+    /// `tls: true` between two hosts with migration certificates (lab.env: LAB_MIGRATION_TLS_i),
+    /// the stream to host2's migration address, whose certificate names host2's own address:
+    /// QEMU on the source runs the migration with TLS credentials and checks the name virtplace
+    /// passed (`tls-hostname`), ss sees the stream go to the migration address, and the guest
+    /// moved live.
+    @Test func aLiveMoveOverTLS() throws {
+        let lab = try Lab.require()
+        #expect(lab.env["LAB_MIGRATION_TLS_1"] == "1" && lab.env["LAB_MIGRATION_TLS_2"] == "1",
+                "the lab's hosts 1 and 2 have migration TLS certificates (lab/lab up makes them)")
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("tls")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = try #require(lab.bootID(name))
+        let address = migrationAddress(lab, 2)
+        let certificateName = lab.env["LAB_ADDR_2"] ?? ""
+        let hosts = try hostsFile(vp, migration: [1: "{tls: true}", 2: "{address: \(address), tls: true}"])
+        let placement = try vp.placement("""
+          \(name):
+            host: host2
+            live: {bandwidthMiBps: 8, transport: {tls: true}}
+        """)
+        let plan = vp.run(["plan", "-f", placement, "-f", hosts, "-v"])
+        #expect(plan.stdout.contains("stream to tcp://\(address), TLS (certificate \(certificateName))"), "\(plan.output)")
+
+        let seen = try applyWatchingALiveMove(lab, vp, name, boot: boot, placement: placement, hosts: hosts, address: address)
+        let creds = hmpValue(seen.parameters, "tls-creds") ?? ""
+        #expect(!creds.isEmpty && creds != "''", "QEMU migrated with TLS credentials: \(seen.parameters)")
+        // HMP quotes strings: `tls-hostname: '127.0.7.12'`.
+        #expect(hmpValue(seen.parameters, "tls-hostname") == "'\(certificateName)'", "the certificate name checked: \(seen.parameters)")
+        #expect(seen.mostConnections >= 1 && seen.peers.allSatisfy { $0.hasPrefix(address + ":") }, "\(seen.peers)")
+    }
+
+    /// host3 made plaintext-only (`lab/lab migration-tls 3 off`). Declared so, a TLS move to it
+    /// is refused in the plan (`live.transport-tls`) and nothing changes; declared wrongly (the
+    /// file says it has TLS), libvirt refuses at the start of the migration and the guest still
+    /// runs on its source, never restarted: never half way either way.
+    @Test func aPlaintextOnlyTargetRefusesATLSMove() throws {
+        let lab = try Lab.require()
+        let off = lab.lab(["migration-tls", "3", "off"])
+        #expect(off.status == 0, "\(off.output)")
+        defer { lab.lab(["migration-tls", "3", "on"]) }
+        let vp = try VirtPlace(lab: lab)
+        let name = Lab.uniqueName("ptx")
+        defer { lab.removeGuest(name) }
+        _ = try lab.createGuest("heartbeat", name, host: 1, ["--wait"])
+        let boot = try #require(lab.bootID(name))
+        let placement = try vp.placement("""
+          \(name):
+            host: host3
+            moves: [live]
+            live: {transport: {tls: true}}
+        """)
+
+        let honest = try hostsFile(vp, migration: [1: "{tls: true}", 2: "{tls: true}", 3: "{tls: false}"], name: "honest.yaml")
+        let refused = expectUntouched(lab, "a TLS move to a plaintext-only host") {
+            vp.run(["apply", "-f", placement, "-f", honest, "--auto-approve"])
+        }
+        #expect(refused.status == 3, "blocked: \(refused.output)")
+        #expect(refused.stdout.contains("host3 does not offer migration TLS"), "the reason: \(refused.output)")
+        #expect(lab.whereIs(name) == [1: "running"])
+        #expect(lab.bootID(name) == boot)
+
+        let wrong = try hostsFile(vp, migration: [1: "{tls: true}", 3: "{tls: true}"], name: "wrong.yaml")
+        let before = try #require(lab.heartbeat(name))
+        let failed = vp.run(["apply", "-f", placement, "-f", wrong, "--auto-approve"])
+        #expect(failed.status == 3, "the migration failed: \(failed.output)")
+        #expect(failed.stdout.contains("it is running on host1"), "\(failed.output)")
+        #expect(lab.whereIs(name) == [1: "running"], "still on its source only: \(lab.whereIs(name))")
+        #expect(lab.bootID(name) == boot, "never restarted")
+        #expect(lab.waitHeartbeat(name, after: before) != nil, "its heartbeat goes on")
     }
 }

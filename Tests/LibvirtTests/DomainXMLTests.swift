@@ -116,7 +116,7 @@ struct DomainXMLTests {
         #expect(domain.cpuMode == "host-model" && domain.cpuModel == nil)
         #expect(domain.firmware == "efi")
         #expect(domain.nvram == "/var/lib/libvirt/qemu/nvram/full_VARS.fd")
-        #expect(domain.hasTPM && domain.hasVirtiofs)
+        #expect(domain.hasTPM && domain.tpmBackend == "passthrough" && domain.hasVirtiofs)
         #expect(domain.snapshotCount == 3)
         #expect(domain.fleet == "prod")
         #expect(domain.tags == ["tier": "db", "quote": "a <b> & \"c\""])

@@ -13,7 +13,7 @@ struct URIRefusalTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let script = dir.appendingPathComponent("prog").path
         let marker = dir.appendingPathComponent("ran").path
-        try "#!/bin/sh\ntouch '\(marker)'\nexit 1\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntouch '\(marker)'\nexit 1\n".write(toFile: script, atomically: false, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         return (script, marker)
     }
@@ -50,6 +50,24 @@ struct URIRefusalTests {
         let error = #expect(throws: LibvirtError.self) { try Connection(uri: "qemu+tls://admin:s3cret@127.0.0.1/system?keyfile=/secret/path") }
         #expect(error?.message.contains("s3cret") == false)
         #expect(error?.message.contains("/secret") == false)
+    }
+
+    @Test("an unattended run opens qemu+ssh in batch mode (no_tty=1), whatever the URI said; other schemes unchanged")
+    func unattendedSSH() {
+        #expect(LibvirtURI.unattended("qemu+ssh://root@h:2222/system") == "qemu+ssh://root@h:2222/system?no_tty=1")
+        #expect(LibvirtURI.unattended("qemu+ssh://h/system?keyfile=/k&no_tty=0") == "qemu+ssh://h/system?keyfile=/k&no_tty=1")
+        #expect(LibvirtURI.unattended("qemu+ssh://h/system?no_tty=1;keyfile=/k") == "qemu+ssh://h/system?keyfile=/k&no_tty=1")
+        for uri in ["qemu+tls://h/system?pkipath=/p", "qemu+libssh2://h/system?keyfile=/k", "qemu+tcp://h/system", "test:///default"] {
+            #expect(LibvirtURI.unattended(uri) == uri)
+        }
+    }
+
+    @Test("a connection that refuses prompts opens like any other when none is asked")
+    func refusingPromptsOpens() throws {
+        let connection = try Connection(uri: "test:///default", allowTestDriver: true, prompts: .refuse)
+        #expect(try connection.hypervisorType() == "TEST")
+        #expect(promptKinds([5]) == "a password or passphrase")
+        #expect(promptKinds([6, 2]) == "a yes/no answer (e.g. whether to accept an unknown SSH host key) and a user name")
     }
 
     @Test("libvirt's own messages lose the query, its values and a password")

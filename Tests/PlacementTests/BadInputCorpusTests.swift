@@ -29,7 +29,7 @@ import YAMLDecoding
         let actual = result.diagnostics.map { Escape.terminal($0.formatted) }.joined(separator: "\n") + "\n"
         let expectedURL = url.appendingPathExtension("expected")
         if ProcessInfo.processInfo.environment["VIRTPLACE_RECORD"] == "1" {
-            try actual.write(to: expectedURL, atomically: true, encoding: .utf8)
+            try actual.write(to: expectedURL, atomically: false, encoding: .utf8)
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
         #expect(actual == expected)

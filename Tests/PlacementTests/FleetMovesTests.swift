@@ -107,6 +107,35 @@ struct FirmwareStatePlanTests {
         #expect(manualOnly.action("web-1")?.reasons.contains { $0.code == .moveNVRAM } == true)
     }
 
+    /// An emulated TPM (swtpm) moves live: its state travels in the migration stream. Not
+    /// live, it is refused; a shut-off one cannot move at all.
+    @Test func anEmulatedTPMMovesLiveAndNeverOtherwise() throws {
+        var guest = dom("web-1", tpm: true)
+        guest.tpmBackend = "emulator"
+        let observed = twoHosts([guest])
+        #expect(makePlan(desired: spec(observed, instances: ["web-1": toH2]), observed: observed).action("web-1")?.kind == .live)
+        let notLive = makePlan(desired: spec(observed, instances: ["web-1": toH2(moves: [.reboot, .cold, .manual])]), observed: observed)
+        #expect(notLive.action("web-1")?.kind == .blocked)
+        #expect(notLive.action("web-1")?.reasons.map(\.code).contains(.moveTPMState) == true)
+        guest.state = "shutoff"
+        let off = twoHosts([guest])
+        let cold = makePlan(desired: spec(off, instances: ["web-1": toH2(moves: withManual)]), observed: off)
+        #expect(cold.action("web-1")?.kind == .blocked)
+        #expect(cold.action("web-1")?.reasons.map(\.code).contains(.moveTPMState) == true)
+    }
+
+    /// A passthrough TPM is the host's device: never live (`live.tpm`), moved by a reboot as
+    /// before (no state of libvirt's to carry).
+    @Test func aPassthroughTPMIsNotLiveMigrated() throws {
+        var guest = dom("web-1", tpm: true)
+        guest.tpmBackend = "passthrough"
+        let observed = twoHosts([guest])
+        let action = try #require(makePlan(desired: spec(observed, instances: ["web-1": toH2]), observed: observed).action("web-1"))
+        #expect(action.kind == .reboot)
+        #expect(action.reasons.contains { $0.code == .liveTPM && $0.message.contains("passthrough backend") })
+    }
+
+    /// A TPM an old snapshot does not describe (no backend): neither live nor otherwise.
     @Test(arguments: ["running", "shutoff"])
     func aGuestWithATPMIsNeverMovedWithoutItsState(_ state: String) throws {
         let observed = twoHosts([dom("web-1", state: state, tpm: true)])

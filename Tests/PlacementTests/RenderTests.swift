@@ -40,7 +40,7 @@ func showcase() -> (PlacementSpec, ObservedFleet) {
 func golden(_ name: String, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
     if ProcessInfo.processInfo.environment["VIRTPLACE_UPDATE_GOLDEN"] == "1" {
-        try text.write(to: url, atomically: true, encoding: .utf8)
+        try text.write(to: url, atomically: false, encoding: .utf8)
         return
     }
     let expected = try String(contentsOf: url, encoding: .utf8)

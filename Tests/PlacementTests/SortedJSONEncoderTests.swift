@@ -48,9 +48,9 @@ struct SortedJSONEncoderTests {
                     ],
                     nics: [ObservedNIC(type: "network", mac: "52:54:00:ab:cd:01", network: "lan", bridge: "virbr0", model: "virtio", target: "vnet0")],
                     hostdevs: [ObservedHostdev(type: "pci", address: "0000:03:00.1")],
-                    hasTPM: true, firmware: "efi", nvram: "/nv/web-1_VARS.fd", hasVirtiofs: true, snapshotCount: 3,
+                    hasTPM: true, tpmBackend: "emulator", firmware: "efi", nvram: "/nv/web-1_VARS.fd", hasVirtiofs: true, snapshotCount: 3,
                     fleet: "lab", tags: ["tier": "web", "Z": "upper", "é": "accent", "a10": "x", "a9": "y", "q\"/\\": "ctl\u{1}\u{1F}\u{7F}\t\n\r\u{8}\u{C}😀"],
-                    xmlDigest: "847d0bb6", configVcpus: 3, configMemoryMiB: 768
+                    xmlDigest: "847d0bb6", configVcpus: 3, configMemoryMiB: 768, memoryInUseMiB: 300
                 ),
                 ObservedDomain(name: "bare", uuid: "u", state: "shutoff", vcpus: 1, memoryMiB: 64),
             ],

@@ -58,7 +58,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func ranTests(_ log: String, minimum: Int) throws -> Int32 {
             let path = directory + "/run.log"
-            try log.write(toFile: path, atomically: true, encoding: .utf8)
+            try log.write(toFile: path, atomically: false, encoding: .utf8)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = ["-c", "eval \"$(sed -n '/^ran_tests()/,/^}/p' \"$0\")\"; ran_tests \"$1\" \"$2\"", script, path, "\(minimum)"]
@@ -72,9 +72,28 @@ import Testing
         #expect(try ranTests("no closing line\n", minimum: 1) != 0)
         #expect(try ranTests("✔ Test run with 9 tests in 2 suites passed after 1 seconds.\n", minimum: 10) != 0)
         #expect(try ranTests("✔ Test run with 27 tests in 7 suites passed after 791.568 seconds.\n", minimum: 10) == 0)
-        // The function is there and both runs use it.
+        // The lab suites run one log each (two labs at once): each must have run a test, and
+        // together at least the minimum.
+        func ranTotal(_ logs: [String], minimum: Int) throws -> Int32 {
+            let logDirectory = directory + "/logs-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+            for (i, log) in logs.enumerated() { try log.write(toFile: "\(logDirectory)/\(i).log", atomically: false, encoding: .utf8) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "eval \"$(sed -n '/^ran_tests_total()/,/^}/p' \"$0\")\"; ran_tests_total \"$1\" \"$2\"", script, logDirectory, "\(minimum)"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        let six = "✔ Test run with 6 tests in 1 suite passed after 60.5 seconds.\n"
+        #expect(try ranTotal([six, "no closing line\n"], minimum: 10) != 0)
+        #expect(try ranTotal([six, six], minimum: 10) == 0)
+        // The functions are there and the runs use them: the unit tests' log, each lab suite's.
         let text = try String(contentsOfFile: script, encoding: .utf8)
         #expect(text.contains("ran_tests .build/test-unit.log"))
-        #expect(text.contains("ran_tests .build/test-lab.log"))
+        #expect(text.contains("ran_tests \".build/test-lab/$suite.log\" 1"))
+        #expect(text.contains("ran_tests_total .build/test-lab 10"))
     }
 }

@@ -162,6 +162,8 @@ public final class FakeFleet: FleetDriver, Sendable {
     }
 
     public let state: Mutex<State>
+    /// The UUIDs whose `migrate` call is running: their migration job, for `jobProgress`.
+    private let runningJobs = Mutex<Set<String>>([])
 
     /// A fleet of these hosts, none holding anything yet.
     public init(hosts: [String]) {
@@ -451,6 +453,9 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
 
     /// Records the request, so that tests can check what was asked.
     public func migrate(uuid: String, from: String, to: String, request: MigrationRequest) async throws {
+        // A job exists while the call runs (`jobProgress`); after a crash nothing of it is left.
+        runningJobs.withLock { _ = $0.insert(uuid) }
+        defer { runningJobs.withLock { _ = $0.remove(uuid) } }
         try reachable(to)
         let (behaviour, time) = try mutate("migrate", from, uuid) { s -> (MigrationBehaviour, Duration) in
             for h in [from, to] { s.moving[h, default: 0] += 1; s.maxMoving[h] = max(s.maxMoving[h] ?? 0, s.moving[h] ?? 0) }
@@ -465,8 +470,9 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
                 s.attempt[uuid, default: 0] += 1
                 s.reading[uuid] = 0
                 s.hangs[uuid] = Signal()
-                s.begins[uuid, default: Signal()].open()
+                let began = s.begins[uuid, default: Signal()]
                 s.begins[uuid] = Signal()
+                began.open()
             }
             return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTimes[uuid] ?? s.knobs.migrationTime)
         }
@@ -543,6 +549,7 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
         while true {
             let (job, completed, next) = state.withLock { s -> (MigrationJob?, Signal?, Signal?) in
                 guard let scripts = s.knobs.jobScripts[uuid] else {
+                    guard runningJobs.withLock({ $0.contains(uuid) }) else { return (nil, nil, nil) }
                     return (MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20), nil, nil)
                 }
                 // Between attempts (or before the first): wait for the next one to begin.
@@ -564,7 +571,8 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
                 return (job, nil, nil)
             }
             if let next {
-                // Ended by the watchdog's cancellation when no attempt follows.
+                // Ended by the watchdog's cancellation when no attempt follows (the wait ends at
+                // a cancellation, and at its deadline in any case).
                 await next.wait(deadline: .seconds(60))
                 if Task.isCancelled || !next.isOpen || next.timedOut { return nil }
                 continue
@@ -613,7 +621,10 @@ public final class Signal: Sendable {
     private struct State {
         var open = false
         var timedOut = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+        /// Waiters whose task was cancelled before they were registered.
+        var gone: Set<Int> = []
     }
     private let state = Mutex(State())
 
@@ -629,19 +640,24 @@ public final class Signal: Sendable {
             guard !s.open else { return [] }
             s.open = true
             s.timedOut = timedOut
-            defer { s.waiters = [] }
-            return s.waiters
+            s.gone = []
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Waits until the signal opens, the deadline passes (then it opens for every waiter,
+    /// `timedOut` set) or the waiting task is cancelled (then this wait alone ends, the signal
+    /// still closed): no wait outlives its task or its deadline.
     public func wait(deadline: Duration = .seconds(10)) async {
+        let id = state.withLock { s -> Int in s.nextWaiter += 1; return s.nextWaiter }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let now = self.state.withLock { s -> Bool in
-                        if s.open { return true }
-                        s.waiters.append(c)
+                        if s.open || s.gone.remove(id) != nil { return true }
+                        s.waiters[id] = c
                         return false
                     }
                     if now { c.resume() }
@@ -649,11 +665,21 @@ public final class Signal: Sendable {
             }
             group.addTask {
                 // Not synchronisation: only the end of a wait that nothing will end.
-                if (try? await Task.sleep(for: deadline)) != nil { self.release(timedOut: true) }
+                if (try? await Task.sleep(for: deadline)) != nil { self.release(timedOut: true) } else { self.leave(id) }
             }
             await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Ends one wait whose task was cancelled (or whose signal opened: then nothing to do).
+    private func leave(_ id: Int) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let c = s.waiters.removeValue(forKey: id) { return c }
+            if !s.open { s.gone.insert(id) }
+            return nil
+        }
+        waiter?.resume()
     }
 }
 

@@ -3,11 +3,32 @@ import Foundation
 // Scratch directories and the file-system witnesses of the hostile-file tests (EngineTests'
 // HostileStateTests, VirtPlaceCLITests' HostileFilesTests).
 
-/// A new empty directory under the temporary directory, named `LABEL-UUID`; the caller removes it.
+/// Where the tests' scratch and state directories go: one directory per test process under the
+/// temporary directory, `virtplace-tests-PID/`, removed when the process exits, so that a test
+/// that does not remove its own leaves nothing behind either (a unit test run left some 200
+/// state directories in /tmp).
+public let testScratchRoot: String = {
+    let path = NSTemporaryDirectory() + "virtplace-tests-\(getpid())/"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testScratchRoot) }
+    return path
+}()
+
+/// A new empty directory under `testScratchRoot`, named `LABEL-UUID`; the caller removes it.
 public func scratchDirectory(_ label: String) throws -> String {
-    let path = NSTemporaryDirectory() + label + "-" + UUID().uuidString
+    let path = testScratchRoot + label + "-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// Writes `contents` to `path` in place (created, or truncated): what
+/// FileManager's `createFile` does, without its leftover. On Linux Foundation's atomic writes
+/// (`createFile`, `write(toFile:atomically:)` with true, the `.atomic` option) go through a new
+/// `/tmp/TemporaryDirectory.*` that is never removed: one per call, thousands per test run.
+/// No test reads a file while it is being written, so nothing needs the atomicity;
+/// `FileHygieneTests` keeps atomic writes out of the tests and the sources.
+@discardableResult public func createPlainFile(atPath path: String, contents: Data? = nil) -> Bool {
+    (try? (contents ?? Data()).write(to: URL(fileURLWithPath: path))) != nil
 }
 
 /// The file type `lstat` sees (`S_IFCHR`, `S_IFLNK`, …), nil when there is nothing.

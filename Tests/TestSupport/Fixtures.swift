@@ -8,9 +8,9 @@ import Synchronization
 // the fake fleet, seeds for random tests. (Placement is imported @testable for `Summary.add`:
 // tests are built with testing enabled.)
 
-/// A new, prepared state directory under the temporary directory.
+/// A new, prepared state directory under `testScratchRoot` (removed when the tests end).
 public func stateDirectory() throws -> StateDirectory {
-    let path = NSTemporaryDirectory() + "virtplace-engine-tests-" + UUID().uuidString
+    let path = testScratchRoot + "virtplace-engine-tests-" + UUID().uuidString
     let state = StateDirectory(path: path)
     try state.prepare()
     return state

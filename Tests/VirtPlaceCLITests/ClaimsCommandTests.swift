@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import VirtPlaceCLI
 
 // Claims of SPEC.md and docs/operations.md that had no test: exit codes of `plan
@@ -33,7 +34,7 @@ struct TestDriverFleet {
             <test:runstate>5</test:runstate>
           </domain>
         </node>
-        """.write(toFile: node, atomically: true, encoding: .utf8)
+        """.write(toFile: node, atomically: false, encoding: .utf8)
     }
 
     /// A placement: `instances` (YAML, two-space indented) over h1 (this node) and h2 (a
@@ -49,7 +50,7 @@ struct TestDriverFleet {
           h2: {uri: "test://\(root)/no-such-host.xml"}
         instances:
         \(instances)
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 
@@ -158,7 +159,7 @@ struct TestDriverFleet {
           h2: {uri: "qemu+tcp://127.0.0.1:\(listener.port)/system"}
         instances:
           vm-run: {host: h1}
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: virtplaceBinary)
         process.arguments = ["reconcile", "-f", path, "--interval", "1s", "--state-dir", fleet.state]
@@ -166,7 +167,7 @@ struct TestDriverFleet {
         env["VIRTPLACE_ALLOW_TEST_DRIVER"] = "1"
         process.environment = env
         let out = fleet.root + "/reconcile.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = createPlainFile(atPath: out, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -113,8 +113,8 @@ func shellBlocking(_ script: String, in directory: String, timeout: Double) thro
     environment["VIRTPLACE_STATE_DIR"] = directory + "/state"
     process.environment = environment
     let out = directory + "/.stdout-\(UUID().uuidString)", err = directory + "/.stderr-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: out, contents: nil)
-    _ = FileManager.default.createFile(atPath: err, contents: nil)
+    _ = createPlainFile(atPath: out, contents: nil)
+    _ = createPlainFile(atPath: err, contents: nil)
     let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
     let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
     defer { try? outHandle.close(); try? errHandle.close() }

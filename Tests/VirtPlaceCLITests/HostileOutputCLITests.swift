@@ -81,7 +81,7 @@ struct HostileOutputCLITests {
         let node = "<node><cpu><mhz>2000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads></cpu>"
             + "<memory>4194304</memory>\(domains)</node>"
         let path = directory.appendingPathComponent("host.xml").path
-        try node.write(toFile: path, atomically: true, encoding: .utf8)
+        try node.write(toFile: path, atomically: false, encoding: .utf8)
 
         let hostName = "host\u{1B}[2J\u{1B}]0;owned\u{07}"
         let observations = await Observer().observeWithCalls([ObserveTarget(name: hostName, uri: "test://" + path, allowTestDriver: true)])

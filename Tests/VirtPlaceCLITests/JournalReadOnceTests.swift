@@ -32,7 +32,7 @@ import Testing
         hosts:
           h1: {uri: "test:///default"}
         instances: {}
-        """.write(toFile: placement, atomically: true, encoding: .utf8)
+        """.write(toFile: placement, atomically: false, encoding: .utf8)
         return (root, state, placement)
     }
 

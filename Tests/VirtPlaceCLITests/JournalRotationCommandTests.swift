@@ -42,7 +42,7 @@ import Testing
           h1: {uri: "test:///default"}
         instances:
           test: {host: h1}
-        """.write(toFile: placement, atomically: true, encoding: .utf8)
+        """.write(toFile: placement, atomically: false, encoding: .utf8)
         return (state, placement)
     }
 

@@ -40,7 +40,7 @@ import Testing
           h1:
             uri: "test://\(fleet.node)"
             maintenance: {due: "next tuesday"}
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
         #expect(await fleet.run(["validate", "-f", path]) == .failure)
         #expect(await fleet.run(["reconcile", "-f", path]) == .failure)
     }

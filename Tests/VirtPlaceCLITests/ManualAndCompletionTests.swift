@@ -30,7 +30,7 @@ import Placement
     /// Whether `shell -n` reads `script` without a syntax error.
     func syntaxChecks(_ shell: String, _ script: String) throws -> Bool {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vp-completion-\(UUID().uuidString)")
-        try script.write(to: file, atomically: true, encoding: .utf8)
+        try script.write(to: file, atomically: false, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         return try run(shell, ["-n", file.path]).status == 0
     }
@@ -128,7 +128,7 @@ import Placement
         #expect(try await names("hosts", path, in: fleet.root) == (.success, "h1\nh2\n"))
         // A file that is not there, or not valid, completes to nothing (and says nothing).
         #expect(try await names("hosts", fleet.root + "/none.yaml", in: fleet.root) == (.failure, ""))
-        try "instances: [".write(toFile: fleet.root + "/bad.yaml", atomically: true, encoding: .utf8)
+        try "instances: [".write(toFile: fleet.root + "/bad.yaml", atomically: false, encoding: .utf8)
         #expect(try await names("hosts", fleet.root + "/bad.yaml", in: fleet.root) == (.failure, ""))
     }
 

@@ -129,7 +129,7 @@ struct PictureBrowserTests {
         let html = try String(contentsOfFile: dir + "/plan.html", encoding: .utf8)
         let checked = html.replacingOccurrences(of: "</body>", with: "<script>\(checkingScript)</script>\n</body>")
         #expect(checked != html)
-        try checked.write(toFile: dir + "/check.html", atomically: true, encoding: .utf8)
+        try checked.write(toFile: dir + "/check.html", atomically: false, encoding: .utf8)
         let browser = "\(shellQuoted(chromium)) --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run"
             + " --disable-extensions --disable-background-networking --user-data-dir=\(shellQuoted(dir + "/profile"))"
         let dump = try await shell("\(browser) --window-size=1000,1400 --dump-dom file://\(dir)/check.html 2>browser.log", in: dir, timeout: 180)

@@ -37,7 +37,7 @@ import Glibc
 
     func apply(_ planText: String, in dir: String, extra: [String] = [], environment: [String: String] = [:]) async throws -> ExitCode {
         let path = dir + "/plan.json"
-        try planText.write(toFile: path, atomically: true, encoding: .utf8)
+        try planText.write(toFile: path, atomically: false, encoding: .utf8)
         return await VirtPlace.run(arguments: ["apply", path, "-q", "--no-color", "--dry-run", "--state-dir", dir + "/state"] + extra,
                                    environment: environment)
     }
@@ -110,7 +110,7 @@ import Glibc
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = dir + "/script", marker = dir + "/marker"
-        try "#!/bin/sh\ntouch \(marker)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntouch \(marker)\n".write(toFile: script, atomically: false, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         // Sealed: whoever can write the file can also recompute the digest.
         for uri in ["qemu+ssh://localhost/system?command=\(script)", "qemu+ext:///system?command=\(script)",
@@ -136,7 +136,7 @@ import Glibc
             <memory>131072</memory><vcpu>1</vcpu><os><type>hvm</type></os>
           </domain>
         </node>
-        """.write(toFile: host, atomically: true, encoding: .utf8)
+        """.write(toFile: host, atomically: false, encoding: .utf8)
         let path = dir + "/placement-\(tag).yaml"
         try """
         apiVersion: virtplace/v1
@@ -146,7 +146,7 @@ import Glibc
           h1: {uri: "test://\(host)"}
         instances:
           test: {host: h1, config: {tags: {tier: \(tag)}}}
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 
@@ -165,7 +165,7 @@ import Glibc
         #expect(await VirtPlace.run(arguments: ["apply", path, "-f", db] + common, environment: Self.allowed) == .failure)
         // Edited by hand: refused.
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        try text.replacingOccurrences(of: #""tier" : "web""#, with: #""tier" : "db""#).write(toFile: path, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: #""tier" : "web""#, with: #""tier" : "db""#).write(toFile: path, atomically: false, encoding: .utf8)
         #expect(await VirtPlace.run(arguments: ["apply", path] + common, environment: Self.allowed) == .failure)
     }
 
@@ -182,8 +182,8 @@ import Glibc
           h2: {uri: "qemu+tcp://10.255.255.2/system"}
         instances:
           web-1: {host: h2}
-        """.write(toFile: placement, atomically: true, encoding: .utf8)
-        try snapshot.write(toFile: dir + "/snap.json", atomically: true, encoding: .utf8)
+        """.write(toFile: placement, atomically: false, encoding: .utf8)
+        try snapshot.write(toFile: dir + "/snap.json", atomically: false, encoding: .utf8)
         return await VirtPlace.run(arguments: ["plan", "-q", "--no-color", "-f", placement, "--observed", dir + "/snap.json"],
                                    environment: [:])
     }

@@ -117,7 +117,7 @@ struct Placement: Decodable {
 import Foundation
 
 func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    (try? Data(bytes).write(to: URL(fileURLWithPath: path))) != nil
 }
 
 func removeFile(_ path: String) {
