@@ -47,7 +47,7 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     try await mover.value
     let r = try #require(report.actions.first)
     #expect(r.status == .failed)
-    #expect(r.message?.contains("left h1") == true && r.message?.contains("h3 (running)") == true, "\(r.message ?? "")")
+    #expect(r.message?.contains("left h1") == true && r.message?.contains("h3 (running)") == true, "\(r.message ?? "") calls: \(fleet.calls)")
     #expect(fleet.domain("uuid-vm", "h2") == nil, "nothing defined on the target")
     #expect(fleet.domain("uuid-vm", "h3")?.state == "running")
     #expect(!fleet.calls.contains { $0.hasPrefix("define") || $0.hasPrefix("start") }, "\(fleet.calls)")
