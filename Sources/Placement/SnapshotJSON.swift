@@ -136,6 +136,7 @@ struct SnapshotJSONWriter {
         key("maxVcpus"); integer(domain.maxVcpus)
         if let value = domain.memoryInUseMiB { key("memoryInUseMiB"); integer(value) }
         key("memoryMiB"); integer(domain.memoryMiB)
+        if let value = domain.memoryResidentMiB { key("memoryResidentMiB"); integer(value) }
         key("name"); string(domain.name)
         key("nics"); array(domain.nics) { $0.nic($1) }
         if let value = domain.nvram { key("nvram"); string(value) }

@@ -184,3 +184,13 @@ struct ObservationTests {
         #expect(throws: DecodingError.self) { try ObservedFleet(jsonData: Data(json.utf8)) }
     }
 }
+
+/// `balloon.rss` (the QEMU process's resident set, KiB): carried in MiB for a running domain
+/// only, clamped so that no driver figure can overflow what the estimate does with it.
+@Test func theResidentSetIsMiBOfARunningDomainOnlyAndBounded() {
+    let running = DomainStatus(state: .running, reason: 1), off = DomainStatus(state: .shutoff, reason: 1)
+    #expect(DomainRuntime(status: running, residentKiB: 221_264).residentMiB == 216)
+    #expect(DomainRuntime(status: running).residentMiB == nil, "not reported")
+    #expect(DomainRuntime(status: off, residentKiB: 221_264).residentMiB == nil, "a shut-off domain has no process")
+    #expect(DomainRuntime(status: running, residentKiB: .max).residentMiB == Int(Int32.max))
+}

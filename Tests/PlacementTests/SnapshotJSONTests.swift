@@ -51,7 +51,8 @@ struct SnapshotJSONTests {
                     hostdevs: [ObservedHostdev(type: "pci", address: "0000:03:00.1")],
                     hasTPM: true, tpmBackend: "emulator", firmware: "efi", nvram: "/nv/web-1_VARS.fd", hasVirtiofs: true, snapshotCount: 3,
                     fleet: "lab", tags: ["tier": "web", "Z": "upper", "é": "accent", "a10": "x", "a9": "y", "q\"/\\": "ctl\u{1}\u{1F}\u{7F}\t\n\r\u{8}\u{C}😀"],
-                    xmlDigest: "847d0bb6", configVcpus: 3, configMemoryMiB: 768, memoryInUseMiB: 300
+                    xmlDigest: "847d0bb6", configVcpus: 3, configMemoryMiB: 768, memoryInUseMiB: 300,
+                    memoryResidentMiB: 420
                 ),
                 ObservedDomain(name: "bare", uuid: "u", state: "shutoff", vcpus: 1, memoryMiB: 64),
             ],
@@ -99,7 +100,7 @@ struct SnapshotJSONTests {
                     nics: [ObservedNIC(type: text, mac: text, network: text, bridge: text, model: text, target: text)],
                     hostdevs: [ObservedHostdev(type: text, address: text)], hasTPM: false, tpmBackend: text, firmware: text,
                     nvram: text, hasVirtiofs: false, snapshotCount: Int.min, fleet: text, tags: [text: text, "x" + text: text + "y"],
-                    xmlDigest: text, configVcpus: 0, configMemoryMiB: -0, memoryInUseMiB: Int.max
+                    xmlDigest: text, configVcpus: 0, configMemoryMiB: -0, memoryInUseMiB: Int.max, memoryResidentMiB: Int.min
                 )],
                 libvirtVersion: text, hypervisorVersion: text
             ),
@@ -149,7 +150,8 @@ struct SnapshotJSONTests {
                         hostdevs: some(2) { ObservedHostdev(type: text(), address: text()) },
                         hasTPM: Bool.random(using: &generator), tpmBackend: maybe(text()), firmware: maybe(text()), nvram: maybe(text()),
                         hasVirtiofs: Bool.random(using: &generator), snapshotCount: number(), fleet: maybe(text()), tags: map(),
-                        xmlDigest: text(), configVcpus: maybe(number()), configMemoryMiB: maybe(number()), memoryInUseMiB: maybe(number())
+                        xmlDigest: text(), configVcpus: maybe(number()), configMemoryMiB: maybe(number()), memoryInUseMiB: maybe(number()),
+                        memoryResidentMiB: maybe(number())
                     )
                 },
                 libvirtVersion: maybe(text()), hypervisorVersion: maybe(text())

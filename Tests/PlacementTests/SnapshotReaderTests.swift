@@ -67,6 +67,21 @@ import YAMLDecoding
                       at: "hosts[0].capacity.memoryMiB", "out of range")
     }
 
+    @Test func theResidentSetIsBoundedAndAnOlderSnapshotWithoutItReads() throws {
+        let field = #""state": "running", "vcpus": 1, "memoryMiB": 512,"#
+        expectRefused(edited(field, #""state": "running", "vcpus": 1, "memoryMiB": 512, "memoryResidentMiB": -1,"#),
+                      at: "hosts[0].domains[0].memoryResidentMiB", "out of range")
+        expectRefused(edited(field, #""state": "running", "vcpus": 1, "memoryMiB": 512, "memoryResidentMiB": 9223372036854775807,"#),
+                      at: "hosts[0].domains[0].memoryResidentMiB", "out of range")
+        expectRefused(edited(field, #""state": "running", "vcpus": 1, "memoryMiB": 512, "memoryResidentMiB": "216","#),
+                      at: "hosts[0].domains[0].memoryResidentMiB", "expected an integer")
+        let with = read(edited(field, #""state": "running", "vcpus": 1, "memoryMiB": 512, "memoryResidentMiB": 216,"#))
+        #expect(with.diagnostics.isEmpty, "\(with.diagnostics.map(\.formatted))")
+        #expect(with.fleet?.hosts[0].domains[0].memoryResidentMiB == 216)
+        // A snapshot written before the field existed (the fixture has none) reads; the figure is nil.
+        #expect(try #require(read(Self.good).fleet).hosts[0].domains[0].memoryResidentMiB == nil)
+    }
+
     @Test func hostsAndDomainsListedTwiceAreRefused() {
         expectRefused(edited(#"{"name": "h2""#, #"{"name": "h1""#), at: "hosts[1].name", "host 'h1' is listed twice")
         expectRefused(edited(#"{"name": "db-1""#, #"{"name": "web-1""#), at: "hosts[0].domains[1].name", "domain 'web-1' is listed twice")
