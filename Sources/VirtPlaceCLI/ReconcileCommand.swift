@@ -199,6 +199,8 @@ struct ReconcileLog: ReconcileObserver {
             log.write(["event": "sleep", "seconds": seconds])
         case .stopped:
             log.write(["event": "stopped", "reason": "signal"])
+        case .backoffFileProblem(let problem):
+            log.write(["event": "backoff-error", "level": "warning", "message": problem])
         }
     }
 }

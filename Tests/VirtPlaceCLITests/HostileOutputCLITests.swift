@@ -95,10 +95,11 @@ struct HostileOutputCLITests {
         let text = renderObserved(fleet, managedNames: [], style: Console(environment: [:], noColor: true, verbose: false, quiet: false).textStyle)
         #expect(rawUnsafe(text).isEmpty, "\(rawUnsafe(text)): \(text)")
         #expect(text.contains("host\\x1b[2J\\x1b]0;owned\\x07"))
-        // One heading, a header row, a row per domain, a blank line, the count line.
-        #expect(text.split(separator: "\n").count == 1 + 1 + host.domains.count + 1, "\(text)")
+        // One heading, the versions line, a header row, a row per domain, a blank line, the
+        // count line.
+        #expect(text.split(separator: "\n").count == 1 + 1 + 1 + host.domains.count + 1, "\(text)")
 
-        let json = String(decoding: try fleet.jsonData(), as: UTF8.self) + "\n"
+        let json = String(decoding: fleet.jsonData(), as: UTF8.self) + "\n"
         #expect(rawUnsafe(json).isEmpty, "\(rawUnsafe(json))")
         #expect(try ObservedFleet(jsonData: Data(json.utf8)) == fleet)
 
