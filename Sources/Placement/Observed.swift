@@ -309,18 +309,18 @@ public struct ObservedHostdev: Codable, Equatable, Sendable {
 extension ObservedFleet {
     /// The snapshot as `observe -o json` writes it (without the final newline): keys sorted,
     /// pretty-printed, `/` unescaped, so that equal fleets give equal bytes; strings by the one
-    /// JSON rule (`Escape.appendJSONString`). `SortedJSONEncoder`: what JSONEncoder would
-    /// write, in a tenth of the time.
-    /// - Throws: `EncodingError` (not expected for these values).
-    public func jsonData() throws -> Data {
-        Data(try SortedJSONEncoder.encode(self))
+    /// JSON rule (`Escape.appendJSONString`). What JSONEncoder would write, written field by
+    /// field (`SnapshotJSONWriter`).
+    public func jsonData() -> Data {
+        var data = Data()
+        for piece in jsonPieces() { data.append(contentsOf: piece) }
+        return data
     }
 
     /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
     /// a snapshot is not copied into one buffer).
-    /// - Throws: `EncodingError` (not expected for these values).
-    public func jsonPieces() throws -> [[UInt8]] {
-        try SortedJSONEncoder.encodeInPieces(self)
+    public func jsonPieces() -> [[UInt8]] {
+        SnapshotJSONWriter.pieces(of: self)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may

@@ -140,10 +140,10 @@ struct ObservationTests {
         let down = ObservedHost(name: "host9", uri: "qemu+tcp://127.0.0.99/system", reachable: false,
                                 error: "Connection refused", faultDomain: "fd-3")
         let fleet = ObservedFleet(hosts: [host1, host2, down])
-        let data = try fleet.jsonData()
+        let data = fleet.jsonData()
         let loaded = try ObservedFleet(jsonData: data)
         #expect(loaded == fleet)
-        #expect(try loaded.jsonData() == data)
+        #expect(loaded.jsonData() == data)
 
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"apiVersion\" : \"virtplace/v1\""))
