@@ -99,7 +99,7 @@ struct HostileOutputCLITests {
         // count line.
         #expect(text.split(separator: "\n").count == 1 + 1 + 1 + host.domains.count + 1, "\(text)")
 
-        let json = String(decoding: try fleet.jsonData(), as: UTF8.self) + "\n"
+        let json = String(decoding: fleet.jsonData(), as: UTF8.self) + "\n"
         #expect(rawUnsafe(json).isEmpty, "\(rawUnsafe(json))")
         #expect(try ObservedFleet(jsonData: Data(json.utf8)) == fleet)
 
