@@ -66,6 +66,9 @@ public enum ReconcileEvent {
     case sleeping(seconds: Double)
     /// A stop was requested (SIGTERM): no further pass.
     case stopped
+    /// The state directory's backoff file could not be read or written (`BackoffFile`): the
+    /// pass goes on; at worst an instance is tried that the backoff would have held.
+    case backoffFileProblem(String)
 }
 
 /// Receives the reconcile loop's events and each pass's.
@@ -123,7 +126,8 @@ public struct ReconcileLoop {
     /// Instances whose action failed, and when they are tried again; with the declaration
     /// they failed under (a changed declaration is tried at once).
     public private(set) var instanceBackoff: [String: Backoff] = [:]
-    private var declarations: [String: DesiredInstance] = [:]
+    /// The declaration (`DesiredInstance.declarationDigest`) each backing-off instance failed under.
+    private var declarations: [String: String] = [:]
     public private(set) var totals = MetricsTotals()
 
     public init(_ configuration: Configuration) { self.configuration = configuration }
@@ -164,6 +168,7 @@ public struct ReconcileLoop {
                 spec.policy.maxMovesPerRun = spec.policy.maxMovesPerRun == 0 ? cap : min(spec.policy.maxMovesPerRun, cap)
             }
             let now = clock()
+            restoreBackoffs(now: now, observer: observer)
             let targets = observeTargets(spec, allowTestDriver: configuration.allowTestDriver)
             result.restingHosts = hostBackoff.filter { $0.value.until > now && spec.hosts[$0.key] != nil }
             let holding = holds(spec, now: now)
@@ -194,6 +199,7 @@ public struct ReconcileLoop {
 
             noteHosts(report.observed, resting: Set(result.restingHosts.keys))
             noteInstances(spec, report: report)
+            saveBackoffs(observer: observer)
             result.metrics = Self.metrics(spec, report: report)
             result.outcome = report.outcome
             result.report = report
@@ -226,7 +232,7 @@ public struct ReconcileLoop {
         var holding: [String: String] = [:]
         for (name, b) in instanceBackoff {
             // A declaration that changed (or went away) is tried at once.
-            guard let desired = spec.desired(name), desired == declarations[name] else {
+            guard let desired = spec.desired(name), desired.declarationDigest == declarations[name] else {
                 instanceBackoff[name] = nil
                 declarations[name] = nil
                 continue
@@ -237,6 +243,27 @@ public struct ReconcileLoop {
                 + "the next attempt is not before \(Self.iso(b.until)), or at once when its declaration changes"
         }
         return holding
+    }
+
+    /// The instance backoffs of `STATE/backoff.json`, which a reconcile started afresh (a timer,
+    /// cron) holds to as one that keeps running does, and which two reconcilers of one state
+    /// directory share. The file is the authority when it can be read (an operator who removes
+    /// it lets every instance be tried at once); when it cannot, the loop keeps what it knows.
+    private mutating func restoreBackoffs(now: Date, observer: some ReconcileObserver) {
+        let read = BackoffFile.read(configuration.state, now: now, limit: configuration.backoffLimit)
+        if let problem = read.problem { observer.reconcile(.backoffFileProblem(problem)) }
+        guard let file = read.result else { return }
+        instanceBackoff = file.backoffs
+        declarations = file.declarations
+    }
+
+    /// Writes the instance backoffs after a pass that ran (one that stopped early changed none).
+    private func saveBackoffs(observer: some ReconcileObserver) {
+        do {
+            try BackoffFile.write(instanceBackoff, declarations: declarations, state: configuration.state)
+        } catch {
+            observer.reconcile(.backoffFileProblem("the reconcile backoffs could not be written: \(error); a reconcile started afresh tries every instance"))
+        }
     }
 
     /// Host backoff from what the pass observed: an answer clears it; a host contacted that
@@ -271,7 +298,7 @@ public struct ReconcileLoop {
                 let wait = Backoff.wait(base: base, failures: failures, doubleFirst: true, limit: configuration.backoffLimit)
                 instanceBackoff[r.instance] = Backoff(failures: failures, until: configuration.clock().addingTimeInterval(wait),
                                                       message: r.message)
-                declarations[r.instance] = spec.desired(r.instance)
+                declarations[r.instance] = spec.desired(r.instance)?.declarationDigest
             case .blocked, .deferred:
                 break
             }

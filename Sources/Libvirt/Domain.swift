@@ -349,7 +349,8 @@ extension Connection {
                 status: DomainStatus(rawState: state, reason: parameters.int("state.reason") ?? 0),
                 vcpus: parameters.uint("vcpu.current").map { Int($0) },
                 memoryKiB: parameters.ulonglong("balloon.current"),
-                unusedKiB: parameters.ulonglong("balloon.unused")
+                unusedKiB: parameters.ulonglong("balloon.unused"),
+                residentKiB: parameters.ulonglong("balloon.rss")
             )
         }
         return runtimes
@@ -366,10 +367,14 @@ public struct DomainRuntime: Equatable, Sendable {
     /// Memory the guest reports unused (its balloon driver's `balloon.unused`), KiB, when it
     /// reports it.
     public var unusedKiB: UInt64?
+    /// The resident set of the hypervisor process, KiB (`balloon.rss`: QEMU reports it with or
+    /// without a balloon device): the guest pages it ever touched plus QEMU's own memory.
+    public var residentKiB: UInt64?
 
     /// Runtime facts as libvirt reported them.
-    public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil, unusedKiB: UInt64? = nil) {
+    public init(status: DomainStatus, vcpus: Int? = nil, memoryKiB: UInt64? = nil, unusedKiB: UInt64? = nil, residentKiB: UInt64? = nil) {
         self.status = status; self.vcpus = vcpus; self.memoryKiB = memoryKiB; self.unusedKiB = unusedKiB
+        self.residentKiB = residentKiB
     }
 
     /// Memory in use, MiB: the balloon size less what the guest reports unused; nil when
@@ -377,6 +382,13 @@ public struct DomainRuntime: Equatable, Sendable {
     public var memoryInUseMiB: Int? {
         guard isActive, let current = memoryKiB, let unused = unusedKiB, unused <= current else { return nil }
         return Int((current - unused) >> 10)
+    }
+
+    /// The hypervisor process's resident set, MiB (at most `Int32.max`); nil when the domain is
+    /// not running or the driver does not report it.
+    public var residentMiB: Int? {
+        guard isActive, let resident = residentKiB else { return nil }
+        return Int(min(resident >> 10, UInt64(Int32.max)))
     }
 
     /// Whether the domain has a live instance whose figures can differ from its definition.

@@ -194,6 +194,7 @@ extension Connection {
                         volumes: volumes
                     )
                     observed.memoryInUseMiB = domain.runtime.memoryInUseMiB
+                    observed.memoryResidentMiB = domain.runtime.residentMiB
                     return observed
                 }
                 return (observed, calls)

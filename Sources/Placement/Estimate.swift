@@ -90,6 +90,25 @@ public enum EstimateModel {
     public static let assumedMigrationBytesPerSecond = 250.0 * 1_048_576
     /// Bytes per second assumed for a volume copy (libvirt streams) without history.
     public static let assumedCopyBytesPerSecond = 200.0 * 1_048_576
+    /// MiB of a guest's QEMU resident set (`memoryResidentMiB`) that are not guest memory to
+    /// send: QEMU itself, its TCG code buffer, the kernel it loaded, and the pages the guest
+    /// touched that hold zeros (sent as a header each). Measured on the lab (TCG, heartbeat
+    /// guests of 128 to 512 MiB, dirtying or not, on the host they booted on): the resident
+    /// set less what the first migration sent was 98 to 131 MiB (docs/moves.md).
+    public static let residentOverheadMiB: Int64 = 120
+    /// The same for a guest whose QEMU was started by an incoming migration (`stateReason`
+    /// `migrated`): it never loaded the kernel nor translated the boot's code, and received
+    /// only the pages that were not zeros. Measured: 75 to 80 MiB (54 for a guest rewriting
+    /// 64 MiB), against 98 to 131 on the boot host.
+    public static let residentOverheadMigratedInMiB: Int64 = 75
+    /// The least a live move sends when the resident set says less (MiB; never more than the
+    /// memory basis): a booted kernel's own pages.
+    public static let residentFloorMiB: Int64 = 16
+    /// A history sample's memory ratio applies to a guest whose memory basis is within this
+    /// factor of the sample's: what a guest sends barely grows with its size (measured: 87,
+    /// 91 and 95 MiB for idle guests of 128, 256 and 512 MiB), so a ratio says nothing about a
+    /// guest of another size.
+    public static let comparableBasisFactor = 1.25
 }
 
 /// How a move's bytes travel: through a live migration, or as volume copies.
@@ -220,10 +239,14 @@ public struct TransferHistory: Codable, Equatable, Sendable {
         return seconds > 0 ? bytes / seconds : nil
     }
 
-    /// The ratio of memory sent to the memory basis, and the mean downtime, of live moves.
-    func memoryRatio(from: String, to: String) -> Double? {
+    /// The ratio of memory sent to the memory basis of earlier live moves of guests whose basis
+    /// is comparable to `basis` (within `EstimateModel.comparableBasisFactor`), when there are
+    /// any; and the mean downtime of live moves.
+    func memoryRatio(from: String, to: String, basis: Int64) -> Double? {
+        let factor = EstimateModel.comparableBasisFactor, own = Double(basis)
         let s = samples(from: from, to: to, transfer: .live).samples.compactMap { x -> (Double, Double)? in
             guard let basis = x.memoryBasisBytes, let sent = x.memoryBytes, basis > 0 else { return nil }
+            guard own > 0, Double(basis) <= own * factor, own <= Double(basis) * factor else { return nil }
             return (Double(basis), Double(sent))
         }
         guard !s.isEmpty else { return nil }
@@ -252,7 +275,22 @@ extension ObservedDomain {
     /// The memory a live move's estimate starts from, bytes: what the guest reports in use,
     /// else its current (balloon) size. The history's memory ratio is relative to it.
     public var memoryBasisBytes: Int64 {
-        Int64(max(0, memoryInUseMiB ?? memoryMiB)) * 1_048_576
+        Int64(min(max(0, memoryInUseMiB ?? memoryMiB), InputBounds.maxMemoryMiB)) * 1_048_576
+    }
+
+    /// What a first live move (no comparable history) will send, bytes: the QEMU resident set
+    /// less `EstimateModel.residentOverheadMiB` (`residentOverheadMigratedInMiB` for a guest
+    /// that came by migration), at least `residentFloorMiB` and at most the memory basis; nil
+    /// when the resident set is not known. Untouched guest pages are not resident and QEMU
+    /// sends them as a header each, which is why the basis alone over-estimates a guest that
+    /// uses little of its memory.
+    public var memoryFromResidentBytes: Int64? {
+        guard let resident = memoryResidentMiB else { return nil }
+        let basis = memoryBasisBytes / 1_048_576
+        let bounded = Int64(min(max(0, resident), InputBounds.maxMemoryMiB))
+        let overhead = stateReason == "migrated" ? EstimateModel.residentOverheadMigratedInMiB : EstimateModel.residentOverheadMiB
+        let mib = min(basis, max(bounded - overhead, EstimateModel.residentFloorMiB))
+        return mib * 1_048_576
     }
 }
 
@@ -392,9 +430,15 @@ struct Estimator {
             case .migrateLive(let m):
                 live = m
                 guard let d else { liveBytes = nil; continue }
-                var memory = Double(d.memoryBasisBytes)
-                if let ratio = history.memoryRatio(from: m.from, to: m.to) { memory *= ratio }
-                var bytes: Int64? = Int64(memory)
+                // Earlier moves of guests of about this size say best; else the resident set;
+                // else the whole basis.
+                let memory: Int64
+                if let ratio = history.memoryRatio(from: m.from, to: m.to, basis: d.memoryBasisBytes) {
+                    memory = Int64(Double(d.memoryBasisBytes) * ratio)
+                } else {
+                    memory = d.memoryFromResidentBytes ?? d.memoryBasisBytes
+                }
+                var bytes: Int64? = memory
                 for target in m.copyDisks {
                     let disk = d.disks.first { $0.target == target }
                     if let pool = disk?.pool, let volume = disk?.volume, let b = allocation(pool: pool, volume: volume, preferring: m.from),

@@ -126,6 +126,16 @@ extension TransportSpec {
         return nil
     }
 
+    /// What this transport asks that QEMU accepts but does not do: nil when nothing. QEMU
+    /// (7.2 and later) sends a page over the parallel connections before it would look in the
+    /// XBZRLE cache, so `xbzrle` with multifd compresses nothing (libvirt and QEMU accept it).
+    public var combinationWarning: String? {
+        if compression == .xbzrle && parallelConnections >= 2 {
+            return "compression xbzrle has no effect with parallel connections: QEMU sends the pages over them without XBZRLE; use zlib or zstd with parallel connections, or parallelConnections: 1"
+        }
+        return nil
+    }
+
     /// `tls, 4 connections, compression zstd level 3`; empty when plain.
     public var phrase: String {
         var parts: [String] = []

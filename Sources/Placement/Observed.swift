@@ -203,6 +203,12 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
     /// nil when not reported (shut off, no driver, snapshots written before it existed): a
     /// live move's estimate then starts from `memoryMiB`.
     public var memoryInUseMiB: Int?
+    /// The resident set of the running guest's QEMU process, MiB (`balloon.rss` of libvirt's
+    /// domain statistics, reported with or without a balloon driver): the guest pages it ever
+    /// touched plus QEMU's own memory. nil when not reported (shut off, a driver without it,
+    /// snapshots written before it existed): a first live move's estimate then starts from
+    /// `memoryInUseMiB` or `memoryMiB` alone.
+    public var memoryResidentMiB: Int?
 
     public init(
         name: String, uuid: String, state: String, stateReason: String? = nil,
@@ -215,7 +221,8 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         hasTPM: Bool = false, tpmBackend: String? = nil, firmware: String? = nil, nvram: String? = nil, hasVirtiofs: Bool = false,
         snapshotCount: Int = 0,
         fleet: String? = nil, tags: [String: String] = [:], xmlDigest: String = "",
-        configVcpus: Int? = nil, configMemoryMiB: Int? = nil, memoryInUseMiB: Int? = nil
+        configVcpus: Int? = nil, configMemoryMiB: Int? = nil, memoryInUseMiB: Int? = nil,
+        memoryResidentMiB: Int? = nil
     ) {
         self.name = name; self.uuid = uuid; self.state = state; self.stateReason = stateReason
         self.persistent = persistent; self.autostart = autostart
@@ -228,6 +235,7 @@ public struct ObservedDomain: Codable, Equatable, Sendable {
         self.hasTPM = hasTPM; self.tpmBackend = tpmBackend; self.firmware = firmware; self.nvram = nvram; self.hasVirtiofs = hasVirtiofs
         self.snapshotCount = snapshotCount; self.fleet = fleet; self.tags = tags; self.xmlDigest = xmlDigest
         self.configVcpus = configVcpus; self.configMemoryMiB = configMemoryMiB; self.memoryInUseMiB = memoryInUseMiB
+        self.memoryResidentMiB = memoryResidentMiB
     }
 }
 
@@ -301,18 +309,18 @@ public struct ObservedHostdev: Codable, Equatable, Sendable {
 extension ObservedFleet {
     /// The snapshot as `observe -o json` writes it (without the final newline): keys sorted,
     /// pretty-printed, `/` unescaped, so that equal fleets give equal bytes; strings by the one
-    /// JSON rule (`Escape.appendJSONString`). `SortedJSONEncoder`: what JSONEncoder would
-    /// write, in a tenth of the time.
-    /// - Throws: `EncodingError` (not expected for these values).
-    public func jsonData() throws -> Data {
-        Data(try SortedJSONEncoder.encode(self))
+    /// JSON rule (`Escape.appendJSONString`). What JSONEncoder would write, written field by
+    /// field (`SnapshotJSONWriter`).
+    public func jsonData() -> Data {
+        var data = Data()
+        for piece in jsonPieces() { data.append(contentsOf: piece) }
+        return data
     }
 
     /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
     /// a snapshot is not copied into one buffer).
-    /// - Throws: `EncodingError` (not expected for these values).
-    public func jsonPieces() throws -> [[UInt8]] {
-        try SortedJSONEncoder.encodeInPieces(self)
+    public func jsonPieces() -> [[UInt8]] {
+        SnapshotJSONWriter.pieces(of: self)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may
@@ -413,7 +421,8 @@ extension ObservedDomain {
             xmlDigest: try c.decodeIfPresent(String.self, forKey: .xmlDigest) ?? "",
             configVcpus: try c.decodeIfPresent(Int.self, forKey: .configVcpus),
             configMemoryMiB: try c.decodeIfPresent(Int.self, forKey: .configMemoryMiB),
-            memoryInUseMiB: try c.decodeIfPresent(Int.self, forKey: .memoryInUseMiB)
+            memoryInUseMiB: try c.decodeIfPresent(Int.self, forKey: .memoryInUseMiB),
+            memoryResidentMiB: try c.decodeIfPresent(Int.self, forKey: .memoryResidentMiB)
         )
     }
 }

@@ -1,6 +1,6 @@
-/// `observe` as text: one block per host (address, fault domain, capacity, reachability), then
-/// a table of its domains. Pure. Every value (names seen on the hosts included, which no
-/// file vouches for) is escaped for the terminal (`Escape.terminal`).
+/// `observe` as text: one block per host (address, fault domain, capacity, reachability, CPU,
+/// libvirt and QEMU versions), then a table of its domains. Pure. Every value (names seen on the
+/// hosts included, which no file vouches for) is escaped for the terminal (`Escape.terminal`).
 public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [], style: (String, TextStyle) -> String = { s, _ in s }) -> String {
     let t = Escape.terminal
     var out: [String] = []
@@ -17,6 +17,7 @@ public func renderObserved(_ fleet: ObservedFleet, managedNames: Set<String> = [
         out.append(style(t(host.name), .bold) + "  \(t(host.uri))\(fd)  \(host.capacity.vcpus) CPUs, \(host.capacity.memoryMiB) MiB;"
                    + " running: \(usedVcpus) vCPUs, \(usedMiB) MiB; \(host.domains.count) domain\(host.domains.count == 1 ? "" : "s")")
         if let cpu = cpuText(host) { out.append("  CPU " + t(cpu)) }
+        if let software = softwareText(host) { out.append("  " + t(software)) }
         if host.domains.isEmpty {
             out.append("  (no domains)")
         } else {
@@ -58,6 +59,15 @@ func cpuText(_ host: ObservedHost) -> String? {
         parts.append("refuses \(refused.count) of the \(host.platformChecks.count) guest platforms seen (\(Set(refused.compactMap(\.reason)).sorted().joined(separator: ", ")))")
     }
     return parts.isEmpty ? nil : parts.joined(separator: "; ")
+}
+
+/// `libvirt 9.0.0, QEMU 7.2.0`: the versions that decide which `live.transport` options a host
+/// takes (moves.md); the hypervisor is named QEMU for a `qemu` URI. nil when neither is known.
+func softwareText(_ host: ObservedHost) -> String? {
+    var parts: [String] = []
+    if let v = host.libvirtVersion { parts.append("libvirt \(v)") }
+    if let v = host.hypervisorVersion { parts.append((host.uri.hasPrefix("qemu") ? "QEMU " : "hypervisor ") + v) }
+    return parts.isEmpty ? nil : parts.joined(separator: ", ")
 }
 
 /// Styles a renderer may ask for; the caller decides whether they become colour.

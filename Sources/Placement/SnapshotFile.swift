@@ -168,6 +168,7 @@ struct SnapshotChecker {
         findings.number(d.maxMemoryMiB, memory, p("maxMemoryMiB"))
         findings.number(d.configMemoryMiB, memory, p("configMemoryMiB"))
         findings.number(d.memoryInUseMiB, memory, p("memoryInUseMiB"))
+        findings.number(d.memoryResidentMiB, memory, p("memoryResidentMiB"))
         findings.libvirtName(d.cpuMode, p("cpuMode"), "CPU mode")
         findings.libvirtName(d.cpuModel, p("cpuModel"), "CPU model")
         findings.count(d.cpuFeatures.count, InputBounds.maxCPUFeatures, p("cpuFeatures"), "CPU features")

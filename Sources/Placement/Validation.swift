@@ -186,19 +186,26 @@ private struct Validator {
         stated.maxDowntimeMs = p.live.maxDowntimeMs
         stated.bandwidthMiBps = p.live.bandwidthMiBps
         stated.timeoutSeconds = p.live.timeoutSeconds
+        stated.stallSeconds = p.live.stallSeconds
+        stated.downtimeSteps = p.live.downtimeSteps
         checkLive(stated, ["policy", "live"])
         let transport = p.live.transport
         bounded(transport.parallelConnections, SpecBounds.parallelConnections, ["policy", "live", "transport", "parallelConnections"])
         if let problem = transport.combinationProblem { error(["policy", "live", "transport", "compression"], problem) }
+        if let note = transport.combinationWarning { warning(["policy", "live", "transport", "compression"], note) }
     }
 
     /// An instance's `live.transport`: its bounds, and what it makes of the policy's (a
     /// combination the policy alone makes is reported once, at the policy).
     mutating func checkTransport(_ stated: TransportOverrideSpec, effective: TransportSpec, _ path: @autoclosure () -> [String]) {
         if let v = stated.parallelConnections { bounded(v, SpecBounds.parallelConnections, path() + ["parallelConnections"]) }
-        guard SpecBounds.parallelConnections.contains(effective.parallelConnections),
-              let problem = effective.combinationProblem, spec.policy.live.transport.combinationProblem != problem else { return }
-        error(path() + (stated.compression != nil ? ["compression"] : []), problem)
+        guard SpecBounds.parallelConnections.contains(effective.parallelConnections) else { return }
+        let at = path() + (stated.compression != nil ? ["compression"] : [])
+        if let problem = effective.combinationProblem, spec.policy.live.transport.combinationProblem != problem {
+            error(at, problem)
+        } else if let note = effective.combinationWarning, spec.policy.live.transport.combinationWarning != note {
+            warning(at, note)
+        }
     }
 
     /// The live settings a file states (the policy's, or an instance's overrides alone: a
@@ -207,6 +214,8 @@ private struct Validator {
         if let v = live.maxDowntimeMs { bounded(v, SpecBounds.maxDowntimeMs, path() + ["maxDowntimeMs"]) }
         if let v = live.bandwidthMiBps { bounded(v, SpecBounds.bandwidthMiBps, path() + ["bandwidthMiBps"]) }
         if let v = live.timeoutSeconds { bounded(v, SpecBounds.timeoutSeconds, path() + ["timeoutSeconds"]) }
+        if let v = live.stallSeconds { bounded(v, SpecBounds.stallSeconds, path() + ["stallSeconds"]) }
+        if let v = live.downtimeSteps { bounded(v, SpecBounds.downtimeSteps, path() + ["downtimeSteps"]) }
     }
 
     mutating func checkStorage() {

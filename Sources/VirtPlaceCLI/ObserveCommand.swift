@@ -44,7 +44,7 @@ struct ObserveCommand: Command {
                 + String(format: "%.2f", domains == 0 ? 0 : Double(perDomain) / Double(domains)) + " per domain)")
         }
         if format == "json" {
-            context.console.out(utf8: try fleet.jsonPieces() + [[UInt8(ascii: "\n")]])
+            context.console.out(utf8: fleet.jsonPieces() + [[UInt8(ascii: "\n")]])
         } else if let picture = PictureFormat(rawValue: format) {
             context.console.out(renderObservedPicture(fleet, desired: spec, format: picture))
         } else {

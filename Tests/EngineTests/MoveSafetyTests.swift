@@ -32,9 +32,14 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     fleet.set { $0.ignoresShutdown = ["uuid-vm"] }
     let plan = rebootPlan(fleet)
     #expect(plan.summary.reboot == 1)
-    // An operator live-migrates it to h3 while virtplace waits for the shutdown.
+    // An operator live-migrates it to h3 while virtplace waits for the shutdown: once the
+    // shutdown was asked for (not after a fixed sleep, which a loaded machine can outrun).
     let mover = Task {
-        try await Task.sleep(for: .milliseconds(150))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !fleet.calls.contains(where: { $0.hasPrefix("shutdown") }) {
+            guard ContinuousClock.now < deadline else { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         fleet.remove("uuid-vm", from: "h1")
         fleet.add(guest("vm"), on: "h3")
     }
@@ -42,7 +47,7 @@ private func rebootPlan(_ fleet: FakeFleet, storage: StorageSpec? = nil) -> Plan
     try await mover.value
     let r = try #require(report.actions.first)
     #expect(r.status == .failed)
-    #expect(r.message?.contains("left h1") == true && r.message?.contains("h3 (running)") == true, "\(r.message ?? "")")
+    #expect(r.message?.contains("left h1") == true && r.message?.contains("h3 (running)") == true, "\(r.message ?? "") calls: \(fleet.calls)")
     #expect(fleet.domain("uuid-vm", "h2") == nil, "nothing defined on the target")
     #expect(fleet.domain("uuid-vm", "h3")?.state == "running")
     #expect(!fleet.calls.contains { $0.hasPrefix("define") || $0.hasPrefix("start") }, "\(fleet.calls)")

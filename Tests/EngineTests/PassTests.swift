@@ -55,6 +55,7 @@ final class RecordingObserver: ReconcileObserver {
         case .passEnded: name = "passEnded"
         case .sleeping: name = "sleeping"
         case .stopped: name = "stopped"
+        case .backoffFileProblem: name = "backoffFileProblem"
         }
         events.withLock { $0.append(name) }
     }
@@ -367,6 +368,123 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
     #expect(attempts() == 4)
     #expect(done.outcome == .success && done.backingOff.isEmpty && reconciler.instanceBackoff.isEmpty)
     #expect(fleet.domain("uuid-web", "h2")?.state == "running" && fleet.domain("uuid-web", "h1") == nil)
+}
+
+/// A reconcile started afresh (a timer, cron: one pass per process, no interval) holds an
+/// instance whose action failed in the run before, from `STATE/backoff.json`, instead of trying
+/// (and perhaps rebooting) it again on every run. Each run is a new `ReconcileLoop`; the fake's
+/// migrate calls are the witness of each attempt.
+@Test(.timeLimit(.minutes(2))) func aReconcileStartedAfreshHoldsWhatFailedInTheRunBefore() async throws {
+    let fleet = fleetOf(["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    fleet.set { $0.migration["uuid-web"] = .fail(.failed(.other, message: "migration refused")) }
+    var spec = placement(["web": InstanceSpec(host: "h2", moves: [.live])], hosts: ["h1", "h2"])
+    let clock = ManualClock()
+    let state = try stateDirectory()
+    func attempts() -> Int { fleet.calls.filter { $0.hasPrefix("migrate ") && $0.contains("uuid-web") }.count }
+    func run() async -> (ReconcilePassResult, RecordingObserver) {
+        var fresh = loop(fleet, state: state, clock: clock)   // a new process each time
+        let observer = RecordingObserver()
+        return (await fresh.pass(load: { spec }, observer: observer), observer)
+    }
+
+    // Run 1 fails: 120 s (60 × 2¹) of backoff, written down.
+    let (first, _) = await run()
+    #expect(attempts() == 1 && first.backingOff["web"]?.failures == 1)
+    let file = try String(contentsOfFile: BackoffFile.path(state), encoding: .utf8)
+    #expect(file.contains("\"web\"") && file.contains("migration refused"), "\(file)")
+
+    // Run 2, a minute later, in a new process: held, not tried.
+    clock.advance(60)
+    let (second, observer) = await run()
+    #expect(attempts() == 1, "not retried by a new process while backing off")
+    #expect(second.held == ["web"] && observer.names.contains("holding web"))
+    #expect(second.report?.execution?.actions.first?.message?.hasPrefix("not run: reconcile backs off from it after 1 failed attempt") == true)
+
+    // Run 3, after the backoff: tried, failed again: the count goes on (240 s now).
+    clock.advance(61)
+    let (third, _) = await run()
+    #expect(attempts() == 2 && third.backingOff["web"]?.failures == 2)
+    #expect(try #require(third.backingOff["web"]?.until).timeIntervalSince(clock.read()) == 240)
+
+    // A changed declaration is tried at once by a new process too.
+    spec.instances["web"]?.config.tags = ["tier": "web"]
+    _ = await run()
+    #expect(attempts() == 3)
+
+    // An operator who removes the file lets it be tried at once.
+    try FileManager.default.removeItem(atPath: BackoffFile.path(state))
+    _ = await run()
+    #expect(attempts() == 4)
+
+    // Success clears it, in the file too.
+    fleet.set { $0.migration["uuid-web"] = .succeed }
+    clock.advance(3600)
+    let (done, _) = await run()
+    #expect(attempts() == 5 && done.outcome == .success && done.backingOff.isEmpty)
+    let after = try String(contentsOfFile: BackoffFile.path(state), encoding: .utf8)
+    #expect(!after.contains("\"web\""), "\(after)")
+}
+
+/// The backoff file is input like any other: a count or a time out of range is brought into
+/// range (never held longer than the longest backoff), a message cut short, and a file that is
+/// not one (or a link) is set aside with a warning, never fatal: the instance is tried.
+@Test(.timeLimit(.minutes(2))) func aHostileBackoffFileHoldsNothingLongerThanTheLimit() async throws {
+    let fleet = fleetOf(["h1", "h2"])
+    fleet.add(guest("web"), on: "h1")
+    let spec = placement(["web": InstanceSpec(host: "h2", moves: [.live])], hosts: ["h1", "h2"])
+    let clock = ManualClock()
+    let state = try stateDirectory()
+    let digest = try #require(spec.desired("web")).declarationDigest
+    let long = String(repeating: "x", count: 5000)
+    let forever = #"{"version": 1, "instances": {"web": {"failures": 9223372036854775807, "until": 1e300, "message": "\#(long)", "declaration": "\#(digest)"}}}"#
+    try forever.write(toFile: BackoffFile.path(state), atomically: false, encoding: .utf8)
+    var reconciler = loop(fleet, state: state, clock: clock)
+    let held = await reconciler.pass(load: { spec }, observer: RecordingObserver())
+    #expect(held.held == ["web"])
+    let b = try #require(reconciler.instanceBackoff["web"])
+    #expect(b.until.timeIntervalSince(clock.read()) <= 3600, "at most the longest backoff from now")
+    #expect(b.failures == 1_000_000 && (b.message?.count ?? 0) <= 1001)
+    clock.advance(3601)
+    var later = loop(fleet, state: state, clock: clock)
+    _ = await later.pass(load: { spec }, observer: RecordingObserver())
+    #expect(fleet.domain("uuid-web", "h2")?.state == "running", "tried once the limit passed")
+
+    for bad in ["{", #"{"version": 2, "instances": {}}"#, #"{"version": 1, "instances": {"web": {"failures": "x"}}}"#] {
+        let fleet = fleetOf(["h1", "h2"])
+        fleet.add(guest("web"), on: "h1")
+        let state = try stateDirectory()
+        try bad.write(toFile: BackoffFile.path(state), atomically: false, encoding: .utf8)
+        var reconciler = loop(fleet, state: state, clock: clock)
+        let observer = RecordingObserver()
+        let pass = await reconciler.pass(load: { spec }, observer: observer)
+        #expect(observer.names.contains("backoffFileProblem"), "\(bad)")
+        #expect(pass.outcome == .success && fleet.domain("uuid-web", "h2")?.state == "running", "\(bad)")
+    }
+    // A link is not followed.
+    let linked = try stateDirectory()
+    try FileManager.default.createSymbolicLink(atPath: BackoffFile.path(linked), withDestinationPath: BackoffFile.path(state))
+    var reconciler2 = loop(fleet, state: linked, clock: clock)
+    let observer = RecordingObserver()
+    _ = await reconciler2.pass(load: { spec }, observer: observer)
+    #expect(observer.names.contains("backoffFileProblem"))
+}
+
+/// The declaration digest is the same for equal declarations whatever the order their
+/// dictionaries and sets were built in, and differs when a field does.
+@Test func theDeclarationDigestIsCanonical() throws {
+    var a = placement(["web": InstanceSpec(host: "h2", moves: [.live, .reboot, .cold])], hosts: ["h1", "h2"])
+    a.instances["web"]?.config.tags = ["a": "1", "b": "2", "c": "3", "d": "4"]
+    var b = placement(["web": InstanceSpec(host: "h2", moves: [.cold, .reboot, .live])], hosts: ["h1", "h2"])
+    b.instances["web"]?.config.tags = ["d": "4", "c": "3", "b": "2", "a": "1"]
+    let da = try #require(a.desired("web")), db = try #require(b.desired("web"))
+    #expect(da == db && da.declarationDigest == db.declarationDigest)
+    b.instances["web"]?.config.tags = ["d": "4", "c": "3", "b": "2", "a": "1,b"]
+    #expect(try #require(b.desired("web")).declarationDigest != da.declarationDigest)
+    b.instances["web"]?.config.tags = ["a": "1", "b": "2", "c": "3", "d": "4"]
+    b.instances["web"]?.host = "h1"
+    #expect(try #require(b.desired("web")).declarationDigest != da.declarationDigest)
+    #expect(da.declarationDigest.count == 64)
 }
 
 @Test(.timeLimit(.minutes(2))) func backoffIsBoundedWhateverTheCount() {

@@ -140,10 +140,10 @@ struct ObservationTests {
         let down = ObservedHost(name: "host9", uri: "qemu+tcp://127.0.0.99/system", reachable: false,
                                 error: "Connection refused", faultDomain: "fd-3")
         let fleet = ObservedFleet(hosts: [host1, host2, down])
-        let data = try fleet.jsonData()
+        let data = fleet.jsonData()
         let loaded = try ObservedFleet(jsonData: data)
         #expect(loaded == fleet)
-        #expect(try loaded.jsonData() == data)
+        #expect(loaded.jsonData() == data)
 
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"apiVersion\" : \"virtplace/v1\""))
@@ -183,4 +183,14 @@ struct ObservationTests {
         let json = #"{"hosts":[{"name":"h","domains":[{"name":"x","state":"running"}]}]}"#
         #expect(throws: DecodingError.self) { try ObservedFleet(jsonData: Data(json.utf8)) }
     }
+}
+
+/// `balloon.rss` (the QEMU process's resident set, KiB): carried in MiB for a running domain
+/// only, clamped so that no driver figure can overflow what the estimate does with it.
+@Test func theResidentSetIsMiBOfARunningDomainOnlyAndBounded() {
+    let running = DomainStatus(state: .running, reason: 1), off = DomainStatus(state: .shutoff, reason: 1)
+    #expect(DomainRuntime(status: running, residentKiB: 221_264).residentMiB == 216)
+    #expect(DomainRuntime(status: running).residentMiB == nil, "not reported")
+    #expect(DomainRuntime(status: off, residentKiB: 221_264).residentMiB == nil, "a shut-off domain has no process")
+    #expect(DomainRuntime(status: running, residentKiB: .max).residentMiB == Int(Int32.max))
 }

@@ -149,6 +149,20 @@ struct HostileOutputTests {
         let benign = renderObserved(hostileFleet("x"), managedNames: ["web-1"])
         #expect(text.split(separator: "\n").count == benign.split(separator: "\n").count, "\(text)")
     }
+
+    @Test("observe text names the libvirt and QEMU versions a transport depends on")
+    func observedVersions() {
+        var fleet = hostileFleet("x")
+        fleet.hosts[0].uri = "qemu+tls://kvm-1/system"
+        fleet.hosts[0].libvirtVersion = "9.0.0"
+        fleet.hosts[0].hypervisorVersion = "7.2.0"
+        #expect(renderObserved(fleet).split(separator: "\n").contains("  libvirt 9.0.0, QEMU 7.2.0"))
+        fleet.hosts[0].uri = "test:///default"
+        fleet.hosts[0].hypervisorVersion = nil
+        #expect(renderObserved(fleet).split(separator: "\n").contains("  libvirt 9.0.0"))
+        fleet.hosts[0].libvirtVersion = nil
+        #expect(!renderObserved(fleet).contains("libvirt "))
+    }
 }
 
 /// `markdown` with its code spans (a run of n backticks up to the next run of exactly n, as
@@ -191,7 +205,8 @@ func hostileFleet(_ value: String) -> ObservedFleet {
         fleet: value, tags: [value: value, "k": value])
     return ObservedFleet(hosts: [
         ObservedHost(name: "h" + value, uri: "test:///" + value, reachable: true, faultDomain: value,
-                     capacity: ObservedCapacity(vcpus: 1, memoryMiB: 1024), domains: [domain]),
+                     capacity: ObservedCapacity(vcpus: 1, memoryMiB: 1024), domains: [domain],
+                     libvirtVersion: value, hypervisorVersion: value),
         ObservedHost(name: "u" + value, uri: value, reachable: false, error: "libvirt: " + value),
     ])
 }

@@ -196,7 +196,7 @@ struct PlatformPlanTests {
     @Test func anOfflinePlanFromASnapshotDecidesTheSame() throws {
         let observed = answering(fourHosts(["h1": [guest]]), "h3", guest, .cpuIncompatible)
         let desired = spec(observed, instances: ["web-1": InstanceSpec(host: "h3")])
-        let read = readSnapshotFile(Array(try observed.jsonData()), file: "s.json", allowTestDriver: false)
+        let read = readSnapshotFile(Array(observed.jsonData()), file: "s.json", allowTestDriver: false)
         let fleet = try #require(read.fleet, "\(read.diagnostics)")
         #expect(fleet == observed)
         let live = makePlan(desired: desired, observed: observed)

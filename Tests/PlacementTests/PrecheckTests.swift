@@ -88,7 +88,7 @@ func sizedHost(_ name: String, fd: String? = nil, mem: Int = 16384, space: [Stri
                   domains: [dom("vm", state: "shutoff", disks: [localDisk("vm")])]),
         sizedHost("h2", space: ["local": 120 * MiB]),
     ])
-    let reread = try ObservedFleet(jsonData: try observed.jsonData())
+    let reread = try ObservedFleet(jsonData: observed.jsonData())
     let desired = spec(observed, instances: ["vm": InstanceSpec(host: "h2")])
     #expect(makePlan(desired: desired, observed: reread) == makePlan(desired: desired, observed: observed))
     #expect(makePlan(desired: desired, observed: reread).codes.contains(.targetSpace))
