@@ -10,6 +10,9 @@ public enum ExecutionEvent: Sendable {
     case stepFinished(instance: String, index: Int, step: Step, outcome: StepOutcome, seconds: Double)
     /// Progress of a long transfer (a live migration or a volume copy).
     case transfer(instance: String, TransferStatus)
+    /// The convergence controller of a live migration acted (downtime raised, restart with
+    /// auto-converge, post-copy, abort), with the figures it acted on.
+    case convergence(instance: String, ConvergenceController.Decision)
     case actionFinished(ActionReport)
 }
 

@@ -26,6 +26,9 @@ public struct ExecutionOptions: Sendable {
     public var hosts: [String]
     /// Tests only: where to stop as if the process had died (`VIRTPLACE_TEST_KILL_*`).
     public var crashPoint: CrashPoint?
+    /// The clock a live migration's watchdog reads and sleeps on (the convergence controller's
+    /// time); tests give a stepping clock.
+    public var pollClock: any PollClock = SystemPollClock()
     /// The end of the maintenance window (`--until`): a move whose estimated time would end
     /// after it is not started (reported deferred), nor is what waits on it. Nothing running is
     /// cut short. nil: no window.

@@ -7,9 +7,12 @@ extension ActionRunner {
     /// connections) with `LIVE | PERSIST_DEST | UNDEFINE_SOURCE | ABORT_ON_ERROR`, plus
     /// `NON_SHARED_DISK` and `migrate_disks` for the disks the plan copies (their target volumes
     /// are created first), `UNSAFE` only when every other disk is on a pool the file declares
-    /// shared, `AUTO_CONVERGE` and `POSTCOPY` as the policy says; bandwidth as a parameter and
-    /// the maximum downtime set before the job starts. A watchdog reads the job statistics
-    /// (progress) and, after the timeout, aborts the job or switches it to post-copy.
+    /// shared, `POSTCOPY` when the instance allows post-copy; bandwidth as a parameter. A
+    /// watchdog reads the job statistics every `jobPollInterval` (progress) and feeds them to the
+    /// convergence controller (`ConvergenceController`): the allowed downtime rises in steps at
+    /// each stall, then the ladder goes on — a second attempt with `AUTO_CONVERGE` (the first is
+    /// aborted: a pre-copy abort rolls back, the guest running on its source only, checked by
+    /// UUID on both hosts before the restart), post-copy, or abort (then the fallback).
     ///
     /// After a failure the domain is looked up by UUID on both hosts before anything is
     /// decided: a lost reply can hide a migration that succeeded. At the end the completed job
@@ -49,22 +52,35 @@ extension ActionRunner {
         let unsafe = !nonCopiedPools.isEmpty && nonCopiedPools.allSatisfy { $0.map(shared.contains) ?? false }
 
         var request = MigrationRequest(
-            copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: m.autoConverge,
+            copyDisks: m.copyDisks.sorted(), sharedStorageDeclared: unsafe, autoConverge: false,
             allowPostCopy: m.onTimeout == .postcopy, bandwidthMiBps: m.bandwidthMiBps > 0 ? UInt64(m.bandwidthMiBps) : nil)
         request.migrationAddress = m.migrationAddress
         request.transport = m.transport
         request.tlsDestination = m.tlsDestination
-        try await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: UInt64(max(1, m.maxDowntimeMs)))
 
-        let watch = Watch()
+        let watch = Watch(ConvergenceController(.init(m)))
         let started = ContinuousClock.now
+        let stepStart = executor.options.pollClock.now()
         var failure: (any Error)?
-        do {
-            try await runWatched(m, uuid: uuid, request: request, watch: watch)
-        } catch {
-            failure = error
+        while true {
+            let (downtime, autoConverge) = watch.attemptSettings
+            request.autoConverge = autoConverge
+            try await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: downtime)
+            failure = nil
+            do {
+                try await runWatched(m, uuid: uuid, request: request, watch: watch, stepStart: stepStart)
+            } catch {
+                failure = error
+            }
+            // The controller aborted this attempt to start again with auto-converge: only when
+            // the abort left the guest running on its source and nothing on the target.
+            guard watch.takeRestart(), failure != nil else { break }
+            guard try await driver.domain(uuid: uuid, on: m.from)?.isRunning == true,
+                  (try? await driver.domain(uuid: uuid, on: m.to).map { _ in false } ?? true) == true else { break }
+            watch.restarted()
         }
         let wall = (ContinuousClock.now - started).seconds
+        convergenceNotes(watch.decisions)
 
         // Whatever libvirt said, find out where the domain is now: by UUID, on both hosts.
         let sourceAfter = try await driver.domain(uuid: uuid, on: m.from)
@@ -90,6 +106,8 @@ extension ActionRunner {
                 message = "the connection to \(m.to) was lost during the migration, so it was aborted: \(message)"
             } else if let timedOut = watch.timedOut {
                 message = "did not finish within \(m.timeoutSeconds) s (\(timedOut)): \(message)"
+            } else if let stall = watch.stalled {
+                message = "did not converge (\(stall)): \(message)"
             }
             let place: String
             switch (after.source, after.target) {
@@ -98,7 +116,9 @@ extension ActionRunner {
             case (.some(let s), .some(let t)): place = "it is \(s.state) on \(m.from) and \(t.state) on \(m.to): an operator must decide"
             case (.none, .none): place = "it is on neither host (the definition is saved in \(recordPath ?? "the records"))"
             }
-            let clean = after.source?.isRunning == true && after.target == nil
+            // After a switch to post-copy the guest ran on the target: whatever the hosts show,
+            // nothing there is debris and no other move may start from the source.
+            let clean = after.source?.isRunning == true && after.target == nil && !watch.postCopyStarted
             if !created.isEmpty {
                 if clean {
                     // The guest runs on the source only: the copies made for it on the target
@@ -111,7 +131,8 @@ extension ActionRunner {
             // Only a clean failure may fall back to the next rung (the guest runs on the
             // source, and the target, answering, holds nothing of it), and only for a cause a
             // reboot move avoids: what the target lacks, a reboot move lacks too.
-            let cause = LiveFailureCause.classify(failure, timedOut: watch.timedOut != nil, lostDestination: watch.lostDestination)
+            let cause = LiveFailureCause.classify(failure, timedOut: watch.timedOut != nil, lostDestination: watch.lostDestination,
+                                                  stalled: watch.stalled != nil)
             liveFailure = cause
             fallbackReady = clean && cause.rebootAvoids
             throw StepFailure("\(message); \(place)")
@@ -224,64 +245,139 @@ extension ActionRunner {
         return true
     }
 
+    /// The controller's decisions, kept with the move's report (`notes`): one line for the
+    /// whole ladder, e.g. `convergence: downtime 75 → 150 → 225 → 300 ms, restarted with
+    /// auto-converge, aborted`.
+    private mutating func convergenceNotes(_ decisions: [ConvergenceController.Decision]) {
+        guard !decisions.isEmpty else { return }
+        var parts: [String] = []
+        var ramp: [UInt64] = []
+        func flush() {
+            if !ramp.isEmpty { parts.append("downtime " + ramp.map(String.init).joined(separator: " → ") + " ms"); ramp = [] }
+        }
+        for d in decisions {
+            switch d.action {
+            case .setDowntime(let ms):
+                if ramp.isEmpty { ramp.append(d.downtimeMs) }
+                ramp.append(ms)
+            case .restartWithAutoConverge:
+                flush(); parts.append(String(format: "restarted with auto-converge at %.1f s", d.atSeconds))
+            case .startPostCopy:
+                flush(); parts.append(String(format: "post-copy at %.1f s (%@)", d.atSeconds, d.cause.rawValue))
+            case .abort:
+                flush(); parts.append(String(format: "aborted at %.1f s (%@)", d.atSeconds, d.cause.rawValue))
+            }
+        }
+        flush()
+        notes.append("convergence: " + parts.joined(separator: ", "))
+    }
+
     /// Runs the migration call and, beside it, the watchdog: progress from the job statistics
-    /// every `jobPollInterval`, and the timeout (abort, or switch to post-copy).
-    private func runWatched(_ m: LiveMigration, uuid: String, request: MigrationRequest, watch: Watch) async throws {
+    /// every `jobPollInterval`, each reading given to the convergence controller, whose
+    /// decisions it carries out (and reports as events).
+    private func runWatched(_ m: LiveMigration, uuid: String, request: MigrationRequest, watch: Watch, stepStart: Double) async throws {
         let driver = self.driver
         let events = executor.events
         let instance = action.instance
         let interval = executor.options.jobPollInterval
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let clock = executor.options.pollClock
+        // Children say whether they are the migration: the watchdog may end first (after an
+        // abort), and the migration's outcome is what counts.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 try await driver.migrate(uuid: uuid, from: m.from, to: m.to, request: request)
+                return true
             }
             group.addTask {
-                let clock = ContinuousClock()
-                let started = clock.now
-                let deadline = started + .seconds(max(1, m.timeoutSeconds))
-                var acted = false
+                let started = clock.now()
                 var lost = false
                 while !Task.isCancelled {
-                    do { try await Task.sleep(for: interval) } catch { return }
-                    if !lost, !(await driver.isAlive(m.to)) {
+                    do { try await clock.sleep(for: interval) } catch { return false }
+                    if !lost, !watch.postCopyStarted, !(await driver.isAlive(m.to)) {
                         // A managed migration goes on QEMU to QEMU without the destination's
-                        // daemon, then fails at its end: stop it now, the source resumes.
+                        // daemon, then fails at its end: stop it now, the source resumes (not in
+                        // post-copy: the guest runs on the target, and QEMU refuses the abort).
                         lost = true
                         watch.markLost()
                         try? await driver.abortJob(uuid: uuid, on: m.from, postcopy: false)
                     }
-                    if let stats = try? await driver.jobProgress(uuid: uuid, on: m.from) {
-                        events(.transfer(instance: instance, TransferStatus(migration: stats, elapsed: (clock.now - started).seconds)))
+                    let stats = try? await driver.jobProgress(uuid: uuid, on: m.from)
+                    if let stats {
+                        events(.transfer(instance: instance, TransferStatus(migration: stats, elapsed: clock.now() - started)))
                     }
-                    if !acted && !lost && clock.now >= deadline {
-                        acted = true
-                        switch m.onTimeout {
-                        case .abort:
-                            watch.set("aborted")
-                            try? await driver.abortJob(uuid: uuid, on: m.from, postcopy: false)
-                        case .postcopy:
-                            watch.set("switched to post-copy")
-                            try? await driver.startPostCopy(uuid: uuid, on: m.from)
-                        }
+                    guard !lost, let decision = watch.observe(stats, at: clock.now() - stepStart) else { continue }
+                    events(.convergence(instance: instance, decision))
+                    switch decision.action {
+                    case .setDowntime(let ms):
+                        try? await driver.setMaxDowntime(uuid: uuid, on: m.from, milliseconds: ms)
+                    case .startPostCopy:
+                        try? await driver.startPostCopy(uuid: uuid, on: m.from)
+                    case .restartWithAutoConverge, .abort:
+                        // Aborted: the job rolls back and the migration call returns; nothing
+                        // more to watch (had the abort failed, the watch goes on).
+                        if (try? await driver.abortJob(uuid: uuid, on: m.from, postcopy: false)) != nil { return false }
                     }
                 }
+                return false
             }
-            // The migration ends first; then the watchdog is stopped.
-            try await group.next()
+            // Until the migration ends; then the watchdog is stopped.
+            while let migration = try await group.next(), !migration {}
             group.cancelAll()
         }
     }
 }
 
-/// What the watchdog did, read after the migration call returned.
+/// The watchdog's state, shared between the migration step and its watchdog task: the
+/// convergence controller, and what was done (read after the migration call returned).
 final class Watch: Sendable {
-    private let state = Mutex<String?>(nil)
-    func set(_ what: String) { state.withLock { $0 = what } }
-    var timedOut: String? { state.withLock { $0 } }
-    private let lost = Mutex(false)
+    private struct State {
+        var controller: ConvergenceController
+        var timedOut: String?
+        var stalled: String?
+        var restart = false
+        var lost = false
+        var postCopy = false
+    }
+    private let state: Mutex<State>
+
+    init(_ controller: ConvergenceController) { state = Mutex(State(controller: controller)) }
+
+    /// The downtime and auto-converge flag the next attempt starts with.
+    var attemptSettings: (downtimeMs: UInt64, autoConverge: Bool) {
+        state.withLock { ($0.controller.downtimeMs, $0.controller.autoConverging) }
+    }
+
+    /// One reading of the job, to the controller; what it decided is remembered here too.
+    func observe(_ job: MigrationJob?, at seconds: Double) -> ConvergenceController.Decision? {
+        state.withLock { s in
+            guard let d = s.controller.observe(job, at: seconds) else { return nil }
+            switch (d.action, d.cause) {
+            case (.restartWithAutoConverge, _): s.restart = true
+            case (.abort, .timeout): s.timedOut = "aborted"
+            case (.startPostCopy, .timeout): s.timedOut = "switched to post-copy"
+            case (.abort, .stall): s.stalled = d.summary
+            case (.startPostCopy, .stall), (.setDowntime, _): break
+            }
+            if d.action == .startPostCopy { s.postCopy = true }
+            return d
+        }
+    }
+
+    /// Whether the controller asked for a restart with auto-converge (and forgets it).
+    func takeRestart() -> Bool { state.withLock { s in defer { s.restart = false }; return s.restart } }
+    /// The next attempt begins (with auto-converge).
+    func restarted() { state.withLock { $0.controller.restarted() } }
+    var decisions: [ConvergenceController.Decision] { state.withLock { $0.controller.decisions } }
+    /// Set when the timeout aborted the job or switched it to post-copy.
+    var timedOut: String? { state.withLock { $0.timedOut } }
+    /// Set when the controller aborted a stalled job, its ladder done: the decision's words.
+    var stalled: String? { state.withLock { $0.stalled } }
+    /// The controller decided to switch to post-copy (set before the call): from then on the
+    /// guest may run on the target, and the migration can be neither aborted nor fallen back from.
+    var postCopyStarted: Bool { state.withLock { $0.postCopy } }
     /// The destination's connection went away and the job was aborted.
-    func markLost() { lost.withLock { $0 = true } }
-    var lostDestination: Bool { lost.withLock { $0 } }
+    func markLost() { state.withLock { $0.lost = true } }
+    var lostDestination: Bool { state.withLock { $0.lost } }
 }
 
 extension TransferStatus {

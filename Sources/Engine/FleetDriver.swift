@@ -180,16 +180,26 @@ public struct MigrationJob: Equatable, Sendable {
     public var diskTotal: UInt64?
     public var diskProcessed: UInt64?
     public var diskBps: UInt64?
+    /// Memory still to send; the guest's dirty rate (bytes/s); the pre-copy pass; the
+    /// auto-converge throttle (% of vCPU time taken away). The convergence controller's inputs.
+    public var memoryRemaining: UInt64?
+    public var memoryDirtyBps: UInt64?
+    public var memoryIteration: UInt64?
+    public var autoConvergeThrottle: Int?
 
     /// A job's figures; what is left nil was not reported.
     public init(timeElapsedMs: UInt64? = nil, timeRemainingMs: UInt64? = nil, downtimeMs: UInt64? = nil,
                 dataTotal: UInt64? = nil, dataProcessed: UInt64? = nil, dataRemaining: UInt64? = nil,
                 memoryTotal: UInt64? = nil, memoryProcessed: UInt64? = nil, memoryBps: UInt64? = nil,
-                diskTotal: UInt64? = nil, diskProcessed: UInt64? = nil, diskBps: UInt64? = nil) {
+                diskTotal: UInt64? = nil, diskProcessed: UInt64? = nil, diskBps: UInt64? = nil,
+                memoryRemaining: UInt64? = nil, memoryDirtyBps: UInt64? = nil, memoryIteration: UInt64? = nil,
+                autoConvergeThrottle: Int? = nil) {
         self.timeElapsedMs = timeElapsedMs; self.timeRemainingMs = timeRemainingMs; self.downtimeMs = downtimeMs
         self.dataTotal = dataTotal; self.dataProcessed = dataProcessed; self.dataRemaining = dataRemaining
         self.memoryTotal = memoryTotal; self.memoryProcessed = memoryProcessed; self.memoryBps = memoryBps
         self.diskTotal = diskTotal; self.diskProcessed = diskProcessed; self.diskBps = diskBps
+        self.memoryRemaining = memoryRemaining; self.memoryDirtyBps = memoryDirtyBps
+        self.memoryIteration = memoryIteration; self.autoConvergeThrottle = autoConvergeThrottle
     }
 }
 

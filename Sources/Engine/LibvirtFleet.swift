@@ -560,6 +560,11 @@ extension MigrationJob {
                   dataTotal: stats.dataTotal, dataProcessed: stats.dataProcessed, dataRemaining: stats.dataRemaining,
                   memoryTotal: stats.memoryTotal, memoryProcessed: stats.memoryProcessed, memoryBps: stats.memoryBps,
                   diskTotal: stats.diskTotal, diskProcessed: stats.diskProcessed, diskBps: stats.diskBps)
+        memoryRemaining = stats.memoryRemaining
+        // libvirt reports pages per second; the page size beside it (4 KiB when not said).
+        memoryDirtyBps = stats.memoryDirtyRate.map { $0.multipliedReportingOverflow(by: stats.memoryPageSize ?? 4096).partialValue }
+        memoryIteration = stats.memoryIteration
+        autoConvergeThrottle = stats.autoConvergeThrottle.map(Int.init)
     }
 }
 

@@ -5,6 +5,10 @@ public enum LiveFailureCause: Equatable, Sendable {
     /// The watchdog aborted the job after `live.timeoutSeconds`: the guest dirtied memory
     /// faster than it could be sent (no convergence), or the link was too slow.
     case timeout
+    /// The convergence controller aborted the job: it stalled with every rung of the
+    /// instance's ladder taken (the largest downtime, auto-converge when allowed), and
+    /// post-copy not allowed.
+    case noConvergence
     /// libvirt refused something only live migration needs: storage it cannot prove shared
     /// (`VIR_ERR_MIGRATE_UNSAFE`), a feature or flag live migration does not support
     /// (`VIR_ERR_OPERATION_UNSUPPORTED`, `VIR_ERR_ARGUMENT_UNSUPPORTED`), QEMU's own timeout
@@ -36,7 +40,7 @@ public enum LiveFailureCause: Equatable, Sendable {
     /// and a cause not understood is not bet on (the guest keeps running on its source).
     public var rebootAvoids: Bool {
         switch self {
-        case .timeout, .liveOnly: true
+        case .timeout, .noConvergence, .liveOnly: true
         case .cpuIncompatible, .networkMissing, .storageMissing, .targetUnsupported, .targetUnreachable, .cancelled, .unknown: false
         }
     }
@@ -45,6 +49,7 @@ public enum LiveFailureCause: Equatable, Sendable {
     public var summary: String {
         switch self {
         case .timeout: "it did not converge in time"
+        case .noConvergence: "it did not converge (stalled at the largest downtime, every rung of its ladder taken)"
         case .liveOnly: "a limitation of live migration only"
         case .cpuIncompatible: "the target cannot run the guest's CPU"
         case .networkMissing: "the target lacks a network the guest uses"
@@ -61,18 +66,20 @@ public enum LiveFailureCause: Equatable, Sendable {
     ///   - error: what the migration call threw.
     ///   - timedOut: the watchdog aborted the job (or switched it to post-copy) at the timeout.
     ///   - lostDestination: the watchdog saw the destination's connection go.
-    public static func classify(_ error: any Error, timedOut: Bool, lostDestination: Bool) -> LiveFailureCause {
+    ///   - stalled: the convergence controller aborted the job at a stall, its ladder done.
+    public static func classify(_ error: any Error, timedOut: Bool, lostDestination: Bool, stalled: Bool = false) -> LiveFailureCause {
         if lostDestination { return .targetUnreachable }
-        guard case let .failed(kind, _)? = error as? DriverError else { return timedOut ? .timeout : .unknown }
+        let ours: LiveFailureCause? = timedOut ? .timeout : stalled ? .noConvergence : nil
+        guard case let .failed(kind, _)? = error as? DriverError else { return ours ?? .unknown }
         switch kind {
-        case .aborted: return timedOut ? .timeout : .cancelled
+        case .aborted: return ours ?? .cancelled
         case .timedOut, .liveUnsupported: return .liveOnly
         case .cpuIncompatible: return .cpuIncompatible
         case .noNetwork: return .networkMissing
         case .noStorage: return .storageMissing
         case .configUnsupported: return .targetUnsupported
         case .connection: return .targetUnreachable
-        case .badDefinition, .other: return timedOut ? .timeout : .unknown
+        case .badDefinition, .other: return ours ?? .unknown
         }
     }
 }

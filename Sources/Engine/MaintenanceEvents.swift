@@ -77,7 +77,7 @@ public final class MaintenanceEvents: Sendable {
             }
             state.withLock { $0.counts[final, default: 0] += 1 }
             write(move, instance: r.instance, fields: f)
-        case .waveStarted, .stepStarted, .stepFinished, .transfer:
+        case .waveStarted, .stepStarted, .stepFinished, .transfer, .convergence:
             break
         }
     }

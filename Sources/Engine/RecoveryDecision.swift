@@ -112,6 +112,13 @@ public func decideRecovery(_ u: UnfinishedAction, copies: [String: Sighting], un
         }
         return .hold("\(move): it is \(foundText). virtplace does not guess which copy is the instance. Keep one: shut the others down and undefine them, keeping their volumes (`virsh -c URI destroy \(name)`, then `virsh -c URI undefine \(name)` — never with --remove-all-storage), \(again).")
     }
+    // A live move whose guest runs on its target while its source is paused: a migration past
+    // its switch-over (post-copy, which the convergence controller may start), still going or
+    // failed. The target holds the guest's newest state, the source an incomplete one; neither
+    // resuming the source nor starting anything is safe, and the job may still be running.
+    if kind == .live, copies[from]?.state == "paused", copies[to]?.state == "running" {
+        return .hold("\(move): it runs on \(to) and is paused on \(from): the migration had switched over (post-copy), so its newest memory is on \(to) and the copy on \(from) is incomplete — never resume it on \(from). Wait for the migration to end (`\(virsh(from)) domjobinfo \(name)`): once it completed, \(to) alone holds \(name) and `virtplace apply` finishes the move; if it failed (`postcopy-failed`), its memory is split between the hosts: resume neither copy; libvirt can resume the migration (`\(virsh(from)) migrate --postcopy --postcopy-resume …`), \(again).")
+    }
     if active.count > 1 {
         return .hold("\(move): it runs on both \(active.joined(separator: " and ")). virtplace never runs a second copy and cannot tell which one holds the newer data. Decide which copy is the instance, shut the other down and undefine it, keeping its volumes (`\(virsh(active[1])) destroy \(name)` then `\(virsh(active[1])) undefine \(name)`, or the same on \(active[0])), \(again).")
     }

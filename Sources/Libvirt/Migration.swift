@@ -92,7 +92,9 @@ public struct JobStats: Equatable, Sendable {
     public var memoryProcessed: UInt64?
     public var memoryRemaining: UInt64?
     public var memoryBps: UInt64?
+    /// Pages dirtied per second (`memory_dirty_rate`), of `memoryPageSize` bytes.
     public var memoryDirtyRate: UInt64?
+    public var memoryPageSize: UInt64?
     public var memoryIteration: UInt64?
     public var diskTotal: UInt64?
     public var diskProcessed: UInt64?
@@ -120,6 +122,7 @@ public struct JobStats: Equatable, Sendable {
         memoryRemaining = p.ulonglong("memory_remaining")
         memoryBps = p.ulonglong("memory_bps")
         memoryDirtyRate = p.ulonglong("memory_dirty_rate")
+        memoryPageSize = p.ulonglong("memory_page_size")
         memoryIteration = p.ulonglong("memory_iteration")
         diskTotal = p.ulonglong("disk_total")
         diskProcessed = p.ulonglong("disk_processed")

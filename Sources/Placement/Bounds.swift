@@ -26,6 +26,10 @@ public enum SpecBounds {
     public static let bandwidthMiBps = 0...1_048_576
     /// `live.timeoutSeconds`: up to a week.
     public static let timeoutSeconds = 1...604_800
+    /// `live.stallSeconds`: at least 1 s (two readings of the job), at most a day.
+    public static let stallSeconds = 1...86_400
+    /// `live.downtimeSteps`: 1 (no ramp) to 100.
+    public static let downtimeSteps = 1...100
     /// `live.transport.parallelConnections`: QEMU's `multifd-channels` is 1 to 255.
     public static let parallelConnections = 1...255
 

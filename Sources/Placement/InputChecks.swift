@@ -60,6 +60,9 @@ public enum InputBounds {
     public static let maxDowntimeMs = 3_600_000
     /// A live migration's bandwidth, MiB/s.
     public static let maxBandwidthMiBps = 1 << 20
+    /// A live migration's stall window, seconds (a day), and its downtime steps.
+    public static let maxStallSeconds = 86_400
+    public static let maxDowntimeSteps = 100
     /// `parallel.total` and `parallel.perHost`.
     public static let maxParallel = 10_000
 }

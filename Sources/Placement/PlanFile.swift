@@ -249,6 +249,8 @@ struct PlanChecker {
             findings.number(m.maxDowntimeMs, 0...InputBounds.maxDowntimeMs, p("maxDowntimeMs"))
             findings.number(m.bandwidthMiBps, 0...InputBounds.maxBandwidthMiBps, p("bandwidthMiBps"))
             findings.number(m.timeoutSeconds, 1...InputBounds.maxTimeoutSeconds, p("timeoutSeconds"))
+            findings.number(m.stallSeconds, 1...InputBounds.maxStallSeconds, p("stallSeconds"))
+            findings.number(m.downtimeSteps, 1...InputBounds.maxDowntimeSteps, p("downtimeSteps"))
             findings.count(m.copyDisks.count, InputBounds.maxDevices, p("copyDisks"), "disks")
             for (i, d) in m.copyDisks.enumerated().prefix(InputBounds.maxDevices) { findings.libvirtName(d, p("copyDisks")[i], "disk target") }
             findings.count(m.sharedPools.count, InputBounds.maxPools, p("sharedPools"), "pools")

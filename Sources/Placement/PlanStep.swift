@@ -28,6 +28,10 @@ public struct LiveMigration: Codable, Equatable, Sendable {
     /// every non-copied disk is in one of them (libvirt cannot tell a shared directory from a
     /// local one). Empty when the instance has no disk on a shared pool.
     public var sharedPools: [String]
+    /// The convergence controller's stall window, seconds (`live.stallSeconds`).
+    public var stallSeconds: Int
+    /// Steps of the downtime ramp up to `maxDowntimeMs` (`live.downtimeSteps`).
+    public var downtimeSteps: Int
     /// The target's `migration.address`: the stream goes to `tcp://ADDRESS` and the target's
     /// QEMU listens there; nil: libvirt's choice (the target's `migration_host`).
     public var migrationAddress: String?
@@ -39,11 +43,12 @@ public struct LiveMigration: Codable, Equatable, Sendable {
 
     /// A live-migration value.
     public init(from: String, to: String, maxDowntimeMs: Int, bandwidthMiBps: Int, timeoutSeconds: Int,
-                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String], sharedPools: [String] = []) {
+                onTimeout: LiveTimeoutAction, autoConverge: Bool, copyDisks: [String], sharedPools: [String] = [],
+                stallSeconds: Int = LivePolicySpec().stallSeconds, downtimeSteps: Int = LivePolicySpec().downtimeSteps) {
         self.from = from; self.to = to; self.maxDowntimeMs = maxDowntimeMs
         self.bandwidthMiBps = bandwidthMiBps; self.timeoutSeconds = timeoutSeconds
         self.onTimeout = onTimeout; self.autoConverge = autoConverge; self.copyDisks = copyDisks
-        self.sharedPools = sharedPools
+        self.sharedPools = sharedPools; self.stallSeconds = stallSeconds; self.downtimeSteps = downtimeSteps
     }
 }
 
@@ -212,7 +217,7 @@ extension Applies {
 extension Step: Codable {
     private enum Key: String, CodingKey, CaseIterable {
         case op, host, from, to, pool, volume, backup, timeoutSeconds, forceOff
-        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools
+        case maxDowntimeMs, bandwidthMiBps, onTimeout, autoConverge, copyDisks, sharedPools, stallSeconds, downtimeSteps
         case migrationAddress, tls, parallelConnections, compression, compressionLevel, tlsDestination
         case bootPool, bootVolume, count, memoryMiB, applies, enabled, fleet, tags
         case key, target, bus, readOnly, network, bridge, mac, model
@@ -241,7 +246,10 @@ extension Step: Codable {
                 onTimeout: try c.decode(LiveTimeoutAction.self, forKey: .onTimeout),
                 autoConverge: try c.decode(Bool.self, forKey: .autoConverge),
                 copyDisks: try c.decode([String].self, forKey: .copyDisks),
-                sharedPools: try c.decode([String].self, forKey: .sharedPools))
+                sharedPools: try c.decode([String].self, forKey: .sharedPools),
+                // Written only when not the default (and absent from plans saved before them).
+                stallSeconds: try c.decodeIfPresent(Int.self, forKey: .stallSeconds) ?? LivePolicySpec().stallSeconds,
+                downtimeSteps: try c.decodeIfPresent(Int.self, forKey: .downtimeSteps) ?? LivePolicySpec().downtimeSteps)
             // Written only when not the default: plans without them are plain migrations.
             m.migrationAddress = try c.decodeIfPresent(String.self, forKey: .migrationAddress)
             m.tlsDestination = try c.decodeIfPresent(String.self, forKey: .tlsDestination)
@@ -300,6 +308,9 @@ extension Step: Codable {
             try c.encode(m.timeoutSeconds, forKey: .timeoutSeconds); try c.encode(m.onTimeout, forKey: .onTimeout)
             try c.encode(m.autoConverge, forKey: .autoConverge); try c.encode(m.copyDisks, forKey: .copyDisks)
             try c.encode(m.sharedPools, forKey: .sharedPools)
+            // The convergence ladder's settings, only when not the default (as the transport's).
+            if m.stallSeconds != LivePolicySpec().stallSeconds { try c.encode(m.stallSeconds, forKey: .stallSeconds) }
+            if m.downtimeSteps != LivePolicySpec().downtimeSteps { try c.encode(m.downtimeSteps, forKey: .downtimeSteps) }
             try c.encodeIfPresent(m.migrationAddress, forKey: .migrationAddress)
             try c.encodeIfPresent(m.tlsDestination, forKey: .tlsDestination)
             if m.transport.tls { try c.encode(true, forKey: .tls) }

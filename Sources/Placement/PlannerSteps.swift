@@ -52,7 +52,8 @@ func moveSteps(_ hop: Hop, subject s: Subject, profile p: MoveProfile, runningBe
         var migration = LiveMigration(
             from: from, to: to, maxDowntimeMs: live.maxDowntimeMs, bandwidthMiBps: live.bandwidthMiBps,
             timeoutSeconds: live.timeoutSeconds, onTimeout: live.onTimeout, autoConverge: live.autoConverge,
-            copyDisks: p.localVolumes.map(\.target).sorted(), sharedPools: p.sharedPools)
+            copyDisks: p.localVolumes.map(\.target).sorted(), sharedPools: p.sharedPools,
+            stallSeconds: live.stallSeconds, downtimeSteps: live.downtimeSteps)
         migration.migrationAddress = target.migration.address
         migration.transport = live.transport
         // QEMU checks the target's certificate against the host the stream goes to unless told

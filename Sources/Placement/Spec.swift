@@ -94,7 +94,11 @@ public enum CopyStorageMode: String, Codable, Sendable, CaseIterable {
     case auto, never
 }
 
-/// `policy.live`: live-migration settings.
+/// `policy.live`: live-migration settings, and the convergence ladder (docs/moves.md): the
+/// allowed downtime rises in `downtimeSteps` steps up to `maxDowntimeMs`, one step per stall
+/// (remaining bytes not shrinking for `stallSeconds`); a stall at the largest downtime takes
+/// the next rung: auto-converge (when `autoConverge`), post-copy (when `onTimeout: postcopy`),
+/// else abort and the next move kind the instance allows.
 public struct LivePolicySpec: Equatable, Sendable, Codable {
     public var maxDowntimeMs: Int = 300
     /// 0 means unlimited.
@@ -103,6 +107,12 @@ public struct LivePolicySpec: Equatable, Sendable, Codable {
     public var onTimeout: LiveTimeoutAction = .abort
     public var autoConverge: Bool = false
     public var copyStorage: CopyStorageMode = .auto
+    /// A migration whose remaining bytes have not fallen below 95 % of their lowest level for
+    /// this long has stalled.
+    public var stallSeconds: Int = 10
+    /// The downtime ramp: the allowed downtime starts at `maxDowntimeMs / downtimeSteps` and
+    /// rises by that much at each stall; 1: `maxDowntimeMs` from the start.
+    public var downtimeSteps: Int = 4
     /// How the migration stream travels: TLS, parallel connections, compression.
     public var transport: TransportSpec = .init()
     public init() {}
@@ -188,6 +198,8 @@ public struct LiveOverrideSpec: Equatable, Sendable {
     public var onTimeout: LiveTimeoutAction?
     public var autoConverge: Bool?
     public var copyStorage: CopyStorageMode?
+    public var stallSeconds: Int?
+    public var downtimeSteps: Int?
     public var transport: TransportOverrideSpec?
     public init() {}
 
@@ -200,6 +212,8 @@ public struct LiveOverrideSpec: Equatable, Sendable {
         if let v = onTimeout { p.onTimeout = v }
         if let v = autoConverge { p.autoConverge = v }
         if let v = copyStorage { p.copyStorage = v }
+        if let v = stallSeconds { p.stallSeconds = v }
+        if let v = downtimeSteps { p.downtimeSteps = v }
         if let v = transport { p.transport = v.applied(to: p.transport) }
         return p
     }

@@ -117,7 +117,7 @@ extension ParallelSpec: Encodable {
 
 extension LiveOverrideSpec: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case maxDowntimeMs, bandwidthMiBps, timeoutSeconds, onTimeout, autoConverge, copyStorage, transport
+        case maxDowntimeMs, bandwidthMiBps, timeoutSeconds, onTimeout, autoConverge, copyStorage, transport, stallSeconds, downtimeSteps
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -128,6 +128,8 @@ extension LiveOverrideSpec: Decodable {
         onTimeout = try c.decodeIfPresent(LiveTimeoutAction.self, forKey: .onTimeout)
         autoConverge = try c.decodeIfPresent(Bool.self, forKey: .autoConverge)
         copyStorage = try c.decodeIfPresent(CopyStorageMode.self, forKey: .copyStorage)
+        stallSeconds = try c.decodeIfPresent(Int.self, forKey: .stallSeconds)
+        downtimeSteps = try c.decodeIfPresent(Int.self, forKey: .downtimeSteps)
         transport = try c.decodeIfPresent(TransportOverrideSpec.self, forKey: .transport)
     }
 }
@@ -370,6 +372,8 @@ private enum FastReader {
             case .onTimeout: live.onTimeout = try optional(value, choice(LiveTimeoutAction.self))
             case .autoConverge: live.autoConverge = try optionalBool(value)
             case .copyStorage: live.copyStorage = try optional(value, choice(CopyStorageMode.self))
+            case .stallSeconds: live.stallSeconds = try optionalInt(value)
+            case .downtimeSteps: live.downtimeSteps = try optionalInt(value)
             case .transport: live.transport = try optional(value, transport)
             }
         }

@@ -186,6 +186,8 @@ private struct Validator {
         stated.maxDowntimeMs = p.live.maxDowntimeMs
         stated.bandwidthMiBps = p.live.bandwidthMiBps
         stated.timeoutSeconds = p.live.timeoutSeconds
+        stated.stallSeconds = p.live.stallSeconds
+        stated.downtimeSteps = p.live.downtimeSteps
         checkLive(stated, ["policy", "live"])
         let transport = p.live.transport
         bounded(transport.parallelConnections, SpecBounds.parallelConnections, ["policy", "live", "transport", "parallelConnections"])
@@ -212,6 +214,8 @@ private struct Validator {
         if let v = live.maxDowntimeMs { bounded(v, SpecBounds.maxDowntimeMs, path() + ["maxDowntimeMs"]) }
         if let v = live.bandwidthMiBps { bounded(v, SpecBounds.bandwidthMiBps, path() + ["bandwidthMiBps"]) }
         if let v = live.timeoutSeconds { bounded(v, SpecBounds.timeoutSeconds, path() + ["timeoutSeconds"]) }
+        if let v = live.stallSeconds { bounded(v, SpecBounds.stallSeconds, path() + ["stallSeconds"]) }
+        if let v = live.downtimeSteps { bounded(v, SpecBounds.downtimeSteps, path() + ["downtimeSteps"]) }
     }
 
     mutating func checkStorage() {

@@ -90,6 +90,9 @@ final class ApplyProgress: Sendable {
                 } else if due {
                     emit("\(instance): " + transferText(status), &state)
                 }
+            case let .convergence(rawInstance, decision):
+                // Every rung the controller takes is a line, on a terminal too (above the bars).
+                emit("\(t(rawInstance)): converge: \(t(decision.summary))", &state)
             case let .actionFinished(report):
                 let instance = t(report.instance)
                 state.rows.removeAll { $0.instance == instance }

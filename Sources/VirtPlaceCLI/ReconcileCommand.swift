@@ -249,6 +249,8 @@ final class JSONLog: Sendable {
             if !r.notes.isEmpty { f["notes"] = r.notes }
             if r.status != .done && r.status != .deferred { f["level"] = r.status == .failed ? "error" : "warning" }
             write(f)
+        case let .convergence(instance, d):
+            write(convergenceFields(instance, d))
         case .waveStarted, .actionStarted, .stepStarted, .transfer:
             break
         }
@@ -276,6 +278,28 @@ final class StopSignal: @unchecked Sendable {
 }
 
 func rounded(_ seconds: Double) -> Double { (seconds * 1000).rounded() / 1000 }
+
+/// A convergence decision as a log line's fields: `event: converge`, what was done
+/// (`action`: `downtime`, `autoConverge`, `postcopy`, `abort`), why (`cause`: `stall`,
+/// `timeout`), and the figures it was taken on.
+func convergenceFields(_ instance: String, _ d: ConvergenceController.Decision) -> [String: Any] {
+    var f: [String: Any] = ["event": "converge", "instance": instance, "cause": d.cause.rawValue, "attempt": d.attempt,
+                            "seconds": rounded(d.atSeconds), "stalledSeconds": rounded(d.stalledSeconds),
+                            "downtimeMs": Int(clamping: d.downtimeMs), "message": d.summary]
+    switch d.action {
+    case .setDowntime(let ms): f["action"] = "downtime"; f["newDowntimeMs"] = Int(clamping: ms)
+    case .restartWithAutoConverge: f["action"] = "autoConverge"
+    case .startPostCopy: f["action"] = "postcopy"
+    case .abort: f["action"] = "abort"; f["level"] = "warning"
+    }
+    if let v = d.remainingBytes { f["remainingBytes"] = Int(clamping: v) }
+    if let v = d.lowestBytes { f["lowestBytes"] = Int(clamping: v) }
+    if let v = d.bytesPerSecond { f["bytesPerSecond"] = Int(clamping: v) }
+    if let v = d.dirtyBytesPerSecond { f["dirtyBytesPerSecond"] = Int(clamping: v) }
+    if let v = d.iteration { f["iteration"] = Int(clamping: v) }
+    if let v = d.throttlePercent { f["throttlePercent"] = v }
+    return f
+}
 
 /// A move's estimate as log fields (`bytes`, `seconds`, `downtimeMs`; null when unknown).
 func estimateFields(_ e: MoveEstimate) -> [String: Any] {

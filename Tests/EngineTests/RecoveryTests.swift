@@ -187,6 +187,11 @@ let decisionCases: [DecisionCase] = [
     DecisionCase(name: "live, a paused copy on the target beside the running source: hold", kind: .live,
                  ops: ["record", "migrateLive"], copies: ["h1": running, "h2": Sighting(state: "paused", persistent: false)],
                  expected: "hold", says: ["runs on both"]),
+    // The convergence controller switched to post-copy, then the run died: the guest runs on the
+    // target, the source is paused with incomplete memory. Held, and the source never resumed.
+    DecisionCase(name: "live, running on the target and paused on the source (post-copy): hold, never resume the source", kind: .live,
+                 ops: ["record", "migrateLive"], copies: ["h1": Sighting(state: "paused", persistent: true), "h2": Sighting(state: "running", persistent: false)],
+                 expected: "hold", says: ["post-copy", "never resume it on h1", "domjobinfo"]),
 ]
 
 @Test("recovery decisions", arguments: decisionCases)

@@ -64,6 +64,16 @@ public final class FakeFleet: FleetDriver, Sendable {
         case hang
     }
 
+    /// What `jobProgress` reports during one migration attempt, reading by reading, for the
+    /// convergence controller. After the last reading the migration completes (`completes`),
+    /// or goes on reporting the last reading until it is aborted or switched to post-copy.
+    public struct JobScript: Sendable {
+        public var readings: [MigrationJob]
+        public var completes: Bool
+        /// A script of readings.
+        public init(_ readings: [MigrationJob], completes: Bool) { self.readings = readings; self.completes = completes }
+    }
+
     public struct Knobs: Sendable {
         /// How long a migration takes (a simulated duration; tests that depend on an order or
         /// an overlap use `gates` and `rendezvous` instead, which are explicit signals).
@@ -93,6 +103,10 @@ public final class FakeFleet: FleetDriver, Sendable {
         public var failDefineOn: Set<String> = []
         /// What observation reports as each host's fault domain.
         public var faultDomains: [String: String] = [:]
+        /// Per UUID, one script per migration attempt (the first `migrate` call plays the
+        /// first): a scripted migration runs until its script completes it, an abort or a
+        /// post-copy switch ends it. Overrides `migration` for that UUID.
+        public var jobScripts: [String: [JobScript]] = [:]
 
         /// No failures, migrations of 50 ms.
         public init() {}
@@ -115,6 +129,17 @@ public final class FakeFleet: FleetDriver, Sendable {
         public var hangs: [String: Signal] = [:]
         /// Migrations waiting at the rendezvous.
         public var meeting: [Signal] = []
+        /// Scripted migrations: the attempt running (1-based) and the next reading, by UUID;
+        /// how each attempt ended (`completed`, `abortJob`, `startPostCopy`).
+        public var attempt: [String: Int] = [:]
+        public var reading: [String: Int] = [:]
+        public var attemptEnds: [String: [String]] = [:]
+        /// Opened when a scripted attempt begins: a reading asked for between attempts waits
+        /// for it (so the n-th reading of an attempt is its n-th, whatever the task order).
+        public var begins: [String: Signal] = [:]
+        /// Every `setMaxDowntime` value, in order, by UUID; every request's auto-converge flag.
+        public var downtimes: [String: [UInt64]] = [:]
+        public var autoConverge: [String: [Bool]] = [:]
         /// Moves running now per host, and the most seen at once.
         public var moving: [String: Int] = [:]
         public var maxMoving: [String: Int] = [:]
@@ -440,6 +465,15 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
             if let d = s.hosts[from]?[uuid] { s.incoming[to, default: [:]][uuid] = max(d.memoryMiB, d.liveMemoryMiB ?? 0) }
             Self.noteUsage(to, &s)
             s.requests[uuid] = request
+            s.autoConverge[uuid, default: []].append(request.autoConverge)
+            if s.knobs.jobScripts[uuid] != nil {
+                s.attempt[uuid, default: 0] += 1
+                s.reading[uuid] = 0
+                s.hangs[uuid] = Signal()
+                let began = s.begins[uuid, default: Signal()]
+                s.begins[uuid] = Signal()
+                began.open()
+            }
             return (s.knobs.migration[uuid] ?? .succeed, s.knobs.migrationTimes[uuid] ?? s.knobs.migrationTime)
         }
         defer {
@@ -473,6 +507,17 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
             return (gate, mine)
         }
         if let meeting { await meeting.wait() }
+        if let signal = state.withLock({ $0.knobs.jobScripts[uuid] != nil ? $0.hangs[uuid] : nil }) {
+            // Scripted: until the script completes it, or an abort or post-copy ends it (the
+            // deadline only ends a test whose executor never does).
+            await signal.wait(deadline: .seconds(60))
+            let end = state.withLock { $0.attemptEnds[uuid]?.last }
+            switch end {
+            case "completed", "startPostCopy": move(); return
+            case "abortJob": throw DriverError.failed(.aborted, message: "operation aborted: job 'migration out' canceled by client")
+            default: throw DriverError.failed(.timedOut, message: "the fake scripted migration was never ended")
+            }
+        }
         func elapse() async throws {
             if let gate { await gate.wait() } else if meeting == nil && state.withLock({ $0.knobs.rendezvous }) <= 1 { try await Task.sleep(for: time) }
         }
@@ -501,8 +546,40 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func jobProgress(uuid: String, on host: String) async throws -> MigrationJob? {
-        guard runningJobs.withLock({ $0.contains(uuid) }) else { return nil }
-        return MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20)
+        while true {
+            let (job, completed, next) = state.withLock { s -> (MigrationJob?, Signal?, Signal?) in
+                guard let scripts = s.knobs.jobScripts[uuid] else {
+                    guard runningJobs.withLock({ $0.contains(uuid) }) else { return (nil, nil, nil) }
+                    return (MigrationJob(memoryTotal: 128 << 20, memoryProcessed: 64 << 20, memoryBps: 100 << 20), nil, nil)
+                }
+                // Between attempts (or before the first): wait for the next one to begin.
+                let attempt = s.attempt[uuid] ?? 0
+                guard attempt >= 1, (s.attemptEnds[uuid]?.count ?? 0) < attempt else {
+                    let next = s.begins[uuid, default: Signal()]
+                    s.begins[uuid] = next
+                    return (nil, nil, next)
+                }
+                guard attempt <= scripts.count, !scripts[attempt - 1].readings.isEmpty else { return (nil, nil, nil) }
+                let script = scripts[attempt - 1]
+                let i = s.reading[uuid] ?? 0
+                s.reading[uuid] = i + 1
+                let job = script.readings[min(i, script.readings.count - 1)]
+                if script.completes && i + 1 >= script.readings.count {
+                    s.attemptEnds[uuid, default: []].append("completed")
+                    return (job, s.hangs[uuid], nil)
+                }
+                return (job, nil, nil)
+            }
+            if let next {
+                // Ended by the watchdog's cancellation when no attempt follows (the wait ends at
+                // a cancellation, and at its deadline in any case).
+                await next.wait(deadline: .seconds(60))
+                if Task.isCancelled || !next.isOpen || next.timedOut { return nil }
+                continue
+            }
+            completed?.open()
+            return job
+        }
     }
 
     public func completedJob(uuid: String, on host: String) async throws -> MigrationJob? {
@@ -521,6 +598,9 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     private func endHang(_ op: String, _ host: String, _ uuid: String, _ mark: (inout State) -> Void) throws {
         let ended = try mutate(op, host, uuid) { s -> Signal in
             mark(&s)
+            if s.knobs.jobScripts[uuid] != nil, (s.attemptEnds[uuid]?.count ?? 0) < (s.attempt[uuid] ?? 0) {
+                s.attemptEnds[uuid, default: []].append(op)
+            }
             let signal = s.hangs[uuid, default: Signal()]
             s.hangs[uuid] = signal
             return signal
@@ -529,7 +609,7 @@ ObservedFleet(hosts: s.hosts.keys.sorted().map { name in
     }
 
     public func setMaxDowntime(uuid: String, on host: String, milliseconds: UInt64) async throws {
-        try mutate("setMaxDowntime", host, uuid) { _ in }
+        try mutate("setMaxDowntime", host, uuid) { $0.downtimes[uuid, default: []].append(milliseconds) }
     }
 }
 
@@ -541,7 +621,10 @@ public final class Signal: Sendable {
     private struct State {
         var open = false
         var timedOut = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+        /// Waiters whose task was cancelled before they were registered.
+        var gone: Set<Int> = []
     }
     private let state = Mutex(State())
 
@@ -557,19 +640,24 @@ public final class Signal: Sendable {
             guard !s.open else { return [] }
             s.open = true
             s.timedOut = timedOut
-            defer { s.waiters = [] }
-            return s.waiters
+            s.gone = []
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Waits until the signal opens, the deadline passes (then it opens for every waiter,
+    /// `timedOut` set) or the waiting task is cancelled (then this wait alone ends, the signal
+    /// still closed): no wait outlives its task or its deadline.
     public func wait(deadline: Duration = .seconds(10)) async {
+        let id = state.withLock { s -> Int in s.nextWaiter += 1; return s.nextWaiter }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let now = self.state.withLock { s -> Bool in
-                        if s.open { return true }
-                        s.waiters.append(c)
+                        if s.open || s.gone.remove(id) != nil { return true }
+                        s.waiters[id] = c
                         return false
                     }
                     if now { c.resume() }
@@ -577,10 +665,43 @@ public final class Signal: Sendable {
             }
             group.addTask {
                 // Not synchronisation: only the end of a wait that nothing will end.
-                if (try? await Task.sleep(for: deadline)) != nil { self.release(timedOut: true) }
+                if (try? await Task.sleep(for: deadline)) != nil { self.release(timedOut: true) } else { self.leave(id) }
             }
             await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Ends one wait whose task was cancelled (or whose signal opened: then nothing to do).
+    private func leave(_ id: Int) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let c = s.waiters.removeValue(forKey: id) { return c }
+            if !s.open { s.gone.insert(id) }
+            return nil
+        }
+        waiter?.resume()
+    }
+}
+
+/// A clock for the live-migration watchdog in unit tests: each `sleep` moves its time on by
+/// the duration at once (and lets other tasks run), so that the n-th reading of a scripted job
+/// is taken at exactly n poll intervals, whatever the machine's speed.
+public final class SteppingClock: PollClock {
+    private let seconds = Mutex(0.0)
+    public init() {}
+    public func now() -> Double { seconds.withLock { $0 } }
+    public func sleep(for duration: Duration) async throws {
+        try Task.checkCancellation()
+        seconds.withLock { $0 += duration.seconds }
+        await Task.yield()
+        try Task.checkCancellation()
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    fileprivate var seconds: Double {
+        let (s, a) = components
+        return Double(s) + Double(a) / 1e18
     }
 }

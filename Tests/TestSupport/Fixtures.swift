@@ -17,14 +17,18 @@ public func stateDirectory() throws -> StateDirectory {
 }
 
 /// Runs a plan on the fake fleet; returns the report, the journal and the events.
+/// `pollClock` and `jobPollInterval`: the live-migration watchdog's clock and period (a
+/// `SteppingClock` makes the n-th job reading come at exactly n periods).
 public func execute(_ plan: Plan, on fleet: FakeFleet, parallel: ParallelSpec = ParallelSpec(total: 4, perHost: 2),
-                    state: StateDirectory? = nil, onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in })
+                    state: StateDirectory? = nil, pollClock: (any PollClock)? = nil, jobPollInterval: Duration = .milliseconds(20),
+                    onEvent: @escaping @Sendable (ExecutionEvent) -> Void = { _ in })
     async throws -> (ExecutionReport, [JournalRecord], [ExecutionEvent]) {
     let state = try state ?? stateDirectory()
     let journal = try Journal(path: state.journalPath)
     let events = Mutex<[ExecutionEvent]>([])
-    let options = ExecutionOptions(parallel: parallel, jobPollInterval: .milliseconds(20),
+    var options = ExecutionOptions(parallel: parallel, jobPollInterval: jobPollInterval,
                                    statePollInterval: .milliseconds(20), deviceConfirmTimeout: .milliseconds(200))
+    if let pollClock { options.pollClock = pollClock }
     let executor = Executor(driver: fleet, state: state, journal: journal, options: options) { e in
         events.withLock { $0.append(e) }
         onEvent(e)

@@ -190,6 +190,27 @@ struct HostileOutputCLITests {
         }
     }
 
+    @Test("reconcile's log: each convergence step is one JSON line with its figures")
+    func convergenceLogLine() throws {
+        var c = ConvergenceController(.init(maxDowntimeMs: 300, downtimeSteps: 4, stallSeconds: 2, timeoutSeconds: 600,
+                                            autoConverge: false, postcopy: false))
+        #expect(c.observe(MigrationJob(dataRemaining: 20 << 20), at: 2.5) == nil)
+        let decided = c.observe(MigrationJob(dataRemaining: 21 << 20, memoryBps: 8 << 20, memoryDirtyBps: 9 << 20, memoryIteration: 7), at: 4.5)
+        let d = try #require(decided)
+        let printed = capture { console in JSONLog(console: console).event(.convergence(instance: hostile, d)) }
+        #expect(rawUnsafe(printed.out).isEmpty, "\(printed.out)")
+        let lines = printed.out.split(separator: "\n")
+        #expect(lines.count == 1)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+        #expect(o["event"] as? String == "converge" && o["instance"] as? String == hostile)
+        #expect(o["action"] as? String == "downtime" && o["cause"] as? String == "stall")
+        #expect(o["downtimeMs"] as? Int == 75 && o["newDowntimeMs"] as? Int == 150)
+        #expect(o["remainingBytes"] as? Int == 21 << 20 && o["lowestBytes"] as? Int == 20 << 20)
+        #expect(o["bytesPerSecond"] as? Int == 8 << 20 && o["dirtyBytesPerSecond"] as? Int == 9 << 20 && o["iteration"] as? Int == 7)
+        #expect(o["seconds"] as? Double == 4.5 && o["stalledSeconds"] as? Double == 2 && o["attempt"] as? Int == 1)
+        #expect((o["message"] as? String)?.contains("downtime 75 → 150 ms") == true, "\(o)")
+    }
+
     @Test("the console's last guard: a raw control in any text is shown, colour only when on")
     func consoleGuard() {
         let plain = capture { console in
