@@ -168,7 +168,10 @@ public struct ConvergenceController: Sendable {
         if seconds >= settings.timeoutSeconds {
             return decide(settings.postcopy ? .startPostCopy : .abort, .timeout, job, remaining, at: seconds)
         }
-        guard let remaining else { return nil }
+        // Zero remaining is a job not started yet (libvirt reports 0 before the first pass is
+        // set up) or one completing: never a level to measure progress against (a lowest of 0
+        // would make every later reading a stall: seen on the lab, `lowest 0.0 MiB`).
+        guard let remaining, remaining > 0 else { return nil }
         // A rising auto-converge throttle is QEMU still acting: progress, like a new low.
         if let t = job?.autoConvergeThrottle, t > (throttle ?? 0) {
             throttle = t

@@ -87,6 +87,17 @@ private func feed(_ c: inout ConvergenceController, _ readings: [MigrationJob], 
     #expect(q.observe(nil, at: 600)?.action == .abort)
 }
 
+@Test func aJobNotStartedYetReportingNothingRemainingIsNotTheLowestLevel() {
+    // libvirt reports data_remaining 0 before the first pass is set up (seen on the lab: every
+    // stall then said `lowest 0.0 MiB`, and the ramp rose every stallSeconds whatever the copy did).
+    var c = ConvergenceController(settings())
+    let readings = [MigrationJob(dataRemaining: 0), MigrationJob(dataRemaining: 0)] + (0..<8).map { i in reading(100 - UInt64(i) * 10) }
+    #expect(feed(&c, readings).isEmpty, "a steady fall after a zero start is progress")
+    let stall = feed(&c, (0..<6).map { _ in reading(30) }, from: 5)
+    #expect(stall.map(\.1) == [.setDowntime(milliseconds: 150)])
+    #expect(c.decisions.first?.lowestBytes == 30 * mib, "the lowest is the real one")
+}
+
 @Test func oneStepOrATinyMaximumStillGivesAPositiveDowntime() {
     #expect(ConvergenceController(.init(maxDowntimeMs: 300, downtimeSteps: 1, stallSeconds: 1, timeoutSeconds: 10,
                                         autoConverge: false, postcopy: false)).downtimeMs == 300)
