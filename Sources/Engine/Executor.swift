@@ -46,11 +46,7 @@ public struct ExecutionOptions: Sendable {
 
     /// A run id: UTC time and process id (`20250101T120000Z-4242`).
     public static func newRunID() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return "\(formatter.string(from: Date()))-\(getpid())"
+        "\(UTCTimestamp.compact(Date()))-\(getpid())"
     }
 }
 

@@ -434,7 +434,7 @@ struct ActionRunner {
             persistent: facts.persistent, autostart: facts.autostart, vcpus: facts.config.vcpus,
             memoryMiB: facts.config.memoryMiB, fleet: facts.config.fleet, tags: facts.config.tags,
             disks: facts.config.disks, nics: facts.config.nics, move: action.kind.rawValue, from: action.from, to: action.to,
-            run: origin, time: ISO8601DateFormatter().string(from: Date()), definition: path, snapshots: snapshotPaths)
+            run: origin, time: UTCTimestamp.iso8601(Date()), definition: path, snapshots: snapshotPaths)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])

@@ -37,7 +37,7 @@ public struct JournalRecord: Equatable, Sendable {
     }
 
     /// The time now, as records carry it.
-    public static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+    public static func now() -> String { UTCTimestamp.iso8601(Date()) }
 }
 
 /// What a record says happened.

@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 import YAMLDecoding
 
 /// An exclusive lock on the state directory, so that two applies or reconciles never
@@ -37,7 +38,7 @@ public final class StateLock: @unchecked Sendable {
             throw .lockFailed(path: path, reason: String(cString: strerror(err)))
         }
         self.fd = fd
-        let record = "pid=\(getpid())\nsince=\(ISO8601DateFormatter().string(from: clock()))\nhost=\(ProcessInfo.processInfo.hostName)\n"
+        let record = "pid=\(getpid())\nsince=\(UTCTimestamp.iso8601(clock()))\nhost=\(ProcessInfo.processInfo.hostName)\n"
         _ = ftruncate(fd, 0)
         _ = record.withCString { pwrite(fd, $0, strlen($0), 0) }
         _ = fsync(fd)

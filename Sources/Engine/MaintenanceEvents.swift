@@ -90,7 +90,7 @@ public final class MaintenanceEvents: Sendable {
         if let reason = move.reason { record["reason"] = reason }
         sink(record)
         guard let path else { return }
-        record["time"] = ISO8601DateFormatter().string(from: Date())
+        record["time"] = UTCTimestamp.iso8601(Date())
         guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         do {
             try Self.append(Escape.hardenedJSON(String(decoding: data, as: UTF8.self)) + "\n", to: path)

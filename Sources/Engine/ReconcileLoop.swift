@@ -347,5 +347,5 @@ public struct ReconcileLoop {
     }
 
     /// A time as the log and messages show it (ISO 8601, UTC).
-    public static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func iso(_ date: Date) -> String { UTCTimestamp.iso8601(date) }
 }

@@ -102,7 +102,12 @@ public enum VirtPlace {
             return .failure
         }
         if let apply = command as? ApplyCommand { failures.changesHosts = !apply.dryRun }
-        if command is ReconcileCommand { failures.changesHosts = true }
+        if let reconcile = command as? ReconcileCommand {
+            failures.changesHosts = true
+            // A loop that runs for months: glibc's per-thread caches off, before anything is
+            // opened (a restart of the process, same id; ProcessMemory).
+            if ownsProcess, reconcile.interval != nil { ProcessMemory.restartWithoutThreadCaches() }
+        }
         if ownsProcess, !type.needsEventLoop { LibvirtLibrary.initializeWithoutEventLoop() }
         do {
             return try await command.run(context)
