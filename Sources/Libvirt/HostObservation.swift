@@ -51,35 +51,58 @@ extension Connection {
         name: String, faultDomain: String? = nil, capacity: ObservedCapacity? = nil, refreshPools: Bool = false
     ) throws -> HostObservation {
         var calls = ObservationCalls()
+        // The domains' XML is nearly every call: it is fetched in slices, on threads of their
+        // own, from the start, while this thread asks for everything else (node facts, pools,
+        // networks, the domain lists and bulk stats). Those are some twenty round trips, which
+        // the XML no longer waits for; the slices read their XML once this thread is done.
+        let domains = try listAllDomains().map { (name: $0.name, domain: $0) }.sorted { $0.name < $1.name }
+        calls.perHost += 1
+        let facts = DomainFacts()
+        let fetching = Self.fetchDomains(domains, facts: facts)
 
-        let node = try nodeInfo()
-        calls.perHost += 1
-        let capabilities = try optional { try hostCapabilities() }
-        calls.perHost += 1
-        let freeMemory = try optional { try freeMemoryBytes() }
-        calls.perHost += 1
-        let offered = try optional { try offeredCPU(arch: capabilities?.arch, virtType: capabilities?.hasKVM == true ? "kvm" : "qemu") }
-        calls.perHost += 1
-        // What migration transport options the host can take depends on these (the planner's
-        // `live.transport` checks).
-        let libvirtVersion = try optional { try libraryVersion() }
-        let hypervisorVersion = try optional { try self.hypervisorVersion() }
-        calls.perHost += 2
+        let host: ObservedHost
+        do {
+            defer { facts.publishIfUnset(.failure(ObservationAbandoned())) }
+            let node = try nodeInfo()
+            calls.perHost += 1
+            let capabilities = try optional { try hostCapabilities() }
+            calls.perHost += 1
+            let freeMemory = try optional { try freeMemoryBytes() }
+            calls.perHost += 1
+            let offered = try optional { try offeredCPU(arch: capabilities?.arch, virtType: capabilities?.hasKVM == true ? "kvm" : "qemu") }
+            calls.perHost += 1
+            // What migration transport options the host can take depends on these (the planner's
+            // `live.transport` checks).
+            let libvirtVersion = try optional { try libraryVersion() }
+            let hypervisorVersion = try optional { try self.hypervisorVersion() }
+            calls.perHost += 2
 
-        let pools = try observePools(refresh: refreshPools, calls: &calls)
-        let networks = try observeNetworks(calls: &calls)
-        let domains = try observeDomains(volumes: VolumeIndex(pools: pools), calls: &calls)
-
-        let host = ObservedHost(
-            name: name, uri: uri, reachable: true, faultDomain: faultDomain,
-            capacity: capacity ?? ObservedCapacity(vcpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024)),
-            hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
-            cpuVendor: offered?.vendor ?? capabilities?.cpuVendor, offeredCPUModel: offered?.model,
-            freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
-            pools: pools, networks: networks, domains: domains,
-            libvirtVersion: libvirtVersion, hypervisorVersion: hypervisorVersion
-        )
-        return HostObservation(host: host, calls: calls)
+            let pools = try observePools(refresh: refreshPools, calls: &calls)
+            let networks = try observeNetworks(calls: &calls)
+            facts.publishIfUnset(.success(try domainFacts(volumes: VolumeIndex(pools: pools), calls: &calls)))
+            host = ObservedHost(
+                name: name, uri: uri, reachable: true, faultDomain: faultDomain,
+                capacity: capacity ?? ObservedCapacity(vcpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024)),
+                hostUUID: capabilities?.uuid?.lowercased(), cpuModel: capabilities?.cpuModel,
+                cpuVendor: offered?.vendor ?? capabilities?.cpuVendor, offeredCPUModel: offered?.model,
+                freeMemoryMiB: freeMemory.map { Int($0 >> 20) },
+                pools: pools, networks: networks, domains: [],
+                libvirtVersion: libvirtVersion, hypervisorVersion: hypervisorVersion
+            )
+        } catch {
+            // The slices stop at the first domain they have not fetched yet.
+            _ = fetching.wait()
+            throw error
+        }
+        var observed = host
+        observed.domains.reserveCapacity(domains.count)
+        calls.domains = domains.count
+        for result in fetching.wait() {
+            let slice = try result.get()
+            observed.domains.append(contentsOf: slice.domains)
+            calls.perDomain += slice.calls.perDomain
+        }
+        return HostObservation(host: observed, calls: calls)
     }
 
     private func observePools(refresh: Bool, calls: inout ObservationCalls) throws -> [ObservedPool] {
@@ -130,42 +153,53 @@ extension Connection {
         return observed.sorted { $0.name < $1.name }
     }
 
-    private func observeDomains(volumes: VolumeIndex, calls: inout ObservationCalls) throws -> [ObservedDomain] {
-        // Domains are matched by name, unique on a host: reading a name costs nothing, where
-        // libvirt formats the UUID for its debug log at every read (the UUID comes from the XML).
-        // Names read once (each read makes a String), not at every comparison of the sort.
-        let domains = try listAllDomains().map { (name: $0.name, domain: $0) }.sorted { $0.name < $1.name }
+    /// What the domains' observation needs besides their XML: the filtered lists, the bulk
+    /// stats, the volumes their disks may name.
+    private func domainFacts(volumes: VolumeIndex, calls: inout ObservationCalls) throws -> DomainFacts.Values {
         // Transient, autostart and snapshot-holding domains are few: each list returns only
         // those, where a list of persistent ones would return nearly every domain again.
+        // Domains are matched by name, unique on a host: reading a name costs nothing, where
+        // libvirt formats the UUID for its debug log at every read (the UUID comes from the XML).
         let transient = Set(try listAllDomains(.transient).map(\.name))
         let autostart = Set(try listAllDomains(.autostart).map(\.name))
         let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.name))
-        calls.perHost += 4
+        calls.perHost += 3
         // One bulk call for every state (and live vCPUs/memory); drivers without it fall back
         // to calls per domain.
         let runtimes = try ignoring(.noSupport, { try allDomainRuntimes() }) ?? [:]
         calls.perHost += 1
-        calls.domains = domains.count
+        return DomainFacts.Values(transient: transient, autostart: autostart, withSnapshots: withSnapshots,
+                                  runtimes: runtimes, volumes: volumes)
+    }
 
-        // The domains in a few slices, each fetched and read on a thread of its own: several
-        // calls in flight on the connection (the daemon serves 5 at once), so one answer's
-        // round trip and reading no longer wait for the one before. Each slice makes every call
-        // first and reads the XML after: between two calls its thread does no more than
-        // libvirt's client does, and on a busy machine a thread that works between its calls
-        // waits longer for a core after each.
+    /// Starts fetching `domains` (sorted by name) in slices, each on a thread of its own: every
+    /// XML first (several calls in flight on the connection, the daemon serves 5 at once, so
+    /// one answer's round trip does not wait for the one before; between two calls the thread
+    /// does no more than libvirt's client, which on a busy machine keeps it from waiting for a
+    /// core after each), then, once `facts` are published, the few calls some domains need
+    /// besides (state without bulk stats, live figures, snapshot counts) and the reading of
+    /// the XML. When `facts` are a failure, a slice stops at once.
+    private static func fetchDomains(_ domains: [(name: String, domain: Domain)], facts: DomainFacts) -> Threads<Result<(domains: [ObservedDomain], calls: ObservationCalls), any Error>> {
         let slices = Self.slices(of: domains.count)
-        let results = onThreads(slices.count) { slice in
+        return Threads(count: slices.count) { slice in
             Result { () throws -> (domains: [ObservedDomain], calls: ObservationCalls) in
                 var calls = ObservationCalls()
-                var fetched: [(xml: String, name: String, runtime: DomainRuntime, snapshots: Int)] = []
+                var fetched: [(xml: String, name: String, domain: Domain)] = []
                 fetched.reserveCapacity(slices[slice].count)
                 for (name, domain) in domains[slices[slice]] {
+                    if facts.isFailure { throw ObservationAbandoned() }
                     // A domain undefined since the list is gone: skip it rather than fail the host.
                     guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
                     calls.perDomain += 1
+                    fetched.append((xml, name, domain))
+                }
+                let known = try facts.wait()
+                var observed: [ObservedDomain] = []
+                observed.reserveCapacity(fetched.count)
+                for (xml, name, domain) in fetched {
                     var runtime: DomainRuntime
-                    if let known = runtimes[name] {
-                        runtime = known
+                    if let value = known.runtimes[name] {
+                        runtime = value
                     } else {
                         guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
                         calls.perDomain += 1
@@ -178,38 +212,67 @@ extension Connection {
                         runtime.memoryKiB = runtime.memoryKiB ?? info.memoryKiB
                     }
                     var snapshots = 0
-                    if withSnapshots.contains(name) {
+                    if known.withSnapshots.contains(name) {
                         snapshots = try ignoring(.noDomain, { try domain.snapshotCount() }) ?? 0
                         calls.perDomain += 1
                     }
-                    fetched.append((xml, name, runtime, snapshots))
-                }
-                let observed = try fetched.map { domain in
-                    var observed = try ObservedDomain.parse(
-                        xml: domain.xml, state: domain.runtime.status.state.name, stateReason: domain.runtime.status.reasonName,
-                        persistent: !transient.contains(domain.name), autostart: autostart.contains(domain.name),
-                        snapshotCount: domain.snapshots,
-                        liveVcpus: domain.runtime.isActive ? domain.runtime.vcpus : nil,
-                        liveMemoryMiB: domain.runtime.isActive ? domain.runtime.memoryKiB.map { Int($0 >> 10) } : nil,
-                        volumes: volumes
+                    var one = try ObservedDomain.parse(
+                        xml: xml, state: runtime.status.state.name, stateReason: runtime.status.reasonName,
+                        persistent: !known.transient.contains(name), autostart: known.autostart.contains(name),
+                        snapshotCount: snapshots,
+                        liveVcpus: runtime.isActive ? runtime.vcpus : nil,
+                        liveMemoryMiB: runtime.isActive ? runtime.memoryKiB.map { Int($0 >> 10) } : nil,
+                        volumes: known.volumes
                     )
-                    observed.memoryInUseMiB = domain.runtime.memoryInUseMiB
-                    observed.memoryResidentMiB = domain.runtime.residentMiB
-                    return observed
+                    one.memoryInUseMiB = runtime.memoryInUseMiB
+                    one.memoryResidentMiB = runtime.residentMiB
+                    observed.append(one)
                 }
                 return (observed, calls)
             }
         }
-        var observed: [ObservedDomain] = []
-        observed.reserveCapacity(domains.count)
-        for result in results {
-            let slice = try result.get()
-            observed.append(contentsOf: slice.domains)
-            calls.perDomain += slice.calls.perDomain
-        }
-        return observed
     }
 }
+
+/// The facts the domain slices wait for (`Connection.observeHost`): published once by the
+/// thread that asks for them, a failure when it could not.
+private final class DomainFacts: Sendable {
+    struct Values: Sendable {
+        var transient, autostart, withSnapshots: Set<String>
+        var runtimes: [String: DomainRuntime]
+        var volumes: VolumeIndex
+    }
+
+    private let state = Mutex<Result<Values, any Error>?>(nil)
+    private let published = DispatchSemaphore(value: 0)
+
+    /// Publishes `result` unless something was published already; wakes every waiter.
+    func publishIfUnset(_ result: Result<Values, any Error>) {
+        let first = state.withLock { current in
+            guard current == nil else { return false }
+            current = result
+            return true
+        }
+        // One signal: each waiter passes it on (`wait`).
+        if first { published.signal() }
+    }
+
+    /// Whether a failure was published (the slices stop fetching).
+    var isFailure: Bool {
+        state.withLock { if case .failure = $0 { true } else { false } }
+    }
+
+    /// The facts, once published.
+    /// - Throws: what the publishing thread failed with.
+    func wait() throws -> Values {
+        published.wait()
+        published.signal()
+        return try state.withLock { $0! }.get()
+    }
+}
+
+/// The host's observation failed before its domains' facts were known (the slices stop).
+private struct ObservationAbandoned: Error {}
 
 extension Connection {
     /// Consecutive ranges of `count` domains, one per thread that observes them: up to 4
@@ -220,24 +283,33 @@ extension Connection {
     }
 }
 
-/// `body(0)` … `body(count - 1)`, each on a thread of its own (the first on the calling
-/// thread), all at once; their results in that order.
-private func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-    let results = Mutex<[Int: T]>([:])
-    let group = DispatchGroup()
-    for index in 1..<max(1, count) {
-        group.enter()
-        let thread = Thread {
-            let result = body(index)
-            results.withLock { $0[index] = result }
-            group.leave()
+/// `body(0)` … `body(count - 1)`, each on a thread of its own, started at once; `wait` gives
+/// their results in that order.
+private final class Threads<T: Sendable>: Sendable {
+    private let results: Mutex<[Int: T]>
+    private let group = DispatchGroup()
+    private let count: Int
+
+    init(count: Int, _ body: @escaping @Sendable (Int) -> T) {
+        self.count = count
+        results = Mutex([:])
+        for index in 0..<count {
+            group.enter()
+            let thread = Thread { [self] in
+                let result = body(index)
+                results.withLock { $0[index] = result }
+                group.leave()
+            }
+            thread.name = "libvirt-observe"
+            thread.start()
         }
-        thread.name = "libvirt-observe"
-        thread.start()
     }
-    let first = body(0)
-    group.wait()
-    return results.withLock { done in [first] + (1..<max(1, count)).compactMap { done[$0] } }
+
+    /// Every thread's result, in order, once all have ended.
+    func wait() -> [T] {
+        group.wait()
+        return results.withLock { done in (0..<count).compactMap { done[$0] } }
+    }
 }
 
 /// Returns nil when `body` fails with `code`; rethrows anything else.
