@@ -243,42 +243,15 @@ func canonicalForm(_ value: Any) -> String {
 }
 
 extension DesiredInstance {
-    /// SHA-256 (hex) of the declaration in a canonical text: the same for equal declarations in
-    /// every process (dictionaries and sets in sorted order, not in their per-process hash
-    /// order), different when any field differs. What a reconcile run started afresh compares
-    /// with the declaration an instance's action last failed under (`STATE/backoff.json`).
+    /// SHA-256 (hex) of the declaration in `canonicalForm` (as `desiredStateDigest`): the same
+    /// for equal declarations in every process (dictionaries and sets in sorted order, not in
+    /// their per-process hash order), different when any field differs. What a reconcile run
+    /// started afresh compares with the declaration an instance's action last failed under
+    /// (`STATE/backoff.json`).
     public var declarationDigest: String {
         var sha = SHA256()
         sha.update("virtplace-declaration/1\n")
-        sha.update(canonicalText(self))
+        sha.update(canonicalForm(self))
         return sha.hexDigest()
-    }
-}
-
-/// A value's fields as text, recursively: structs with their field names, enums with their
-/// case and payload, dictionaries and sets sorted, strings quoted and escaped (so that
-/// `"a,b"` cannot pass for two values).
-func canonicalText(_ value: Any) -> String {
-    let mirror = Mirror(reflecting: value)
-    switch mirror.displayStyle {
-    case .dictionary:
-        let entries = mirror.children.map { entry in
-            Mirror(reflecting: entry.value).children.map { canonicalText($0.value) }.joined(separator: ":")
-        }
-        return "[" + entries.sorted().joined(separator: ",") + "]"
-    case .set:
-        return "{" + mirror.children.map { canonicalText($0.value) }.sorted().joined(separator: ",") + "}"
-    case .collection, .tuple:
-        return "(" + mirror.children.map { canonicalText($0.value) }.joined(separator: ",") + ")"
-    case .optional:
-        guard let some = mirror.children.first else { return "nil" }
-        return "?" + canonicalText(some.value)
-    case .struct, .class:
-        return "\(mirror.subjectType){" + mirror.children.map { "\($0.label ?? ""):" + canonicalText($0.value) }.joined(separator: ",") + "}"
-    case .enum:
-        guard let payload = mirror.children.first else { return "\(mirror.subjectType).\(value)" }
-        return "\(mirror.subjectType).\(payload.label ?? "")(" + canonicalText(payload.value) + ")"
-    default:
-        return String(reflecting: value)
     }
 }
