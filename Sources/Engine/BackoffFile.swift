@@ -43,12 +43,13 @@ public enum BackoffFile {
     public static func path(_ state: StateDirectory) -> String { state.path + "/backoff.json" }
 
     /// What the file holds: backoffs and declaration digests by instance (both empty when there
-    /// is no file); or nil and why, when it cannot be used.
+    /// is no file), and whether they are exactly what it says (false when a value was brought
+    /// into range: the file wants writing again); or nil and why, when it cannot be used.
     public static func read(_ state: StateDirectory, now: Date, limit: Double)
-        -> (result: (backoffs: [String: Backoff], declarations: [String: String])?, problem: String?) {
+        -> (result: (backoffs: [String: Backoff], declarations: [String: String], exact: Bool)?, problem: String?) {
         let path = path(state)
         var info = stat()
-        if lstat(path, &info) != 0 && errno == ENOENT { return (([:], [:]), nil) }
+        if lstat(path, &info) != 0 && errno == ENOENT { return (([:], [:], true), nil) }
         let bytes: [UInt8]
         do {
             bytes = try FileInput.read(atPath: path, limit: readLimit, noFollow: true)
@@ -60,12 +61,14 @@ public enum BackoffFile {
         }
         var backoffs: [String: Backoff] = [:]
         var declarations: [String: String] = [:]
+        var exact = true
         for (name, entry) in document.instances {
             let sound = sound(entry, now: now, limit: limit)
+            if sound != entry { exact = false }
             backoffs[name] = Backoff(failures: sound.failures, until: Date(timeIntervalSince1970: sound.until), message: sound.message)
             declarations[name] = sound.declaration
         }
-        return ((backoffs, declarations), nil)
+        return ((backoffs, declarations, exact), nil)
     }
 
     /// `entry` within bounds: a count of 1 to `failuresLimit`, a time no later than `limit`
@@ -79,12 +82,9 @@ public enum BackoffFile {
         return e
     }
 
-    /// Writes the backoffs (the whole file; none at all when there is no file and nothing to write).
+    /// Writes the backoffs, the whole file (the loop calls it only when they changed).
     /// - Throws: `SafeFile.Failure` when the file cannot be written.
     public static func write(_ backoffs: [String: Backoff], declarations: [String: String], state: StateDirectory) throws(SafeFile.Failure) {
-        let path = path(state)
-        var info = stat()
-        if backoffs.isEmpty && lstat(path, &info) != 0 && errno == ENOENT { return }
         var document = Document(version: version, instances: [:])
         for (name, b) in backoffs {
             document.instances[name] = Entry(failures: b.failures, until: b.until.timeIntervalSince1970, message: b.message,
@@ -94,6 +94,6 @@ public enum BackoffFile {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         guard var data = try? encoder.encode(document) else { return }
         data.append(0x0A)
-        try SafeFile.write(data, to: path, permissions: SafeFile.privateMode)
+        try SafeFile.write(data, to: path(state), permissions: SafeFile.privateMode)
     }
 }

@@ -128,6 +128,9 @@ public struct ReconcileLoop {
     public private(set) var instanceBackoff: [String: Backoff] = [:]
     /// The declaration (`DesiredInstance.declarationDigest`) each backing-off instance failed under.
     private var declarations: [String: String] = [:]
+    /// The backoffs and declarations as `STATE/backoff.json` last held them (read or written):
+    /// a pass that changed neither writes nothing. nil: not known (the file could not be read).
+    private var persisted: (backoffs: [String: Backoff], declarations: [String: String])?
     public private(set) var totals = MetricsTotals()
 
     public init(_ configuration: Configuration) { self.configuration = configuration }
@@ -252,15 +255,20 @@ public struct ReconcileLoop {
     private mutating func restoreBackoffs(now: Date, observer: some ReconcileObserver) {
         let read = BackoffFile.read(configuration.state, now: now, limit: configuration.backoffLimit)
         if let problem = read.problem { observer.reconcile(.backoffFileProblem(problem)) }
-        guard let file = read.result else { return }
+        guard let file = read.result else { persisted = nil; return }
         instanceBackoff = file.backoffs
         declarations = file.declarations
+        // A file with values out of range is written again with them in range.
+        persisted = file.exact ? (file.backoffs, file.declarations) : nil
     }
 
-    /// Writes the instance backoffs after a pass that ran (one that stopped early changed none).
-    private func saveBackoffs(observer: some ReconcileObserver) {
+    /// Writes the instance backoffs after a pass that ran (one that stopped early changed none),
+    /// when the pass changed them: most passes of a long loop write nothing.
+    private mutating func saveBackoffs(observer: some ReconcileObserver) {
+        if let persisted, persisted.backoffs == instanceBackoff, persisted.declarations == declarations { return }
         do {
             try BackoffFile.write(instanceBackoff, declarations: declarations, state: configuration.state)
+            persisted = (instanceBackoff, declarations)
         } catch {
             observer.reconcile(.backoffFileProblem("the reconcile backoffs could not be written: \(error); a reconcile started afresh tries every instance"))
         }
