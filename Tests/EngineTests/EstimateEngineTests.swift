@@ -9,29 +9,11 @@ import TestSupport
 // actuals a finished move reports beside its estimate, and the maintenance window (`--until`)
 // through whole passes on the fake fleet. Witnesses: the file system and the fake fleet.
 
-private let fast = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
-                                    deviceConfirmTimeout: .milliseconds(200))
-
 private final class QuietObserver: PassObserver {
     let problems = Mutex<[String]>([])
     func handle(_ event: PassEvent) {
         if case .historyProblem(let p) = event { problems.withLock { $0.append(p) } }
     }
-}
-
-private func pass(_ spec: PlacementSpec, fleet: FakeFleet, state: StateDirectory) -> ApplyPass {
-    var options = fast
-    options.hosts = spec.hosts.keys.sorted()
-    var pass = ApplyPass(desired: .placement(spec), targets: spec.hosts.keys.sorted().map { ObserveTarget(name: $0, uri: "fake://\($0)", faultDomain: "fd-\($0)") },
-                         state: state, options: options)
-    pass.connect = { _ in fleet }
-    return pass
-}
-
-private func fleetOf(_ hosts: [String]) -> FakeFleet {
-    let fleet = FakeFleet(hosts: hosts)
-    fleet.set { $0.faultDomains = Dictionary(uniqueKeysWithValues: hosts.map { ($0, "fd-\($0)") }) }
-    return fleet
 }
 
 @Suite struct HistoryFileTests {
@@ -110,7 +92,7 @@ private func fleetOf(_ hosts: [String]) -> FakeFleet {
         let spec = placement(Dictionary(uniqueKeysWithValues: names.map { ($0, InstanceSpec(host: "h2")) }), hosts: ["h1", "h2"], policy: policy)
         let planned = planFor(spec, fleet)
         #expect(planned.actions.allSatisfy { $0.estimate?.seconds == 2.6 }, "\(planned.actions.map(\.estimate))")
-        var apply = pass(spec, fleet: fleet, state: try stateDirectory())
+        var apply = applyPass(.placement(spec), fleet: fleet, hosts: spec.hosts.keys.sorted(), state: try stateDirectory())
         apply.until = Date().addingTimeInterval(4)
         let report = try await apply.run(QuietObserver())
 

@@ -78,10 +78,11 @@ final class ManualClock: Sendable {
     func advance(_ seconds: Double) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
-private let fast = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
-                                    deviceConfirmTimeout: .milliseconds(200))
+/// Short polls for the fake fleet (here and in EstimateEngineTests).
+let fast = ExecutionOptions(jobPollInterval: .milliseconds(20), statePollInterval: .milliseconds(20),
+                            deviceConfirmTimeout: .milliseconds(200))
 
-private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [String], state: StateDirectory,
+func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [String], state: StateDirectory,
                        crashAt step: Int? = nil) -> ApplyPass {
     var options = fast
     options.hosts = hosts
@@ -94,7 +95,7 @@ private func applyPass(_ desired: ApplyPass.Desired, fleet: FakeFleet, hosts: [S
 }
 
 /// A fake fleet whose hosts observe with the fault domains `placement()` declares.
-private func fleetOf(_ hosts: [String]) -> FakeFleet {
+func fleetOf(_ hosts: [String]) -> FakeFleet {
     let fleet = FakeFleet(hosts: hosts)
     fleet.set { $0.faultDomains = Dictionary(uniqueKeysWithValues: hosts.map { ($0, "fd-\($0)") }) }
     return fleet
@@ -394,9 +395,13 @@ private func loop(_ fleet: FakeFleet, state: StateDirectory, clock: ManualClock?
     let file = try String(contentsOfFile: BackoffFile.path(state), encoding: .utf8)
     #expect(file.contains("\"web\"") && file.contains("migration refused"), "\(file)")
 
-    // Run 2, a minute later, in a new process: held, not tried.
+    // Run 2, a minute later, in a new process: held, not tried; the file not rewritten (a
+    // write replaces it by rename: a new inode).
+    func inode() throws -> Int { try #require(FileManager.default.attributesOfItem(atPath: BackoffFile.path(state))[.systemFileNumber] as? Int) }
+    let written = try inode()
     clock.advance(60)
     let (second, observer) = await run()
+    #expect(try inode() == written, "a pass that changed no backoff writes nothing")
     #expect(attempts() == 1, "not retried by a new process while backing off")
     #expect(second.held == ["web"] && observer.names.contains("holding web"))
     #expect(second.report?.execution?.actions.first?.message?.hasPrefix("not run: reconcile backs off from it after 1 failed attempt") == true)

@@ -56,17 +56,21 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vp-ran-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        func ranTests(_ log: String, minimum: Int) throws -> Int32 {
-            let path = directory + "/run.log"
-            try log.write(toFile: path, atomically: false, encoding: .utf8)
+        /// The exit status of scripts/test's shell function `name` called with `first` and `minimum`.
+        func call(_ name: String, _ first: String, minimum: Int) throws -> Int32 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "eval \"$(sed -n '/^ran_tests()/,/^}/p' \"$0\")\"; ran_tests \"$1\" \"$2\"", script, path, "\(minimum)"]
+            process.arguments = ["-c", "eval \"$(sed -n '/^\(name)()/,/^}/p' \"$0\")\"; \(name) \"$1\" \"$2\"", script, first, "\(minimum)"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
             process.waitUntilExit()
             return process.terminationStatus
+        }
+        func ranTests(_ log: String, minimum: Int) throws -> Int32 {
+            let path = directory + "/run.log"
+            try log.write(toFile: path, atomically: false, encoding: .utf8)
+            return try call("ran_tests", path, minimum: minimum)
         }
         #expect(try ranTests("✔ Test run with 0 tests in 0 suites passed after 0.002 seconds.\n", minimum: 1) != 0)
         #expect(try ranTests("no closing line\n", minimum: 1) != 0)
@@ -78,14 +82,7 @@ import Testing
             let logDirectory = directory + "/logs-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
             for (i, log) in logs.enumerated() { try log.write(toFile: "\(logDirectory)/\(i).log", atomically: false, encoding: .utf8) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "eval \"$(sed -n '/^ran_tests_total()/,/^}/p' \"$0\")\"; ran_tests_total \"$1\" \"$2\"", script, logDirectory, "\(minimum)"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+            return try call("ran_tests_total", logDirectory, minimum: minimum)
         }
         let six = "✔ Test run with 6 tests in 1 suite passed after 60.5 seconds.\n"
         #expect(try ranTotal([six, "no closing line\n"], minimum: 10) != 0)
