@@ -375,10 +375,16 @@ extension Observer {
     func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
         var platforms: [String: ObservedDomain] = [:]
         // The key (a SHA-256 of the platform's text) once per distinct platform, not per domain.
+        // Neighbours mostly share their platform: comparing with the last one spares a hash.
         var seen: Set<PlatformFields> = []
+        var last: PlatformFields?
         for host in hosts where host.host.reachable {
-            for domain in host.host.domains where seen.insert(PlatformFields(domain)).inserted {
-                guard let key = domain.platformKey, platforms[key] == nil, platforms.count < Self.maxPlatforms else { continue }
+            for domain in host.host.domains {
+                let fields = PlatformFields(domain)
+                guard fields != last else { continue }
+                last = fields
+                guard seen.insert(fields).inserted, let key = domain.platformKey, platforms[key] == nil,
+                      platforms.count < Self.maxPlatforms else { continue }
                 platforms[key] = domain
             }
         }

@@ -102,7 +102,7 @@ extension ObservedDomain {
         let metadata = root.element("metadata").flatMap { VirtplaceMetadata.element(inMetadata: $0) }
 
         return ObservedDomain(
-            name: name, uuid: uuid.lowercased(), state: state, stateReason: stateReason,
+            name: name, uuid: lowercased(uuid), state: state, stateReason: stateReason,
             persistent: persistent, autostart: autostart,
             vcpus: liveVcpus ?? vcpus, maxVcpus: maxVcpus,
             memoryMiB: liveMemoryMiB ?? configMemoryMiB, maxMemoryMiB: Int(maxMemory >> 20),
@@ -166,7 +166,7 @@ extension ObservedDomain {
         let source = element.element("source")
         return ObservedNIC(
             type: element.attribute("type") ?? "",
-            mac: element.element("mac")?.attribute("address")?.lowercased(),
+            mac: element.element("mac")?.attribute("address").map(lowercased),
             network: source?.attribute("network"),
             bridge: source?.attribute("bridge"),
             model: element.element("model")?.attribute("type"),
@@ -253,4 +253,10 @@ extension VirtplaceMetadata {
         }
         return tags
     }
+}
+
+/// `text.lowercased()`, with no new string when there is nothing to lower: libvirt writes UUIDs
+/// and MAC addresses in lower case already.
+private func lowercased(_ text: String) -> String {
+    text.utf8.contains { (0x41...0x5A).contains($0) || $0 >= 0x80 } ? text.lowercased() : text
 }

@@ -37,10 +37,11 @@ extension Connection {
     ///
     /// Calls: a fixed number of list calls for the host; per pool its XML and volume list,
     /// per volume its XML, per network its XML; per domain its XML, plus
-    /// `virDomainSnapshotNum` only for domains listed as having snapshots. State and live
-    /// vCPUs/memory come from one `virConnectGetAllDomainStats` (drivers that lack the live
-    /// figures cost one `virDomainGetInfo` per active domain); persistence (not transient), autostart
-    /// and "has snapshots" from filtered `virConnectListAllDomains` calls.
+    /// `virDomainSnapshotNum` only for domains listed as having snapshots. The domains, their
+    /// state and live vCPUs/memory come from one `virConnectGetAllDomainStats` (drivers that
+    /// lack it cost a `virConnectListAllDomains` and a `virDomainGetState` per domain; those
+    /// that lack the live figures one `virDomainGetInfo` per active domain); persistence (not
+    /// transient), autostart and "has snapshots" from filtered `virConnectListAllDomains` calls.
     ///
     /// - Parameters:
     ///   - name: the host's key in the desired-state file.
@@ -55,8 +56,7 @@ extension Connection {
         // own, from the start, while this thread asks for everything else (node facts, pools,
         // networks, the domain lists and bulk stats). Those are some twenty round trips, which
         // the XML no longer waits for; the slices read their XML once this thread is done.
-        let domains = try listAllDomains().map { (name: $0.name, domain: $0) }.sorted { $0.name < $1.name }
-        calls.perHost += 1
+        let domains = try domainsWithRuntimes(calls: &calls)
         let facts = DomainFacts()
         let fetching = Self.fetchDomains(domains, facts: facts)
 
@@ -153,8 +153,29 @@ extension Connection {
         return observed.sorted { $0.name < $1.name }
     }
 
-    /// What the domains' observation needs besides their XML: the filtered lists, the bulk
-    /// stats, the volumes their disks may name.
+    /// Every domain, sorted by name, with its state and live figures when the bulk stats call
+    /// gave them (`allDomainsWithRuntimes`); a driver without that call lists the domains.
+    private func domainsWithRuntimes(calls: inout ObservationCalls) throws -> [ListedDomain] {
+        calls.perHost += 1
+        let listed: [ListedDomain]
+        if let domains = try ignoring(.noSupport, { try allDomainsWithRuntimes() }) {
+            listed = domains.map { ListedDomain(name: $0.domain.name, domain: $0.domain, runtime: $0.runtime) }
+        } else {
+            calls.perHost += 1
+            listed = try listAllDomains().map { ListedDomain(name: $0.name, domain: $0, runtime: nil) }
+        }
+        return listed.sorted { $0.name < $1.name }
+    }
+
+    /// A domain as listed, with its runtime when the listing gave it.
+    struct ListedDomain: Sendable {
+        var name: String
+        var domain: Domain
+        var runtime: DomainRuntime?
+    }
+
+    /// What the domains' observation needs besides their XML: the filtered lists, the volumes
+    /// their disks may name.
     private func domainFacts(volumes: VolumeIndex, calls: inout ObservationCalls) throws -> DomainFacts.Values {
         // Transient, autostart and snapshot-holding domains are few: each list returns only
         // those, where a list of persistent ones would return nearly every domain again.
@@ -164,12 +185,7 @@ extension Connection {
         let autostart = Set(try listAllDomains(.autostart).map(\.name))
         let withSnapshots = Set(try listAllDomains(.hasSnapshot).map(\.name))
         calls.perHost += 3
-        // One bulk call for every state (and live vCPUs/memory); drivers without it fall back
-        // to calls per domain.
-        let runtimes = try ignoring(.noSupport, { try allDomainRuntimes() }) ?? [:]
-        calls.perHost += 1
-        return DomainFacts.Values(transient: transient, autostart: autostart, withSnapshots: withSnapshots,
-                                  runtimes: runtimes, volumes: volumes)
+        return DomainFacts.Values(transient: transient, autostart: autostart, withSnapshots: withSnapshots, volumes: volumes)
     }
 
     /// Starts fetching `domains` (sorted by name) in slices, each on a thread of its own: every
@@ -179,26 +195,27 @@ extension Connection {
     /// core after each), then, once `facts` are published, the few calls some domains need
     /// besides (state without bulk stats, live figures, snapshot counts) and the reading of
     /// the XML. When `facts` are a failure, a slice stops at once.
-    private static func fetchDomains(_ domains: [(name: String, domain: Domain)], facts: DomainFacts) -> Threads<Result<(domains: [ObservedDomain], calls: ObservationCalls), any Error>> {
+    private static func fetchDomains(_ domains: [ListedDomain], facts: DomainFacts) -> Threads<Result<(domains: [ObservedDomain], calls: ObservationCalls), any Error>> {
         let slices = Self.slices(of: domains.count)
         return Threads(count: slices.count) { slice in
             Result { () throws -> (domains: [ObservedDomain], calls: ObservationCalls) in
                 var calls = ObservationCalls()
-                var fetched: [(xml: String, name: String, domain: Domain)] = []
+                var fetched: [(xml: String, listed: ListedDomain)] = []
                 fetched.reserveCapacity(slices[slice].count)
-                for (name, domain) in domains[slices[slice]] {
+                for listed in domains[slices[slice]] {
                     if facts.isFailure { throw ObservationAbandoned() }
                     // A domain undefined since the list is gone: skip it rather than fail the host.
-                    guard let xml = try ignoring(.noDomain, { try domain.xml(flags: .inactive) }) else { continue }
+                    guard let xml = try ignoring(.noDomain, { try listed.domain.xml(flags: .inactive) }) else { continue }
                     calls.perDomain += 1
-                    fetched.append((xml, name, domain))
+                    fetched.append((xml, listed))
                 }
                 let known = try facts.wait()
                 var observed: [ObservedDomain] = []
                 observed.reserveCapacity(fetched.count)
-                for (xml, name, domain) in fetched {
+                for (xml, listed) in fetched {
+                    let (name, domain) = (listed.name, listed.domain)
                     var runtime: DomainRuntime
-                    if let value = known.runtimes[name] {
+                    if let value = listed.runtime {
                         runtime = value
                     } else {
                         guard let status = try ignoring(.noDomain, { try domain.status() }) else { continue }
@@ -239,7 +256,6 @@ extension Connection {
 private final class DomainFacts: Sendable {
     struct Values: Sendable {
         var transient, autostart, withSnapshots: Set<String>
-        var runtimes: [String: DomainRuntime]
         var volumes: VolumeIndex
     }
 

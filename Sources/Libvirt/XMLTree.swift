@@ -140,6 +140,8 @@ final class XMLTree: Sendable {
     /// Whether a span's bytes are exactly `name`'s UTF-8 (names are never encoded).
     func span(_ span: Span, from offset: Int = 0, equals name: String) -> Bool {
         let count = span.count - offset
+        // Most names asked about differ in length from the one at hand: no bytes compared.
+        guard name.utf8.count == count else { return false }
         var name = name
         return name.withUTF8 { wanted in
             guard wanted.count == count else { return false }
@@ -196,22 +198,39 @@ final class XMLTree: Sendable {
         /// Child elements called `name` (qualified name), in document order.
         func elements(_ name: String) -> [Element] {
             var found: [Element] = []
-            forEachChild { child in
-                if child.isNamed(name) { found.append(child) }
-                return true
-            }
+            forEachChild(named: name) { found.append(Element(tree: tree, index: $0)); return true }
             return found
         }
 
         /// The first child element called `name` (qualified name).
         func element(_ name: String) -> Element? {
-            var found: Element?
-            forEachChild { child in
-                guard child.isNamed(name) else { return true }
-                found = child
-                return false
+            var found: Int?
+            forEachChild(named: name) { found = $0; return false }
+            return found.map { Element(tree: tree, index: $0) }
+        }
+
+        /// Calls `body` with the index of each child element called `name`, in order, until it
+        /// returns false. The observer asks each domain for some thirty children by name: the
+        /// bytes are compared in place, with no element made for a child that does not match.
+        private func forEachChild(named name: String, _ body: (Int) -> Bool) {
+            var name = name
+            name.withUTF8 { wanted in
+                tree.storage.withUnsafeBufferPointer { storage in
+                    tree.nodes.withUnsafeBufferPointer { nodes in
+                        var child = index + 1
+                        let end = nodes[index].end
+                        while child < end {
+                            let span = nodes[child].span
+                            if nodes[child].isElement, span.count == wanted.count,
+                               wanted.isEmpty || memcmp(storage.baseAddress! + span.start, wanted.baseAddress!, wanted.count) == 0,
+                               !body(child) {
+                                return
+                            }
+                            child = nodes[child].end
+                        }
+                    }
+                }
             }
-            return found
         }
 
         /// The first element along a path of child names (`"cpu/model"`).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The reader behind `XMLTree(parsing:)`: one pass over the bytes, no recursion, validating as
 /// it goes; `Declined` for anything outside the plain subset it reads (see `XMLTree`).
 struct XMLTreeReader {
@@ -41,9 +43,13 @@ struct XMLTreeReader {
             let textStart = position
             var decoding = XMLTree.Decoding.none
             while position < bytes.count {
+                // Most bytes need no look (`isPlainInText`): skipped in a loop of their own, on a
+                // local copy of the position (stored once, not at every byte).
+                var scan = position
+                while scan < bytes.count, isPlainInText(bytes[scan]) { scan += 1 }
+                position = scan
+                guard position < bytes.count else { break }
                 let byte = bytes[position]
-                // Most bytes are letters, digits or punctuation above `>`: take them at once.
-                if byte > UInt8(ascii: ">"), byte != 0xEF { position += 1; continue }
                 if byte == UInt8(ascii: "<") { break }
                 if byte == UInt8(ascii: "&") {
                     try reference()
@@ -63,7 +69,7 @@ struct XMLTreeReader {
             if next == UInt8(ascii: "/") {
                 try endTag(of: current.node)
                 nodes[current.node].end = nodes.count
-                namespaces.removeSubrange(current.namespaces...)
+                if namespaces.count > current.namespaces { namespaces.removeSubrange(current.namespaces...) }
                 open.removeLast()
             } else if isNameStart(next) {
                 if let opened = try startTag() { open.append(opened) }
@@ -95,7 +101,11 @@ struct XMLTreeReader {
             let spaced = skipWhiteSpace()
             guard position < bytes.count else { throw Declined() }
             if bytes[position] == UInt8(ascii: ">") { position += 1; break }
-            if starts(with: "/>") { position += 2; empty = true; break }
+            if bytes[position] == UInt8(ascii: "/"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: ">") {
+                position += 2
+                empty = true
+                break
+            }
             guard spaced else { throw Declined() }
             try attribute(namespaceMark: namespaceMark, firstAttribute: firstAttribute)
         }
@@ -116,7 +126,7 @@ struct XMLTreeReader {
             end: index + 1, attributes: firstAttribute..<attributes.count
         ))
         if empty {
-            namespaces.removeSubrange(namespaceMark...)
+            if namespaces.count > namespaceMark { namespaces.removeSubrange(namespaceMark...) }
             return nil
         }
         return (index, namespaceMark)
@@ -139,10 +149,13 @@ struct XMLTreeReader {
         let valueStart = position
         var decoding = XMLTree.Decoding.none
         while true {
+            // As in text: the plain bytes in a loop of their own.
+            var scan = position
+            while scan < bytes.count, isPlainInAttribute(bytes[scan], quote: quote) { scan += 1 }
+            position = scan
             guard position < bytes.count else { throw Declined() }
             let byte = bytes[position]
             if byte == quote { break }
-            if byte > UInt8(ascii: "<"), byte != 0xEF { position += 1; continue }
             switch byte {
             case UInt8(ascii: "<"):
                 throw Declined()
@@ -159,7 +172,8 @@ struct XMLTreeReader {
         let value = XMLTree.Span(start: valueStart, count: position - valueStart, decoding: decoding)
         position += 1
 
-        if equal(nameSpan, "xmlns") || (localOffset == 6 && equal(XMLTree.Span(start: nameStart, count: 5, decoding: .none), "xmlns")) {
+        if bytes[nameStart] == UInt8(ascii: "x"),
+           equal(nameSpan, "xmlns") || (localOffset == 6 && equal(XMLTree.Span(start: nameStart, count: 5, decoding: .none), "xmlns")) {
             let prefix: Range<Int>? = localOffset == 0 ? nil : nameStart + 6..<nameSpan.start + nameSpan.count
             // libxml2 keeps references in a namespace URI as `&#38;`, and refuses to bind the
             // `xml` namespace to another prefix: left to it.
@@ -186,7 +200,8 @@ struct XMLTreeReader {
             namespaces.append((prefix, value))
             return
         }
-        for earlier in attributes[firstAttribute...] where bytes(of: earlier.name).elementsEqual(bytes(of: nameSpan)) {
+        for earlier in attributes[firstAttribute...] where earlier.name.count == nameSpan.count
+            && memcmp(bytes.baseAddress! + earlier.name.start, bytes.baseAddress! + nameStart, nameSpan.count) == 0 {
             throw Declined()
         }
         attributes.append(XMLTree.Attribute(name: nameSpan, localOffset: localOffset, value: value, found: false))
@@ -237,9 +252,14 @@ struct XMLTreeReader {
     /// An end tag at `</`, which must close `node`.
     private mutating func endTag(of node: Int) throws(Declined) {
         position += 2
-        let nameStart = position
-        _ = try name()
-        guard bytes[nameStart..<position].elementsEqual(bytes(of: nodes[node].span)) else { throw Declined() }
+        // The start tag's name, byte for byte, and then no more of a name: what `name()` would
+        // read and compare, without reading it.
+        let open = nodes[node].span
+        guard position + open.count < bytes.count, let base = bytes.baseAddress,
+              memcmp(base + position, base + open.start, open.count) == 0 else { throw Declined() }
+        position += open.count
+        let next = bytes[position]
+        guard !isNameCharacter(next), next != UInt8(ascii: ":"), next < 0x80 else { throw Declined() }
         skipWhiteSpace()
         guard at(">") else { throw Declined() }
         position += 1
@@ -249,22 +269,25 @@ struct XMLTreeReader {
     /// (namespaces); returns where the local part starts (0: no prefix).
     private mutating func name() throws(Declined) -> Int {
         let start = position
-        guard position < bytes.count, isNameStart(bytes[position]) else { throw Declined() }
-        position += 1
+        let bytes = bytes
+        var scan = position
+        guard scan < bytes.count, isNameStart(bytes[scan]) else { throw Declined() }
+        scan += 1
         var colon: Int?
-        while position < bytes.count {
-            let byte = bytes[position]
+        while scan < bytes.count {
+            let byte = bytes[scan]
             if isNameCharacter(byte) {
-                position += 1
-            } else if byte == UInt8(ascii: ":"), colon == nil, position + 1 < bytes.count, isNameStart(bytes[position + 1]) {
-                colon = position
-                position += 1
+                scan += 1
+            } else if byte == UInt8(ascii: ":"), colon == nil, scan + 1 < bytes.count, isNameStart(bytes[scan + 1]) {
+                colon = scan
+                scan += 1
             } else {
                 break
             }
         }
+        position = scan
         // A colon or non-ASCII byte here (a second colon, a name ending in one): not plain.
-        if position < bytes.count, bytes[position] == UInt8(ascii: ":") || bytes[position] >= 0x80 { throw Declined() }
+        if scan < bytes.count, bytes[scan] == UInt8(ascii: ":") || bytes[scan] >= 0x80 { throw Declined() }
         return colon.map { $0 + 1 - start } ?? 0
     }
 
@@ -341,10 +364,12 @@ struct XMLTreeReader {
     @discardableResult
     private mutating func skipWhiteSpace() -> Bool {
         let start = position
-        while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x09 {
-            position += 1
+        var scan = position
+        while scan < bytes.count, bytes[scan] == 0x20 || bytes[scan] == 0x0A || bytes[scan] == 0x09 {
+            scan += 1
         }
-        return position > start
+        position = scan
+        return scan > start
     }
 
     private func at(_ character: Unicode.Scalar) -> Bool {
@@ -371,13 +396,38 @@ struct XMLTreeReader {
     }
 }
 
-private func isNameStart(_ byte: UInt8) -> Bool {
-    (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") || byte == UInt8(ascii: "_")
+/// A byte of character data that needs no look: not markup (`<`, `&`, `>`, which may end
+/// `]]>`), not a control character but tab and line feed, not the first byte of U+FFFE/U+FFFF.
+@inline(__always)
+private func isPlainInText(_ byte: UInt8) -> Bool {
+    // Bits set for 0x00-0x08, 0x0B-0x1F, & (38), < (60), > (62): the bytes to look at.
+    if byte < 64 { return (0x5000_0040_FFFF_F9FF as UInt64) >> UInt64(byte) & 1 == 0 }
+    return byte != 0xEF
 }
 
+/// A byte of an attribute value that needs no look: not `<`, `&` or the closing quote, not a
+/// control character (tab and line feed included: they become spaces), not the first byte of
+/// U+FFFE/U+FFFF.
+@inline(__always)
+private func isPlainInAttribute(_ byte: UInt8, quote: UInt8) -> Bool {
+    // Bits set for 0x00-0x1F, & (38), < (60), and the quote (34 or 39).
+    if byte < 64 { return (0x1000_0040_FFFF_FFFF as UInt64 | 1 << UInt64(quote)) >> UInt64(byte) & 1 == 0 }
+    return byte != 0xEF
+}
+
+/// ASCII letters and `_`.
+@inline(__always)
+private func isNameStart(_ byte: UInt8) -> Bool {
+    // One bit per byte from 64 to 127: A-Z (bits 1-26), _ (31), a-z (33-58).
+    byte >= 64 && byte < 128 && (0x07FF_FFFE_87FF_FFFE as UInt64) >> UInt64(byte - 64) & 1 != 0
+}
+
+/// ASCII letters, digits, `_ - .`.
+@inline(__always)
 private func isNameCharacter(_ byte: UInt8) -> Bool {
-    isNameStart(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+    // One bit per byte below 64: - (bit 45), . (46), 0-9 (48-57).
+    if byte < 64 { return (0x03FF_6000_0000_0000 as UInt64) >> UInt64(byte) & 1 != 0 }
+    return isNameStart(byte)
 }
 
 /// XML 1.0's `Char`: tab, line feed, carriage return, and U+0020 up, less surrogates and

@@ -56,21 +56,22 @@ struct Console: Sendable {
         }
     }
 
-    /// Whether every byte is printable ASCII or a line feed: eight bytes at a time, a word that
-    /// may hold anything else (a line feed does) looked at byte by byte.
+    /// Whether every byte is printable ASCII or a line feed: eight bytes at a time, each byte
+    /// judged on its own within the word (no carry or borrow crosses a byte), line feeds and
+    /// all (a snapshot has one every few dozen bytes).
     static func isPlainText(_ bytes: UnsafeRawBufferPointer) -> Bool {
         func plain(_ byte: UInt8) -> Bool { (byte >= 0x20 && byte < 0x7F) || byte == 0x0A }
+        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, high: UInt64 = 0x8080_8080_8080_8080
+        /// The high bit of each byte of `word` that is not zero.
+        func nonzero(_ word: UInt64) -> UInt64 { (((word & low) &+ low) | word) & high }
         var index = 0
         while index + 8 <= bytes.count {
             let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            // The high bit of a byte is set in `below` when the byte is under 0x20, in `above`
-            // when it is over 0x7E (a borrow or carry may mark a neighbour too: then bytes are
-            // looked at one by one, and nothing is missed).
-            let below = (word &- 0x2020_2020_2020_2020) & ~word
-            let above = (word &+ 0x0101_0101_0101_0101) | word
-            if (below | above) & 0x8080_8080_8080_8080 != 0 {
-                for offset in index..<index + 8 where !plain(bytes[offset]) { return false }
-            }
+            // The high bit of a byte is set in `control` when the byte is under 0x20 and not a
+            // line feed, in `above` when it is over 0x7E.
+            let control = ~nonzero(word & 0xE0E0_E0E0_E0E0_E0E0) & nonzero(word ^ 0x0A0A_0A0A_0A0A_0A0A) & high
+            let above = (((word & low) &+ 0x0101_0101_0101_0101) | word) & high
+            if control | above != 0 { return false }
             index += 8
         }
         while index < bytes.count {

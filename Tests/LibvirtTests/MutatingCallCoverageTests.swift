@@ -35,7 +35,7 @@ let libvirtCallTable: [String: CallClass] = [
     "virEventRegisterDefaultImpl": .local, "virEventRunDefaultImpl": .local,
     // Listing and observing.
     "virConnectListAllDomains": .read, "virConnectListAllNetworks": .read, "virConnectListAllStoragePools": .read,
-    "virConnectGetAllDomainStats": .read, "virDomainStatsRecordListFree": .local,
+    "virConnectGetAllDomainStats": .read,
     "virNodeGetInfo": .read, "virNodeGetFreeMemory": .read,
     // Domains: reads.
     "virDomainLookupByName": .read, "virDomainLookupByUUIDString": .read, "virDomainFree": .local,

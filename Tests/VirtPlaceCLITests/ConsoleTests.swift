@@ -5,6 +5,25 @@ import Testing
 @Suite struct ConsoleTests {
     /// `virtplace apply | head`: once the reader has gone, output is dropped and the command
     /// goes on (virtplace ignores SIGPIPE, as this test does).
+    /// The word-at-a-time check that lets a JSON snapshot be written as it is: every byte value
+    /// at every position of a word (and in the tail past the last whole word), among plain
+    /// bytes, line feeds and neighbours that could borrow or carry, judged as the byte-by-byte
+    /// rule judges it.
+    @Test func plainTextIsJudgedByteByByteEightAtATime() {
+        func plain(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A } }
+        for background: [UInt8] in [Array("abcdefghijklmnopq".utf8), Array("\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n".utf8),
+                                    Array(" ~ ~ ~ ~ ~ ~ ~ ~ ".utf8), Array("!\n!\n!\n!\n!\n!\n!\n!\n!".utf8)] {
+            for position in 0..<background.count {
+                for value in UInt8.min...UInt8.max {
+                    var bytes = background
+                    bytes[position] = value
+                    let judged = bytes.withUnsafeBytes { Console.isPlainText($0) }
+                    #expect(judged == plain(bytes), "byte \(value) at \(position) in \(background)")
+                }
+            }
+        }
+    }
+
     @Test func writingToAClosedPipeDropsTheOutputAndReturns() throws {
         signal(SIGPIPE, SIG_IGN)
         var fds: [Int32] = [0, 0]
