@@ -329,9 +329,13 @@ extension Observer {
     }
 
     /// Like `observe`, with the libvirt calls each host took (unreachable hosts: zero).
-    public func observeWithCalls(_ targets: [ObserveTarget]) async -> [HostObservation] {
+    /// `whenObserved` is called with each reachable host as soon as it is observed (before its
+    /// platform checks), on that host's task: `observe -o json` writes its domains meanwhile.
+    public func observeWithCalls(
+        _ targets: [ObserveTarget], whenObserved: (@Sendable (ObservedHost) -> Void)? = nil
+    ) async -> [HostObservation] {
         let timeout = connectTimeout
-        return await observeWithCalls(targets) { target in
+        return await observeWithCalls(targets, whenObserved: whenObserved) { target in
             try await Connection.open(uri: target.uri, allowTestDriver: target.allowTestDriver, prompts: target.answersPrompts ? .terminal : .refuse, timeout: timeout)
         }
     }
@@ -347,23 +351,39 @@ extension Observer {
 
     /// Like `observe(_:connect:)`, with the libvirt calls each host took.
     public func observeWithCalls(
-        _ targets: [ObserveTarget], connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
+        _ targets: [ObserveTarget], whenObserved: (@Sendable (ObservedHost) -> Void)? = nil,
+        connect: @escaping @Sendable (ObserveTarget) async throws -> Connection
     ) async -> [HostObservation] {
         let observed = await eachHost(targets, missing: { Observed(host: Self.unreachable($0, error: "not observed")) }) { target in
             do {
                 let connection = try await connect(target)
-                return Observed(host: try await observe(target, on: connection), connection: connection)
+                let host = try await observe(target, on: connection)
+                whenObserved?(host.host)
+                // The platforms of its own guests are asked about at once, while other hosts
+                // are still being observed: in a fleet whose hosts run the same platforms (the
+                // usual case) nothing is left to ask once the last host is in.
+                let asked = await askPlatforms(Self.platforms(of: [host]), on: connection)
+                return Observed(host: host, connection: connection, asked: asked)
             } catch {
                 return Observed(host: Self.unreachable(target, error: Self.describe(error)))
             }
         }
-        return await checkPlatforms(observed.map(\.host), on: observed.map(\.connection))
+        return await checkPlatforms(observed.map(\.host), on: observed.map(\.connection), asked: observed.map(\.asked))
     }
 
-    /// One host's observation and the connection it was made on (for the platform checks).
+    /// One host's observation, the connection it was made on and the platforms asked about
+    /// there so far (for the platform checks).
     private struct Observed: Sendable {
         var host: HostObservation
         var connection: Connection? = nil
+        var asked = AskedPlatforms()
+    }
+
+    /// The platforms asked about on one host: each key asked, with the answer when there was
+    /// one.
+    struct AskedPlatforms: Sendable {
+        var keys: Set<String> = []
+        var answers: [String: ObservedPlatformCheck] = [:]
     }
 
     /// Asks every reachable host whether it can run each guest platform seen in the fleet
@@ -372,7 +392,51 @@ extension Observer {
     /// from a snapshot. At most `maxPlatforms` distinct platforms are asked about (the rest go
     /// unchecked: libvirt still refuses them when the move runs). A platform a host cannot be
     /// asked about gets no answer there (nothing is refused for it); the observation stands.
-    func checkPlatforms(_ hosts: [HostObservation], on connections: [Connection?]) async -> [HostObservation] {
+    /// `asked`: what each host was asked already (`observeWithCalls` asks every host about its
+    /// own guests' platforms as soon as it is observed); only the rest is asked here, and the
+    /// answers are the same as if everything were asked now.
+    func checkPlatforms(
+        _ hosts: [HostObservation], on connections: [Connection?], asked: [AskedPlatforms]? = nil
+    ) async -> [HostObservation] {
+        let guests = Self.platforms(of: hosts)
+        guard !guests.isEmpty else { return hosts }
+        let timeout = observeTimeout
+        return await withTaskGroup(of: (Int, AskedPlatforms).self) { group in
+            var result = hosts
+            for (index, connection) in connections.enumerated() {
+                guard let connection, hosts[index].host.reachable else { continue }
+                let before = asked?[index] ?? AskedPlatforms()
+                let rest = guests.filter { !before.keys.contains($0.platformKey ?? "") }
+                guard !rest.isEmpty else {
+                    Self.record(before, of: guests, in: &result[index])
+                    continue
+                }
+                group.addTask {
+                    var all = before
+                    let late = await askPlatforms(rest, on: connection, timeout: timeout)
+                    all.keys.formUnion(late.keys)
+                    all.answers.merge(late.answers) { first, _ in first }
+                    return (index, all)
+                }
+            }
+            while let (index, answered) = await group.next() {
+                Self.record(answered, of: guests, in: &result[index])
+            }
+            return result
+        }
+    }
+
+    /// Records a host's answers about the fleet's platforms `guests`, in their order, and the
+    /// calls they took (two a platform). A platform asked about on the host that is not among
+    /// them (past `maxPlatforms`) is left out.
+    private static func record(_ answered: AskedPlatforms, of guests: [ObservedDomain], in host: inout HostObservation) {
+        host.host.platformChecks = guests.compactMap { $0.platformKey.flatMap { answered.answers[$0] } }
+        host.calls.perHost += answered.keys.count * 2
+    }
+
+    /// The distinct guest platforms of `hosts` (reachable ones), one guest for each, sorted by
+    /// key: the first `maxPlatforms` keys met, hosts and guests in order.
+    static func platforms(of hosts: [HostObservation]) -> [ObservedDomain] {
         var platforms: [String: ObservedDomain] = [:]
         // The key (a SHA-256 of the platform's text) once per distinct platform, not per domain.
         // Neighbours mostly share their platform: comparing with the last one spares a hash.
@@ -388,31 +452,25 @@ extension Observer {
                 platforms[key] = domain
             }
         }
-        guard !platforms.isEmpty else { return hosts }
-        let guests = platforms.sorted { $0.key < $1.key }.map(\.value)
-        let timeout = observeTimeout
-        return await withTaskGroup(of: (Int, [ObservedPlatformCheck], Int).self) { group in
-            for (index, connection) in connections.enumerated() {
-                guard let connection, hosts[index].host.reachable else { continue }
-                group.addTask {
-                    let answers = try? await connection.run(timeout: timeout) { connection in
-                        var checks: [ObservedPlatformCheck] = []
-                        for guest in guests {
-                            guard let check = try? connection.checkPlatform(of: guest) else { continue }
-                            checks.append(check)
-                        }
-                        return checks
-                    }
-                    return (index, answers ?? [], guests.count * 2)
-                }
+        return platforms.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// Asks `connection`'s host about each of `guests`' platforms. A platform that cannot be
+    /// asked about gets no answer (nothing is refused for it); a host that does not answer in
+    /// `timeout` gives none at all.
+    func askPlatforms(_ guests: [ObservedDomain], on connection: Connection, timeout: Duration? = nil) async -> AskedPlatforms {
+        guard !guests.isEmpty else { return AskedPlatforms() }
+        var asked = AskedPlatforms(keys: Set(guests.compactMap(\.platformKey)))
+        let answers = try? await connection.run(timeout: timeout ?? observeTimeout) { connection in
+            var checks: [ObservedPlatformCheck] = []
+            for guest in guests {
+                guard let check = try? connection.checkPlatform(of: guest) else { continue }
+                checks.append(check)
             }
-            var result = hosts
-            while let (index, checks, calls) = await group.next() {
-                result[index].host.platformChecks = checks
-                result[index].calls.perHost += calls
-            }
-            return result
+            return checks
         }
+        for check in answers ?? [] { asked.answers[check.platform] = check }
+        return asked
     }
 
     /// Distinct guest platforms asked about in one observation.

@@ -319,8 +319,14 @@ extension ObservedFleet {
 
     /// `jsonData()` in pieces of some 64 KiB to write one after another (`observe -o json`:
     /// a snapshot is not copied into one buffer).
-    public func jsonPieces() -> [[UInt8]] {
-        SnapshotJSONWriter.pieces(of: self)
+    public func jsonPieces(renderedDomains: [String: RenderedDomains] = [:]) -> [[UInt8]] {
+        SnapshotJSONWriter.pieces(of: self, renderedDomains: renderedDomains)
+    }
+
+    /// `host`'s domains as `jsonPieces(renderedDomains:)` writes them: `observe -o json` renders
+    /// each host's as soon as it is observed, while the others still are.
+    public static func renderDomains(of host: ObservedHost) -> RenderedDomains {
+        SnapshotJSONWriter.domains(of: host)
     }
 
     /// Reads a snapshot written by `jsonData()` (or by hand: fields with a natural default may

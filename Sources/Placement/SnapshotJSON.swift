@@ -32,14 +32,33 @@ struct SnapshotJSONWriter {
 
     /// The JSON of `fleet` (no final newline) in consecutive pieces of some 64 KiB, each ending
     /// after a whole element: a megabyte snapshot is neither grown by doubling nor copied.
-    static func pieces(of fleet: ObservedFleet) -> [[UInt8]] {
+    /// `renderedDomains`: hosts' `domains` arrays written beforehand (`domains(of:)`), by host
+    /// name; a host whose array is not there, or holds another number of domains, is written
+    /// here.
+    static func pieces(of fleet: ObservedFleet, renderedDomains: [String: RenderedDomains] = [:]) -> [[UInt8]] {
         let buffer = Buffer(capacity: pieceSize + pieceSize / 2)
         defer { buffer.free() }
         var writer = SnapshotJSONWriter(buffer: buffer)
+        writer.renderedDomains = renderedDomains
         writer.fleet(fleet)
         writer.finishPiece()
         return writer.pieces
     }
+
+    /// `host`'s `domains` array as `pieces(of:)` writes it inside the fleet: at the depth of a
+    /// host's keys, after `"domains" : `.
+    static func domains(of host: ObservedHost) -> RenderedDomains {
+        let buffer = Buffer(capacity: pieceSize + pieceSize / 2)
+        defer { buffer.free() }
+        var writer = SnapshotJSONWriter(buffer: buffer)
+        writer.depth = 3
+        writer.array(host.domains) { $0.domain($1) }
+        writer.finishPiece()
+        return RenderedDomains(domains: host.domains.count, pieces: writer.pieces)
+    }
+
+    /// Domains arrays written beforehand, by host name.
+    private var renderedDomains: [String: RenderedDomains] = [:]
 
     // MARK: The types, keys in UTF-8 byte order
 
@@ -56,7 +75,14 @@ struct SnapshotJSONWriter {
         key("capacity"); capacity(host.capacity)
         if let value = host.cpuModel { key("cpuModel"); string(value) }
         if let value = host.cpuVendor { key("cpuVendor"); string(value) }
-        key("domains"); array(host.domains) { $0.domain($1) }
+        key("domains")
+        if let rendered = renderedDomains[host.name], rendered.domains == host.domains.count {
+            finishPiece()
+            pieces.append(contentsOf: rendered.pieces)
+            first = false
+        } else {
+            array(host.domains) { $0.domain($1) }
+        }
         if let value = host.error { key("error"); string(value) }
         if let value = host.faultDomain { key("faultDomain"); string(value) }
         if let value = host.freeMemoryMiB { key("freeMemoryMiB"); integer(value) }
@@ -375,4 +401,12 @@ struct SnapshotJSONWriter {
 /// Whether `a` sorts before `b` by their UTF-8 bytes (JSONEncoder's `.sortedKeys` order).
 private func utf8Precedes(_ a: String, _ b: String) -> Bool {
     a.utf8.lexicographicallyPrecedes(b.utf8)
+}
+
+/// A host's `domains` array in the snapshot's JSON, written as soon as the host was observed,
+/// while the others still were (`observe -o json`): the fleet's JSON then splices it in.
+public struct RenderedDomains: Sendable {
+    /// How many domains it holds (a host whose count differs is written afresh).
+    let domains: Int
+    let pieces: [[UInt8]]
 }

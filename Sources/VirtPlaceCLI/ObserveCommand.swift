@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Placement
+import Synchronization
 
 /// `virtplace observe`: what runs where, as libvirt reports it.
 struct ObserveCommand: Command {
@@ -34,7 +35,19 @@ struct ObserveCommand: Command {
     func run(_ context: CommandContext) async throws -> ExitCode {
         let spec = try loadPlacement(files, context: context).spec
         context.console.info("observing \(spec.hosts.count) host\(spec.hosts.count == 1 ? "" : "s")…")
-        let observations = await Observer(refreshPools: true).observeWithCalls(observeTargets(spec, allowTestDriver: context.allowTestDriver))
+        // The JSON of each host's domains is written as soon as that host is observed, while
+        // the others still are; the snapshot then only splices it in.
+        let rendered = Mutex<[String: RenderedDomains]>([:])
+        var render: (@Sendable (ObservedHost) -> Void)?
+        if format == "json" {
+            render = { host in
+                let domains = ObservedFleet.renderDomains(of: host)
+                rendered.withLock { $0[host.name] = domains }
+            }
+        }
+        let observations = await Observer(refreshPools: true).observeWithCalls(
+            observeTargets(spec, allowTestDriver: context.allowTestDriver), whenObserved: render
+        )
         let fleet = ObservedFleet(hosts: observations.map(\.host))
         if context.common.verbose {
             let calls = observations.map(\.calls)
@@ -44,7 +57,7 @@ struct ObserveCommand: Command {
                 + String(format: "%.2f", domains == 0 ? 0 : Double(perDomain) / Double(domains)) + " per domain)")
         }
         if format == "json" {
-            context.console.out(utf8: fleet.jsonPieces() + [[UInt8(ascii: "\n")]])
+            context.console.out(utf8: fleet.jsonPieces(renderedDomains: rendered.withLock { $0 }) + [[UInt8(ascii: "\n")]])
         } else if let picture = PictureFormat(rawValue: format) {
             context.console.out(renderObservedPicture(fleet, desired: spec, format: picture))
         } else {

@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Foundation
 import Libvirt
 import Placement
@@ -64,6 +64,48 @@ struct ObserverTests {
         #expect(observations.allSatisfy { $0.host.reachable })
         #expect(observations.map(\.host.domains.count) == [4, 2, 0, 4, 2, 0])
         #expect(observations[0].calls.domains == 4)
+    }
+
+    /// Each host is asked about its own guests' platforms as soon as it is observed; after the
+    /// last host only the rest is asked, and the answers read as if all were asked then: in
+    /// the fleet's platform order, nothing asked twice (two calls a platform), a platform
+    /// outside the fleet's set left out. libvirt's test driver answers no platform question,
+    /// so what a host holds here is what it was given before.
+    @Test("platform checks asked early are kept, the rest asked once, in the fleet's order")
+    func platformChecksAskedEarly() async throws {
+        let targets = ["host1", "host2"].map { ObserveTarget(name: $0, uri: Self.fixture($0), allowTestDriver: true) }
+        let observer = Observer()
+        var connections: [Connection?] = []
+        var hosts: [HostObservation] = []
+        for target in targets {
+            let connection = try await Connection.open(uri: target.uri, allowTestDriver: true)
+            connections.append(connection)
+            hosts.append(try await observer.observe(target, on: connection))
+        }
+        let guests = Observer.platforms(of: hosts)
+        let keys = guests.compactMap(\.platformKey)
+        try #require(keys.count >= 2 && keys == keys.sorted(), "\(keys)")
+        // Each host's own platforms are among the fleet's, and the fleet's are those of both.
+        let own = hosts.map { Set(Observer.platforms(of: [$0]).compactMap(\.platformKey)) }
+        #expect(own[0].union(own[1]) == Set(keys))
+
+        let early = ObservedPlatformCheck(platform: keys[1], reason: ReasonCode.cpuIncompatible.rawValue, detail: "asked early")
+        let stray = ObservedPlatformCheck(platform: "not-in-the-fleet")
+        let asked = [
+            Observer.AskedPlatforms(keys: [keys[1], stray.platform], answers: [keys[1]: early, stray.platform: stray]),
+            Observer.AskedPlatforms(),
+        ]
+        let checked = await observer.checkPlatforms(hosts, on: connections, asked: asked)
+        #expect(checked[0].host.platformChecks == [early])
+        #expect(checked[1].host.platformChecks == [])
+        // host1: its two early questions and the fleet's other platforms; host2: all of them.
+        #expect(checked[0].calls.perHost - hosts[0].calls.perHost == 2 * (2 + keys.count - 1))
+        #expect(checked[1].calls.perHost - hosts[1].calls.perHost == 2 * keys.count)
+        #expect(checked.map(\.host.domains) == hosts.map(\.host.domains))
+
+        // Without early answers, every host is asked about every platform (as before).
+        let late = await observer.checkPlatforms(hosts, on: connections)
+        #expect(late.map(\.calls.perHost) == hosts.map { $0.calls.perHost + 2 * keys.count })
     }
 
     @Test("a daemon that accepts but never answers is given up after the connect timeout", .timeLimit(.minutes(2)))

@@ -200,6 +200,29 @@ struct SnapshotJSONTests {
         #expect(String(decoding: fleet.jsonData(), as: UTF8.self) == (try foundationJSON(fleet)))
     }
 
+    /// `observe -o json` writes each host's domains as soon as the host is observed and splices
+    /// them in: the same bytes as writing the fleet at once, for the full fleet, random ones and
+    /// a thousand domains (pieces of their own); a host whose rendered array holds another
+    /// number of domains is written afresh.
+    @Test("domains rendered beforehand splice into the same bytes", arguments: 0...12)
+    func renderedDomainsSplice(seed: UInt64) throws {
+        var fleet = seed == 0 ? Self.full : Self.random(seed: seed)
+        if seed == 12 {
+            let domain = Self.full.hosts[0].domains[0]
+            fleet.hosts[0].domains = (0..<1000).map { var copy = domain; copy.name = "web-\($0)"; return copy }
+        }
+        // Host names are the placement's keys: unique.
+        for index in fleet.hosts.indices { fleet.hosts[index].name += "-\(index)" }
+        let rendered = Dictionary(fleet.hosts.map { ($0.name, ObservedFleet.renderDomains(of: $0)) }) { first, _ in first }
+        let whole = Array(fleet.jsonPieces().joined())
+        #expect(Array(fleet.jsonPieces(renderedDomains: rendered).joined()) == whole)
+        if let host = fleet.hosts.first, !host.domains.isEmpty {
+            var stale = fleet
+            stale.hosts[0].domains.removeLast()
+            #expect(Array(stale.jsonPieces(renderedDomains: rendered).joined()) == Array(stale.jsonPieces().joined()))
+        }
+    }
+
     @Test("it reads back as the same fleet")
     func roundTrip() throws {
         #expect(try ObservedFleet(jsonData: Self.full.jsonData()) == Self.full)
