@@ -398,17 +398,17 @@ extension Observer {
     func checkPlatforms(
         _ hosts: [HostObservation], on connections: [Connection?], asked: [AskedPlatforms]? = nil
     ) async -> [HostObservation] {
-        let guests = Self.platforms(of: hosts)
-        guard !guests.isEmpty else { return hosts }
+        let platforms = Self.platforms(of: hosts)
+        guard !platforms.isEmpty else { return hosts }
         let timeout = observeTimeout
         return await withTaskGroup(of: (Int, AskedPlatforms).self) { group in
             var result = hosts
             for (index, connection) in connections.enumerated() {
                 guard let connection, hosts[index].host.reachable else { continue }
                 let before = asked?[index] ?? AskedPlatforms()
-                let rest = guests.filter { !before.keys.contains($0.platformKey ?? "") }
+                let rest = platforms.filter { !before.keys.contains($0.key) }
                 guard !rest.isEmpty else {
-                    Self.record(before, of: guests, in: &result[index])
+                    Self.record(before, of: platforms, in: &result[index])
                     continue
                 }
                 group.addTask {
@@ -420,23 +420,26 @@ extension Observer {
                 }
             }
             while let (index, answered) = await group.next() {
-                Self.record(answered, of: guests, in: &result[index])
+                Self.record(answered, of: platforms, in: &result[index])
             }
             return result
         }
     }
 
-    /// Records a host's answers about the fleet's platforms `guests`, in their order, and the
-    /// calls they took (two a platform). A platform asked about on the host that is not among
-    /// them (past `maxPlatforms`) is left out.
-    private static func record(_ answered: AskedPlatforms, of guests: [ObservedDomain], in host: inout HostObservation) {
-        host.host.platformChecks = guests.compactMap { $0.platformKey.flatMap { answered.answers[$0] } }
+    /// Records a host's answers about the fleet's `platforms`, in their order, and the calls
+    /// they took (two a platform). A platform asked about on the host that is not among them
+    /// (past `maxPlatforms`) is left out.
+    private static func record(_ answered: AskedPlatforms, of platforms: [Platform], in host: inout HostObservation) {
+        host.host.platformChecks = platforms.compactMap { answered.answers[$0.key] }
         host.calls.perHost += answered.keys.count * 2
     }
 
-    /// The distinct guest platforms of `hosts` (reachable ones), one guest for each, sorted by
-    /// key: the first `maxPlatforms` keys met, hosts and guests in order.
-    static func platforms(of hosts: [HostObservation]) -> [ObservedDomain] {
+    /// A guest platform: its key (`ObservedDomain.platformKey`) and a guest that has it.
+    typealias Platform = (key: String, guest: ObservedDomain)
+
+    /// The distinct guest platforms of `hosts` (reachable ones), sorted by key: the first
+    /// `maxPlatforms` keys met, hosts and guests in order.
+    static func platforms(of hosts: [HostObservation]) -> [Platform] {
         var platforms: [String: ObservedDomain] = [:]
         // The key (a SHA-256 of the platform's text) once per distinct platform, not per domain.
         // Neighbours mostly share their platform: comparing with the last one spares a hash.
@@ -452,18 +455,18 @@ extension Observer {
                 platforms[key] = domain
             }
         }
-        return platforms.sorted { $0.key < $1.key }.map(\.value)
+        return platforms.sorted { $0.key < $1.key }.map { (key: $0.key, guest: $0.value) }
     }
 
-    /// Asks `connection`'s host about each of `guests`' platforms. A platform that cannot be
-    /// asked about gets no answer (nothing is refused for it); a host that does not answer in
+    /// Asks `connection`'s host about each of `platforms`. A platform that cannot be asked
+    /// about gets no answer (nothing is refused for it); a host that does not answer in
     /// `timeout` gives none at all.
-    func askPlatforms(_ guests: [ObservedDomain], on connection: Connection, timeout: Duration? = nil) async -> AskedPlatforms {
-        guard !guests.isEmpty else { return AskedPlatforms() }
-        var asked = AskedPlatforms(keys: Set(guests.compactMap(\.platformKey)))
+    func askPlatforms(_ platforms: [Platform], on connection: Connection, timeout: Duration? = nil) async -> AskedPlatforms {
+        guard !platforms.isEmpty else { return AskedPlatforms() }
+        var asked = AskedPlatforms(keys: Set(platforms.map(\.key)))
         let answers = try? await connection.run(timeout: timeout ?? observeTimeout) { connection in
             var checks: [ObservedPlatformCheck] = []
-            for guest in guests {
+            for (_, guest) in platforms {
                 guard let check = try? connection.checkPlatform(of: guest) else { continue }
                 checks.append(check)
             }

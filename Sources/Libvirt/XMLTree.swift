@@ -144,8 +144,7 @@ final class XMLTree: Sendable {
         guard name.utf8.count == count else { return false }
         var name = name
         return name.withUTF8 { wanted in
-            guard wanted.count == count else { return false }
-            return storage.withUnsafeBufferPointer { buffer in
+            storage.withUnsafeBufferPointer { buffer in
                 guard let base = buffer.baseAddress, let other = wanted.baseAddress else { return count == 0 }
                 return memcmp(base + span.start + offset, other, count) == 0
             }

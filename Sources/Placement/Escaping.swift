@@ -126,6 +126,12 @@ public enum Escape {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Whether UTF-8 bytes go into a JSON string as they are: printable ASCII but `"` and `\`.
+    static func isPlainJSON(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in utf8 where byte < 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x5C { return false }
+        return true
+    }
+
     /// `jsonString(_:)` appended to UTF-8 bytes (for writers that build bytes).
     public static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
@@ -133,7 +139,7 @@ public enum Escape {
         // one copy.
         var text = text
         let plain = text.withUTF8 { utf8 in
-            for byte in utf8 where byte < 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x5C { return false }
+            guard isPlainJSON(utf8) else { return false }
             bytes.append(contentsOf: utf8)
             return true
         }

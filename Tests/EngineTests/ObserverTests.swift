@@ -82,11 +82,10 @@ struct ObserverTests {
             connections.append(connection)
             hosts.append(try await observer.observe(target, on: connection))
         }
-        let guests = Observer.platforms(of: hosts)
-        let keys = guests.compactMap(\.platformKey)
+        let keys = Observer.platforms(of: hosts).map(\.key)
         try #require(keys.count >= 2 && keys == keys.sorted(), "\(keys)")
         // Each host's own platforms are among the fleet's, and the fleet's are those of both.
-        let own = hosts.map { Set(Observer.platforms(of: [$0]).compactMap(\.platformKey)) }
+        let own = hosts.map { Set(Observer.platforms(of: [$0]).map(\.key)) }
         #expect(own[0].union(own[1]) == Set(keys))
 
         let early = ObservedPlatformCheck(platform: keys[1], reason: ReasonCode.cpuIncompatible.rawValue, detail: "asked early")
